@@ -1,0 +1,2 @@
+"""kafkalab: Apache Kafka's architecture as a deterministic, in-process simulation."""
+__version__ = "0.1.0"
