@@ -1,0 +1,284 @@
+"""The network: latency, jitter, bandwidth, loss, per-link FIFO delivery and partitions.
+
+How it works. Each ordered pair of nodes (src, dst) is a link that behaves like one TCP connection:
+- A message of ``size_bytes`` occupies the link for ``size_bytes / bandwidth_bytes_per_ms`` ms; messages queue FIFO behind
+  each other (serialisation delay), so a large fetch response delays the small heartbeat behind it, as on a real wire.
+- It then travels ``latency_ms + jitter``, where jitter is drawn uniformly from ``[0, jitter_ms)`` from the link's own
+  random stream (``net/<src>-><dst>``). Delivery is in order: a message never overtakes the one sent before it on the
+  same link (its arrival is at least the previous arrival), which is what TCP guarantees.
+- With probability ``loss`` a message is silently dropped (a model knob for lossy links; Kafka's TCP would retransmit).
+- A message is dropped at delivery time if the link is cut then (partitions also eat what is in flight, as a broken TCP
+  connection does), if the destination is down, or if it restarted since the message was sent (a new incarnation
+  does not get the old connection's bytes).
+
+Partitions follow Jepsen's nemesis: ``partition(*groups)`` cuts every link between nodes of different groups, nodes
+named in no group keep all their links; ``isolate(n)`` cuts n from every other *server* (nodes registered with
+``server=True``); ``cut(a, b)`` is a one-way cut; ``heal()`` restores everything. Cuts compose: a link is up only when no
+fault cuts it.
+
+Simplification: no TCP congestion control or retransmission; bandwidth is per direction per link, not a shared NIC.
+Per-link ``LinkSpec`` overrides model one slow or lossy link.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kafkalab.sim.kernel import Kernel, Owner
+
+__all__ = ["LinkSpec", "Network", "GIGABIT_BYTES_PER_MS"]
+
+NodeId = Hashable
+Handler = Callable[[Any, Any], None]
+
+#: 1 Gbit/s in bytes per virtual millisecond.
+GIGABIT_BYTES_PER_MS = 125_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSpec:
+    """How one direction of a link behaves.
+
+    latency_ms: one-way propagation delay. jitter_ms: extra delay drawn uniformly from [0, jitter_ms).
+    bandwidth_bytes_per_ms: serialisation rate (None = infinite). loss: probability a message is dropped.
+    """
+
+    latency_ms: float = 0.5
+    jitter_ms: float = 0.1
+    bandwidth_bytes_per_ms: float | None = GIGABIT_BYTES_PER_MS
+    loss: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.latency_ms < 0:
+            raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms}")
+        if self.jitter_ms < 0:
+            raise ValueError(f"jitter_ms must be >= 0, got {self.jitter_ms}")
+        if self.bandwidth_bytes_per_ms is not None and self.bandwidth_bytes_per_ms <= 0:
+            raise ValueError(f"bandwidth_bytes_per_ms must be > 0 or None (infinite), got {self.bandwidth_bytes_per_ms}")
+        if not 0.0 <= self.loss <= 1.0:
+            raise ValueError(f"loss must be a probability in [0, 1], got {self.loss}")
+
+
+class _Link:
+    __slots__ = ("spec", "free_at", "last_arrival", "rng", "sent", "delivered", "dropped", "bytes")
+
+    def __init__(self, spec: LinkSpec, rng: random.Random) -> None:
+        self.spec = spec
+        self.free_at = 0.0
+        self.last_arrival = 0.0
+        self.rng = rng
+        self.sent = 0
+        self.delivered = 0
+        self.dropped = 0
+        self.bytes = 0
+
+
+class _Endpoint:
+    __slots__ = ("node", "handler", "owner", "up", "incarnation", "server")
+
+    def __init__(self, node: NodeId, handler: Handler, owner: Owner, server: bool) -> None:
+        self.node = node
+        self.handler = handler
+        self.owner = owner
+        self.up = True
+        self.incarnation = 0
+        self.server = server
+
+
+class Network:
+    """Message delivery between registered nodes in virtual time."""
+
+    def __init__(self, kernel: Kernel, default: LinkSpec | None = None, *, trace: bool = False) -> None:
+        self.kernel = kernel
+        self.default = default or LinkSpec()
+        self._endpoints: dict[NodeId, _Endpoint] = {}
+        self._links: dict[tuple[NodeId, NodeId], _Link] = {}
+        self._overrides: dict[tuple[NodeId, NodeId], LinkSpec] = {}
+        self._group_of: dict[NodeId, int] | None = None   # partition(): node -> group index
+        self._isolated: dict[NodeId, None] = {}            # ordered set
+        self._one_way: dict[tuple[NodeId, NodeId], None] = {}
+        self._trace = trace
+        self.messages_sent = 0
+        self.messages_dropped = 0
+
+    # -- membership -----------------------------------------------------------------------------------------------
+    def register(self, node: NodeId, handler: Handler, owner: Owner | None = None, *, server: bool = True) -> None:
+        """Attach ``node``: ``handler(src, msg)`` receives its messages. ``server=False`` for clients."""
+        if node in self._endpoints:
+            raise ValueError(f"node {node!r} is already registered on this network")
+        self._endpoints[node] = _Endpoint(node, handler, owner or Owner(str(node)), server)
+
+    def attach(self, node: NodeId, handler: Handler, owner: Owner) -> None:
+        """Re-attach a restarted node: a new handler and incarnation; messages to the old one are dropped."""
+        ep = self._endpoint(node)
+        ep.handler = handler
+        ep.owner = owner
+        ep.incarnation += 1
+        ep.up = True
+
+    def down(self, node: NodeId) -> None:
+        """The node crashed: it receives nothing until :meth:`attach`."""
+        ep = self._endpoint(node)
+        ep.up = False
+        ep.incarnation += 1
+
+    @property
+    def nodes(self) -> list[NodeId]:
+        return list(self._endpoints)
+
+    def is_up(self, node: NodeId) -> bool:
+        return self._endpoint(node).up
+
+    def _endpoint(self, node: NodeId) -> _Endpoint:
+        try:
+            return self._endpoints[node]
+        except KeyError:
+            known = ", ".join(repr(n) for n in self._endpoints) or "none"
+            raise KeyError(f"unknown node {node!r}; registered nodes: {known}") from None
+
+    # -- links ------------------------------------------------------------------------------------------------------
+    def set_link(self, src: NodeId, dst: NodeId, spec: LinkSpec | None = None, *, symmetric: bool = True,
+                 **changes: Any) -> None:
+        """Override one link (both directions unless ``symmetric=False``), e.g. ``set_link(1, 2, latency_ms=50)``."""
+        self._endpoint(src)
+        self._endpoint(dst)
+        pairs = [(src, dst), (dst, src)] if symmetric else [(src, dst)]
+        for pair in pairs:
+            base = spec or self._overrides.get(pair, self.default)
+            new = replace(base, **changes) if changes else base
+            self._overrides[pair] = new
+            if pair in self._links:
+                self._links[pair].spec = new
+
+    def reset_link(self, src: NodeId, dst: NodeId, *, symmetric: bool = True) -> None:
+        """Drop a link override: the link uses the network default again."""
+        pairs = [(src, dst), (dst, src)] if symmetric else [(src, dst)]
+        for pair in pairs:
+            self._overrides.pop(pair, None)
+            if pair in self._links:
+                self._links[pair].spec = self.default
+
+    def link_spec(self, src: NodeId, dst: NodeId) -> LinkSpec:
+        return self._overrides.get((src, dst), self.default)
+
+    def _link(self, src: NodeId, dst: NodeId) -> _Link:
+        link = self._links.get((src, dst))
+        if link is None:
+            spec = self._overrides.get((src, dst), self.default)
+            link = self._links[(src, dst)] = _Link(spec, self.kernel.rng(f"net/{src}->{dst}"))
+        return link
+
+    # -- faults -----------------------------------------------------------------------------------------------------
+    def partition(self, *groups: Iterable[NodeId]) -> None:
+        """Cut every link between nodes of different groups; nodes in no group keep their links (Jepsen's rule).
+
+        Replaces an earlier ``partition``; isolation and one-way cuts stay until :meth:`heal`.
+        """
+        group_of: dict[NodeId, int] = {}
+        for index, group in enumerate(groups):
+            for node in group:
+                self._endpoint(node)
+                if node in group_of:
+                    raise ValueError(f"node {node!r} is named in two partition groups")
+                group_of[node] = index
+        self._group_of = group_of or None
+
+    def isolate(self, node: NodeId) -> None:
+        """Cut ``node`` from every other server; clients (``server=False``) can still reach it."""
+        self._endpoint(node)
+        self._isolated[node] = None
+
+    def cut(self, src: NodeId, dst: NodeId) -> None:
+        """One-way cut: messages from ``src`` to ``dst`` are lost; ``dst`` can still send to ``src``."""
+        self._endpoint(src)
+        self._endpoint(dst)
+        self._one_way[(src, dst)] = None
+
+    def heal(self) -> None:
+        """Remove every partition, isolation and cut (link overrides stay)."""
+        self._group_of = None
+        self._isolated.clear()
+        self._one_way.clear()
+
+    def connected(self, src: NodeId, dst: NodeId) -> bool:
+        """Whether a message from src to dst would get through the current cuts (ignoring loss and crashes)."""
+        if src == dst:
+            return True
+        if self._one_way and (src, dst) in self._one_way:
+            return False
+        if self._isolated and (src in self._isolated or dst in self._isolated):
+            a, b = self._endpoints.get(src), self._endpoints.get(dst)
+            if a is not None and b is not None and a.server and b.server:
+                return False
+        group_of = self._group_of
+        if group_of is not None:
+            gs, gd = group_of.get(src), group_of.get(dst)
+            if gs is not None and gd is not None and gs != gd:
+                return False
+        return True
+
+    def cuts(self) -> list[tuple[NodeId, NodeId]]:
+        """Every ordered pair of registered nodes that cannot talk now (for drawings)."""
+        nodes = list(self._endpoints)
+        return [(a, b) for a in nodes for b in nodes if a != b and not self.connected(a, b)]
+
+    # -- sending ----------------------------------------------------------------------------------------------------
+    def send(self, src: NodeId, dst: NodeId, msg: Any, size_bytes: int = 64) -> float | None:
+        """Send ``msg`` from src to dst; returns the planned arrival time, or None if it was lost on the way out.
+
+        A message to oneself is delivered on the next tick without touching a link.
+        """
+        kernel = self.kernel
+        self.messages_sent += 1
+        dst_ep = self._endpoints.get(dst)
+        if dst_ep is None:
+            self._endpoint(dst)  # raises a clear KeyError
+            raise AssertionError("unreachable")
+        if src == dst:
+            kernel.schedule(0.0, self._deliver, src, dst_ep, dst_ep.incarnation, msg, owner=dst_ep.owner)
+            return kernel.now
+        if not self.connected(src, dst):
+            self.messages_dropped += 1
+            return None
+        link = self._link(src, dst)
+        spec = link.spec
+        link.sent += 1
+        link.bytes += size_bytes
+        if spec.loss and link.rng.random() < spec.loss:
+            link.dropped += 1
+            self.messages_dropped += 1
+            return None
+        now = kernel.now
+        start = link.free_at if link.free_at > now else now
+        if spec.bandwidth_bytes_per_ms is not None:
+            start += size_bytes / spec.bandwidth_bytes_per_ms
+        link.free_at = start
+        arrival = start + spec.latency_ms
+        if spec.jitter_ms:
+            arrival += link.rng.random() * spec.jitter_ms
+        if arrival < link.last_arrival:
+            arrival = link.last_arrival
+        link.last_arrival = arrival
+        kernel.schedule_at(arrival, self._deliver, src, dst_ep, dst_ep.incarnation, msg, owner=dst_ep.owner)
+        return arrival
+
+    def _deliver(self, src: NodeId, ep: _Endpoint, incarnation: int, msg: Any) -> None:
+        if not ep.up or ep.incarnation != incarnation or not self.connected(src, ep.node):
+            self.messages_dropped += 1
+            link = self._links.get((src, ep.node))
+            if link is not None:
+                link.dropped += 1
+            return
+        link = self._links.get((src, ep.node))
+        if link is not None:
+            link.delivered += 1
+        if self._trace:
+            self.kernel.trace(f"deliver {src}->{ep.node} {type(msg).__name__}")
+        ep.handler(src, msg)
+
+    def stats(self) -> list[dict[str, Any]]:
+        """Per-link counters: src, dst, sent, delivered, dropped, bytes."""
+        return [dict(src=s, dst=d, sent=ln.sent, delivered=ln.delivered, dropped=ln.dropped, bytes=ln.bytes)
+                for (s, d), ln in self._links.items()]
