@@ -10,7 +10,12 @@ class KafkaError(Exception):
 
 
 class ConfigError(ValueError):
-    pass
+    def __init__(self, message: str, *, key: str | None = None, scope: str | None = None,
+                 value: object = None) -> None:
+        self.key = key
+        self.scope = scope
+        self.value = value
+        super().__init__(message)
 
 
 class InvariantViolation(AssertionError):

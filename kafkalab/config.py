@@ -1,0 +1,899 @@
+"""Every Kafka 4.x config key kafkalab understands: name, type, default, documentation and validation.
+
+How it works. ``_TABLE`` below is plain data: one :class:`ConfigKey` row per (scope, key), written with Kafka's dotted
+name, Kafka's type and Kafka's default (checked against ``ProducerConfig``, ``ConsumerConfig``, ``TopicConfig`` /
+``LogConfig``, ``ServerLogConfigs``, ``ReplicationConfigs``, ``QuorumConfig``, ``KRaftConfigs`` and
+``GroupCoordinatorConfig`` of apache/kafka). :func:`resolve` turns a user's overrides into a read-only :class:`Config`
+holding every key of the scope: defaults first, then the overrides, each parsed from a Python value or from Kafka's string
+form (``"2"``, ``"false"``, ``"a,b"``) and validated. All problems are collected first and raised together as one
+:class:`~kafkalab.errors.ConfigError`, so a failing resolve never half-applies anything.
+
+Scopes: ``broker`` (brokers and KRaft controllers share one config, as a combined-mode ``server.properties`` does),
+``topic`` (per-topic overrides), ``producer``, ``consumer`` and ``admin``.
+
+Topic defaults come from the broker, as in Kafka: a topic key such as ``retention.ms`` has broker synonyms
+(``log.retention.ms``, ``log.retention.minutes``, ``log.retention.hours``), and ``resolve("topic", overrides,
+broker=broker_config)`` fills every key the topic does not override from the first broker synonym that is set
+(``KafkaConfig.extractLogConfigMap`` / ``LogConfig.fromProps``). Without a broker config, Kafka's topic defaults apply.
+
+Normalised values: lists become tuples (the config is immutable); ``acks`` accepts ``all``/``-1``/``0``/``1`` (as
+strings or ints) and is stored as ``"all"``, ``"1"`` or ``"0"``; assignor class names
+(``org.apache.kafka.clients.consumer.RangeAssignor``) become their short names (``range``); string choices match
+case-insensitively and are stored in Kafka's spelling.
+
+Deliberate differences from Kafka's ``ConfigDef``:
+- Keys the simulation cannot mean anything by (security, serializers, socket buffers, thread pools of the JVM) are left
+  out, so a typo is never silently accepted. ``bootstrap.servers`` is accepted and ignored: a simulated client is wired to
+  its cluster.
+- Where Kafka has no validator for a time or size (``controller.quorum.*``, heartbeat intervals), kafkalab requires a
+  value >= 0 (or >= 1 where zero would stall the simulation), because a negative timeout would break a run silently.
+
+Adding a key is one row in ``_TABLE``.
+"""
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kafkalab.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "ConfigType",
+    "Range",
+    "OneOf",
+    "ConfigKey",
+    "Config",
+    "SCOPES",
+    "scopes",
+    "keys",
+    "key",
+    "resolve",
+    "describe",
+    "INT_MAX",
+    "LONG_MAX",
+]
+
+INT_MAX = 2**31 - 1
+INT_MIN = -(2**31)
+LONG_MAX = 2**63 - 1
+LONG_MIN = -(2**63)
+SHORT_MAX = 2**15 - 1
+SHORT_MIN = -(2**15)
+
+SCOPES: tuple[str, ...] = ("broker", "topic", "producer", "consumer", "admin")
+
+
+class ConfigType(enum.Enum):
+    """Kafka's ``ConfigDef.Type`` values that kafkalab uses."""
+
+    BOOLEAN = "boolean"
+    SHORT = "short"
+    INT = "int"
+    LONG = "long"
+    DOUBLE = "double"
+    STRING = "string"
+    LIST = "list"
+
+
+_INT_BOUNDS: dict[ConfigType, tuple[int, int]] = {
+    ConfigType.SHORT: (SHORT_MIN, SHORT_MAX),
+    ConfigType.INT: (INT_MIN, INT_MAX),
+    ConfigType.LONG: (LONG_MIN, LONG_MAX),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """Kafka's ``ConfigDef.Range``: ``min <= value <= max``; ``None`` is an open end."""
+
+    min: float | None = None
+    max: float | None = None
+
+    def check(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def __str__(self) -> str:
+        lo = "..." if self.min is None else _num(self.min)
+        hi = "..." if self.max is None else _num(self.max)
+        return f"[{lo}, {hi}]"
+
+
+@dataclass(frozen=True, slots=True)
+class OneOf:
+    """Kafka's ``ValidString.in`` (for strings) and ``ValidList.in`` (for every element of a list).
+
+    ``aliases`` maps other accepted spellings (Java class names, ``-1`` for ``all``) to a canonical value. Matching is
+    case-insensitive; the stored value is always the canonical spelling in ``values``.
+    """
+
+    values: tuple[str, ...]
+    aliases: tuple[tuple[str, str], ...] = ()
+
+    def canonical(self, text: str) -> str | None:
+        folded = text.strip().lower()
+        for value in self.values:
+            if value.lower() == folded:
+                return value
+        for alias, value in self.aliases:
+            if alias.lower() == folded:
+                return value
+        return None
+
+    def __str__(self) -> str:
+        return ", ".join(self.values)
+
+
+Validator = Range | OneOf
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigKey:
+    """One config key of one scope. ``default=None`` means Kafka's ``null`` (the key is then nullable).
+
+    ``synonyms`` (topic keys only) are the broker keys that supply this key's default, in priority order, each with the
+    factor that converts the broker's unit into this key's unit (``log.retention.hours`` -> ``retention.ms``: 3600000).
+    """
+
+    scope: str
+    name: str
+    type: ConfigType
+    default: Any
+    doc: str
+    valid: Validator | None = None
+    importance: str = "medium"
+    synonyms: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def nullable(self) -> bool:
+        return self.default is None
+
+    def valid_values(self) -> str:
+        """The allowed values in words, for error messages and :func:`describe`."""
+        if isinstance(self.valid, OneOf):
+            prefix = "each of " if self.type is ConfigType.LIST else "one of "
+            return prefix + str(self.valid)
+        if self.type is ConfigType.BOOLEAN:
+            return "true, false"
+        if isinstance(self.valid, Range):
+            return str(self.valid)
+        if self.type in _INT_BOUNDS:
+            lo, hi = _INT_BOUNDS[self.type]
+            return f"[{lo}, {hi}]"
+        return ""
+
+    def parse(self, value: Any) -> Any:
+        """Parse and validate one value (Python or Kafka string form). Raises ConfigError naming key and value."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise self._bad(value, "this key has no null value")
+        parsed = _PARSERS[self.type](self, value)
+        if isinstance(self.valid, Range) and not self.valid.check(parsed):
+            raise self._bad(value, f"value must be in {self.valid}")
+        return parsed
+
+    def _bad(self, value: Any, why: str) -> ConfigError:
+        allowed = self.valid_values()
+        expected = f"; allowed: {allowed}" if allowed else ""
+        return ConfigError(
+            f"invalid value {value!r} for {self.scope} config {self.name!r} ({self.type.value}): {why}{expected}",
+            key=self.name, scope=self.scope, value=value,
+        )
+
+
+# --- parsing, one function per type (Kafka's ConfigDef.parseType) --------------------------------------------------
+
+
+def _parse_bool(key: ConfigKey, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "false"):
+            return text == "true"
+    raise key._bad(value, "expected a boolean")
+
+
+def _parse_integer(key: ConfigKey, value: Any) -> int:
+    lo, hi = _INT_BOUNDS[key.type]
+    if isinstance(value, bool):
+        raise key._bad(value, f"expected {_article(key.type)}, got a bool")
+    if isinstance(value, int):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = int(value.strip(), 10)
+        except ValueError:
+            raise key._bad(value, f"expected {_article(key.type)}") from None
+    else:
+        raise key._bad(value, f"expected {_article(key.type)}, got {type(value).__name__}")
+    if not lo <= parsed <= hi:
+        raise key._bad(value, f"does not fit in {_article(key.type)}")
+    return parsed
+
+
+def _parse_double(key: ConfigKey, value: Any) -> float:
+    if isinstance(value, bool):
+        raise key._bad(value, "expected a double, got a bool")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise key._bad(value, "expected a double") from None
+    raise key._bad(value, f"expected a double, got {type(value).__name__}")
+
+
+def _parse_string(key: ConfigKey, value: Any) -> str:
+    if isinstance(value, bool):
+        raise key._bad(value, "expected a string, got a bool")
+    if isinstance(value, int) and isinstance(key.valid, OneOf):
+        value = str(value)  # acks=1 and acks=-1 as Python ints
+    if not isinstance(value, str):
+        raise key._bad(value, f"expected a string, got {type(value).__name__}")
+    if isinstance(key.valid, OneOf):
+        canonical = key.valid.canonical(value)
+        if canonical is None:
+            raise key._bad(value, "not an allowed value")
+        return canonical
+    return value.strip()
+
+
+def _parse_list(key: ConfigKey, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",")] if value.strip() else []
+    elif isinstance(value, Sequence):
+        items = []
+        for item in value:
+            if not isinstance(item, str):
+                raise key._bad(value, f"list elements must be strings, got {type(item).__name__}")
+            items.append(item.strip())
+    else:
+        raise key._bad(value, f"expected a comma-separated string or a list, got {type(value).__name__}")
+    if any(item == "" for item in items):
+        raise key._bad(value, "empty list element")
+    if isinstance(key.valid, OneOf):
+        out = []
+        for item in items:
+            canonical = key.valid.canonical(item)
+            if canonical is None:
+                raise key._bad(value, f"element {item!r} is not an allowed value")
+            out.append(canonical)
+        items = out
+    return tuple(items)
+
+
+_PARSERS: dict[ConfigType, Any] = {
+    ConfigType.BOOLEAN: _parse_bool,
+    ConfigType.SHORT: _parse_integer,
+    ConfigType.INT: _parse_integer,
+    ConfigType.LONG: _parse_integer,
+    ConfigType.DOUBLE: _parse_double,
+    ConfigType.STRING: _parse_string,
+    ConfigType.LIST: _parse_list,
+}
+
+
+def _article(kind: ConfigType) -> str:
+    return ("an " if kind is ConfigType.INT else "a ") + kind.value
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+# --- the table ----------------------------------------------------------------------------------------------------
+
+B, I, S, L, D, STR, LST = (ConfigType.BOOLEAN, ConfigType.INT, ConfigType.SHORT, ConfigType.LONG, ConfigType.DOUBLE,
+                           ConfigType.STRING, ConfigType.LIST)
+AT_LEAST_0 = Range(0)
+AT_LEAST_1 = Range(1)
+HIGH, MEDIUM, LOW = "high", "medium", "low"
+
+_CLEANUP_POLICY = OneOf(("delete", "compact"))
+_TIMESTAMP_TYPE = OneOf(("CreateTime", "LogAppendTime"))
+_BROKER_COMPRESSION = OneOf(("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"))
+_CLIENT_COMPRESSION = OneOf(("none", "gzip", "snappy", "lz4", "zstd"))
+_CLIENT_ASSIGNORS = OneOf(
+    ("range", "roundrobin", "sticky", "cooperative-sticky"),
+    aliases=(
+        ("org.apache.kafka.clients.consumer.RangeAssignor", "range"),
+        ("org.apache.kafka.clients.consumer.RoundRobinAssignor", "roundrobin"),
+        ("org.apache.kafka.clients.consumer.StickyAssignor", "sticky"),
+        ("org.apache.kafka.clients.consumer.CooperativeStickyAssignor", "cooperative-sticky"),
+        ("RangeAssignor", "range"),
+        ("RoundRobinAssignor", "roundrobin"),
+        ("StickyAssignor", "sticky"),
+        ("CooperativeStickyAssignor", "cooperative-sticky"),
+    ),
+)
+_SERVER_ASSIGNORS = OneOf(
+    ("uniform", "range"),
+    aliases=(
+        ("org.apache.kafka.coordinator.group.assignor.UniformAssignor", "uniform"),
+        ("org.apache.kafka.coordinator.group.assignor.RangeAssignor", "range"),
+        ("UniformAssignor", "uniform"),
+        ("RangeAssignor", "range"),
+    ),
+)
+_HOUR_MS = 3_600_000
+_MINUTE_MS = 60_000
+
+# One row per key. Keep rows grouped by scope and subject; describe() sorts by name.
+_TABLE: tuple[ConfigKey, ...] = (
+    # ---- broker: KRaft quorum (QuorumConfig, KRaftConfigs) ----
+    ConfigKey("broker", "process.roles", LST, (), "Roles of this node: broker, controller or both (set by Cluster).",
+              OneOf(("broker", "controller")), HIGH),
+    ConfigKey("broker", "node.id", I, -1, "Node id of this server (set by Cluster).", None, HIGH),
+    ConfigKey("broker", "controller.quorum.election.timeout.ms", I, 1000,
+              "Max time without finding a leader before triggering a new election; randomised as base + rand[0, base).",
+              AT_LEAST_1, HIGH),
+    ConfigKey("broker", "controller.quorum.fetch.timeout.ms", I, 2000,
+              "Max time without a successful fetch from the leader before a voter becomes a candidate.",
+              AT_LEAST_1, HIGH),
+    ConfigKey("broker", "controller.quorum.election.backoff.max.ms", I, 1000,
+              "Max exponential backoff before starting a new election after a failed one.", AT_LEAST_0, HIGH),
+    ConfigKey("broker", "controller.quorum.append.linger.ms", I, 25,
+              "How long the quorum leader waits to accumulate writes before flushing a batch.", AT_LEAST_0, MEDIUM),
+    ConfigKey("broker", "controller.quorum.request.timeout.ms", I, 2000,
+              "Max time a quorum RPC waits for its response before it is resent or failed.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "controller.quorum.retry.backoff.ms", I, 20,
+              "Time to wait before retrying a failed quorum request.", AT_LEAST_0, LOW),
+    ConfigKey("broker", "broker.heartbeat.interval.ms", I, 2000,
+              "Interval between a broker's heartbeats to the active controller.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "broker.session.timeout.ms", I, 9000,
+              "A broker that sends no heartbeat for this long is fenced by the controller.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "initial.broker.registration.timeout.ms", I, 60000,
+              "How long a broker waits for its initial registration before giving up.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "metadata.max.idle.interval.ms", I, 500,
+              "The active controller appends a NoOp record when the metadata log was idle this long; 0 disables.",
+              AT_LEAST_0, LOW),
+    ConfigKey("broker", "metadata.log.max.record.bytes.between.snapshots", L, 20971520,
+              "Bytes of metadata records appended since the last snapshot before a new snapshot is generated.",
+              AT_LEAST_1, HIGH),
+    ConfigKey("broker", "metadata.log.max.snapshot.interval.ms", L, 3600000,
+              "Max time since the last snapshot before a new one is generated (if there are new records); 0 disables.",
+              AT_LEAST_0, HIGH),
+    ConfigKey("broker", "metadata.log.segment.bytes", I, 1073741824, "Size of one segment of the metadata log.",
+              Range(12), HIGH),
+    ConfigKey("broker", "metadata.max.retention.bytes", L, 104857600,
+              "Max combined size of the metadata log and snapshots before old ones are deleted; -1 = unlimited.",
+              None, HIGH),
+    ConfigKey("broker", "metadata.max.retention.ms", L, 604800000,
+              "Max age of a metadata snapshot or log segment before it is deleted; -1 = unlimited.", None, HIGH),
+    # ---- broker: replication (ReplicationConfigs) ----
+    ConfigKey("broker", "replica.lag.time.max.ms", L, 30000,
+              "A follower that has not caught up to the leader's log end within this time leaves the ISR.",
+              None, HIGH),
+    ConfigKey("broker", "replica.fetch.wait.max.ms", I, 500,
+              "Max time a follower's fetch is parked at the leader waiting for data.", AT_LEAST_0, MEDIUM),
+    ConfigKey("broker", "replica.fetch.min.bytes", I, 1,
+              "Min bytes a follower's fetch waits for before the leader answers.", AT_LEAST_0, HIGH),
+    ConfigKey("broker", "replica.fetch.max.bytes", I, 1048576,
+              "Bytes a follower tries to fetch per partition (the first batch is returned even if larger).",
+              AT_LEAST_0, MEDIUM),
+    ConfigKey("broker", "replica.fetch.response.max.bytes", I, 10485760,
+              "Max bytes of a whole follower fetch response.", AT_LEAST_0, MEDIUM),
+    ConfigKey("broker", "replica.fetch.backoff.ms", I, 1000,
+              "Time a replica fetcher sleeps after a fetch partition error.", AT_LEAST_0, MEDIUM),
+    ConfigKey("broker", "num.replica.fetchers", I, 1,
+              "Fetcher threads per source broker (partitions are spread over them).", AT_LEAST_1, HIGH),
+    ConfigKey("broker", "replica.high.watermark.checkpoint.interval.ms", L, 5000,
+              "How often the high watermark is saved to disk.", None, HIGH),
+    ConfigKey("broker", "min.insync.replicas", I, 1,
+              "With acks=all, the min ISR size for a produce to succeed (else NOT_ENOUGH_REPLICAS).", AT_LEAST_1, HIGH),
+    ConfigKey("broker", "unclean.leader.election.enable", B, False,
+              "Let an out-of-sync replica become leader when no ISR member is alive (may lose committed data).",
+              None, HIGH),
+    ConfigKey("broker", "auto.leader.rebalance.enable", B, True,
+              "Periodically move leadership back to the preferred (first) replica.", None, HIGH),
+    ConfigKey("broker", "leader.imbalance.check.interval.seconds", L, 300,
+              "How often the controller checks for leader imbalance.", AT_LEAST_1, HIGH),
+    ConfigKey("broker", "leader.imbalance.per.broker.percentage", I, 10,
+              "Leader imbalance allowed per broker, in percent, before a preferred leader election.", None, HIGH),
+    ConfigKey("broker", "default.replication.factor", I, 1,
+              "Replication factor of automatically created topics and of create_topic without one.", None, MEDIUM),
+    ConfigKey("broker", "num.partitions", I, 1, "Default number of partitions per topic.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "auto.create.topics.enable", B, True,
+              "Create a topic automatically when a client asks for its metadata.", None, HIGH),
+    ConfigKey("broker", "delete.topic.enable", B, True, "Allow deleting topics.", None, HIGH),
+    ConfigKey("broker", "message.max.bytes", I, 1048588,
+              "Largest record batch size allowed by the broker (topic: max.message.bytes).", AT_LEAST_0, HIGH),
+    ConfigKey("broker", "compression.type", STR, "producer",
+              "Final compression of a topic's data; producer keeps the producer's codec.", _BROKER_COMPRESSION, HIGH),
+    ConfigKey("broker", "fetch.max.bytes", I, 57671680,
+              "Max bytes returned for a consumer fetch request.", Range(1024), MEDIUM),
+    ConfigKey("broker", "broker.rack", STR, None, "Rack of the broker, used by rack-aware replica assignment.",
+              None, MEDIUM),
+    ConfigKey("broker", "num.network.threads", I, 3, "Network threads of a broker.", AT_LEAST_1, HIGH),
+    ConfigKey("broker", "num.io.threads", I, 8, "Request handler threads of a broker.", AT_LEAST_1, HIGH),
+    ConfigKey("broker", "queued.max.requests", I, 500,
+              "Requests queued for the I/O threads before network threads stop reading.", AT_LEAST_1, HIGH),
+    ConfigKey("broker", "producer.id.expiration.ms", I, 86400000,
+              "How long a producer id's state is kept after its last write.", AT_LEAST_1, LOW),
+    # ---- broker: log defaults (ServerLogConfigs, CleanerConfig) ----
+    ConfigKey("broker", "log.segment.bytes", I, 1073741824, "Max size of one log segment.", Range(1048576), HIGH),
+    ConfigKey("broker", "log.roll.ms", L, None,
+              "Max age of a segment before a new one is rolled; null = use log.roll.hours.", None, HIGH),
+    ConfigKey("broker", "log.roll.hours", I, 168, "Max age of a segment in hours (see log.roll.ms).", AT_LEAST_1, HIGH),
+    ConfigKey("broker", "log.roll.jitter.ms", L, None,
+              "Max random jitter subtracted from the roll time; null = use log.roll.jitter.hours.", None, HIGH),
+    ConfigKey("broker", "log.roll.jitter.hours", I, 0, "Roll jitter in hours (see log.roll.jitter.ms).", AT_LEAST_0,
+              HIGH),
+    ConfigKey("broker", "log.retention.ms", L, None,
+              "Time to keep a segment; null = log.retention.minutes; -1 = unlimited.", None, HIGH),
+    ConfigKey("broker", "log.retention.minutes", I, None,
+              "Time to keep a segment in minutes; null = log.retention.hours.", None, HIGH),
+    ConfigKey("broker", "log.retention.hours", I, 168, "Time to keep a segment in hours.", None, HIGH),
+    ConfigKey("broker", "log.retention.bytes", L, -1, "Max size of a partition's log before old segments are deleted; "
+              "-1 = unlimited.", None, HIGH),
+    ConfigKey("broker", "log.retention.check.interval.ms", L, 300000,
+              "How often the log cleaner checks for segments eligible for deletion.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "log.cleanup.policy", LST, ("delete",), "Default cleanup policy of topics.", _CLEANUP_POLICY,
+              MEDIUM),
+    ConfigKey("broker", "log.cleaner.enable", B, True, "Run the log cleaner (needed by compacted topics).", None,
+              MEDIUM),
+    ConfigKey("broker", "log.cleaner.delete.retention.ms", L, 86400000,
+              "How long tombstones are kept in compacted topics.", AT_LEAST_0, MEDIUM),
+    ConfigKey("broker", "log.cleaner.min.compaction.lag.ms", L, 0,
+              "Min time a record stays uncompacted.", AT_LEAST_0, MEDIUM),
+    ConfigKey("broker", "log.cleaner.max.compaction.lag.ms", L, LONG_MAX,
+              "Max time a record stays uncompacted.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "log.cleaner.min.cleanable.ratio", D, 0.5,
+              "Min ratio of dirty log to total log for a log to be cleaned.", Range(0, 1), MEDIUM),
+    ConfigKey("broker", "log.cleaner.backoff.ms", L, 15000,
+              "Time the cleaner sleeps when there is nothing to clean.", AT_LEAST_0, MEDIUM),
+    ConfigKey("broker", "log.flush.interval.messages", L, LONG_MAX,
+              "Records appended to a partition before its log is fsynced (Kafka relies on replication instead).",
+              AT_LEAST_1, HIGH),
+    ConfigKey("broker", "log.flush.interval.ms", L, None,
+              "Max time a record stays in memory before fsync; null = log.flush.scheduler.interval.ms.", None, HIGH),
+    ConfigKey("broker", "log.flush.scheduler.interval.ms", L, LONG_MAX,
+              "How often the flusher checks whether a log needs a flush.", None, HIGH),
+    ConfigKey("broker", "log.index.size.max.bytes", I, 10485760, "Max size of an offset index file.", Range(4),
+              MEDIUM),
+    ConfigKey("broker", "log.index.interval.bytes", I, 4096, "Bytes between entries of the offset index.",
+              AT_LEAST_0, MEDIUM),
+    ConfigKey("broker", "log.segment.delete.delay.ms", L, 60000, "Delay before a deleted segment's file is removed.",
+              AT_LEAST_0, HIGH),
+    ConfigKey("broker", "log.preallocate", B, False, "Preallocate segment files.", None, MEDIUM),
+    ConfigKey("broker", "log.message.timestamp.type", STR, "CreateTime",
+              "Record timestamp: the producer's (CreateTime) or the broker's append time (LogAppendTime).",
+              _TIMESTAMP_TYPE, MEDIUM),
+    ConfigKey("broker", "log.message.timestamp.before.max.ms", L, LONG_MAX,
+              "Max amount a CreateTime timestamp may lie before the broker's time.", AT_LEAST_0, MEDIUM),
+    ConfigKey("broker", "log.message.timestamp.after.max.ms", L, 3600000,
+              "Max amount a CreateTime timestamp may lie after the broker's time.", AT_LEAST_0, MEDIUM),
+    # ---- broker: group coordinator (GroupCoordinatorConfig) ----
+    ConfigKey("broker", "offsets.topic.num.partitions", I, 50, "Partitions of __consumer_offsets.", AT_LEAST_1, HIGH),
+    ConfigKey("broker", "offsets.topic.replication.factor", S, 3, "Replication factor of __consumer_offsets.",
+              AT_LEAST_1, HIGH),
+    ConfigKey("broker", "offsets.topic.segment.bytes", I, 104857600, "Segment size of __consumer_offsets.",
+              AT_LEAST_1, HIGH),
+    ConfigKey("broker", "offsets.retention.minutes", I, 10080,
+              "Committed offsets of an empty group are kept this long.", AT_LEAST_1, HIGH),
+    ConfigKey("broker", "offsets.retention.check.interval.ms", L, 600000, "How often stale offsets are removed.",
+              AT_LEAST_1, HIGH),
+    ConfigKey("broker", "offsets.commit.timeout.ms", I, 5000,
+              "An offset commit waits this long for all replicas of the offsets partition.", AT_LEAST_1, HIGH),
+    ConfigKey("broker", "group.coordinator.rebalance.protocols", LST, ("classic", "consumer"),
+              "Rebalance protocols the group coordinator accepts.", OneOf(("classic", "consumer")), MEDIUM),
+    ConfigKey("broker", "group.initial.rebalance.delay.ms", I, 3000,
+              "Delay of the first rebalance of an empty classic group, to let more members join.", None, MEDIUM),
+    ConfigKey("broker", "group.min.session.timeout.ms", I, 6000, "Min session timeout of a classic group member.",
+              None, MEDIUM),
+    ConfigKey("broker", "group.max.session.timeout.ms", I, 1800000, "Max session timeout of a classic group member.",
+              None, MEDIUM),
+    ConfigKey("broker", "group.max.size", I, INT_MAX, "Max members of one classic group.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "group.consumer.heartbeat.interval.ms", I, 5000,
+              "Heartbeat interval of a consumer-protocol (KIP-848) group member.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "group.consumer.min.heartbeat.interval.ms", I, 5000,
+              "Min heartbeat interval of a consumer-protocol group member.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "group.consumer.max.heartbeat.interval.ms", I, 15000,
+              "Max heartbeat interval of a consumer-protocol group member.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "group.consumer.session.timeout.ms", I, 45000,
+              "Session timeout of a consumer-protocol (KIP-848) group member.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "group.consumer.min.session.timeout.ms", I, 45000,
+              "Min session timeout of a consumer-protocol group member.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "group.consumer.max.session.timeout.ms", I, 60000,
+              "Max session timeout of a consumer-protocol group member.", AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "group.consumer.max.size", I, INT_MAX, "Max members of one consumer-protocol group.",
+              AT_LEAST_1, MEDIUM),
+    ConfigKey("broker", "group.consumer.assignors", LST, ("uniform", "range"),
+              "Server-side assignors; the first is the default.", _SERVER_ASSIGNORS, MEDIUM),
+    ConfigKey("broker", "group.consumer.migration.policy", STR, "bidirectional",
+              "Online migration between classic and consumer groups.",
+              OneOf(("disabled", "downgrade", "upgrade", "bidirectional")), MEDIUM),
+    # ---- topic (TopicConfig / LogConfig), each with its broker synonyms ----
+    ConfigKey("topic", "segment.bytes", I, 1073741824, "Max size of one log segment.", Range(1048576), MEDIUM,
+              (("log.segment.bytes", 1),)),
+    ConfigKey("topic", "segment.ms", L, 604800000, "Max age of a segment before a new one is rolled.", AT_LEAST_1,
+              MEDIUM, (("log.roll.ms", 1), ("log.roll.hours", _HOUR_MS))),
+    ConfigKey("topic", "segment.jitter.ms", L, 0, "Max random jitter subtracted from segment.ms.", AT_LEAST_0, MEDIUM,
+              (("log.roll.jitter.ms", 1), ("log.roll.jitter.hours", _HOUR_MS))),
+    ConfigKey("topic", "segment.index.bytes", I, 10485760, "Max size of an offset index file.", Range(4), MEDIUM,
+              (("log.index.size.max.bytes", 1),)),
+    ConfigKey("topic", "index.interval.bytes", I, 4096, "Bytes between entries of the offset index.", AT_LEAST_0,
+              MEDIUM, (("log.index.interval.bytes", 1),)),
+    ConfigKey("topic", "flush.messages", L, LONG_MAX, "Records appended before the log is fsynced.", AT_LEAST_1,
+              MEDIUM, (("log.flush.interval.messages", 1),)),
+    ConfigKey("topic", "flush.ms", L, LONG_MAX, "Max time a record stays unflushed.", AT_LEAST_0, MEDIUM,
+              (("log.flush.interval.ms", 1), ("log.flush.scheduler.interval.ms", 1))),
+    ConfigKey("topic", "retention.ms", L, 604800000, "Time to keep a segment before deleting it; -1 = unlimited.",
+              Range(-1), MEDIUM,
+              (("log.retention.ms", 1), ("log.retention.minutes", _MINUTE_MS), ("log.retention.hours", _HOUR_MS))),
+    ConfigKey("topic", "retention.bytes", L, -1, "Max size of the partition's log; -1 = unlimited.", None, MEDIUM,
+              (("log.retention.bytes", 1),)),
+    ConfigKey("topic", "cleanup.policy", LST, ("delete",), "delete old segments, compact by key, or both.",
+              _CLEANUP_POLICY, MEDIUM, (("log.cleanup.policy", 1),)),
+    ConfigKey("topic", "delete.retention.ms", L, 86400000, "How long tombstones are kept in a compacted topic.",
+              AT_LEAST_0, MEDIUM, (("log.cleaner.delete.retention.ms", 1),)),
+    ConfigKey("topic", "min.compaction.lag.ms", L, 0, "Min time a record stays uncompacted.", AT_LEAST_0, MEDIUM,
+              (("log.cleaner.min.compaction.lag.ms", 1),)),
+    ConfigKey("topic", "max.compaction.lag.ms", L, LONG_MAX, "Max time a record stays uncompacted.", AT_LEAST_1,
+              MEDIUM, (("log.cleaner.max.compaction.lag.ms", 1),)),
+    ConfigKey("topic", "min.cleanable.dirty.ratio", D, 0.5, "Min dirty ratio for the log to be compacted.",
+              Range(0, 1), MEDIUM, (("log.cleaner.min.cleanable.ratio", 1),)),
+    ConfigKey("topic", "file.delete.delay.ms", L, 60000, "Delay before a deleted segment's file is removed.",
+              AT_LEAST_0, MEDIUM, (("log.segment.delete.delay.ms", 1),)),
+    ConfigKey("topic", "max.message.bytes", I, 1048588, "Largest record batch size allowed in this topic.",
+              AT_LEAST_0, MEDIUM, (("message.max.bytes", 1),)),
+    ConfigKey("topic", "min.insync.replicas", I, 1,
+              "With acks=all, the min ISR size for a produce to succeed (else NOT_ENOUGH_REPLICAS).", AT_LEAST_1,
+              MEDIUM, (("min.insync.replicas", 1),)),
+    ConfigKey("topic", "unclean.leader.election.enable", B, False,
+              "Let an out-of-sync replica become leader when no ISR member is alive.", None, MEDIUM,
+              (("unclean.leader.election.enable", 1),)),
+    ConfigKey("topic", "compression.type", STR, "producer", "Final compression of the topic's data.",
+              _BROKER_COMPRESSION, MEDIUM, (("compression.type", 1),)),
+    ConfigKey("topic", "preallocate", B, False, "Preallocate segment files.", None, MEDIUM,
+              (("log.preallocate", 1),)),
+    ConfigKey("topic", "message.timestamp.type", STR, "CreateTime", "CreateTime or LogAppendTime.", _TIMESTAMP_TYPE,
+              MEDIUM, (("log.message.timestamp.type", 1),)),
+    ConfigKey("topic", "message.timestamp.before.max.ms", L, LONG_MAX,
+              "Max amount a CreateTime timestamp may lie before the broker's time.", AT_LEAST_0, MEDIUM,
+              (("log.message.timestamp.before.max.ms", 1),)),
+    ConfigKey("topic", "message.timestamp.after.max.ms", L, 3600000,
+              "Max amount a CreateTime timestamp may lie after the broker's time.", AT_LEAST_0, MEDIUM,
+              (("log.message.timestamp.after.max.ms", 1),)),
+    # ---- producer (ProducerConfig, KAFKA.md section 4) ----
+    ConfigKey("producer", "bootstrap.servers", LST, (), "Accepted and ignored: the client is wired to its cluster.",
+              None, HIGH),
+    ConfigKey("producer", "client.id", STR, "", "Name of the client in metrics and logs.", None, MEDIUM),
+    ConfigKey("producer", "acks", STR, "all",
+              "Acknowledgments the leader needs before answering: 0 (none), 1 (leader), all (whole ISR); -1 = all.",
+              OneOf(("all", "1", "0"), aliases=(("-1", "all"),)), LOW),
+    ConfigKey("producer", "enable.idempotence", B, True,
+              "Producer id and sequence numbers so retries never duplicate or reorder (needs acks=all).", None, LOW),
+    ConfigKey("producer", "linger.ms", L, 5, "Time a batch waits for more records before it is sent.", AT_LEAST_0,
+              MEDIUM),
+    ConfigKey("producer", "batch.size", I, 16384, "Max bytes of one batch per partition.", AT_LEAST_0, MEDIUM),
+    ConfigKey("producer", "max.in.flight.requests.per.connection", I, 5,
+              "Max unacknowledged requests per broker connection (<= 5 with idempotence).", AT_LEAST_1, LOW),
+    ConfigKey("producer", "retries", I, INT_MAX, "Resend attempts of a failed batch (bounded by delivery.timeout.ms).",
+              Range(0, INT_MAX), HIGH),
+    ConfigKey("producer", "delivery.timeout.ms", I, 120000,
+              "Upper bound on reporting success or failure after send() returns.", AT_LEAST_0, MEDIUM),
+    ConfigKey("producer", "request.timeout.ms", I, 30000, "Max time to wait for a response to a request.",
+              AT_LEAST_0, MEDIUM),
+    ConfigKey("producer", "buffer.memory", L, 33554432, "Bytes of records waiting to be sent before send() blocks.",
+              AT_LEAST_0, HIGH),
+    ConfigKey("producer", "max.request.size", I, 1048576, "Max bytes of one produce request (and one record).",
+              AT_LEAST_0, MEDIUM),
+    ConfigKey("producer", "compression.type", STR, "none", "Compression codec of batches.", _CLIENT_COMPRESSION,
+              HIGH),
+    ConfigKey("producer", "max.block.ms", L, 60000,
+              "Max time send() and metadata waits block (buffer full, metadata unavailable).", AT_LEAST_0, MEDIUM),
+    ConfigKey("producer", "retry.backoff.ms", L, 100, "Initial wait before retrying a failed request.", AT_LEAST_0,
+              LOW),
+    ConfigKey("producer", "retry.backoff.max.ms", L, 1000, "Max wait between retries (exponential backoff).",
+              AT_LEAST_0, LOW),
+    ConfigKey("producer", "reconnect.backoff.ms", L, 50, "Initial wait before reconnecting to a broker.", AT_LEAST_0,
+              LOW),
+    ConfigKey("producer", "reconnect.backoff.max.ms", L, 1000, "Max wait before reconnecting to a broker.",
+              AT_LEAST_0, LOW),
+    ConfigKey("producer", "partitioner.ignore.keys", B, False,
+              "Ignore keys and partition every record with the sticky partitioner.", None, MEDIUM),
+    ConfigKey("producer", "partitioner.adaptive.partitioning.enable", B, True,
+              "Sticky partitioner favours partitions with shorter queues (KIP-794).", None, LOW),
+    ConfigKey("producer", "partitioner.availability.timeout.ms", L, 0,
+              "Avoid a partition whose leader has not accepted a batch for this long; 0 disables.", AT_LEAST_0, LOW),
+    ConfigKey("producer", "metadata.max.age.ms", L, 300000, "Metadata is refreshed at least this often.",
+              AT_LEAST_0, LOW),
+    ConfigKey("producer", "metadata.max.idle.ms", L, 300000, "Metadata of a topic not produced to is dropped.",
+              Range(5000), LOW),
+    ConfigKey("producer", "transactional.id", STR, None,
+              "Transactional id (accepted; kafkalab does not model transactions yet).", None, LOW),
+    ConfigKey("producer", "transaction.timeout.ms", I, 60000, "Max time a transaction may stay open.", None, LOW),
+    # ---- consumer (ConsumerConfig, KAFKA.md section 5) ----
+    ConfigKey("consumer", "bootstrap.servers", LST, (), "Accepted and ignored: the client is wired to its cluster.",
+              None, HIGH),
+    ConfigKey("consumer", "client.id", STR, "", "Name of the client in metrics and logs.", None, LOW),
+    ConfigKey("consumer", "client.rack", STR, "", "Rack of the consumer (fetch from the closest replica).", None,
+              LOW),
+    ConfigKey("consumer", "group.id", STR, None, "Consumer group this consumer belongs to.", None, HIGH),
+    ConfigKey("consumer", "group.instance.id", STR, None, "Static member id (KIP-345).", None, MEDIUM),
+    ConfigKey("consumer", "group.protocol", STR, "classic", "Rebalance protocol: classic, or consumer (KIP-848).",
+              OneOf(("classic", "consumer")), HIGH),
+    ConfigKey("consumer", "group.remote.assignor", STR, None,
+              "Server-side assignor for group.protocol=consumer; null = the broker's default.", None, MEDIUM),
+    ConfigKey("consumer", "session.timeout.ms", I, 45000,
+              "Classic protocol: a member silent this long is removed from the group.", None, HIGH),
+    ConfigKey("consumer", "heartbeat.interval.ms", I, 3000, "Classic protocol: interval between heartbeats.",
+              None, HIGH),
+    ConfigKey("consumer", "max.poll.interval.ms", I, 300000,
+              "Max time between poll() calls before the member leaves the group.", AT_LEAST_1, MEDIUM),
+    ConfigKey("consumer", "max.poll.records", I, 500, "Max records one poll() returns.", AT_LEAST_1, MEDIUM),
+    ConfigKey("consumer", "enable.auto.commit", B, True, "Commit positions periodically in the background.", None,
+              MEDIUM),
+    ConfigKey("consumer", "auto.commit.interval.ms", I, 5000, "Interval of automatic commits.", AT_LEAST_0, LOW),
+    ConfigKey("consumer", "auto.offset.reset", STR, "latest",
+              "Where to start without a valid committed offset: earliest, latest, or none (raise).",
+              OneOf(("latest", "earliest", "none")), MEDIUM),
+    ConfigKey("consumer", "fetch.min.bytes", I, 1, "Min bytes the broker waits for before answering a fetch.",
+              AT_LEAST_0, HIGH),
+    ConfigKey("consumer", "fetch.max.bytes", I, 52428800, "Max bytes of one fetch response.", AT_LEAST_0, MEDIUM),
+    ConfigKey("consumer", "fetch.max.wait.ms", I, 500, "Max time a fetch is parked at the broker.", AT_LEAST_0, LOW),
+    ConfigKey("consumer", "max.partition.fetch.bytes", I, 1048576, "Max bytes per partition of one fetch.",
+              AT_LEAST_0, HIGH),
+    ConfigKey("consumer", "partition.assignment.strategy", LST, ("range", "cooperative-sticky"),
+              "Client-side assignors of the classic protocol, in preference order (short or class names).",
+              _CLIENT_ASSIGNORS, MEDIUM),
+    ConfigKey("consumer", "isolation.level", STR, "read_uncommitted", "read_committed hides aborted transactions.",
+              OneOf(("read_committed", "read_uncommitted")), MEDIUM),
+    ConfigKey("consumer", "request.timeout.ms", I, 30000, "Max time to wait for a response to a request.",
+              AT_LEAST_0, MEDIUM),
+    ConfigKey("consumer", "default.api.timeout.ms", I, 60000, "Timeout of blocking consumer calls without one.",
+              AT_LEAST_0, MEDIUM),
+    ConfigKey("consumer", "retry.backoff.ms", L, 100, "Initial wait before retrying a failed request.", AT_LEAST_0,
+              LOW),
+    ConfigKey("consumer", "retry.backoff.max.ms", L, 1000, "Max wait between retries (exponential backoff).",
+              AT_LEAST_0, LOW),
+    ConfigKey("consumer", "reconnect.backoff.ms", L, 50, "Initial wait before reconnecting to a broker.", AT_LEAST_0,
+              LOW),
+    ConfigKey("consumer", "reconnect.backoff.max.ms", L, 1000, "Max wait before reconnecting to a broker.",
+              AT_LEAST_0, LOW),
+    ConfigKey("consumer", "metadata.max.age.ms", L, 300000, "Metadata is refreshed at least this often.",
+              AT_LEAST_0, LOW),
+    ConfigKey("consumer", "check.crcs", B, True, "Verify record CRCs.", None, LOW),
+    ConfigKey("consumer", "exclude.internal.topics", B, True, "Pattern subscriptions skip internal topics.", None,
+              MEDIUM),
+    ConfigKey("consumer", "allow.auto.create.topics", B, True,
+              "Let a subscription create a missing topic (if the broker allows it).", None, MEDIUM),
+    # ---- admin (AdminClientConfig) ----
+    ConfigKey("admin", "bootstrap.servers", LST, (), "Accepted and ignored: the client is wired to its cluster.",
+              None, HIGH),
+    ConfigKey("admin", "client.id", STR, "", "Name of the client in metrics and logs.", None, LOW),
+    ConfigKey("admin", "request.timeout.ms", I, 30000, "Max time to wait for a response to a request.", AT_LEAST_0,
+              MEDIUM),
+    ConfigKey("admin", "default.api.timeout.ms", I, 60000, "Timeout of admin calls without one.", AT_LEAST_0,
+              MEDIUM),
+    ConfigKey("admin", "retries", I, INT_MAX, "Retry attempts of a failed request.", Range(0, INT_MAX), LOW),
+    ConfigKey("admin", "retry.backoff.ms", L, 100, "Initial wait before retrying a failed request.", AT_LEAST_0, LOW),
+    ConfigKey("admin", "retry.backoff.max.ms", L, 1000, "Max wait between retries.", AT_LEAST_0, LOW),
+    ConfigKey("admin", "metadata.max.age.ms", L, 300000, "Metadata is refreshed at least this often.", AT_LEAST_0,
+              LOW),
+)
+
+
+def _index(table: tuple[ConfigKey, ...]) -> dict[str, dict[str, ConfigKey]]:
+    index: dict[str, dict[str, ConfigKey]] = {scope: {} for scope in SCOPES}
+    for row in table:
+        if row.scope not in index:
+            raise AssertionError(f"config table: unknown scope {row.scope!r} for {row.name!r}")
+        if row.name in index[row.scope]:
+            raise AssertionError(f"config table: duplicate key {row.scope}/{row.name}")
+        if row.default is not None:
+            row.parse(row.default)  # every default must pass its own validation
+        index[row.scope][row.name] = row
+    for row in table:
+        for synonym, _factor in row.synonyms:
+            if synonym not in index["broker"]:
+                raise AssertionError(f"config table: {row.name} has unknown broker synonym {synonym!r}")
+    return index
+
+
+_KEYS: dict[str, dict[str, ConfigKey]] = _index(_TABLE)
+
+
+# --- public API ---------------------------------------------------------------------------------------------------
+
+
+def scopes() -> tuple[str, ...]:
+    """The config scopes: broker, topic, producer, consumer, admin."""
+    return SCOPES
+
+
+def keys(scope: str) -> Mapping[str, ConfigKey]:
+    """Every :class:`ConfigKey` of ``scope``, by name, in table order."""
+    return dict(_KEYS[_check_scope(scope)])
+
+
+def key(scope: str, name: str) -> ConfigKey:
+    """The :class:`ConfigKey` ``name`` of ``scope``; raises ConfigError (with suggestions) if there is none."""
+    known = _KEYS[_check_scope(scope)]
+    if name not in known:
+        raise _unknown_key(scope, name)
+    return known[name]
+
+
+class Config(Mapping[str, Any]):
+    """A resolved, read-only config: every key of its scope, with defaults filled in.
+
+    ``overrides`` holds only the keys that were set explicitly (parsed). ``with_overrides`` returns a new Config.
+    """
+
+    __slots__ = ("_scope", "_values", "_overrides")
+
+    def __init__(self, scope: str, values: Mapping[str, Any], overrides: Mapping[str, Any]) -> None:
+        self._scope = scope
+        self._values = dict(values)
+        self._overrides = dict(overrides)
+
+    @property
+    def scope(self) -> str:
+        return self._scope
+
+    @property
+    def overrides(self) -> Mapping[str, Any]:
+        return dict(self._overrides)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise _unknown_key(self._scope, name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Config):
+            return self._scope == other._scope and self._values == other._values
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]  # a Mapping compares by value; hashing lists of values is not needed
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
+        """A new Config of the same scope: this config's overrides, then ``overrides`` on top."""
+        return resolve(self._scope, {**self._overrides, **dict(overrides)})
+
+    def __repr__(self) -> str:
+        return f"Config({self._scope!r}, {self._overrides!r})"
+
+
+def resolve(scope: str, overrides: Mapping[str, Any] | None = None, *, broker: Mapping[str, Any] | None = None
+            ) -> Config:
+    """Every key of ``scope`` with its default, then ``overrides`` parsed and validated.
+
+    ``broker`` (topic scope only): the broker config whose ``log.*`` keys supply the topic's defaults, as in Kafka.
+    Raises ConfigError listing every unknown key and bad value; nothing is applied unless all of it is valid.
+    """
+    scope = _check_scope(scope)
+    if broker is not None and scope != "topic":
+        raise ConfigError(f"broker= is only meaningful for the topic scope, not {scope!r}", scope=scope)
+    overrides = {} if overrides is None else overrides
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"{scope} config overrides must be a mapping of key to value, got "
+                          f"{type(overrides).__name__}", scope=scope)
+    known = _KEYS[scope]
+    problems: list[ConfigError] = []
+    parsed: dict[str, Any] = {}
+    for name, value in overrides.items():
+        if not isinstance(name, str):
+            problems.append(ConfigError(f"{scope} config keys must be strings, got {name!r}", scope=scope))
+        elif name not in known:
+            problems.append(_unknown_key(scope, name))
+        else:
+            try:
+                parsed[name] = known[name].parse(value)
+            except ConfigError as exc:
+                problems.append(exc)
+    base = _broker_defaults(broker) if broker is not None else {}
+    if problems:
+        raise _combine(scope, problems)
+    values = {name: base.get(name, row.default) for name, row in known.items()}
+    values.update(parsed)
+    return Config(scope, values, parsed)
+
+
+def describe(scope: str) -> pd.DataFrame:
+    """One row per key of ``scope``, sorted by key: key, type, default, doc, valid_values, importance, synonyms."""
+    import pandas as pd  # kept local: importing kafkalab.config must stay cheap for protocol cores
+
+    rows = [
+        {
+            "key": row.name,
+            "type": row.type.value,
+            "default": _kafka_text(row.default),
+            "doc": row.doc,
+            "valid_values": row.valid_values(),
+            "importance": row.importance,
+            "synonyms": ", ".join(name for name, _factor in row.synonyms),
+        }
+        for row in sorted(_KEYS[_check_scope(scope)].values(), key=lambda row: row.name)
+    ]
+    return pd.DataFrame(rows, columns=["key", "type", "default", "doc", "valid_values", "importance", "synonyms"])
+
+
+# --- helpers ------------------------------------------------------------------------------------------------------
+
+
+def _kafka_text(value: Any) -> str:
+    """A default as Kafka prints it: null, true/false, comma-separated lists."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+def _check_scope(scope: str) -> str:
+    if scope in _KEYS:
+        return scope
+    close = difflib.get_close_matches(str(scope), SCOPES, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"unknown config scope {scope!r}: known scopes are {', '.join(SCOPES)}{hint}", scope=str(scope))
+
+
+def _unknown_key(scope: str, name: str) -> ConfigError:
+    """Unknown key: say where it belongs if it is another scope's key, else suggest the closest keys of this scope."""
+    known = _KEYS[scope]
+    owners = [other for other in SCOPES if other != scope and name in _KEYS[other]]
+    hints: list[str] = []
+    if owners:
+        hints.append(f"{name!r} is a {' and '.join(owners)} config, not a {scope} config")
+    # A broker log.* key given to a topic, or a topic key given to a broker: name the counterpart.
+    if scope == "topic":
+        counterparts = [row.name for row in known.values() if any(s == name for s, _f in row.synonyms)]
+        if counterparts:
+            hints.append(f"the topic-level key is {counterparts[0]!r}")
+    elif scope == "broker" and name in _KEYS["topic"]:
+        synonyms = [s for s, _f in _KEYS["topic"][name].synonyms]
+        if synonyms:
+            hints.append(f"the broker-wide default is {synonyms[0]!r}")
+    if not hints:
+        close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+        if close:
+            hints.append("did you mean " + " or ".join(repr(c) for c in close) + "?")
+    hint = ": " + "; ".join(hints) if hints else ""
+    return ConfigError(f"unknown {scope} config {name!r}{hint}", key=name, scope=scope)
+
+
+def _combine(scope: str, problems: list[ConfigError]) -> ConfigError:
+    if len(problems) == 1:
+        return problems[0]
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    first = problems[0]
+    return ConfigError(f"{len(problems)} problems in {scope} config (nothing was applied):\n{lines}",
+                       key=first.key, scope=scope, value=first.value)
+
+
+def _broker_defaults(broker: Mapping[str, Any]) -> dict[str, Any]:
+    """Topic defaults taken from a broker config: the first broker synonym that is set, converted to the topic unit."""
+    if isinstance(broker, Config) and broker.scope != "broker":
+        raise ConfigError(f"broker= must be a broker config, got a {broker.scope} config", scope="topic")
+    resolved = broker if isinstance(broker, Config) else resolve("broker", broker)
+    defaults: dict[str, Any] = {}
+    for row in _KEYS["topic"].values():
+        for synonym, factor in row.synonyms:
+            value = resolved[synonym]
+            if value is None:
+                continue
+            if factor != 1:
+                value = -1 if value < 0 else value * factor  # Kafka: a negative retention means unlimited
+            defaults[row.name] = value
+            break
+    return defaults
