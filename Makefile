@@ -1,0 +1,42 @@
+# kafkalab: `make lab` opens JupyterLab on the notebooks, `make test` runs everything CI runs.
+# Both create .venv on first use with only a system Python 3.11+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: lab test unit typecheck notebooks lint bench experiments clean .venv
+
+.venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+test: unit typecheck notebooks
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
+
+notebooks: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:randomly --nbval-lax --nbval-current-env notebooks/
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check kafkalab tests benchmarks
+
+bench: $(STAMP)
+	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+experiments: $(STAMP)
+	$(BIN)/python -m kafkalab.experiments
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis .ruff_cache
