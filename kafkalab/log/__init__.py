@@ -1,0 +1,41 @@
+"""The partitioned log: record batches, segments, offsets, the leader epoch cache, retention and compaction.
+
+Follows Kafka's storage layer (``UnifiedLog``, ``LocalLog``, ``LogSegment``, ``LeaderEpochFileCache``, ``LogCleaner``).
+Time is always an argument (``now_ms``); nothing here reads a clock or draws random numbers.
+"""
+from kafkalab.log.cleaner import CleanerStats
+from kafkalab.log.epoch_cache import UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET, LeaderEpochCache
+from kafkalab.log.log_config import LogConfig
+from kafkalab.log.manager import LogManager
+from kafkalab.log.partition_log import PartitionLog, UnexpectedAppendOffsetError
+from kafkalab.log.records import (
+    BATCH_OVERHEAD_BYTES,
+    NO_OFFSET,
+    Header,
+    Record,
+    RecordBatch,
+    record_size_bytes,
+    size_of_varint,
+    size_of_varlong,
+)
+from kafkalab.log.segment import LogSegment
+
+__all__ = [
+    "BATCH_OVERHEAD_BYTES",
+    "NO_OFFSET",
+    "UNDEFINED_EPOCH",
+    "UNDEFINED_EPOCH_OFFSET",
+    "CleanerStats",
+    "Header",
+    "LeaderEpochCache",
+    "LogConfig",
+    "LogManager",
+    "LogSegment",
+    "PartitionLog",
+    "Record",
+    "RecordBatch",
+    "UnexpectedAppendOffsetError",
+    "record_size_bytes",
+    "size_of_varint",
+    "size_of_varlong",
+]

@@ -1,0 +1,132 @@
+"""Log compaction for ``cleanup.policy=compact`` (Kafka's ``LogCleaner``; tombstone horizon after KIP-534).
+
+One cleaning pass over the cleanable range ``[log start, first uncleanable offset)``:
+1. build the offset map ``key -> latest offset`` over the range (Kafka builds it over the dirty part; over the whole
+   range the result is the one a Kafka cleaner converges to);
+2. group the range's segments so each group's current size fits in ``segment.bytes`` (``groupSegmentsBySize``) and
+   rewrite each group into one segment, keeping a record only if it is the latest for its key. Records keep their
+   offsets; a batch nothing was removed from is kept as the very same object;
+3. a tombstone (null value) survives its first pass, which stamps its batch with a delete horizon
+   ``now + delete.retention.ms``; a later pass at or after the horizon drops it. Records without a key are dropped
+   (Kafka counts them as invalid). Control batches are kept as they are.
+
+Simplifications: transactions are not modelled (no aborted-data removal); a batch emptied by cleaning is dropped
+(Kafka keeps an empty batch when it must preserve a producer's last sequence); the offset map has no memory bound.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kafkalab.log.log_config import LogConfig
+from kafkalab.log.records import RecordBatch
+from kafkalab.log.segment import LogSegment
+
+__all__ = ["CleanerStats", "build_offset_map", "clean_segments", "group_segments_by_size"]
+
+
+@dataclass(frozen=True, slots=True)
+class CleanerStats:
+    """What one cleaning pass did. ``end_offset`` is the first uncleanable offset (the new cleaner checkpoint)."""
+
+    start_offset: int
+    end_offset: int
+    segments_before: int
+    segments_after: int
+    records_read: int
+    records_removed: int
+    tombstones_removed: int
+    bytes_before: int
+    bytes_after: int
+
+
+def build_offset_map(segments: list[LogSegment]) -> dict[Any, int]:
+    """``key -> offset of its latest record`` over ``segments`` (null keys and control batches skipped)."""
+    latest: dict[Any, int] = {}
+    for segment in segments:
+        for batch in segment.batches:
+            if batch.is_control:
+                continue
+            for offset, record in zip(batch.offsets(), batch.records, strict=True):
+                if record.key is not None:
+                    latest[record.key] = offset
+    return latest
+
+
+def group_segments_by_size(segments: list[LogSegment], max_size_bytes: int) -> list[list[LogSegment]]:
+    """Consecutive groups whose summed size is at most ``max_size_bytes`` (at least one segment per group)."""
+    groups: list[list[LogSegment]] = []
+    for segment in segments:
+        if groups and sum(s.size_bytes for s in groups[-1]) + segment.size_bytes <= max_size_bytes:
+            groups[-1].append(segment)
+        else:
+            groups.append([segment])
+    return groups
+
+
+def _clean_batch(batch: RecordBatch, latest: dict[Any, int], now_ms: float, config: LogConfig,
+                 counts: list[int]) -> RecordBatch | None:
+    if batch.is_control:
+        return batch
+    kept_records = []
+    kept_deltas = []
+    has_tombstone = False
+    horizon = batch.delete_horizon_ms
+    base = batch.base_offset
+    for offset, record in zip(batch.offsets(), batch.records, strict=True):
+        counts[0] += 1
+        if record.key is None or latest.get(record.key) != offset:
+            counts[1] += 1
+            continue
+        if record.value is None:
+            if horizon is not None and now_ms >= horizon:
+                counts[1] += 1
+                counts[2] += 1
+                continue
+            has_tombstone = True
+        kept_records.append(record)
+        kept_deltas.append(offset - base)
+    if not kept_records:
+        return None
+    needs_horizon = has_tombstone and horizon is None
+    if len(kept_records) == len(batch.records) and not needs_horizon:
+        return batch
+    return replace(
+        batch,
+        records=tuple(kept_records),
+        offset_deltas=tuple(kept_deltas),
+        delete_horizon_ms=int(now_ms) + config.delete_retention_ms if needs_horizon else horizon,
+        original_last_offset_delta=batch.last_offset_delta,
+    )
+
+
+def clean_segments(segments: list[LogSegment], end_offset: int, now_ms: float,
+                   config: LogConfig) -> tuple[list[LogSegment], CleanerStats]:
+    """Clean ``segments`` (the cleanable range, ending at ``end_offset``); returns new segments and stats."""
+    latest = build_offset_map(segments)
+    counts = [0, 0, 0]  # records read, records removed, tombstones removed
+    bytes_before = sum(s.size_bytes for s in segments)
+    cleaned: list[LogSegment] = []
+    for group in group_segments_by_size(segments, config.segment_bytes):
+        out = LogSegment(group[0].base_offset, group[0].created_ms)
+        batches: list[RecordBatch] = []
+        for segment in group:
+            for batch in segment.batches:
+                kept = _clean_batch(batch, latest, now_ms, config, counts)
+                if kept is not None:
+                    batches.append(kept)
+        out.replace_batches(batches)
+        out.last_modified_ms = max(s.last_modified_ms for s in group)
+        cleaned.append(out)
+    stats = CleanerStats(
+        start_offset=segments[0].base_offset if segments else end_offset,
+        end_offset=end_offset,
+        segments_before=len(segments),
+        segments_after=len(cleaned),
+        records_read=counts[0],
+        records_removed=counts[1],
+        tombstones_removed=counts[2],
+        bytes_before=bytes_before,
+        bytes_after=sum(s.size_bytes for s in cleaned),
+    )
+    return cleaned, stats

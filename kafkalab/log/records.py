@@ -1,0 +1,207 @@
+"""Records and record batches, shaped like Kafka's v2 on-disk/on-wire format (KIP-98, KIP-82).
+
+A :class:`RecordBatch` is what moves: producers build them, the leader stamps a base offset and its leader epoch on
+them, followers store the very same object (zero-copy replication), consumers receive it. Batches are frozen.
+
+Sizes follow ``DefaultRecordBatch``/``DefaultRecord`` in Kafka's ``clients/.../common/record``: a 61-byte batch
+header, then per record ``varint(sizeOfBody) + body`` where the body is one attributes byte, the timestamp delta
+(zigzag varlong, relative to the batch's base timestamp), the offset delta (zigzag varint), key length + key, value
+length + value (a null key/value costs one byte: varint(-1)), the header count, and per header the UTF-8 key length +
+key and value length + value. Byte limits (``segment.bytes``, ``max.message.bytes``, fetch sizes, bandwidth) therefore
+behave as in Kafka. Compression is not modelled (``compression.type=none``).
+
+Internal logs (the KRaft metadata log) may store Python objects as values; such a value is sized by its
+``serialized_size()`` method.
+
+A batch the log cleaner rewrote keeps its base offset and its records' offsets (``offset_deltas``), as a v2 batch does.
+A batch with a delete horizon (KIP-534) uses it as its base timestamp, as Kafka's cleaner writes it.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "BATCH_OVERHEAD_BYTES",
+    "NO_OFFSET",
+    "NO_PRODUCER_ID",
+    "NO_PRODUCER_EPOCH",
+    "NO_SEQUENCE",
+    "NO_PARTITION_LEADER_EPOCH",
+    "Header",
+    "Record",
+    "RecordBatch",
+    "record_size_bytes",
+    "size_of_varint",
+    "size_of_varlong",
+    "value_size_bytes",
+]
+
+#: DefaultRecordBatch.RECORD_BATCH_OVERHEAD: base offset (8) + length (4) + partition leader epoch (4) + magic (1)
+#: + crc (4) + attributes (2) + last offset delta (4) + base timestamp (8) + max timestamp (8) + producer id (8)
+#: + producer epoch (2) + base sequence (4) + record count (4).
+BATCH_OVERHEAD_BYTES = 61
+NO_OFFSET = -1
+NO_PRODUCER_ID = -1
+NO_PRODUCER_EPOCH = -1
+NO_SEQUENCE = -1
+NO_PARTITION_LEADER_EPOCH = -1
+
+Header = tuple[str, bytes | None]
+
+
+def size_of_varint(value: int) -> int:
+    """Bytes of a zigzag-encoded varint (Kafka's ``ByteUtils.sizeOfVarint``)."""
+    zigzag = (value << 1) ^ (value >> 31)
+    return max(1, (zigzag.bit_length() + 6) // 7)
+
+
+def size_of_varlong(value: int) -> int:
+    """Bytes of a zigzag-encoded varlong (Kafka's ``ByteUtils.sizeOfVarlong``)."""
+    zigzag = (value << 1) ^ (value >> 63)
+    return max(1, (zigzag.bit_length() + 6) // 7)
+
+
+def value_size_bytes(value: Any, what: str = "value") -> int:
+    """Length of a key or value as Kafka's length prefix counts it; -1 for null."""
+    if value is None:
+        return -1
+    if type(value) is bytes:
+        return len(value)
+    if what == "value":
+        sizer = getattr(value, "serialized_size", None)
+        if callable(sizer):
+            size = sizer()
+            if not isinstance(size, int) or size < 0:
+                raise TypeError(f"{type(value).__name__}.serialized_size() must return an int >= 0, got {size!r}")
+            return size
+    raise TypeError(
+        f"record {what} must be bytes or None, got {type(value).__name__}; encode it first "
+        f"(e.g. s.encode('utf-8') for str, or a serializer)"
+        + (" or give the object a serialized_size() method (internal logs only)" if what == "value" else "")
+    )
+
+
+def _length_prefixed(size: int) -> int:
+    return 1 if size < 0 else size_of_varint(size) + size
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One record as the producer gives it. ``timestamp_ms`` is CreateTime."""
+
+    key: bytes | None
+    value: Any
+    timestamp_ms: int = 0
+    headers: tuple[Header, ...] = ()
+
+
+def record_size_bytes(record: Record, offset_delta: int, timestamp_delta: int) -> int:
+    """Bytes of one v2 record including its varint length prefix (``DefaultRecord.sizeInBytes``)."""
+    body = 1 + size_of_varint(offset_delta) + size_of_varlong(timestamp_delta)
+    body += _length_prefixed(value_size_bytes(record.key, "key"))
+    body += _length_prefixed(value_size_bytes(record.value, "value"))
+    body += size_of_varint(len(record.headers))
+    for header_key, header_value in record.headers:
+        if not isinstance(header_key, str):
+            raise TypeError(f"header key must be str, got {type(header_key).__name__}")
+        key_len = len(header_key.encode("utf-8"))
+        body += size_of_varint(key_len) + key_len
+        if header_value is not None and type(header_value) is not bytes:
+            raise TypeError(f"header value must be bytes or None, got {type(header_value).__name__}")
+        body += _length_prefixed(-1 if header_value is None else len(header_value))
+    return body + size_of_varint(body)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBatch:
+    """An immutable v2 record batch. ``base_offset == NO_OFFSET`` until a leader appends it.
+
+    ``offset_deltas`` is None for a batch whose records sit at consecutive offsets (every batch a producer builds);
+    the log cleaner sets it when it removes records, so surviving records keep their offsets.
+    ``size_bytes``, ``max_timestamp_ms`` and ``last_offset_delta`` are computed once, at construction.
+    """
+
+    records: tuple[Record, ...]
+    base_offset: int = NO_OFFSET
+    partition_leader_epoch: int = NO_PARTITION_LEADER_EPOCH
+    producer_id: int = NO_PRODUCER_ID
+    producer_epoch: int = NO_PRODUCER_EPOCH
+    base_sequence: int = NO_SEQUENCE
+    is_control: bool = False
+    is_transactional: bool = False
+    offset_deltas: tuple[int, ...] | None = None
+    delete_horizon_ms: int | None = None
+    #: the original batch's last offset delta; the cleaner keeps it when it removes the last record
+    original_last_offset_delta: int | None = None
+    size_bytes: int = field(init=False, compare=False, repr=False)
+    max_timestamp_ms: int = field(init=False, compare=False, repr=False)
+    last_offset_delta: int = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        records = self.records
+        if type(records) is not tuple:
+            object.__setattr__(self, "records", tuple(records))
+            records = self.records
+        deltas = self.offset_deltas
+        if deltas is not None and len(deltas) != len(records):
+            raise ValueError(f"offset_deltas has {len(deltas)} entries for {len(records)} records")
+        base_ts = self.delete_horizon_ms
+        if base_ts is None:
+            base_ts = records[0].timestamp_ms if records else 0
+        size = BATCH_OVERHEAD_BYTES
+        max_ts = -1
+        for i, record in enumerate(records):
+            ts = record.timestamp_ms
+            if ts > max_ts:
+                max_ts = ts
+            size += record_size_bytes(record, i if deltas is None else deltas[i], ts - base_ts)
+        if self.original_last_offset_delta is not None:
+            last_delta = self.original_last_offset_delta
+        elif deltas is None:
+            last_delta = len(records) - 1
+        else:
+            last_delta = deltas[-1] if deltas else -1
+        object.__setattr__(self, "size_bytes", size)
+        object.__setattr__(self, "max_timestamp_ms", max_ts)
+        object.__setattr__(self, "last_offset_delta", last_delta)
+
+    @classmethod
+    def of(cls, records: Iterable[Record], **fields: Any) -> RecordBatch:
+        """A batch from any iterable of records (a convenience for ``RecordBatch(tuple(records), ...)``)."""
+        return cls(tuple(records), **fields)
+
+    @property
+    def last_offset(self) -> int:
+        """Offset of the batch's last record (for a rewritten batch: of the original last record)."""
+        return self.base_offset + self.last_offset_delta
+
+    @property
+    def next_offset(self) -> int:
+        return self.base_offset + self.last_offset_delta + 1
+
+    @property
+    def record_count(self) -> int:
+        return len(self.records)
+
+    def offsets(self) -> Sequence[int]:
+        """The offset of each record, in order."""
+        base = self.base_offset
+        if self.offset_deltas is None:
+            return range(base, base + len(self.records))
+        return [base + d for d in self.offset_deltas]
+
+    def with_offset(self, base_offset: int, partition_leader_epoch: int) -> RecordBatch:
+        """The leader's copy: same records, offsets and epoch assigned. Size is recomputed once."""
+        return _replace_offset(self, base_offset, partition_leader_epoch)
+
+
+def _replace_offset(batch: RecordBatch, base_offset: int, epoch: int) -> RecordBatch:
+    # Offsets do not enter the size (only deltas do), so the cached fields can be copied instead of recomputed.
+    new = object.__new__(RecordBatch)
+    for name in RecordBatch.__slots__:  # type: ignore[attr-defined]
+        object.__setattr__(new, name, getattr(batch, name))
+    object.__setattr__(new, "base_offset", base_offset)
+    object.__setattr__(new, "partition_leader_epoch", epoch)
+    return new
