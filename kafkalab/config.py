@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,7 @@ __all__ = [
     "ConfigType",
     "Range",
     "OneOf",
+    "NonEmpty",
     "ConfigKey",
     "Config",
     "SCOPES",
@@ -108,12 +110,14 @@ class Range:
 class OneOf:
     """Kafka's ``ValidString.in`` (for strings) and ``ValidList.in`` (for every element of a list).
 
-    ``aliases`` maps other accepted spellings (Java class names, ``-1`` for ``all``) to a canonical value. Matching is
+    ``aliases`` maps other accepted spellings to a canonical value (``-1`` -> ``all``). ``class_names`` maps Kafka's Java
+    class names to kafkalab's short names; the simple class name (after the last dot) is accepted too. Matching is
     case-insensitive; the stored value is always the canonical spelling in ``values``.
     """
 
     values: tuple[str, ...]
     aliases: tuple[tuple[str, str], ...] = ()
+    class_names: tuple[tuple[str, str], ...] = ()
 
     def canonical(self, text: str) -> str | None:
         folded = text.strip().lower()
@@ -123,13 +127,29 @@ class OneOf:
         for alias, value in self.aliases:
             if alias.lower() == folded:
                 return value
+        for class_name, value in self.class_names:
+            if folded in (class_name.lower(), class_name.rsplit(".", 1)[-1].lower()):
+                return value
         return None
 
     def __str__(self) -> str:
-        return ", ".join(self.values)
+        text = ", ".join(self.values)
+        if self.aliases:
+            text += " (" + ", ".join(f"{alias} = {value}" for alias, value in self.aliases) + ")"
+        if self.class_names:
+            text += f" (or Kafka's class names, such as {self.class_names[0][0]})"
+        return text
 
 
-Validator = Range | OneOf
+@dataclass(frozen=True, slots=True)
+class NonEmpty:
+    """Kafka's ``NonEmptyString``: null is allowed (if the default is null), the empty string is not."""
+
+    def __str__(self) -> str:
+        return "a non-empty string"
+
+
+Validator = Range | OneOf | NonEmpty
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +180,7 @@ class ConfigKey:
             return prefix + str(self.valid)
         if self.type is ConfigType.BOOLEAN:
             return "true, false"
-        if isinstance(self.valid, Range):
+        if isinstance(self.valid, Range | NonEmpty):
             return str(self.valid)
         if self.type in _INT_BOUNDS:
             lo, hi = _INT_BOUNDS[self.type]
@@ -206,16 +226,20 @@ def _parse_integer(key: ConfigKey, value: Any) -> int:
         raise key._bad(value, f"expected {_article(key.type)}, got a bool")
     if isinstance(value, int):
         parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = int(value.strip(), 10)
-        except ValueError:
-            raise key._bad(value, f"expected {_article(key.type)}") from None
+    elif isinstance(value, float) and value.is_integer():
+        parsed = int(value)  # 500.0 from arithmetic in a notebook; 0.5 is still an error
+    elif isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+        parsed = int(value.strip(), 10)
+    elif isinstance(value, str | float):
+        raise key._bad(value, f"expected {_article(key.type)}")
     else:
         raise key._bad(value, f"expected {_article(key.type)}, got {type(value).__name__}")
     if not lo <= parsed <= hi:
         raise key._bad(value, f"does not fit in {_article(key.type)}")
     return parsed
+
+
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")  # what Java's Integer.parseInt / Long.parseLong accept
 
 
 def _parse_double(key: ConfigKey, value: Any) -> float:
@@ -243,6 +267,8 @@ def _parse_string(key: ConfigKey, value: Any) -> str:
         if canonical is None:
             raise key._bad(value, "not an allowed value")
         return canonical
+    if isinstance(key.valid, NonEmpty) and not value.strip():
+        raise key._bad(value, "the empty string is not allowed")
     return value.strip()
 
 
@@ -303,24 +329,18 @@ _BROKER_COMPRESSION = OneOf(("uncompressed", "zstd", "lz4", "snappy", "gzip", "p
 _CLIENT_COMPRESSION = OneOf(("none", "gzip", "snappy", "lz4", "zstd"))
 _CLIENT_ASSIGNORS = OneOf(
     ("range", "roundrobin", "sticky", "cooperative-sticky"),
-    aliases=(
+    class_names=(
         ("org.apache.kafka.clients.consumer.RangeAssignor", "range"),
         ("org.apache.kafka.clients.consumer.RoundRobinAssignor", "roundrobin"),
         ("org.apache.kafka.clients.consumer.StickyAssignor", "sticky"),
         ("org.apache.kafka.clients.consumer.CooperativeStickyAssignor", "cooperative-sticky"),
-        ("RangeAssignor", "range"),
-        ("RoundRobinAssignor", "roundrobin"),
-        ("StickyAssignor", "sticky"),
-        ("CooperativeStickyAssignor", "cooperative-sticky"),
     ),
 )
 _SERVER_ASSIGNORS = OneOf(
     ("uniform", "range"),
-    aliases=(
+    class_names=(
         ("org.apache.kafka.coordinator.group.assignor.UniformAssignor", "uniform"),
         ("org.apache.kafka.coordinator.group.assignor.RangeAssignor", "range"),
-        ("UniformAssignor", "uniform"),
-        ("RangeAssignor", "range"),
     ),
 )
 _HOUR_MS = 3_600_000
@@ -363,6 +383,8 @@ _TABLE: tuple[ConfigKey, ...] = (
               AT_LEAST_0, HIGH),
     ConfigKey("broker", "metadata.log.segment.bytes", INT, 1073741824, "Size of one segment of the metadata log.",
               Range(12), HIGH),
+    ConfigKey("broker", "metadata.log.segment.ms", LONG, 604800000, "Max age of a metadata log segment before rolling.",
+              None, HIGH),
     ConfigKey("broker", "metadata.max.retention.bytes", LONG, 104857600,
               "Max combined size of the metadata log and snapshots before old ones are deleted; -1 = unlimited.",
               None, HIGH),
@@ -381,6 +403,8 @@ _TABLE: tuple[ConfigKey, ...] = (
               AT_LEAST_0, MEDIUM),
     ConfigKey("broker", "replica.fetch.response.max.bytes", INT, 10485760,
               "Max bytes of a whole follower fetch response.", AT_LEAST_0, MEDIUM),
+    ConfigKey("broker", "replica.socket.timeout.ms", INT, 30000, "Timeout of a follower's fetch request.", None,
+              HIGH),
     ConfigKey("broker", "replica.fetch.backoff.ms", INT, 1000,
               "Time a replica fetcher sleeps after a fetch partition error.", AT_LEAST_0, MEDIUM),
     ConfigKey("broker", "num.replica.fetchers", INT, 1,
@@ -448,6 +472,7 @@ _TABLE: tuple[ConfigKey, ...] = (
               "Max time a record stays uncompacted.", AT_LEAST_1, MEDIUM),
     ConfigKey("broker", "log.cleaner.min.cleanable.ratio", DOUBLE, 0.5,
               "Min ratio of dirty log to total log for a log to be cleaned.", Range(0, 1), MEDIUM),
+    ConfigKey("broker", "log.cleaner.threads", INT, 1, "Threads of the log cleaner.", AT_LEAST_0, MEDIUM),
     ConfigKey("broker", "log.cleaner.backoff.ms", LONG, 15000,
               "Time the cleaner sleeps when there is nothing to clean.", AT_LEAST_0, MEDIUM),
     ConfigKey("broker", "log.flush.interval.messages", LONG, LONG_MAX,
@@ -481,10 +506,14 @@ _TABLE: tuple[ConfigKey, ...] = (
               "Committed offsets of an empty group are kept this long.", AT_LEAST_1, HIGH),
     ConfigKey("broker", "offsets.retention.check.interval.ms", LONG, 600000, "How often stale offsets are removed.",
               AT_LEAST_1, HIGH),
+    ConfigKey("broker", "offset.metadata.max.bytes", INT, 4096,
+              "Max size of the metadata string of a committed offset (else OFFSET_METADATA_TOO_LARGE).", None, HIGH),
     ConfigKey("broker", "offsets.commit.timeout.ms", INT, 5000,
               "An offset commit waits this long for all replicas of the offsets partition.", AT_LEAST_1, HIGH),
     ConfigKey("broker", "group.coordinator.rebalance.protocols", LIST, ("classic", "consumer"),
               "Rebalance protocols the group coordinator accepts.", OneOf(("classic", "consumer")), MEDIUM),
+    ConfigKey("broker", "group.coordinator.append.linger.ms", INT, 10,
+              "How long the group coordinator waits to batch its writes to __consumer_offsets.", AT_LEAST_0, MEDIUM),
     ConfigKey("broker", "group.initial.rebalance.delay.ms", INT, 3000,
               "Delay of the first rebalance of an empty classic group, to let more members join.", None, MEDIUM),
     ConfigKey("broker", "group.min.session.timeout.ms", INT, 6000, "Min session timeout of a classic group member.",
@@ -610,7 +639,7 @@ _TABLE: tuple[ConfigKey, ...] = (
     ConfigKey("producer", "metadata.max.idle.ms", LONG, 300000, "Metadata of a topic not produced to is dropped.",
               Range(5000), LOW),
     ConfigKey("producer", "transactional.id", STRING, None,
-              "Transactional id (accepted; kafkalab does not model transactions yet).", None, LOW),
+              "Transactional id (accepted; kafkalab does not model transactions yet).", NonEmpty(), LOW),
     ConfigKey("producer", "transaction.timeout.ms", INT, 60000, "Max time a transaction may stay open.", None, LOW),
     # ---- consumer (ConsumerConfig, KAFKA.md section 5) ----
     ConfigKey("consumer", "bootstrap.servers", LIST, (), "Accepted and ignored: the client is wired to its cluster.",
@@ -619,7 +648,7 @@ _TABLE: tuple[ConfigKey, ...] = (
     ConfigKey("consumer", "client.rack", STRING, "", "Rack of the consumer (fetch from the closest replica).", None,
               LOW),
     ConfigKey("consumer", "group.id", STRING, None, "Consumer group this consumer belongs to.", None, HIGH),
-    ConfigKey("consumer", "group.instance.id", STRING, None, "Static member id (KIP-345).", None, MEDIUM),
+    ConfigKey("consumer", "group.instance.id", STRING, None, "Static member id (KIP-345).", NonEmpty(), MEDIUM),
     ConfigKey("consumer", "group.protocol", STRING, "classic", "Rebalance protocol: classic, or consumer (KIP-848).",
               OneOf(("classic", "consumer")), HIGH),
     ConfigKey("consumer", "group.remote.assignor", STRING, None,
@@ -767,6 +796,17 @@ class Config(Mapping[str, Any]):
     def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
         """A new Config of the same scope: this config's overrides, then ``overrides`` on top."""
         return resolve(self._scope, {**self._overrides, **dict(overrides)})
+
+    def describe(self) -> pd.DataFrame:
+        """One row per key, sorted by key: key, value, default, overridden (set explicitly), in Kafka's text form."""
+        import pandas as pd
+
+        rows = [
+            {"key": name, "value": _kafka_text(self._values[name]), "default": _kafka_text(row.default),
+             "overridden": name in self._overrides}
+            for name, row in sorted(_KEYS[self._scope].items())
+        ]
+        return pd.DataFrame(rows, columns=["key", "value", "default", "overridden"])
 
     def __repr__(self) -> str:
         return f"Config({self._scope!r}, {self._overrides!r})"
