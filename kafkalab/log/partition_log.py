@@ -32,7 +32,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
-from kafkalab import errors
+from kafkalab.errors import InvalidRecordError, MessageTooLargeError, OffsetOutOfRangeError
 from kafkalab.log.cleaner import CleanerStats, clean_segments
 from kafkalab.log.epoch_cache import LeaderEpochCache
 from kafkalab.log.log_config import LONG_MAX, LogConfig
@@ -49,14 +49,6 @@ class UnexpectedAppendOffsetError(ValueError):
         super().__init__(message)
         self.first_offset = first_offset
         self.log_end_offset = log_end_offset
-
-
-def _kafka_error(name: str, message: str) -> Exception:
-    # kafkalab.errors gains the full table of Kafka's error classes; fall back to the base class until it has this one.
-    cls = getattr(errors, name, None)
-    if isinstance(cls, type) and issubclass(cls, Exception):
-        return cls(message)
-    return errors.KafkaError(message)
 
 
 class PartitionLog:
@@ -149,13 +141,12 @@ class PartitionLog:
             raise ValueError(f"append_as_leader: leader epoch {leader_epoch} is older than the log's latest "
                              f"epoch {latest} on {self.name}")
         if batch.size_bytes > self.config.max_message_bytes:
-            raise _kafka_error(
-                "MessageTooLargeError",
+            raise MessageTooLargeError(
                 f"The batch of {batch.size_bytes} bytes to {self.name} is larger than max.message.bytes "
                 f"({self.config.max_message_bytes})")
         if self.config.compact and any(r.key is None for r in batch.records):
-            raise _kafka_error("InvalidRecordError",
-                               f"Compacted topic cannot accept message without key in topic partition {self.name}.")
+            raise InvalidRecordError(
+                f"Compacted topic cannot accept message without key in topic partition {self.name}.")
         stored = batch.with_offset(self._log_end_offset, leader_epoch)
         self._append(stored, now_ms)
         return stored
@@ -221,8 +212,7 @@ class PartitionLog:
         OFFSET_OUT_OF_RANGE; the log end itself returns ``[]``.
         """
         if offset < self._log_start_offset or offset > self._log_end_offset:
-            raise _kafka_error(
-                "OffsetOutOfRangeError",
+            raise OffsetOutOfRangeError(
                 f"Received request for offset {offset} for partition {self.name}, but we only have log segments "
                 f"from offset {self._log_start_offset} up to {self._log_end_offset}.")
         limit = self._log_end_offset if max_offset is None else min(max_offset, self._log_end_offset)
@@ -318,8 +308,7 @@ class PartitionLog:
         """
         bound = self._log_end_offset if high_watermark is None else min(high_watermark, self._log_end_offset)
         if offset > bound:
-            raise _kafka_error(
-                "OffsetOutOfRangeError",
+            raise OffsetOutOfRangeError(
                 f"Cannot increment the log start offset to {offset} of partition {self.name} since it is larger "
                 f"than the high watermark {bound}")
         if offset <= self._log_start_offset:

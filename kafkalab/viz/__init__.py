@@ -1,0 +1,4 @@
+"""Drawings of a simulation: live figures that update in place in notebooks (more views join this package)."""
+from kafkalab.viz.live import LiveFigure, Ticker
+
+__all__ = ["LiveFigure", "Ticker"]

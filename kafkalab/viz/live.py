@@ -1,0 +1,183 @@
+"""Live figures that redraw in place while a simulation runs, in JupyterLab and under nbclient/papermill/nbval.
+
+How it works. A :class:`LiveFigure` owns one matplotlib :class:`~matplotlib.figure.Figure` (object API, no pyplot
+state) and one IPython display handle (``display(..., display_id=True)``). Each :meth:`LiveFigure.update` renders the
+figure to PNG and replaces the handle's output, so the notebook keeps a single output that changes in place; saved
+notebooks and nbval see one stable output per figure (``clear_output`` loops would not be).
+
+Rendering is throttled in wall time (``min_interval_s``; the wall clock is allowed here, in viz/ only, and never
+touches the simulation); :meth:`LiveFigure.close` always renders the final state. :meth:`LiveFigure.every` ties the
+figure to a simulation kernel: a ``sample`` callback runs every ``period_ms`` of virtual time (cheap: collect numbers),
+the ``draw`` callback only when a render is due. The kernel is duck-typed: anything with ``now`` and
+``schedule(delay_ms, callback, name=...)`` returning a timer with ``cancel()``.
+
+Outside IPython (plain scripts, unit tests) nothing is displayed; renders still happen and are counted.
+"""
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from typing import Any
+
+from matplotlib.figure import Figure
+
+__all__ = ["LiveFigure", "Ticker"]
+
+DrawFn = Callable[[Figure, float], None]
+SampleFn = Callable[[float], None]
+
+
+class _NullHandle:
+    """Stand-in display handle when there is no IPython kernel."""
+
+    def update(self, obj: Any) -> None:
+        pass
+
+
+def _default_handle(obj: Any) -> Any:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return _NullHandle()
+    if get_ipython() is None:
+        return _NullHandle()
+    handle = display(obj, display_id=True)
+    return handle if handle is not None else _NullHandle()
+
+
+class Ticker:
+    """A periodic callback on a kernel's virtual clock; ``cancel()`` stops it."""
+
+    def __init__(self, kernel: Any, period_ms: float, callback: Callable[[float], None], name: str) -> None:
+        if period_ms <= 0:
+            raise ValueError(f"period_ms must be > 0, got {period_ms}")
+        self.kernel = kernel
+        self.period_ms = period_ms
+        self.callback = callback
+        self.name = name
+        self.ticks = 0
+        self._timer: Any = kernel.schedule(period_ms, self._tick, name=name)
+
+    def _tick(self) -> None:
+        self.ticks += 1
+        self._timer = self.kernel.schedule(self.period_ms, self._tick, name=self.name)
+        self.callback(self.kernel.now)
+
+    @property
+    def active(self) -> bool:
+        return self._timer is not None
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class LiveFigure:
+    """One figure, one display handle, throttled PNG updates.
+
+    >>> live = LiveFigure(figsize=(8, 3))
+    >>> ax = live.fig.add_subplot()
+    >>> live.update(force=True)
+    True
+    >>> live.close()
+    """
+
+    def __init__(self, fig: Figure | None = None, *, figsize: tuple[float, float] = (9.0, 4.0), dpi: int = 90,
+                 min_interval_s: float = 0.5, clock: Callable[[], float] = time.monotonic,
+                 handle_factory: Callable[[Any], Any] | None = None) -> None:
+        self.fig = fig if fig is not None else Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        self.dpi = dpi
+        self.min_interval_s = min_interval_s
+        self._clock = clock
+        self._handle_factory = handle_factory if handle_factory is not None else _default_handle
+        self._handle: Any = None
+        self._last_render_s: float | None = None
+        self._draw: Callable[[], None] | None = None
+        self._tickers: list[Ticker] = []
+        self.renders = 0
+        self.closed = False
+
+    # ---- rendering ------------------------------------------------------------------------------------------------
+    def png(self) -> bytes:
+        """The figure rendered to PNG bytes."""
+        buf = io.BytesIO()
+        self.fig.savefig(buf, format="png", dpi=self.dpi)
+        return buf.getvalue()
+
+    def _image(self) -> Any:
+        from IPython.display import Image
+        return Image(data=self.png(), format="png")
+
+    def show(self) -> LiveFigure:
+        """Create the display output now (otherwise the first update does)."""
+        if self._handle is None:
+            if self._draw is not None:
+                self._draw()
+            self._handle = self._handle_factory(self._image())
+            self._last_render_s = self._clock()
+            self.renders += 1
+        return self
+
+    def due(self) -> bool:
+        """Whether a non-forced update would render now."""
+        return self._last_render_s is None or self._clock() - self._last_render_s >= self.min_interval_s
+
+    def update(self, force: bool = False) -> bool:
+        """Redraw (via the ``every`` draw callback, if any) and push a PNG, unless throttled. Returns whether it did."""
+        if self.closed:
+            return False
+        if not force and not self.due():
+            return False
+        if self._handle is None:
+            self.show()
+            return True
+        if self._draw is not None:
+            self._draw()
+        self._handle.update(self._image())
+        self._last_render_s = self._clock()
+        self.renders += 1
+        return True
+
+    # ---- simulation hook ------------------------------------------------------------------------------------------
+    def every(self, kernel: Any, period_ms: float, draw: DrawFn, *, sample: SampleFn | None = None,
+              name: str = "live-figure") -> Ticker:
+        """Every ``period_ms`` of virtual time call ``sample(now_ms)``, then render if due (``draw(fig, now_ms)``).
+
+        ``draw`` also runs for the final render in :meth:`close`. Returns the ticker (``cancel()`` to stop early).
+        """
+        def redraw() -> None:
+            draw(self.fig, float(kernel.now))
+
+        self._draw = redraw
+
+        def tick(now_ms: float) -> None:
+            if sample is not None:
+                sample(now_ms)
+            self.update()
+
+        if sample is not None:
+            sample(float(kernel.now))
+        ticker = Ticker(kernel, period_ms, tick, name)
+        self._tickers.append(ticker)
+        return ticker
+
+    def close(self) -> None:
+        """Stop the tickers and render the final state (always, regardless of throttling)."""
+        if self.closed:
+            return
+        for ticker in self._tickers:
+            ticker.cancel()
+        self._tickers.clear()
+        self.update(force=True)
+        self.closed = True
+
+    finish = close
+
+    def __enter__(self) -> LiveFigure:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
