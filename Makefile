@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/python -m mypy
 
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:randomly --nbval-lax --nbval-current-env notebooks/
+	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env notebooks/
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check kafkalab tests benchmarks

@@ -20,9 +20,10 @@ virtual time and the seed; :class:`~kafkalab.errors.InvariantViolation` passes t
 from __future__ import annotations
 
 import hashlib
-import heapq
+import itertools
 import random
 from collections.abc import Callable
+from heapq import heappop, heappush
 from typing import Any
 
 from kafkalab.errors import InvariantViolation, SimulationError
@@ -30,6 +31,7 @@ from kafkalab.errors import InvariantViolation, SimulationError
 __all__ = ["Kernel", "Owner", "Timer", "derive_seed"]
 
 TraceHook = Callable[[float, str], None]
+_NO_LIMIT = 1 << 62
 
 
 def derive_seed(seed: int, name: str) -> int:
@@ -47,42 +49,60 @@ class Owner:
         self.name = name
         self.alive = True
         self.paused = False
-        self._parked: list[Timer] = []
+        self._parked: list[list[Any]] = []
 
     def __repr__(self) -> str:
         state = "alive" if self.alive else "dead"
         return f"Owner({self.name!r}, {state}{', paused' if self.paused else ''})"
 
 
-class Timer:
-    """A scheduled callback. ``cancel()`` is O(1); a cancelled or fired timer is inactive."""
+class Timer(list):  # type: ignore[type-arg]
+    """A scheduled callback, which is also its own heap entry
+    ``[time_ms, seq, callback, args, owner, name, repeating]``.
 
-    __slots__ = ("time_ms", "callback", "args", "owner", "name")
+    Heap entries are lists so that the heap compares them in C (time, then the unique seq) and so that creating one
+    costs no Python ``__init__``. ``cancel()`` is O(1); a cancelled or fired timer is inactive.
+    """
 
-    def __init__(self, time_ms: float, callback: Callable[..., Any] | None, args: tuple[Any, ...],
-                 owner: Owner | None, name: str | None) -> None:
-        self.time_ms = time_ms
-        self.callback = callback
-        self.args = args
-        self.owner = owner
-        self.name = name
+    __slots__ = ()
+
+    @property
+    def time_ms(self) -> float:
+        return self[0]  # type: ignore[no-any-return]
+
+    @property
+    def callback(self) -> Callable[..., Any] | None:
+        return self[2]  # type: ignore[no-any-return]
+
+    @property
+    def owner(self) -> Owner | None:
+        return self[4]  # type: ignore[no-any-return]
+
+    @property
+    def name(self) -> str | None:
+        return self[5]  # type: ignore[no-any-return]
 
     def cancel(self) -> None:
-        self.callback = None
-        self.args = ()
+        self[2] = None
+        self[3] = ()
 
     @property
     def active(self) -> bool:
-        return self.callback is not None and (self.owner is None or self.owner.alive)
+        owner = self[4]
+        return self[2] is not None and (owner is None or owner.alive)
 
     def label(self) -> str:
-        if self.name is not None:
-            return self.name
-        cb = self.callback
-        return getattr(cb, "__qualname__", None) or repr(cb)
+        return _label(self)
 
     def __repr__(self) -> str:
-        return f"Timer({self.label()!r} at {self.time_ms} ms{'' if self.active else ', inactive'})"
+        return f"Timer({_label(self)!r} at {self[0]} ms{'' if self.active else ', inactive'})"
+
+
+def _label(entry: list[Any]) -> str:  # entry: a heap entry, or its first six fields
+    if entry[5] is not None:
+        return str(entry[5])
+    cb = entry[2]
+    return str(getattr(cb, "__qualname__", None) or repr(cb))
 
 
 class Kernel:
@@ -100,8 +120,8 @@ class Kernel:
             raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
         self.seed = seed
         self.now = 0.0
-        self._heap: list[tuple[float, int, Timer]] = []
-        self._seq = 0
+        self._heap: list[list[Any]] = []
+        self._seq = itertools.count(1)
         self._rngs: dict[str, random.Random] = {}
         self._trace_hooks: list[TraceHook] = []
         self._stopped = False
@@ -113,16 +133,41 @@ class Kernel:
         """Run ``callback(*args)`` ``delay_ms`` from now. ``owner``: the process whose crash cancels it."""
         if delay_ms < 0:
             raise ValueError(f"delay_ms must be >= 0, got {delay_ms} (event {name or callback!r})")
-        return self.schedule_at(self.now + delay_ms, callback, *args, owner=owner, name=name)
+        timer = Timer((self.now + delay_ms, next(self._seq), callback, args, owner, name, False))
+        heappush(self._heap, timer)
+        return timer
 
     def schedule_at(self, time_ms: float, callback: Callable[..., Any], *args: Any,
                     owner: Owner | None = None, name: str | None = None) -> Timer:
         """Run ``callback(*args)`` at virtual time ``time_ms`` (not in the past)."""
         if time_ms < self.now:
             raise ValueError(f"cannot schedule at {time_ms} ms: the clock is already at {self.now} ms")
-        timer = Timer(time_ms, callback, args, owner, name)
-        self._seq += 1
-        heapq.heappush(self._heap, (time_ms, self._seq, timer))
+        timer = Timer((time_ms, next(self._seq), callback, args, owner, name, False))
+        heappush(self._heap, timer)
+        return timer
+
+    def post(self, delay_ms: float, callback: Callable[..., Any], *args: Any, owner: Owner | None = None) -> None:
+        """Fast path for events nobody cancels (deliveries, self-rescheduling ticks): like ``schedule``, no handle.
+
+        ``delay_ms`` must be >= 0; it is not checked here, the hot path of every message.
+        """
+        heappush(self._heap, [self.now + delay_ms, next(self._seq), callback, args, owner, None, False])
+
+    def post_at(self, time_ms: float, callback: Callable[..., Any], *args: Any, owner: Owner | None = None) -> None:
+        """Fast path of ``schedule_at`` (``time_ms >= now`` is the caller's promise)."""
+        heappush(self._heap, [time_ms, next(self._seq), callback, args, owner, None, False])
+
+    def repeat(self, delay_ms: float, callback: Callable[..., float | None], *args: Any,
+               owner: Owner | None = None, name: str | None = None) -> Timer:
+        """A self-rescheduling timer: run ``callback(*args)`` after ``delay_ms``; while it returns a number of ms,
+        run it again that much later (heartbeats, periodic checks). Returning None, or ``cancel()``, ends it.
+
+        The entry is reused, so a periodic timer costs no allocation per firing.
+        """
+        if delay_ms < 0:
+            raise ValueError(f"delay_ms must be >= 0, got {delay_ms} (event {name or callback!r})")
+        timer = Timer((self.now + delay_ms, next(self._seq), callback, args, owner, name, True))
+        heappush(self._heap, timer)
         return timer
 
     def call_soon(self, callback: Callable[..., Any], *args: Any, owner: Owner | None = None,
@@ -147,10 +192,10 @@ class Kernel:
             return
         owner.paused = False
         parked, owner._parked = owner._parked, []
-        for timer in parked:
-            self._seq += 1
-            timer.time_ms = self.now
-            heapq.heappush(self._heap, (self.now, self._seq, timer))
+        for entry in parked:
+            entry[0] = self.now
+            entry[1] = next(self._seq)
+            heappush(self._heap, entry)
 
     # -- randomness and tracing --------------------------------------------------------------------------------
     def rng(self, name: str) -> random.Random:
@@ -175,7 +220,7 @@ class Kernel:
     # -- running ----------------------------------------------------------------------------------------------
     def peek(self) -> float | None:
         """Time of the next pending entry (possibly a cancelled one), or None."""
-        return self._heap[0][0] if self._heap else None
+        return self._heap[0][0] if self._heap else None  # type: ignore[no-any-return]
 
     def stop(self) -> None:
         """Make the current ``run``/``run_until`` return after the event being processed."""
@@ -183,43 +228,67 @@ class Kernel:
 
     def step(self) -> bool:
         """Run the next live event. Returns False when nothing is pending."""
-        heap = self._heap
-        while heap:
-            time_ms, _, timer = heapq.heappop(heap)
-            if self._fire(time_ms, timer):
+        while self._heap:
+            if self._run_entries(float("inf"), 1):
                 return True
         return False
 
-    def _fire(self, time_ms: float, timer: Timer) -> bool:
-        callback = timer.callback
-        if callback is None:
-            return False
-        owner = timer.owner
-        if owner is not None:
-            if not owner.alive:
-                return False
-            if owner.paused:
-                owner._parked.append(timer)
-                return False
-        self.now = time_ms
-        timer.callback = None
-        self.events_processed += 1
-        if self._trace_hooks:
-            label = timer.label()
-            for hook in self._trace_hooks:
-                hook(time_ms, label if owner is None else f"{owner.name}:{label}")
-        try:
-            callback(*timer.args)
-        except InvariantViolation:
-            raise
-        except Exception as exc:
-            event = timer.name or str(getattr(callback, "__qualname__", repr(callback)))
-            where = f" on {owner.name}" if owner is not None else ""
-            raise SimulationError(
-                f"event {event!r}{where} at t={time_ms} ms raised {type(exc).__name__}: {exc} "
-                f"(seed={self.seed}; replay with the same seed and config)",
-                seed=self.seed, time_ms=time_ms, event=event) from exc
-        return True
+    def _run_entries(self, until_ms: float, limit: int, predicate: Callable[[], bool] | None = None) -> int:
+        """Run up to ``limit`` live events due by ``until_ms``; stop early on stop() or when ``predicate()`` holds.
+
+        The one hot loop of the simulator: everything it touches is a local.
+        """
+        heap = self._heap
+        pop = heappop
+        hooks = self._trace_hooks
+        ran = 0
+        self._stopped = False
+        while heap and heap[0][0] <= until_ms:
+            entry = pop(heap)
+            callback = entry[2]
+            if callback is None:
+                continue
+            owner = entry[4]
+            if owner is not None and (owner.paused or not owner.alive):
+                if owner.alive:
+                    owner._parked.append(entry)
+                continue
+            time_ms = self.now = entry[0]
+            ran += 1
+            if hooks:
+                label = _label(entry)
+                if owner is not None:
+                    label = f"{owner.name}:{label}"
+                for hook in hooks:
+                    hook(time_ms, label)
+            try:
+                if entry[6]:
+                    again = callback(*entry[3])
+                    if again is not None and entry[2] is not None:
+                        entry[0] = time_ms + again
+                        entry[1] = next(self._seq)
+                        heappush(heap, entry)
+                    else:
+                        entry[2] = None
+                else:
+                    entry[2] = None
+                    callback(*entry[3])
+            except InvariantViolation:
+                self.events_processed += ran
+                raise
+            except Exception as exc:
+                self.events_processed += ran
+                entry[2] = None
+                event = _label([None, None, callback, None, None, entry[5]])
+                where = f" on {owner.name}" if owner is not None else ""
+                raise SimulationError(
+                    f"event {event!r}{where} at t={time_ms} ms raised {type(exc).__name__}: {exc} "
+                    f"(seed={self.seed}; replay with the same seed and config)",
+                    seed=self.seed, time_ms=time_ms, event=event) from exc
+            if ran >= limit or self._stopped or (predicate is not None and predicate()):
+                break
+        self.events_processed += ran
+        return ran
 
     def run(self, ms: float) -> None:
         """Advance virtual time by ``ms``, running every event due up to and including ``now + ms``."""
@@ -229,17 +298,11 @@ class Kernel:
 
     def run_to(self, until_ms: float) -> None:
         """Run every event due at or before ``until_ms``; the clock ends at ``until_ms`` (or where stop() was called)."""
-        heap = self._heap
-        fire = self._fire
-        pop = heapq.heappop
-        self._stopped = False
-        while heap and heap[0][0] <= until_ms:
-            time_ms, _, timer = pop(heap)
-            fire(time_ms, timer)
-            if self._stopped:
-                self._stopped = False
-                return
-        if until_ms > self.now:
+        self._run_entries(until_ms, _NO_LIMIT)
+        if self._stopped:
+            self._stopped = False
+            return
+        if until_ms > self.now and until_ms != float("inf"):
             self.now = until_ms
 
     def run_until(self, predicate: Callable[[], bool], timeout_ms: float) -> bool:
@@ -253,14 +316,14 @@ class Kernel:
         if predicate():
             return True
         deadline = self.now + timeout_ms
-        heap = self._heap
-        fire = self._fire
-        pop = heapq.heappop
-        while heap and heap[0][0] <= deadline:
-            time_ms, _, timer = pop(heap)
-            if fire(time_ms, timer) and predicate():
+        while self._heap and self._heap[0][0] <= deadline:
+            self._run_entries(deadline, _NO_LIMIT, predicate)
+            if predicate():
                 return True
-        if deadline > self.now:
+            if self._stopped:
+                self._stopped = False
+                return False
+        if deadline > self.now and deadline != float("inf"):
             self.now = deadline
         return bool(predicate())
 

@@ -237,7 +237,7 @@ class Network:
             self._endpoint(dst)  # raises a clear KeyError
             raise AssertionError("unreachable")
         if src == dst:
-            kernel.schedule(0.0, self._deliver, src, dst_ep, dst_ep.incarnation, msg, owner=dst_ep.owner)
+            kernel.post(0.0, self._deliver, src, dst_ep, dst_ep.incarnation, msg, owner=dst_ep.owner)
             return kernel.now
         if not self.connected(src, dst):
             self.messages_dropped += 1
@@ -261,7 +261,7 @@ class Network:
         if arrival < link.last_arrival:
             arrival = link.last_arrival
         link.last_arrival = arrival
-        kernel.schedule_at(arrival, self._deliver, src, dst_ep, dst_ep.incarnation, msg, owner=dst_ep.owner)
+        kernel.post_at(arrival, self._deliver, src, dst_ep, dst_ep.incarnation, msg, owner=dst_ep.owner)
         return arrival
 
     def _deliver(self, src: NodeId, ep: _Endpoint, incarnation: int, msg: Any) -> None:
