@@ -177,3 +177,55 @@ def test_trace_hooks_see_events_and_component_lines():
     k.schedule(1, lambda: k.trace("leader elected"), name="tick")
     k.run(2)
     assert lines == [(1.0, "tick"), (1.0, "leader elected")]
+
+
+def test_repeat_reschedules_by_the_returned_delay_until_none():
+    k = Kernel()
+    times = []
+
+    def beat():
+        times.append(k.now)
+        return 10.0 if len(times) < 4 else None
+
+    timer = k.repeat(5, beat)
+    k.run(100)
+    assert times == [5.0, 15.0, 25.0, 35.0]
+    assert not timer.active
+
+
+def test_repeat_stops_when_cancelled_from_outside_or_inside():
+    k = Kernel()
+    times = []
+    timer = k.repeat(1, lambda: (times.append(k.now), 1.0)[1])
+    k.run(3.5)
+    timer.cancel()
+    k.run(10)
+    assert times == [1.0, 2.0, 3.0]
+
+    box = {}
+
+    def self_cancel():
+        times.append(("inner", k.now))
+        box["t"].cancel()
+        return 1.0
+
+    box["t"] = k.repeat(1, self_cancel)
+    k.run(5)
+    assert times[-1] == ("inner", 14.5) and times.count(("inner", 14.5)) == 1
+
+
+def test_post_events_interleave_with_scheduled_ones_in_scheduling_order():
+    k = Kernel()
+    log = []
+    k.post(1, log.append, "post-1")
+    k.schedule(1, log.append, "schedule-1")
+    k.post_at(1, log.append, "post-at-1")
+    k.post(0.5, log.append, "post-0.5")
+    k.run(2)
+    assert log == ["post-0.5", "post-1", "schedule-1", "post-at-1"]
+    assert k.events_processed == 4
+
+
+def test_repeat_rejects_negative_delay():
+    with pytest.raises(ValueError, match="delay_ms must be >= 0, got -3"):
+        Kernel().repeat(-3, lambda: None)
