@@ -1,0 +1,122 @@
+"""Compaction: the latest value per key survives at its offset; tombstones go after delete.retention.ms."""
+from kafkalab.log import LogConfig, LogManager, PartitionLog, Record, RecordBatch
+
+COMPACT = dict(cleanup_policy=("compact",), segment_bytes=200, delete_retention_ms=1000)
+
+
+def contents(log):
+    return [(o, r.key, r.value) for b in log.batches() for o, r in zip(b.offsets(), b.records, strict=True)]
+
+
+def make(writes, **config):
+    log = PartitionLog(LogConfig(**{**COMPACT, **config}))
+    for i, (key, value) in enumerate(writes):
+        log.append_as_leader([Record(key, value, i)], 0, now_ms=i)
+    return log
+
+
+def test_latest_value_per_key_kept_with_its_offset_active_segment_untouched():
+    writes = [(b"a", b"1"), (b"b", b"1"), (b"a", b"2"), (b"c", b"1"), (b"b", b"2"), (b"a", b"3"), (b"a", b"4")]
+    log = make(writes, segment_bytes=150)  # two 70-byte batches per segment
+    assert [s.base_offset for s in log.segments] == [0, 2, 4, 6]
+    stats = log.compact(now_ms=100)
+    assert contents(log) == [(3, b"c", b"1"), (4, b"b", b"2"), (5, b"a", b"3"), (6, b"a", b"4")]
+    assert (stats.records_read, stats.records_removed, stats.end_offset) == (6, 3, 6)
+    assert (log.log_start_offset, log.log_end_offset) == (0, 7)
+    assert log.read(0)[0].base_offset == 3  # reads skip the compacted-away offsets
+    assert log.size_bytes == sum(s.size_bytes for s in log.segments)
+
+
+def test_unchanged_batches_are_kept_as_the_same_objects():
+    log = make([(b"a", b"1"), (b"b", b"1"), (b"c", b"1")])
+    before = log.batches()
+    log.compact(now_ms=10)
+    assert all(x is y for x, y in zip(log.batches(), before, strict=True))
+
+
+def test_rewritten_batch_keeps_base_and_last_offset():
+    log = PartitionLog(LogConfig(**COMPACT))
+    log.append_as_leader([Record(b"a", b"1", 0), Record(b"b", b"1", 0), Record(b"a", b"2", 0)], 0)
+    log.append_as_leader([Record(b"b", b"2", 1)], 0)
+    log.roll()
+    log.compact(now_ms=10)
+    first = log.batches()[0]
+    assert (first.base_offset, list(first.offsets()), first.last_offset) == (0, [2], 2)
+    assert contents(log) == [(2, b"a", b"2"), (3, b"b", b"2")]
+
+
+def test_tombstones_survive_one_pass_then_go_after_delete_retention():
+    log = make([(b"a", b"1"), (b"a", None), (b"b", b"1")])
+    log.roll()
+    log.compact(now_ms=100)
+    assert contents(log) == [(1, b"a", None), (2, b"b", b"1")]
+    assert log.batches()[0].delete_horizon_ms == 1100
+    log.compact(now_ms=1099)
+    assert contents(log) == [(1, b"a", None), (2, b"b", b"1")]
+    stats = log.compact(now_ms=1100)
+    assert contents(log) == [(2, b"b", b"1")]
+    assert stats.tombstones_removed == 1
+
+
+def test_cleaned_segments_are_merged_up_to_segment_bytes():
+    log = make([(b"a", b"%d" % i) for i in range(9)], segment_bytes=150)
+    log.roll()
+    assert len(log.segments) == 6
+    log.compact(now_ms=100)
+    assert len(log.segments) == 6  # groups use the sizes before cleaning: two full segments never fit in one
+    log.compact(now_ms=100)
+    assert [s.base_offset for s in log.segments] == [0, 9]
+    assert contents(log) == [(8, b"a", b"8")]
+
+
+def test_min_compaction_lag_and_high_watermark_bound_the_cleanable_range():
+    writes = [(b"a", b"%d" % i) for i in range(6)]
+    log = make(writes, segment_bytes=150, min_compaction_lag_ms=10)
+    assert log.first_uncleanable_offset(now_ms=12) == 2  # segment 2 holds timestamp 3 > 12 - 10
+    log.compact(now_ms=12)
+    assert contents(log)[0] == (1, b"a", b"1")
+    assert log.first_uncleanable_offset(now_ms=100) == 4  # the active segment
+    log.compact(now_ms=100)
+    assert contents(log) == [(3, b"a", b"3"), (4, b"a", b"4"), (5, b"a", b"5")]
+    assert log.first_uncleanable_offset(now_ms=100, high_watermark=2) == 2
+    assert log.compact(now_ms=100, high_watermark=1) is None
+
+
+def test_records_without_key_are_dropped_by_the_cleaner():
+    log = PartitionLog(LogConfig(**COMPACT))
+    log.append_as_follower(RecordBatch((Record(None, b"x", 0), Record(b"a", b"1", 0)), base_offset=0,
+                                       partition_leader_epoch=0))
+    log.roll()
+    log.compact(now_ms=1)
+    assert contents(log) == [(1, b"a", b"1")]
+
+
+def test_control_batches_are_kept():
+    log = PartitionLog(LogConfig(**COMPACT))
+    marker = RecordBatch((Record(None, b"m", 0),), base_offset=0, partition_leader_epoch=0, is_control=True)
+    log.append_as_follower(marker)
+    log.roll()
+    log.compact(now_ms=1)
+    assert log.batches() == [marker]
+
+
+def test_delete_policy_does_not_compact_and_compact_delete_does_both():
+    assert make([(b"a", b"1")], cleanup_policy=("delete",)).compact(now_ms=1) is None
+    log = make([(b"a", b"1"), (b"a", b"2"), (b"a", b"3")], cleanup_policy="compact,delete", retention_ms=1000)
+    log.roll()
+    log.compact(now_ms=10)
+    assert contents(log) == [(2, b"a", b"3")]
+    assert log.delete_old_segments(now_ms=5000) == 2
+    assert (log.log_start_offset, contents(log)) == (3, [])
+
+
+def test_dirty_ratio_gates_the_log_manager():
+    log = make([(b"a", b"1"), (b"b", b"1"), (b"a", b"2")], segment_bytes=150)
+    log.roll()
+    assert log.dirty_ratio(now_ms=10) == 1.0
+    manager = LogManager()
+    manager.add("t-0", log)
+    assert len(manager.clean(now_ms=10)) == 1
+    assert log.dirty_ratio(now_ms=10) == 0.0
+    assert manager.clean(now_ms=10) == []
+    assert manager.cleaner_runs[0][1] == "t-0"
