@@ -195,11 +195,11 @@ class ConfigKey:
             raise self._bad(value, "this key has no null value")
         parsed = _PARSERS[self.type](self, value)
         if isinstance(self.valid, Range) and not self.valid.check(parsed):
-            raise self._bad(value, f"value must be in {self.valid}")
+            raise self._bad(value, f"value must be in {self.valid}", show_allowed=False)
         return parsed
 
-    def _bad(self, value: Any, why: str) -> ConfigError:
-        allowed = self.valid_values()
+    def _bad(self, value: Any, why: str, *, show_allowed: bool = True) -> ConfigError:
+        allowed = self.valid_values() if show_allowed else ""
         expected = f"; allowed: {allowed}" if allowed else ""
         return ConfigError(
             f"invalid value {value!r} for {self.scope} config {self.name!r} ({self.type.value}): {why}{expected}",
@@ -258,18 +258,18 @@ def _parse_double(key: ConfigKey, value: Any) -> float:
 def _parse_string(key: ConfigKey, value: Any) -> str:
     if isinstance(value, bool):
         raise key._bad(value, "expected a string, got a bool")
-    if isinstance(value, int) and isinstance(key.valid, OneOf):
-        value = str(value)  # acks=1 and acks=-1 as Python ints
-    if not isinstance(value, str):
+    # acks=1 and acks=-1 as Python ints: a choice may be given as an int
+    text = str(value) if isinstance(value, int) and isinstance(key.valid, OneOf) else value
+    if not isinstance(text, str):
         raise key._bad(value, f"expected a string, got {type(value).__name__}")
     if isinstance(key.valid, OneOf):
-        canonical = key.valid.canonical(value)
+        canonical = key.valid.canonical(text)
         if canonical is None:
             raise key._bad(value, "not an allowed value")
         return canonical
-    if isinstance(key.valid, NonEmpty) and not value.strip():
+    if isinstance(key.valid, NonEmpty) and not text.strip():
         raise key._bad(value, "the empty string is not allowed")
-    return value.strip()
+    return text.strip()
 
 
 def _parse_list(key: ConfigKey, value: Any) -> tuple[str, ...]:
@@ -785,6 +785,12 @@ class Config(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._values)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._values.get(name, default)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Config):
