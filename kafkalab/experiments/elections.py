@@ -1,0 +1,504 @@
+"""Leader elections in the KRaft quorum, measured the way the Raft paper measured them.
+
+What it reproduces. Ongaro and Ousterhout (USENIX ATC 2014, extended version, section 9.3, Figure 16) crashed the leader
+of a five-server cluster (broadcast time about 15 ms) 1000 times per election-timeout range and plotted the CDF of the
+time to detect the crash and elect a new leader. Ongaro's thesis (Stanford 2014, chapter 9) gives the probability that
+the first election round ends in a split vote. KIP-595 (KRaft) and KIP-996 (pre-vote) say how Kafka's quorum differs.
+
+How a Figure 16 trial runs (:func:`figure16_trial`), all on a fresh :class:`kafkalab.raft.RaftCluster` with its own seed
+derived from ``(seed, range, trial)``, so any trial replays alone:
+
+1. Raft's classic timing on KRaft's timers. A KRaft follower becomes a candidate when it has had no successful fetch
+   from the leader for ``fetch_timeout_ms``; Raft's follower does so when it has heard nothing from the leader for a
+   randomised election timeout. With ``fetch_timeout_ms=LO`` and ``fetch_timeout_jitter_ms=HI-LO`` the follower timeout
+   is uniform in [LO, HI) from the last message from the leader, which is Raft's rule. A failed candidate retries after
+   ``election_timeout_ms=LO`` plus ``random[0, HI-LO)`` (``election_jitter_ms``), as Raft's candidate does. The leader
+   parks an idle fetch for ``fetch_max_wait_ms=LO/2``: the paper's heartbeat interval, half the minimum timeout.
+   Pre-vote (KIP-996) and check-quorum are off, because the paper's Raft had neither.
+2. The quorum elects a leader and commits a few records on a fast LAN (0.5 ms), so every follower is caught up and has
+   a fetch parked at the leader.
+3. The links then get the paper's broadcast time (one-way latency = ``broadcast_ms / 2``). Why only now: in a pull
+   model a follower hears from its leader once per ``fetch_max_wait_ms`` + round trip, so a steady 15 ms round trip
+   under a 12 ms timeout would never keep a leader (Raft's timing requirement broadcastTime << electionTimeout). The
+   paper's 15 ms was mostly the fsync of votes and entries; its idle heartbeats were cheaper.
+4. The synchronized heartbeat: one record is proposed, and the leader answers every parked fetch at once. To give the
+   servers different log lengths (so some candidates are not eligible) the answers to ``lagging`` followers are lost
+   on the way (a one-way cut for the duration of the broadcast): those followers lack the record, and their last
+   message from the leader is the one before.
+5. The leader crashes uniformly within its heartbeat interval after that broadcast. Downtime is the virtual time from
+   the crash until a live node leads an epoch above the crashed leader's; ``election_rounds`` is how many epochs that
+   took (each candidacy bumps the epoch when pre-vote is off). A trial still without a leader after
+   ``max_downtime_ms`` is *censored* (the paper's 150-150 line ran past 10 s).
+
+Split votes (:func:`split_vote_rate`) follow the thesis' definition: the first election round after the crash (epoch
+e+1) fails to produce a leader. Timeouts are uniform over a range R, the one-way latency is a fixed fraction ``l`` of R
+(no jitter), every alive follower's timer starts at the same synchronized heartbeat and all logs are equal, which is
+the model behind the closed form :func:`split_vote_probability`.
+
+Simplification: the network has one latency for every message, where the paper's cluster had cheap heartbeats and
+slow (fsynced) votes; see step 3.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kafkalab.sim.kernel import derive_seed
+from kafkalab.sim.network import LinkSpec
+
+__all__ = [
+    "FIGURE16_RANGES", "TOP_RANGES", "BOTTOM_RANGES", "Figure16Setup",
+    "parse_range", "split_vote_probability", "split_vote_probability_exact",
+    "figure16_trial", "figure16", "figure16_summary", "paper_figure16",
+    "split_vote_trial", "split_vote_rate", "kraft_default_election", "prevote_demo",
+    "DATA_DIR", "main",
+]
+
+#: Figure 16's lines: the top graph varies the randomness, the bottom graph scales the minimum timeout.
+TOP_RANGES: tuple[str, ...] = ("150-150", "150-151", "150-155", "150-175", "150-200", "150-300")
+BOTTOM_RANGES: tuple[str, ...] = ("12-24", "25-50", "50-100", "100-200", "150-300")
+FIGURE16_RANGES: tuple[str, ...] = TOP_RANGES + BOTTOM_RANGES[:-1]
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+
+_RANGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def parse_range(timeout_range: str) -> tuple[float, float]:
+    """``"150-155"`` -> ``(150.0, 155.0)``: election timeouts uniform in [LO, HI] ms.
+
+    >>> parse_range("12-24")
+    (12.0, 24.0)
+    """
+    if not isinstance(timeout_range, str):
+        raise TypeError(f"timeout range must be a string like '150-300', got {type(timeout_range).__name__} "
+                        f"{timeout_range!r}")
+    match = _RANGE_RE.match(timeout_range)
+    if match is None:
+        raise ValueError(f"unknown timeout range {timeout_range!r}: expected 'LO-HI' in ms, e.g. '150-300'; "
+                         f"the paper's ranges are {', '.join(FIGURE16_RANGES)}")
+    lo, hi = float(match.group(1)), float(match.group(2))
+    if lo <= 0 or hi < lo:
+        raise ValueError(f"timeout range {timeout_range!r} needs 0 < LO <= HI, got LO={lo:g}, HI={hi:g}")
+    return lo, hi
+
+
+def _check_trials(trials: int) -> None:
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+        raise ValueError(f"trials must be a positive int, got {trials!r}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The thesis' closed form
+# ---------------------------------------------------------------------------------------------------------------
+def _check_cluster(n: int, s: int, latency_fraction: float) -> None:
+    if n < 1 or s < 1 or s > n:
+        raise ValueError(f"need 1 <= s <= n (s alive of n voters), got n={n}, s={s}")
+    if not 0.0 <= latency_fraction <= 1.0:
+        raise ValueError(f"latency fraction l must be in [0, 1] (one-way latency / timeout range), got {latency_fraction}")
+
+
+def split_vote_probability(n: int, s: int, latency_fraction: float) -> float:
+    """Ongaro's closed form for a split first round: ``sum_{k=c-1..s} C(s,k) l^k (1-l)^(s-k)``, ``c = s - n//2 + 1``.
+
+    ``c`` is the number of simultaneous candidates that guarantees nobody gets a majority; the sum is the chance that
+    at least ``c - 1`` more servers time out within the one-way latency ``l`` (a fraction of the timeout range) of the
+    first one, before its vote request reaches them. It reads like an approximation (``s`` binomial trials where only
+    the ``s - 1`` others can join), but for uniform timers it is exact: :func:`split_vote_probability_exact`
+    integrates the order statistics and agrees to the fourth digit.
+
+    >>> round(100 * split_vote_probability(5, 4, 0.1), 1)
+    5.2
+    """
+    _check_cluster(n, s, latency_fraction)
+    c = s - n // 2 + 1
+    lat = latency_fraction
+    return float(sum(math.comb(s, k) * lat ** k * (1 - lat) ** (s - k) for k in range(max(c - 1, 0), s + 1)))
+
+
+def split_vote_probability_exact(n: int, s: int, latency_fraction: float, grid: int = 20_001) -> float:
+    """The thesis' model computed from first principles, as a check on the closed form.
+
+    ``s`` timers uniform on [0, 1]; the first fires at ``m``; each of the other ``s - 1`` becomes a candidate too if it
+    fires before ``m + l``; the round splits iff at least ``c - 1`` do. Integrates over the density of the minimum,
+    ``s (1-m)^(s-1)``, numerically.
+    """
+    _check_cluster(n, s, latency_fraction)
+    c = s - n // 2 + 1
+    need = max(c - 1, 0)
+    if need == 0:
+        return 1.0
+    if s - 1 < need:
+        return 0.0
+    m = np.linspace(0.0, 1.0, grid)
+    p = np.minimum(1.0, latency_fraction / np.maximum(1.0 - m, 1e-300))
+    tail = np.zeros_like(m)
+    for k in range(need, s):
+        tail += math.comb(s - 1, k) * p ** k * (1 - p) ** (s - 1 - k)
+    density = s * (1.0 - m) ** (s - 1)
+    return float(np.trapezoid(density * tail, m))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Building and driving a quorum
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Figure16Setup:
+    """The knobs of one Figure 16 trial (see the module docstring for what each step does)."""
+
+    broadcast_ms: float = 15.0      # round trip during the election (the paper's "broadcast time")
+    lan_latency_ms: float = 0.5     # one-way latency while the leader is healthy
+    jitter_ms: float = 0.0          # extra per-message delay, uniform in [0, jitter_ms)
+    lagging: int = 2                # followers that miss the last record (ineligible candidates)
+    max_downtime_ms: float = 10_000.0
+    voters: int = 5
+
+    def __post_init__(self) -> None:
+        if self.broadcast_ms < 0 or self.lan_latency_ms < 0 or self.jitter_ms < 0:
+            raise ValueError(f"latencies must be >= 0, got {self}")
+        if not 0 <= self.lagging < self.voters - 1:
+            raise ValueError(f"lagging must be in [0, voters - 2], got lagging={self.lagging} with {self.voters} voters")
+        if self.max_downtime_ms <= 0:
+            raise ValueError(f"max_downtime_ms must be > 0, got {self.max_downtime_ms}")
+
+
+def _raft_cluster(voters: int, seed: int, lo: float, hi: float, latency_ms: float, *, pre_vote: bool = False,
+                  check_quorum: bool = False, jitter_ms: float = 0.0) -> Any:
+    from kafkalab.raft import RaftCluster
+
+    return RaftCluster(voters=voters, seed=seed, election_timeout_ms=lo, fetch_timeout_ms=lo,
+                       pre_vote=pre_vote, check_quorum=check_quorum,
+                       network=LinkSpec(latency_ms=latency_ms, jitter_ms=jitter_ms, bandwidth_bytes_per_ms=None),
+                       fetch_timeout_jitter_ms=hi - lo, election_jitter_ms=hi - lo, fetch_max_wait_ms=lo / 2)
+
+
+def _set_latency(rc: Any, latency_ms: float, jitter_ms: float) -> None:
+    net = rc.world.network
+    nodes = list(rc.nodes)
+    for a in nodes:
+        for b in nodes:
+            if a != b:
+                net.set_link(a, b, latency_ms=latency_ms, jitter_ms=jitter_ms, symmetric=False)
+
+
+def _new_leader(rc: Any, old_epoch: int) -> Any:
+    leader = rc.leader()
+    if leader is not None and rc.epoch(leader) > old_epoch:
+        return leader
+    return None
+
+
+def _settle(rc: Any, timeout_ms: float, records: int = 2) -> Any:
+    """Elect a leader, commit ``records`` records everywhere, and leave every follower with a fetch parked."""
+    if not rc.run_until(lambda: rc.leader() is not None, timeout_ms):
+        raise RuntimeError(f"no leader within {timeout_ms} ms while setting up (seed={rc.world.seed})")
+    leader = rc.leader()
+    for i in range(records):
+        rc.propose(f"setup-{i}".encode())
+    end = rc.log_end_offset(leader)
+    alive = [n for n in rc.nodes if rc.world.is_alive(n)]
+    if not rc.run_until(lambda: all(rc.high_watermark(n) >= end for n in alive), timeout_ms):
+        raise RuntimeError(f"setup records not committed within {timeout_ms} ms (seed={rc.world.seed})")
+    rc.run(2.0)
+    return leader
+
+
+def _sync_heartbeat(rc: Any, leader: Any, cut: Sequence[Any], timeout_ms: float) -> float:
+    """Append one record, so the leader answers every parked fetch at once; ``cut`` followers lose the answer."""
+    net = rc.world.network
+    for node in cut:
+        net.cut(leader, node)
+    end = rc.log_end_offset(leader)
+    rc.propose(b"sync-heartbeat")
+    if not rc.run_until(lambda: rc.log_end_offset(leader) > end, timeout_ms):
+        raise RuntimeError(f"the leader did not append the heartbeat record (seed={rc.world.seed})")
+    return float(rc.now)
+
+
+def figure16_trial(timeout_range: str, seed: int, setup: Figure16Setup | None = None) -> dict[str, Any]:
+    """One leader crash under Raft's classic timing; returns a row of :func:`figure16` (replays alone from ``seed``)."""
+    setup = setup or Figure16Setup()
+    lo, hi = parse_range(timeout_range)
+    rng = np.random.default_rng(derive_seed(seed, "figure16/trial"))
+    rc = _raft_cluster(setup.voters, seed, lo, hi, setup.lan_latency_ms)
+    leader = _settle(rc, timeout_ms=100 * hi + 10_000)
+    epoch0 = rc.epoch(leader)
+    followers = [n for n in rc.nodes if n != leader]
+    lagging = [followers[i] for i in sorted(rng.choice(len(followers), size=setup.lagging, replace=False))]
+    _set_latency(rc, setup.broadcast_ms / 2, setup.jitter_ms)
+    sent_at = _sync_heartbeat(rc, leader, lagging, timeout_ms=hi + setup.broadcast_ms + 100)
+    heartbeat_ms = lo / 2
+    crash_offset = float(rng.uniform(0.0, heartbeat_ms))
+    rc.run(max(0.0, sent_at + crash_offset - rc.now))
+    crash_at = float(rc.now)
+    # the one-way cuts stay: they only touch messages from the dead leader
+    rc.crash(leader)
+    elected = rc.run_until(lambda: _new_leader(rc, epoch0) is not None, setup.max_downtime_ms)
+    new_leader = _new_leader(rc, epoch0) if elected else None
+    top_epoch = max(rc.epoch(n) for n in rc.nodes if rc.world.is_alive(n))
+    return {
+        "timeout_range": timeout_range, "lo_ms": lo, "hi_ms": hi, "seed": seed,
+        "downtime_ms": float(rc.now) - crash_at, "censored": not elected,
+        "election_rounds": (rc.epoch(new_leader) if new_leader is not None else top_epoch) - epoch0,
+        "crash_offset_ms": crash_offset, "old_leader": leader,
+        "new_leader": new_leader, "lagging": ",".join(str(n) for n in lagging),
+    }
+
+
+def _ranges(ranges: Iterable[str] | None) -> list[str]:
+    chosen = list(FIGURE16_RANGES if ranges is None else ranges)
+    if not chosen:
+        raise ValueError("ranges is empty: give at least one 'LO-HI' string, or None for the paper's ten")
+    for r in chosen:
+        parse_range(r)
+    return chosen
+
+
+def figure16(trials: int = 1000, seed: int = 0, ranges: Iterable[str] | None = None, *,
+             setup: Figure16Setup | None = None, **setup_changes: Any) -> pd.DataFrame:
+    """The paper's Figure 16: ``trials`` leader crashes per timeout range, one row per trial.
+
+    Columns: timeout_range, lo_ms, hi_ms, trial, seed (replay one trial with :func:`figure16_trial`), downtime_ms,
+    censored (no leader within ``max_downtime_ms``), election_rounds, crash_offset_ms, old_leader, new_leader, lagging.
+    ``setup_changes`` override :class:`Figure16Setup` fields, e.g. ``broadcast_ms=5``.
+    """
+    _check_trials(trials)
+    chosen = _ranges(ranges)
+    base = setup or Figure16Setup()
+    if setup_changes:
+        base = Figure16Setup(**{**asdict(base), **setup_changes})
+    rows = []
+    for timeout_range in chosen:
+        for trial in range(trials):
+            trial_seed = derive_seed(seed, f"figure16/{timeout_range}/{trial}")
+            row = figure16_trial(timeout_range, trial_seed, base)
+            row["trial"] = trial
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    order = ["timeout_range", "lo_ms", "hi_ms", "trial", "seed", "downtime_ms", "censored", "election_rounds",
+             "crash_offset_ms", "old_leader", "new_leader", "lagging"]
+    return frame[order]
+
+
+def figure16_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per range: trials, censored, mean/median/p99/max downtime (censored trials count at the cap), mean rounds."""
+    grouped = frame.groupby("timeout_range", sort=False)
+    out = pd.DataFrame({
+        "trials": grouped.size(),
+        "censored": grouped["censored"].sum().astype(int),
+        "mean_ms": grouped["downtime_ms"].mean(),
+        "median_ms": grouped["downtime_ms"].median(),
+        "p99_ms": grouped["downtime_ms"].quantile(0.99),
+        "max_ms": grouped["downtime_ms"].max(),
+        "mean_rounds": grouped["election_rounds"].mean(),
+    })
+    return out.reset_index()
+
+
+def paper_figure16(path: Path | None = None) -> pd.DataFrame:
+    """The paper's published numbers (``data/raft_figure16_paper.csv``): timeout_range, statistic, value, unit, quote."""
+    return pd.read_csv(path or DATA_DIR / "raft_figure16_paper.csv")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Split votes against the closed form
+# ---------------------------------------------------------------------------------------------------------------
+def split_vote_trial(n: int, s: int, latency_fraction: float, seed: int, *, timeout_ms: float = 150.0,
+                     range_ms: float = 150.0) -> dict[str, Any]:
+    """One crash in the thesis' model: did the first round (epoch e+1) produce a leader?"""
+    _check_cluster(n, s, latency_fraction)
+    if s < n // 2 + 1:
+        raise ValueError(f"s={s} alive of n={n} is no majority: no round can produce a leader")
+    if s == n:
+        raise ValueError(f"s={s} alive of n={n}: the crashed leader is one of the n, so s <= n - 1")
+    rc = _raft_cluster(n, seed, timeout_ms, timeout_ms + range_ms, 0.5)
+    leader = _settle(rc, timeout_ms=100 * (timeout_ms + range_ms) + 10_000)
+    epoch0 = rc.epoch(leader)
+    followers = [n_ for n_ in rc.nodes if n_ != leader]
+    for node in followers[s:]:
+        rc.crash(node)
+    rc.run(2.0)
+    _set_latency(rc, latency_fraction * range_ms, 0.0)
+    _sync_heartbeat(rc, leader, (), timeout_ms=timeout_ms + range_ms)
+    rc.crash(leader)
+    elected = rc.run_until(lambda: _new_leader(rc, epoch0) is not None, 20 * (timeout_ms + range_ms))
+    first = _new_leader(rc, epoch0) if elected else None
+    epoch = rc.epoch(first) if first is not None else None
+    return {"n": n, "s": s, "l": latency_fraction, "seed": seed, "leader_epoch_delta": None if epoch is None
+            else epoch - epoch0, "split": epoch is None or epoch > epoch0 + 1}
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def split_vote_rate(clusters: Sequence[tuple[int, int]] = ((3, 2), (5, 4), (5, 3), (7, 6)),
+                    latencies: Sequence[float] = (0.01, 0.05, 0.1, 0.2), trials: int = 200, seed: int = 0, *,
+                    timeout_ms: float = 150.0, range_ms: float = 150.0) -> pd.DataFrame:
+    """Measured split-vote probability per (n, s, l) beside the thesis' formula and the exact model.
+
+    Columns: n, s, l, latency_ms, trials, splits, measured, ci_low, ci_high (95% Wilson), formula, exact_model
+    (the model integrated numerically; it equals the formula).
+    """
+    _check_trials(trials)
+    rows = []
+    for n, s in clusters:
+        for lat in latencies:
+            splits = 0
+            for trial in range(trials):
+                trial_seed = derive_seed(seed, f"split/{n}/{s}/{lat}/{trial}")
+                splits += bool(split_vote_trial(n, s, lat, trial_seed, timeout_ms=timeout_ms,
+                                                range_ms=range_ms)["split"])
+            low, high = _wilson(splits, trials)
+            rows.append({"n": n, "s": s, "l": lat, "latency_ms": lat * range_ms, "trials": trials, "splits": splits,
+                         "measured": splits / trials, "ci_low": low, "ci_high": high,
+                         "formula": split_vote_probability(n, s, lat),
+                         "exact_model": split_vote_probability_exact(n, s, lat)})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What a Kafka operator sees, and pre-vote
+# ---------------------------------------------------------------------------------------------------------------
+_CAMPAIGNING = ("candidate", "prospective")
+
+
+def kraft_default_election(trials: int = 100, seed: int = 0, *, voters: int = 5,
+                           max_downtime_ms: float = 60_000.0) -> pd.DataFrame:
+    """Leader crashes under KRaft's defaults (fetch timeout 2000, election timeout 1000, pre-vote and check-quorum on).
+
+    The crash lands at a uniformly random moment of a quiet quorum. Columns: trial, seed, detect_ms (crash until some
+    node starts campaigning), downtime_ms (crash until a new leader), election_rounds (epochs it took), censored.
+    """
+    _check_trials(trials)
+    from kafkalab.raft import RaftCluster
+
+    rows = []
+    for trial in range(trials):
+        trial_seed = derive_seed(seed, f"kraft-default/{trial}")
+        rng = np.random.default_rng(derive_seed(trial_seed, "crash-time"))
+        rc = RaftCluster(voters=voters, seed=trial_seed)
+        if not rc.run_until(lambda: rc.leader() is not None, 60_000):
+            raise RuntimeError(f"no leader within 60 s at start (seed={trial_seed})")
+        rc.run(1_000.0 + float(rng.uniform(0.0, 2_000.0)))
+        leader = rc.leader()
+        epoch0 = rc.epoch(leader)
+        crash_at = float(rc.now)
+        rc.crash(leader)
+        alive = [n for n in rc.nodes if n != leader]
+        rc.run_until(lambda: any(rc.role(n) in _CAMPAIGNING for n in alive), max_downtime_ms)
+        detect = float(rc.now) - crash_at
+        elected = rc.run_until(lambda: _new_leader(rc, epoch0) is not None,
+                               max(0.0, crash_at + max_downtime_ms - float(rc.now)))
+        new_leader = _new_leader(rc, epoch0) if elected else None
+        rows.append({"trial": trial, "seed": trial_seed, "detect_ms": detect,
+                     "downtime_ms": float(rc.now) - crash_at,
+                     "election_rounds": None if new_leader is None else rc.epoch(new_leader) - epoch0,
+                     "censored": not elected})
+    return pd.DataFrame(rows)
+
+
+def prevote_demo(seed: int = 0, *, isolation_ms: float = 10_000.0, after_ms: float = 5_000.0,
+                 voters: int = 5) -> pd.DataFrame:
+    """A follower is cut off for ``isolation_ms`` while the leader keeps committing, then rejoins; pre-vote off and on.
+
+    One row per setting: pre_vote, leader_before, epoch_before, isolated, isolated_epoch_at_heal, leader_after,
+    epoch_after, leader_changed, disrupted (the quorum's epoch moved because of the rejoining node).
+    """
+    from kafkalab.raft import RaftCluster
+
+    rows = []
+    for pre_vote in (False, True):
+        rc = RaftCluster(voters=voters, seed=seed, pre_vote=pre_vote, check_quorum=True)
+        if not rc.run_until(lambda: rc.leader() is not None, 60_000):
+            raise RuntimeError(f"no leader within 60 s at start (seed={seed})")
+        rc.run(1_000.0)
+        leader = rc.leader()
+        epoch_before = rc.epoch(leader)
+        isolated = next(n for n in rc.nodes if n != leader)
+        rc.isolate(isolated)
+        steps = 10
+        for i in range(steps):
+            rc.propose(f"while-isolated-{i}".encode())
+            rc.run(isolation_ms / steps)
+        isolated_epoch = rc.epoch(isolated)
+        rc.heal()
+        rc.run(after_ms)
+        leader_after = rc.leader()
+        epoch_after = rc.epoch(leader_after) if leader_after is not None else max(rc.epoch(n) for n in rc.nodes)
+        rows.append({"pre_vote": pre_vote, "seed": seed, "leader_before": leader, "epoch_before": epoch_before,
+                     "isolated": isolated, "isolated_epoch_at_heal": isolated_epoch,
+                     "leader_after": leader_after, "epoch_after": epoch_after,
+                     "leader_changed": leader_after != leader, "disrupted": epoch_after != epoch_before})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Full-size results for data/ (make experiments)
+# ---------------------------------------------------------------------------------------------------------------
+def _code_version() -> str:
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=DATA_DIR.parent, capture_output=True,
+                             text=True, check=False, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write ``data/raft_figure16.csv`` (+ ``.json`` provenance) at full size: 1000 trials per range.
+
+    ``python -m kafkalab.experiments.elections [--trials N] [--seed S] [--out DIR]``
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m kafkalab.experiments.elections", description=main.__doc__)
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=DATA_DIR)
+    args = parser.parse_args(argv)
+    setup = Figure16Setup()
+    frame = figure16(trials=args.trials, seed=args.seed, setup=setup)
+    args.out.mkdir(parents=True, exist_ok=True)
+    csv_path = args.out / "raft_figure16.csv"
+    frame.to_csv(csv_path, index=False)
+    summary = figure16_summary(frame)
+    provenance = {
+        "file": csv_path.name,
+        "what": "Raft paper Figure 16 redrawn on kafkalab's KRaft quorum: downtime after a leader crash per timeout range",
+        "produced_by": "kafkalab.experiments.elections.figure16",
+        "command": f"python -m kafkalab.experiments.elections --trials {args.trials} --seed {args.seed}",
+        "code_version": _code_version(),
+        "seed": args.seed,
+        "trials_per_range": args.trials,
+        "ranges": list(FIGURE16_RANGES),
+        "setup": asdict(setup),
+        "timing": "fetch_timeout_ms=LO, fetch_timeout_jitter_ms=HI-LO, election_timeout_ms=LO, election_jitter_ms=HI-LO, "
+                  "fetch_max_wait_ms=LO/2, pre_vote=False, check_quorum=False",
+        "summary": json.loads(summary.to_json(orient="records")),
+        "paper": "data/raft_figure16_paper.csv",
+    }
+    (args.out / "raft_figure16.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    print(summary.to_string(index=False))
+    print(f"wrote {csv_path} and {csv_path.with_suffix('.json')}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
