@@ -111,3 +111,22 @@ def test_deleted_value_is_deleted_durably_only_after_fsync():
 def test_bad_disk_parameters(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Disk(Kernel(), "n", **kwargs)
+
+
+def test_power_loss_truncates_a_real_partition_log_to_its_flushed_offset():
+    from kafkalab.log import PartitionLog, Record
+
+    k = Kernel()
+    disk = Disk(k, "b1", fsync_latency_ms=0.5, writeback_interval_ms=None)
+    log = PartitionLog(name="t-0")
+    disk.attach_log("t-0", log)
+    log.append_as_leader([Record(key=b"k", value=b"v1", timestamp_ms=0)], leader_epoch=0)
+    disk.fsync()
+    k.run(1)
+    log.append_as_leader([Record(key=b"k", value=b"v2", timestamp_ms=1)], leader_epoch=0)
+    assert (log.flushed_offset, log.log_end_offset) == (1, 2)
+    disk.process_crash()
+    assert log.log_end_offset == 2          # kill -9 keeps the page cache
+    disk.power_loss()
+    assert log.log_end_offset == 1          # the unflushed batch is gone
+    assert [r.value for b in log.read(0) for r in b.records] == [b"v1"]
