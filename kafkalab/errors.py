@@ -771,7 +771,11 @@ class InvariantViolation(AssertionError):
 
 
 class SimulationError(RuntimeError):
-    """The simulation cannot go on (for example an event handler raised); names the event, the seed and the time."""
+    """The simulation cannot go on (for example an event handler raised).
+
+    The seed, virtual time and event are attributes; the text is the message as given, because the kernel that raises
+    it already writes them into the message (with how to replay).
+    """
 
     def __init__(self, message: str, *, seed: int | None = None, time_ms: float | None = None,
                  event: str | None = None) -> None:
@@ -779,5 +783,4 @@ class SimulationError(RuntimeError):
         self.seed = seed
         self.time_ms = time_ms
         self.event = event
-        where = f", event={event}" if event is not None else ""
-        super().__init__(f"{message} (seed={seed}, t={time_ms} ms{where})")
+        super().__init__(message)

@@ -225,5 +225,5 @@ def test_simulation_error_carries_seed_time_and_event() -> None:
     err = SimulationError("handler raised KeyError", seed=7, time_ms=10, event="Fetch(1->2)")
     assert isinstance(err, RuntimeError)
     assert (err.seed, err.time_ms, err.event) == (7, 10, "Fetch(1->2)")
-    assert str(err) == "handler raised KeyError (seed=7, t=10 ms, event=Fetch(1->2))"
-    assert str(SimulationError("stuck", seed=1, time_ms=0)) == "stuck (seed=1, t=0 ms)"
+    assert str(err) == "handler raised KeyError"  # the kernel writes seed, time and event into its message
+    assert SimulationError("stuck").seed is None
