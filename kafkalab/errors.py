@@ -117,7 +117,8 @@ class KafkaError(Exception):
         if code is None or name is None:
             raise TypeError(f"{cls.__name__}: a protocol error needs both code= and name=")
         if code in _BY_CODE or name in _BY_NAME:
-            raise TypeError(f"{cls.__name__}: Kafka error {name} ({code}) is already {(_BY_CODE.get(code) or _BY_NAME[name]).__name__}")
+            taken = _BY_CODE.get(code) or _BY_NAME[name]
+            raise TypeError(f"{cls.__name__}: Kafka error {name} ({code}) is already {taken.__name__}")
         cls.code = code
         cls.error_name = name
         _BY_CODE[code] = cls
@@ -768,6 +769,15 @@ class InvariantViolation(AssertionError):
         self.seed = seed
         self.time_ms = time_ms
         super().__init__(f"{message} (seed={seed}, t={time_ms} ms)")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Survives pickling (parallel sweeps): rebuild from the parts, not from the already-formatted text.
+        return (_rebuild_invariant_violation, (type(self), self.message, self.seed, self.time_ms))
+
+
+def _rebuild_invariant_violation(cls: type[InvariantViolation], message: str, seed: int | None,
+                                 time_ms: float | None) -> InvariantViolation:
+    return cls(message, seed=seed, time_ms=time_ms)
 
 
 class SimulationError(RuntimeError):

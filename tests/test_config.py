@@ -17,7 +17,7 @@ def fails(scope: str, overrides: dict[str, object], message: str, **kwargs: obje
     return info.value
 
 
-# --- defaults are Kafka 4.x's ----------------------------------------------------------------------------------------
+# --- defaults are Kafka 4.x's -------------------------------------------------------------------------------
 
 KAFKA_DEFAULTS = {
     "producer": {
@@ -87,7 +87,7 @@ def test_table_rows_are_well_formed() -> None:
             assert row.importance in ("high", "medium", "low")
 
 
-# --- parsing: Python values and Kafka's strings ------------------------------------------------------------------------
+# --- parsing: Python values and Kafka's strings -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -145,7 +145,7 @@ def test_nullable_keys_accept_none_and_strings_are_trimmed() -> None:
     assert resolved["group.remote.assignor"] is None
 
 
-# --- error paths ---------------------------------------------------------------------------------------------------------
+# --- error paths --------------------------------------------------------------------------------------------
 
 
 def test_unknown_key_names_scope_and_suggests_closest() -> None:
@@ -262,7 +262,7 @@ def test_overrides_must_be_a_mapping_with_string_keys() -> None:
         resolve("producer", {1: "all"})  # type: ignore[dict-item]
 
 
-# --- Config: a read-only mapping ------------------------------------------------------------------------------------------
+# --- Config: a read-only mapping ----------------------------------------------------------------------------
 
 
 def test_config_is_read_only_and_knows_its_overrides() -> None:
@@ -293,7 +293,7 @@ def test_with_overrides_and_equality() -> None:
     assert resolve("producer", base) == base  # a Config is a valid overrides mapping
 
 
-# --- topic configs fall back on the broker's log.* keys -----------------------------------------------------------------
+# --- topic configs fall back on the broker's log.* keys -----------------------------------------------------
 
 
 def test_topic_defaults_come_from_the_broker() -> None:
@@ -334,7 +334,7 @@ def test_broker_argument_errors() -> None:
         resolve("topic", broker={"log.roll.hours": -1})
 
 
-# --- describe() and lookups ------------------------------------------------------------------------------------------------
+# --- describe() and lookups ---------------------------------------------------------------------------------
 
 
 def test_describe_is_a_table_for_notebooks() -> None:

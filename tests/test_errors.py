@@ -1,6 +1,7 @@
 """Kafka's error table: codes, names and retriable flags, checked against apache/kafka's Errors.java."""
 from __future__ import annotations
 
+import pickle
 import re
 
 import pytest
@@ -227,3 +228,15 @@ def test_simulation_error_carries_seed_time_and_event() -> None:
     assert (err.seed, err.time_ms, err.event) == (7, 10, "Fetch(1->2)")
     assert str(err) == "handler raised KeyError"  # the kernel writes seed, time and event into its message
     assert SimulationError("stuck").seed is None
+
+
+def test_errors_survive_pickling_for_parallel_sweeps() -> None:
+    violation = pickle.loads(pickle.dumps(InvariantViolation("hw went back", seed=3, time_ms=99)))
+    assert str(violation) == "hw went back (seed=3, t=99 ms)"
+    assert (violation.seed, violation.time_ms, violation.message) == (3, 99, "hw went back")
+    kafka = pickle.loads(pickle.dumps(NotEnoughReplicasError("isr=[1]")))
+    assert type(kafka) is NotEnoughReplicasError and str(kafka) == "NOT_ENOUGH_REPLICAS: isr=[1]"
+    config_error = pickle.loads(pickle.dumps(ConfigError("bad", key="acks", scope="producer", value="2")))
+    assert (str(config_error), config_error.key, config_error.value) == ("bad", "acks", "2")
+    sim = pickle.loads(pickle.dumps(SimulationError("boom", seed=1, time_ms=2, event="e")))
+    assert (str(sim), sim.seed, sim.event) == ("boom", 1, "e")
