@@ -1,34 +1,39 @@
-"""Every Kafka 4.x config key kafkalab understands: name, type, default, documentation and validation.
+Every Kafka 4.x config key kafkalab understands: name, type, default, documentation and validation.
 
-How it works. ``_TABLE`` below is plain data: one :class:`ConfigKey` row per (scope, key), written with Kafka's dotted
-name, Kafka's type and Kafka's default (checked against ``ProducerConfig``, ``ConsumerConfig``, ``TopicConfig`` /
-``LogConfig``, ``ServerLogConfigs``, ``ReplicationConfigs``, ``QuorumConfig``, ``KRaftConfigs`` and
-``GroupCoordinatorConfig`` of apache/kafka). :func:`resolve` turns a user's overrides into a read-only :class:`Config`
-holding every key of the scope: defaults first, then the overrides, each parsed from a Python value or from Kafka's string
-form (``"2"``, ``"false"``, ``"a,b"``) and validated. All problems are collected first and raised together as one
-:class:`~kafkalab.errors.ConfigError`, so a failing resolve never half-applies anything.
+How it works. ``_TABLE`` below is plain data: one :class:`ConfigKey` row per (scope, key), with Kafka's dotted name,
+Kafka's type and Kafka's default (checked against apache/kafka's ``ProducerConfig``, ``ConsumerConfig``,
+``AdminClientConfig``, ``LogConfig``, ``ServerLogConfigs``, ``CleanerConfig``, ``ReplicationConfigs``,
+``QuorumConfig``, ``KRaftConfigs``, ``ServerConfigs`` and ``GroupCoordinatorConfig``, with the Kafka 4.0 changes of
+KIP-1030: ``linger.ms=5``, ``message.timestamp.after.max.ms`` one hour, ``segment.bytes`` at least 1 MiB).
+:func:`resolve` turns overrides into a read-only :class:`Config` holding every key of the scope: defaults first, then
+the overrides, each parsed from a Python value or from Kafka's string form (``"2"``, ``"false"``, ``"a,b"``) and
+validated. All problems are collected and raised together as one :class:`~kafkalab.errors.ConfigError`, so a failing
+resolve never half-applies anything.
 
 Scopes: ``broker`` (brokers and KRaft controllers share one config, as a combined-mode ``server.properties`` does),
 ``topic`` (per-topic overrides), ``producer``, ``consumer`` and ``admin``.
 
-Topic defaults come from the broker, as in Kafka: a topic key such as ``retention.ms`` has broker synonyms
-(``log.retention.ms``, ``log.retention.minutes``, ``log.retention.hours``), and ``resolve("topic", overrides,
-broker=broker_config)`` fills every key the topic does not override from the first broker synonym that is set
-(``KafkaConfig.extractLogConfigMap`` / ``LogConfig.fromProps``). Without a broker config, Kafka's topic defaults apply.
+Topic defaults come from the broker, as in Kafka (``ServerTopicConfigSynonyms``): a topic key such as
+``retention.ms`` has broker synonyms (``log.retention.ms``, ``log.retention.minutes``, ``log.retention.hours``), and
+``resolve("topic", overrides, broker=broker_config)`` fills each key the topic does not override from the first
+synonym that is set, converted to the topic's unit. Without a broker config, Kafka's topic defaults apply.
 
-Normalised values: lists become tuples (the config is immutable); ``acks`` accepts ``all``/``-1``/``0``/``1`` (as
-strings or ints) and is stored as ``"all"``, ``"1"`` or ``"0"``; assignor class names
-(``org.apache.kafka.clients.consumer.RangeAssignor``) become their short names (``range``); string choices match
-case-insensitively and are stored in Kafka's spelling.
+Parsing follows ``ConfigDef.parseType``: strings are trimmed, booleans are ``true``/``false`` in any case, integers
+are decimal and must fit the Java type, a bool is never a number nor a number a bool. Normalised values: lists become
+tuples (a Config is immutable); ``acks`` accepts ``all``/``-1``/``0``/``1`` (strings or ints) and is stored as
+``"all"``, ``"1"`` or ``"0"``; string choices match case-insensitively and are stored in Kafka's spelling.
 
 Deliberate differences from Kafka's ``ConfigDef``:
-- Keys the simulation cannot mean anything by (security, serializers, socket buffers, thread pools of the JVM) are left
-  out, so a typo is never silently accepted. ``bootstrap.servers`` is accepted and ignored: a simulated client is wired to
+- Keys the simulation cannot mean anything by (security, serializers, socket buffers, metrics reporters) are left out,
+  so a typo is never silently accepted. ``bootstrap.servers`` is accepted and ignored: a simulated client is wired to
   its cluster.
-- Where Kafka has no validator for a time or size (``controller.quorum.*``, heartbeat intervals), kafkalab requires a
-  value >= 0 (or >= 1 where zero would stall the simulation), because a negative timeout would break a run silently.
+- Assignors have short names (``range``, ``cooperative-sticky``, ``uniform``); Kafka's class names are accepted and
+  normalised to them. An integral float (``500.0``, from notebook arithmetic) is accepted for an integer key.
+- Where Kafka has no validator for a time (``controller.quorum.*``, ``broker.heartbeat.interval.ms``, ...), kafkalab
+  requires a value >= 0 (>= 1 where zero would stall the simulation): a negative timeout would break a run silently.
 
-Adding a key is one row in ``_TABLE``.
+Adding a key is one row in ``_TABLE``: ``ConfigKey(scope, name, type, default, doc, valid, importance, synonyms)``.
+The table is checked at import: no duplicates, every default passes its own validation, every synonym exists.
 """
 from __future__ import annotations
 
