@@ -1,4 +1,4 @@
-Every Kafka 4.x config key kafkalab understands: name, type, default, documentation and validation.
+"""Every Kafka 4.x config key kafkalab understands: name, type, default, documentation and validation.
 
 How it works. ``_TABLE`` below is plain data: one :class:`ConfigKey` row per (scope, key), with Kafka's dotted name,
 Kafka's type and Kafka's default (checked against apache/kafka's ``ProducerConfig``, ``ConsumerConfig``,
