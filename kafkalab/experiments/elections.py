@@ -12,9 +12,10 @@ derived from ``(seed, range, trial)``, so any trial replays alone:
    from the leader for ``fetch_timeout_ms``; Raft's follower does so when it has heard nothing from the leader for a
    randomised election timeout. With ``fetch_timeout_ms=LO`` and ``fetch_timeout_jitter_ms=HI-LO`` the follower timeout
    is uniform in [LO, HI) from the last message from the leader, which is Raft's rule. A failed candidate retries after
-   ``election_timeout_ms=LO`` plus ``random[0, HI-LO)`` (``election_jitter_ms``), as Raft's candidate does. The leader
-   parks an idle fetch for ``fetch_max_wait_ms=LO/2``: the paper's heartbeat interval, half the minimum timeout.
-   Pre-vote (KIP-996) and check-quorum are off, because the paper's Raft had neither.
+   ``election_timeout_ms=LO`` plus ``random[0, HI-LO)`` (``election_jitter_ms``), as Raft's candidate does, with no
+   extra backoff (KRaft's ``election.backoff.max.ms`` set to 0). The leader parks an idle fetch for
+   ``fetch_max_wait_ms=LO/2``: the paper's heartbeat interval, half the minimum timeout. The leader appends at once
+   (``append.linger.ms=0``). Pre-vote (KIP-996) and check-quorum are off, because the paper's Raft had neither.
 2. The quorum elects a leader and commits a few records on a fast LAN (0.5 ms), so every follower is caught up and has
    a fetch parked at the leader.
 3. The links then get the paper's broadcast time (one-way latency = ``broadcast_ms / 2``). Why only now: in a pull
@@ -59,7 +60,7 @@ from kafkalab.sim.network import LinkSpec
 __all__ = [
     "FIGURE16_RANGES", "TOP_RANGES", "BOTTOM_RANGES", "Figure16Setup",
     "parse_range", "split_vote_probability", "split_vote_probability_exact",
-    "figure16_trial", "figure16", "figure16_summary", "paper_figure16",
+    "figure16_trial", "figure16", "figure16_summary", "paper_figure16", "compare_with_paper",
     "split_vote_trial", "split_vote_rate", "kraft_default_election", "prevote_demo",
     "DATA_DIR", "main",
 ]
@@ -179,7 +180,8 @@ def _raft_cluster(voters: int, seed: int, lo: float, hi: float, latency_ms: floa
     return RaftCluster(voters=voters, seed=seed, election_timeout_ms=lo, fetch_timeout_ms=lo,
                        pre_vote=pre_vote, check_quorum=check_quorum,
                        network=LinkSpec(latency_ms=latency_ms, jitter_ms=jitter_ms, bandwidth_bytes_per_ms=None),
-                       fetch_timeout_jitter_ms=hi - lo, election_jitter_ms=hi - lo, fetch_max_wait_ms=lo / 2)
+                       fetch_timeout_jitter_ms=hi - lo, election_jitter_ms=hi - lo, fetch_max_wait_ms=lo / 2,
+                       election_backoff_max_ms=0, append_linger_ms=0)
 
 
 def _set_latency(rc: Any, latency_ms: float, jitter_ms: float) -> None:
@@ -203,25 +205,42 @@ def _settle(rc: Any, timeout_ms: float, records: int = 2) -> Any:
     if not rc.run_until(lambda: rc.leader() is not None, timeout_ms):
         raise RuntimeError(f"no leader within {timeout_ms} ms while setting up (seed={rc.world.seed})")
     leader = rc.leader()
+    last = None
     for i in range(records):
-        rc.propose(f"setup-{i}".encode())
-    end = rc.log_end_offset(leader)
+        last = rc.propose(f"setup-{i}".encode())
+    if last is None:
+        raise RuntimeError(f"the leader refused the setup records (seed={rc.world.seed})")
     alive = [n for n in rc.nodes if rc.world.is_alive(n)]
-    if not rc.run_until(lambda: all(rc.high_watermark(n) >= end for n in alive), timeout_ms):
+    if not rc.run_until(lambda: all(rc.high_watermark(n) > last for n in alive), timeout_ms):
         raise RuntimeError(f"setup records not committed within {timeout_ms} ms (seed={rc.world.seed})")
     rc.run(2.0)
     return leader
 
 
+def _sent(rc: Any, src: Any) -> dict[Any, int]:
+    return {row["dst"]: row["sent"] for row in rc.world.network.stats() if row["src"] == src}
+
+
 def _sync_heartbeat(rc: Any, leader: Any, cut: Sequence[Any], timeout_ms: float) -> float:
-    """Append one record, so the leader answers every parked fetch at once; ``cut`` followers lose the answer."""
+    """Append one record, so the leader answers every parked fetch at once; ``cut`` followers lose the answer.
+
+    Returns when the answers to every other live follower are on the wire.
+    """
     net = rc.world.network
     for node in cut:
         net.cut(leader, node)
-    end = rc.log_end_offset(leader)
-    rc.propose(b"sync-heartbeat")
-    if not rc.run_until(lambda: rc.log_end_offset(leader) > end, timeout_ms):
-        raise RuntimeError(f"the leader did not append the heartbeat record (seed={rc.world.seed})")
+    before = _sent(rc, leader)
+    receivers = [n for n in rc.nodes if n != leader and n not in cut and rc.world.is_alive(n)]
+    if rc.propose(b"sync-heartbeat") is None:
+        raise RuntimeError(f"the leader refused the heartbeat record (seed={rc.world.seed})")
+
+    def answered() -> bool:
+        sent = _sent(rc, leader)
+        return all(sent.get(n, 0) > before.get(n, 0) for n in receivers)
+
+    if not rc.run_until(answered, timeout_ms):
+        raise RuntimeError(f"the leader did not answer the parked fetches (seed={rc.world.seed})")
+    rc.run(0.0)
     return float(rc.now)
 
 
@@ -308,6 +327,32 @@ def figure16_summary(frame: pd.DataFrame) -> pd.DataFrame:
 def paper_figure16(path: Path | None = None) -> pd.DataFrame:
     """The paper's published numbers (``data/raft_figure16_paper.csv``): timeout_range, statistic, value, unit, quote."""
     return pd.read_csv(path or DATA_DIR / "raft_figure16_paper.csv")
+
+
+def compare_with_paper(frame: pd.DataFrame, paper: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each downtime number the paper states, beside the same statistic of ``frame`` (a :func:`figure16` result).
+
+    Columns: timeout_range, statistic, paper, kafkalab, trials. For the paper's "consistently longer than 10 s"
+    (150-150) the kafkalab value is the share of trials (in %) that reached the bound or were censored.
+    """
+    paper = paper_figure16() if paper is None else paper
+    rows = []
+    for rec in paper.itertuples(index=False):
+        ours = frame[frame["timeout_range"] == rec.timeout_range]
+        if rec.statistic in ("trials", "recommended") or ours.empty:
+            continue
+        downtime = ours["downtime_ms"]
+        if rec.statistic == "downtime_lower_bound_ms":
+            value = 100.0 * float(((downtime >= rec.value) | ours["censored"]).mean())
+            statistic = f"% of trials >= {rec.value:g} ms"
+            paper_value = 100.0
+        else:
+            how = {"median_downtime_ms": "median", "mean_downtime_ms": "mean", "max_downtime_ms": "max"}
+            value = float(getattr(downtime, how[rec.statistic])())
+            statistic, paper_value = rec.statistic, float(rec.value)
+        rows.append({"timeout_range": rec.timeout_range, "statistic": statistic, "paper": paper_value,
+                     "kafkalab": value, "trials": len(ours)})
+    return pd.DataFrame(rows, columns=["timeout_range", "statistic", "paper", "kafkalab", "trials"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
