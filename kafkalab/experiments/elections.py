@@ -16,8 +16,8 @@ derived from ``(seed, range, trial)``, so any trial replays alone:
    extra backoff (KRaft's ``election.backoff.max.ms`` set to 0). The leader parks an idle fetch for
    ``fetch_max_wait_ms=LO/2``: the paper's heartbeat interval, half the minimum timeout. The leader appends at once
    (``append.linger.ms=0``). Pre-vote (KIP-996) and check-quorum are off, because the paper's Raft had neither.
-2. The quorum elects a leader and commits a few records on a fast LAN (0.5 ms), so every follower is caught up and has
-   a fetch parked at the leader.
+2. The voters start a couple of milliseconds apart (so even fixed timeouts elect a first leader), elect a leader and
+   commit a few records on a fast LAN (0.5 ms), so every follower is caught up and has a fetch parked at the leader.
 3. The links then get the paper's broadcast time (one-way latency = ``broadcast_ms / 2``). Why only now: in a pull
    model a follower hears from its leader once per ``fetch_max_wait_ms`` + round trip, so a steady 15 ms round trip
    under a 12 ms timeout would never keep a leader (Raft's timing requirement broadcastTime << electionTimeout). The
@@ -200,6 +200,16 @@ def _new_leader(rc: Any, old_epoch: int) -> Any:
     return None
 
 
+def _staggered_start(rc: Any, gap_ms: float) -> None:
+    """Start the voters ``gap_ms`` apart, so the first election cannot tie even with fixed timeouts (150-150)."""
+    nodes = list(rc.nodes)
+    for node in nodes[1:]:
+        rc.crash(node)
+    for node in nodes[1:]:
+        rc.run(gap_ms)
+        rc.restart(node)
+
+
 def _settle(rc: Any, timeout_ms: float, records: int = 2) -> Any:
     """Elect a leader, commit ``records`` records everywhere, and leave every follower with a fetch parked."""
     if not rc.run_until(lambda: rc.leader() is not None, timeout_ms):
@@ -250,6 +260,7 @@ def figure16_trial(timeout_range: str, seed: int, setup: Figure16Setup | None = 
     lo, hi = parse_range(timeout_range)
     rng = np.random.default_rng(derive_seed(seed, "figure16/trial"))
     rc = _raft_cluster(setup.voters, seed, lo, hi, setup.lan_latency_ms)
+    _staggered_start(rc, gap_ms=min(2.0, lo / (2 * setup.voters)))
     leader = _settle(rc, timeout_ms=100 * hi + 10_000)
     epoch0 = rc.epoch(leader)
     followers = [n for n in rc.nodes if n != leader]
@@ -367,6 +378,7 @@ def split_vote_trial(n: int, s: int, latency_fraction: float, seed: int, *, time
     if s == n:
         raise ValueError(f"s={s} alive of n={n}: the crashed leader is one of the n, so s <= n - 1")
     rc = _raft_cluster(n, seed, timeout_ms, timeout_ms + range_ms, 0.5)
+    _staggered_start(rc, gap_ms=2.0)
     leader = _settle(rc, timeout_ms=100 * (timeout_ms + range_ms) + 10_000)
     epoch0 = rc.epoch(leader)
     followers = [n_ for n_ in rc.nodes if n_ != leader]

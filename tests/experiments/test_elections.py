@@ -82,3 +82,90 @@ def test_paper_anchors_are_in_data():
     assert value[("12-24", "mean_downtime_ms")] == 35
     assert value[("12-24", "max_downtime_ms")] == 152
     assert value[("150-150", "downtime_lower_bound_ms")] == 10_000
+
+
+# -- the simulation --------------------------------------------------------------------------------------------------
+def _has_raft_cluster() -> bool:
+    try:
+        from kafkalab.raft import RaftCluster  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+pytestmark_sim = pytest.mark.skipif(not _has_raft_cluster(), reason="kafkalab.raft.RaftCluster has not landed yet")
+
+
+@pytestmark_sim
+def test_figure16_returns_one_tidy_row_per_trial_and_is_deterministic_per_seed():
+    first = el.figure16(trials=3, seed=7, ranges=["150-300", "50-100"])
+    again = el.figure16(trials=3, seed=7, ranges=["150-300", "50-100"])
+    other = el.figure16(trials=3, seed=8, ranges=["150-300", "50-100"])
+    for column in ("timeout_range", "trial", "seed", "downtime_ms", "election_rounds", "censored"):
+        assert column in first.columns
+    assert len(first) == 6
+    assert list(first["timeout_range"]) == ["150-300"] * 3 + ["50-100"] * 3
+    pd.testing.assert_frame_equal(first, again)
+    assert not first["downtime_ms"].equals(other["downtime_ms"])
+    assert (first["election_rounds"] >= 1).all()
+    # the leader crashes within half the minimum timeout after the heartbeat: downtime >= LO/2 or so
+    assert (first["downtime_ms"] >= first["lo_ms"] / 2).all()
+
+
+@pytestmark_sim
+def test_any_trial_replays_alone_from_its_seed():
+    frame = el.figure16(trials=2, seed=3, ranges=["100-200"])
+    row = frame.iloc[1]
+    alone = el.figure16_trial("100-200", int(row["seed"]))
+    assert alone["downtime_ms"] == row["downtime_ms"]
+    assert alone["election_rounds"] == row["election_rounds"]
+
+
+@pytestmark_sim
+def test_figure16_shape_no_randomness_means_split_votes_until_the_cap():
+    frame = el.figure16(trials=4, seed=0, ranges=["150-150", "150-300"], max_downtime_ms=3_000)
+    rounds = frame.groupby("timeout_range")["election_rounds"].mean()
+    assert rounds["150-150"] > rounds["150-300"]
+    fixed = frame[frame["timeout_range"] == "150-150"]
+    assert fixed["censored"].all()
+    assert (fixed["downtime_ms"] == 3_000).all()
+    assert not frame.loc[frame["timeout_range"] == "150-300", "censored"].any()
+
+
+@pytestmark_sim
+def test_split_votes_grow_with_latency():
+    low = el.split_vote_rate(clusters=[(5, 4)], latencies=[0.001], trials=15, seed=1)
+    high = el.split_vote_rate(clusters=[(5, 4)], latencies=[0.5], trials=15, seed=1)
+    assert low["splits"].iloc[0] == 0
+    assert high["measured"].iloc[0] > 0.2
+    assert list(high.columns[:4]) == ["n", "s", "l", "latency_ms"]
+
+
+@pytestmark_sim
+@pytest.mark.parametrize("n, s, message", [(5, 2, "s=2 alive of n=5 is no majority"),
+                                           (5, 5, "s <= n - 1")])
+def test_split_vote_trial_rejects_impossible_cells(n, s, message):
+    with pytest.raises(ValueError, match=message):
+        el.split_vote_trial(n, s, 0.1, seed=0)
+
+
+@pytestmark_sim
+def test_prevote_keeps_the_epoch_and_its_absence_bumps_it():
+    demo = el.prevote_demo(seed=0).set_index("pre_vote")
+    off, on = demo.loc[False], demo.loc[True]
+    assert on["epoch_after"] == on["epoch_before"]
+    assert not on["disrupted"] and not on["leader_changed"]
+    assert on["isolated_epoch_at_heal"] == on["epoch_before"]
+    assert off["isolated_epoch_at_heal"] > off["epoch_before"]
+    assert off["epoch_after"] > off["epoch_before"]
+    assert off["disrupted"]
+
+
+@pytestmark_sim
+def test_kraft_defaults_take_about_the_fetch_timeout():
+    frame = el.kraft_default_election(trials=3, seed=0)
+    assert list(frame.columns) == ["trial", "seed", "detect_ms", "downtime_ms", "election_rounds", "censored"]
+    assert not frame["censored"].any()
+    # nobody notices before the fetch timeout minus one parked fetch (2000 - 500 ms)
+    assert (frame["detect_ms"] >= 1_400).all()
+    assert (frame["downtime_ms"] < 6_000).all()
