@@ -46,7 +46,7 @@ import math
 import re
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,7 @@ __all__ = [
     "FIGURE16_RANGES", "TOP_RANGES", "BOTTOM_RANGES", "Figure16Setup",
     "parse_range", "split_vote_probability", "split_vote_probability_exact",
     "figure16_trial", "figure16", "figure16_summary", "paper_figure16", "compare_with_paper",
-    "split_vote_trial", "split_vote_rate", "kraft_default_election", "prevote_demo",
+    "split_vote_trial", "split_vote_rate", "kraft_default_election", "prevote_demo", "quorum_story",
     "DATA_DIR", "main",
 ]
 
@@ -504,6 +504,53 @@ def prevote_demo(seed: int = 0, *, isolation_ms: float = 10_000.0, after_ms: flo
                      "leader_after": leader_after, "epoch_after": epoch_after,
                      "leader_changed": leader_after != leader, "disrupted": epoch_after != epoch_before})
     return pd.DataFrame(rows)
+
+
+def quorum_story(rc: Any, *, settle_ms: float = 3_000.0) -> Iterator[dict[str, Any]]:
+    """Drive ``rc`` (a 5-voter RaftCluster) through a crash, a restart, an isolated voter and a 2|3 partition that
+    strands the leader in the minority; yield one dict per step (time_ms, step, leader, epoch) for a live timeline.
+    """
+    def state(step: str) -> dict[str, Any]:
+        leader = rc.leader()
+        return {"time_ms": float(rc.now), "step": step, "leader": leader,
+                "epoch": None if leader is None else rc.epoch(leader)}
+
+    def wait_for_leader(excluding: Any = None, timeout_ms: float = 30_000.0) -> None:
+        rc.run_until(lambda: rc.leader() is not None and rc.leader() != excluding, timeout_ms)
+
+    wait_for_leader()
+    yield state("first leader elected")
+    rc.run(settle_ms)
+    old = rc.leader()
+    rc.crash(old)
+    yield state(f"crash leader {old}")
+    wait_for_leader(excluding=old)
+    yield state("new leader elected")
+    rc.run(settle_ms)
+    rc.restart(old)
+    yield state(f"restart {old}")
+    rc.run(settle_ms)
+    leader = rc.leader()
+    loner = next(n for n in rc.nodes if n != leader)
+    rc.isolate(loner)
+    yield state(f"isolate {loner}")
+    rc.run(2 * settle_ms)
+    rc.heal()
+    yield state(f"heal: {loner} returns")
+    rc.run(settle_ms)
+    leader = rc.leader()
+    others = [n for n in rc.nodes if n != leader]
+    minority = [leader, others[0]]
+    majority = others[1:]
+    rc.partition(minority, majority)
+    yield state(f"partition {minority} | {majority}")
+    wait_for_leader(excluding=leader)
+    yield state("majority side elects a leader")
+    rc.run(2 * settle_ms)
+    rc.heal()
+    yield state("heal")
+    rc.run(settle_ms)
+    yield state("end")
 
 
 # ---------------------------------------------------------------------------------------------------------------
