@@ -5,6 +5,7 @@ config key with Kafka's defaults), ``kl.sim`` (kernel, network, disk, faults), `
 ``kl.raft`` (the KRaft quorum and its ``RaftCluster`` playground).
 """
 from kafkalab import config, errors, log, sim
+from kafkalab import raft
 
 __version__ = "0.1.0"
 __all__ = ["config", "errors", "log", "sim", "__version__"]

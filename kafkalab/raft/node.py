@@ -1,0 +1,914 @@
+"""A KRaft replica as a sans-I/O state machine (KIP-595 Raft with pull replication, KIP-630 snapshots, KIP-996 pre-vote).
+
+How it works. A :class:`RaftNode` is driven by three inputs, each given the current virtual time: ``handle(src, msg,
+now_ms)`` for a message, ``on_timer(name, now_ms)`` when a timer it asked for expires, and ``propose(values, now_ms)``.
+Everything it does goes out through a :class:`RaftPort`: ``send``, ``set_timer``/``cancel_timer`` (deadlines by name;
+re-setting one moves it), ``persist`` (a value file on the node's disk) and ``flush`` (fsync; the driver answers with
+``on_flushed(now_ms)``). Randomness comes from the ``random.Random`` it is handed. It never imports the simulator.
+
+The protocol follows Kafka's ``raft`` module (``KafkaRaftClient``, ``QuorumState``, ``LeaderState``, ...):
+
+- Roles are :class:`~kafkalab.raft.state.Role` values; every change goes through ``_transition``, checked against the
+  table in :mod:`kafkalab.raft.state`. The epoch rule runs once, before role-specific handling (``_observe``, Kafka's
+  ``maybeTransition``): a higher epoch in any message moves the node to Follower (leader known) or Unattached.
+- Replication is pull-based. Followers and observers send ``Fetch(fetch_offset, last_fetched_epoch)``; the leader
+  answers with batches, a DivergingEpoch (the follower truncates to ``min(own end of that epoch, leader's end)``), or a
+  snapshot id (the follower then sends FetchSnapshot). An idle fetch is parked up to ``fetch_max_wait_ms`` and answered
+  early when data is appended or the high watermark moves past what that replica was last told.
+- The high watermark is the ``voters // 2``-th largest voter end offset, applied only above the leader's epoch start
+  offset (the LeaderChange control record it appends on election must commit first) and never backwards. Followers
+  take ``min(leader HW, own log end)`` from fetch responses. Committed values are applied in order to ``committed``.
+- Elections: randomised election timeout (``base + random[0, base)``), fixed follower fetch timeout, binary
+  exponential backoff after a lost election, BeginQuorumEpoch resent every fetch timeout / 2 until acknowledged,
+  EndQuorumEpoch with preferred successors on resignation, check quorum (a leader without fetches from a majority for
+  1.5 x fetch timeout resigns), pre-vote through the Prospective role.
+- Durability: the quorum-state file (epoch, leader, vote) is persisted on every change and no message leaves the node
+  until that write is flushed, so a vote granted or cast survives a power loss. A follower fetches (reporting its log
+  end to the leader) only once its log is flushed to that offset; the leader counts its own end offset only when
+  flushed. Hence every entry below a high watermark is durable on a majority.
+
+Deliberate simplifications: a fixed voter set (no KIP-853 reconfiguration); Vote requests are not resent within one
+election (the election timeout retries), EndQuorumEpoch is sent once; FetchSnapshot moves the snapshot in one
+response; the state machine is the list of committed values, and a snapshot is that list; proposals are appended
+after ``append_linger_ms`` in batches of up to 8 MiB (Kafka's BatchAccumulator also drains a full batch early).
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kafkalab.log.log_config import LogConfig
+from kafkalab.log.partition_log import PartitionLog
+from kafkalab.log.records import Record, RecordBatch, value_size_bytes
+from kafkalab.raft import messages as m
+from kafkalab.raft.config import RaftConfig
+from kafkalab.raft.quorum import (EpochElection, binary_exponential_backoff_ms, high_watermark_candidate,
+                                  is_log_up_to_date, majority, strict_exponential_backoff_ms)
+from kafkalab.raft.state import OBSERVER_ROLES, TRANSITIONS, IllegalTransition, Role
+
+__all__ = ["RaftNode", "RaftPort", "QUORUM_STATE_KEY", "SNAPSHOT_KEY", "METADATA_LOG_NAME", "MAX_BATCH_SIZE_BYTES",
+           "new_metadata_log"]
+
+QUORUM_STATE_KEY = "quorum-state"
+SNAPSHOT_KEY = "raft-snapshot"
+METADATA_LOG_NAME = "__cluster_metadata-0"
+#: KafkaRaftClient.MAX_BATCH_SIZE_BYTES
+MAX_BATCH_SIZE_BYTES = 8 * 1024 * 1024
+
+
+def new_metadata_log() -> PartitionLog:
+    """An empty metadata log whose batches may be as large as a KRaft batch."""
+    return PartitionLog(LogConfig(max_message_bytes=MAX_BATCH_SIZE_BYTES + 1024), name=METADATA_LOG_NAME)
+
+
+class RaftPort(Protocol):
+    """What a node asks of its driver."""
+
+    def send(self, dst: int, msg: Any) -> None: ...
+
+    def set_timer(self, name: str, at_ms: float) -> None: ...
+
+    def cancel_timer(self, name: str) -> None: ...
+
+    def persist(self, key: str, value: Any) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+@dataclass(slots=True)
+class _Replica:
+    """The leader's view of one replica (LeaderState.ReplicaState)."""
+
+    end_offset: int | None = None
+    last_fetch_ms: float | None = None
+    hw_sent: int | None = None
+
+
+def _unwrap(value: Any) -> Any:
+    return value.value if type(value) is m.Payload else value
+
+
+class RaftNode:
+    """One KRaft replica. ``voters`` is the static voter set; a node not in it is an observer."""
+
+    def __init__(self, node_id: int, voters: Sequence[int], log: PartitionLog, port: RaftPort, rng: random.Random,
+                 config: RaftConfig | None = None, *, election_state: m.ElectionState | None = None,
+                 snapshot: m.Snapshot | None = None) -> None:
+        if not isinstance(node_id, int) or isinstance(node_id, bool):
+            raise TypeError(f"node_id must be an int, got {type(node_id).__name__} {node_id!r}")
+        voter_ids = tuple(sorted(voters))
+        if not voter_ids:
+            raise ValueError("a KRaft quorum needs at least one voter")
+        if len(set(voter_ids)) != len(voter_ids):
+            raise ValueError(f"voter ids must be distinct, got {list(voters)}")
+        if not isinstance(rng, random.Random):
+            raise TypeError(f"rng must be a random.Random, got {type(rng).__name__}")
+        self.node_id = node_id
+        self.voters = voter_ids
+        self.is_voter = node_id in voter_ids
+        self.config = config if config is not None else RaftConfig()
+        self.log = log
+        self.port = port
+        self.rng = rng
+        self._initial_state = election_state if election_state is not None else m.ElectionState(0)
+        self._initial_snapshot = snapshot
+        # election state (the quorum-state file)
+        self.role = Role.UNATTACHED
+        self.epoch = 0
+        self.leader_id: int | None = None
+        self.voted_id: int | None = None
+        # replicated state machine
+        self.high_watermark: int | None = None
+        self.committed: list[Any] = []
+        self.applied_offset = log.log_start_offset
+        self.snapshot: m.Snapshot | None = None
+        # elections
+        self._election: EpochElection | None = None
+        self._election_id = 0
+        self._retries = 0
+        self._backing_off = False
+        # follower / observer
+        self._fetch_corr: int | None = None
+        self._corr = 0
+        self._has_fetched = False
+        self._fetching_snapshot: tuple[int, int] | None = None
+        self._fetch_after_flush = False
+        self._discover_index = 0
+        # leader
+        self._replicas: dict[int, _Replica] = {}
+        self._epoch_start_offset = 0
+        self._fetched_voters: dict[int, None] = {}
+        self._unacked: dict[int, None] = {}
+        self._parked: dict[int, m.FetchRequest] = {}
+        self._pending: list[Record] = []
+        self._linger_armed = False
+        # durability
+        self._state_version = 0
+        self._durable_version = 0
+        self._flush_inflight: int | None = None
+        self._flush_wanted = False
+        self._held: list[tuple[int, int, Any]] = []
+        self._snapshot_pending: tuple[int, m.Snapshot] | None = None
+        self._started = False
+        self._handlers: dict[type, Callable[[int, Any, float], None]] = {
+            m.VoteRequest: self._on_vote_request,
+            m.VoteResponse: self._on_vote_response,
+            m.BeginQuorumEpochRequest: self._on_begin_quorum_epoch,
+            m.BeginQuorumEpochResponse: self._on_begin_quorum_epoch_response,
+            m.EndQuorumEpochRequest: self._on_end_quorum_epoch,
+            m.EndQuorumEpochResponse: self._on_end_quorum_epoch_response,
+            m.FetchRequest: self._on_fetch,
+            m.FetchResponse: self._on_fetch_response,
+            m.FetchSnapshotRequest: self._on_fetch_snapshot,
+            m.FetchSnapshotResponse: self._on_fetch_snapshot_response,
+        }
+
+    def __repr__(self) -> str:
+        return (f"RaftNode({self.node_id}, {self.role.value}, epoch={self.epoch}, leader={self.leader_id}, "
+                f"leo={self.log.log_end_offset}, hw={self.high_watermark})")
+
+    # ================================================================================================================
+    # inputs
+    # ================================================================================================================
+    def start(self, now_ms: float) -> None:
+        """Recover from durable state (quorum-state, snapshot, log) and enter the initial role (QuorumState.initialize)."""
+        if self._started:
+            raise RuntimeError(f"node {self.node_id} is already started")
+        self._started = True
+        snap = self._initial_snapshot
+        if snap is not None:
+            if self.log.log_end_offset < snap.end_offset:
+                self.log.truncate_fully_and_start_at(snap.end_offset, now_ms)
+            elif self.log.log_start_offset < snap.end_offset:
+                self.log.advance_log_start(snap.end_offset)
+            self.snapshot = snap
+            self.committed = list(snap.values)
+            self.applied_offset = snap.end_offset
+            self.high_watermark = snap.end_offset
+        else:
+            self.applied_offset = self.log.log_start_offset
+        state = self._initial_state
+        self.epoch = state.epoch
+        if state.leader_id == self.node_id and self.is_voter:
+            self.role, self.leader_id, self.voted_id = Role.RESIGNED, self.node_id, state.voted_id
+        elif state.leader_id is not None and state.leader_id != self.node_id:
+            self.role, self.leader_id, self.voted_id = Role.FOLLOWER, state.leader_id, state.voted_id
+        elif state.voted_id is not None and self.is_voter:
+            self.role, self.voted_id = Role.VOTED, state.voted_id
+        else:
+            self.role = Role.UNATTACHED
+        self._enter(now_ms, resigned_successors=())
+
+    def handle(self, src: int, msg: Any, now_ms: float) -> None:
+        """Process one message from ``src``."""
+        handler = self._handlers.get(type(msg))
+        if handler is None:
+            raise TypeError(f"node {self.node_id} got a {type(msg).__name__} from {src}, which is not a KRaft message")
+        handler(src, msg, now_ms)
+
+    def on_timer(self, name: str, now_ms: float) -> None:
+        """The timer ``name`` (set through the port) expired."""
+        role = self.role
+        if name == "election":
+            self._on_election_timeout(now_ms)
+        elif name == "fetch":
+            if role is Role.FOLLOWER:
+                if self.is_voter:
+                    self._start_election(now_ms)
+                else:
+                    self._transition(Role.UNATTACHED, self.epoch, None, None, now_ms)
+        elif name == "request":
+            if role is Role.FOLLOWER or (role is Role.UNATTACHED and not self.is_voter):
+                self._fetch_corr = None
+                self._maybe_fetch(now_ms)
+        elif name == "linger":
+            self._linger_armed = False
+            if role is Role.LEADER:
+                self._append_pending(now_ms)
+        elif name == "check_quorum":
+            if role is Role.LEADER and self.config.check_quorum and len(self.voters) > 1:
+                self.resign(now_ms)
+        elif name == "begin_quorum":
+            if role is Role.LEADER:
+                self._send_begin_quorum_epoch(now_ms)
+        elif name.startswith("park:"):
+            replica = int(name[5:])
+            request = self._parked.pop(replica, None)
+            if request is not None and role is Role.LEADER:
+                self._respond_fetch(replica, request, now_ms)
+        else:
+            raise ValueError(f"node {self.node_id}: unknown timer {name!r}")
+
+    def on_flushed(self, now_ms: float) -> None:
+        """The fsync requested through ``port.flush()`` completed: what was written before it is durable."""
+        version = self._flush_inflight
+        self._flush_inflight = None
+        if version is not None and version > self._durable_version:
+            self._durable_version = version
+        if self._held:
+            ready = [h for h in self._held if h[0] <= self._durable_version]
+            if ready:
+                self._held = [h for h in self._held if h[0] > self._durable_version]
+                for _, dst, msg in ready:
+                    self.port.send(dst, msg)
+        pending = self._snapshot_pending
+        if pending is not None and pending[0] <= self._durable_version:
+            self._snapshot_pending = None
+            self._install_local_snapshot(pending[1])
+        if self._flush_wanted:
+            self._flush_wanted = False
+            self._request_flush()
+        if self.role is Role.LEADER:
+            self._update_leader_end_offset(now_ms)
+        elif self._fetch_after_flush and self.role in (Role.FOLLOWER, Role.UNATTACHED):
+            self._fetch_after_flush = False
+            self._maybe_fetch(now_ms)
+
+    def propose(self, values: Sequence[Any], now_ms: float) -> int | None:
+        """Append ``values`` (after the append linger) if this node leads; returns the offset of the first, else None."""
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise TypeError(f"propose takes a sequence of values, got {type(values).__name__}; "
+                            f"wrap a single value in a list")
+        if not values:
+            raise ValueError("propose needs at least one value")
+        if self.role is not Role.LEADER:
+            return None
+        offset = self.log.log_end_offset + len(self._pending)
+        self._pending.extend(Record(None, m.Payload.wrap(v)) for v in values)
+        if not self._linger_armed:
+            self._linger_armed = True
+            self.port.set_timer("linger", now_ms + self.config.append_linger_ms)
+        return offset
+
+    def resign(self, now_ms: float) -> bool:
+        """Leave leadership gracefully (EndQuorumEpoch with preferred successors); False if not the leader."""
+        if self.role is not Role.LEADER:
+            return False
+        others = [v for v in self.voters if v != self.node_id]
+        ends: dict[int, int] = {}
+        for v in others:
+            end = self._replicas[v].end_offset
+            ends[v] = -1 if end is None else end
+        successors = tuple(sorted(others, key=lambda v: (-ends[v], v)))
+        self._transition(Role.RESIGNED, self.epoch, self.node_id, self.voted_id, now_ms,
+                         resigned_successors=successors)
+        return True
+
+    def take_snapshot(self, now_ms: float) -> tuple[int, int] | None:
+        """Snapshot the state machine at the applied offset (the high watermark); the log before it is deleted once
+        the snapshot is durable. Returns the snapshot id ``(end_offset, epoch)``, or None if there is nothing new."""
+        end = self.applied_offset
+        latest = self.snapshot.end_offset if self.snapshot is not None else 0
+        if self._snapshot_pending is not None:
+            latest = max(latest, self._snapshot_pending[1].end_offset)
+        if end <= latest:
+            return None
+        epoch = self.log.epoch_cache.epoch_for_offset(end - 1)
+        if epoch is None:
+            epoch = self.snapshot.epoch if self.snapshot is not None else 0
+        snap = m.Snapshot(end, epoch, tuple(self.committed))
+        self.port.persist(SNAPSHOT_KEY, snap)
+        self._state_version += 1
+        self._snapshot_pending = (self._state_version, snap)
+        self._request_flush()
+        return snap.snapshot_id
+
+    snapshot_now = take_snapshot
+
+    # ================================================================================================================
+    # queries
+    # ================================================================================================================
+    @property
+    def log_end_offset(self) -> int:
+        return self.log.log_end_offset
+
+    def last_fetched_epoch(self) -> int:
+        """Epoch of the last record in the log (or of the snapshot when the log is empty)."""
+        if self.log.log_end_offset > self.log.log_start_offset:
+            latest = self.log.latest_epoch
+            if latest is not None:
+                return latest
+        return self.snapshot.epoch if self.snapshot is not None else 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"node": self.node_id, "role": self.role.value, "epoch": self.epoch, "leader": self.leader_id,
+                "voted_for": self.voted_id, "log_start_offset": self.log.log_start_offset,
+                "log_end_offset": self.log.log_end_offset, "high_watermark": self.high_watermark,
+                "snapshot_id": self.snapshot.snapshot_id if self.snapshot is not None else None,
+                "voter": self.is_voter}
+
+    def replica_end_offsets(self) -> dict[int, int | None]:
+        """The leader's view of every replica's end offset (empty unless leader)."""
+        return {r: s.end_offset for r, s in self._replicas.items()}
+
+    # ================================================================================================================
+    # role changes
+    # ================================================================================================================
+    def _transition(self, to: Role, epoch: int, leader_id: int | None, voted_id: int | None, now_ms: float, *,
+                    resigned_successors: tuple[int, ...] = ()) -> None:
+        src = self.role
+        if to not in TRANSITIONS[src]:
+            raise IllegalTransition(f"node {self.node_id}: illegal transition {src.value} -> {to.value} "
+                                    f"(epoch {self.epoch} -> {epoch})", from_role=src, to_role=to)
+        if not self.is_voter and to not in OBSERVER_ROLES:
+            raise IllegalTransition(f"node {self.node_id} is an observer and cannot become {to.value}",
+                                    from_role=src, to_role=to)
+        if epoch < self.epoch:
+            raise IllegalTransition(f"node {self.node_id}: epoch may not go back ({self.epoch} -> {epoch}) in "
+                                    f"{src.value} -> {to.value}", from_role=src, to_role=to)
+        parked = self._exit(now_ms)
+        changed = (epoch, leader_id, voted_id) != (self.epoch, self.leader_id, self.voted_id)
+        self.role, self.epoch, self.leader_id, self.voted_id = to, epoch, leader_id, voted_id
+        if changed:
+            self.port.persist(QUORUM_STATE_KEY, m.ElectionState(epoch, leader_id, voted_id))
+            self._state_version += 1
+            self._request_flush()
+        for replica, request in parked:
+            self._send(replica, self._fetch_error(request, m.NOT_LEADER_OR_FOLLOWER))
+        self._enter(now_ms, resigned_successors=resigned_successors)
+
+    def _exit(self, now_ms: float) -> list[tuple[int, m.FetchRequest]]:
+        cancel = self.port.cancel_timer
+        for name in ("election", "fetch", "request", "check_quorum", "begin_quorum", "linger"):
+            cancel(name)
+        parked = list(self._parked.items())
+        for replica in self._parked:
+            cancel(f"park:{replica}")
+        self._parked = {}
+        self._replicas = {}
+        self._pending = []
+        self._linger_armed = False
+        self._unacked = {}
+        self._fetched_voters = {}
+        self._election = None
+        self._backing_off = False
+        self._fetch_corr = None
+        self._fetching_snapshot = None
+        self._fetch_after_flush = False
+        self._has_fetched = False
+        return parked
+
+    def _enter(self, now_ms: float, *, resigned_successors: tuple[int, ...]) -> None:
+        role = self.role
+        if role is not Role.CANDIDATE and role is not Role.PROSPECTIVE:
+            self._retries = 0
+        if role is Role.UNATTACHED:
+            if self.is_voter:
+                self._set_election_timer(now_ms)
+            else:
+                self._maybe_fetch(now_ms)
+        elif role is Role.VOTED:
+            self._set_election_timer(now_ms)
+        elif role is Role.FOLLOWER:
+            self._reset_fetch_timer(now_ms)
+            self._maybe_fetch(now_ms)
+        elif role is Role.PROSPECTIVE or role is Role.CANDIDATE:
+            if role is Role.CANDIDATE:
+                self._retries += 1
+            self._election_id += 1
+            self._election = EpochElection(self.voters)
+            self._election.record(self.node_id, True)
+            self._set_election_timer(now_ms)
+            if self._election.is_won():
+                self._on_election_won(now_ms)
+            else:
+                self._send_vote_requests(pre_vote=role is Role.PROSPECTIVE)
+        elif role is Role.LEADER:
+            self._become_leader(now_ms)
+        elif role is Role.RESIGNED:
+            self._set_election_timer(now_ms)
+            for voter in self.voters:
+                if voter != self.node_id:
+                    self._send(voter, m.EndQuorumEpochRequest(self.epoch, self.node_id, resigned_successors))
+
+    def _observe(self, epoch: int, leader_id: int | None, now_ms: float) -> bool:
+        """Kafka's ``maybeTransition``: the epoch rule, applied before any role-specific handling."""
+        if epoch > self.epoch:
+            if leader_id is not None and leader_id != self.node_id:
+                self._transition(Role.FOLLOWER, epoch, leader_id, None, now_ms)
+            else:
+                self._transition(Role.UNATTACHED, epoch, None, None, now_ms)
+            return True
+        if (epoch == self.epoch and leader_id is not None and leader_id != self.node_id and self.leader_id is None
+                and self.role in (Role.UNATTACHED, Role.VOTED, Role.PROSPECTIVE, Role.CANDIDATE)):
+            self._transition(Role.FOLLOWER, epoch, leader_id, self.voted_id, now_ms)
+            return True
+        return False
+
+    # ================================================================================================================
+    # elections
+    # ================================================================================================================
+    def _election_timeout_ms(self) -> float:
+        base = self.config.election_timeout_ms
+        jitter = self.config.election_jitter_ms
+        if jitter is None:
+            return base + (self.rng.randrange(int(base)) if int(base) > 0 else 0)
+        return base + self.rng.random() * jitter
+
+    def _set_election_timer(self, now_ms: float) -> None:
+        self.port.set_timer("election", now_ms + self._election_timeout_ms())
+
+    def _start_election(self, now_ms: float) -> None:
+        if self.config.pre_vote:
+            leader = self.leader_id if self.role is Role.FOLLOWER else None
+            self._transition(Role.PROSPECTIVE, self.epoch, leader, self.voted_id, now_ms)
+        else:
+            self._transition(Role.CANDIDATE, self.epoch + 1, None, self.node_id, now_ms)
+
+    def _on_election_timeout(self, now_ms: float) -> None:
+        role = self.role
+        if role in (Role.UNATTACHED, Role.VOTED, Role.RESIGNED):
+            if self.is_voter:
+                self._start_election(now_ms)
+        elif role is Role.PROSPECTIVE:
+            self._after_lost_pre_vote(now_ms)
+        elif role is Role.CANDIDATE:
+            if self._backing_off:
+                self._start_election(now_ms)
+            else:
+                self._start_backoff(now_ms)
+
+    def _start_backoff(self, now_ms: float) -> None:
+        self._backing_off = True
+        backoff = binary_exponential_backoff_ms(max(1, self._retries), self.rng, self.config.election_backoff_max_ms)
+        self.port.set_timer("election", now_ms + backoff)
+
+    def _after_lost_pre_vote(self, now_ms: float) -> None:
+        if self.leader_id is not None:
+            self._transition(Role.FOLLOWER, self.epoch, self.leader_id, self.voted_id, now_ms)
+        elif self.voted_id is not None:
+            self._transition(Role.VOTED, self.epoch, None, self.voted_id, now_ms)
+        else:
+            self._transition(Role.UNATTACHED, self.epoch, None, None, now_ms)
+
+    def _send_vote_requests(self, *, pre_vote: bool) -> None:
+        epoch = self.epoch + 1 if pre_vote else self.epoch
+        request = m.VoteRequest(epoch, self.node_id, self.last_fetched_epoch(), self.log.log_end_offset, pre_vote,
+                                self._election_id)
+        for voter in self.voters:
+            if voter != self.node_id:
+                self._send(voter, request)
+
+    def _on_election_won(self, now_ms: float) -> None:
+        if self.role is Role.PROSPECTIVE:
+            self._transition(Role.CANDIDATE, self.epoch + 1, None, self.node_id, now_ms)
+        elif self.role is Role.CANDIDATE:
+            self._transition(Role.LEADER, self.epoch, self.node_id, self.voted_id, now_ms)
+
+    def _can_grant(self, candidate: int, up_to_date: bool, pre_vote: bool) -> bool:
+        role = self.role
+        if role is Role.UNATTACHED or role is Role.PROSPECTIVE:
+            if pre_vote:
+                return up_to_date
+            if self.voted_id is not None:
+                return self.voted_id == candidate
+            if self.leader_id is not None:
+                return False
+            return up_to_date
+        if role is Role.VOTED:
+            return up_to_date if pre_vote else self.voted_id == candidate
+        if role is Role.FOLLOWER:
+            # KIP-996: a follower that heard from its leader in this role rejects pre-votes.
+            return pre_vote and not self._has_fetched and up_to_date
+        if role is Role.CANDIDATE:
+            return pre_vote and up_to_date
+        return False
+
+    def _on_vote_request(self, src: int, req: m.VoteRequest, now_ms: float) -> None:
+        if not self.is_voter:
+            self._send(src, m.VoteResponse(m.INCONSISTENT_VOTER_SET, self.epoch, self.leader_id, False,
+                                           req.pre_vote, req.correlation_id))
+            return
+        if req.replica_epoch < self.epoch:
+            self._send(src, m.VoteResponse(m.FENCED_LEADER_EPOCH, self.epoch, self.leader_id, False, req.pre_vote,
+                                           req.correlation_id))
+            return
+        if not req.pre_vote and req.replica_epoch > self.epoch:
+            self._observe(req.replica_epoch, None, now_ms)
+        up_to_date = is_log_up_to_date(req.last_offset_epoch, req.last_offset, self.last_fetched_epoch(),
+                                       self.log.log_end_offset)
+        granted = self._can_grant(req.candidate_id, up_to_date, req.pre_vote)
+        if granted and not req.pre_vote and self.role in (Role.UNATTACHED, Role.PROSPECTIVE):
+            self._transition(Role.VOTED, self.epoch, None, req.candidate_id, now_ms)
+        self._send(src, m.VoteResponse(m.NONE, self.epoch, self.leader_id, granted, req.pre_vote,
+                                       req.correlation_id))
+
+    def _on_vote_response(self, src: int, resp: m.VoteResponse, now_ms: float) -> None:
+        if self._observe(resp.leader_epoch, resp.leader_id, now_ms):
+            return
+        election = self._election
+        if election is None or resp.correlation_id != self._election_id:
+            return
+        if resp.pre_vote != (self.role is Role.PROSPECTIVE):
+            return
+        if resp.error not in (m.NONE, m.FENCED_LEADER_EPOCH):
+            return
+        election.record(src, resp.vote_granted)
+        if election.is_won():
+            self._on_election_won(now_ms)
+        elif election.is_lost():
+            if self.role is Role.PROSPECTIVE:
+                self._after_lost_pre_vote(now_ms)
+            elif not self._backing_off:
+                # Rejected by a majority: go straight to the random backoff instead of waiting the timeout out.
+                self._start_backoff(now_ms)
+
+    # ================================================================================================================
+    # leadership
+    # ================================================================================================================
+    def _become_leader(self, now_ms: float) -> None:
+        self._retries = 0
+        self._replicas = {v: _Replica() for v in self.voters}
+        self._epoch_start_offset = self.log.log_end_offset
+        granting = self._election.granted if self._election is not None else (self.node_id,)
+        control = m.LeaderChange(self.node_id, self.voters, tuple(sorted(granting)))
+        self.log.append_as_leader(RecordBatch((Record(None, control),), is_control=True), self.epoch, now_ms)
+        self._request_flush()
+        self._unacked = {v: None for v in self.voters if v != self.node_id}
+        self._send_begin_quorum_epoch(now_ms)
+        if self.config.check_quorum and len(self.voters) > 1:
+            self.port.set_timer("check_quorum", now_ms + self.config.check_quorum_timeout_ms)
+
+    def _send_begin_quorum_epoch(self, now_ms: float) -> None:
+        if not self._unacked:
+            return
+        request = m.BeginQuorumEpochRequest(self.epoch, self.node_id)
+        for voter in self._unacked:
+            self._send(voter, request)
+        self.port.set_timer("begin_quorum", now_ms + self.config.begin_quorum_epoch_timeout_ms)
+
+    def _append_pending(self, now_ms: float) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        chunk: list[Record] = []
+        size = 0
+        for record in pending:
+            record_size = value_size_bytes(record.value) + 16
+            if chunk and size + record_size > MAX_BATCH_SIZE_BYTES:
+                self.log.append_as_leader(RecordBatch(tuple(chunk)), self.epoch, now_ms)
+                chunk, size = [], 0
+            chunk.append(record)
+            size += record_size
+        self.log.append_as_leader(RecordBatch(tuple(chunk)), self.epoch, now_ms)
+        self._request_flush()
+        self._complete_parked(now_ms)
+
+    def _update_leader_end_offset(self, now_ms: float) -> None:
+        own = self._replicas.get(self.node_id)
+        if own is None:
+            return
+        flushed = self.log.flushed_offset
+        if own.end_offset is None or flushed > own.end_offset:
+            own.end_offset = flushed
+            self._maybe_advance_high_watermark(now_ms)
+
+    def _maybe_advance_high_watermark(self, now_ms: float) -> None:
+        candidate = high_watermark_candidate([self._replicas[v].end_offset for v in self.voters])
+        if candidate is None or candidate <= self._epoch_start_offset:
+            return
+        if self.high_watermark is not None and candidate <= self.high_watermark:
+            return
+        self.high_watermark = candidate
+        self._apply()
+        self._complete_parked(now_ms)
+
+    def _check_quorum_fetch(self, replica: int, now_ms: float) -> None:
+        if replica == self.node_id or replica not in self.voters or not self.config.check_quorum:
+            return
+        self._fetched_voters[replica] = None
+        if len(self._fetched_voters) >= majority(len(self.voters)) - 1:
+            self._fetched_voters = {}
+            self.port.set_timer("check_quorum", now_ms + self.config.check_quorum_timeout_ms)
+
+    def _leader_request_error(self, epoch: int) -> str | None:
+        if self.role is not Role.LEADER:
+            if epoch > self.epoch:
+                return m.UNKNOWN_LEADER_EPOCH
+            return m.FENCED_LEADER_EPOCH if epoch < self.epoch else m.NOT_LEADER_OR_FOLLOWER
+        if epoch < self.epoch:
+            return m.FENCED_LEADER_EPOCH
+        if epoch > self.epoch:
+            return m.UNKNOWN_LEADER_EPOCH
+        return None
+
+    def _known_leader(self) -> int | None:
+        return None if self.role is Role.RESIGNED else self.leader_id
+
+    def _fetch_error(self, req: m.FetchRequest, error: str) -> m.FetchResponse:
+        return m.FetchResponse(error, self.epoch, self._known_leader(), correlation_id=req.correlation_id)
+
+    def _on_fetch(self, src: int, req: m.FetchRequest, now_ms: float) -> None:
+        error = self._leader_request_error(req.replica_epoch)
+        if error is not None:
+            self._send(src, self._fetch_error(req, error))
+            return
+        replica = self._replicas.get(src)
+        if replica is None:
+            replica = self._replicas[src] = _Replica()
+        replica.last_fetch_ms = now_ms
+        if src in self._parked:
+            # A newer fetch supersedes the parked one (the replica gave up on it).
+            del self._parked[src]
+            self.port.cancel_timer(f"park:{src}")
+        if src in self._unacked:
+            del self._unacked[src]
+        self._check_quorum_fetch(src, now_ms)
+        log = self.log
+        offset, last_epoch = req.fetch_offset, req.last_fetched_epoch
+        start = log.log_start_offset
+        snap = self.snapshot
+        if start > 0 and snap is not None and (offset < start or (offset == start and last_epoch != snap.epoch)
+                                                or last_epoch < snap.epoch):
+            self._send(src, m.FetchResponse(m.NONE, self.epoch, self.node_id, self.high_watermark, start,
+                                            snapshot_id=snap.snapshot_id, correlation_id=req.correlation_id))
+            return
+        if not (offset == start and (start == 0 or (snap is not None and last_epoch == snap.epoch))):
+            end_epoch, end_offset = log.end_offset_for_epoch(last_epoch)
+            if end_epoch != last_epoch or end_offset < offset:
+                self._send(src, m.FetchResponse(m.NONE, self.epoch, self.node_id, self.high_watermark, start,
+                                                diverging_epoch=(end_epoch, end_offset),
+                                                correlation_id=req.correlation_id))
+                return
+        replica.end_offset = offset
+        if src in self.voters:
+            self._maybe_advance_high_watermark(now_ms)
+        if (req.max_wait_ms > 0 and offset >= log.log_end_offset and replica.hw_sent == self.high_watermark):
+            self._parked[src] = req
+            self.port.set_timer(f"park:{src}", now_ms + req.max_wait_ms)
+            return
+        self._respond_fetch(src, req, now_ms)
+
+    def _respond_fetch(self, src: int, req: m.FetchRequest, now_ms: float) -> None:
+        log = self.log
+        offset = req.fetch_offset
+        if offset < log.log_start_offset or offset > log.log_end_offset:
+            # The log moved under a parked fetch (a snapshot advanced the start): let the replica ask again.
+            self._send(src, m.FetchResponse(m.NONE, self.epoch, self.node_id, self.high_watermark,
+                                            log.log_start_offset, correlation_id=req.correlation_id))
+            return
+        batches = tuple(log.read(offset, self.config.fetch_max_bytes))
+        size = 64
+        for batch in batches:
+            size += batch.size_bytes
+        replica = self._replicas.get(src)
+        if replica is not None:
+            replica.hw_sent = self.high_watermark
+        self._send(src, m.FetchResponse(m.NONE, self.epoch, self.node_id, self.high_watermark, log.log_start_offset,
+                                        batches, correlation_id=req.correlation_id, size_bytes=size))
+
+    def _complete_parked(self, now_ms: float) -> None:
+        if not self._parked:
+            return
+        parked, self._parked = self._parked, {}
+        for replica, request in parked.items():
+            self.port.cancel_timer(f"park:{replica}")
+            self._respond_fetch(replica, request, now_ms)
+
+    def _on_begin_quorum_epoch(self, src: int, req: m.BeginQuorumEpochRequest, now_ms: float) -> None:
+        if req.leader_epoch < self.epoch:
+            self._send(src, m.BeginQuorumEpochResponse(m.FENCED_LEADER_EPOCH, self.epoch, self._known_leader()))
+            return
+        self._observe(req.leader_epoch, req.leader_id, now_ms)
+        self._send(src, m.BeginQuorumEpochResponse(m.NONE, self.epoch, self._known_leader()))
+
+    def _on_begin_quorum_epoch_response(self, src: int, resp: m.BeginQuorumEpochResponse, now_ms: float) -> None:
+        if self._observe(resp.leader_epoch, resp.leader_id, now_ms):
+            return
+        if self.role is Role.LEADER and resp.error == m.NONE and resp.leader_epoch == self.epoch:
+            self._unacked.pop(src, None)
+
+    def _on_end_quorum_epoch(self, src: int, req: m.EndQuorumEpochRequest, now_ms: float) -> None:
+        if req.leader_epoch < self.epoch:
+            self._send(src, m.EndQuorumEpochResponse(m.FENCED_LEADER_EPOCH, self.epoch, self._known_leader()))
+            return
+        self._observe(req.leader_epoch, req.leader_id, now_ms)
+        if self.role is Role.FOLLOWER and self.leader_id == req.leader_id and self.is_voter:
+            successors = req.preferred_successors
+            position = successors.index(self.node_id) if self.node_id in successors else -1
+            backoff = strict_exponential_backoff_ms(position, len(successors), self.config.election_backoff_max_ms)
+            self.port.set_timer("fetch", now_ms + backoff)
+        self._send(src, m.EndQuorumEpochResponse(m.NONE, self.epoch, self._known_leader()))
+
+    def _on_end_quorum_epoch_response(self, src: int, resp: m.EndQuorumEpochResponse, now_ms: float) -> None:
+        self._observe(resp.leader_epoch, resp.leader_id, now_ms)
+
+    # ================================================================================================================
+    # following
+    # ================================================================================================================
+    def _reset_fetch_timer(self, now_ms: float) -> None:
+        timeout = self.config.fetch_timeout_ms
+        jitter = self.config.fetch_timeout_jitter_ms
+        if jitter > 0:
+            timeout += self.rng.random() * jitter
+        self.port.set_timer("fetch", now_ms + timeout)
+
+    def _maybe_fetch(self, now_ms: float) -> None:
+        if self._fetch_corr is not None:
+            return
+        log = self.log
+        if self.role is Role.FOLLOWER:
+            target = self.leader_id
+        elif self.role is Role.UNATTACHED and not self.is_voter:
+            # An observer without a leader asks the voters in turn (KafkaRaftClient.maybeSendAnyVoterFetch).
+            target = self.voters[self._discover_index % len(self.voters)]
+            self._discover_index += 1
+        else:
+            return
+        assert target is not None
+        if self._fetching_snapshot is not None:
+            self._corr += 1
+            self._fetch_corr = self._corr
+            self._send(target, m.FetchSnapshotRequest(self.epoch, self.node_id, self._fetching_snapshot, self._corr))
+        else:
+            if log.flushed_offset < log.log_end_offset:
+                # The fetch offset tells the leader what we hold: it must be durable first.
+                self._fetch_after_flush = True
+                self._request_flush()
+                return
+            self._corr += 1
+            self._fetch_corr = self._corr
+            self._send(target, m.FetchRequest(self.epoch, self.node_id, log.log_end_offset,
+                                              self.last_fetched_epoch(), self.config.fetch_max_wait_ms, self._corr))
+        self.port.set_timer("request", now_ms + self.config.request_timeout_ms)
+
+    def _retry_fetch_later(self, now_ms: float) -> None:
+        self._fetch_corr = None
+        self.port.set_timer("request", now_ms + self.config.retry_backoff_ms)
+
+    def _on_fetch_response(self, src: int, resp: m.FetchResponse, now_ms: float) -> None:
+        matched = resp.correlation_id == self._fetch_corr and self._fetch_corr is not None
+        if self._observe(resp.leader_epoch, resp.leader_id, now_ms):
+            return
+        if not matched:
+            return
+        if self.role is Role.UNATTACHED:
+            self._retry_fetch_later(now_ms)
+            return
+        if self.role is not Role.FOLLOWER or src != self.leader_id:
+            return
+        if resp.error != m.NONE:
+            self._retry_fetch_later(now_ms)
+            return
+        self._fetch_corr = None
+        self.port.cancel_timer("request")
+        self._reset_fetch_timer(now_ms)
+        self._has_fetched = True
+        log = self.log
+        if resp.diverging_epoch is not None:
+            epoch, end_offset = resp.diverging_epoch
+            local_epoch, local_end = log.end_offset_for_epoch(epoch)
+            target = min(local_end, end_offset) if local_epoch >= 0 else end_offset
+            log.truncate_to(max(0, target))
+            self._maybe_fetch(now_ms)
+            return
+        if resp.snapshot_id is not None:
+            self._fetching_snapshot = resp.snapshot_id
+            self._maybe_fetch(now_ms)
+            return
+        if resp.batches:
+            for batch in resp.batches:
+                log.append_as_follower(batch, now_ms)
+            self._request_flush()
+        hw = resp.high_watermark
+        if hw is not None:
+            hw = min(hw, log.log_end_offset)
+            if self.high_watermark is None or hw > self.high_watermark:
+                self.high_watermark = hw
+                self._apply()
+        self._maybe_fetch(now_ms)
+
+    def _on_fetch_snapshot(self, src: int, req: m.FetchSnapshotRequest, now_ms: float) -> None:
+        error = self._leader_request_error(req.replica_epoch)
+        if error is not None:
+            self._send(src, m.FetchSnapshotResponse(error, self.epoch, self._known_leader(),
+                                                    correlation_id=req.correlation_id))
+            return
+        self._check_quorum_fetch(src, now_ms)
+        snap = self.snapshot
+        if snap is None or snap.snapshot_id != req.snapshot_id:
+            self._send(src, m.FetchSnapshotResponse(m.SNAPSHOT_NOT_FOUND, self.epoch, self.node_id,
+                                                    correlation_id=req.correlation_id))
+            return
+        self._send(src, m.FetchSnapshotResponse(m.NONE, self.epoch, self.node_id, snap, req.correlation_id))
+
+    def _on_fetch_snapshot_response(self, src: int, resp: m.FetchSnapshotResponse, now_ms: float) -> None:
+        matched = resp.correlation_id == self._fetch_corr and self._fetch_corr is not None
+        if self._observe(resp.leader_epoch, resp.leader_id, now_ms):
+            return
+        if not matched or self.role is not Role.FOLLOWER or src != self.leader_id:
+            return
+        self._fetch_corr = None
+        self._fetching_snapshot = None
+        self.port.cancel_timer("request")
+        if resp.error != m.NONE or resp.snapshot is None:
+            self._maybe_fetch(now_ms)
+            return
+        self._reset_fetch_timer(now_ms)
+        self._has_fetched = True
+        snap = resp.snapshot
+        if snap.end_offset > self.applied_offset:
+            self.log.truncate_fully_and_start_at(snap.end_offset, now_ms)
+            self.snapshot = snap
+            self.port.persist(SNAPSHOT_KEY, snap)
+            self._state_version += 1
+            self._request_flush()
+            self.committed = list(snap.values)
+            self.applied_offset = snap.end_offset
+            if self.high_watermark is None or snap.end_offset > self.high_watermark:
+                self.high_watermark = snap.end_offset
+        self._maybe_fetch(now_ms)
+
+    # ================================================================================================================
+    # state machine, snapshots, durability
+    # ================================================================================================================
+    def _apply(self) -> None:
+        hw = self.high_watermark
+        if hw is None:
+            return
+        log = self.log
+        committed = self.committed
+        while self.applied_offset < hw:
+            applied = self.applied_offset
+            batches = log.read(applied, MAX_BATCH_SIZE_BYTES)
+            if not batches:
+                return
+            for batch in batches:
+                if batch.base_offset >= hw:
+                    return
+                if batch.is_control:
+                    if batch.next_offset <= hw:
+                        self.applied_offset = batch.next_offset
+                        continue
+                    return
+                for offset, record in zip(batch.offsets(), batch.records, strict=True):
+                    if offset < applied:
+                        continue
+                    if offset >= hw:
+                        return
+                    committed.append(_unwrap(record.value))
+                    self.applied_offset = offset + 1
+                self.applied_offset = max(self.applied_offset, min(batch.next_offset, hw))
+
+    def _install_local_snapshot(self, snap: m.Snapshot) -> None:
+        if self.snapshot is not None and snap.end_offset <= self.snapshot.end_offset:
+            return
+        self.snapshot = snap
+        bound = self.high_watermark if self.high_watermark is not None else snap.end_offset
+        if self.log.log_start_offset < snap.end_offset <= self.log.log_end_offset:
+            self.log.advance_log_start(snap.end_offset, high_watermark=max(bound, snap.end_offset))
+
+    def _request_flush(self) -> None:
+        if self._flush_inflight is not None:
+            self._flush_wanted = True
+            return
+        self._flush_inflight = self._state_version
+        self.port.flush()
+
+    def _send(self, dst: int, msg: Any) -> None:
+        if self._durable_version < self._state_version:
+            self._held.append((self._state_version, dst, msg))
+        else:
+            self.port.send(dst, msg)
