@@ -18,14 +18,15 @@ derived from ``(seed, range, trial)``, so any trial replays alone:
    (``append.linger.ms=0``). Pre-vote (KIP-996) and check-quorum are off, because the paper's Raft had neither.
 2. The voters start a couple of milliseconds apart (so even fixed timeouts elect a first leader), elect a leader and
    commit a few records on a fast LAN (0.5 ms), so every follower is caught up and has a fetch parked at the leader.
-3. The links then get the paper's broadcast time (one-way latency = ``broadcast_ms / 2``). Why only now: in a pull
-   model a follower hears from its leader once per ``fetch_max_wait_ms`` + round trip, so a steady 15 ms round trip
-   under a 12 ms timeout would never keep a leader (Raft's timing requirement broadcastTime << electionTimeout). The
-   paper's 15 ms was mostly the fsync of votes and entries; its idle heartbeats were cheaper.
-4. The synchronized heartbeat: one record is proposed, and the leader answers every parked fetch at once. To give the
+3. The synchronized heartbeat: one record is proposed, and the leader answers every parked fetch at once. To give the
    servers different log lengths (so some candidates are not eligible) the answers to ``lagging`` followers are lost
-   on the way (a one-way cut for the duration of the broadcast): those followers lack the record, and their last
-   message from the leader is the one before.
+   on the way (a one-way cut from the leader): those followers lack the record, and their last message from the
+   leader is the one before (about 2 ms earlier).
+4. Only then do the links get the paper's broadcast time (one-way latency ``broadcast_ms / 2``), for the election's
+   Vote requests. Why not earlier: in a pull model a follower hears from its leader once per ``fetch_max_wait_ms`` +
+   round trip, so a steady 15 ms round trip under a 12 ms timeout would never keep a leader (Raft's timing requirement
+   broadcastTime << electionTimeout, made literal); and the paper's 15 ms was mostly the fsync behind votes and
+   entries, while its heartbeats were cheap.
 5. The leader crashes uniformly within its heartbeat interval after that broadcast. Downtime is the virtual time from
    the crash until a live node leads an epoch above the crashed leader's; ``election_rounds`` is how many epochs that
    took (each candidacy bumps the epoch when pre-vote is off). A trial still without a leader after
@@ -36,8 +37,8 @@ e+1) fails to produce a leader. Timeouts are uniform over a range R, the one-way
 (no jitter), every alive follower's timer starts at the same synchronized heartbeat and all logs are equal, which is
 the model behind the closed form :func:`split_vote_probability`.
 
-Simplification: the network has one latency for every message, where the paper's cluster had cheap heartbeats and
-slow (fsynced) votes; see step 3.
+Simplification: the network has one latency for every message at a time, where the paper's cluster had cheap
+heartbeats and slow (fsynced) votes; step 4 switches the latency between the heartbeat and the election.
 """
 from __future__ import annotations
 
@@ -265,8 +266,8 @@ def figure16_trial(timeout_range: str, seed: int, setup: Figure16Setup | None = 
     epoch0 = rc.epoch(leader)
     followers = [n for n in rc.nodes if n != leader]
     lagging = [followers[i] for i in sorted(rng.choice(len(followers), size=setup.lagging, replace=False))]
-    _set_latency(rc, setup.broadcast_ms / 2, setup.jitter_ms)
     sent_at = _sync_heartbeat(rc, leader, lagging, timeout_ms=hi + setup.broadcast_ms + 100)
+    _set_latency(rc, setup.broadcast_ms / 2, setup.jitter_ms)
     heartbeat_ms = lo / 2
     crash_offset = float(rng.uniform(0.0, heartbeat_ms))
     rc.run(max(0.0, sent_at + crash_offset - rc.now))
@@ -385,8 +386,8 @@ def split_vote_trial(n: int, s: int, latency_fraction: float, seed: int, *, time
     for node in followers[s:]:
         rc.crash(node)
     rc.run(2.0)
-    _set_latency(rc, latency_fraction * range_ms, 0.0)
     _sync_heartbeat(rc, leader, (), timeout_ms=timeout_ms + range_ms)
+    _set_latency(rc, latency_fraction * range_ms, 0.0)
     rc.crash(leader)
     elected = rc.run_until(lambda: _new_leader(rc, epoch0) is not None, 20 * (timeout_ms + range_ms))
     first = _new_leader(rc, epoch0) if elected else None
