@@ -90,6 +90,10 @@ def _unwrap(value: Any) -> Any:
     return value.value if type(value) is m.Payload else value
 
 
+#: Roles whose remaining election time carries over into Unattached of a higher epoch.
+_KEEPS_ELECTION_TIMER = frozenset({Role.UNATTACHED, Role.VOTED, Role.CANDIDATE, Role.PROSPECTIVE})
+
+
 class RaftNode:
     """One KRaft replica. ``voters`` is the static voter set; a node not in it is an observer."""
 
@@ -129,6 +133,7 @@ class RaftNode:
         self._election_id = 0
         self._retries = 0
         self._backing_off = False
+        self._election_deadline: float | None = None
         # follower / observer
         self._fetch_corr: int | None = None
         self._corr = 0
@@ -367,7 +372,7 @@ class RaftNode:
             self._request_flush()
         for replica, request in parked:
             self._send(replica, self._fetch_error(request, m.NOT_LEADER_OR_FOLLOWER))
-        self._enter(now_ms, resigned_successors=resigned_successors)
+        self._enter(now_ms, resigned_successors=resigned_successors, previous=src)
 
     def _exit(self, now_ms: float) -> list[tuple[int, m.FetchRequest]]:
         cancel = self.port.cancel_timer
@@ -390,13 +395,19 @@ class RaftNode:
         self._has_fetched = False
         return parked
 
-    def _enter(self, now_ms: float, *, resigned_successors: tuple[int, ...]) -> None:
+    def _enter(self, now_ms: float, *, resigned_successors: tuple[int, ...], previous: Role | None = None) -> None:
         role = self.role
         if role is not Role.CANDIDATE and role is not Role.PROSPECTIVE:
             self._retries = 0
         if role is Role.UNATTACHED:
             if self.is_voter:
-                self._set_election_timer(now_ms)
+                deadline = self._election_deadline
+                if previous in _KEEPS_ELECTION_TIMER and deadline is not None:
+                    # QuorumState.transitionToUnattached keeps the remaining election time: a disruptive
+                    # candidate bumping the epoch again and again must not postpone everyone else's election.
+                    self.port.set_timer("election", max(deadline, now_ms))
+                else:
+                    self._set_election_timer(now_ms)
             else:
                 self._maybe_fetch(now_ms)
         elif role is Role.VOTED:
@@ -448,7 +459,8 @@ class RaftNode:
         return base + self.rng.random() * jitter
 
     def _set_election_timer(self, now_ms: float) -> None:
-        self.port.set_timer("election", now_ms + self._election_timeout_ms())
+        self._election_deadline = now_ms + self._election_timeout_ms()
+        self.port.set_timer("election", self._election_deadline)
 
     def _start_election(self, now_ms: float) -> None:
         if self.config.pre_vote:
