@@ -133,7 +133,7 @@ def draw_topology(view: TopologyView, fig: Figure | None = None, title: str | No
     if view.clients:
         ax.text(0.01, 0.12, "clients", fontsize=8, color="#636363", va="center")
     ax.set_xlim(0, 1)
-    ax.set_ylim(-0.1, 1.0)
+    ax.set_ylim(0.02, 0.95)
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=10)
