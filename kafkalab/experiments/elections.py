@@ -11,19 +11,27 @@ derived from ``(seed, range, trial)``, so any trial replays alone:
 1. Raft's classic timing on KRaft's timers. A KRaft follower becomes a candidate when it has had no successful fetch
    from the leader for ``fetch_timeout_ms``; Raft's follower does so when it has heard nothing from the leader for a
    randomised election timeout. With ``fetch_timeout_ms=LO`` and ``fetch_timeout_jitter_ms=HI-LO`` the follower timeout
-   is uniform in [LO, HI) from the last message from the leader, which is Raft's rule. A failed candidate retries after
-   ``election_timeout_ms=LO`` plus ``random[0, HI-LO)`` (``election_jitter_ms``), as Raft's candidate does, with no
-   extra backoff (KRaft's ``election.backoff.max.ms`` set to 0). The leader parks an idle fetch for
-   ``fetch_max_wait_ms=LO/2``: the paper's heartbeat interval, half the minimum timeout. The leader appends at once
-   (``append.linger.ms=0``). Pre-vote (KIP-996) and check-quorum are off, because the paper's Raft had neither.
+   is uniform in [LO, HI) from the last message from the leader, which is Raft's rule. A candidate whose election
+   timeout, ``election_timeout_ms=LO`` plus ``random[0, HI-LO)`` (``election_jitter_ms``), expires without a result
+   retries, as Raft's does. The leader parks an idle fetch for ``fetch_max_wait_ms=LO/2``: the paper's heartbeat
+   interval, half the minimum timeout. The leader appends at once (``append.linger.ms=0``). Pre-vote (KIP-996) and
+   check-quorum are off, because the paper's Raft had neither.
+   Two KRaft behaviours stay, because no knob removes them and they are Kafka's (KafkaRaftClient): a candidate
+   rejected by a majority, or whose timeout expired, first waits a *random* backoff, ``min(100 ms * random(2^retries),
+   election.backoff.max.ms)``, here capped at LO so it scales with the range; and a voter that sees a higher epoch
+   becomes Unattached with a fresh election timeout, so an ineligible candidate delays the eligible ones (the paper's
+   Figure 2 restarts a follower's timer only for the current leader or a granted vote). The random backoff is why
+   "150-150" does not
+   livelock here as it did in the paper; ``election_backoff_max_ms=0`` removes it (and then a rejected candidate
+   retries at once, so ties repeat every round trip).
 2. The voters start a couple of milliseconds apart (so even fixed timeouts elect a first leader), elect a leader and
    commit a few records on a fast LAN (0.5 ms), so every follower is caught up and has a fetch parked at the leader.
 3. The synchronized heartbeat: one record is proposed, and the leader answers every parked fetch at once. To give the
    servers different log lengths (so some candidates are not eligible) the answers to ``lagging`` followers are lost
    on the way (a one-way cut from the leader): those followers lack the record, and their last message from the
-   leader is the one before (about 2 ms earlier).
-4. Only then do the links get the paper's broadcast time (one-way latency ``broadcast_ms / 2``), for the election's
-   Vote requests. Why not earlier: in a pull model a follower hears from its leader once per ``fetch_max_wait_ms`` +
+   leader is the one before, a fraction of a millisecond earlier (the LAN and its fsync take 0.05 ms here).
+4. Only then do the links get the paper's broadcast time (one-way latency ``broadcast_ms / 2``, fsync ``fsync_ms``),
+   for the election's Vote requests. Why not earlier: in a pull model a follower hears from its leader once per ``fetch_max_wait_ms`` +
    round trip, so a steady 15 ms round trip under a 12 ms timeout would never keep a leader (Raft's timing requirement
    broadcastTime << electionTimeout, made literal); and the paper's 15 ms was mostly the fsync behind votes and
    entries, while its heartbeats were cheap.
@@ -159,14 +167,17 @@ class Figure16Setup:
     """The knobs of one Figure 16 trial (see the module docstring for what each step does)."""
 
     broadcast_ms: float = 15.0      # round trip during the election (the paper's "broadcast time")
-    lan_latency_ms: float = 0.5     # one-way latency while the leader is healthy
+    fsync_ms: float = 1.0           # fsync during the election (a vote is durable before it is sent)
+    lan_latency_ms: float = 0.05    # one-way latency and fsync while the leader is healthy (the heartbeats)
     jitter_ms: float = 0.0          # extra per-message delay, uniform in [0, jitter_ms)
     lagging: int = 2                # followers that miss the last record (ineligible candidates)
     max_downtime_ms: float = 10_000.0
     voters: int = 5
+    #: cap of KRaft's backoff after a lost election; None = the range's LO
+    election_backoff_max_ms: float | None = None
 
     def __post_init__(self) -> None:
-        if self.broadcast_ms < 0 or self.lan_latency_ms < 0 or self.jitter_ms < 0:
+        if min(self.broadcast_ms, self.fsync_ms, self.lan_latency_ms, self.jitter_ms) < 0:
             raise ValueError(f"latencies must be >= 0, got {self}")
         if not 0 <= self.lagging < self.voters - 1:
             raise ValueError(f"lagging must be in [0, voters - 2], got lagging={self.lagging} with {self.voters} voters")
@@ -175,14 +186,16 @@ class Figure16Setup:
 
 
 def _raft_cluster(voters: int, seed: int, lo: float, hi: float, latency_ms: float, *, pre_vote: bool = False,
-                  check_quorum: bool = False, jitter_ms: float = 0.0) -> Any:
+                  check_quorum: bool = False, jitter_ms: float = 0.0, backoff_max_ms: float | None = None,
+                  fsync_latency_ms: float = 1.0) -> Any:
     from kafkalab.raft import RaftCluster
 
     return RaftCluster(voters=voters, seed=seed, election_timeout_ms=lo, fetch_timeout_ms=lo,
                        pre_vote=pre_vote, check_quorum=check_quorum,
                        network=LinkSpec(latency_ms=latency_ms, jitter_ms=jitter_ms, bandwidth_bytes_per_ms=None),
                        fetch_timeout_jitter_ms=hi - lo, election_jitter_ms=hi - lo, fetch_max_wait_ms=lo / 2,
-                       election_backoff_max_ms=0, append_linger_ms=0)
+                       election_backoff_max_ms=lo if backoff_max_ms is None else backoff_max_ms, append_linger_ms=0,
+                       fsync_latency_ms=fsync_latency_ms)
 
 
 def _set_latency(rc: Any, latency_ms: float, jitter_ms: float) -> None:
@@ -211,21 +224,34 @@ def _staggered_start(rc: Any, gap_ms: float) -> None:
         rc.restart(node)
 
 
-def _settle(rc: Any, timeout_ms: float, records: int = 2) -> Any:
-    """Elect a leader, commit ``records`` records everywhere, and leave every follower with a fetch parked."""
-    if not rc.run_until(lambda: rc.leader() is not None, timeout_ms):
-        raise RuntimeError(f"no leader within {timeout_ms} ms while setting up (seed={rc.world.seed})")
-    leader = rc.leader()
-    last = None
-    for i in range(records):
-        last = rc.propose(f"setup-{i}".encode())
-    if last is None:
-        raise RuntimeError(f"the leader refused the setup records (seed={rc.world.seed})")
-    alive = [n for n in rc.nodes if rc.world.is_alive(n)]
-    if not rc.run_until(lambda: all(rc.high_watermark(n) > last for n in alive), timeout_ms):
-        raise RuntimeError(f"setup records not committed within {timeout_ms} ms (seed={rc.world.seed})")
-    rc.run(2.0)
-    return leader
+def _settle(rc: Any, timeout_ms: float, records: int = 2, quiet_ms: float = 0.0, park_ms: float = 2.0) -> Any:
+    """Elect a leader that stays, commit ``records`` records everywhere, and leave every follower with a fetch parked.
+
+    ``quiet_ms``: how long a new leader must last before we use it (a rival candidacy may still be under way);
+    ``park_ms``: time for the followers' next fetches to reach the leader and park there.
+    """
+    deadline = rc.now + timeout_ms
+    while rc.now < deadline:
+        if not rc.run_until(lambda: rc.leader() is not None, deadline - rc.now):
+            break
+        rc.run(quiet_ms)
+        leader = rc.leader()
+        if leader is None:
+            continue
+        last = None
+        for i in range(records):
+            last = rc.propose(f"setup-{i}".encode())
+        alive = [n for n in rc.nodes if rc.world.is_alive(n)]
+
+        def committed() -> bool:
+            return rc.leader() != leader or all(rc.high_watermark(n) > last for n in alive)
+
+        rc.run_until(committed, max(0.0, deadline - rc.now))
+        if rc.leader() == leader and all(rc.high_watermark(n) > last for n in alive):
+            rc.run(park_ms)
+            if rc.leader() == leader:
+                return leader
+    raise RuntimeError(f"no stable leader with committed setup records within {timeout_ms} ms (seed={rc.world.seed})")
 
 
 def _sent(rc: Any, src: Any) -> dict[Any, int]:
@@ -260,14 +286,17 @@ def figure16_trial(timeout_range: str, seed: int, setup: Figure16Setup | None = 
     setup = setup or Figure16Setup()
     lo, hi = parse_range(timeout_range)
     rng = np.random.default_rng(derive_seed(seed, "figure16/trial"))
-    rc = _raft_cluster(setup.voters, seed, lo, hi, setup.lan_latency_ms)
+    rc = _raft_cluster(setup.voters, seed, lo, hi, setup.lan_latency_ms, backoff_max_ms=setup.election_backoff_max_ms,
+                       fsync_latency_ms=setup.lan_latency_ms)
     _staggered_start(rc, gap_ms=min(2.0, lo / (2 * setup.voters)))
-    leader = _settle(rc, timeout_ms=100 * hi + 10_000)
+    leader = _settle(rc, timeout_ms=100 * hi + 10_000, quiet_ms=hi, park_ms=8 * setup.lan_latency_ms + 0.1)
     epoch0 = rc.epoch(leader)
     followers = [n for n in rc.nodes if n != leader]
     lagging = [followers[i] for i in sorted(rng.choice(len(followers), size=setup.lagging, replace=False))]
     sent_at = _sync_heartbeat(rc, leader, lagging, timeout_ms=hi + setup.broadcast_ms + 100)
     _set_latency(rc, setup.broadcast_ms / 2, setup.jitter_ms)
+    for disk in rc.world.disks.values():
+        disk.fsync_latency_ms = setup.fsync_ms
     heartbeat_ms = lo / 2
     crash_offset = float(rng.uniform(0.0, heartbeat_ms))
     rc.run(max(0.0, sent_at + crash_offset - rc.now))
@@ -279,7 +308,7 @@ def figure16_trial(timeout_range: str, seed: int, setup: Figure16Setup | None = 
     top_epoch = max(rc.epoch(n) for n in rc.nodes if rc.world.is_alive(n))
     return {
         "timeout_range": timeout_range, "lo_ms": lo, "hi_ms": hi, "seed": seed,
-        "downtime_ms": float(rc.now) - crash_at, "censored": not elected,
+        "downtime_ms": float(rc.now) - crash_at if elected else setup.max_downtime_ms, "censored": not elected,
         "election_rounds": (rc.epoch(new_leader) if new_leader is not None else top_epoch) - epoch0,
         "crash_offset_ms": crash_offset, "old_leader": leader,
         "new_leader": new_leader, "lagging": ",".join(str(n) for n in lagging),
@@ -378,9 +407,11 @@ def split_vote_trial(n: int, s: int, latency_fraction: float, seed: int, *, time
         raise ValueError(f"s={s} alive of n={n} is no majority: no round can produce a leader")
     if s == n:
         raise ValueError(f"s={s} alive of n={n}: the crashed leader is one of the n, so s <= n - 1")
-    rc = _raft_cluster(n, seed, timeout_ms, timeout_ms + range_ms, 0.5)
+    # fsync takes no time here: a vote request leaves after the candidate's vote is flushed, and the model's latency is
+    # the request's whole head start
+    rc = _raft_cluster(n, seed, timeout_ms, timeout_ms + range_ms, 0.5, fsync_latency_ms=0.0)
     _staggered_start(rc, gap_ms=2.0)
-    leader = _settle(rc, timeout_ms=100 * (timeout_ms + range_ms) + 10_000)
+    leader = _settle(rc, timeout_ms=100 * (timeout_ms + range_ms) + 10_000, quiet_ms=timeout_ms + range_ms)
     epoch0 = rc.epoch(leader)
     followers = [n_ for n_ in rc.nodes if n_ != leader]
     for node in followers[s:]:
