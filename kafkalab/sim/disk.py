@@ -107,8 +107,9 @@ class Disk:
 
     # -- flushing -----------------------------------------------------------------------------------------------
     def _snapshot(self) -> tuple[dict[str, Any], dict[str, int]]:
+        # Keys stay dirty until an fsync that captured their current version completes: an fsync cut short by a
+        # crash must not make a later fsync skip them.
         values = {k: self._values.get(k, _MISSING) for k in self._dirty}
-        self._dirty = {}
         offsets = {name: log.log_end_offset for name, log in self._logs.items()
                    if log.flushed_offset < log.log_end_offset}
         return values, offsets
@@ -119,6 +120,8 @@ class Disk:
                 self._durable.pop(key, None)
             else:
                 self._durable[key] = value
+            if self._values.get(key, _MISSING) is value:
+                self._dirty.pop(key, None)
         for name, offset in offsets.items():
             log = self._logs.get(name)
             if log is not None:
