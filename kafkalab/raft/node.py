@@ -184,14 +184,16 @@ class RaftNode:
         self._started = True
         snap = self._initial_snapshot
         if snap is not None:
-            if self.log.log_end_offset < snap.end_offset:
-                self.log.truncate_fully_and_start_at(snap.end_offset, now_ms)
-            elif self.log.log_start_offset < snap.end_offset:
-                self.log.advance_log_start(snap.end_offset)
             self.snapshot = snap
             self.committed = list(snap.values)
             self.applied_offset = snap.end_offset
             self.high_watermark = snap.end_offset
+            if self.log.log_start_offset < snap.end_offset:
+                # The snapshot may still sit unflushed in the page cache: delete the log before it only once it is
+                # durable, or a power loss would leave a log that starts after a snapshot that is gone.
+                self._state_version += 1
+                self._snapshot_pending = (self._state_version, snap)
+                self._request_flush()
         else:
             self.applied_offset = self.log.log_start_offset
         state = self._initial_state
@@ -905,12 +907,15 @@ class RaftNode:
                 self.applied_offset = max(self.applied_offset, min(batch.next_offset, hw))
 
     def _install_local_snapshot(self, snap: m.Snapshot) -> None:
-        if self.snapshot is not None and snap.end_offset <= self.snapshot.end_offset:
-            return
-        self.snapshot = snap
-        bound = self.high_watermark if self.high_watermark is not None else snap.end_offset
-        if self.log.log_start_offset < snap.end_offset <= self.log.log_end_offset:
-            self.log.advance_log_start(snap.end_offset, high_watermark=max(bound, snap.end_offset))
+        """``snap`` is durable: it becomes the node's snapshot and the log before it is deleted."""
+        if self.snapshot is None or snap.end_offset >= self.snapshot.end_offset:
+            self.snapshot = snap
+        log = self.log
+        if log.log_start_offset < snap.end_offset:
+            if snap.end_offset <= log.log_end_offset:
+                log.advance_log_start(snap.end_offset, high_watermark=snap.end_offset)
+            else:
+                log.truncate_fully_and_start_at(snap.end_offset)
 
     def _request_flush(self) -> None:
         if self._flush_inflight is not None:

@@ -135,3 +135,23 @@ def test_raft_config_rejects_bad_values():
         RaftConfig(pre_vote="yes")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="controller.quorum.fetch.timeout.ms"):
         RaftConfig.from_config({"controller.quorum.fetch.timeout.ms": -5})
+
+
+def test_a_value_whose_fsync_died_in_a_crash_is_made_durable_by_the_next_fsync():
+    """Regression (kafkalab.sim.disk): an fsync cut short by a crash used to forget the keys it had captured."""
+    from kafkalab.sim.disk import Disk
+    from kafkalab.sim.kernel import Kernel, Owner
+
+    kernel = Kernel(0)
+    disk = Disk(kernel, 1, writeback_interval_ms=None)
+    first = Owner("1")
+    disk.owner = first
+    disk.write("raft-snapshot", "S")
+    disk.fsync()
+    kernel.kill(first)                      # crash before the fsync completes
+    kernel.run(10)
+    disk.owner = Owner("1#2")
+    disk.fsync()
+    kernel.run(10)
+    disk.power_loss()
+    assert disk.read("raft-snapshot") == "S"
