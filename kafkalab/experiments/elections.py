@@ -70,7 +70,7 @@ __all__ = [
     "FIGURE16_RANGES", "TOP_RANGES", "BOTTOM_RANGES", "Figure16Setup",
     "parse_range", "split_vote_probability", "split_vote_probability_exact",
     "figure16_trial", "figure16", "figure16_summary", "paper_figure16", "compare_with_paper",
-    "split_vote_trial", "split_vote_rate", "kraft_default_election", "prevote_demo", "quorum_story",
+    "split_vote_trial", "split_vote_rate", "kraft_default_election", "prevote_runs", "prevote_demo", "quorum_story",
     "DATA_DIR", "main",
 ]
 
@@ -503,16 +503,12 @@ def kraft_default_election(trials: int = 100, seed: int = 0, *, voters: int = 5,
     return pd.DataFrame(rows)
 
 
-def prevote_demo(seed: int = 0, *, isolation_ms: float = 10_000.0, after_ms: float = 5_000.0,
-                 voters: int = 5) -> pd.DataFrame:
-    """A follower is cut off for ``isolation_ms`` while the leader keeps committing, then rejoins; pre-vote off and on.
-
-    One row per setting: pre_vote, leader_before, epoch_before, isolated, isolated_epoch_at_heal, leader_after,
-    epoch_after, leader_changed, disrupted (the quorum's epoch moved because of the rejoining node).
-    """
+def prevote_runs(seed: int = 0, *, isolation_ms: float = 10_000.0, after_ms: float = 5_000.0,
+                 voters: int = 5) -> list[tuple[dict[str, Any], Any]]:
+    """The runs behind :func:`prevote_demo`: ``(row, cluster)`` for pre-vote off, then on (plot the clusters)."""
     from kafkalab.raft import RaftCluster
 
-    rows = []
+    runs = []
     for pre_vote in (False, True):
         rc = RaftCluster(voters=voters, seed=seed, pre_vote=pre_vote, check_quorum=True)
         if not rc.run_until(lambda: rc.leader() is not None, 60_000):
@@ -521,21 +517,37 @@ def prevote_demo(seed: int = 0, *, isolation_ms: float = 10_000.0, after_ms: flo
         leader = rc.leader()
         epoch_before = rc.epoch(leader)
         isolated = next(n for n in rc.nodes if n != leader)
+        isolated_at = float(rc.now)
         rc.isolate(isolated)
         steps = 10
         for i in range(steps):
             rc.propose(f"while-isolated-{i}".encode())
             rc.run(isolation_ms / steps)
         isolated_epoch = rc.epoch(isolated)
+        healed_at = float(rc.now)
         rc.heal()
         rc.run(after_ms)
         leader_after = rc.leader()
         epoch_after = rc.epoch(leader_after) if leader_after is not None else max(rc.epoch(n) for n in rc.nodes)
-        rows.append({"pre_vote": pre_vote, "seed": seed, "leader_before": leader, "epoch_before": epoch_before,
-                     "isolated": isolated, "isolated_epoch_at_heal": isolated_epoch,
-                     "leader_after": leader_after, "epoch_after": epoch_after,
-                     "leader_changed": leader_after != leader, "disrupted": epoch_after != epoch_before})
-    return pd.DataFrame(rows)
+        row = {"pre_vote": pre_vote, "seed": seed, "leader_before": leader, "epoch_before": epoch_before,
+               "isolated": isolated, "isolated_epoch_at_heal": isolated_epoch,
+               "leader_after": leader_after, "epoch_after": epoch_after,
+               "leader_changed": leader_after != leader, "disrupted": epoch_after != epoch_before,
+               "isolated_at_ms": isolated_at, "healed_at_ms": healed_at}
+        runs.append((row, rc))
+    return runs
+
+
+def prevote_demo(seed: int = 0, *, isolation_ms: float = 10_000.0, after_ms: float = 5_000.0,
+                 voters: int = 5) -> pd.DataFrame:
+    """A follower is cut off for ``isolation_ms`` while the leader keeps committing, then rejoins; pre-vote off and on.
+
+    One row per setting: pre_vote, seed, leader_before, epoch_before, isolated, isolated_epoch_at_heal, leader_after,
+    epoch_after, leader_changed, disrupted (the quorum's epoch moved because of the rejoining node), isolated_at_ms,
+    healed_at_ms. Check quorum is on in both (Kafka's default).
+    """
+    return pd.DataFrame([row for row, _ in prevote_runs(seed, isolation_ms=isolation_ms, after_ms=after_ms,
+                                                        voters=voters)])
 
 
 def quorum_story(rc: Any, *, settle_ms: float = 3_000.0) -> Iterator[dict[str, Any]]:
