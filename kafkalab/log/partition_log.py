@@ -152,9 +152,18 @@ class PartitionLog:
         return stored
 
     def append_as_follower(self, batch: RecordBatch, now_ms: float = 0) -> None:
-        """Store the leader's batch object itself. It must start at the log end (a compacted log may skip ahead)."""
+        """Store the leader's batch object itself. It must start at the log end (a compacted log may skip ahead).
+
+        An empty log whose end falls inside the batch restarts at the batch's base offset (the leader's log start
+        was moved into the middle of a batch by deleteRecords).
+        """
         first = batch.base_offset
         end = self._log_end_offset
+        if first < end == self._log_start_offset and batch.last_offset >= end:
+            # The leader's log start is inside this batch (deleteRecords) and it is the follower's first fetch:
+            # start the log at the batch's base offset, as Kafka's Partition.appendRecordsToFollowerOrFutureReplica.
+            self.truncate_fully_and_start_at(first, now_ms)
+            end = first
         if first != end and not (first > end and self.config.compact):
             if first == NO_OFFSET:
                 message = f"append_as_follower: batch has no offsets on {self.name}; the leader assigns them"
