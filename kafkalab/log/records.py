@@ -156,7 +156,20 @@ class RecordBatch:
             ts = record.timestamp_ms
             if ts > max_ts:
                 max_ts = ts
-            size += record_size_bytes(record, i if deltas is None else deltas[i], ts - base_ts)
+            key, value = record.key, record.value
+            if record.headers or type(key) is not bytes or type(value) is not bytes:
+                size += record_size_bytes(record, i if deltas is None else deltas[i], ts - base_ts)
+                continue
+            # Fast path (the common record: bytes key and value, no headers), same arithmetic as record_size_bytes.
+            delta = i if deltas is None else deltas[i]
+            ts_delta = ts - base_ts
+            k, v = len(key), len(value)
+            body = (4 + k + v  # attributes, key length, value length, header count (all 1 byte when small)
+                    + (1 if delta < 64 else size_of_varint(delta))
+                    + (1 if -64 <= ts_delta < 64 else size_of_varlong(ts_delta))
+                    + (0 if k < 64 else size_of_varint(k) - 1)
+                    + (0 if v < 64 else size_of_varint(v) - 1))
+            size += body + (1 if body < 64 else size_of_varint(body))
         if self.original_last_offset_delta is not None:
             last_delta = self.original_last_offset_delta
         elif deltas is None:

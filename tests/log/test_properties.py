@@ -9,7 +9,7 @@ import os
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from kafkalab.errors import OffsetOutOfRangeError
 from kafkalab.log import LogConfig, PartitionLog, Record

@@ -1,7 +1,17 @@
 """Record batch sizes against hand-computed Kafka v2 sizes (DefaultRecord.sizeInBytes + 61-byte batch header)."""
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from kafkalab.log import BATCH_OVERHEAD_BYTES, NO_OFFSET, Record, RecordBatch, size_of_varint, size_of_varlong
+from kafkalab.log import (
+    BATCH_OVERHEAD_BYTES,
+    NO_OFFSET,
+    Record,
+    RecordBatch,
+    record_size_bytes,
+    size_of_varint,
+    size_of_varlong,
+)
 
 
 @pytest.mark.parametrize(("value", "size"), [(0, 1), (-1, 1), (63, 1), (-64, 1), (64, 2), (-65, 2), (8191, 2),
@@ -39,9 +49,9 @@ def test_second_record_pays_for_its_deltas():
 
 def test_headers_are_sized_with_utf8_keys():
     # body 1+1+1 + (1+1) + (1+1) + count 1 + ("trace": 1+5, b"abc": 1+3) + ("n": 1+1, None: 1) = 21, prefix 1
-    # "é" is 2 UTF-8 bytes: body 1+1+1 + 2 + 2 + count 1 + (1+2) + (1+0) = 12, prefix 1
     record = Record(b"k", b"v", 0, headers=(("trace", b"abc"), ("n", None)))
     assert RecordBatch((record,)).size_bytes == 61 + 22
+    # "é" is 2 UTF-8 bytes: body 1+1+1 + 2 + 2 + count 1 + (1+2) + (1+0) = 12, prefix 1
     assert RecordBatch((Record(b"k", b"v", 0, headers=(("é", b""),)),)).size_bytes == 61 + 13
 
 
@@ -124,3 +134,12 @@ def test_delete_horizon_is_the_base_timestamp():
     plain = RecordBatch((Record(b"k", None, 0),))
     stamped = RecordBatch((Record(b"k", None, 0),), delete_horizon_ms=1_000_000)
     assert stamped.size_bytes == plain.size_bytes + 2
+
+
+@given(st.lists(st.tuples(st.none() | st.binary(max_size=300), st.none() | st.binary(max_size=20000),
+                          st.integers(-(2**40), 2**40)), min_size=1, max_size=5))
+def test_fast_path_sizes_agree_with_the_record_formula(rows):
+    records = tuple(Record(k, v, ts) for k, v, ts in rows)
+    expected = 61 + sum(record_size_bytes(r, i, r.timestamp_ms - records[0].timestamp_ms)
+                        for i, r in enumerate(records))
+    assert RecordBatch(records).size_bytes == expected
