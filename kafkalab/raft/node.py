@@ -44,8 +44,14 @@ from kafkalab.log.partition_log import PartitionLog
 from kafkalab.log.records import Record, RecordBatch, value_size_bytes
 from kafkalab.raft import messages as m
 from kafkalab.raft.config import RaftConfig
-from kafkalab.raft.quorum import (EpochElection, binary_exponential_backoff_ms, high_watermark_candidate,
-                                  is_log_up_to_date, majority, strict_exponential_backoff_ms)
+from kafkalab.raft.quorum import (
+    EpochElection,
+    binary_exponential_backoff_ms,
+    high_watermark_candidate,
+    is_log_up_to_date,
+    majority,
+    strict_exponential_backoff_ms,
+)
 from kafkalab.raft.state import OBSERVER_ROLES, TRANSITIONS, IllegalTransition, Role
 
 __all__ = ["RaftNode", "RaftPort", "QUORUM_STATE_KEY", "SNAPSHOT_KEY", "METADATA_LOG_NAME", "MAX_BATCH_SIZE_BYTES",
@@ -321,8 +327,6 @@ class RaftNode:
         self._snapshot_pending = (self._state_version, snap)
         self._request_flush()
         return snap.snapshot_id
-
-    snapshot_now = take_snapshot
 
     # ================================================================================================================
     # queries

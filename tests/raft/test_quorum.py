@@ -7,8 +7,14 @@ from hypothesis import strategies as st
 
 from kafkalab.errors import ConfigError
 from kafkalab.raft.config import RaftConfig
-from kafkalab.raft.quorum import (EpochElection, binary_exponential_backoff_ms, high_watermark_candidate,
-                                  is_log_up_to_date, majority, strict_exponential_backoff_ms)
+from kafkalab.raft.quorum import (
+    EpochElection,
+    binary_exponential_backoff_ms,
+    high_watermark_candidate,
+    is_log_up_to_date,
+    majority,
+    strict_exponential_backoff_ms,
+)
 from kafkalab.raft.state import OBSERVER_ROLES, TRANSITIONS, Role, transition_diagram
 
 
@@ -99,7 +105,7 @@ def test_strict_backoff_lets_the_first_successor_go_at_once():
 
 
 def test_role_table_is_closed_and_observers_stay_simple():
-    for src, targets in TRANSITIONS.items():
+    for targets in TRANSITIONS.values():
         assert targets <= set(Role)
     assert Role.LEADER not in TRANSITIONS[Role.UNATTACHED]
     assert Role.LEADER in TRANSITIONS[Role.CANDIDATE]
