@@ -96,6 +96,19 @@ def _unwrap(value: Any) -> Any:
     return value.value if type(value) is m.Payload else value
 
 
+#: Upper bound of a record's framing around its value (length, attributes, deltas, key, headers count).
+_RECORD_OVERHEAD_BYTES = 24
+
+
+def _value_size(value: Any) -> int:
+    kind = type(value)
+    if kind is bytes:
+        return len(value)
+    if kind is m.Payload:
+        return int(value.size_bytes)
+    return max(0, value_size_bytes(value))
+
+
 #: Roles whose remaining election time carries over into Unattached of a higher epoch.
 _KEEPS_ELECTION_TIMER = frozenset({Role.UNATTACHED, Role.VOTED, Role.CANDIDATE, Role.PROSPECTIVE})
 
@@ -154,6 +167,7 @@ class RaftNode:
         self._unacked: dict[int, None] = {}
         self._parked: dict[int, m.FetchRequest] = {}
         self._pending: list[Record] = []
+        self._pending_bytes = 0
         self._linger_armed = False
         # durability
         self._state_version = 0
@@ -289,7 +303,14 @@ class RaftNode:
         if self.role is not Role.LEADER:
             return None
         offset = self.log.log_end_offset + len(self._pending)
-        self._pending.extend(Record(None, m.Payload.wrap(v)) for v in values)
+        wrap = m.Payload.wrap
+        pending = self._pending
+        size = 0
+        for value in values:
+            wrapped = wrap(value)
+            pending.append(Record(None, wrapped))
+            size += _value_size(wrapped)
+        self._pending_bytes += size + _RECORD_OVERHEAD_BYTES * len(values)
         if not self._linger_armed:
             self._linger_armed = True
             self.port.set_timer("linger", now_ms + self.config.append_linger_ms)
@@ -390,6 +411,7 @@ class RaftNode:
         self._parked = {}
         self._replicas = {}
         self._pending = []
+        self._pending_bytes = 0
         self._linger_armed = False
         self._unacked = {}
         self._fetched_voters = {}
@@ -599,18 +621,22 @@ class RaftNode:
 
     def _append_pending(self, now_ms: float) -> None:
         pending, self._pending = self._pending, []
+        total, self._pending_bytes = self._pending_bytes, 0
         if not pending:
             return
-        chunk: list[Record] = []
-        size = 0
-        for record in pending:
-            record_size = value_size_bytes(record.value) + 16
-            if chunk and size + record_size > MAX_BATCH_SIZE_BYTES:
-                self.log.append_as_leader(RecordBatch(tuple(chunk)), self.epoch, now_ms)
-                chunk, size = [], 0
-            chunk.append(record)
-            size += record_size
-        self.log.append_as_leader(RecordBatch(tuple(chunk)), self.epoch, now_ms)
+        if total <= MAX_BATCH_SIZE_BYTES:
+            self.log.append_as_leader(RecordBatch(tuple(pending)), self.epoch, now_ms)
+        else:
+            chunk: list[Record] = []
+            size = 0
+            for record in pending:
+                record_size = _value_size(record.value) + _RECORD_OVERHEAD_BYTES
+                if chunk and size + record_size > MAX_BATCH_SIZE_BYTES:
+                    self.log.append_as_leader(RecordBatch(tuple(chunk)), self.epoch, now_ms)
+                    chunk, size = [], 0
+                chunk.append(record)
+                size += record_size
+            self.log.append_as_leader(RecordBatch(tuple(chunk)), self.epoch, now_ms)
         self._request_flush()
         self._complete_parked(now_ms)
 
@@ -901,6 +927,10 @@ class RaftNode:
                         self.applied_offset = batch.next_offset
                         continue
                     return
+                if batch.offset_deltas is None and batch.base_offset >= applied and batch.next_offset <= hw:
+                    committed.extend([_unwrap(record.value) for record in batch.records])
+                    self.applied_offset = batch.next_offset
+                    continue
                 for offset, record in zip(batch.offsets(), batch.records, strict=True):
                     if offset < applied:
                         continue
