@@ -18,12 +18,11 @@ derived from ``(seed, range, trial)``, so any trial replays alone:
    check-quorum are off, because the paper's Raft had neither.
    Two KRaft behaviours stay, because no knob removes them and they are Kafka's (KafkaRaftClient): a candidate
    rejected by a majority, or whose timeout expired, first waits a *random* backoff, ``min(100 ms * random(2^retries),
-   election.backoff.max.ms)``, here capped at LO so it scales with the range; and a voter that sees a higher epoch
+   election.backoff.max.ms)`` (Kafka's default cap, 1000 ms); and a voter that sees a higher epoch
    becomes Unattached with a fresh election timeout, so an ineligible candidate delays the eligible ones (the paper's
    Figure 2 restarts a follower's timer only for the current leader or a granted vote). The random backoff is why
-   "150-150" does not
-   livelock here as it did in the paper; ``election_backoff_max_ms=0`` removes it (and then a rejected candidate
-   retries at once, so ties repeat every round trip).
+   "150-150" does not livelock here as it did in the paper; ``election_backoff_max_ms=0`` removes it (and then a
+   rejected candidate retries at once, so ties repeat every round trip).
 2. The voters start a couple of milliseconds apart (so even fixed timeouts elect a first leader), elect a leader and
    commit a few records on a fast LAN (0.5 ms), so every follower is caught up and has a fetch parked at the leader.
 3. The synchronized heartbeat: one record is proposed, and the leader answers every parked fetch at once. To give the
@@ -57,6 +56,7 @@ import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -173,8 +173,8 @@ class Figure16Setup:
     lagging: int = 2                # followers that miss the last record (ineligible candidates)
     max_downtime_ms: float = 10_000.0
     voters: int = 5
-    #: cap of KRaft's backoff after a lost election; None = the range's LO
-    election_backoff_max_ms: float | None = None
+    #: cap of KRaft's backoff after a lost election (Kafka's default, controller.quorum.election.backoff.max.ms)
+    election_backoff_max_ms: float = 1000.0
 
     def __post_init__(self) -> None:
         if min(self.broadcast_ms, self.fsync_ms, self.lan_latency_ms, self.jitter_ms) < 0:
@@ -194,7 +194,7 @@ def _raft_cluster(voters: int, seed: int, lo: float, hi: float, latency_ms: floa
                        pre_vote=pre_vote, check_quorum=check_quorum,
                        network=LinkSpec(latency_ms=latency_ms, jitter_ms=jitter_ms, bandwidth_bytes_per_ms=None),
                        fetch_timeout_jitter_ms=hi - lo, election_jitter_ms=hi - lo, fetch_max_wait_ms=lo / 2,
-                       election_backoff_max_ms=lo if backoff_max_ms is None else backoff_max_ms, append_linger_ms=0,
+                       election_backoff_max_ms=1000.0 if backoff_max_ms is None else backoff_max_ms, append_linger_ms=0,
                        fsync_latency_ms=fsync_latency_ms)
 
 
@@ -205,6 +205,22 @@ def _set_latency(rc: Any, latency_ms: float, jitter_ms: float) -> None:
         for b in nodes:
             if a != b:
                 net.set_link(a, b, latency_ms=latency_ms, jitter_ms=jitter_ms, symmetric=False)
+
+
+def _has_leader(rc: Any) -> bool:
+    return rc.leader() is not None
+
+
+def _committed_or_deposed(rc: Any, leader: Any, last: int, alive: Sequence[Any]) -> bool:
+    return rc.leader() != leader or all(rc.high_watermark(n) > last for n in alive)
+
+
+def _campaigning(rc: Any, nodes: Sequence[Any]) -> bool:
+    return any(rc.role(n) in _CAMPAIGNING for n in nodes)
+
+
+def _elected_after(rc: Any, old_epoch: int) -> bool:
+    return _new_leader(rc, old_epoch) is not None
 
 
 def _new_leader(rc: Any, old_epoch: int) -> Any:
@@ -232,22 +248,19 @@ def _settle(rc: Any, timeout_ms: float, records: int = 2, quiet_ms: float = 0.0,
     """
     deadline = rc.now + timeout_ms
     while rc.now < deadline:
-        if not rc.run_until(lambda: rc.leader() is not None, deadline - rc.now):
+        if not rc.run_until(partial(_has_leader, rc), deadline - rc.now):
             break
         rc.run(quiet_ms)
         leader = rc.leader()
         if leader is None:
             continue
-        last = None
-        for i in range(records):
-            last = rc.propose(f"setup-{i}".encode())
+        offsets = rc.propose_many([f"setup-{i}".encode() for i in range(records)])
+        if offsets is None:
+            continue
         alive = [n for n in rc.nodes if rc.world.is_alive(n)]
-
-        def committed() -> bool:
-            return rc.leader() != leader or all(rc.high_watermark(n) > last for n in alive)
-
-        rc.run_until(committed, max(0.0, deadline - rc.now))
-        if rc.leader() == leader and all(rc.high_watermark(n) > last for n in alive):
+        done = partial(_committed_or_deposed, rc, leader, offsets[-1], alive)
+        rc.run_until(done, max(0.0, deadline - rc.now))
+        if rc.leader() == leader and done():
             rc.run(park_ms)
             if rc.leader() == leader:
                 return leader
@@ -303,7 +316,7 @@ def figure16_trial(timeout_range: str, seed: int, setup: Figure16Setup | None = 
     crash_at = float(rc.now)
     # the one-way cuts stay: they only touch messages from the dead leader
     rc.crash(leader)
-    elected = rc.run_until(lambda: _new_leader(rc, epoch0) is not None, setup.max_downtime_ms)
+    elected = rc.run_until(partial(_elected_after, rc, epoch0), setup.max_downtime_ms)
     new_leader = _new_leader(rc, epoch0) if elected else None
     top_epoch = max(rc.epoch(n) for n in rc.nodes if rc.world.is_alive(n))
     return {
@@ -378,20 +391,20 @@ def compare_with_paper(frame: pd.DataFrame, paper: pd.DataFrame | None = None) -
     """
     paper = paper_figure16() if paper is None else paper
     rows = []
-    for rec in paper.itertuples(index=False):
-        ours = frame[frame["timeout_range"] == rec.timeout_range]
-        if rec.statistic in ("trials", "recommended") or ours.empty:
+    for rec in paper.to_dict("records"):
+        timeout_range, stat, published = str(rec["timeout_range"]), str(rec["statistic"]), float(rec["value"])
+        ours = frame[frame["timeout_range"] == timeout_range]
+        if stat in ("trials", "recommended") or ours.empty:
             continue
         downtime = ours["downtime_ms"]
-        if rec.statistic == "downtime_lower_bound_ms":
-            value = 100.0 * float(((downtime >= rec.value) | ours["censored"]).mean())
-            statistic = f"% of trials >= {rec.value:g} ms"
-            paper_value = 100.0
+        if stat == "downtime_lower_bound_ms":
+            value = 100.0 * float(((downtime >= published) | ours["censored"]).mean())
+            statistic, paper_value = f"% of trials >= {published:g} ms", 100.0
         else:
             how = {"median_downtime_ms": "median", "mean_downtime_ms": "mean", "max_downtime_ms": "max"}
-            value = float(getattr(downtime, how[rec.statistic])())
-            statistic, paper_value = rec.statistic, float(rec.value)
-        rows.append({"timeout_range": rec.timeout_range, "statistic": statistic, "paper": paper_value,
+            value = float(getattr(downtime, how[stat])())
+            statistic, paper_value = stat, published
+        rows.append({"timeout_range": timeout_range, "statistic": statistic, "paper": paper_value,
                      "kafkalab": value, "trials": len(ours)})
     return pd.DataFrame(rows, columns=["timeout_range", "statistic", "paper", "kafkalab", "trials"])
 
@@ -420,7 +433,7 @@ def split_vote_trial(n: int, s: int, latency_fraction: float, seed: int, *, time
     _sync_heartbeat(rc, leader, (), timeout_ms=timeout_ms + range_ms)
     _set_latency(rc, latency_fraction * range_ms, 0.0)
     rc.crash(leader)
-    elected = rc.run_until(lambda: _new_leader(rc, epoch0) is not None, 20 * (timeout_ms + range_ms))
+    elected = rc.run_until(partial(_elected_after, rc, epoch0), 20 * (timeout_ms + range_ms))
     first = _new_leader(rc, epoch0) if elected else None
     epoch = rc.epoch(first) if first is not None else None
     return {"n": n, "s": s, "l": latency_fraction, "seed": seed, "leader_epoch_delta": None if epoch is None
@@ -483,17 +496,18 @@ def kraft_default_election(trials: int = 100, seed: int = 0, *, voters: int = 5,
         trial_seed = derive_seed(seed, f"kraft-default/{trial}")
         rng = np.random.default_rng(derive_seed(trial_seed, "crash-time"))
         rc = RaftCluster(voters=voters, seed=trial_seed)
-        if not rc.run_until(lambda: rc.leader() is not None, 60_000):
-            raise RuntimeError(f"no leader within 60 s at start (seed={trial_seed})")
+        rc.run_until(partial(_has_leader, rc), 60_000)
         rc.run(1_000.0 + float(rng.uniform(0.0, 2_000.0)))
         leader = rc.leader()
+        if leader is None:
+            raise RuntimeError(f"no stable leader before the crash (seed={trial_seed})")
         epoch0 = rc.epoch(leader)
         crash_at = float(rc.now)
         rc.crash(leader)
         alive = [n for n in rc.nodes if n != leader]
-        rc.run_until(lambda: any(rc.role(n) in _CAMPAIGNING for n in alive), max_downtime_ms)
+        rc.run_until(partial(_campaigning, rc, alive), max_downtime_ms)
         detect = float(rc.now) - crash_at
-        elected = rc.run_until(lambda: _new_leader(rc, epoch0) is not None,
+        elected = rc.run_until(partial(_elected_after, rc, epoch0),
                                max(0.0, crash_at + max_downtime_ms - float(rc.now)))
         new_leader = _new_leader(rc, epoch0) if elected else None
         rows.append({"trial": trial, "seed": trial_seed, "detect_ms": detect,
@@ -511,10 +525,11 @@ def prevote_runs(seed: int = 0, *, isolation_ms: float = 10_000.0, after_ms: flo
     runs = []
     for pre_vote in (False, True):
         rc = RaftCluster(voters=voters, seed=seed, pre_vote=pre_vote, check_quorum=True)
-        if not rc.run_until(lambda: rc.leader() is not None, 60_000):
-            raise RuntimeError(f"no leader within 60 s at start (seed={seed})")
+        rc.run_until(partial(_has_leader, rc), 60_000)
         rc.run(1_000.0)
         leader = rc.leader()
+        if leader is None:
+            raise RuntimeError(f"no stable leader before the isolation (seed={seed})")
         epoch_before = rc.epoch(leader)
         isolated = next(n for n in rc.nodes if n != leader)
         isolated_at = float(rc.now)
