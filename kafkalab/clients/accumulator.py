@@ -1,0 +1,343 @@
+"""The producer's record accumulator: per-partition queues of batches waiting to be sent (Kafka's ``RecordAccumulator``).
+
+How it works. ``send()`` appends a record to the last open batch of its partition's queue. A batch takes records while
+its v2 size stays within ``batch.size`` (its first record always fits, so one oversized record makes one oversized
+batch, as Kafka's ``MemoryRecordsBuilder.hasRoomFor`` allows); the record that does not fit closes it and opens the
+next. The size is kept incrementally with the v2 record sizing of :mod:`kafkalab.log.records` (varint length, offset
+and timestamp deltas, key, value, headers), so an append never re-measures its batch; :meth:`ProducerBatch.build`
+stamps that size on the frozen :class:`~kafkalab.log.records.RecordBatch` without measuring again (a test checks the two
+agree).
+
+A queue's first batch is *ready* when it is full (another batch queues behind it), when it has waited ``linger.ms``
+(``retry.backoff`` for a retried batch), or while the producer flushes, closes, or waits for buffer memory. A broker
+is ready when one of the partitions it leads has a ready batch; the sender then *drains* up to one batch per
+partition it leads into one produce request of at most ``max.request.size`` bytes, rotating the partition it starts
+from so no partition starves (``RecordAccumulator.ready``/``drain``).
+
+Memory: each batch holds ``max(batch.size, its first record)`` bytes of ``buffer.memory`` from creation to completion
+(Kafka's ``BufferPool`` hands out ``batch.size`` chunks). When none is left, ``append`` raises :class:`NeedMemory`
+and the producer blocks (drives the simulation) for up to ``max.block.ms``.
+
+Delivery timeout: a batch still queued ``delivery.timeout.ms`` after its creation expires (``expiredBatches``).
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
+
+from kafkalab.broker.messages import TopicPartition
+from kafkalab.clients.futures import DeliveryCallback, FutureRecordMetadata, RecordMetadata
+from kafkalab.log.records import (
+    BATCH_OVERHEAD_BYTES,
+    Header,
+    Record,
+    RecordBatch,
+    record_size_bytes,
+    size_of_varint,
+)
+
+if TYPE_CHECKING:
+    from kafkalab.clients.futures import _Waiter
+
+__all__ = ["ProducerBatch", "RecordAccumulator", "NeedMemory", "estimate_record_size"]
+
+NodeId = Hashable
+
+_SMALL = 1 << 14
+#: varint sizes of 0.._SMALL-1 (zigzag of a non-negative n is 2n), looked up instead of computed on the hot path.
+_VARINT = [size_of_varint(i) for i in range(_SMALL)]
+_TEMPLATE = RecordBatch(())
+
+
+class NeedMemory(Exception):
+    """``buffer.memory`` has fewer than ``size_bytes`` free: the producer must wait (or give up after max.block.ms)."""
+
+    def __init__(self, size_bytes: int) -> None:
+        super().__init__(size_bytes)
+        self.size_bytes = size_bytes
+
+
+def estimate_record_size(key: bytes | None, value: bytes | None, headers: tuple[Header, ...]) -> int:
+    """Bytes of a batch holding only this record (Kafka's ``estimateSizeInBytesUpperBound`` for v2)."""
+    return BATCH_OVERHEAD_BYTES + record_size_bytes(Record(key, value, 0, headers), 0, 0)
+
+
+class ProducerBatch:
+    """Records of one partition travelling together, from the first append to the final answer."""
+
+    __slots__ = ("tp", "records", "ops", "callbacks", "size_bytes", "base_ts", "max_ts", "created_ms", "closed",
+                 "done", "error", "base_offset", "log_append_time_ms", "attempts", "retry_at_ms", "last_attempt_ms",
+                 "base_sequence", "producer_id", "producer_epoch", "built", "maybe_written", "memory_bytes",
+                 "in_flight", "seq_id")
+
+    def __init__(self, tp: TopicPartition, created_ms: float, base_ts: int, memory_bytes: int, seq_id: int) -> None:
+        self.tp = tp
+        self.records: list[Record] = []
+        self.ops: list[int] = []
+        self.callbacks: list[tuple[int, DeliveryCallback]] | None = None
+        self.size_bytes = BATCH_OVERHEAD_BYTES
+        self.base_ts = base_ts
+        self.max_ts = -1
+        self.created_ms = created_ms
+        self.closed = False
+        self.done = False
+        self.error: BaseException | None = None
+        self.base_offset = -1
+        self.log_append_time_ms = -1
+        self.attempts = 0
+        self.retry_at_ms = 0.0
+        self.last_attempt_ms = created_ms
+        self.base_sequence = -1
+        self.producer_id = -1
+        self.producer_epoch = -1
+        self.built: RecordBatch | None = None
+        self.maybe_written = False          # an attempt ended without an answer: the records may be in the log
+        self.memory_bytes = memory_bytes
+        self.in_flight = False
+        self.seq_id = seq_id                # creation order, for deterministic ordering
+
+    @property
+    def record_count(self) -> int:
+        return len(self.records)
+
+    def metadata(self, index: int) -> RecordMetadata:
+        offset = self.base_offset + index if self.base_offset >= 0 else -1
+        ts = self.log_append_time_ms if self.log_append_time_ms >= 0 else self.records[index].timestamp_ms
+        return RecordMetadata(self.tp[0], self.tp[1], offset, ts)
+
+    def build(self, producer_id: int, producer_epoch: int, base_sequence: int) -> RecordBatch:
+        """The wire batch (built once; again only when the producer id, epoch or sequence changed)."""
+        built = self.built
+        if (built is not None and built.producer_id == producer_id and built.producer_epoch == producer_epoch
+                and built.base_sequence == base_sequence):
+            return built
+        batch = object.__new__(RecordBatch)
+        for name in RecordBatch.__slots__:  # type: ignore[attr-defined]
+            object.__setattr__(batch, name, getattr(_TEMPLATE, name))
+        fields = (("records", tuple(self.records)), ("producer_id", producer_id), ("producer_epoch", producer_epoch),
+                  ("base_sequence", base_sequence), ("size_bytes", self.size_bytes), ("max_timestamp_ms", self.max_ts),
+                  ("last_offset_delta", len(self.records) - 1))
+        for name, value in fields:
+            object.__setattr__(batch, name, value)
+        self.built = batch
+        return batch
+
+    def __repr__(self) -> str:
+        state = "done" if self.done else ("in-flight" if self.in_flight else ("closed" if self.closed else "open"))
+        return f"ProducerBatch({self.tp[0]}-{self.tp[1]}, {len(self.records)} records, {self.size_bytes} B, {state})"
+
+
+class RecordAccumulator:
+    """Per-partition batch queues with ``buffer.memory`` accounting."""
+
+    def __init__(self, *, batch_size: int, linger_ms: float, buffer_memory: int, delivery_timeout_ms: float,
+                 waiter: _Waiter, on_new_batch: Callable[[ProducerBatch], None],
+                 on_batch_full: Callable[[ProducerBatch], None]) -> None:
+        self.batch_size = max(batch_size, 1)
+        self.linger_ms = linger_ms
+        self.buffer_memory = buffer_memory
+        self.available_memory = buffer_memory
+        self.delivery_timeout_ms = delivery_timeout_ms
+        self.waiter = waiter
+        self.on_new_batch = on_new_batch
+        self.on_batch_full = on_batch_full
+        self.queues: dict[TopicPartition, deque[ProducerBatch]] = {}
+        self.incomplete: dict[ProducerBatch, None] = {}    # every batch not yet done, in creation order
+        self.flushing = 0
+        self.closing = False
+        self.exhausted = False
+        self.last_append_size = 0
+        self.last_append_full = False
+        self._batch_seq = 0
+        self._drain_index: dict[NodeId, int] = {}
+
+    # -- appending (the hot path) ---------------------------------------------------------------------------------
+    def append(self, tp: TopicPartition, key: bytes | None, value: bytes | None, timestamp_ms: int,
+               headers: tuple[Header, ...], op: int, callback: DeliveryCallback | None,
+               now_ms: float) -> FutureRecordMetadata:
+        """Append one record; its future. Raises :class:`NeedMemory` when a new batch finds no memory."""
+        dq = self.queues.get(tp)
+        if dq is None:
+            dq = self.queues[tp] = deque()
+        batch = dq[-1] if dq else None
+        klen = -1 if key is None else len(key)
+        vlen = -1 if value is None else len(value)
+        if batch is not None and not batch.closed:
+            size = self._record_size(klen, vlen, len(batch.records), timestamp_ms - batch.base_ts, headers, key, value)
+            if batch.size_bytes + size > self.batch_size:
+                batch.closed = True
+                self.on_batch_full(batch)
+                batch = None
+        else:
+            batch = None
+        if batch is None:
+            size = self._record_size(klen, vlen, 0, 0, headers, key, value)
+            need = max(self.batch_size, BATCH_OVERHEAD_BYTES + size)
+            if need > self.available_memory:
+                raise NeedMemory(need)
+            self.available_memory -= need
+            self._batch_seq += 1
+            batch = ProducerBatch(tp, now_ms, timestamp_ms, need, self._batch_seq)
+            dq.append(batch)
+            self.incomplete[batch] = None
+            self.on_new_batch(batch)
+        index = len(batch.records)
+        batch.records.append(Record(key, value, timestamp_ms, headers))
+        batch.ops.append(op)
+        if callback is not None:
+            if batch.callbacks is None:
+                batch.callbacks = []
+            batch.callbacks.append((index, callback))
+        if timestamp_ms > batch.max_ts:
+            batch.max_ts = timestamp_ms
+        batch.size_bytes += size
+        self.last_append_size = size
+        if batch.size_bytes >= self.batch_size:
+            batch.closed = True
+            self.on_batch_full(batch)
+        self.last_append_full = batch.closed
+        return FutureRecordMetadata(batch, index, self.waiter)
+
+    @staticmethod
+    def _record_size(klen: int, vlen: int, offset_delta: int, ts_delta: int, headers: tuple[Header, ...],
+                     key: bytes | None, value: bytes | None) -> int:
+        """``DefaultRecord.sizeInBytes``, with table lookups for the common small numbers."""
+        if headers:
+            return record_size_bytes(Record(key, value, ts_delta, headers), offset_delta, ts_delta)
+        body = 2  # attributes byte + header count (0)
+        body += _VARINT[offset_delta] if offset_delta < _SMALL else size_of_varint(offset_delta)
+        body += _VARINT[ts_delta] if 0 <= ts_delta < _SMALL else size_of_varint_long(ts_delta)
+        if klen < 0:
+            body += 1
+        else:
+            body += (_VARINT[klen] if klen < _SMALL else size_of_varint(klen)) + klen
+        if vlen < 0:
+            body += 1
+        else:
+            body += (_VARINT[vlen] if vlen < _SMALL else size_of_varint(vlen)) + vlen
+        return body + (_VARINT[body] if body < _SMALL else size_of_varint(body))
+
+    def release(self, batch: ProducerBatch) -> None:
+        """The batch is done: give its memory back and forget it."""
+        self.available_memory += batch.memory_bytes
+        batch.memory_bytes = 0
+        self.incomplete.pop(batch, None)
+
+    # -- the sender's side -----------------------------------------------------------------------------------------
+    def has_queued(self) -> bool:
+        return any(self.queues.values())
+
+    def ready(self, leader_of: Callable[[TopicPartition], NodeId | None], now_ms: float
+              ) -> tuple[dict[NodeId, list[TopicPartition]], float, dict[str, None]]:
+        """Brokers with something to send (and, per broker, its partitions with queued batches), the time until the
+        next batch may become ready, and topics whose leaders are unknown."""
+        nodes: dict[NodeId, list[TopicPartition]] = {}
+        ready_nodes: dict[NodeId, None] = {}
+        unknown: dict[str, None] = {}
+        next_check = float("inf")
+        force = self.flushing > 0 or self.closing or self.exhausted
+        linger = self.linger_ms
+        for tp, dq in self.queues.items():
+            if not dq:
+                continue
+            leader = leader_of(tp)
+            if leader is None:
+                unknown[tp[0]] = None
+                continue
+            tps = nodes.get(leader)
+            if tps is None:
+                nodes[leader] = [tp]
+            else:
+                tps.append(tp)
+            first = dq[0]
+            if first.attempts > 0 and first.retry_at_ms > now_ms:
+                next_check = min(next_check, first.retry_at_ms - now_ms)
+                continue
+            if force or first.closed or len(dq) > 1:
+                ready_nodes[leader] = None
+                continue
+            wait = first.created_ms + linger - now_ms
+            if wait <= 0:
+                ready_nodes[leader] = None
+            elif wait < next_check:
+                next_check = wait
+        return {n: nodes[n] for n in ready_nodes}, next_check, unknown
+
+    def drain(self, node: NodeId, tps: list[TopicPartition], max_request_size: int, now_ms: float,
+              may_send: Callable[[ProducerBatch], bool]) -> list[ProducerBatch]:
+        """Up to one batch per partition of ``node`` into one request of at most ``max_request_size`` bytes."""
+        out: list[ProducerBatch] = []
+        size = 0
+        n = len(tps)
+        start = self._drain_index.get(node, 0) % n
+        for i in range(n):
+            tp = tps[(start + i) % n]
+            dq = self.queues.get(tp)
+            if not dq:
+                continue
+            first = dq[0]
+            if first.attempts > 0 and first.retry_at_ms > now_ms:
+                continue
+            if not may_send(first):
+                continue
+            if out and size + first.size_bytes > max_request_size:
+                break
+            dq.popleft()
+            first.closed = True
+            size += first.size_bytes
+            out.append(first)
+        self._drain_index[node] = start + 1
+        return out
+
+    def reenqueue(self, batch: ProducerBatch, by_sequence: bool) -> None:
+        """Put a batch back for a retry: at the front, or (idempotence) in base-sequence order among retried batches,
+        so sequences are resent in order (``insertInSequenceOrder``)."""
+        dq = self.queues.setdefault(batch.tp, deque())
+        if not by_sequence or batch.base_sequence < 0:
+            dq.appendleft(batch)
+            return
+        i = 0
+        while i < len(dq) and 0 <= dq[i].base_sequence < batch.base_sequence:
+            i += 1
+        dq.insert(i, batch)
+
+    def expired(self, now_ms: float) -> list[ProducerBatch]:
+        """Queued batches past ``delivery.timeout.ms``, removed from their queues (oldest first per partition)."""
+        out: list[ProducerBatch] = []
+        limit = self.delivery_timeout_ms
+        for dq in self.queues.values():
+            while dq and dq[0].created_ms + limit <= now_ms:
+                out.append(dq.popleft())
+        return out
+
+    def next_expiry_ms(self) -> float:
+        """When the oldest queued batch reaches its delivery timeout (virtual time), or inf."""
+        oldest = float("inf")
+        for dq in self.queues.values():
+            if dq and dq[0].created_ms < oldest:
+                oldest = dq[0].created_ms
+        return oldest + self.delivery_timeout_ms
+
+    def queue_sizes(self, topic: str, partitions: list[int]) -> dict[int, int]:
+        queues = self.queues
+        out: dict[int, int] = {}
+        for p in partitions:
+            dq = queues.get(TopicPartition(topic, p))
+            out[p] = len(dq) if dq else 0
+        return out
+
+    def abort_all(self) -> list[ProducerBatch]:
+        """Every queued batch, removed (a producer closing without waiting)."""
+        out: list[ProducerBatch] = []
+        for dq in self.queues.values():
+            out.extend(dq)
+            dq.clear()
+        return out
+
+
+def size_of_varint_long(value: int) -> int:
+    """``ByteUtils.sizeOfVarlong`` (timestamp deltas may be negative or beyond 32 bits)."""
+    zigzag = (value << 1) ^ (value >> 63)
+    return max(1, (zigzag.bit_length() + 6) // 7)
+

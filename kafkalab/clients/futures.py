@@ -1,0 +1,125 @@
+"""What a client call hands back: ``RecordMetadata``, ``ConsumerRecord`` and the future of one ``send``.
+
+A future here is not a thread primitive. Nothing happens between two notebook cells unless somebody advances the
+simulation, so ``fut.result(timeout_ms)`` *drives* it: it calls the ``drive(predicate, timeout_ms)`` callable the
+client was given (the Cluster passes ``kernel.run_until``) until the record's batch completes. ``done()`` and
+``exception()`` never drive; they report what is known at the current virtual time.
+
+A future points at its record's batch and index instead of holding a result of its own: completing a batch of 500
+records costs one assignment, and ``RecordMetadata`` is built only when somebody asks (the hot path of a million
+``send()`` calls stays small). A future that failed before its record reached a batch (an unknown topic after
+``max.block.ms``, a record larger than ``max.request.size``) holds its exception instead, as Kafka's
+``FutureFailure`` does.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from kafkalab.errors import KafkaError, KafkaTimeoutError
+from kafkalab.log.records import Header
+
+if TYPE_CHECKING:
+    from kafkalab.clients.accumulator import ProducerBatch
+
+__all__ = ["RecordMetadata", "ConsumerRecord", "FutureRecordMetadata", "Drive", "DeliveryCallback"]
+
+#: ``drive(predicate, timeout_ms) -> bool``: run the simulation until ``predicate()`` holds or the time passes.
+Drive = Callable[[Callable[[], bool], float], bool]
+
+
+class RecordMetadata(NamedTuple):
+    """Where a record landed. ``offset`` is -1 with ``acks=0`` (the producer never learns it)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+
+
+class ConsumerRecord(NamedTuple):
+    """One record as ``poll()`` returns it."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: Any
+    headers: tuple[Header, ...]
+
+
+#: ``on_delivery(metadata, exception)``: exactly one of them is None.
+DeliveryCallback = Callable[[RecordMetadata | None, BaseException | None], None]
+
+
+class _Waiter(Protocol):
+    """What a future needs from its producer: a way to drive the simulation and a bound on how long it may take."""
+
+    def _wait(self, predicate: Callable[[], bool], timeout_ms: float | None, what: str) -> None: ...
+
+
+class FutureRecordMetadata:
+    """The outcome of one ``producer.send()``.
+
+    ``result(timeout_ms=None)`` drives the simulation until the record is acknowledged and returns its
+    :class:`RecordMetadata`, or raises the Kafka error it failed with. Without a timeout it waits at most what Kafka
+    promises (``delivery.timeout.ms``, plus ``request.timeout.ms`` for the last answer).
+    """
+
+    __slots__ = ("_batch", "_index", "_waiter", "_error")
+
+    def __init__(self, batch: ProducerBatch | None, index: int, waiter: _Waiter,
+                 error: BaseException | None = None) -> None:
+        self._batch = batch
+        self._index = index
+        self._waiter = waiter
+        self._error = error
+
+    def done(self) -> bool:
+        """Whether the outcome is known now (no simulation time passes)."""
+        if self._error is not None:
+            return True
+        batch = self._batch
+        return batch is not None and batch.done
+
+    def exception(self) -> BaseException | None:
+        """The error the send failed with, or None (also None while it is still pending: see :meth:`done`)."""
+        if self._error is not None:
+            return self._error
+        batch = self._batch
+        if batch is None or not batch.done:
+            return None
+        return batch.error
+
+    def result(self, timeout_ms: float | None = None) -> RecordMetadata:
+        """Drive the simulation until this record is acknowledged; its metadata, or raise its error.
+
+        Raises :class:`~kafkalab.errors.KafkaTimeoutError` if ``timeout_ms`` of virtual time pass first.
+        """
+        if not self.done():
+            self._waiter._wait(self.done, timeout_ms, "the send to complete")
+        error = self.exception()
+        if error is not None:
+            raise error
+        metadata = self.metadata()
+        if metadata is None:  # pragma: no cover - done() and no error means the batch completed
+            raise KafkaError("the send completed without metadata")
+        return metadata
+
+    def metadata(self) -> RecordMetadata | None:
+        """The record's metadata once acknowledged, else None (no simulation time passes)."""
+        batch = self._batch
+        if self._error is not None or batch is None or not batch.done or batch.error is not None:
+            return None
+        return batch.metadata(self._index)
+
+    def __repr__(self) -> str:
+        if not self.done():
+            return "FutureRecordMetadata(pending)"
+        error = self.exception()
+        return f"FutureRecordMetadata({error!r})" if error is not None else f"FutureRecordMetadata({self.metadata()})"
+
+
+def timeout_error(what: str, timeout_ms: float) -> KafkaTimeoutError:
+    return KafkaTimeoutError(f"timed out after {timeout_ms:g} ms of virtual time waiting for {what}")

@@ -1,0 +1,165 @@
+"""Requests and their answers over the client's connections (Kafka's ``NetworkClient``), plus the client port.
+
+How it works. A client talks to brokers through a :class:`ClientPort`: send a message, set a timer, read the clock,
+draw randomness, record a metric. A World's ``ProcessContext`` is one; the client cores never import the simulator.
+Each request gets a correlation id; the answer is matched by (broker, correlation id) and handed to the callback the
+request was sent with. Per broker at most ``max_in_flight`` requests wait for answers.
+
+A request unanswered after ``request.timeout.ms`` drops the whole connection, as Kafka's
+``NetworkClient.handleTimedOutRequests`` does: that request completes as REQUEST_TIMED_OUT, every other request in
+flight to the broker as NETWORK_EXCEPTION (the answers arriving later are ignored), and the broker is not used again
+for ``reconnect.backoff.ms``. Both errors mean the outcome is unknown: the request may have been handled.
+
+Simplification: connections are not modelled (no connect handshake); a broker is reachable unless it is backing off.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Hashable
+from typing import Any, Protocol
+
+from kafkalab.broker.messages import message_size_bytes
+
+__all__ = ["ClientPort", "TimerHandle", "NetworkClient", "REQUEST_TIMED_OUT", "NETWORK_EXCEPTION"]
+
+NodeId = Hashable
+REQUEST_TIMED_OUT = "REQUEST_TIMED_OUT"
+NETWORK_EXCEPTION = "NETWORK_EXCEPTION"
+
+#: ``callback(response, error)``: the response, or None and REQUEST_TIMED_OUT / NETWORK_EXCEPTION.
+ResponseCallback = Callable[[Any, str | None], None]
+
+
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class ClientPort(Protocol):
+    """What a client core may touch (a World ``ProcessContext`` satisfies it)."""
+
+    node_id: Any
+
+    @property
+    def now(self) -> float: ...
+
+    @property
+    def alive(self) -> bool: ...
+
+    def send(self, dst: Any, msg: Any, size_bytes: int = 64) -> None: ...
+
+    def set_timer(self, delay_ms: float, callback: Callable[..., Any], *args: Any,
+                  name: str | None = None) -> Any: ...
+
+    def rng(self, name: str) -> random.Random: ...
+
+    def record(self, metric: str, value: Any, **labels: Any) -> None: ...
+
+
+class _InFlight:
+    __slots__ = ("request", "sent_ms", "callback", "timer")
+
+    def __init__(self, request: Any, sent_ms: float, callback: ResponseCallback, timer: Any) -> None:
+        self.request = request
+        self.sent_ms = sent_ms
+        self.callback = callback
+        self.timer = timer
+
+
+class NetworkClient:
+    """Correlated requests per broker with timeouts, in-flight limits and reconnect backoff."""
+
+    def __init__(self, port: ClientPort, *, request_timeout_ms: float, reconnect_backoff_ms: float,
+                 max_in_flight: int, on_disconnect: Callable[[NodeId], None] | None = None) -> None:
+        self.port = port
+        self.request_timeout_ms = request_timeout_ms
+        self.reconnect_backoff_ms = reconnect_backoff_ms
+        self.max_in_flight = max_in_flight
+        self.on_disconnect = on_disconnect
+        self._next_correlation_id = 1
+        self._in_flight: dict[NodeId, dict[int, _InFlight]] = {}
+        self._backoff_until: dict[NodeId, float] = {}
+        self.requests_sent = 0
+        self.disconnects = 0
+
+    def in_flight_count(self, node: NodeId) -> int:
+        pending = self._in_flight.get(node)
+        return len(pending) if pending else 0
+
+    def total_in_flight(self) -> int:
+        return sum(len(p) for p in self._in_flight.values())
+
+    def is_ready(self, node: NodeId, now_ms: float) -> bool:
+        """Whether a request may go to ``node`` now: not backing off and below the in-flight limit."""
+        if self._backoff_until.get(node, -1.0) > now_ms:
+            return False
+        pending = self._in_flight.get(node)
+        return pending is None or len(pending) < self.max_in_flight
+
+    def backoff_remaining_ms(self, node: NodeId, now_ms: float) -> float:
+        return max(0.0, self._backoff_until.get(node, -1.0) - now_ms)
+
+    def least_loaded(self, nodes: list[NodeId], now_ms: float, rng: random.Random) -> NodeId | None:
+        """The reachable node with the fewest requests in flight, starting the scan at a random offset (Kafka's
+        ``leastLoadedNode``); None when every node is backing off."""
+        if not nodes:
+            return None
+        start = rng.randrange(len(nodes))
+        best: NodeId | None = None
+        best_load = 1 << 30
+        for i in range(len(nodes)):
+            node = nodes[(start + i) % len(nodes)]
+            if self._backoff_until.get(node, -1.0) > now_ms:
+                continue
+            load = self.in_flight_count(node)
+            if load < best_load:
+                best, best_load = node, load
+        return best
+
+    def send(self, node: NodeId, build: Callable[[int], Any], callback: ResponseCallback,
+             expect_response: bool = True) -> int:
+        """Send ``build(correlation_id)`` to ``node``; ``callback`` gets the answer (not called when
+        ``expect_response`` is False: acks=0 produce requests have no answer)."""
+        correlation_id = self._next_correlation_id
+        self._next_correlation_id += 1
+        request = build(correlation_id)
+        port = self.port
+        port.send(node, request, message_size_bytes(request))
+        self.requests_sent += 1
+        if expect_response:
+            timer = port.set_timer(self.request_timeout_ms, self._timed_out, node, correlation_id,
+                                   name="request-timeout")
+            self._in_flight.setdefault(node, {})[correlation_id] = _InFlight(request, port.now, callback, timer)
+        return correlation_id
+
+    def on_message(self, src: NodeId, msg: Any) -> bool:
+        """Hand an answer to its request's callback. False when it matches nothing in flight (a late answer on a
+        dropped connection, or not a response)."""
+        correlation_id = getattr(msg, "correlation_id", None)
+        pending = self._in_flight.get(src)
+        if pending is None or correlation_id is None:
+            return False
+        entry = pending.pop(correlation_id, None)
+        if entry is None:
+            return False
+        entry.timer.cancel()
+        self.port.record("client.request.latency_ms", self.port.now - entry.sent_ms, kind=type(entry.request).__name__)
+        entry.callback(msg, None)
+        return True
+
+    def _timed_out(self, node: NodeId, correlation_id: int) -> None:
+        self.disconnect(node, timed_out=correlation_id)
+
+    def disconnect(self, node: NodeId, timed_out: int | None = None) -> None:
+        """Drop the connection to ``node``: fail everything in flight to it and back off before reconnecting."""
+        pending = self._in_flight.pop(node, None)
+        self._backoff_until[node] = self.port.now + self.reconnect_backoff_ms
+        self.disconnects += 1
+        self.port.record("client.disconnects", 1, broker=str(node), timed_out=timed_out is not None)
+        if self.on_disconnect is not None:
+            self.on_disconnect(node)
+        if not pending:
+            return
+        for correlation_id in sorted(pending):
+            entry = pending[correlation_id]
+            entry.timer.cancel()
+            entry.callback(None, REQUEST_TIMED_OUT if correlation_id == timed_out else NETWORK_EXCEPTION)
