@@ -88,3 +88,28 @@ def test_ticker_rejects_bad_periods():
     live, _, _ = make()
     with pytest.raises(ValueError, match="period_ms must be > 0, got 0"):
         live.every(Kernel(seed=0), 0, lambda fig, now: None)
+
+
+def test_log_plot_samples_and_draws_a_log():
+    from kafkalab.log import LogConfig, PartitionLog, Record
+    from kafkalab.sim.kernel import Kernel
+    from kafkalab.viz import LogPlot
+
+    kernel = Kernel(seed=0)
+    log = PartitionLog(LogConfig(segment_bytes=300))
+    live, clock, handles = make(min_interval_s=0)
+    plot = LogPlot(log, title="t-0", extra=lambda lg: len(lg.segments), extra_label="segments")
+    plot.attach(live, kernel, 100)
+
+    def produce():
+        log.append_as_leader([Record(b"k", b"v" * 50, int(kernel.now))], 0, now_ms=kernel.now)
+        kernel.schedule(50, produce)
+
+    kernel.schedule(0, produce)
+    kernel.run(1000)
+    live.close()
+    assert (plot.end_offsets[-1], log.log_end_offset) == (20, 21)  # the tick at 1000 ms ran before the append
+    assert plot.segment_counts[-1] == len(log.segments) and plot.extras[-1] == len(log.segments)
+    assert len(plot.times_s) == 11
+    assert live.renders == 11 and len(handles[0].shown) == 11
+    assert live.fig.axes[0].get_title() == f"t-0 at t = 1 s: {len(log.segments)} segments"
