@@ -9,6 +9,11 @@ The same ``FetchRequest`` serves consumers (``replica_id = -1``) and follower re
 id), as in Kafka. Record data always travels as :class:`~kafkalab.log.records.RecordBatch` objects, shared, never
 copied; ``size_bytes`` of a message is what it costs on the modelled link.
 
+Follower fetches use incremental fetch sessions (KIP-227): a full request (``session_epoch = 0``) names every
+partition and opens a session on the leader; later requests carry only the partitions whose fetch state changed
+(``forgotten`` lists those removed), and the leader answers only partitions with news. This is what keeps an idle
+follower's parked fetch cheap with thousands of partitions. Consumers fetch sessionless (``session_epoch = -1``).
+
 Simplifications: no API versions, SASL, quotas (``throttle_time_ms``) or transactions; a producer id is granted by
 the broker the producer asks (``InitProducerId``) from a block the controller allocated.
 """
@@ -26,6 +31,7 @@ __all__ = [
     "FetchPartition", "FetchRequest", "FetchResponse", "PartitionFetchResponse",
     "ListOffsetsRequest", "ListOffsetsResponse", "ListOffsetsPartitionResponse",
     "InitProducerIdRequest", "InitProducerIdResponse", "message_size_bytes",
+    "INVALID_SESSION_ID", "INITIAL_EPOCH", "FINAL_EPOCH",
 ]
 
 NONE = "NONE"
@@ -33,6 +39,11 @@ CONSUMER_REPLICA_ID = -1
 #: ListOffsets special timestamps (Kafka's ListOffsetsRequest.EARLIEST_TIMESTAMP / LATEST_TIMESTAMP).
 EARLIEST_TIMESTAMP = -2
 LATEST_TIMESTAMP = -1
+
+#: Fetch sessions (Kafka's FetchMetadata): no session; the epoch of a full request opening one; sessionless.
+INVALID_SESSION_ID = 0
+INITIAL_EPOCH = 0
+FINAL_EPOCH = -1
 
 _HEADER_BYTES = 64
 _PARTITION_BYTES = 32
@@ -143,6 +154,9 @@ class FetchRequest:
     replica_epoch: int = -1
     isolation_level: int = 0
     correlation_id: int = 0
+    session_id: int = INVALID_SESSION_ID
+    session_epoch: int = FINAL_EPOCH
+    forgotten: tuple[TopicPartition, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +182,7 @@ class FetchResponse:
     error: str
     responses: dict[TopicPartition, PartitionFetchResponse]
     correlation_id: int = 0
+    session_id: int = INVALID_SESSION_ID
 
 
 # ---- ListOffsets ---------------------------------------------------------------------------------------------------

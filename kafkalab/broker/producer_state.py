@@ -1,0 +1,131 @@
+"""Idempotent producer state of one partition (Kafka's ``ProducerStateManager`` and ``ProducerAppendInfo``).
+
+How it works. Every batch of an idempotent producer carries ``(producer_id, producer_epoch, base_sequence)``; its last
+sequence is ``base_sequence + last_offset_delta`` (wrapping after ``Integer.MAX_VALUE`` to 0, as
+``DefaultRecordBatch.incrementSequence``). The leader keeps, per producer id, the epoch and the metadata of the last
+five batches it appended (``ProducerStateEntry.NUM_BATCHES_TO_RETAIN``; the producer keeps at most five in flight).
+:meth:`ProducerStateManager.check` runs before an append, in Kafka's order:
+
+1. a batch equal (same epoch, first and last sequence) to one of the retained five is a *duplicate*: it is not
+   appended again and is answered with the original offsets (``findDuplicateBatch``);
+2. an epoch older than the producer's is INVALID_PRODUCER_EPOCH (``checkProducerEpoch``);
+3. a newer epoch must start at sequence 0, else OUT_OF_ORDER_SEQUENCE_NUMBER;
+4. the same epoch must continue at ``last sequence + 1``, else OUT_OF_ORDER_SEQUENCE_NUMBER (``checkSequence``).
+   A producer id the partition has no state for accepts any sequence (its state may have been removed by retention).
+
+:meth:`update` records the appended batch. The state is rebuilt from the log's batches (per batch, never per record)
+when a replica becomes leader (:meth:`rebuild`), which is what Kafka's snapshots plus log recovery give.
+
+Simplifications: no transactions (no ongoing-transaction or LSO bookkeeping), no producer id expiration
+(``producer.id.expiration.ms``), no snapshot files (the rebuild scans the log).
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kafkalab.log.records import NO_PRODUCER_EPOCH, RecordBatch
+
+__all__ = ["BatchMetadata", "ProducerStateEntry", "ProducerStateManager", "NUM_BATCHES_TO_RETAIN"]
+
+NUM_BATCHES_TO_RETAIN = 5
+_INT_MAX = 2**31 - 1
+NONE = "NONE"
+OUT_OF_ORDER_SEQUENCE_NUMBER = "OUT_OF_ORDER_SEQUENCE_NUMBER"
+INVALID_PRODUCER_EPOCH = "INVALID_PRODUCER_EPOCH"
+
+
+def _last_sequence(base_sequence: int, delta: int) -> int:
+    if base_sequence > _INT_MAX - delta:
+        return base_sequence + delta - _INT_MAX - 1
+    return base_sequence + delta
+
+
+def _in_sequence(last_seq: int, next_seq: int) -> bool:
+    return next_seq == last_seq + 1 or (next_seq == 0 and last_seq == _INT_MAX)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchMetadata:
+    """What the leader remembers of one appended batch of a producer."""
+
+    first_seq: int
+    last_seq: int
+    first_offset: int
+    last_offset: int
+    timestamp_ms: int
+
+
+@dataclass(slots=True)
+class ProducerStateEntry:
+    producer_id: int
+    producer_epoch: int
+    batches: deque[BatchMetadata] = field(default_factory=lambda: deque(maxlen=NUM_BATCHES_TO_RETAIN))
+
+    @property
+    def last_seq(self) -> int:
+        return self.batches[-1].last_seq if self.batches else -1
+
+    def find_duplicate(self, batch: RecordBatch) -> BatchMetadata | None:
+        if batch.producer_epoch != self.producer_epoch:
+            return None
+        first = batch.base_sequence
+        last = _last_sequence(first, batch.last_offset_delta)
+        for meta in self.batches:
+            if meta.first_seq == first and meta.last_seq == last:
+                return meta
+        return None
+
+
+class ProducerStateManager:
+    """Producer id -> :class:`ProducerStateEntry` for one partition."""
+
+    __slots__ = ("producers",)
+
+    def __init__(self) -> None:
+        self.producers: dict[int, ProducerStateEntry] = {}
+
+    def check(self, batch: RecordBatch) -> tuple[str, BatchMetadata | None]:
+        """Validate an idempotent batch before a leader append: ``(error name, duplicate or None)``."""
+        entry = self.producers.get(batch.producer_id)
+        if entry is None:
+            return NONE, None
+        duplicate = entry.find_duplicate(batch)
+        if duplicate is not None:
+            return NONE, duplicate
+        epoch = batch.producer_epoch
+        if epoch < entry.producer_epoch:
+            return INVALID_PRODUCER_EPOCH, None
+        if epoch > entry.producer_epoch:
+            if batch.base_sequence != 0 and entry.producer_epoch != NO_PRODUCER_EPOCH:
+                return OUT_OF_ORDER_SEQUENCE_NUMBER, None
+            return NONE, None
+        if entry.batches and not _in_sequence(entry.last_seq, batch.base_sequence):
+            return OUT_OF_ORDER_SEQUENCE_NUMBER, None
+        return NONE, None
+
+    def update(self, batch: RecordBatch) -> None:
+        """Remember an appended batch (it has its offsets)."""
+        pid = batch.producer_id
+        if pid < 0:
+            return
+        entry = self.producers.get(pid)
+        if entry is None or entry.producer_epoch != batch.producer_epoch:
+            entry = ProducerStateEntry(pid, batch.producer_epoch)
+            self.producers[pid] = entry
+        first = batch.base_sequence
+        entry.batches.append(BatchMetadata(first, _last_sequence(first, batch.last_offset_delta), batch.base_offset,
+                                           batch.last_offset, batch.max_timestamp_ms))
+
+    def rebuild(self, batches: Iterable[RecordBatch]) -> None:
+        """Forget everything and replay the log's batches (per batch)."""
+        self.producers = {}
+        update = self.update
+        for batch in batches:
+            if batch.producer_id >= 0:
+                update(batch)
+
+    def last_sequence(self, producer_id: int) -> int | None:
+        entry = self.producers.get(producer_id)
+        return None if entry is None else entry.last_seq

@@ -1,0 +1,295 @@
+"""The broker node: a World process that composes metadata, lifecycle and the replica manager (Kafka's
+``BrokerServer``).
+
+How it works. :class:`BrokerServer` is what ``World.add_node(id, lambda ctx: BrokerServer(ctx, id, controllers,
+config))`` runs. It is the port of the sans-I/O :class:`~kafkalab.broker.replica_manager.ReplicaManager` (messages,
+named timers, AlterPartition to the controller, logs on the node's Disk) and dispatches what arrives:
+
+- client requests (Metadata, Produce, Fetch, ListOffsets, InitProducerId) and follower fetches go through the broker's
+  request-handler queue (:mod:`kafkalab.broker.cost`), then to the replica manager; Metadata is answered from the
+  broker's metadata image;
+- fetch responses from leaders go through the replica fetcher queue to the replica manager's fetchers;
+- KRaft messages go to the metadata listener (a KRaft observer, :mod:`kafkalab.broker.metadata`), whose replayed
+  changes drive :meth:`ReplicaManager.apply_change`: leadership is acted on only through the image;
+- lifecycle messages (registration, heartbeats) go to the lifecycle manager (:mod:`kafkalab.broker.lifecycle`); its
+  broker epoch is what AlterPartition and follower fetches carry. :meth:`BrokerServer.begin_controlled_shutdown`
+  asks the controller to move leadership away, flushes the logs and stops the process.
+
+With ``controller_ids=()`` there is no control plane: tests (and the data-plane playground) hand the broker a
+metadata image with :meth:`BrokerServer.apply_image`, and AlterPartition proposals go to ``alter_partition_hook``.
+
+Logs live on the node's Disk (``attach_log``): a process crash keeps them (page cache), a power loss drops their
+unflushed suffix, and a restarted broker reopens them from the disk and recovers by fetching from the leader
+(truncating on DivergingEpoch). Kafka's defaults mean no fsync per write; the disk's OS writeback flushes.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from kafkalab.broker.cost import DEFAULT_COST, CostModel, HandlerQueue
+from kafkalab.broker.messages import (
+    NONE,
+    BrokerInfo,
+    FetchRequest,
+    FetchResponse,
+    InitProducerIdRequest,
+    ListOffsetsRequest,
+    MetadataRequest,
+    MetadataResponse,
+    PartitionMetadata,
+    ProduceRequest,
+    TopicMetadata,
+    message_size_bytes,
+)
+from kafkalab.broker.partition import IsrProposal
+from kafkalab.broker.replica_manager import ReplicaManager
+from kafkalab.config import Config, resolve
+from kafkalab.controller import messages as cm
+from kafkalab.controller.image import Change, MetadataImage
+from kafkalab.log.log_config import LogConfig
+from kafkalab.log.partition_log import PartitionLog
+from kafkalab.sim.kernel import Timer
+from kafkalab.sim.world import ProcessContext
+
+__all__ = ["BrokerServer"]
+
+_LIFECYCLE = "lifecycle:"
+_REQUESTS = (ProduceRequest, FetchRequest, ListOffsetsRequest, InitProducerIdRequest, MetadataRequest)
+
+
+_CONTROLLER_REQUESTS = frozenset(cm.CONTROLLER_REQUESTS)
+
+
+class _PrefixedPort:
+    """The lifecycle manager's port: the server's, with its timer names prefixed."""
+
+    __slots__ = ("server", "prefix")
+
+    def __init__(self, server: BrokerServer, prefix: str) -> None:
+        self.server = server
+        self.prefix = prefix
+
+    def send(self, dst: int, msg: Any) -> None:
+        self.server.send(dst, msg)
+
+    def set_timer(self, name: str, at_ms: float) -> None:
+        self.server.set_timer(self.prefix + name, at_ms)
+
+    def cancel_timer(self, name: str) -> None:
+        self.server.cancel_timer(self.prefix + name)
+
+
+class BrokerServer:
+    """One broker process. ``config``: broker config overrides (Kafka's dotted names) or a resolved Config."""
+
+    def __init__(self, ctx: ProcessContext, broker_id: int, controller_ids: Sequence[int] = (),
+                 config: Mapping[str, Any] | None = None, *, cost: CostModel | None = None) -> None:
+        self.ctx = ctx
+        self.broker_id = broker_id
+        self.controller_ids = tuple(controller_ids)
+        self.config: Config = config if isinstance(config, Config) else resolve("broker", dict(config or {}))
+        self.cost = cost or DEFAULT_COST
+        self.handler = HandlerQueue(self.cost)
+        self.fetcher_queue = HandlerQueue(self.cost)
+        self._timers: dict[str, Timer] = {}
+        self.rm = ReplicaManager(broker_id, self, self.config, incarnation=ctx.incarnation)
+        self.image = MetadataImage()
+        self.alter_partition_hook: Callable[[IsrProposal], None] | None = None
+        self.alter_partition_log: list[IsrProposal] = []
+        self._correlation = 0
+        self.metadata: Any = None
+        self.lifecycle: Any = None
+        self.stopped = False
+        if self.controller_ids:
+            self._start_control_plane()
+
+    # ---- control plane -------------------------------------------------------------------------------------------
+    def _start_control_plane(self) -> None:
+        from kafkalab.broker.lifecycle import BrokerLifecycleManager
+        from kafkalab.broker.metadata import BrokerMetadataListener
+
+        metadata = BrokerMetadataListener(self.ctx, self.controller_ids, self.config)
+        self.metadata = metadata
+        metadata.add_listener(self._on_metadata_change)
+        self.lifecycle = BrokerLifecycleManager.from_config(
+            self.broker_id, _PrefixedPort(self, _LIFECYCLE), self.config, controllers=self.controller_ids,
+            incarnation_id=f"broker-{self.broker_id}-{self.ctx.incarnation}",
+            metadata_offset=lambda: metadata.metadata_offset,
+            active_controller=lambda: metadata.active_controller_id,
+            on_shutdown=self._on_controlled_shutdown_done)
+        metadata.start()
+        self.lifecycle.start(self.ctx.now)
+
+    def begin_controlled_shutdown(self) -> None:
+        """Ask the controller to move leadership away; the process stops (logs flushed) once it agrees."""
+        if self.lifecycle is None:
+            self._on_controlled_shutdown_done()
+        else:
+            self.lifecycle.begin_controlled_shutdown(self.ctx.now)
+
+    def _on_controlled_shutdown_done(self) -> None:
+        # A clean shutdown flushes every log (Kafka's LogManager.shutdown), then the process ends.
+        ctx = self.ctx
+        ctx.disk.fsync_now()
+        self.stopped = True
+        ctx.kernel.post(0.0, ctx.world.crash, ctx.node_id)
+
+    def _sync_broker_epoch(self) -> None:
+        lifecycle = self.lifecycle
+        if lifecycle is not None and lifecycle.broker_epoch != self.rm.broker_epoch:
+            self.rm.set_broker_epoch(lifecycle.broker_epoch)
+
+    def _on_metadata_change(self, change: Change, image: MetadataImage) -> None:
+        self.image = image
+        self._sync_broker_epoch()
+        self.rm.apply_change(image, change, self.ctx.now)
+
+    def apply_image(self, image: MetadataImage, change: Change | None = None) -> None:
+        """Without a control plane: act on a hand-made image (every partition, or just ``change``)."""
+        self.image = image
+        if change is None:
+            self.rm.apply_image(image, self.ctx.now)
+        else:
+            self.rm.apply_change(image, change, self.ctx.now)
+
+    @property
+    def active_controller_id(self) -> int | None:
+        return None if self.metadata is None else self.metadata.active_controller_id
+
+    # ---- the replica manager's port -----------------------------------------------------------------------------
+    def send(self, dst: Any, msg: Any) -> None:
+        size = cm.message_size_bytes(msg) if type(msg) in _CONTROLLER_REQUESTS else message_size_bytes(msg)
+        self.ctx.send(dst, msg, size)
+
+    def set_timer(self, name: str, at_ms: float) -> None:
+        old = self._timers.get(name)
+        if old is not None:
+            old.cancel()
+        ctx = self.ctx
+        self._timers[name] = ctx.kernel.schedule_at(max(at_ms, ctx.kernel.now), self._on_timer, name,
+                                                    owner=ctx.owner, name=f"{self.broker_id}:{name}")
+
+    def cancel_timer(self, name: str) -> None:
+        old = self._timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+
+    def _on_timer(self, name: str) -> None:
+        self._timers.pop(name, None)
+        if name.startswith(_LIFECYCLE):
+            if self.lifecycle is not None:
+                self.lifecycle.on_timer(name[len(_LIFECYCLE):], self.ctx.now)
+                self._sync_broker_epoch()
+            return
+        self.rm.on_timer(name, self.ctx.now)
+
+    def alter_partition(self, proposal: IsrProposal) -> None:
+        self.alter_partition_log.append(proposal)
+        self.ctx.record("alter_partition", len(proposal.new_isr), topic=proposal.topic,
+                        partition=proposal.partition, isr=",".join(map(str, proposal.new_isr)))
+        if self.alter_partition_hook is not None:
+            self.alter_partition_hook(proposal)
+            return
+        controller = self.active_controller_id
+        if controller is None:
+            return          # resent by the ISR check while it stays pending
+        self._correlation += 1
+        item = cm.AlterPartitionItem(proposal.topic, proposal.partition, proposal.leader_epoch, proposal.new_isr,
+                                     proposal.partition_epoch)
+        self.send(controller, cm.AlterPartitionRequest(self.broker_id, self.rm.broker_epoch, (item,),
+                                                       self._correlation))
+
+    def open_log(self, name: str, config: LogConfig) -> PartitionLog:
+        disk = self.ctx.disk
+        log = disk.log(name)
+        if log is None:
+            log = PartitionLog(config, name=name, now_ms=self.ctx.now)
+            disk.attach_log(name, log)
+        return log  # type: ignore[no-any-return]
+
+    def delete_log(self, name: str) -> None:
+        self.ctx.disk.detach_log(name)
+
+    def log_appended(self) -> None:
+        self.ctx.disk.arm_log_writeback()
+
+    # ---- dispatch --------------------------------------------------------------------------------------------------
+    def on_message(self, src: Any, msg: Any) -> None:
+        kind = type(msg)
+        if kind in _REQUESTS:
+            if self.cost.free:
+                self._handle(src, msg)
+            else:
+                ctx = self.ctx
+                done = self.handler.admit(ctx.kernel.now, message_size_bytes(msg))
+                ctx.kernel.post_at(done, self._handle, src, msg, owner=ctx.owner)
+            return
+        if kind is FetchResponse:
+            if self.cost.free:
+                self.rm.on_fetch_response(src, msg, self.ctx.now)
+            else:
+                ctx = self.ctx
+                done = self.fetcher_queue.admit(ctx.kernel.now, message_size_bytes(msg))
+                ctx.kernel.post_at(done, self._fetch_response, src, msg, owner=ctx.owner)
+            return
+        if self.metadata is not None and self.metadata.handle(src, msg):
+            return
+        if kind is cm.AlterPartitionResponse:
+            self._on_alter_partition_response(msg)
+            return
+        if self.lifecycle is not None and self.lifecycle.handle(src, msg, self.ctx.now):
+            self._sync_broker_epoch()
+
+    def _fetch_response(self, src: Any, msg: FetchResponse) -> None:
+        self.rm.on_fetch_response(src, msg, self.ctx.now)
+
+    def _handle(self, src: Any, msg: Any) -> None:
+        now = self.ctx.now
+        kind = type(msg)
+        if kind is ProduceRequest:
+            self.rm.handle_produce(src, msg, now)
+        elif kind is FetchRequest:
+            self.rm.handle_fetch(src, msg, now)
+        elif kind is MetadataRequest:
+            self.send(src, self.metadata_response(msg))
+        elif kind is ListOffsetsRequest:
+            self.rm.handle_list_offsets(src, msg, now)
+        elif kind is InitProducerIdRequest:
+            self.rm.handle_init_producer_id(src, msg, now)
+
+    def _on_alter_partition_response(self, msg: Any) -> None:
+        if msg.error != NONE:
+            for p in self.rm.leading.values():
+                if p.pending_isr is not None:
+                    self.rm.on_alter_partition_result(p.tp.topic, p.tp.partition, msg.error)
+            return
+        for r in msg.partitions:
+            self.rm.on_alter_partition_result(r.topic, r.partition, r.error, r.leader_epoch, tuple(r.isr),
+                                              r.partition_epoch)
+
+    def metadata_response(self, req: MetadataRequest) -> MetadataResponse:
+        """Answer a Metadata request from this broker's image."""
+        image = self.image
+        live = {b: reg for b, reg in sorted(image.brokers.items()) if not reg.fenced}
+        brokers = tuple(BrokerInfo(b, reg.rack) for b, reg in live.items())
+        names = sorted(image.topics) if req.topics is None else list(req.topics)
+        topics = []
+        for name in names:
+            topic = image.topics.get(name)
+            if topic is None:
+                topics.append(TopicMetadata("UNKNOWN_TOPIC_OR_PARTITION", name, ()))
+                continue
+            parts = []
+            for index, reg in sorted(topic.partitions.items()):
+                offline = tuple(r for r in reg.replicas if r not in live)
+                error = NONE if reg.leader >= 0 else "LEADER_NOT_AVAILABLE"
+                parts.append(PartitionMetadata(error, index, reg.leader, reg.leader_epoch, reg.replicas, reg.isr,
+                                               offline))
+            topics.append(TopicMetadata(NONE, name, tuple(parts)))
+        controller = self.active_controller_id
+        return MetadataResponse(brokers, tuple(topics), -1 if controller is None else controller,
+                                req.correlation_id)
+
+    def __repr__(self) -> str:
+        return f"BrokerServer({self.broker_id}, partitions={len(self.rm.partitions)})"
