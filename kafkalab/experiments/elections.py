@@ -615,13 +615,20 @@ def quorum_story(rc: Any, *, settle_ms: float = 3_000.0) -> Iterator[dict[str, A
 # ---------------------------------------------------------------------------------------------------------------
 # Full-size results for data/ (make experiments)
 # ---------------------------------------------------------------------------------------------------------------
-def _code_version() -> str:
+def _git(*args: str) -> str:
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=DATA_DIR.parent, capture_output=True,
-                             text=True, check=False, timeout=10)
-        return out.stdout.strip() or "unknown"
+        out = subprocess.run(["git", *args], cwd=DATA_DIR.parent, capture_output=True, text=True, check=False,
+                             timeout=10)
+        return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return ""
+
+
+def _code_version() -> dict[str, Any]:
+    """The commit, and whether the code this experiment runs on (sim, log, raft, experiments) had local changes."""
+    inputs = ["kafkalab/sim", "kafkalab/log", "kafkalab/raft", "kafkalab/experiments", "kafkalab/config.py"]
+    return {"commit": _git("rev-parse", "HEAD") or "unknown",
+            "inputs_modified": bool(_git("status", "--porcelain", "--", *inputs))}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
