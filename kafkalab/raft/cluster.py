@@ -33,6 +33,9 @@ from kafkalab.sim.world import ProcessContext, World
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
+
+    from kafkalab.viz.live import LiveFigure
 
 __all__ = ["RaftCluster", "RaftProcess", "CRASHED"]
 
@@ -251,6 +254,10 @@ class RaftCluster:
         """Values committed (applied) on ``node``, in order (a copy; for a crashed node, what it had applied)."""
         return list(self._any_node(node).committed)
 
+    def committed_count(self, node: int) -> int:
+        """How many values ``node`` has applied (cheap enough for ``run_until`` predicates)."""
+        return len(self._any_node(node).committed)
+
     def propose(self, value: Any) -> int | None:
         """Propose one value to the current leader; returns its offset, or None when there is no leader."""
         offsets = self.propose_many([value])
@@ -352,6 +359,18 @@ class RaftCluster:
         columns = ["node", "role", "epoch", "leader", "log_end_offset", "high_watermark", "voted_for",
                    "log_start_offset", "snapshot_id", "voter"]
         return pd.DataFrame(rows, columns=columns)
+
+    def plot_timeline(self, **kwargs: Any) -> Figure:
+        """The role timeline as a matplotlib Figure (see :func:`kafkalab.raft.plot.plot_timeline`)."""
+        from kafkalab.raft.plot import plot_timeline
+
+        return plot_timeline(self, **kwargs)
+
+    def live_timeline(self, **kwargs: Any) -> LiveFigure:
+        """A live timeline redrawn as the simulation runs (see :func:`kafkalab.raft.plot.live_timeline`)."""
+        from kafkalab.raft.plot import live_timeline
+
+        return live_timeline(self, **kwargs)
 
     def __repr__(self) -> str:
         return (f"RaftCluster(voters={len(self.voters)}, observers={len(self.observers)}, seed={self.seed}, "

@@ -1,7 +1,7 @@
 """Random faults against a KRaft quorum: no committed entry is ever lost or changed.
 
-A Hypothesis state machine crashes nodes (with and without power loss), restarts them, partitions and heals the
-network, takes snapshots and proposes values, with the invariant checker on after every simulated event. After every
+A Hypothesis state machine crashes nodes (with and without power loss), restarts, pauses and resumes them,
+partitions and heals the network, takes snapshots and proposes values, with the invariant checker on after every simulated event. After every
 step the sequence of values committed anywhere may only grow; at the end the quorum is healed and restarted and every
 node must hold that whole sequence. A failure prints the rule sequence and the seed (replay: RaftCluster(seed=...)).
 """
@@ -57,6 +57,18 @@ class RaftUnderFaults(RuleBasedStateMachine):
         cut = 1 + cut % (len(nodes) - 1)
         self.rc.partition(nodes[:cut], nodes[cut:])
 
+    @rule(index=st.integers(0, 4))
+    def pause(self, index: int) -> None:
+        assert self.rc is not None
+        node = self._node(index)
+        if self.rc.world.is_alive(node):
+            self.rc.pause(node)
+
+    @rule(index=st.integers(0, 4))
+    def resume(self, index: int) -> None:
+        assert self.rc is not None
+        self.rc.resume(self._node(index))
+
     @rule()
     def heal(self) -> None:
         assert self.rc is not None
@@ -88,6 +100,7 @@ class RaftUnderFaults(RuleBasedStateMachine):
             return
         rc.heal()
         for node in rc.voters:
+            rc.resume(node)
             if not rc.world.is_alive(node):
                 rc.restart(node)
         final = b"final"

@@ -131,7 +131,7 @@ def test_a_far_behind_follower_catches_up_quickly():
         commit_all(rc, values[start:start + 500])
     rc.restart(lagger)
     restarted = rc.now
-    assert rc.run_until(lambda: len(rc.committed(lagger)) == 5_000, 10_000)
+    assert rc.run_until(lambda: rc.committed_count(lagger) == 5_000, 10_000)
     assert rc.now - restarted < 1_000
     assert rc.committed(lagger) == values
 
@@ -322,4 +322,5 @@ def test_the_timeline_plot_is_a_figure():
     assert live.renders >= 2
     fig = plot_timeline(rc)
     assert isinstance(fig, Figure) and len(fig.axes) == 1
+    assert isinstance(rc.plot_timeline(since_ms=1_000), Figure)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["node 1", "node 2", "node 3"]
