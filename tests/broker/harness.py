@@ -201,8 +201,8 @@ class DataPlane:
         self.push(self.meta.change(proposal.topic, proposal.partition, isr=proposal.new_isr))
 
     # -- metadata --------------------------------------------------------------------------------------------------
-    def push(self, change: Change) -> None:
-        for b in self.brokers:
+    def push(self, change: Change, to: tuple[int, ...] | None = None) -> None:
+        for b in self.brokers if to is None else to:
             if self.world.is_alive(b):
                 self.server(b).apply_image(self.meta.image, change)
 
@@ -210,8 +210,11 @@ class DataPlane:
                      ) -> None:
         self.push(self.meta.create_topic(name, assignments, config))
 
-    def elect(self, topic: str, partition: int, leader: int, isr: tuple[int, ...] | None = None) -> None:
-        self.push(self.meta.change(topic, partition, leader=leader, isr=isr))
+    def elect(self, topic: str, partition: int, leader: int, isr: tuple[int, ...] | None = None,
+              to: tuple[int, ...] | None = None) -> Change:
+        change = self.meta.change(topic, partition, leader=leader, isr=isr)
+        self.push(change, to)
+        return change
 
     # -- access ----------------------------------------------------------------------------------------------------
     def server(self, b: int) -> BrokerServer:
@@ -227,6 +230,11 @@ class DataPlane:
 
     def partition(self, b: int, tp: TopicPartition = TP) -> Any:
         return self.server(b).rm.partitions[tp]
+
+    def restart(self, b: int) -> None:
+        """Restart broker ``b``; it reopens its logs and gets the current image (as its metadata catches up)."""
+        self.world.restart(b)
+        self.world.run(0)
 
     def run(self, ms: float) -> None:
         self.world.run(ms)
