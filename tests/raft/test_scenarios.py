@@ -314,7 +314,7 @@ def test_the_timeline_plot_is_a_figure():
     from kafkalab.raft.plot import live_timeline, plot_timeline
 
     rc = RaftCluster(voters=3, seed=16)
-    live = live_timeline(rc, period_ms=500, min_interval_s=0.0)
+    live = live_timeline(rc, period_ms=3_000, min_interval_s=0.0)
     elect(rc)
     rc.crash(rc.leader())
     rc.run(5_000)
