@@ -253,8 +253,9 @@ class LogPlot:
             width = max(upper - segment.base_offset, 0.5)
             ax.barh(i, width, left=segment.base_offset, height=0.7,
                     color="tab:orange" if active else "tab:blue", alpha=0.55 + 0.45 * (segment.size_bytes > 0))
-            ax.text(segment.base_offset + width / 2, i, f"{segment.size_bytes / 1024:.0f} KiB", ha="center",
-                    va="center", fontsize="x-small")
+            if len(segments) <= 16:  # beyond that the labels only clutter
+                ax.text(segment.base_offset + width / 2, i, f"{segment.size_bytes / 1024:.0f} KiB", ha="center",
+                        va="center", fontsize="x-small")
         ax.axvline(log.log_start_offset, color="tab:red", linewidth=1.5, label="log start offset")
         ax.axvline(end, color="tab:blue", linewidth=1.5, linestyle=":", label="log end offset")
         ax.set_xlabel("offset")
