@@ -1,4 +1,16 @@
-"""Kafka clients: the partitioner now; producer, consumer and admin as the cluster lands (issue 4)."""
-from kafkalab.clients.partitioner import StickyPartitioner, murmur2, partition_for_key, to_positive
+"""Kafka clients: the partitioner, the producer and the consumer (without groups until issue 5).
 
-__all__ = ["StickyPartitioner", "murmur2", "partition_for_key", "to_positive"]
+``KafkaProducer``/``KafkaConsumer`` are the facades a notebook holds (``cluster.producer(config)``,
+``cluster.consumer(config)``); each runs a sans-I/O core as a client node of a World.
+"""
+from kafkalab.broker.messages import TopicPartition
+from kafkalab.clients.consumer import KafkaConsumer
+from kafkalab.clients.futures import ConsumerRecord, FutureRecordMetadata, RecordMetadata
+from kafkalab.clients.partitioner import StickyPartitioner, murmur2, partition_for_key, to_positive
+from kafkalab.clients.producer import ClientCrashedError, KafkaProducer
+
+__all__ = [
+    "StickyPartitioner", "murmur2", "partition_for_key", "to_positive",
+    "KafkaProducer", "KafkaConsumer", "RecordMetadata", "ConsumerRecord", "FutureRecordMetadata",
+    "TopicPartition", "ClientCrashedError",
+]

@@ -1,0 +1,604 @@
+"""The consumer without groups: ``assign``, ``seek``, ``position``, ``poll`` (Kafka's ``KafkaConsumer`` and ``Fetcher``).
+
+How it works. :class:`KafkaConsumer` is the facade a notebook holds; each incarnation of the client node runs a
+:class:`ConsumerCore` inside the simulation, talking to brokers through a :class:`~.network.ClientPort`.
+
+Positions (``SubscriptionState``): every assigned partition has a position or needs one. A partition without one
+first asks :meth:`ConsumerCore.committed_offset` (the slot a group coordinator fills in issue 5; None here), then
+resets by ``auto.offset.reset``: ``earliest``/``latest`` send a ``ListOffsets`` to the leader, ``none`` makes the next
+``poll()``/``position()`` raise :class:`~kafkalab.errors.NoOffsetForPartitionError`. Assignment changes go through
+one method, :meth:`ConsumerCore.set_assignment`, which a rebalance will call too.
+
+Fetching (``Fetcher``): one ``FetchRequest`` per partition leader covering every fetchable partition it leads,
+``replica_id=-1``, with ``fetch.max.wait.ms``/``fetch.min.bytes`` (the broker long-polls), ``fetch.max.bytes`` and
+``max.partition.fetch.bytes``, and the leader epoch the client knows (``current_leader_epoch``, KIP-320). A partition
+is fetchable when it has a position, a known leader, no data buffered and no fetch in flight to its leader (one
+fetch per broker at a time, as Kafka). The answer's batches are buffered; ``poll()`` hands out at most
+``max.poll.records`` and advances positions, and the next fetch goes out at once, so data arrives while the
+application works on the last poll (prefetch). There is no timer while idle: the broker's long poll paces it.
+
+Errors in a fetch answer: NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, FENCED_LEADER_EPOCH (and other
+invalid-metadata errors) refresh metadata and retry after ``retry.backoff.ms``; OFFSET_OUT_OF_RANGE resets the
+position by ``auto.offset.reset`` or, with ``none``, raises :class:`~kafkalab.errors.OffsetOutOfRangeError` from the
+next ``poll()``. A ``seek`` discards what was buffered or in flight for the partition.
+
+History: every ``poll`` is an invoke and an ``ok`` carrying its reads; ``assign`` and ``seek`` are recorded with
+their offsets.
+
+Simplifications: no fetch sessions (KIP-227), no position validation with OffsetsForLeaderEpoch after a leader
+change (KIP-320's truncation detection), no fetching from followers (KIP-392), no ``pause``/``resume``.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+from kafkalab.broker.messages import (
+    EARLIEST_TIMESTAMP,
+    LATEST_TIMESTAMP,
+    NONE,
+    FetchPartition,
+    FetchRequest,
+    FetchResponse,
+    ListOffsetsRequest,
+    ListOffsetsResponse,
+    MetadataResponse,
+    TopicPartition,
+)
+from kafkalab.check.history import History
+from kafkalab.clients.futures import ConsumerRecord, Drive
+from kafkalab.clients.metadata import ClientMetadata
+from kafkalab.clients.network import ClientPort, NetworkClient
+from kafkalab.clients.producer import ClientCrashedError
+from kafkalab.config import Config, resolve
+from kafkalab.errors import (
+    KafkaError,
+    KafkaTimeoutError,
+    NoOffsetForPartitionError,
+    OffsetOutOfRangeError,
+    error_for_name,
+)
+from kafkalab.log.records import RecordBatch
+
+__all__ = ["KafkaConsumer", "ConsumerCore", "PartitionState", "GROUPS_NOT_YET"]
+
+NodeId = Hashable
+GROUPS_NOT_YET = "consumer groups arrive with issue 5: use assign()"
+_OUT_OF_RANGE = "OFFSET_OUT_OF_RANGE"
+
+
+class PartitionState:
+    """One assigned partition (Kafka's ``TopicPartitionState``)."""
+
+    __slots__ = ("position", "needs_reset", "reset_in_flight", "buffer", "buffer_index", "high_watermark",
+                 "retry_at_ms", "generation", "error", "log_start_offset")
+
+    def __init__(self) -> None:
+        self.position: int | None = None
+        self.needs_reset = False
+        self.reset_in_flight = False
+        self.buffer: list[RecordBatch] = []
+        self.buffer_index = 0          # next batch of the buffer to hand out
+        self.high_watermark = -1
+        self.log_start_offset = -1
+        self.retry_at_ms = 0.0
+        self.generation = 0            # bumped by seek/reset: answers for an older generation are dropped
+        self.error: KafkaError | None = None
+
+    def clear_buffer(self) -> None:
+        self.buffer = []
+        self.buffer_index = 0
+
+    @property
+    def has_buffered(self) -> bool:
+        return self.buffer_index < len(self.buffer)
+
+
+class ConsumerCore:
+    """One incarnation of a consumer inside the simulation: positions, fetcher, offset resets."""
+
+    def __init__(self, port: ClientPort, config: Config, *, bootstrap: Sequence[NodeId], drive: Drive,
+                 history: History | None, broker_node: Callable[[int], NodeId] | None = None) -> None:
+        self.port = port
+        self.node_id = port.node_id
+        self.config = config
+        self.drive = drive
+        self.history = history
+        self.bootstrap = list(bootstrap)
+        self.reset_strategy: str = config["auto.offset.reset"]
+        self.max_poll_records = int(config["max.poll.records"])
+        self.fetch_max_wait_ms = int(config["fetch.max.wait.ms"])
+        self.fetch_min_bytes = int(config["fetch.min.bytes"])
+        self.fetch_max_bytes = int(config["fetch.max.bytes"])
+        self.max_partition_fetch_bytes = int(config["max.partition.fetch.bytes"])
+        self.isolation_level = 1 if config["isolation.level"] == "read_committed" else 0
+        self.retry_backoff_ms = float(config["retry.backoff.ms"])
+        self.request_timeout_ms = float(config["request.timeout.ms"])
+        self.default_api_timeout_ms = float(config["default.api.timeout.ms"])
+        self.metadata = ClientMetadata(float(config["metadata.max.age.ms"]), self.retry_backoff_ms,
+                                       max(float(config["retry.backoff.max.ms"]), self.retry_backoff_ms), broker_node)
+        # A fetch waits up to fetch.max.wait.ms at the broker: its timeout covers that too (as Kafka's does).
+        self.network = NetworkClient(port, request_timeout_ms=self.request_timeout_ms + self.fetch_max_wait_ms,
+                                     reconnect_backoff_ms=float(config["reconnect.backoff.ms"]),
+                                     max_in_flight=5, on_disconnect=lambda node: self.metadata.request_update())
+        self.assignment: dict[TopicPartition, PartitionState] = {}
+        self._fetching: dict[NodeId, None] = {}        # brokers with a fetch in flight
+        self._reset_override: dict[TopicPartition, str] = {}   # seek_to_beginning/end until the reset is done
+        self._rng = port.rng("consumer")
+        self._timer: Any = None
+        self._timer_at = float("inf")
+        self.records_fetched = 0
+        self.fetches_sent = 0
+        self.closed = False
+
+    # -- the port's side -------------------------------------------------------------------------------------------
+    def on_message(self, src: Any, msg: Any) -> None:
+        self.network.on_message(src, msg)
+
+    # -- group hooks (issue 5) -------------------------------------------------------------------------------------
+    def committed_offset(self, tp: TopicPartition) -> int | None:
+        """The group's committed offset for ``tp``; None without a group (the position comes from the reset
+        strategy). A group coordinator client replaces this."""
+        return None
+
+    def set_assignment(self, partitions: Iterable[TopicPartition]) -> None:
+        """The one place assignment changes: kept partitions keep their state, new ones start without a position."""
+        new: dict[TopicPartition, PartitionState] = {}
+        for tp in partitions:
+            state = self.assignment.get(tp)
+            if state is None:
+                state = PartitionState()
+                committed = self.committed_offset(tp)
+                if committed is not None:
+                    state.position = committed
+                else:
+                    state.needs_reset = True
+            new[tp] = state
+        self.assignment = new
+        self.metadata.add_topics(tp.topic for tp in new)
+        self.wakeup()
+
+    # -- positions ---------------------------------------------------------------------------------------------------
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        state = self._state(tp)
+        state.position = offset
+        state.needs_reset = False
+        state.reset_in_flight = False
+        state.error = None
+        state.generation += 1
+        state.clear_buffer()
+        self.wakeup()
+
+    def seek_to(self, tp: TopicPartition, strategy: str) -> None:
+        """Reset ``tp`` by ``"earliest"``/``"latest"`` (``seekToBeginning``/``seekToEnd``)."""
+        state = self._state(tp)
+        state.position = None
+        state.needs_reset = True
+        state.reset_in_flight = False
+        state.error = None
+        state.generation += 1
+        state.clear_buffer()
+        self._reset_override[tp] = strategy
+        self.wakeup()
+
+    def _state(self, tp: TopicPartition) -> PartitionState:
+        state = self.assignment.get(tp)
+        if state is None:
+            assigned = ", ".join(str(t) for t in self.assignment) or "nothing"
+            raise ValueError(f"partition {tp} is not assigned to this consumer (assigned: {assigned})")
+        return state
+
+    def pending_error(self) -> KafkaError | None:
+        """The first partition error the application must see (no offset and reset none, out of range)."""
+        for tp, state in self.assignment.items():
+            if state.error is not None:
+                return state.error
+            if state.needs_reset and self._strategy(tp) == "none":
+                return NoOffsetForPartitionError(f"Undefined offset with no reset policy for partitions: [{tp}]")
+        return None
+
+    def _strategy(self, tp: TopicPartition) -> str:
+        return self._reset_override.get(tp, self.reset_strategy)
+
+    # -- collecting records ------------------------------------------------------------------------------------------
+    def has_records(self) -> bool:
+        for state in self.assignment.values():
+            if state.has_buffered:
+                return True
+        return False
+
+    def collect(self, max_records: int) -> list[ConsumerRecord]:
+        """Up to ``max_records`` buffered records, partition by partition; advances positions."""
+        out: list[ConsumerRecord] = []
+        for tp, state in self.assignment.items():
+            if len(out) >= max_records:
+                break
+            if not state.has_buffered or state.position is None:
+                continue
+            topic, partition = tp
+            position = state.position
+            while state.buffer_index < len(state.buffer) and len(out) < max_records:
+                batch = state.buffer[state.buffer_index]
+                if batch.next_offset <= position:
+                    state.buffer_index += 1
+                    continue
+                offsets = batch.offsets()
+                records = batch.records
+                taken_all = True
+                for i in range(len(records)):
+                    offset = offsets[i]
+                    if offset < position:
+                        continue
+                    if len(out) >= max_records:
+                        taken_all = False
+                        break
+                    r = records[i]
+                    out.append(ConsumerRecord(topic, partition, offset, r.timestamp_ms, r.key, r.value, r.headers))
+                    position = offset + 1
+                if taken_all:
+                    position = max(position, batch.next_offset)
+                    state.buffer_index += 1
+            state.position = position
+            if not state.has_buffered:
+                state.clear_buffer()
+        if out:
+            self.wakeup()        # buffers drained: fetch the next data while the application works
+        return out
+
+    # -- the fetcher -------------------------------------------------------------------------------------------------
+    def wakeup(self) -> None:
+        self._wakeup_at(self.port.now)
+
+    def _wakeup_at(self, at_ms: float) -> None:
+        if at_ms >= self._timer_at or self.closed:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at_ms
+        self._timer = self.port.set_timer(max(0.0, at_ms - self.port.now), self._run_once, name="fetcher")
+
+    def _run_once(self) -> None:
+        self._timer = None
+        self._timer_at = float("inf")
+        if self.closed:
+            return
+        now = self.port.now
+        md = self.metadata
+        next_ms = float("inf")
+        if md.wanted and md.time_to_next_update_ms(now) <= 0:
+            self._send_metadata(now)
+        next_ms = min(next_ms, self._send_resets(now))
+        next_ms = min(next_ms, self._send_fetches(now))
+        if md.wanted and md.need_update:
+            next_ms = min(next_ms, md.time_to_next_update_ms(now))
+        if next_ms < float("inf"):
+            self._wakeup_at(now + max(next_ms, 0.0))
+
+    def _send_metadata(self, now: float) -> None:
+        md = self.metadata
+        node = self.network.least_loaded(list(md.brokers.values()) or self.bootstrap, now, self._rng)
+        if node is not None:
+            self.network.send(node, lambda cid: md.request(cid, now), self._on_metadata)
+
+    def _on_metadata(self, response: Any, error: str | None) -> None:
+        if error is not None or not isinstance(response, MetadataResponse):
+            self.metadata.failed(self.port.now)
+        else:
+            self.metadata.update(response, self.port.now)
+        self.wakeup()
+
+    def _send_resets(self, now: float) -> float:
+        by_node: dict[NodeId, dict[TopicPartition, int]] = {}
+        wait = float("inf")
+        for tp, state in self.assignment.items():
+            if not state.needs_reset or state.reset_in_flight:
+                continue
+            strategy = self._strategy(tp)
+            if strategy == "none":
+                continue
+            if state.retry_at_ms > now:
+                wait = min(wait, state.retry_at_ms - now)
+                continue
+            leader = self.metadata.leader_node(tp)
+            if leader is None:
+                self.metadata.request_update()
+                continue
+            by_node.setdefault(leader, {})[tp] = EARLIEST_TIMESTAMP if strategy == "earliest" else LATEST_TIMESTAMP
+        for node, parts in by_node.items():
+            generations = {tp: self.assignment[tp].generation for tp in parts}
+            for tp in parts:
+                self.assignment[tp].reset_in_flight = True
+            self.network.send(node, lambda cid, parts=parts: ListOffsetsRequest(  # type: ignore[misc]
+                parts, isolation_level=self.isolation_level, correlation_id=cid),
+                functools.partial(self._on_list_offsets, generations))
+        return wait
+
+    def _on_list_offsets(self, generations: dict[TopicPartition, int], response: Any, error: str | None) -> None:
+        now = self.port.now
+        for tp, generation in generations.items():
+            state = self.assignment.get(tp)
+            if state is None or state.generation != generation:
+                continue
+            state.reset_in_flight = False
+            part = response.responses.get(tp) if isinstance(response, ListOffsetsResponse) else None
+            if error is None and part is not None and part.error == NONE:
+                state.position = part.offset
+                state.needs_reset = False
+                self._reset_override.pop(tp, None)
+                self.port.record("consumer.offset_reset", part.offset, topic=tp.topic, partition=tp.partition,
+                                 strategy=self._strategy(tp))
+            else:
+                self.metadata.request_update()
+                state.retry_at_ms = now + self.retry_backoff_ms
+        self.wakeup()
+
+    def _send_fetches(self, now: float) -> float:
+        by_node: dict[NodeId, dict[TopicPartition, FetchPartition]] = {}
+        generations: dict[NodeId, dict[TopicPartition, int]] = {}
+        wait = float("inf")
+        md = self.metadata
+        for tp, state in self.assignment.items():
+            if state.position is None or state.needs_reset or state.has_buffered or state.error is not None:
+                continue
+            if state.retry_at_ms > now:
+                wait = min(wait, state.retry_at_ms - now)
+                continue
+            leader = md.leader_node(tp)
+            if leader is None:
+                md.request_update()
+                continue
+            if leader in self._fetching or not self.network.is_ready(leader, now):
+                if leader not in self._fetching:
+                    wait = min(wait, max(self.network.backoff_remaining_ms(leader, now), 1.0))
+                continue
+            info = md.partition(tp)
+            epoch = info.leader_epoch if info is not None else -1
+            by_node.setdefault(leader, {})[tp] = FetchPartition(state.position, self.max_partition_fetch_bytes, epoch)
+            generations.setdefault(leader, {})[tp] = state.generation
+        for node, parts in by_node.items():
+            self._fetching[node] = None
+            request_parts = parts
+            self.network.send(node, lambda cid, p=request_parts: FetchRequest(  # type: ignore[misc]
+                -1, self.fetch_max_wait_ms, self.fetch_min_bytes, self.fetch_max_bytes, p,
+                isolation_level=self.isolation_level, correlation_id=cid),
+                functools.partial(self._on_fetch, node, generations[node]))
+            self.fetches_sent += 1
+        return wait
+
+    def _on_fetch(self, node: NodeId, generations: dict[TopicPartition, int], response: Any,
+                  error: str | None) -> None:
+        self._fetching.pop(node, None)
+        now = self.port.now
+        fetched = 0
+        size = 0
+        for tp, generation in generations.items():
+            state = self.assignment.get(tp)
+            if state is None or state.generation != generation:
+                continue     # unassigned or sought meanwhile: this data is for an old position
+            part = response.responses.get(tp) if isinstance(response, FetchResponse) and error is None else None
+            if part is None:
+                state.retry_at_ms = now + self.retry_backoff_ms
+                continue
+            if part.error == NONE:
+                state.high_watermark = part.high_watermark
+                state.log_start_offset = part.log_start_offset
+                if part.batches:
+                    state.buffer = list(part.batches)
+                    state.buffer_index = 0
+                    fetched += sum(b.record_count for b in part.batches)
+                    size += part.records_size_bytes
+                continue
+            self.port.record("consumer.fetch_errors", 1, error=part.error, topic=tp.topic, partition=tp.partition)
+            if part.error == _OUT_OF_RANGE:
+                strategy = self._strategy(tp)
+                if strategy == "none":
+                    state.error = OffsetOutOfRangeError(
+                        f"Fetch position FetchPosition{{offset={state.position}}} is out of range for partition "
+                        f"{tp}")
+                else:
+                    state.position = None
+                    state.needs_reset = True
+                    state.generation += 1
+                continue
+            cls = error_for_name(part.error)
+            if cls.invalid_metadata:
+                self.metadata.request_update()
+            state.retry_at_ms = now + self.retry_backoff_ms
+        if fetched:
+            self.records_fetched += fetched
+            self.port.record("consumer.fetch", fetched, bytes=size, broker=str(node))
+        self.wakeup()
+
+    def abandon(self) -> None:
+        self.closed = True
+
+
+class KafkaConsumer:
+    """A consumer on node ``node_id`` of ``world`` (DESIGN.md's ``cluster.consumer(config)``), without groups yet.
+
+    ``world``, ``bootstrap``, ``drive``, ``history`` and ``broker_node`` as for
+    :class:`~kafkalab.clients.producer.KafkaProducer`.
+    """
+
+    def __init__(self, config: Mapping[str, Any] | None = None, *, world: Any, bootstrap: Sequence[NodeId],
+                 node_id: NodeId = "consumer-1", drive: Drive | None = None, history: History | None = None,
+                 broker_node: Callable[[int], NodeId] | None = None) -> None:
+        self.config = config if isinstance(config, Config) else resolve("consumer", config)
+        self.node_id = node_id
+        self.history = history
+        self._drive: Drive = drive if drive is not None else world.run_until
+        self._bootstrap = list(bootstrap)
+        self._broker_node = broker_node
+        self._core: ConsumerCore | None = None
+        self._assigned: list[TopicPartition] = []
+        self._positions_at_crash: dict[TopicPartition, int] = {}
+        self._closed = False
+        world.add_node(node_id, self._start, server=False)
+
+    def _start(self, ctx: Any) -> ConsumerCore:
+        old = self._core
+        if old is not None:
+            old.abandon()
+        core = ConsumerCore(ctx, self.config, bootstrap=self._bootstrap, drive=self._drive, history=self.history,
+                            broker_node=self._broker_node)
+        self._core = core
+        if self._assigned:
+            core.set_assignment(self._assigned)   # a restarted consumer has its assignment, not its positions
+        return core
+
+    @property
+    def core(self) -> ConsumerCore:
+        if self._core is None:  # pragma: no cover - add_node starts the node at once
+            raise RuntimeError(f"consumer {self.node_id!r} has not started")
+        return self._core
+
+    def _live_core(self) -> ConsumerCore:
+        if self._closed:
+            raise RuntimeError("This consumer has already been closed.")
+        core = self.core
+        if not core.port.alive:
+            raise ClientCrashedError(f"{self.node_id} is crashed; cluster.restart({self.node_id!r}) starts a new "
+                                     f"incarnation")
+        return core
+
+    def _record(self, f: str, offsets: Mapping[tuple[str, int], int] | None = None) -> None:
+        if self.history is not None:
+            now = self.core.port.now
+            op = self.history.invoke(now, self.node_id, f)
+            self.history.ok(op, now, offsets=dict(offsets or {}))
+
+    # -- assignment ----------------------------------------------------------------------------------------------
+    def assign(self, partitions: Iterable[TopicPartition | tuple[str, int]]) -> None:
+        """Consume exactly these partitions (replaces the previous assignment)."""
+        core = self._live_core()
+        tps = []
+        for tp in partitions:
+            if not isinstance(tp, tuple) or len(tp) != 2 or not isinstance(tp[0], str) or not isinstance(tp[1], int):
+                raise TypeError(f"assign() takes TopicPartition(topic, partition) values, got {tp!r}")
+            tps.append(TopicPartition(tp[0], tp[1]))
+        self._assigned = list(dict.fromkeys(tps))
+        core.set_assignment(self._assigned)
+        self._record("assign", {(tp.topic, tp.partition): -1 for tp in self._assigned})
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.core.assignment)
+
+    def subscribe(self, topics: Any, on_assign: Any = None, on_revoke: Any = None, on_lost: Any = None) -> None:
+        raise NotImplementedError(GROUPS_NOT_YET)
+
+    def unsubscribe(self) -> None:
+        raise NotImplementedError(GROUPS_NOT_YET)
+
+    def commit(self, offsets: Any = None) -> None:
+        raise NotImplementedError(GROUPS_NOT_YET)
+
+    def committed(self, partitions: Any) -> None:
+        raise NotImplementedError(GROUPS_NOT_YET)
+
+    # -- positions -----------------------------------------------------------------------------------------------
+    def seek(self, tp: TopicPartition | tuple[str, int], offset: int) -> None:
+        """Fetch ``tp`` from ``offset`` on the next poll."""
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"seek offset must be an int >= 0, got {offset!r}")
+        core = self._live_core()
+        tp = TopicPartition(tp[0], tp[1])
+        core.seek(tp, offset)
+        self._record("seek", {(tp.topic, tp.partition): offset})
+
+    def seek_to_beginning(self, partitions: Iterable[TopicPartition] | None = None) -> None:
+        self._seek_to(partitions, "earliest")
+
+    def seek_to_end(self, partitions: Iterable[TopicPartition] | None = None) -> None:
+        self._seek_to(partitions, "latest")
+
+    def _seek_to(self, partitions: Iterable[TopicPartition] | None, strategy: str) -> None:
+        core = self._live_core()
+        tps = list(core.assignment) if partitions is None else [TopicPartition(t, p) for t, p in partitions]
+        for tp in tps:
+            core.seek_to(tp, strategy)
+        self._record("seek", {(tp.topic, tp.partition): -1 for tp in tps})
+
+    def position(self, tp: TopicPartition | tuple[str, int], timeout_ms: float | None = None) -> int:
+        """The offset of the next record ``poll`` returns for ``tp``; drives the simulation until it is known."""
+        core = self._live_core()
+        tp = TopicPartition(tp[0], tp[1])
+        state = core._state(tp)
+        if state.position is None:
+            core.wakeup()
+            self._wait(lambda: state.position is not None or core.pending_error() is not None,
+                       core.default_api_timeout_ms if timeout_ms is None else timeout_ms,
+                       f"the position of {tp}")
+            error = core.pending_error()
+            if state.position is None and error is not None:
+                raise error
+        assert state.position is not None
+        return state.position
+
+    def highwater(self, tp: TopicPartition | tuple[str, int]) -> int | None:
+        """The partition's high watermark from the last fetch answer (None before one)."""
+        state = self.core._state(TopicPartition(tp[0], tp[1]))
+        return state.high_watermark if state.high_watermark >= 0 else None
+
+    # -- polling -------------------------------------------------------------------------------------------------
+    def poll(self, timeout_ms: float = 0) -> list[ConsumerRecord]:
+        """Records fetched for the assigned partitions, at most ``max.poll.records``. Drives the simulation up to
+        ``timeout_ms`` and returns as soon as there are records."""
+        core = self._live_core()
+        if not core.assignment:
+            raise RuntimeError("Consumer is not subscribed to any topics or assigned any partitions")
+        history = self.history
+        op = history.invoke(core.port.now, self.node_id, "poll") if history is not None else -1
+        try:
+            error = core.pending_error()
+            if error is not None:
+                raise error
+            records = core.collect(core.max_poll_records)
+            if not records and timeout_ms > 0:
+                core.wakeup()
+                port = core.port
+                self._drive(lambda: not port.alive or core.has_records() or core.pending_error() is not None,
+                            timeout_ms)
+                if not port.alive:
+                    raise ClientCrashedError(f"{self.node_id} crashed during poll()")
+                error = core.pending_error()
+                if error is not None:
+                    raise error
+                records = core.collect(core.max_poll_records)
+        except KafkaError as exc:
+            if history is not None:
+                if isinstance(exc, ClientCrashedError):
+                    history.info(op, core.port.now)
+                else:
+                    history.fail(op, core.port.now, error=exc.error_name)
+            raise
+        if history is not None:
+            history.ok(op, core.port.now,
+                       reads=tuple((r.topic, r.partition, r.offset, r.key, r.value) for r in records))
+        core.port.record("consumer.poll", len(records))
+        return records
+
+    def _wait(self, predicate: Callable[[], bool], timeout_ms: float, what: str) -> None:
+        core = self.core
+        port = core.port
+        self._drive(lambda: not port.alive or predicate(), timeout_ms)
+        if not port.alive:
+            raise ClientCrashedError(f"{self.node_id} crashed while waiting for {what}")
+        if not predicate():
+            raise KafkaTimeoutError(f"timed out after {timeout_ms:g} ms of virtual time waiting for {what}")
+
+    def close(self) -> None:
+        """Stop fetching; later calls raise."""
+        if self._closed:
+            return
+        if self._core is not None:
+            self._core.closed = True
+        self._closed = True
+
+    def metrics(self) -> dict[str, Any]:
+        core = self.core
+        return {"records_fetched": core.records_fetched, "fetches_sent": core.fetches_sent,
+                "requests_sent": core.network.requests_sent, "disconnects": core.network.disconnects}
+
+    def __repr__(self) -> str:
+        return f"KafkaConsumer({self.node_id!r}, assigned={sorted(self.core.assignment)})"
