@@ -1,4 +1,6 @@
 """Compaction: the latest value per key survives at its offset; tombstones go after delete.retention.ms."""
+import pytest
+
 from kafkalab.log import LogConfig, LogManager, PartitionLog, Record, RecordBatch
 
 COMPACT = dict(cleanup_policy=("compact",), segment_bytes=200, delete_retention_ms=1000)
@@ -120,3 +122,29 @@ def test_dirty_ratio_gates_the_log_manager():
     assert log.dirty_ratio(now_ms=10) == 0.0
     assert manager.clean(now_ms=10) == []
     assert manager.cleaner_runs[0][1] == "t-0"
+
+
+def test_log_manager_cleans_on_a_kernel_every_backoff():
+    from kafkalab.sim.kernel import Kernel
+
+    kernel = Kernel(seed=0)
+    manager = LogManager(cleaner_backoff_ms=15_000)
+    log = manager.add("t-0", make([(b"a", b"%d" % i) for i in range(6)], segment_bytes=150))
+    manager.start(kernel)
+    kernel.run(14_999)
+    assert manager.cleaner_runs == []
+    kernel.run(1)
+    assert [(t, name) for t, name, _ in manager.cleaner_runs] == [(15_000, "t-0")]
+    assert contents(log) == [(3, b"a", b"3"), (4, b"a", b"4"), (5, b"a", b"5")]
+    manager.stop()
+    kernel.run(60_000)
+    assert len(manager.cleaner_runs) == 1
+
+
+def test_log_manager_rejects_duplicate_names_and_uses_high_watermarks():
+    manager = LogManager(high_watermark=lambda name: 2)
+    log = manager.add("t-0", make([(b"a", b"%d" % i) for i in range(6)], segment_bytes=150))
+    with pytest.raises(ValueError, match="log 't-0' already exists"):
+        manager.add("t-0", log)
+    manager.clean(now_ms=100)
+    assert contents(log)[0] == (1, b"a", b"1")  # only the segment below the high watermark 2 was cleaned
