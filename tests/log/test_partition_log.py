@@ -299,3 +299,16 @@ def test_advance_log_start_deletes_whole_segments_below_it():
     with pytest.raises(errors.OffsetOutOfRangeError, match="Cannot increment the log start offset to 5 of partition t-0 since "
                                                 "it is larger than the high watermark 4"):
         log.advance_log_start(5, high_watermark=4)
+
+
+def test_first_fetch_of_a_batch_holding_the_leaders_log_start_restarts_the_follower():
+    leader = PartitionLog()
+    leader.append_as_leader([rec(0), rec(1), rec(2)], 0)
+    leader.advance_log_start(1)
+    follower = PartitionLog()
+    follower.truncate_fully_and_start_at(leader.log_start_offset)
+    batch = leader.read(leader.log_start_offset)[0]
+    assert batch.base_offset == 0
+    follower.append_as_follower(batch)
+    assert (follower.log_start_offset, follower.log_end_offset) == (0, 3)
+    assert follower.batches() == [batch]
