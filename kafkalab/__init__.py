@@ -1,11 +1,13 @@
 """kafkalab: Apache Kafka's architecture as a deterministic, in-process simulation.
 
-``import kafkalab as kl`` gives the layers as submodules: ``kl.errors`` (Kafka's error codes), ``kl.config`` (every
-config key with Kafka's defaults), ``kl.sim`` (kernel, network, disk, faults), ``kl.log`` (the partitioned log) and
-``kl.raft`` (the KRaft quorum and its ``RaftCluster`` playground).
+``import kafkalab as kl`` gives ``kl.Cluster`` (a KRaft-mode Kafka cluster in virtual time), ``kl.TopicPartition``,
+and the layers as submodules: ``kl.errors`` (Kafka's error codes), ``kl.config`` (every config key with Kafka's
+defaults), ``kl.sim`` (kernel, network, disk, faults), ``kl.log`` (the partitioned log), ``kl.raft`` (the KRaft
+quorum and its ``RaftCluster`` playground), ``kl.check`` (histories and checkers).
 """
-from kafkalab import config, errors, log, sim
-from kafkalab import raft
+from kafkalab import check, config, errors, log, raft, sim
+from kafkalab.broker.messages import TopicPartition
+from kafkalab.cluster import Cluster
 
 __version__ = "0.1.0"
-__all__ = ["config", "errors", "log", "sim", "__version__"]
+__all__ = ["Cluster", "TopicPartition", "check", "config", "errors", "log", "raft", "sim", "__version__"]

@@ -182,11 +182,11 @@ class RaftCluster:
             self._last[node_id] = state
             self._timeline.append((self.kernel.now, node_id, state[0], state[1], state[2]))
             self.kernel.trace(f"raft {node_id} {state[0]} epoch={state[1]} leader={state[2]}")
-            self.world.metrics.record(node_id, "raft.role", state[0], epoch=state[1], leader=state[2])
+            self.world.recorder.record(node_id, "raft.role", state[0], epoch=state[1], leader=state[2])
         hw = node.high_watermark
         if hw != self._hw_seen.get(node_id):
             self._hw_seen[node_id] = hw
-            self.world.metrics.record(node_id, "raft.high_watermark", hw)
+            self.world.recorder.record(node_id, "raft.high_watermark", hw)
         if self.invariants is not None:
             self.invariants.check_node(node_id, node)
 
@@ -339,7 +339,7 @@ class RaftCluster:
 
     # -- frames -----------------------------------------------------------------------------------------------------
     def metrics(self) -> pd.DataFrame:
-        return self.world.metrics.to_frame()
+        return self.world.metrics()
 
     def timeline(self) -> pd.DataFrame:
         """One row per role/epoch/leader change: time_ms, node, role, epoch, leader."""

@@ -42,7 +42,7 @@ class ProcessContext:
         self.kernel = world.kernel
         self.owner = owner
         self.disk = world.disks[node_id]
-        self.metrics = world.metrics
+        self.metrics = world.recorder
         self.incarnation = incarnation
 
     @property
@@ -81,7 +81,7 @@ class World:
         self.kernel = Kernel(seed)
         self.seed = seed
         self.network = Network(self.kernel, network, trace=trace_messages)
-        self.metrics = Metrics(self.kernel)
+        self.recorder = Metrics(self.kernel)
         self.disks: dict[NodeId, Disk] = {}
         self.processes: dict[NodeId, Process | None] = {}
         self._factories: dict[NodeId, Factory] = {}
@@ -103,6 +103,13 @@ class World:
     def run_until(self, predicate: Callable[[], bool], timeout_ms: float) -> bool:
         """Run until ``predicate()`` holds or ``timeout_ms`` of virtual time pass; returns whether it held."""
         return self.kernel.run_until(predicate, timeout_ms)
+
+    def metrics(self, metric: str | None = None) -> Any:
+        """Every metric recorded so far (or one metric) as a tidy DataFrame: time_ms, node, metric, value, labels.
+
+        Components write through ``world.recorder`` (a :class:`~kafkalab.sim.metrics.Metrics`).
+        """
+        return self.recorder.to_frame(metric)
 
     # -- nodes --------------------------------------------------------------------------------------------------
     def add_node(self, node_id: NodeId, factory: Factory, *, server: bool = True, start: bool = True) -> None:
@@ -170,7 +177,7 @@ class World:
         if lose_unflushed:
             self.disks[node_id].power_loss()
         self.kernel.trace(f"crash {node_id}{' power-loss' if lose_unflushed else ''}")
-        self.metrics.record(node_id, "crash", 1, power_loss=lose_unflushed)
+        self.recorder.record(node_id, "crash", 1, power_loss=lose_unflushed)
 
     def restart(self, node_id: NodeId) -> None:
         """Start a crashed node again from its durable state (a running node is crashed first)."""
@@ -178,7 +185,7 @@ class World:
         if self._owners[node_id].alive:
             self.crash(node_id)
         self._start(node_id)
-        self.metrics.record(node_id, "restart", 1)
+        self.recorder.record(node_id, "restart", 1)
 
     def pause(self, node_id: NodeId) -> None:
         """Freeze a process (SIGSTOP, a long GC): it neither runs timers nor handles messages until resumed."""

@@ -131,10 +131,10 @@ def test_metrics_frame_is_tidy_with_label_columns():
     w.add_node("a", Counter)
     w.run(5)
     w.crash("a", lose_unflushed=True)
-    w.metrics.record("a", "lag", 7, topic="t", partition=0)
-    df = w.metrics.to_frame()
+    w.recorder.record("a", "lag", 7, topic="t", partition=0)
+    df = w.metrics()
     assert list(df.columns[:4]) == ["time_ms", "node", "metric", "value"]
     assert {"power_loss", "topic", "partition"} <= set(df.columns)
     crash = df[df.metric == "crash"].iloc[0]
     assert crash.time_ms == 5.0 and bool(crash.power_loss) is True
-    assert w.metrics.to_frame("lag").value.tolist() == [7]
+    assert w.metrics("lag").value.tolist() == [7]

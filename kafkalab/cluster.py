@@ -1,0 +1,291 @@
+"""``kl.Cluster``: a Kafka 4.x cluster in KRaft mode, wired into one deterministic simulation.
+
+How it works. A :class:`Cluster` is a :class:`~kafkalab.sim.world.World` with three kinds of node:
+
+- controllers (ids 1000, 1001, ...): :class:`~kafkalab.controller.server.ControllerServer`, a KRaft voter of
+  ``__cluster_metadata`` plus the quorum controller, active on the Raft leader only;
+- brokers (ids 1, 2, ...): :class:`~kafkalab.broker.server.BrokerServer`, a KRaft observer replaying the metadata
+  log into its image, a lifecycle manager (registration, heartbeats, fencing) and the replica manager (produce, fetch,
+  replication, ISR);
+- clients (string ids: "admin", "producer-1", "consumer-1", ...): the admin client talks to the controllers
+  (KIP-919), producers and consumers to the brokers. Every client operation goes into :attr:`Cluster.history`.
+
+The constructor boots the quorum and the brokers in virtual time and returns once every broker is registered and
+unfenced. Blocking calls (``create_topic``, ``future.result()``, ``consumer.poll``) drive the simulation themselves.
+Faults are the World's: ``crash`` (``lose_unflushed=True`` = power loss), ``restart``, ``pause``/``resume``,
+``isolate``, ``partition``, ``heal``, ``slow_link``, or a :class:`~kafkalab.sim.faults.Nemesis` schedule.
+
+The facade is the only place that looks at every node at once (``describe_topic``, ``active_controller``): it reads,
+it never decides. What a client knows, it learned through messages.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from kafkalab.broker.server import BrokerServer
+from kafkalab.check.history import History
+from kafkalab.clients.admin import AdminClient
+from kafkalab.clients.consumer import KafkaConsumer
+from kafkalab.clients.producer import KafkaProducer
+from kafkalab.config import Config, resolve
+from kafkalab.controller import messages as cm
+from kafkalab.controller.image import MetadataImage
+from kafkalab.controller.server import ControllerServer
+from kafkalab.errors import KafkaTimeoutError, error_for_name
+from kafkalab.sim.network import LinkSpec
+from kafkalab.sim.world import World
+
+__all__ = ["Cluster", "CONTROLLER_ID_BASE"]
+
+#: Controllers get node ids 1000, 1001, ...; brokers 1, 2, ... (KRaft needs distinct ids in separate-role mode).
+CONTROLLER_ID_BASE = 1000
+_BOOT_TIMEOUT_MS = 60_000.0
+
+
+class Cluster(World):
+    """A KRaft-mode Kafka cluster in virtual time. See DESIGN.md's public API."""
+
+    def __init__(self, brokers: int = 3, controllers: int = 3, seed: int = 0,
+                 config: Mapping[str, Any] | None = None, network: LinkSpec | None = None, *,
+                 fsync_latency_ms: float = 1.0, boot_timeout_ms: float = _BOOT_TIMEOUT_MS) -> None:
+        if not isinstance(brokers, int) or brokers < 1:
+            raise ValueError(f"brokers must be an int >= 1, got {brokers!r}")
+        if not isinstance(controllers, int) or controllers < 1:
+            raise ValueError(f"controllers must be an int >= 1 (3 or 5 is usual), got {controllers!r}")
+        self.config: Config = resolve("broker", dict(config or {}))
+        super().__init__(seed=seed, network=network, fsync_latency_ms=fsync_latency_ms)
+        self.controllers: list[int] = [CONTROLLER_ID_BASE + i for i in range(controllers)]
+        self.brokers: list[int] = list(range(1, brokers + 1))
+        self.clients: list[Hashable] = []
+        self.history = History()
+        self._client_counts: dict[str, int] = {}
+        self.kernel.trace(f"cluster seed={seed} brokers={brokers} controllers={controllers}")
+        for c in self.controllers:
+            self.add_node(c, ControllerServer.factory(self.controllers, self.config))
+        for b in self.brokers:
+            self.add_node(b, self._broker_factory(b))
+        self.admin = AdminClient(self, self.controllers, node_id="admin", active_hint=lambda: self.active_controller)
+        self.clients.append("admin")
+        if not self.run_until(self._all_brokers_unfenced, boot_timeout_ms):
+            raise KafkaTimeoutError(
+                f"the cluster did not boot within {boot_timeout_ms:.0f} virtual ms (seed={seed}): active controller "
+                f"{self.active_controller}, unfenced brokers {self._unfenced()}")
+
+    def _broker_factory(self, broker_id: int) -> Callable[[Any], BrokerServer]:
+        return lambda ctx: BrokerServer(ctx, broker_id, self.controllers, self.config)
+
+    # -- who is who ---------------------------------------------------------------------------------------------------
+    def controller(self, node: int) -> ControllerServer | None:
+        """The running ControllerServer process on ``node`` (None while crashed)."""
+        return self.processes.get(node)  # type: ignore[return-value]
+
+    def broker(self, node: int) -> BrokerServer | None:
+        """The running BrokerServer process on ``node`` (None while crashed)."""
+        return self.processes.get(node)  # type: ignore[return-value]
+
+    @property
+    def active_controller(self) -> int | None:
+        """The controller that is active now: a live one leading the metadata quorum in the highest epoch."""
+        best: tuple[int, int] | None = None
+        for c in self.controllers:
+            server = self.controller(c)
+            if server is not None and server.active:
+                epoch = server.raft.epoch
+                if best is None or epoch > best[0]:
+                    best = (epoch, c)
+        return None if best is None else best[1]
+
+    def image(self) -> MetadataImage:
+        """The freshest metadata image: the active controller's, else the most advanced live node's."""
+        active = self.active_controller
+        if active is not None:
+            return self.controller(active).image  # type: ignore[union-attr]
+        images = [p.image for p in self.processes.values() if p is not None and hasattr(p, "image")]
+        if not images:
+            return MetadataImage()
+        return max(images, key=lambda im: im.offset)
+
+    def _unfenced(self) -> list[int]:
+        return self.image().unfenced_brokers() if self.active_controller is not None else []
+
+    def _all_brokers_unfenced(self) -> bool:
+        return self.active_controller is not None and set(self.brokers) <= set(self._unfenced())
+
+    # -- topics -------------------------------------------------------------------------------------------------------
+    def create_topic(self, name: str, partitions: int = 1, replication_factor: int | None = None,
+                     config: Mapping[str, Any] | None = None, timeout_ms: float = 30_000.0) -> None:
+        """Create a topic and block until every partition has a leader that knows it leads.
+
+        Raises Kafka's errors: TopicAlreadyExistsError, InvalidReplicationFactorError, InvalidPartitionsError,
+        InvalidConfigError (a bad topic config is checked here first, with the closest key named).
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"topic name must be a non-empty string, got {name!r}")
+        rf = replication_factor if replication_factor is not None else min(len(self.brokers), 3)
+        overrides = dict(config or {})
+        topic_config = resolve("topic", overrides, broker=self.config)  # raises ConfigError before anything is sent
+        configs = tuple((k, _kafka_string(topic_config[k])) for k in overrides)
+        response = self.admin.create_topics([cm.CreatableTopic(name, partitions, rf, None, configs)], timeout_ms)
+        result = response.topics[0]
+        _raise_for(result.error, result.error_message, f"create topic {name!r}")
+        if not self.run_until(lambda: self._leaders_ready(name, partitions), timeout_ms):
+            raise KafkaTimeoutError(f"topic {name!r} was created but its leaders were not ready within "
+                                    f"{timeout_ms:.0f} ms")
+
+    def _leaders_ready(self, topic: str, partitions: int) -> bool:
+        image = self.image()
+        t = image.topics.get(topic)
+        if t is None or len(t.partitions) < partitions:
+            return False
+        for p, reg in t.partitions.items():
+            if reg.leader < 0:
+                return False
+            broker = self.broker(reg.leader)
+            if broker is None:
+                return False
+            part = broker.rm.partition(topic, p)
+            if part is None or not part.is_leader or part.leader_epoch != reg.leader_epoch:
+                return False
+        return True
+
+    def delete_topic(self, name: str, timeout_ms: float = 30_000.0) -> None:
+        """Delete a topic (UnknownTopicOrPartitionError if there is none) and wait until brokers dropped it."""
+        response = self.admin.delete_topics([name], timeout_ms)
+        result = response.responses[0]
+        _raise_for(result.error, result.error_message, f"delete topic {name!r}")
+        self.run_until(lambda: all(
+            (b := self.broker(n)) is None or name not in b.image.topics for n in self.brokers), timeout_ms)
+
+    def create_partitions(self, name: str, total_count: int, timeout_ms: float = 30_000.0) -> None:
+        """Increase a topic's partition count to ``total_count`` (InvalidPartitionsError if not an increase)."""
+        response = self.admin.create_partitions([cm.CreatePartitionsTopic(name, total_count)], timeout_ms)
+        result = response.results[0]
+        _raise_for(result.error, result.error_message, f"create partitions of {name!r}")
+        self.run_until(lambda: self._leaders_ready(name, total_count), timeout_ms)
+
+    def alter_topic_config(self, name: str, config: Mapping[str, Any], timeout_ms: float = 30_000.0) -> None:
+        """Set per-topic config overrides (validated as Kafka's topic keys)."""
+        resolved = resolve("topic", dict(config), broker=self.config)
+        ops = tuple(cm.AlterConfigOp(k, "SET", _kafka_string(resolved[k])) for k in config)
+        response = self.admin.alter_configs([cm.AlterConfigsResource("topic", name, ops)], timeout_ms)
+        result = response.responses[0]
+        _raise_for(result.error, result.error_message, f"alter config of {name!r}")
+
+    def elect_preferred_leaders(self, timeout_ms: float = 30_000.0) -> None:
+        """Move leadership back to each partition's first replica where it is in the ISR."""
+        self.admin.elect_leaders(cm.ELECTION_PREFERRED, None, timeout_ms)
+
+    def topics(self) -> list[str]:
+        return sorted(self.image().topics)
+
+    def leader_for(self, topic: str, partition: int) -> int | None:
+        """The partition's leader in the freshest metadata image (None when offline or unknown)."""
+        reg = self.image().partition(topic, partition)
+        return None if reg is None or reg.leader < 0 else reg.leader
+
+    def describe_topic(self, name: str) -> pd.DataFrame:
+        """One row per partition: partition, leader, leader_epoch, replicas, isr, high_watermark, log_end_offset.
+
+        Leadership, replicas and ISR come from the metadata image; the high watermark and log end offset from the
+        leader's replica (None while the partition is offline or its leader is down).
+        """
+        image = self.image()
+        t = image.topics.get(name)
+        if t is None:
+            raise error_for_name("UNKNOWN_TOPIC_OR_PARTITION")(
+                f"topic {name!r} does not exist; topics: {', '.join(sorted(image.topics)) or 'none'}")
+        rows = []
+        for p in sorted(t.partitions):
+            reg = t.partitions[p]
+            hw = leo = None
+            leader = self.broker(reg.leader) if reg.leader >= 0 else None
+            part = leader.rm.partition(name, p) if leader is not None else None
+            if part is not None:
+                hw, leo = part.high_watermark, part.log.log_end_offset
+            rows.append({"partition": p, "leader": reg.leader if reg.leader >= 0 else None,
+                         "leader_epoch": reg.leader_epoch, "replicas": list(reg.replicas), "isr": list(reg.isr),
+                         "high_watermark": hw, "log_end_offset": leo})
+        return pd.DataFrame(rows, columns=["partition", "leader", "leader_epoch", "replicas", "isr",
+                                           "high_watermark", "log_end_offset"])
+
+    def replicas(self, topic: str, partition: int) -> pd.DataFrame:
+        """Every replica of one partition as its broker sees it: broker, role, leader_epoch, log_end_offset,
+        high_watermark, alive (for failover plots)."""
+        rows = []
+        reg = self.image().partition(topic, partition)
+        for b in reg.replicas if reg is not None else ():
+            broker = self.broker(b)
+            part = broker.rm.partition(topic, partition) if broker is not None else None
+            rows.append({"broker": b, "alive": broker is not None,
+                         "role": part.role.value if part is not None else None,
+                         "leader_epoch": part.leader_epoch if part is not None else None,
+                         "log_end_offset": part.log.log_end_offset if part is not None else None,
+                         "high_watermark": part.high_watermark if part is not None else None})
+        return pd.DataFrame(rows, columns=["broker", "alive", "role", "leader_epoch", "log_end_offset",
+                                           "high_watermark"])
+
+    # -- clients ------------------------------------------------------------------------------------------------------
+    def _client_id(self, kind: str, requested: str | None) -> str:
+        if requested is not None:
+            if requested in self.nodes:
+                raise ValueError(f"client id {requested!r} is already a node of this cluster")
+            return requested
+        n = self._client_counts.get(kind, 0) + 1
+        self._client_counts[kind] = n
+        return f"{kind}-{n}"
+
+    def producer(self, config: Mapping[str, Any] | None = None, *, node_id: str | None = None) -> KafkaProducer:
+        """A producer on a new client node (``producer-1``, ...) with Kafka's producer config."""
+        cfg = dict(config or {})
+        node = self._client_id("producer", node_id)
+        producer = KafkaProducer(cfg, world=self, bootstrap=self.brokers, node_id=node, history=self.history)
+        self.clients.append(node)
+        return producer
+
+    def consumer(self, config: Mapping[str, Any] | None = None, *, node_id: str | None = None) -> KafkaConsumer:
+        """A consumer on a new client node (``consumer-1``, ...) with Kafka's consumer config."""
+        cfg = dict(config or {})
+        node = self._client_id("consumer", node_id)
+        consumer = KafkaConsumer(cfg, world=self, bootstrap=self.brokers, node_id=node, history=self.history)
+        self.clients.append(node)
+        return consumer
+
+    # -- observation --------------------------------------------------------------------------------------------------
+    def topology(self) -> Any:
+        """The picture's data: a :class:`~kafkalab.viz.topology.TopologyView` of this moment."""
+        from kafkalab.viz.topology import PartitionView, TopologyView
+
+        image = self.image()
+        parts = [PartitionView(t.name, p, reg.leader if reg.leader >= 0 else None, reg.replicas, reg.isr)
+                 for t in image.topics.values() for p, reg in sorted(t.partitions.items())]
+        down = [n for n in self.nodes if not self.is_alive(n)]
+        return TopologyView(self.controllers, self.brokers, [c for c in self.clients if c != "admin"],
+                            self.active_controller, down, self.network.cuts(), parts)
+
+    def draw(self, fig: Any = None, title: str | None = None) -> Any:
+        """Draw the topology (a matplotlib Figure): controllers, brokers, clients, leaders, ISR, cut links."""
+        from kafkalab.viz.topology import draw_topology
+
+        return draw_topology(self.topology(), fig, title if title is not None else f"t = {self.now / 1000:.1f} s")
+
+    def __repr__(self) -> str:
+        return (f"Cluster(brokers={self.brokers}, controllers={self.controllers}, seed={self.seed}, "
+                f"now={self.now:.0f} ms, active_controller={self.active_controller})")
+
+
+def _kafka_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _raise_for(error: str, message: str | None, what: str) -> None:
+    if error in ("NONE", None):
+        return
+    cls = error_for_name(error)
+    raise cls(f"{what}: {message}" if message else what)
