@@ -69,7 +69,7 @@ class AdminClient:
             msg = build(corr)
             proc.ctx.send(target, msg, size_bytes=cm.message_size_bytes(msg))
             wait = min(self.request_timeout_ms, max(deadline - self.world.now, 0.0))
-            self._drive(lambda: corr in proc.responses, wait)
+            self._drive(lambda c=corr, p=proc: c in p.responses, wait)  # type: ignore[misc]
             response = proc.responses.pop(corr, None)
             if response is None:
                 last_error = f"controller {target} did not answer within {wait:.0f} ms"
