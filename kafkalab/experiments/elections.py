@@ -24,7 +24,8 @@ derived from ``(seed, range, trial)``, so any trial replays alone:
    "150-150" does not livelock here as it did in the paper; ``election_backoff_max_ms=0`` removes it (and then a
    rejected candidate retries at once, so ties repeat every round trip).
 2. The voters start a couple of milliseconds apart (so even fixed timeouts elect a first leader), elect a leader and
-   commit a few records on a fast LAN (0.5 ms), so every follower is caught up and has a fetch parked at the leader.
+   commit a few records on a fast LAN (0.05 ms one way, 0.05 ms fsync), so every follower is caught up and has a fetch
+   parked at the leader.
 3. The synchronized heartbeat: one record is proposed, and the leader answers every parked fetch at once. To give the
    servers different log lengths (so some candidates are not eligible) the answers to ``lagging`` followers are lost
    on the way (a one-way cut from the leader): those followers lack the record, and their last message from the
@@ -63,6 +64,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kafkalab.raft import RaftCluster
 from kafkalab.sim.kernel import derive_seed
 from kafkalab.sim.network import LinkSpec
 
@@ -187,9 +189,7 @@ class Figure16Setup:
 
 def _raft_cluster(voters: int, seed: int, lo: float, hi: float, latency_ms: float, *, pre_vote: bool = False,
                   check_quorum: bool = False, jitter_ms: float = 0.0, backoff_max_ms: float | None = None,
-                  fsync_latency_ms: float = 1.0) -> Any:
-    from kafkalab.raft import RaftCluster
-
+                  fsync_latency_ms: float = 1.0) -> RaftCluster:
     return RaftCluster(voters=voters, seed=seed, election_timeout_ms=lo, fetch_timeout_ms=lo,
                        pre_vote=pre_vote, check_quorum=check_quorum,
                        network=LinkSpec(latency_ms=latency_ms, jitter_ms=jitter_ms, bandwidth_bytes_per_ms=None),
@@ -198,7 +198,7 @@ def _raft_cluster(voters: int, seed: int, lo: float, hi: float, latency_ms: floa
                        fsync_latency_ms=fsync_latency_ms)
 
 
-def _set_latency(rc: Any, latency_ms: float, jitter_ms: float) -> None:
+def _set_latency(rc: RaftCluster, latency_ms: float, jitter_ms: float) -> None:
     net = rc.world.network
     nodes = list(rc.nodes)
     for a in nodes:
@@ -207,30 +207,30 @@ def _set_latency(rc: Any, latency_ms: float, jitter_ms: float) -> None:
                 net.set_link(a, b, latency_ms=latency_ms, jitter_ms=jitter_ms, symmetric=False)
 
 
-def _has_leader(rc: Any) -> bool:
+def _has_leader(rc: RaftCluster) -> bool:
     return rc.leader() is not None
 
 
-def _committed_or_deposed(rc: Any, leader: Any, last: int, alive: Sequence[Any]) -> bool:
+def _committed_or_deposed(rc: RaftCluster, leader: Any, last: int, alive: Sequence[Any]) -> bool:
     return rc.leader() != leader or all(rc.high_watermark(n) > last for n in alive)
 
 
-def _campaigning(rc: Any, nodes: Sequence[Any]) -> bool:
+def _campaigning(rc: RaftCluster, nodes: Sequence[Any]) -> bool:
     return any(rc.role(n) in _CAMPAIGNING for n in nodes)
 
 
-def _elected_after(rc: Any, old_epoch: int) -> bool:
+def _elected_after(rc: RaftCluster, old_epoch: int) -> bool:
     return _new_leader(rc, old_epoch) is not None
 
 
-def _new_leader(rc: Any, old_epoch: int) -> Any:
+def _new_leader(rc: RaftCluster, old_epoch: int) -> Any:
     leader = rc.leader()
     if leader is not None and rc.epoch(leader) > old_epoch:
         return leader
     return None
 
 
-def _staggered_start(rc: Any, gap_ms: float) -> None:
+def _staggered_start(rc: RaftCluster, gap_ms: float) -> None:
     """Start the voters ``gap_ms`` apart, so the first election cannot tie even with fixed timeouts (150-150)."""
     nodes = list(rc.nodes)
     for node in nodes[1:]:
@@ -240,7 +240,7 @@ def _staggered_start(rc: Any, gap_ms: float) -> None:
         rc.restart(node)
 
 
-def _settle(rc: Any, timeout_ms: float, records: int = 2, quiet_ms: float = 0.0, park_ms: float = 2.0) -> Any:
+def _settle(rc: RaftCluster, timeout_ms: float, records: int = 2, quiet_ms: float = 0.0, park_ms: float = 2.0) -> Any:
     """Elect a leader that stays, commit ``records`` records everywhere, and leave every follower with a fetch parked.
 
     ``quiet_ms``: how long a new leader must last before we use it (a rival candidacy may still be under way);
@@ -267,11 +267,11 @@ def _settle(rc: Any, timeout_ms: float, records: int = 2, quiet_ms: float = 0.0,
     raise RuntimeError(f"no stable leader with committed setup records within {timeout_ms} ms (seed={rc.world.seed})")
 
 
-def _sent(rc: Any, src: Any) -> dict[Any, int]:
+def _sent(rc: RaftCluster, src: Any) -> dict[Any, int]:
     return {row["dst"]: row["sent"] for row in rc.world.network.stats() if row["src"] == src}
 
 
-def _sync_heartbeat(rc: Any, leader: Any, cut: Sequence[Any], timeout_ms: float) -> float:
+def _sync_heartbeat(rc: RaftCluster, leader: Any, cut: Sequence[Any], timeout_ms: float) -> float:
     """Append one record, so the leader answers every parked fetch at once; ``cut`` followers lose the answer.
 
     Returns when the answers to every other live follower are on the wire.
@@ -489,8 +489,6 @@ def kraft_default_election(trials: int = 100, seed: int = 0, *, voters: int = 5,
     node starts campaigning), downtime_ms (crash until a new leader), election_rounds (epochs it took), censored.
     """
     _check_trials(trials)
-    from kafkalab.raft import RaftCluster
-
     rows = []
     for trial in range(trials):
         trial_seed = derive_seed(seed, f"kraft-default/{trial}")
@@ -518,10 +516,8 @@ def kraft_default_election(trials: int = 100, seed: int = 0, *, voters: int = 5,
 
 
 def prevote_runs(seed: int = 0, *, isolation_ms: float = 10_000.0, after_ms: float = 5_000.0,
-                 voters: int = 5) -> list[tuple[dict[str, Any], Any]]:
+                 voters: int = 5) -> list[tuple[dict[str, Any], RaftCluster]]:
     """The runs behind :func:`prevote_demo`: ``(row, cluster)`` for pre-vote off, then on (plot the clusters)."""
-    from kafkalab.raft import RaftCluster
-
     runs = []
     for pre_vote in (False, True):
         rc = RaftCluster(voters=voters, seed=seed, pre_vote=pre_vote, check_quorum=True)
@@ -565,7 +561,7 @@ def prevote_demo(seed: int = 0, *, isolation_ms: float = 10_000.0, after_ms: flo
                                                         voters=voters)])
 
 
-def quorum_story(rc: Any, *, settle_ms: float = 3_000.0) -> Iterator[dict[str, Any]]:
+def quorum_story(rc: RaftCluster, *, settle_ms: float = 3_000.0) -> Iterator[dict[str, Any]]:
     """Drive ``rc`` (a 5-voter RaftCluster) through a crash, a restart, an isolated voter and a 2|3 partition that
     strands the leader in the minority; yield one dict per step (time_ms, step, leader, epoch) for a live timeline.
     """
@@ -574,13 +570,17 @@ def quorum_story(rc: Any, *, settle_ms: float = 3_000.0) -> Iterator[dict[str, A
         return {"time_ms": float(rc.now), "step": step, "leader": leader,
                 "epoch": None if leader is None else rc.epoch(leader)}
 
-    def wait_for_leader(excluding: Any = None, timeout_ms: float = 30_000.0) -> None:
+    def wait_for_leader(excluding: int | None = None, timeout_ms: float = 30_000.0) -> int:
         rc.run_until(lambda: rc.leader() is not None and rc.leader() != excluding, timeout_ms)
+        leader = rc.leader()
+        if leader is None:
+            raise RuntimeError(f"no leader within {timeout_ms} ms (seed={rc.seed}, t={rc.now} ms)")
+        return leader
 
     wait_for_leader()
     yield state("first leader elected")
     rc.run(settle_ms)
-    old = rc.leader()
+    old = wait_for_leader()
     rc.crash(old)
     yield state(f"crash leader {old}")
     wait_for_leader(excluding=old)
@@ -589,7 +589,7 @@ def quorum_story(rc: Any, *, settle_ms: float = 3_000.0) -> Iterator[dict[str, A
     rc.restart(old)
     yield state(f"restart {old}")
     rc.run(settle_ms)
-    leader = rc.leader()
+    leader = wait_for_leader()
     loner = next(n for n in rc.nodes if n != leader)
     rc.isolate(loner)
     yield state(f"isolate {loner}")
@@ -597,7 +597,7 @@ def quorum_story(rc: Any, *, settle_ms: float = 3_000.0) -> Iterator[dict[str, A
     rc.heal()
     yield state(f"heal: {loner} returns")
     rc.run(settle_ms)
-    leader = rc.leader()
+    leader = wait_for_leader()
     others = [n for n in rc.nodes if n != leader]
     minority = [leader, others[0]]
     majority = others[1:]
