@@ -159,3 +159,28 @@ def test_kraft_defaults_take_about_the_fetch_timeout():
     # nobody notices before the fetch timeout minus one parked fetch (2000 - 500 ms)
     assert (frame["detect_ms"] >= 1_400).all()
     assert (frame["downtime_ms"] < 6_000).all()
+
+
+def test_compare_with_paper_puts_each_published_number_beside_ours():
+    frame = pd.DataFrame({"timeout_range": ["150-155"] * 3 + ["150-150"] * 2, "downtime_ms": [200, 290, 400, 900, 10_000],
+                          "censored": [False, False, False, False, True]})
+    table = el.compare_with_paper(frame).set_index(["timeout_range", "statistic"])
+    assert table.loc[("150-155", "median_downtime_ms"), "paper"] == 287
+    assert table.loc[("150-155", "median_downtime_ms"), "kafkalab"] == 290
+    assert table.loc[("150-150", "% of trials >= 10000 ms"), "kafkalab"] == 50.0
+    assert "12-24" not in table.index.get_level_values(0)  # no trials of ours for that range: no row
+
+
+def test_quorum_story_tells_a_crash_and_a_partition_with_a_leader_after_each_election():
+    from kafkalab.raft import RaftCluster
+
+    rc = RaftCluster(voters=5, seed=0)
+    steps = list(el.quorum_story(rc, settle_ms=1_000))
+    names = [s["step"] for s in steps]
+    assert names[0] == "first leader elected" and names[-1] == "end"
+    crash = next(s for s in steps if s["step"].startswith("crash leader"))
+    assert crash["leader"] is None
+    elected = next(s for s in steps if s["step"] == "new leader elected")
+    assert elected["leader"] is not None and elected["epoch"] > steps[0]["epoch"]
+    assert steps[-1]["leader"] is not None
+    assert [s["time_ms"] for s in steps] == sorted(s["time_ms"] for s in steps)
