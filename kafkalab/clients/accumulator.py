@@ -156,48 +156,82 @@ class RecordAccumulator:
     def append(self, tp: TopicPartition, key: bytes | None, value: bytes | None, timestamp_ms: int,
                headers: tuple[Header, ...], op: int, callback: DeliveryCallback | None,
                now_ms: float) -> FutureRecordMetadata:
-        """Append one record; its future. Raises :class:`NeedMemory` when a new batch finds no memory."""
+        """Append one record; its future. Raises :class:`NeedMemory` when a new batch finds no memory.
+
+        The hot path of ``send()``: the common case (an open batch, no headers, small numbers) is inlined.
+        """
         dq = self.queues.get(tp)
-        if dq is None:
-            dq = self.queues[tp] = deque()
-        batch = dq[-1] if dq else None
-        klen = -1 if key is None else len(key)
-        vlen = -1 if value is None else len(value)
-        if batch is not None and not batch.closed:
-            size = self._record_size(klen, vlen, len(batch.records), timestamp_ms - batch.base_ts, headers, key, value)
-            if batch.size_bytes + size > self.batch_size:
+        if dq:
+            batch = dq[-1]
+            if not batch.closed:
+                records = batch.records
+                n = len(records)
+                ts_delta = timestamp_ms - batch.base_ts
+                if headers or n >= _SMALL or not 0 <= ts_delta < _SMALL:
+                    size = self._record_size(-1 if key is None else len(key), -1 if value is None else len(value),
+                                             n, ts_delta, headers, key, value)
+                else:
+                    body = 2 + _VARINT[n] + _VARINT[ts_delta]
+                    if key is None:
+                        body += 1
+                    else:
+                        klen = len(key)
+                        body += (_VARINT[klen] if klen < _SMALL else size_of_varint(klen)) + klen
+                    if value is None:
+                        body += 1
+                    else:
+                        vlen = len(value)
+                        body += (_VARINT[vlen] if vlen < _SMALL else size_of_varint(vlen)) + vlen
+                    size = body + (_VARINT[body] if body < _SMALL else size_of_varint(body))
+                total = batch.size_bytes + size
+                if total <= self.batch_size:
+                    records.append(Record(key, value, timestamp_ms, headers))
+                    batch.ops.append(op)
+                    if callback is not None:
+                        if batch.callbacks is None:
+                            batch.callbacks = []
+                        batch.callbacks.append((n, callback))
+                    if timestamp_ms > batch.max_ts:
+                        batch.max_ts = timestamp_ms
+                    batch.size_bytes = total
+                    self.last_append_size = size
+                    if total == self.batch_size:
+                        batch.closed = True
+                        self.on_batch_full(batch)
+                    self.last_append_full = batch.closed
+                    return FutureRecordMetadata(batch, n, self.waiter)
                 batch.closed = True
                 self.on_batch_full(batch)
-                batch = None
-        else:
-            batch = None
-        if batch is None:
-            size = self._record_size(klen, vlen, 0, 0, headers, key, value)
-            need = max(self.batch_size, BATCH_OVERHEAD_BYTES + size)
-            if need > self.available_memory:
-                raise NeedMemory(need)
-            self.available_memory -= need
-            self._batch_seq += 1
-            batch = ProducerBatch(tp, now_ms, timestamp_ms, need, self._batch_seq)
-            dq.append(batch)
-            self.incomplete[batch] = None
-            self.on_new_batch(batch)
-        index = len(batch.records)
+        elif dq is None:
+            dq = self.queues[tp] = deque()
+        return self._append_to_new_batch(dq, tp, key, value, timestamp_ms, headers, op, callback, now_ms)
+
+    def _append_to_new_batch(self, dq: deque[ProducerBatch], tp: TopicPartition, key: bytes | None,
+                             value: bytes | None, timestamp_ms: int, headers: tuple[Header, ...], op: int,
+                             callback: DeliveryCallback | None, now_ms: float) -> FutureRecordMetadata:
+        size = self._record_size(-1 if key is None else len(key), -1 if value is None else len(value), 0, 0,
+                                 headers, key, value)
+        need = max(self.batch_size, BATCH_OVERHEAD_BYTES + size)
+        if need > self.available_memory:
+            raise NeedMemory(need)
+        self.available_memory -= need
+        self._batch_seq += 1
+        batch = ProducerBatch(tp, now_ms, timestamp_ms, need, self._batch_seq)
+        dq.append(batch)
+        self.incomplete[batch] = None
+        self.on_new_batch(batch)
         batch.records.append(Record(key, value, timestamp_ms, headers))
         batch.ops.append(op)
         if callback is not None:
-            if batch.callbacks is None:
-                batch.callbacks = []
-            batch.callbacks.append((index, callback))
-        if timestamp_ms > batch.max_ts:
-            batch.max_ts = timestamp_ms
+            batch.callbacks = [(0, callback)]
+        batch.max_ts = timestamp_ms
         batch.size_bytes += size
         self.last_append_size = size
         if batch.size_bytes >= self.batch_size:
             batch.closed = True
             self.on_batch_full(batch)
         self.last_append_full = batch.closed
-        return FutureRecordMetadata(batch, index, self.waiter)
+        return FutureRecordMetadata(batch, 0, self.waiter)
 
     @staticmethod
     def _record_size(klen: int, vlen: int, offset_delta: int, ts_delta: int, headers: tuple[Header, ...],

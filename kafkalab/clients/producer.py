@@ -790,8 +790,12 @@ class KafkaProducer:
         if key is not None and type(key) is not bytes:
             key = to_bytes(key, "key")
         hdrs = to_headers(headers) if headers else ()
-        core = self._live_core()
-        op = core.invoke(topic, key, value)
+        core = self._core
+        if core is None or self._closed or not core.port.alive:
+            core = self._live_core()       # raises the reason
+        history = self.history
+        op = history.invoke(core.port.now, self.node_id, "send", topic=topic, key=key, value=value) \
+            if history is not None else -1
         try:
             return core.try_send(op, topic, key, value, partition, timestamp_ms, hdrs, on_delivery)
         except _Blocked as blocked:

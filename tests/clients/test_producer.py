@@ -415,7 +415,7 @@ def test_producer_batch_repr_and_metrics():
     producer.send("t", value=b"a").result()
     m = producer.metrics()
     assert m["records_sent"] == 1 and m["batches_sent"] == 1 and m["producer_id"] >= 1000
-    frame = cluster.world.metrics.to_frame()
+    frame = cluster.world.metrics()
     assert {"producer.request", "producer.acked", "client.request.latency_ms"} <= set(frame["metric"])
     batch = ProducerBatch(TopicPartition("t", 0), 0.0, 0, 16384, 1)
     batch.records.append(Record(None, b"x"))
