@@ -47,10 +47,9 @@ from kafkalab.broker.messages import (
     TopicPartition,
 )
 from kafkalab.check.history import History
-from kafkalab.clients.futures import ConsumerRecord, Drive
+from kafkalab.clients.futures import ClientCrashedError, ConsumerRecord, Drive
 from kafkalab.clients.metadata import ClientMetadata
 from kafkalab.clients.network import ClientPort, NetworkClient
-from kafkalab.clients.producer import ClientCrashedError
 from kafkalab.config import Config, resolve
 from kafkalab.errors import (
     KafkaError,
@@ -270,8 +269,8 @@ class ConsumerCore:
             self._send_metadata(now)
         next_ms = min(next_ms, self._send_resets(now))
         next_ms = min(next_ms, self._send_fetches(now))
-        if md.wanted and md.need_update:
-            next_ms = min(next_ms, md.time_to_next_update_ms(now))
+        if md.wanted:
+            next_ms = min(next_ms, md.time_to_next_update_ms(now))   # refreshes and metadata.max.age.ms
         if next_ms < float("inf"):
             self._wakeup_at(now + max(next_ms, 0.0))
 

@@ -22,10 +22,14 @@ from kafkalab.log.records import Header
 if TYPE_CHECKING:
     from kafkalab.clients.accumulator import ProducerBatch
 
-__all__ = ["RecordMetadata", "ConsumerRecord", "FutureRecordMetadata", "Drive", "DeliveryCallback"]
+__all__ = ["RecordMetadata", "ConsumerRecord", "FutureRecordMetadata", "Drive", "DeliveryCallback", "ClientCrashedError"]
 
 #: ``drive(predicate, timeout_ms) -> bool``: run the simulation until ``predicate()`` holds or the time passes.
 Drive = Callable[[Callable[[], bool], float], bool]
+
+
+class ClientCrashedError(KafkaError):
+    """The client process crashed (``cluster.crash(client.node_id)``): what it had in flight has an unknown outcome."""
 
 
 class RecordMetadata(NamedTuple):
