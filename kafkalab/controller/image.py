@@ -135,6 +135,33 @@ class MetadataImage:
     def topic_config(self, topic: str) -> dict[str, str]:
         return dict(self.configs.get(("topic", topic), {}))
 
+    def copy(self) -> MetadataImage:
+        """An independent copy (registrations are immutable, so only the containers are copied)."""
+        other = MetadataImage()
+        other.offset = self.offset
+        other.brokers = dict(self.brokers)
+        other.topics = {name: TopicImage(t.name, t.topic_id, dict(t.partitions)) for name, t in self.topics.items()}
+        other.topic_names = dict(self.topic_names)
+        other.configs = {key: dict(values) for key, values in self.configs.items()}
+        other.next_producer_id = self.next_producer_id
+        other.records_applied = self.records_applied
+        return other
+
+    def state(self) -> tuple[Any, ...]:
+        """Everything the image holds except bookkeeping (``records_applied``), for comparing two images."""
+        return (self.offset, self.brokers, {n: (t.topic_id, t.partitions) for n, t in self.topics.items()},
+                self.configs, self.next_producer_id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MetadataImage) and self.state() == other.state()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        parts = sum(len(t.partitions) for t in self.topics.values())
+        return (f"MetadataImage(offset={self.offset}, brokers={len(self.brokers)}, topics={len(self.topics)}, "
+                f"partitions={parts})")
+
     # -- replay ---------------------------------------------------------------------------------------------------
     def replay(self, record: Any, offset: int | None = None) -> Change:
         """Apply one record (at log ``offset``) and say what changed."""

@@ -1,0 +1,260 @@
+"""A broker's lifecycle towards the active controller (Kafka's ``BrokerLifecycleManager``, KIP-631).
+
+How it works. A sans-I/O state machine with one request in flight at a time:
+
+- ``start(now)``: STARTING; send BrokerRegistration (a new ``incarnation_id`` per process start) to the active
+  controller, retrying with exponential backoff (100 ms doubling up to the heartbeat interval) on NOT_CONTROLLER,
+  DUPLICATE_BROKER_REGISTRATION (the previous incarnation's session is still valid) or a request timeout.
+- Once registered (``broker_epoch`` set) it heartbeats with its current metadata offset. While it is fenced during
+  start-up it heartbeats every 10 ms (Kafka's quick start-up heartbeats), so it is unfenced soon after its metadata
+  reaches its own registration record; then every ``broker.heartbeat.interval.ms``. States follow Kafka's
+  ``BrokerState``: STARTING -> RECOVERY (caught up, still fenced) -> RUNNING (unfenced). A running broker fenced by
+  the controller (a missed session) stays RUNNING and is unfenced again by its next heartbeat.
+- ``begin_controlled_shutdown(now)``: PENDING_CONTROLLED_SHUTDOWN; heartbeats carry ``want_shut_down`` until the
+  controller answers ``should_shut_down`` (it moved every leadership away first); then SHUTTING_DOWN and
+  ``on_shutdown()`` is called, after which the broker process stops.
+- STALE_BROKER_EPOCH or BROKER_ID_NOT_REGISTERED in a heartbeat response: register again.
+
+Port: ``send(dst, msg)``, ``set_timer(name, at_ms)``, ``cancel_timer(name)`` (timers "communicate" and "request";
+the driver calls :meth:`on_timer`). The metadata offset and the active controller are read through two callables,
+normally :class:`~kafkalab.broker.metadata.BrokerMetadataListener`'s ``metadata_offset`` and
+``active_controller_id``. Without a known active controller, requests go to the controllers in turn.
+
+Simplification: a request lost on the network is detected by ``controller.quorum.request.timeout.ms`` (Kafka's
+channel uses its own request timeout); there is no ``initial.broker.registration.timeout.ms`` give-up.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from kafkalab.config import Config
+from kafkalab.controller import messages as cm
+
+__all__ = ["BrokerState", "BrokerLifecycleManager", "LifecyclePort", "TRANSITIONS", "IllegalBrokerTransition"]
+
+STARTUP_HEARTBEAT_MS = 10.0
+RETRY_BACKOFF_MS = 100.0
+
+
+class BrokerState(enum.Enum):
+    NOT_RUNNING = "NOT_RUNNING"
+    STARTING = "STARTING"
+    RECOVERY = "RECOVERY"
+    RUNNING = "RUNNING"
+    PENDING_CONTROLLED_SHUTDOWN = "PENDING_CONTROLLED_SHUTDOWN"
+    SHUTTING_DOWN = "SHUTTING_DOWN"
+
+
+_S = BrokerState
+#: Legal next states of each state.
+TRANSITIONS: dict[BrokerState, frozenset[BrokerState]] = {
+    _S.NOT_RUNNING: frozenset({_S.STARTING, _S.SHUTTING_DOWN}),
+    _S.STARTING: frozenset({_S.RECOVERY, _S.RUNNING, _S.PENDING_CONTROLLED_SHUTDOWN, _S.SHUTTING_DOWN}),
+    _S.RECOVERY: frozenset({_S.STARTING, _S.RUNNING, _S.PENDING_CONTROLLED_SHUTDOWN, _S.SHUTTING_DOWN}),
+    _S.RUNNING: frozenset({_S.STARTING, _S.PENDING_CONTROLLED_SHUTDOWN, _S.SHUTTING_DOWN}),
+    _S.PENDING_CONTROLLED_SHUTDOWN: frozenset({_S.SHUTTING_DOWN}),
+    _S.SHUTTING_DOWN: frozenset(),
+}
+
+
+class IllegalBrokerTransition(RuntimeError):
+    pass
+
+
+class LifecyclePort(Protocol):
+    def send(self, dst: int, msg: Any) -> None: ...
+
+    def set_timer(self, name: str, at_ms: float) -> None: ...
+
+    def cancel_timer(self, name: str) -> None: ...
+
+
+_RESPONSES = (cm.BrokerRegistrationResponse, cm.BrokerHeartbeatResponse)
+
+
+class BrokerLifecycleManager:
+    """Registration, heartbeats, fencing state and controlled shutdown of one broker; see the module docstring."""
+
+    def __init__(self, broker_id: int, port: LifecyclePort, *, controllers: Sequence[int], incarnation_id: str,
+                 metadata_offset: Callable[[], int], active_controller: Callable[[], int | None],
+                 rack: str | None = None, heartbeat_interval_ms: float = 2000.0,
+                 request_timeout_ms: float = 2000.0, on_shutdown: Callable[[], None] | None = None,
+                 on_state_change: Callable[[BrokerState], None] | None = None) -> None:
+        if not controllers:
+            raise ValueError("a broker needs at least one controller to talk to")
+        self.broker_id = broker_id
+        self.port = port
+        self.controllers = tuple(sorted(controllers))
+        self.incarnation_id = incarnation_id
+        self.rack = rack
+        self.metadata_offset = metadata_offset
+        self.active_controller = active_controller
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.request_timeout_ms = request_timeout_ms
+        self.on_shutdown = on_shutdown
+        self.on_state_change = on_state_change
+        self.state = BrokerState.NOT_RUNNING
+        self.broker_epoch = -1
+        self.fenced = True
+        self.caught_up = False
+        self.want_shut_down = False
+        self.registered_at_ms: float | None = None
+        self.unfenced_at_ms: float | None = None
+        self._corr = 0
+        self._inflight: tuple[int, int] | None = None      # (correlation id, controller)
+        self._rotate = 0
+        self._failures = 0
+
+    @classmethod
+    def from_config(cls, broker_id: int, port: LifecyclePort, config: Config, **kwargs: Any
+                    ) -> BrokerLifecycleManager:
+        """Timings from a resolved broker config (``broker.heartbeat.interval.ms``, request timeout, ``broker.rack``
+        when the config has it)."""
+        kwargs.setdefault("heartbeat_interval_ms", float(config["broker.heartbeat.interval.ms"]))
+        kwargs.setdefault("request_timeout_ms", float(config["controller.quorum.request.timeout.ms"]))
+        if "broker.rack" in config:
+            kwargs.setdefault("rack", config["broker.rack"])
+        return cls(broker_id, port, **kwargs)
+
+    def __repr__(self) -> str:
+        return (f"BrokerLifecycleManager({self.broker_id}, {self.state.value}, epoch={self.broker_epoch}, "
+                f"fenced={self.fenced})")
+
+    # -- inputs -------------------------------------------------------------------------------------------------------
+    def start(self, now_ms: float) -> None:
+        self._transition(BrokerState.STARTING)
+        self._communicate(now_ms)
+
+    def begin_controlled_shutdown(self, now_ms: float) -> None:
+        """Ask the controller to move leadership away, then let the broker go (``on_shutdown``)."""
+        if self.state in (BrokerState.SHUTTING_DOWN, BrokerState.PENDING_CONTROLLED_SHUTDOWN):
+            return
+        if self.broker_epoch < 0:
+            self._shut_down()
+            return
+        self.want_shut_down = True
+        self._transition(BrokerState.PENDING_CONTROLLED_SHUTDOWN)
+        if self._inflight is None:
+            self.port.cancel_timer("communicate")
+            self._communicate(now_ms)
+
+    def handle(self, src: int, msg: Any, now_ms: float) -> bool:
+        """A controller response; False (nothing done) when ``msg`` is not one for this manager."""
+        if not isinstance(msg, _RESPONSES):
+            return False
+        inflight = self._inflight
+        if inflight is None or msg.correlation_id != inflight[0] or self.state is BrokerState.SHUTTING_DOWN:
+            return True
+        self._inflight = None
+        self.port.cancel_timer("request")
+        if isinstance(msg, cm.BrokerRegistrationResponse):
+            self._on_registration(msg, now_ms)
+        else:
+            self._on_heartbeat(msg, now_ms)
+        return True
+
+    def on_timer(self, name: str, now_ms: float) -> None:
+        if self.state is BrokerState.SHUTTING_DOWN:
+            return
+        if name == "communicate":
+            if self._inflight is None:
+                self._communicate(now_ms)
+        elif name == "request":
+            if self._inflight is not None:
+                self._inflight = None
+                self._rotate += 1
+                self._retry(now_ms)
+        else:
+            raise ValueError(f"broker {self.broker_id}: unknown lifecycle timer {name!r}")
+
+    # -- internals ----------------------------------------------------------------------------------------------------
+    def _transition(self, to: BrokerState) -> None:
+        if to is self.state:
+            return
+        if to not in TRANSITIONS[self.state]:
+            raise IllegalBrokerTransition(f"broker {self.broker_id}: illegal transition {self.state.value} -> "
+                                          f"{to.value}")
+        self.state = to
+        if self.on_state_change is not None:
+            self.on_state_change(to)
+
+    def _controller(self) -> int:
+        active = self.active_controller()
+        if active is not None and active in self.controllers and self._failures == 0:
+            return active
+        return self.controllers[self._rotate % len(self.controllers)]
+
+    def _communicate(self, now_ms: float) -> None:
+        if self.active_controller() is None and self._failures == 0:
+            # No quorum leader known yet (boot, failover): wait for the metadata observer to find one, as Kafka's
+            # controller channel waits for controller discovery.
+            self.port.set_timer("communicate", now_ms + RETRY_BACKOFF_MS)
+            return
+        self._corr += 1
+        dst = self._controller()
+        msg: Any
+        if self.broker_epoch < 0:
+            msg = cm.BrokerRegistrationRequest(self.broker_id, self.incarnation_id, self.rack, self._corr)
+        else:
+            msg = cm.BrokerHeartbeatRequest(self.broker_id, self.broker_epoch, self.metadata_offset(),
+                                            want_fence=False, want_shut_down=self.want_shut_down,
+                                            correlation_id=self._corr)
+        self._inflight = (self._corr, dst)
+        self.port.send(dst, msg)
+        self.port.set_timer("request", now_ms + self.request_timeout_ms)
+
+    def _retry(self, now_ms: float) -> None:
+        self._failures += 1
+        delay = min(RETRY_BACKOFF_MS * 2 ** (self._failures - 1), self.heartbeat_interval_ms)
+        self.port.set_timer("communicate", now_ms + delay)
+
+    def _on_registration(self, msg: cm.BrokerRegistrationResponse, now_ms: float) -> None:
+        if msg.error != cm.NONE:
+            if msg.error == "NOT_CONTROLLER":
+                self._rotate += 1
+            self._retry(now_ms)
+            return
+        self._failures = 0
+        self.broker_epoch = msg.broker_epoch
+        self.fenced = True
+        self.registered_at_ms = now_ms
+        self._communicate(now_ms)
+
+    def _on_heartbeat(self, msg: cm.BrokerHeartbeatResponse, now_ms: float) -> None:
+        if msg.error != cm.NONE:
+            if msg.error in ("STALE_BROKER_EPOCH", "BROKER_ID_NOT_REGISTERED"):
+                self.broker_epoch = -1
+                self.fenced = True
+                if self.state is not BrokerState.PENDING_CONTROLLED_SHUTDOWN:
+                    self._transition(BrokerState.STARTING)
+            elif msg.error == "NOT_CONTROLLER":
+                self._rotate += 1
+            self._retry(now_ms)
+            return
+        self._failures = 0
+        self.caught_up = msg.is_caught_up
+        was_fenced = self.fenced
+        self.fenced = msg.is_fenced
+        if was_fenced and not self.fenced:
+            self.unfenced_at_ms = now_ms
+        if msg.should_shut_down:
+            self._shut_down()
+            return
+        state = self.state
+        if state is BrokerState.STARTING and msg.is_caught_up:
+            self._transition(BrokerState.RECOVERY)
+        if self.state is BrokerState.RECOVERY and not msg.is_fenced:
+            self._transition(BrokerState.RUNNING)
+        starting = self.state in (BrokerState.STARTING, BrokerState.RECOVERY)
+        delay = STARTUP_HEARTBEAT_MS if starting else self.heartbeat_interval_ms
+        self.port.set_timer("communicate", now_ms + delay)
+
+    def _shut_down(self) -> None:
+        self.port.cancel_timer("communicate")
+        self.port.cancel_timer("request")
+        self._inflight = None
+        self._transition(BrokerState.SHUTTING_DOWN)
+        if self.on_shutdown is not None:
+            self.on_shutdown()

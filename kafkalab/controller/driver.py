@@ -1,0 +1,177 @@
+"""Drivers shared by controller and broker processes: lazy named timers, and a KRaft replica of ``__cluster_metadata``
+on a World node that hands out newly committed records *with their offsets*.
+
+How it works. :class:`NamedTimers` is the timer half of a sans-I/O port on a
+:class:`~kafkalab.sim.world.ProcessContext`: ``set(name, at_ms)`` as often as one likes costs at most one pending
+kernel event per name (an early firing re-arms for the current deadline), as :class:`~kafkalab.raft.cluster.RaftProcess`
+does. :class:`MetadataLogReplica` adapts a :class:`~kafkalab.raft.node.RaftNode` (voter or observer) to the context
+the same way RaftProcess does (log, quorum-state and snapshot on the node's Disk, ``flush`` = fsync) and calls
+``after_input()`` after every message, timer and fsync completion it handles.
+
+Why offsets: ``RaftNode.committed`` lists committed values without control records, so an index there is not a log
+offset; broker epochs *are* log offsets (Kafka's). :meth:`MetadataLogReplica.drain` therefore reads the log itself
+from where it stopped up to the node's applied offset (``RaftNode.applied_offset``, which only moves over committed
+data), skipping control batches. RaftNode offers no commit listener; reading incrementally after each input is the
+workaround, and costs nothing when nothing was committed.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from kafkalab.raft.config import RaftConfig
+from kafkalab.raft.messages import ElectionState, Payload, Snapshot
+from kafkalab.raft.messages import message_size_bytes as raft_message_size_bytes
+from kafkalab.raft.node import METADATA_LOG_NAME, QUORUM_STATE_KEY, SNAPSHOT_KEY, RaftNode, new_metadata_log
+from kafkalab.raft.state import Role
+from kafkalab.sim.kernel import Timer
+from kafkalab.sim.world import ProcessContext
+
+__all__ = ["NamedTimers", "MetadataLogReplica"]
+
+_READ_BYTES = 8 * 1024 * 1024
+
+
+class NamedTimers:
+    """Deadlines by name on a process context; ``callback(name)`` runs when one is due."""
+
+    def __init__(self, ctx: ProcessContext, callback: Callable[[str], None], label: str = "timer") -> None:
+        self.ctx = ctx
+        self.callback = callback
+        self.label = label
+        self._deadlines: dict[str, float] = {}
+        self._timers: dict[str, Timer] = {}
+
+    def set(self, name: str, at_ms: float) -> None:
+        self._deadlines[name] = at_ms
+        timer = self._timers.get(name)
+        if timer is not None and timer.callback is not None:
+            if timer.time_ms <= at_ms:
+                return      # it fires first and re-arms for the new deadline
+            timer.cancel()
+        kernel = self.ctx.kernel
+        self._timers[name] = kernel.schedule_at(max(at_ms, kernel.now), self._fire, name, owner=self.ctx.owner,
+                                                name=f"{self.label}:{name}")
+
+    def cancel(self, name: str) -> None:
+        self._deadlines.pop(name, None)
+
+    def deadline(self, name: str) -> float | None:
+        return self._deadlines.get(name)
+
+    def _fire(self, name: str) -> None:
+        self._timers.pop(name, None)
+        at = self._deadlines.get(name)
+        if at is None:
+            return
+        kernel = self.ctx.kernel
+        if at > kernel.now:
+            self._timers[name] = kernel.schedule_at(at, self._fire, name, owner=self.ctx.owner,
+                                                    name=f"{self.label}:{name}")
+            return
+        del self._deadlines[name]
+        self.callback(name)
+
+
+class MetadataLogReplica:
+    """A KRaft replica of ``__cluster_metadata`` on a World node (a voter on a controller, an observer on a broker).
+
+    ``after_input()`` runs after every input the node handled; call :meth:`drain` there for newly committed records.
+    """
+
+    def __init__(self, ctx: ProcessContext, voters: Sequence[int], config: RaftConfig | None,
+                 after_input: Callable[[], None]) -> None:
+        self.ctx = ctx
+        self.after_input = after_input
+        disk = ctx.disk
+        log = disk.log(METADATA_LOG_NAME)
+        if log is None:
+            log = new_metadata_log()
+            disk.attach_log(METADATA_LOG_NAME, log)
+        state = disk.read(QUORUM_STATE_KEY)
+        snapshot = disk.read(SNAPSHOT_KEY)
+        self.timers = NamedTimers(ctx, self._on_timer, "raft")
+        node_id: int = ctx.node_id  # type: ignore[assignment]
+        self.node = RaftNode(node_id, voters, log, self, ctx.rng("raft"), config,
+                             election_state=state if isinstance(state, ElectionState) else None,
+                             snapshot=snapshot if isinstance(snapshot, Snapshot) else None)
+        #: the next log offset :meth:`drain` will read (everything below it was handed out)
+        self.next_offset = 0
+        self._snapshot_end = -1
+
+    def start(self) -> None:
+        self.node.start(self.ctx.kernel.now)
+        self.after_input()
+
+    def handle(self, src: int, msg: Any) -> None:
+        self.node.handle(src, msg, self.ctx.kernel.now)
+        self.after_input()
+
+    @property
+    def is_leader(self) -> bool:
+        return self.node.role is Role.LEADER
+
+    # -- RaftPort ---------------------------------------------------------------------------------------------------
+    def send(self, dst: int, msg: Any) -> None:
+        self.ctx.send(dst, msg, raft_message_size_bytes(msg))
+
+    def set_timer(self, name: str, at_ms: float) -> None:
+        self.timers.set(name, at_ms)
+
+    def cancel_timer(self, name: str) -> None:
+        self.timers.cancel(name)
+
+    def persist(self, key: str, value: Any) -> None:
+        self.ctx.disk.write(key, value)
+
+    def flush(self) -> None:
+        self.ctx.disk.fsync(self._flushed, name="raft:fsync")
+
+    def _flushed(self) -> None:
+        self.node.on_flushed(self.ctx.kernel.now)
+        self.after_input()
+
+    def _on_timer(self, name: str) -> None:
+        self.node.on_timer(name, self.ctx.kernel.now)
+        self.after_input()
+
+    # -- committed records ------------------------------------------------------------------------------------------
+    def drain(self) -> tuple[Snapshot | None, list[tuple[int, Any]]]:
+        """Newly committed records as ``(offset, record)``; first a snapshot when one was loaded past what was read
+        (the caller then rebuilds its state from ``snapshot.values`` before the records)."""
+        node = self.node
+        loaded: Snapshot | None = None
+        snap = node.snapshot
+        if snap is not None and snap.end_offset > self.next_offset and snap.end_offset != self._snapshot_end:
+            loaded = snap
+            self._snapshot_end = snap.end_offset
+            self.next_offset = snap.end_offset
+        target = node.applied_offset
+        out: list[tuple[int, Any]] = []
+        log = node.log
+        while self.next_offset < target:
+            batches = log.read(self.next_offset, _READ_BYTES)
+            if not batches:
+                break
+            progressed = False
+            for batch in batches:
+                if batch.base_offset >= target:
+                    break
+                if batch.is_control:
+                    if batch.next_offset > target:
+                        break
+                    self.next_offset = batch.next_offset
+                    progressed = True
+                    continue
+                for offset, record in zip(batch.offsets(), batch.records, strict=True):
+                    if offset < self.next_offset:
+                        continue
+                    if offset >= target:
+                        break
+                    value = record.value
+                    out.append((offset, value.value if type(value) is Payload else value))
+                    self.next_offset = offset + 1
+                    progressed = True
+            if not progressed:
+                break
+        return loaded, out

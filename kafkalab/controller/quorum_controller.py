@@ -1,0 +1,931 @@
+"""The quorum controller as a sans-I/O state machine (KIP-500, KIP-631; Kafka's ``QuorumController``).
+
+How it works. Every controller replays the committed metadata log into :attr:`QuorumController.image` (its driver calls
+:meth:`replay` for each newly committed record, then :meth:`on_committed`). One of them is *active*: its KRaft node
+leads and has applied everything up to the start of its own epoch (the driver calls :meth:`activate` then, and
+:meth:`deactivate` when leadership is lost). Only the active controller handles requests. Like Kafka's, it decides
+from an in-memory state that already includes its own uncommitted writes (:attr:`working`, a copy of the committed
+image plus every record it proposed since activation, replayed at once), writes records through ``port.propose``
+and answers a request only once its records are committed (Kafka completes the request future on commit; a request
+that wrote nothing waits for everything written before it). On deactivation the working state is dropped and pending
+requests fail with NOT_CONTROLLER, as Kafka reverts to its last committed snapshot.
+
+What it follows:
+- ``ClusterControlManager``: registration gives a broker epoch = the offset of its RegisterBrokerRecord; a broker
+  starts fenced; a different incarnation while the old session is valid gets DUPLICATE_BROKER_REGISTRATION; a
+  re-registration first takes the broker out of every ISR (``handleBrokerUncleanShutdown``).
+- ``BrokerHeartbeatManager``: heartbeat times are soft state of the active controller only. A newly active
+  controller starts every registered broker's session afresh, so a broker that died just before a failover is
+  fenced ``broker.session.timeout.ms`` after the *new* controller took over. Unfenced brokers sit in an ordered
+  dict by last contact, so the oldest is first and one timer (set for the oldest deadline) finds every stale broker.
+  Next state per heartbeat: fenced -> unfenced once its metadata offset reached its registration offset;
+  ``want_shut_down`` -> controlled shutdown (leadership and ISR membership move away), then ``should_shut_down``
+  once it leads nothing and has seen those records; a fenced broker that wants to shut down may go at once.
+- ``ReplicationControlManager`` / ``PartitionChangeBuilder``: leader election keeps a valid leader, else the first
+  ISR member in replica order that is unfenced and not shutting down; unclean election (the first live replica, ISR
+  set to it alone, leader recovery state RECOVERING) only when the topic's, else the controller's,
+  ``unclean.leader.election.enable`` is true. A fenced broker leaves every ISR unless it would empty it (KIP-966's
+  eligible leader replicas are off, so an ISR is never emptied: the last member stays and the partition goes
+  offline with leader -1). Leader epochs bump on every leader change (``PartitionRegistration.merge``), not on an
+  ISR shrink (Kafka >= 3.6). AlterPartition checks broker epoch, leader epoch, partition epoch and eligibility.
+- Topics: CreateTopics (StripedReplicaPlacer, ISR = live replicas, leader = first of them; all partitions of a
+  request in one proposal), DeleteTopics, CreatePartitions, IncrementalAlterConfigs (validated by
+  :func:`kafkalab.config.resolve`), ElectLeaders, AllocateProducerIds (blocks of 1000, ProducerIdsRecord).
+- Periodic work: a NoOpRecord when nothing was written for ``metadata.max.idle.interval.ms`` (KIP-835); preferred
+  leader election every ``leader.imbalance.check.interval.seconds`` when ``auto.leader.rebalance.enable``.
+
+Cost: no per-partition or per-broker timers; three named timers in all. Fencing, unfencing, controlled shutdown and
+the imbalance check scan the partitions once (Kafka keeps a broker -> ISR index instead; fine at 10^4 partitions).
+
+Simplifications: no reassignments, directories, features, ACLs, quotas or delegation tokens; dynamic configs are
+topic configs only; ``leader.imbalance.per.broker.percentage`` is ignored (as Kafka's KRaft controller does).
+"""
+from __future__ import annotations
+
+import random
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields, is_dataclass, replace
+from typing import Any, Protocol
+
+from kafkalab.config import Config, resolve
+from kafkalab.config import keys as config_keys
+from kafkalab.controller import messages as cm
+from kafkalab.controller.image import MetadataImage, PartitionRegistration
+from kafkalab.controller.placement import StripedReplicaPlacer, UsableBroker
+from kafkalab.controller.records import (
+    LEADER_RECOVERY_RECOVERED,
+    LEADER_RECOVERY_RECOVERING,
+    NO_CHANGE,
+    NO_LEADER,
+    BrokerRegistrationChangeRecord,
+    ConfigRecord,
+    MetadataRecord,
+    NoOpRecord,
+    PartitionChangeRecord,
+    PartitionRecord,
+    ProducerIdsRecord,
+    RegisterBrokerRecord,
+    RemoveTopicRecord,
+    TopicRecord,
+)
+from kafkalab.errors import ConfigError, InvalidReplicationFactorError, InvariantViolation
+
+__all__ = ["ControllerPort", "QuorumController", "BrokerHeartbeatManager", "ELECTION_ONLINE",
+           "build_partition_change", "validate_topic_name"]
+
+ELECTION_ONLINE = "ONLINE"
+NOT_CONTROLLER = "NOT_CONTROLLER"
+_LEGAL_TOPIC_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+_MAX_TOPIC_NAME_LENGTH = 249
+
+
+class ControllerPort(Protocol):
+    """What a :class:`QuorumController` asks of its driver."""
+
+    def send(self, dst: int, msg: Any) -> None: ...
+
+    def propose(self, records: Sequence[MetadataRecord], now_ms: float) -> int | None:
+        """Append records to the metadata log (the KRaft leader's ``propose``); the offset of the first or None."""
+        ...
+
+    def set_timer(self, name: str, at_ms: float) -> None: ...
+
+    def cancel_timer(self, name: str) -> None: ...
+
+
+def validate_topic_name(name: str) -> str | None:
+    """Kafka's ``Topic.validate``: the reason a topic name is illegal, or None."""
+    if not isinstance(name, str) or not name:
+        return "Topic name is illegal, it can't be empty"
+    if name in (".", ".."):
+        return "Topic name cannot be \".\" or \"..\""
+    if len(name) > _MAX_TOPIC_NAME_LENGTH:
+        return (f"Topic name is illegal, it can't be longer than {_MAX_TOPIC_NAME_LENGTH} characters, "
+                f"topic name: {name}")
+    if any(c not in _LEGAL_TOPIC_CHARS for c in name):
+        return (f"Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', "
+                f"'_' and '-'")
+    return None
+
+
+def build_partition_change(topic_id: str, partition_id: int, part: PartitionRegistration,
+                           acceptable: Callable[[int], bool], *, target_isr: Sequence[int] | None = None,
+                           election: str = ELECTION_ONLINE,
+                           leader_recovery_state: int | None = None) -> PartitionChangeRecord | None:
+    """Kafka's ``PartitionChangeBuilder.build`` without reassignment and ELR: the record that moves ``part`` to
+    ``target_isr`` and elects a leader by ``election`` (ONLINE, PREFERRED or UNCLEAN), or None if nothing changes.
+
+    An empty ``target_isr`` is not applied (with ELR off the ISR is never emptied) but no member of it is a valid
+    leader either, so the partition loses its leader unless an unclean election finds a live replica.
+    """
+    isr = part.isr if target_isr is None else tuple(target_isr)
+
+    def valid(replica: int) -> bool:
+        return replica in isr and acceptable(replica)
+
+    leader = part.leader
+    unclean = False
+    if election == cm.ELECTION_PREFERRED:
+        preferred = part.replicas[0]
+        if valid(preferred):
+            new_leader = preferred
+        elif valid(leader):
+            new_leader = leader
+        else:
+            new_leader = next((r for r in part.replicas[1:] if valid(r)), NO_LEADER)
+    elif valid(leader):
+        new_leader = leader
+    else:
+        new_leader = next((r for r in part.replicas if valid(r)), NO_LEADER)
+        if new_leader == NO_LEADER and election == cm.ELECTION_UNCLEAN:
+            new_leader = next((r for r in part.replicas if acceptable(r)), NO_LEADER)
+            unclean = new_leader != NO_LEADER
+    record_leader = NO_CHANGE
+    record_isr: tuple[int, ...] | None = None
+    recovery: int | None = None
+    if new_leader != leader:
+        record_leader = new_leader
+        if unclean:
+            record_isr = (new_leader,)
+            if part.leader_recovery_state != LEADER_RECOVERY_RECOVERING:
+                recovery = LEADER_RECOVERY_RECOVERING
+    if record_isr is None and isr and isr != part.isr:
+        record_isr = isr
+    if recovery is None and leader_recovery_state is not None and leader_recovery_state != part.leader_recovery_state:
+        recovery = leader_recovery_state
+    if record_leader == NO_CHANGE and record_isr is None and recovery is None:
+        return None
+    return PartitionChangeRecord(topic_id, partition_id, leader=record_leader, isr=record_isr,
+                                 leader_recovery_state=recovery)
+
+
+class BrokerHeartbeatManager:
+    """Soft state of the active controller (Kafka's ``BrokerHeartbeatManager``): last contact of every broker, the
+    unfenced ones ordered by last contact (oldest first), and controlled-shutdown offsets."""
+
+    def __init__(self, session_timeout_ms: float) -> None:
+        self.session_timeout_ms = session_timeout_ms
+        self.last_contact: dict[int, float] = {}
+        self.unfenced: OrderedDict[int, float] = OrderedDict()
+        self.shutdown_offsets: dict[int, int] = {}
+
+    def touch(self, broker_id: int, fenced: bool, now_ms: float) -> None:
+        self.last_contact[broker_id] = now_ms
+        if fenced:
+            self.unfenced.pop(broker_id, None)
+        else:
+            self.unfenced.pop(broker_id, None)
+            self.unfenced[broker_id] = now_ms
+
+    def fenced(self, broker_id: int) -> None:
+        self.unfenced.pop(broker_id, None)
+        self.shutdown_offsets.pop(broker_id, None)
+
+    def has_valid_session(self, broker_id: int, now_ms: float) -> bool:
+        contact = self.last_contact.get(broker_id)
+        return contact is not None and contact + self.session_timeout_ms >= now_ms
+
+    def next_expiry_ms(self) -> float | None:
+        for contact in self.unfenced.values():
+            return contact + self.session_timeout_ms
+        return None
+
+    def stale(self, now_ms: float) -> list[int]:
+        """Unfenced brokers whose session expired, oldest first."""
+        out = []
+        for broker_id, contact in self.unfenced.items():
+            if contact + self.session_timeout_ms > now_ms:
+                break
+            out.append(broker_id)
+        return out
+
+
+def _with_error(value: Any, error: str, message: str | None) -> Any:
+    """A copy of a response with ``error`` set on it, or on every item of its result tuple."""
+    names = {f.name for f in fields(value)}
+    changes: dict[str, Any] = {}
+    if "error" in names:
+        changes["error"] = error
+        if "error_message" in names:
+            changes["error_message"] = message
+    for name in names:
+        items = getattr(value, name)
+        if isinstance(items, tuple) and items and is_dataclass(items[0]):
+            changes[name] = tuple(_with_error(item, error, message) for item in items)
+    return replace(value, **changes)
+
+
+class QuorumController:
+    """The controller state machine of one controller node. See the module docstring for the protocol."""
+
+    def __init__(self, node_id: int, port: ControllerPort, rng: random.Random,
+                 config: Config | Mapping[str, Any] | None = None) -> None:
+        if not isinstance(rng, random.Random):
+            raise TypeError(f"rng must be a random.Random, got {type(rng).__name__}")
+        self.node_id = node_id
+        self.port = port
+        self.rng = rng
+        self.config = config if isinstance(config, Config) else resolve("broker", dict(config or {}))
+        self.session_timeout_ms = float(self.config["broker.session.timeout.ms"])
+        self.idle_interval_ms = float(self.config["metadata.max.idle.interval.ms"])
+        self.imbalance_interval_ms = float(self.config["leader.imbalance.check.interval.seconds"]) * 1000.0
+        self.placer = StripedReplicaPlacer(rng)
+        self.image = MetadataImage()
+        self.active = False
+        self.activated_at_ms: float | None = None
+        self._working: MetadataImage | None = None
+        self._next_write_offset = 0
+        self._committed_end = 0
+        self._last_write_ms = 0.0
+        self._pending: deque[tuple[int, int, Any]] = deque()
+        self.heartbeats: BrokerHeartbeatManager | None = None
+        self.records_written = 0
+        self._handlers: dict[type, Callable[[int, Any, float], None]] = {
+            cm.BrokerRegistrationRequest: self._on_register,
+            cm.BrokerHeartbeatRequest: self._on_heartbeat,
+            cm.AlterPartitionRequest: self._on_alter_partition,
+            cm.CreateTopicsRequest: self._on_create_topics,
+            cm.DeleteTopicsRequest: self._on_delete_topics,
+            cm.CreatePartitionsRequest: self._on_create_partitions,
+            cm.IncrementalAlterConfigsRequest: self._on_alter_configs,
+            cm.ElectLeadersRequest: self._on_elect_leaders,
+            cm.AllocateProducerIdsRequest: self._on_allocate_producer_ids,
+        }
+
+    def __repr__(self) -> str:
+        return f"QuorumController({self.node_id}, active={self.active}, image={self.image!r})"
+
+    @property
+    def working(self) -> MetadataImage:
+        """The state decisions are made from: committed + own uncommitted writes when active, else the image."""
+        return self._working if self._working is not None else self.image
+
+    # ================================================================================================================
+    # inputs from the driver
+    # ================================================================================================================
+    def replay(self, record: Any, offset: int | None) -> None:
+        """A committed record (every controller, in log order)."""
+        self.image.replay(record, offset)
+
+    def reset_image(self, image: MetadataImage) -> None:
+        """Replace the committed image (after loading a snapshot)."""
+        self.image = image
+
+    def on_committed(self, end_offset: int, now_ms: float) -> None:
+        """Everything below ``end_offset`` is committed and replayed: answer the requests waiting for it."""
+        self._committed_end = max(self._committed_end, end_offset)
+        pending = self._pending
+        while pending and pending[0][0] <= self._committed_end:
+            _, dst, response = pending.popleft()
+            self.port.send(dst, response)
+
+    def activate(self, now_ms: float, next_write_offset: int) -> None:
+        """This node's KRaft replica leads and has applied everything before its epoch: become the active controller."""
+        if self.active:
+            return
+        self.active = True
+        self.activated_at_ms = now_ms
+        self._working = self.image.copy()
+        self._next_write_offset = next_write_offset
+        self._committed_end = max(self._committed_end, next_write_offset)
+        self._last_write_ms = now_ms
+        hb = BrokerHeartbeatManager(self.session_timeout_ms)
+        for broker_id in sorted(self.image.brokers):
+            hb.touch(broker_id, self.image.brokers[broker_id].fenced, now_ms)
+        self.heartbeats = hb
+        self._arm_session_timer()
+        self.port.set_timer("noop", now_ms + self.idle_interval_ms)
+        if self.config["auto.leader.rebalance.enable"]:
+            self.port.set_timer("rebalance", now_ms + self.imbalance_interval_ms)
+
+    def deactivate(self, now_ms: float) -> None:
+        """Leadership lost: drop the uncommitted state and fail the waiting requests with NOT_CONTROLLER."""
+        if not self.active:
+            return
+        self.active = False
+        self.activated_at_ms = None
+        self._working = None
+        self.heartbeats = None
+        for name in ("session", "noop", "rebalance"):
+            self.port.cancel_timer(name)
+        pending, self._pending = self._pending, deque()
+        for _, dst, response in pending:
+            self.port.send(dst, _with_error(response, NOT_CONTROLLER, None))
+
+    def handle(self, src: int, msg: Any, now_ms: float) -> None:
+        """A controller request from ``src``."""
+        handler = self._handlers.get(type(msg))
+        if handler is None:
+            raise TypeError(f"controller {self.node_id} got a {type(msg).__name__} from {src}, which is not a "
+                            f"controller request")
+        if not self.active:
+            self.port.send(src, self._error_response(msg, NOT_CONTROLLER, None))
+            return
+        handler(src, msg, now_ms)
+
+    def on_timer(self, name: str, now_ms: float) -> None:
+        if not self.active:
+            return
+        if name == "session":
+            self._fence_stale_brokers(now_ms)
+        elif name == "noop":
+            if now_ms >= self._last_write_ms + self.idle_interval_ms:
+                self._write([NoOpRecord()], now_ms)
+            if self.active:
+                self.port.set_timer("noop", self._last_write_ms + self.idle_interval_ms)
+        elif name == "rebalance":
+            self._balance_leaders(now_ms)
+            if self.active:
+                self.port.set_timer("rebalance", now_ms + self.imbalance_interval_ms)
+        else:
+            raise ValueError(f"controller {self.node_id}: unknown timer {name!r}")
+
+    # ================================================================================================================
+    # writing
+    # ================================================================================================================
+    def _write(self, records: Sequence[MetadataRecord], now_ms: float) -> int | None:
+        """Propose ``records`` and replay them into the working state; the end offset (exclusive) or None."""
+        if not records:
+            return self._next_write_offset
+        first = self.port.propose(list(records), now_ms)
+        if first is None:
+            self.deactivate(now_ms)
+            return None
+        if first != self._next_write_offset:
+            raise InvariantViolation(f"controller {self.node_id}: records proposed at offset {first}, expected "
+                                     f"{self._next_write_offset}")
+        working = self.working
+        for i, record in enumerate(records):
+            working.replay(record, first + i)
+        self._next_write_offset = first + len(records)
+        self._last_write_ms = now_ms
+        self.records_written += len(records)
+        return self._next_write_offset
+
+    def _respond_on_commit(self, dst: int, response: Any) -> None:
+        """Answer once everything written so far is committed (Kafka's deferred event queue)."""
+        end = self._next_write_offset
+        if end <= self._committed_end and not self._pending:
+            self.port.send(dst, response)
+        else:
+            self._pending.append((end, dst, response))
+
+    def _error_response(self, request: Any, error: str, message: str | None) -> Any:
+        kind = type(request)
+        cid = request.correlation_id
+        if kind is cm.BrokerRegistrationRequest:
+            return cm.BrokerRegistrationResponse(error, error_message=message, correlation_id=cid)
+        if kind is cm.BrokerHeartbeatRequest:
+            return cm.BrokerHeartbeatResponse(error, error_message=message, correlation_id=cid)
+        if kind is cm.AlterPartitionRequest:
+            return cm.AlterPartitionResponse(error, correlation_id=cid)
+        if kind is cm.CreateTopicsRequest:
+            return cm.CreateTopicsResponse(tuple(cm.CreatableTopicResult(t.name, error, message)
+                                                 for t in request.topics), cid)
+        if kind is cm.DeleteTopicsRequest:
+            return cm.DeleteTopicsResponse(tuple(cm.DeletableTopicResult(n, error, message)
+                                                 for n in request.topic_names), cid)
+        if kind is cm.CreatePartitionsRequest:
+            return cm.CreatePartitionsResponse(tuple(cm.CreatePartitionsTopicResult(t.name, error, message)
+                                                     for t in request.topics), cid)
+        if kind is cm.IncrementalAlterConfigsRequest:
+            return cm.IncrementalAlterConfigsResponse(tuple(
+                cm.AlterConfigsResourceResult(r.resource_type, r.resource_name, error, message)
+                for r in request.resources), cid)
+        if kind is cm.ElectLeadersRequest:
+            return cm.ElectLeadersResponse(error, correlation_id=cid)
+        if kind is cm.AllocateProducerIdsRequest:
+            return cm.AllocateProducerIdsResponse(error, correlation_id=cid)
+        raise TypeError(f"not a controller request: {kind.__name__}")
+
+    # ================================================================================================================
+    # partition leadership
+    # ================================================================================================================
+    def _acceptable(self, broker_id: int, excluded: int = NO_LEADER) -> bool:
+        """May lead or join an ISR: registered, unfenced, not in controlled shutdown (``ClusterControlManager.isActive``)."""
+        if broker_id == excluded:
+            return False
+        reg = self.working.brokers.get(broker_id)
+        return reg is not None and not reg.fenced and not reg.in_controlled_shutdown
+
+    def _unclean_enabled(self, topic: str) -> bool:
+        override = self.working.configs.get(("topic", topic), {}).get("unclean.leader.election.enable")
+        if override is not None:
+            return bool(config_keys("topic")["unclean.leader.election.enable"].parse(override))
+        return bool(self.config["unclean.leader.election.enable"])
+
+    def _election_for(self, topic: str) -> str:
+        return cm.ELECTION_UNCLEAN if self._unclean_enabled(topic) else ELECTION_ONLINE
+
+    def _isr_removal(self, broker_id: int) -> list[MetadataRecord]:
+        """``generateLeaderAndIsrUpdates(brokerToRemove=broker_id)``: leave every ISR (unless it would empty it) and
+        move leadership to another ISR member (or to none)."""
+        records: list[MetadataRecord] = []
+
+        def acceptable(b: int) -> bool:
+            return self._acceptable(b, broker_id)
+
+        for name, topic in self.working.topics.items():
+            election: str | None = None
+            for pid, part in topic.partitions.items():
+                if broker_id not in part.isr and part.leader != broker_id:
+                    continue
+                if election is None:
+                    election = self._election_for(name)
+                target = tuple(r for r in part.isr if r != broker_id)
+                change = build_partition_change(topic.topic_id, pid, part, acceptable, target_isr=target,
+                                                election=election)
+                if change is not None:
+                    records.append(change)
+        return records
+
+    def _elect_leaderless(self, only_topic: str | None = None) -> list[MetadataRecord]:
+        """Elect leaders for partitions without one (``handleBrokerUnfenced``; unclean where the topic allows it)."""
+        records: list[MetadataRecord] = []
+        for name, topic in self.working.topics.items():
+            if only_topic is not None and name != only_topic:
+                continue
+            election: str | None = None
+            for pid, part in topic.partitions.items():
+                if part.leader != NO_LEADER:
+                    continue
+                if election is None:
+                    election = self._election_for(name)
+                change = build_partition_change(topic.topic_id, pid, part, self._acceptable, election=election)
+                if change is not None:
+                    records.append(change)
+        return records
+
+    def _balance_leaders(self, now_ms: float) -> None:
+        """Preferred-leader election for every partition whose preferred replica is a valid leader but does not
+        lead (``maybeBalancePartitionLeaders``)."""
+        records: list[MetadataRecord] = []
+        for topic in self.working.topics.values():
+            for pid, part in topic.partitions.items():
+                preferred = part.replicas[0]
+                if part.leader == preferred or preferred not in part.isr or not self._acceptable(preferred):
+                    continue
+                change = build_partition_change(topic.topic_id, pid, part, self._acceptable,
+                                                election=cm.ELECTION_PREFERRED)
+                if change is not None:
+                    records.append(change)
+        if records:
+            self._write(records, now_ms)
+
+    def _leads_any(self, broker_id: int) -> bool:
+        return any(part.leader == broker_id for t in self.working.topics.values() for part in t.partitions.values())
+
+    # ================================================================================================================
+    # broker lifecycle
+    # ================================================================================================================
+    def _arm_session_timer(self) -> None:
+        assert self.heartbeats is not None
+        deadline = self.heartbeats.next_expiry_ms()
+        if deadline is not None:
+            self.port.set_timer("session", deadline)
+
+    def _fence_records(self, broker_id: int, *, shutdown: bool = False) -> list[MetadataRecord]:
+        reg = self.working.brokers[broker_id]
+        records = self._isr_removal(broker_id)
+        records.append(BrokerRegistrationChangeRecord(broker_id, reg.broker_epoch, fenced=True,
+                                                      in_controlled_shutdown=False if shutdown else None))
+        return records
+
+    def _fence_stale_brokers(self, now_ms: float) -> None:
+        hb = self.heartbeats
+        assert hb is not None
+        for broker_id in hb.stale(now_ms):
+            hb.fenced(broker_id)
+            reg = self.working.brokers.get(broker_id)
+            if reg is None or reg.fenced:
+                continue
+            if self._write(self._fence_records(broker_id), now_ms) is None:
+                return
+        if self.active:
+            self._arm_session_timer()
+
+    def _on_register(self, src: int, req: cm.BrokerRegistrationRequest, now_ms: float) -> None:
+        hb = self.heartbeats
+        assert hb is not None
+        existing = self.working.brokers.get(req.broker_id)
+        if (existing is not None and existing.incarnation_id != req.incarnation_id
+                and hb.has_valid_session(req.broker_id, now_ms)):
+            self.port.send(src, cm.BrokerRegistrationResponse(
+                "DUPLICATE_BROKER_REGISTRATION", error_message="Another broker is registered with that broker id.",
+                correlation_id=req.correlation_id))
+            return
+        records: list[MetadataRecord] = self._isr_removal(req.broker_id) if existing is not None else []
+        broker_epoch = self._next_write_offset + len(records)
+        records.append(RegisterBrokerRecord(req.broker_id, broker_epoch, req.incarnation_id, req.rack, fenced=True))
+        if self._write(records, now_ms) is None:
+            return
+        hb.touch(req.broker_id, True, now_ms)
+        hb.fenced(req.broker_id)
+        self._respond_on_commit(src, cm.BrokerRegistrationResponse(cm.NONE, broker_epoch,
+                                                                   correlation_id=req.correlation_id))
+
+    def _on_heartbeat(self, src: int, req: cm.BrokerHeartbeatRequest, now_ms: float) -> None:
+        hb = self.heartbeats
+        assert hb is not None
+        reg = self.working.brokers.get(req.broker_id)
+        if reg is None:
+            self.port.send(src, cm.BrokerHeartbeatResponse(
+                "BROKER_ID_NOT_REGISTERED", error_message=f"Broker {req.broker_id} is not registered.",
+                correlation_id=req.correlation_id))
+            return
+        if reg.broker_epoch != req.broker_epoch:
+            self.port.send(src, cm.BrokerHeartbeatResponse(
+                "STALE_BROKER_EPOCH", error_message=f"Expected broker epoch {reg.broker_epoch}, but got broker "
+                                                    f"epoch {req.broker_epoch}",
+                correlation_id=req.correlation_id))
+            return
+        broker_id = req.broker_id
+        hb.touch(broker_id, reg.fenced, now_ms)
+        caught_up = req.current_metadata_offset >= reg.broker_epoch
+        should_shut_down = False
+        ok = True
+        if reg.fenced:
+            if req.want_shut_down:
+                should_shut_down = True
+                hb.fenced(broker_id)
+            elif not req.want_fence and caught_up:
+                ok = self._write([BrokerRegistrationChangeRecord(broker_id, reg.broker_epoch, fenced=False)],
+                                 now_ms) is not None
+                if ok:
+                    hb.touch(broker_id, False, now_ms)
+                    ok = self._write(self._elect_leaderless(), now_ms) is not None
+                    if ok:
+                        self._arm_session_timer()
+        elif reg.in_controlled_shutdown:
+            offset = hb.shutdown_offsets.get(broker_id, reg.broker_epoch)
+            if req.current_metadata_offset >= offset and not self._leads_any(broker_id):
+                should_shut_down = True
+                hb.fenced(broker_id)
+                ok = self._write(self._fence_records(broker_id, shutdown=True), now_ms) is not None
+        elif req.want_fence:
+            hb.fenced(broker_id)
+            ok = self._write(self._fence_records(broker_id), now_ms) is not None
+        elif req.want_shut_down:
+            ok = self._write([BrokerRegistrationChangeRecord(broker_id, reg.broker_epoch,
+                                                             in_controlled_shutdown=True)], now_ms) is not None
+            if ok:
+                end = self._write(self._isr_removal(broker_id), now_ms)
+                ok = end is not None
+                if end is not None:
+                    hb.shutdown_offsets[broker_id] = end - 1
+        if not ok:
+            return
+        after = self.working.brokers[broker_id]
+        self._respond_on_commit(src, cm.BrokerHeartbeatResponse(
+            cm.NONE, is_caught_up=caught_up, is_fenced=after.fenced, should_shut_down=should_shut_down,
+            correlation_id=req.correlation_id))
+
+    # ================================================================================================================
+    # AlterPartition (KIP-497)
+    # ================================================================================================================
+    def _on_alter_partition(self, src: int, req: cm.AlterPartitionRequest, now_ms: float) -> None:
+        working = self.working
+        reg = working.brokers.get(req.broker_id)
+        if reg is None or reg.broker_epoch != req.broker_epoch:
+            self.port.send(src, cm.AlterPartitionResponse("STALE_BROKER_EPOCH", correlation_id=req.correlation_id))
+            return
+        records: list[MetadataRecord] = []
+        outcome: list[tuple[cm.AlterPartitionItem, str]] = []
+        for item in req.partitions:
+            error = self._check_alter_partition(req.broker_id, item)
+            if error == cm.NONE:
+                topic = working.topics[item.topic]
+                part = topic.partitions[item.partition]
+                change = build_partition_change(topic.topic_id, item.partition, part, self._acceptable,
+                                                target_isr=item.new_isr,
+                                                leader_recovery_state=item.leader_recovery_state)
+                if change is not None:
+                    records.append(change)
+            outcome.append((item, error))
+        if records and self._write(records, now_ms) is None:
+            return
+        results = []
+        for item, error in outcome:
+            if error != cm.NONE:
+                results.append(cm.AlterPartitionItemResult(item.topic, item.partition, error))
+                continue
+            part = working.topics[item.topic].partitions[item.partition]
+            results.append(cm.AlterPartitionItemResult(item.topic, item.partition, cm.NONE, part.leader,
+                                                       part.leader_epoch, part.isr, part.partition_epoch))
+        self._respond_on_commit(src, cm.AlterPartitionResponse(cm.NONE, tuple(results), req.correlation_id))
+
+    def _check_alter_partition(self, broker_id: int, item: cm.AlterPartitionItem) -> str:
+        """``ReplicationControlManager.validateAlterPartitionData``: the error for one partition, or NONE."""
+        topic = self.working.topics.get(item.topic)
+        part = None if topic is None else topic.partitions.get(item.partition)
+        if part is None:
+            return "UNKNOWN_TOPIC_OR_PARTITION"
+        if item.leader_epoch < part.leader_epoch:
+            return "FENCED_LEADER_EPOCH"
+        if item.leader_epoch > part.leader_epoch:
+            return NOT_CONTROLLER
+        if broker_id != part.leader:
+            return "INVALID_REQUEST"
+        if item.partition_epoch != part.partition_epoch:
+            return "INVALID_UPDATE_VERSION"
+        isr = item.new_isr
+        if (len(set(isr)) != len(isr) or any(r not in part.replicas for r in isr) or part.leader not in isr):
+            return "INVALID_REQUEST"
+        if any(not self._acceptable(r) for r in isr):
+            return "INELIGIBLE_REPLICA"
+        if (len(isr) > 1 and part.leader_recovery_state == LEADER_RECOVERY_RECOVERING
+                and item.leader_recovery_state != LEADER_RECOVERY_RECOVERED):
+            return "INVALID_REQUEST"
+        return cm.NONE
+
+    # ================================================================================================================
+    # topics
+    # ================================================================================================================
+    def _usable_brokers(self) -> list[UsableBroker]:
+        return [UsableBroker(b, reg.rack, reg.fenced) for b, reg in sorted(self.working.brokers.items())
+                if not reg.in_controlled_shutdown]
+
+    def _new_topic_id(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def _check_assignment(self, replicas: tuple[int, ...], partition: int) -> str | None:
+        if not replicas:
+            return f"The manual partition assignment includes an empty replica list for partition {partition}."
+        if len(set(replicas)) != len(replicas):
+            return f"The manual partition assignment for partition {partition} includes a duplicate replica."
+        unknown = [r for r in replicas if r not in self.working.brokers]
+        if unknown:
+            return (f"The manual partition assignment includes broker {unknown[0]}, but no such broker is "
+                    f"registered.")
+        return None
+
+    def _partition_records(self, topic_id: str, first_partition: int,
+                           assignments: Sequence[tuple[int, ...]]) -> tuple[list[MetadataRecord], str | None]:
+        records: list[MetadataRecord] = []
+        for i, replicas in enumerate(assignments):
+            isr = tuple(r for r in replicas if self._acceptable(r))
+            if not isr:
+                return [], (f"All brokers specified in the partition assignment for partition "
+                            f"{first_partition + i} are fenced or in controlled shutdown.")
+            records.append(PartitionRecord(topic_id, first_partition + i, tuple(replicas), isr, isr[0]))
+        return records, None
+
+    def _create_one(self, t: cm.CreatableTopic, seen: set[str],
+                    validate_only: bool) -> tuple[cm.CreatableTopicResult, list[MetadataRecord]]:
+        def fail(error: str, message: str) -> tuple[cm.CreatableTopicResult, list[MetadataRecord]]:
+            return cm.CreatableTopicResult(t.name, error, message), []
+
+        bad_name = validate_topic_name(t.name)
+        if bad_name is not None:
+            return fail("INVALID_TOPIC_EXCEPTION", bad_name)
+        if t.name in seen:
+            return fail("INVALID_REQUEST", "Duplicate topic name.")
+        seen.add(t.name)
+        if t.name in self.working.topics:
+            return fail("TOPIC_ALREADY_EXISTS", f"Topic '{t.name}' already exists.")
+        try:
+            topic_config = resolve("topic", dict(t.configs))
+        except ConfigError as exc:
+            return fail("INVALID_CONFIG", str(exc))
+        if t.assignments is not None:
+            if t.num_partitions != -1 or t.replication_factor != -1:
+                return fail("INVALID_REQUEST", "Both numPartitions or replicationFactor and replicasAssignments "
+                                               "were set. Both cannot be used at the same time.")
+            if not t.assignments:
+                return fail("INVALID_REPLICA_ASSIGNMENT", "The manual partition assignment is empty.")
+            for i, replicas in enumerate(t.assignments):
+                problem = self._check_assignment(tuple(replicas), i)
+                if problem is not None:
+                    return fail("INVALID_REPLICA_ASSIGNMENT", problem)
+            assignments = [tuple(r) for r in t.assignments]
+        else:
+            partitions = int(self.config["num.partitions"]) if t.num_partitions == -1 else t.num_partitions
+            rf = int(self.config["default.replication.factor"]) if t.replication_factor == -1 \
+                else t.replication_factor
+            if partitions <= 0:
+                return fail("INVALID_PARTITIONS", "Number of partitions was set to an invalid non-positive value.")
+            if rf <= 0:
+                return fail("INVALID_REPLICATION_FACTOR",
+                            "Replication factor must be larger than 0, or -1 to use the default value.")
+            try:
+                assignments = self.placer.place(self._usable_brokers(), partitions, rf)
+            except InvalidReplicationFactorError as exc:
+                return fail("INVALID_REPLICATION_FACTOR", f"Unable to replicate the partition {rf} time(s): {exc}")
+        topic_id = self._new_topic_id()
+        partition_records, problem = self._partition_records(topic_id, 0, assignments)
+        if problem is not None:
+            return fail("INVALID_REPLICATION_FACTOR", problem)
+        result = cm.CreatableTopicResult(t.name, cm.NONE, None, topic_id, len(assignments), len(assignments[0]))
+        if validate_only:
+            return result, []
+        records: list[MetadataRecord] = [TopicRecord(t.name, topic_id)]
+        for key in sorted(topic_config.overrides):
+            records.append(ConfigRecord("topic", t.name, key, _kafka_text(topic_config.overrides[key])))
+        records.extend(partition_records)
+        return result, records
+
+    def _on_create_topics(self, src: int, req: cm.CreateTopicsRequest, now_ms: float) -> None:
+        results: list[cm.CreatableTopicResult] = []
+        records: list[MetadataRecord] = []
+        seen: set[str] = set()
+        for t in req.topics:
+            result, topic_records = self._create_one(t, seen, req.validate_only)
+            results.append(result)
+            records.extend(topic_records)
+        if records and self._write(records, now_ms) is None:
+            return
+        self._respond_on_commit(src, cm.CreateTopicsResponse(tuple(results), req.correlation_id))
+
+    def _on_delete_topics(self, src: int, req: cm.DeleteTopicsRequest, now_ms: float) -> None:
+        results = []
+        records: list[MetadataRecord] = []
+        deleted: set[str] = set()
+        for name in req.topic_names:
+            topic = self.working.topics.get(name)
+            if topic is None or name in deleted:
+                results.append(cm.DeletableTopicResult(name, "UNKNOWN_TOPIC_OR_PARTITION",
+                                                       "This server does not host this topic-partition."))
+                continue
+            deleted.add(name)
+            records.append(RemoveTopicRecord(topic.topic_id))
+            results.append(cm.DeletableTopicResult(name, cm.NONE))
+        if records and self._write(records, now_ms) is None:
+            return
+        self._respond_on_commit(src, cm.DeleteTopicsResponse(tuple(results), req.correlation_id))
+
+    def _on_create_partitions(self, src: int, req: cm.CreatePartitionsRequest, now_ms: float) -> None:
+        results = []
+        records: list[MetadataRecord] = []
+        for t in req.topics:
+            result, topic_records = self._create_partitions_one(t)
+            results.append(result)
+            if not req.validate_only:
+                records.extend(topic_records)
+        if records and self._write(records, now_ms) is None:
+            return
+        self._respond_on_commit(src, cm.CreatePartitionsResponse(tuple(results), req.correlation_id))
+
+    def _create_partitions_one(self, t: cm.CreatePartitionsTopic
+                               ) -> tuple[cm.CreatePartitionsTopicResult, list[MetadataRecord]]:
+        def fail(error: str, message: str) -> tuple[cm.CreatePartitionsTopicResult, list[MetadataRecord]]:
+            return cm.CreatePartitionsTopicResult(t.name, error, message), []
+
+        topic = self.working.topics.get(t.name)
+        if topic is None:
+            return fail("UNKNOWN_TOPIC_OR_PARTITION", "This server does not host this topic-partition.")
+        current = len(topic.partitions)
+        if t.count < current:
+            return fail("INVALID_PARTITIONS", f"The topic {t.name} currently has {current} partition(s); {t.count} "
+                                              f"would not be an increase.")
+        if t.count == current:
+            return fail("INVALID_PARTITIONS", f"Topic already has {current} partition(s).")
+        rf = len(topic.partitions[0].replicas) if 0 in topic.partitions else 1
+        added = t.count - current
+        if t.assignments is not None:
+            if len(t.assignments) != added:
+                return fail("INVALID_REPLICA_ASSIGNMENT", f"Attempted to add {added} additional partition(s), but "
+                                                          f"only {len(t.assignments)} assignment(s) were specified.")
+            for i, replicas in enumerate(t.assignments):
+                problem = self._check_assignment(tuple(replicas), current + i)
+                if problem is None and len(replicas) != rf:
+                    problem = (f"The manual partition assignment includes a partition with {len(replicas)} "
+                               f"replica(s), but this is not consistent with previous partitions, which have {rf} "
+                               f"replica(s).")
+                if problem is not None:
+                    return fail("INVALID_REPLICA_ASSIGNMENT", problem)
+            assignments = [tuple(r) for r in t.assignments]
+        else:
+            try:
+                assignments = self.placer.place(self._usable_brokers(), added, rf)
+            except InvalidReplicationFactorError as exc:
+                return fail("INVALID_REPLICATION_FACTOR", f"Unable to replicate the partition {rf} time(s): {exc}")
+        records, problem = self._partition_records(topic.topic_id, current, assignments)
+        if problem is not None:
+            return fail("INVALID_REPLICATION_FACTOR", problem)
+        return cm.CreatePartitionsTopicResult(t.name, cm.NONE), records
+
+    def _on_alter_configs(self, src: int, req: cm.IncrementalAlterConfigsRequest, now_ms: float) -> None:
+        results = []
+        records: list[MetadataRecord] = []
+        unclean_topics: list[str] = []
+        topic_keys = config_keys("topic")
+        for res in req.resources:
+            def result(error: str, message: str | None = None, res: cm.AlterConfigsResource = res
+                       ) -> cm.AlterConfigsResourceResult:
+                return cm.AlterConfigsResourceResult(res.resource_type, res.resource_name, error, message)
+
+            if res.resource_type != "topic":
+                results.append(result("INVALID_REQUEST", f"kafkalab models dynamic configs of topics only, not "
+                                                         f"{res.resource_type!r}"))
+                continue
+            if res.resource_name not in self.working.topics:
+                results.append(result("UNKNOWN_TOPIC_OR_PARTITION", "This server does not host this topic-partition."))
+                continue
+            res_records: list[MetadataRecord] = []
+            problem: tuple[str, str] | None = None
+            for op in res.configs:
+                if op.op == "SET":
+                    try:
+                        parsed = resolve("topic", {op.name: op.value})
+                    except ConfigError as exc:
+                        problem = ("INVALID_CONFIG", str(exc))
+                        break
+                    res_records.append(ConfigRecord("topic", res.resource_name, op.name,
+                                                    _kafka_text(parsed[op.name])))
+                elif op.op == "DELETE":
+                    if op.name not in topic_keys:
+                        try:
+                            resolve("topic", {op.name: None})
+                        except ConfigError as exc:
+                            problem = ("INVALID_CONFIG", str(exc))
+                            break
+                    res_records.append(ConfigRecord("topic", res.resource_name, op.name, None))
+                else:
+                    problem = ("INVALID_REQUEST", f"Unknown alter config operation {op.op!r}; use SET or DELETE")
+                    break
+            if problem is not None:
+                results.append(result(*problem))
+                continue
+            results.append(result(cm.NONE))
+            if not req.validate_only:
+                records.extend(res_records)
+                if any(getattr(r, "name", None) == "unclean.leader.election.enable" for r in res_records):
+                    unclean_topics.append(res.resource_name)
+        if records:
+            if self._write(records, now_ms) is None:
+                return
+            # Enabling unclean election on a topic elects leaders for its offline partitions right away.
+            for name in unclean_topics:
+                if self._unclean_enabled(name) and self._write(self._elect_leaderless(name), now_ms) is None:
+                    return
+        self._respond_on_commit(src, cm.IncrementalAlterConfigsResponse(tuple(results), req.correlation_id))
+
+    def _on_elect_leaders(self, src: int, req: cm.ElectLeadersRequest, now_ms: float) -> None:
+        if req.election_type not in (cm.ELECTION_PREFERRED, cm.ELECTION_UNCLEAN):
+            self.port.send(src, cm.ElectLeadersResponse("INVALID_REQUEST", correlation_id=req.correlation_id))
+            return
+        working = self.working
+        explicit = req.partitions is not None
+        if req.partitions is None:
+            targets = [(name, pid) for name, t in working.topics.items() for pid in t.partitions]
+        else:
+            targets = list(req.partitions)
+        results = []
+        records: list[MetadataRecord] = []
+        for name, pid in targets:
+            topic = working.topics.get(name)
+            part = None if topic is None else topic.partitions.get(pid)
+            if topic is None or part is None:
+                results.append(cm.PartitionElectionResult(name, pid, "UNKNOWN_TOPIC_OR_PARTITION",
+                                                          "This server does not host this topic-partition."))
+                continue
+            if req.election_type == cm.ELECTION_PREFERRED:
+                if part.leader == part.replicas[0]:
+                    if explicit:
+                        results.append(cm.PartitionElectionResult(name, pid, "ELECTION_NOT_NEEDED",
+                                                                  "Leader election not needed for topic partition."))
+                    continue
+            elif part.leader != NO_LEADER:
+                if explicit:
+                    results.append(cm.PartitionElectionResult(name, pid, "ELECTION_NOT_NEEDED",
+                                                              "Leader election not needed for topic partition."))
+                continue
+            change = build_partition_change(topic.topic_id, pid, part, self._acceptable, election=req.election_type)
+            new_leader = part.leader if change is None or change.leader == NO_CHANGE else change.leader
+            if req.election_type == cm.ELECTION_PREFERRED and new_leader != part.replicas[0]:
+                results.append(cm.PartitionElectionResult(name, pid, "PREFERRED_LEADER_NOT_AVAILABLE",
+                                                          "Failed to elect leader for partition. Preferred replica "
+                                                          "is not available."))
+                continue
+            if new_leader == NO_LEADER:
+                results.append(cm.PartitionElectionResult(name, pid, "ELIGIBLE_LEADERS_NOT_AVAILABLE",
+                                                          "Failed to elect leader for partition."))
+                continue
+            if change is not None:
+                records.append(change)
+            results.append(cm.PartitionElectionResult(name, pid, cm.NONE))
+        if records and self._write(records, now_ms) is None:
+            return
+        self._respond_on_commit(src, cm.ElectLeadersResponse(cm.NONE, tuple(results), req.correlation_id))
+
+    def _on_allocate_producer_ids(self, src: int, req: cm.AllocateProducerIdsRequest, now_ms: float) -> None:
+        reg = self.working.brokers.get(req.broker_id)
+        if reg is None or reg.broker_epoch != req.broker_epoch:
+            self.port.send(src, cm.AllocateProducerIdsResponse("STALE_BROKER_EPOCH",
+                                                               correlation_id=req.correlation_id))
+            return
+        start = self.working.next_producer_id
+        size = cm.PRODUCER_ID_BLOCK_SIZE
+        if self._write([ProducerIdsRecord(req.broker_id, req.broker_epoch, start + size)], now_ms) is None:
+            return
+        self._respond_on_commit(src, cm.AllocateProducerIdsResponse(cm.NONE, start, size, req.correlation_id))
+
+
+def _kafka_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)

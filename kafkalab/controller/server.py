@@ -1,0 +1,133 @@
+"""ControllerServer: the World process of a controller node (Kafka's ``ControllerServer`` in KRaft mode).
+
+How it works. The process runs a KRaft *voter* of ``__cluster_metadata`` (:class:`~kafkalab.controller.driver.
+MetadataLogReplica`: log, quorum state and snapshot on the node's Disk) and a :class:`~kafkalab.controller.
+quorum_controller.QuorumController`. Raft messages go to the replica, controller requests to the controller. After
+every input (message, timer, fsync) the server
+
+1. hands the newly committed records, with their offsets, to the controller (``replay``), then tells it how far the
+   log is committed (``on_committed``) so it can answer the requests that waited for their records;
+2. follows leadership: when the replica leads in epoch ``e`` and has applied everything below the end of its own
+   LeaderChange record, the controller is activated (Kafka's ``QuorumMetaLogListener.handleLeaderChange`` fires for
+   a new leader only once its epoch start is committed); when it stops leading, or the epoch moves, it is deactivated.
+
+A restart builds a fresh process from the disk: the log (and snapshot, if one was taken) is replayed into a new image
+as the high watermark becomes known again, so every controller's image converges to the same state.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from kafkalab.config import Config, resolve
+from kafkalab.controller.driver import MetadataLogReplica, NamedTimers
+from kafkalab.controller.image import MetadataImage
+from kafkalab.controller.messages import CONTROLLER_REQUESTS, message_size_bytes
+from kafkalab.controller.quorum_controller import QuorumController
+from kafkalab.controller.records import MetadataRecord
+from kafkalab.raft.config import RaftConfig
+from kafkalab.raft.state import Role
+from kafkalab.sim.world import ProcessContext
+
+__all__ = ["ControllerServer"]
+
+_REQUEST_TYPES = frozenset(CONTROLLER_REQUESTS)
+
+
+class ControllerServer:
+    """One controller node: a KRaft voter plus the quorum controller (active on the raft leader only)."""
+
+    def __init__(self, ctx: ProcessContext, voters: Sequence[int], config: Config | Mapping[str, Any] | None = None,
+                 raft_config: RaftConfig | None = None) -> None:
+        self.ctx = ctx
+        self.node_id: int = ctx.node_id  # type: ignore[assignment]
+        self.config = config if isinstance(config, Config) else resolve("broker", dict(config or {}))
+        raft_config = raft_config if raft_config is not None else RaftConfig.from_config(self.config)
+        self.replica = MetadataLogReplica(ctx, voters, raft_config, self._after)
+        self.timers = NamedTimers(ctx, self._on_timer, "controller")
+        self.controller = QuorumController(self.node_id, self, ctx.rng("controller"), self.config)
+        self._claim: tuple[int, int] | None = None      # (epoch, end offset of its LeaderChange record)
+        self._started = False
+        self.replica.start()
+        self._started = True
+        self._after()
+
+    @classmethod
+    def factory(cls, voters: Sequence[int], config: Config | Mapping[str, Any] | None = None,
+                raft_config: RaftConfig | None = None) -> Callable[[ProcessContext], ControllerServer]:
+        """A World node factory: ``world.add_node(3000, ControllerServer.factory((3000, 3001, 3002)))``."""
+        return lambda ctx: cls(ctx, voters, config, raft_config)
+
+    # -- queries ----------------------------------------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self.controller.active
+
+    @property
+    def image(self) -> MetadataImage:
+        """The committed metadata image of this controller."""
+        return self.controller.image
+
+    @property
+    def raft(self) -> Any:
+        return self.replica.node
+
+    # -- World process ----------------------------------------------------------------------------------------------
+    def on_message(self, src: Any, msg: Any) -> None:
+        if type(msg) in _REQUEST_TYPES:
+            self.controller.handle(src, msg, self.ctx.kernel.now)
+            self._after()
+        else:
+            self.replica.handle(src, msg)
+
+    # -- ControllerPort ---------------------------------------------------------------------------------------------
+    def send(self, dst: int, msg: Any) -> None:
+        self.ctx.send(dst, msg, message_size_bytes(msg))
+
+    def propose(self, records: Sequence[MetadataRecord], now_ms: float) -> int | None:
+        return self.replica.node.propose(records, now_ms)
+
+    def set_timer(self, name: str, at_ms: float) -> None:
+        self.timers.set(name, at_ms)
+
+    def cancel_timer(self, name: str) -> None:
+        self.timers.cancel(name)
+
+    def _on_timer(self, name: str) -> None:
+        self.controller.on_timer(name, self.ctx.kernel.now)
+        self._after()
+
+    # -- after every input ------------------------------------------------------------------------------------------
+    def _after(self) -> None:
+        if not self._started:
+            return
+        now = self.ctx.kernel.now
+        controller = self.controller
+        snapshot, records = self.replica.drain()
+        if snapshot is not None:
+            image = MetadataImage()
+            for value in snapshot.values:
+                image.replay(value)
+            image.offset = snapshot.end_offset - 1
+            controller.reset_image(image)
+        for offset, record in records:
+            controller.replay(record, offset)
+        node = self.replica.node
+        if node.role is Role.LEADER:
+            if self._claim is None or self._claim[0] != node.epoch:
+                if controller.active:
+                    controller.deactivate(now)
+                    self.ctx.record("controller.active", 0)
+                self._claim = (node.epoch, node.log.log_end_offset)
+            if not controller.active and self.replica.next_offset >= self._claim[1]:
+                controller.activate(now, node.log.log_end_offset)
+                self.ctx.record("controller.active", 1, epoch=node.epoch)
+        elif controller.active:
+            controller.deactivate(now)
+            self.ctx.record("controller.active", 0)
+        controller.on_committed(self.replica.next_offset, now)
+
+    def __repr__(self) -> str:
+        node = self.replica.node
+        return (f"ControllerServer({self.node_id}, {node.role.value}, epoch={node.epoch}, active={self.active}, "
+                f"image={self.image!r})")
