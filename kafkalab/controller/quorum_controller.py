@@ -712,7 +712,7 @@ class QuorumController:
             try:
                 assignments = self.placer.place(self._usable_brokers(), partitions, rf)
             except InvalidReplicationFactorError as exc:
-                return fail("INVALID_REPLICATION_FACTOR", f"Unable to replicate the partition {rf} time(s): {exc}")
+                return fail("INVALID_REPLICATION_FACTOR", f"Unable to replicate the partition {rf} time(s): {exc.message}")
         topic_id = self._new_topic_id()
         partition_records, problem = self._partition_records(topic_id, 0, assignments)
         if problem is not None:
@@ -800,7 +800,7 @@ class QuorumController:
             try:
                 assignments = self.placer.place(self._usable_brokers(), added, rf)
             except InvalidReplicationFactorError as exc:
-                return fail("INVALID_REPLICATION_FACTOR", f"Unable to replicate the partition {rf} time(s): {exc}")
+                return fail("INVALID_REPLICATION_FACTOR", f"Unable to replicate the partition {rf} time(s): {exc.message}")
         records, problem = self._partition_records(topic.topic_id, current, assignments)
         if problem is not None:
             return fail("INVALID_REPLICATION_FACTOR", problem)
