@@ -12,7 +12,9 @@ previous fetch* makes it caught up as of that previous fetch.
 - ISR and AlterPartition (KIP-497): the leader proposes a new ISR with one request in flight. While it is pending the
   *maximal ISR* (committed ISR plus any replica being added) is what the high watermark waits for, so the HW can never
   pass a replica that a pending shrink has not yet removed (Kafka's ``PendingExpandIsr``/``PendingShrinkIsr``).
-  Expand: a follower whose LEO >= HW and >= the leader epoch start offset, on an eligible (unfenced) broker.
+  Expand: a follower whose LEO >= HW and >= the leader epoch start offset, on an eligible broker: unfenced, not
+  shutting down, and fetching with its current broker epoch (KIP-903: a restarted broker's stale registration does
+  not get it back in).
   Shrink: ISR members not caught up within ``replica.lag.time.max.ms`` (checked by the replica manager every lag/2).
 - HW = min LEO over the maximal ISR; never backwards; it does not advance while the committed ISR is smaller than
   ``min.insync.replicas`` (KIP-966's rule, KAFKA.md section 3). A new leader keeps its HW and knows no follower's
@@ -65,6 +67,7 @@ class FollowerState:
     last_caught_up_ms: float = 0.0
     last_fetch_leader_leo: int = -1
     last_fetch_ms: float = 0.0
+    broker_epoch: int = -1
 
 
 class Partition:
@@ -195,15 +198,18 @@ class Partition:
             return None
         return self._propose(tuple(r for r in self.isr if r not in out), now_ms)
 
-    def maybe_expand_isr(self, follower: int, now_ms: float, eligible: Callable[[int], bool]) -> IsrProposal | None:
-        """Propose adding ``follower`` once its LEO >= HW and >= the leader epoch start offset (KIP-497)."""
+    def maybe_expand_isr(self, follower: int, now_ms: float, eligible: Callable[[int, int], bool]
+                         ) -> IsrProposal | None:
+        """Propose adding ``follower`` once its LEO >= HW and >= the leader epoch start offset (KIP-497), if
+        ``eligible(broker, broker epoch seen in its fetches)`` (unfenced, and that epoch is current: KIP-903)."""
         if self.pending_isr is not None or follower in self.isr or follower not in self.replicas:
             return None
         state = self.followers.get(follower)
         if state is None:
             return None
         leo = state.log_end_offset
-        if leo < self.high_watermark or leo < self.leader_epoch_start_offset or not eligible(follower):
+        if leo < self.high_watermark or leo < self.leader_epoch_start_offset or not eligible(follower,
+                                                                                           state.broker_epoch):
             return None
         return self._propose(self.isr + (follower,), now_ms)
 

@@ -186,12 +186,16 @@ class ReplicaManager:
         self.broker_epoch = epoch
         self.fetchers.broker_epoch = epoch
 
-    def _eligible(self, broker: int) -> bool:
+    def _eligible(self, broker: int, broker_epoch: int = -1) -> bool:
+        """May ``broker`` join an ISR (Kafka's ``isReplicaIsrEligible``)? Its fetches' broker epoch must be the
+        registered one when it sends one (KIP-903)."""
         image = self.image
         if image is None:
             return True
         reg = image.brokers.get(broker)
-        return reg is not None and not reg.fenced and not reg.in_controlled_shutdown
+        if reg is None or reg.fenced or reg.in_controlled_shutdown:
+            return False
+        return broker_epoch < 0 or broker_epoch == reg.broker_epoch
 
     def _topic_settings(self, topic: str) -> tuple[LogConfig, int]:
         cached = self._topic_configs.get(topic)
@@ -519,6 +523,7 @@ class ReplicaManager:
             if fp.fetch_offset > p.log.log_end_offset or fp.fetch_offset < p.log.log_start_offset:
                 continue
             p.update_follower_fetch(state, fp.fetch_offset, now_ms)
+            state.broker_epoch = req.replica_epoch
             proposal = p.maybe_expand_isr(replica, now_ms, self._eligible)
             if proposal is not None:
                 self.isr_expands += 1

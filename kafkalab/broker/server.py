@@ -12,7 +12,9 @@ named timers, AlterPartition to the controller, logs on the node's Disk) and dis
 - KRaft messages go to the metadata listener (a KRaft observer, :mod:`kafkalab.broker.metadata`), whose replayed
   changes drive :meth:`ReplicaManager.apply_change`: leadership is acted on only through the image;
 - lifecycle messages (registration, heartbeats) go to the lifecycle manager (:mod:`kafkalab.broker.lifecycle`); its
-  broker epoch is what AlterPartition and follower fetches carry. :meth:`BrokerServer.begin_controlled_shutdown`
+  broker epoch is what AlterPartition and follower fetches carry. The replica manager acts on the image only once the
+  broker is registered and has caught up with the metadata log (Kafka installs its metadata publisher then), so a
+  restarted broker does not replicate (or rejoin an ISR) on a stale image. :meth:`BrokerServer.begin_controlled_shutdown`
   asks the controller to move leadership away, flushes the logs and stops the process.
 
 With ``controller_ids=()`` there is no control plane: tests (and the data-plane playground) hand the broker a
@@ -101,6 +103,7 @@ class BrokerServer:
         self.metadata: Any = None
         self.lifecycle: Any = None
         self.stopped = False
+        self.publishing = not self.controller_ids     # act on metadata (at once without a control plane)
         if self.controller_ids:
             self._start_control_plane()
 
@@ -135,15 +138,22 @@ class BrokerServer:
         self.stopped = True
         ctx.kernel.post(0.0, ctx.world.crash, ctx.node_id)
 
-    def _sync_broker_epoch(self) -> None:
-        lifecycle = self.lifecycle
-        if lifecycle is not None and lifecycle.broker_epoch != self.rm.broker_epoch:
-            self.rm.set_broker_epoch(lifecycle.broker_epoch)
-
     def _on_metadata_change(self, change: Change, image: MetadataImage) -> None:
         self.image = image
-        self._sync_broker_epoch()
-        self.rm.apply_change(image, change, self.ctx.now)
+        if self.publishing:
+            self.rm.apply_change(image, change, self.ctx.now)
+
+    def _after_lifecycle(self) -> None:
+        """Sync the broker epoch; once registered and caught up, start acting on the image (Kafka's BrokerServer
+        installs the replica manager's metadata publisher only after the initial catch-up)."""
+        lifecycle = self.lifecycle
+        if lifecycle is None:
+            return
+        if lifecycle.broker_epoch != self.rm.broker_epoch:
+            self.rm.set_broker_epoch(lifecycle.broker_epoch)
+        if not self.publishing and lifecycle.broker_epoch >= 0 and lifecycle.caught_up:
+            self.publishing = True
+            self.rm.apply_image(self.image, self.ctx.now)
 
     def apply_image(self, image: MetadataImage, change: Change | None = None) -> None:
         """Without a control plane: act on a hand-made image (every partition, or just ``change``)."""
@@ -180,7 +190,7 @@ class BrokerServer:
         if name.startswith(_LIFECYCLE):
             if self.lifecycle is not None:
                 self.lifecycle.on_timer(name[len(_LIFECYCLE):], self.ctx.now)
-                self._sync_broker_epoch()
+                self._after_lifecycle()
             return
         self.rm.on_timer(name, self.ctx.now)
 
@@ -239,7 +249,7 @@ class BrokerServer:
             self._on_alter_partition_response(msg)
             return
         if self.lifecycle is not None and self.lifecycle.handle(src, msg, self.ctx.now):
-            self._sync_broker_epoch()
+            self._after_lifecycle()
 
     def _fetch_response(self, src: Any, msg: FetchResponse) -> None:
         self.rm.on_fetch_response(src, msg, self.ctx.now)
