@@ -7,7 +7,7 @@ def idle_events(partitions: int) -> int:
     cp = ControlPlane(seed=1)
     cp.boot()
     assert cp.create_topic("t", partitions, 3).error == "NONE"
-    assert cp.run_until(lambda: all(len(cp.broker(b).image.topics["t"].partitions) == partitions for b in BROKERS),
+    assert cp.run_until(lambda: all(cp.broker(b).image.partition("t", partitions - 1) is not None for b in BROKERS),
                         5_000)
     cp.run(1_000)
     before = cp.kernel.events_processed
