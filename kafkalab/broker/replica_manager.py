@@ -164,6 +164,9 @@ class ReplicaManager:
         self.image: MetadataImage | None = None
         self.partitions: dict[TopicPartition, Partition] = {}
         self.leading: dict[TopicPartition, Partition] = {}
+        # Leader partitions that the ISR check must look at: some follower may be behind, or a proposal is pending.
+        # A partition leaves once every ISR follower has the leader's log end, so an idle check costs nothing.
+        self.lagging: dict[TopicPartition, Partition] = {}
         self.sessions: dict[int, FollowerSession] = {}
         self.fetchers = ReplicaFetcherManager(broker_id, port, self.config, on_append=port.log_appended)
         self._topic_configs: dict[str, tuple[LogConfig, int]] = {}
@@ -253,6 +256,7 @@ class ReplicaManager:
                 if not was_leader:
                     self.fetchers.remove_partition(tp, now_ms)
                 self.leading[tp] = p
+                self.lagging[tp] = p
                 self._arm_isr_check(now_ms)
                 # Followers' sessions see a new leader epoch: wake them so they learn it.
                 for s in p.sessions:
@@ -263,6 +267,7 @@ class ReplicaManager:
             if p.make_follower(reg):
                 if was_leader:
                     self.leading.pop(tp, None)
+                    self.lagging.pop(tp, None)
                     self._fail_waiters(p, _NOT_LEADER)
                 if p.leader_id < 0:
                     self.fetchers.remove_partition(tp, now_ms)
@@ -272,6 +277,7 @@ class ReplicaManager:
     def _stop(self, tp: TopicPartition, *, delete: bool) -> None:
         p = self.partitions.pop(tp)
         self.leading.pop(tp, None)
+        self.lagging.pop(tp, None)
         self.fetchers.remove_partition(tp, self.now_ms)
         self._fail_waiters(p, _NOT_LEADER)
         for s in p.sessions:
@@ -332,6 +338,7 @@ class ReplicaManager:
                     responses[tp] = PartitionProduceResponse(exc.error_name, error_message=exc.message)
                     continue
                 appended = True
+                self.lagging[tp] = p
                 if stored.producer_id >= 0:
                     p.producer_state.update(stored)
                 base, required = stored.base_offset, stored.next_offset
@@ -524,9 +531,13 @@ class ReplicaManager:
                 continue
             p.update_follower_fetch(state, fp.fetch_offset, now_ms)
             state.broker_epoch = req.replica_epoch
+            if fp.fetch_offset == p.log.log_end_offset and p.pending_isr is None and tp in self.lagging \
+                    and p.isr_min_leo() == fp.fetch_offset:
+                del self.lagging[tp]
             proposal = p.maybe_expand_isr(replica, now_ms, self._eligible)
             if proposal is not None:
                 self.isr_expands += 1
+                self.lagging[tp] = p
                 self.port.alter_partition(proposal)
             if p.maybe_increment_hw():
                 self._on_hw_advanced(p)
@@ -712,7 +723,10 @@ class ReplicaManager:
 
     def _check_isr(self, now_ms: float) -> None:
         """Kafka's ``isr-expiration`` task: shrink ISRs of lagging followers, resend stuck proposals."""
-        for p in self.leading.values():
+        for tp, p in list(self.lagging.items()):
+            if p.pending_isr is None and p.isr_min_leo() == p.log.log_end_offset:
+                del self.lagging[tp]
+                continue
             if p.pending_isr is not None:
                 if now_ms - p.pending_since_ms >= self.lag_ms / 2:
                     p.pending_since_ms = now_ms
