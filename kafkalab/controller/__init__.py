@@ -7,10 +7,20 @@ RPCs), :mod:`~kafkalab.controller.placement` (``StripedReplicaPlacer``), :mod:`~
 (sans-I/O), then the World adapters :mod:`~kafkalab.controller.driver` and :mod:`~kafkalab.controller.server`
 (``ControllerServer``; import it from there, it pulls in the simulator).
 """
-from kafkalab.controller.image import BrokerRegistration, Change, MetadataImage, PartitionRegistration, TopicImage
+from kafkalab.controller.image import (
+                                                   BrokerRegistration,
+                                                   Change,
+                                                   MetadataImage,
+                                                   PartitionRegistration,
+                                                   TopicImage,
+)
 from kafkalab.controller.placement import StripedReplicaPlacer, UsableBroker, place_replicas
-from kafkalab.controller.quorum_controller import (BrokerHeartbeatManager, ControllerPort, QuorumController,
-                                                   build_partition_change)
+from kafkalab.controller.quorum_controller import (
+                                                   BrokerHeartbeatManager,
+                                                   ControllerPort,
+                                                   QuorumController,
+                                                   build_partition_change,
+)
 
 __all__ = ["BrokerRegistration", "Change", "MetadataImage", "PartitionRegistration", "TopicImage",
            "StripedReplicaPlacer", "UsableBroker", "place_replicas", "BrokerHeartbeatManager", "ControllerPort",

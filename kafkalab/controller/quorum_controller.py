@@ -46,7 +46,6 @@ import random
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields, is_dataclass, replace
 from typing import Any, Protocol
 
 from kafkalab.config import Config, resolve
@@ -202,21 +201,6 @@ class BrokerHeartbeatManager:
         return out
 
 
-def _with_error(value: Any, error: str, message: str | None) -> Any:
-    """A copy of a response with ``error`` set on it, or on every item of its result tuple."""
-    names = {f.name for f in fields(value)}
-    changes: dict[str, Any] = {}
-    if "error" in names:
-        changes["error"] = error
-        if "error_message" in names:
-            changes["error_message"] = message
-    for name in names:
-        items = getattr(value, name)
-        if isinstance(items, tuple) and items and is_dataclass(items[0]):
-            changes[name] = tuple(_with_error(item, error, message) for item in items)
-    return replace(value, **changes)
-
-
 class QuorumController:
     """The controller state machine of one controller node. See the module docstring for the protocol."""
 
@@ -239,7 +223,7 @@ class QuorumController:
         self._next_write_offset = 0
         self._committed_end = 0
         self._last_write_ms = 0.0
-        self._pending: deque[tuple[int, int, Any]] = deque()
+        self._pending: deque[tuple[int, int, Any, Any]] = deque()
         self.heartbeats: BrokerHeartbeatManager | None = None
         self.records_written = 0
         self._handlers: dict[type, Callable[[int, Any, float], None]] = {
@@ -278,7 +262,7 @@ class QuorumController:
         self._committed_end = max(self._committed_end, end_offset)
         pending = self._pending
         while pending and pending[0][0] <= self._committed_end:
-            _, dst, response = pending.popleft()
+            _, dst, _, response = pending.popleft()
             self.port.send(dst, response)
 
     def activate(self, now_ms: float, next_write_offset: int) -> None:
@@ -311,8 +295,8 @@ class QuorumController:
         for name in ("session", "noop", "rebalance"):
             self.port.cancel_timer(name)
         pending, self._pending = self._pending, deque()
-        for _, dst, response in pending:
-            self.port.send(dst, _with_error(response, NOT_CONTROLLER, None))
+        for _, dst, request, _ in pending:
+            self.port.send(dst, self._error_response(request, NOT_CONTROLLER, None))
 
     def handle(self, src: int, msg: Any, now_ms: float) -> None:
         """A controller request from ``src``."""
@@ -364,13 +348,13 @@ class QuorumController:
         self.records_written += len(records)
         return self._next_write_offset
 
-    def _respond_on_commit(self, dst: int, response: Any) -> None:
+    def _respond_on_commit(self, dst: int, request: Any, response: Any) -> None:
         """Answer once everything written so far is committed (Kafka's deferred event queue)."""
         end = self._next_write_offset
         if end <= self._committed_end and not self._pending:
             self.port.send(dst, response)
         else:
-            self._pending.append((end, dst, response))
+            self._pending.append((end, dst, request, response))
 
     def _error_response(self, request: Any, error: str, message: str | None) -> Any:
         kind = type(request)
@@ -523,7 +507,7 @@ class QuorumController:
             return
         hb.touch(req.broker_id, True, now_ms)
         hb.fenced(req.broker_id)
-        self._respond_on_commit(src, cm.BrokerRegistrationResponse(cm.NONE, broker_epoch,
+        self._respond_on_commit(src, req, cm.BrokerRegistrationResponse(cm.NONE, broker_epoch,
                                                                    correlation_id=req.correlation_id))
 
     def _on_heartbeat(self, src: int, req: cm.BrokerHeartbeatRequest, now_ms: float) -> None:
@@ -578,7 +562,7 @@ class QuorumController:
         if not ok:
             return
         after = self.working.brokers[broker_id]
-        self._respond_on_commit(src, cm.BrokerHeartbeatResponse(
+        self._respond_on_commit(src, req, cm.BrokerHeartbeatResponse(
             cm.NONE, is_caught_up=caught_up, is_fenced=after.fenced, should_shut_down=should_shut_down,
             correlation_id=req.correlation_id))
 
@@ -614,7 +598,7 @@ class QuorumController:
             part = working.topics[item.topic].partitions[item.partition]
             results.append(cm.AlterPartitionItemResult(item.topic, item.partition, cm.NONE, part.leader,
                                                        part.leader_epoch, part.isr, part.partition_epoch))
-        self._respond_on_commit(src, cm.AlterPartitionResponse(cm.NONE, tuple(results), req.correlation_id))
+        self._respond_on_commit(src, req, cm.AlterPartitionResponse(cm.NONE, tuple(results), req.correlation_id))
 
     def _check_alter_partition(self, broker_id: int, item: cm.AlterPartitionItem) -> str:
         """``ReplicationControlManager.validateAlterPartitionData``: the error for one partition, or NONE."""
@@ -736,7 +720,7 @@ class QuorumController:
             records.extend(topic_records)
         if records and self._write(records, now_ms) is None:
             return
-        self._respond_on_commit(src, cm.CreateTopicsResponse(tuple(results), req.correlation_id))
+        self._respond_on_commit(src, req, cm.CreateTopicsResponse(tuple(results), req.correlation_id))
 
     def _on_delete_topics(self, src: int, req: cm.DeleteTopicsRequest, now_ms: float) -> None:
         results = []
@@ -753,7 +737,7 @@ class QuorumController:
             results.append(cm.DeletableTopicResult(name, cm.NONE))
         if records and self._write(records, now_ms) is None:
             return
-        self._respond_on_commit(src, cm.DeleteTopicsResponse(tuple(results), req.correlation_id))
+        self._respond_on_commit(src, req, cm.DeleteTopicsResponse(tuple(results), req.correlation_id))
 
     def _on_create_partitions(self, src: int, req: cm.CreatePartitionsRequest, now_ms: float) -> None:
         results = []
@@ -765,7 +749,7 @@ class QuorumController:
                 records.extend(topic_records)
         if records and self._write(records, now_ms) is None:
             return
-        self._respond_on_commit(src, cm.CreatePartitionsResponse(tuple(results), req.correlation_id))
+        self._respond_on_commit(src, req, cm.CreatePartitionsResponse(tuple(results), req.correlation_id))
 
     def _create_partitions_one(self, t: cm.CreatePartitionsTopic
                                ) -> tuple[cm.CreatePartitionsTopicResult, list[MetadataRecord]]:
@@ -860,7 +844,7 @@ class QuorumController:
             for name in unclean_topics:
                 if self._unclean_enabled(name) and self._write(self._elect_leaderless(name), now_ms) is None:
                     return
-        self._respond_on_commit(src, cm.IncrementalAlterConfigsResponse(tuple(results), req.correlation_id))
+        self._respond_on_commit(src, req, cm.IncrementalAlterConfigsResponse(tuple(results), req.correlation_id))
 
     def _on_elect_leaders(self, src: int, req: cm.ElectLeadersRequest, now_ms: float) -> None:
         if req.election_type not in (cm.ELECTION_PREFERRED, cm.ELECTION_UNCLEAN):
@@ -908,7 +892,7 @@ class QuorumController:
             results.append(cm.PartitionElectionResult(name, pid, cm.NONE))
         if records and self._write(records, now_ms) is None:
             return
-        self._respond_on_commit(src, cm.ElectLeadersResponse(cm.NONE, tuple(results), req.correlation_id))
+        self._respond_on_commit(src, req, cm.ElectLeadersResponse(cm.NONE, tuple(results), req.correlation_id))
 
     def _on_allocate_producer_ids(self, src: int, req: cm.AllocateProducerIdsRequest, now_ms: float) -> None:
         reg = self.working.brokers.get(req.broker_id)
@@ -920,7 +904,7 @@ class QuorumController:
         size = cm.PRODUCER_ID_BLOCK_SIZE
         if self._write([ProducerIdsRecord(req.broker_id, req.broker_epoch, start + size)], now_ms) is None:
             return
-        self._respond_on_commit(src, cm.AllocateProducerIdsResponse(cm.NONE, start, size, req.correlation_id))
+        self._respond_on_commit(src, req, cm.AllocateProducerIdsResponse(cm.NONE, start, size, req.correlation_id))
 
 
 def _kafka_text(value: Any) -> str:
