@@ -8,18 +8,18 @@ RPCs), :mod:`~kafkalab.controller.placement` (``StripedReplicaPlacer``), :mod:`~
 (``ControllerServer``; import it from there, it pulls in the simulator).
 """
 from kafkalab.controller.image import (
-                                                   BrokerRegistration,
-                                                   Change,
-                                                   MetadataImage,
-                                                   PartitionRegistration,
-                                                   TopicImage,
+    BrokerRegistration,
+    Change,
+    MetadataImage,
+    PartitionRegistration,
+    TopicImage,
 )
 from kafkalab.controller.placement import StripedReplicaPlacer, UsableBroker, place_replicas
 from kafkalab.controller.quorum_controller import (
-                                                   BrokerHeartbeatManager,
-                                                   ControllerPort,
-                                                   QuorumController,
-                                                   build_partition_change,
+    BrokerHeartbeatManager,
+    ControllerPort,
+    QuorumController,
+    build_partition_change,
 )
 
 __all__ = ["BrokerRegistration", "Change", "MetadataImage", "PartitionRegistration", "TopicImage",
