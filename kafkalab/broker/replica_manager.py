@@ -29,8 +29,9 @@ parked fetch costs one pending message and one entry in one expiry heap.
 Timers: one expiry timer for every waiting operation (a heap of deadlines, re-armed lazily), one ISR check every
 ``replica.lag.time.max.ms / 2`` for all partitions this broker leads (``isr-expiration``), and the fetchers' own.
 
-InitProducerId: the control plane allocates producer-id blocks (``AllocateProducerIds``) in Kafka. Until that exists
-here, ids are derived deterministically and uniquely from (broker incarnation, broker id, counter):
+InitProducerId: with a control plane the broker server hands out ids from blocks the controller allocates
+(``AllocateProducerIds``, KIP-730). Here, without one (tests, the data-plane playground), ids are derived
+deterministically and uniquely from (broker incarnation, broker id, counter):
 ``(incarnation << 40) | (broker_id << 24) | counter`` - a deliberate simplification named here.
 
 Simplifications: ``max_bytes`` of a consumer fetch is spent partition by partition in request order (no

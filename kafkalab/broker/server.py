@@ -36,6 +36,7 @@ from kafkalab.broker.messages import (
     FetchRequest,
     FetchResponse,
     InitProducerIdRequest,
+    InitProducerIdResponse,
     ListOffsetsRequest,
     MetadataRequest,
     MetadataResponse,
@@ -57,6 +58,8 @@ from kafkalab.sim.world import ProcessContext
 __all__ = ["BrokerServer"]
 
 _LIFECYCLE = "lifecycle:"
+_PID_BLOCK = "producer-id-block"
+_PID_RETRY_MS = 100.0
 _REQUESTS = (ProduceRequest, FetchRequest, ListOffsetsRequest, InitProducerIdRequest, MetadataRequest)
 
 
@@ -104,6 +107,10 @@ class BrokerServer:
         self.lifecycle: Any = None
         self.stopped = False
         self.publishing = not self.controller_ids     # act on metadata (at once without a control plane)
+        self._pid_next = 0
+        self._pid_end = 0
+        self._pid_waiting: list[tuple[Any, InitProducerIdRequest]] = []
+        self._pid_in_flight: int | None = None
         if self.controller_ids:
             self._start_control_plane()
 
@@ -187,6 +194,10 @@ class BrokerServer:
 
     def _on_timer(self, name: str) -> None:
         self._timers.pop(name, None)
+        if name == _PID_BLOCK:
+            self._pid_in_flight = None
+            self._request_producer_ids()
+            return
         if name.startswith(_LIFECYCLE):
             if self.lifecycle is not None:
                 self.lifecycle.on_timer(name[len(_LIFECYCLE):], self.ctx.now)
@@ -248,6 +259,9 @@ class BrokerServer:
         if kind is cm.AlterPartitionResponse:
             self._on_alter_partition_response(msg)
             return
+        if kind is cm.AllocateProducerIdsResponse:
+            self._on_producer_id_block(msg)
+            return
         if self.lifecycle is not None and self.lifecycle.handle(src, msg, self.ctx.now):
             self._after_lifecycle()
 
@@ -266,7 +280,52 @@ class BrokerServer:
         elif kind is ListOffsetsRequest:
             self.rm.handle_list_offsets(src, msg, now)
         elif kind is InitProducerIdRequest:
-            self.rm.handle_init_producer_id(src, msg, now)
+            self._init_producer_id(src, msg)
+
+    # ---- producer ids (KIP-730) ----------------------------------------------------------------------------------
+    def _init_producer_id(self, src: Any, req: InitProducerIdRequest) -> None:
+        """New producer ids come from a block the controller allocated (``AllocateProducerIds``, blocks of 1000,
+        Kafka's ``RPCProducerIdManager``); requests wait while a block is being fetched. Without a control plane the
+        replica manager derives ids itself. An epoch bump (KIP-360) needs no new id."""
+        if self.metadata is None or req.producer_id >= 0:
+            self.rm.handle_init_producer_id(src, req, self.ctx.now)
+            return
+        if self._pid_next < self._pid_end:
+            self._pid_next += 1
+            self.send(src, InitProducerIdResponse(NONE, self._pid_next - 1, 0, req.correlation_id))
+            return
+        self._pid_waiting.append((src, req))
+        self._request_producer_ids()
+
+    def _request_producer_ids(self) -> None:
+        if self._pid_in_flight is not None or not self._pid_waiting:
+            return
+        now = self.ctx.now
+        epoch = self.rm.broker_epoch
+        if epoch < 0:
+            self.set_timer(_PID_BLOCK, now + _PID_RETRY_MS)
+            return
+        controller = self.active_controller_id
+        if controller is None:
+            controller = self.controller_ids[0]
+        self._correlation += 1
+        self._pid_in_flight = self._correlation
+        self.send(controller, cm.AllocateProducerIdsRequest(self.broker_id, epoch, self._correlation))
+        self.set_timer(_PID_BLOCK, now + float(self.config["controller.quorum.request.timeout.ms"]))
+
+    def _on_producer_id_block(self, msg: Any) -> None:
+        if msg.correlation_id != self._pid_in_flight:
+            return
+        self._pid_in_flight = None
+        if msg.error != NONE or msg.producer_id_len <= 0:
+            self.set_timer(_PID_BLOCK, self.ctx.now + _PID_RETRY_MS)
+            return
+        self.cancel_timer(_PID_BLOCK)
+        self._pid_next = msg.producer_id_start
+        self._pid_end = msg.producer_id_start + msg.producer_id_len
+        waiting, self._pid_waiting = self._pid_waiting, []
+        for src, req in waiting:
+            self._init_producer_id(src, req)
 
     def _on_alter_partition_response(self, msg: Any) -> None:
         if msg.error != NONE:

@@ -104,3 +104,15 @@ def test_controlled_shutdown_moves_leadership_away_first() -> None:
     lab.server(leader).begin_controlled_shutdown()
     assert lab.world.run_until(lambda: not lab.world.is_alive(leader), 30_000)
     assert lab.leader() not in (-1, leader)
+
+
+def test_producer_ids_come_from_controller_allocated_blocks() -> None:
+    from kafkalab.broker.messages import InitProducerIdRequest
+    lab = Lab()
+    a = lab.call(1, lambda c: InitProducerIdRequest(correlation_id=c))
+    b = lab.call(1, lambda c: InitProducerIdRequest(correlation_id=c))
+    other = lab.call(2, lambda c: InitProducerIdRequest(correlation_id=c))
+    assert a.error == b.error == other.error == "NONE"
+    assert b.producer_id == a.producer_id + 1
+    assert abs(other.producer_id - a.producer_id) >= cm.PRODUCER_ID_BLOCK_SIZE - 1   # another broker, another block
+    assert lab.alive_server().image.next_producer_id >= 2 * cm.PRODUCER_ID_BLOCK_SIZE
