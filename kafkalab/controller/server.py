@@ -11,6 +11,10 @@ every input (message, timer, fsync) the server
    LeaderChange record, the controller is activated (Kafka's ``QuorumMetaLogListener.handleLeaderChange`` fires for
    a new leader only once its epoch start is committed); when it stops leading, or the epoch moves, it is deactivated.
 
+The active controller records metrics of what commits: ``controller.active`` (1/0 on every change),
+``controller.broker_registered``/``_fenced``/``_unfenced``/``_controlled_shutdown`` (value: the broker id) and
+``controller.leader_changes`` (how many partitions changed leader in one commit).
+
 A restart builds a fresh process from the disk: the log (and snapshot, if one was taken) is replayed into a new image
 as the high watermark becomes known again, so every controller's image converges to the same state.
 """
@@ -24,7 +28,13 @@ from kafkalab.controller.driver import MetadataLogReplica, NamedTimers
 from kafkalab.controller.image import MetadataImage
 from kafkalab.controller.messages import CONTROLLER_REQUESTS, message_size_bytes
 from kafkalab.controller.quorum_controller import QuorumController
-from kafkalab.controller.records import MetadataRecord
+from kafkalab.controller.records import (
+    NO_CHANGE,
+    BrokerRegistrationChangeRecord,
+    MetadataRecord,
+    PartitionChangeRecord,
+    RegisterBrokerRecord,
+)
 from kafkalab.raft.config import RaftConfig
 from kafkalab.raft.state import Role
 from kafkalab.sim.world import ProcessContext
@@ -112,6 +122,8 @@ class ControllerServer:
             controller.reset_image(image)
         for offset, record in records:
             controller.replay(record, offset)
+        if records and controller.active:
+            self._record_events(records)
         node = self.replica.node
         if node.role is Role.LEADER:
             if self._claim is None or self._claim[0] != node.epoch:
@@ -126,6 +138,25 @@ class ControllerServer:
             controller.deactivate(now)
             self.ctx.record("controller.active", 0)
         controller.on_committed(self.replica.next_offset, now)
+
+    def _record_events(self, records: list[tuple[int, Any]]) -> None:
+        """Metrics of committed broker and leadership changes (the active controller reports them, once)."""
+        record_metric = self.ctx.record
+        leader_changes = 0
+        for _, record in records:
+            kind = type(record)
+            if kind is PartitionChangeRecord:
+                leader_changes += record.leader != NO_CHANGE
+            elif kind is RegisterBrokerRecord:
+                record_metric("controller.broker_registered", record.broker_id, broker_epoch=record.broker_epoch)
+            elif kind is BrokerRegistrationChangeRecord:
+                if record.fenced is not None:
+                    record_metric("controller.broker_fenced" if record.fenced else "controller.broker_unfenced",
+                                  record.broker_id)
+                if record.in_controlled_shutdown:
+                    record_metric("controller.broker_controlled_shutdown", record.broker_id)
+        if leader_changes:
+            record_metric("controller.leader_changes", leader_changes)
 
     def __repr__(self) -> str:
         node = self.replica.node

@@ -130,3 +130,30 @@ def test_losing_all_brokers_but_one_leaves_last_isr_members_in_place() -> None:
     assert cp.run_until(lambda: all(p.leader == 0 for p in cp.image().topics["t"].partitions.values()), 20_000)
     assert sorted(cp.image().unfenced_brokers()) == [0]
     assert set(BROKERS) == set(cp.image().brokers)
+
+
+def test_isolated_active_controller_is_replaced_and_no_broker_is_fenced() -> None:
+    cp = booted(seed=17)
+    old = cp.active_controller()
+    assert old is not None
+    cp.world.isolate(old)
+    assert cp.run_until(lambda: any(cp.controller(c).active for c in cp.controller_ids if c != old), 10_000)
+    new = next(c for c in cp.controller_ids if c != old and cp.controller(c).active)
+    # The old one resigns once it misses a majority's fetches (check quorum, 1.5 x fetch timeout).
+    assert cp.run_until(lambda: not cp.controller(old).active, 5_000)
+    cp.run(20_000)
+    image = cp.controller(new).image
+    assert image.unfenced_brokers() == list(BROKERS)
+    assert all(cp.broker(b).lifecycle.state is BrokerState.RUNNING for b in BROKERS)
+    cp.world.heal()
+    assert cp.run_until(lambda: cp.controller(old).image == cp.controller(new).image, 10_000)
+
+
+def test_fencing_is_in_the_metrics() -> None:
+    cp = booted(seed=18)
+    cp.crash(1)
+    when = fenced_at(cp, 1)
+    frame = cp.world.metrics()
+    fenced = frame[frame.metric == "controller.broker_fenced"]
+    assert list(fenced.value) == [1] and abs(float(fenced.time_ms.iloc[0]) - when) < 100
+    assert frame[frame.metric == "controller.leader_changes"].value.sum() >= 1
