@@ -186,6 +186,9 @@ class FetcherThread:
                 for batch in batches:
                     if batch.next_offset <= log.log_end_offset:
                         continue          # already have it (an answer to a resent fetch)
+                    if batch.base_offset > log.log_end_offset and not log.config.compact:
+                        m.gaps += 1       # read from a stale offset: fetch again from our log end
+                        break
                     log.append_as_follower(batch, now_ms)
                 appended = True
                 self.changed[tp] = None
@@ -215,6 +218,7 @@ class ReplicaFetcherManager:
         self._correlation = 0
         self.truncations = 0
         self.partition_errors = 0
+        self.gaps = 0
 
     def next_correlation_id(self) -> int:
         self._correlation += 1

@@ -372,3 +372,24 @@ def test_min_isr_config_change_applies_to_the_leader() -> None:
 
 def test_fetch_partition_defaults() -> None:
     assert FetchPartition(0).current_leader_epoch == -1
+
+
+def test_a_restarted_broker_fetching_with_a_stale_broker_epoch_does_not_rejoin() -> None:
+    rm, port, meta = leader()
+    rm.apply_change(meta.image, meta.change("t", 0, isr=(1, 2)), 0)
+    stale = follower_fetch(3, 0, epoch=0)
+    from dataclasses import replace
+    rm.handle_fetch(3, replace(stale, replica_epoch=999), 1)
+    assert port.proposals == []
+    rm.handle_fetch(3, replace(stale, replica_epoch=13), 2)        # Meta registers broker b with epoch 10 + b
+    assert [p.new_isr for p in port.proposals] == [(1, 2, 3)]
+
+
+def test_an_idle_caught_up_partition_is_not_checked_and_never_shrinks() -> None:
+    rm, port, _ = leader({"replica.lag.time.max.ms": 1000})
+    catch_up(rm, port)
+    assert TP not in rm.lagging
+    rm.on_timer("isr-check", 10_000)
+    assert port.proposals == []
+    rm.handle_produce("c", produce(batch(1), acks=1), 10_000)
+    assert TP in rm.lagging
