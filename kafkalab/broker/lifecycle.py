@@ -104,8 +104,9 @@ class BrokerLifecycleManager:
         self.unfenced_at_ms: float | None = None
         self._corr = 0
         self._inflight: tuple[int, int] | None = None      # (correlation id, controller)
-        self._rotate = 0
+        self._last_dst = self.controllers[0]
         self._failures = 0
+        self._move_on = False           # the last failure says: try another controller
 
     @classmethod
     def from_config(cls, broker_id: int, port: LifecyclePort, config: Config, **kwargs: Any
@@ -164,8 +165,7 @@ class BrokerLifecycleManager:
         elif name == "request":
             if self._inflight is not None:
                 self._inflight = None
-                self._rotate += 1
-                self._retry(now_ms)
+                self._retry(now_ms, move_on=True)
         else:
             raise ValueError(f"broker {self.broker_id}: unknown lifecycle timer {name!r}")
 
@@ -181,10 +181,16 @@ class BrokerLifecycleManager:
             self.on_state_change(to)
 
     def _controller(self) -> int:
+        """The known active controller; after a failure, the controller after the one that failed."""
         active = self.active_controller()
         if active is not None and active in self.controllers and self._failures == 0:
             return active
-        return self.controllers[self._rotate % len(self.controllers)]
+        if self._failures == 0:
+            return self.controllers[0]
+        if not self._move_on:
+            return self._last_dst
+        i = self.controllers.index(self._last_dst) if self._last_dst in self.controllers else -1
+        return self.controllers[(i + 1) % len(self.controllers)]
 
     def _communicate(self, now_ms: float) -> None:
         if self.active_controller() is None and self._failures == 0:
@@ -202,19 +208,19 @@ class BrokerLifecycleManager:
                                             want_fence=False, want_shut_down=self.want_shut_down,
                                             correlation_id=self._corr)
         self._inflight = (self._corr, dst)
+        self._last_dst = dst
         self.port.send(dst, msg)
         self.port.set_timer("request", now_ms + self.request_timeout_ms)
 
-    def _retry(self, now_ms: float) -> None:
+    def _retry(self, now_ms: float, *, move_on: bool) -> None:
         self._failures += 1
+        self._move_on = move_on
         delay = min(RETRY_BACKOFF_MS * 2 ** (self._failures - 1), self.heartbeat_interval_ms)
         self.port.set_timer("communicate", now_ms + delay)
 
     def _on_registration(self, msg: cm.BrokerRegistrationResponse, now_ms: float) -> None:
         if msg.error != cm.NONE:
-            if msg.error == "NOT_CONTROLLER":
-                self._rotate += 1
-            self._retry(now_ms)
+            self._retry(now_ms, move_on=msg.error == "NOT_CONTROLLER")
             return
         self._failures = 0
         self.broker_epoch = msg.broker_epoch
@@ -229,9 +235,7 @@ class BrokerLifecycleManager:
                 self.fenced = True
                 if self.state is not BrokerState.PENDING_CONTROLLED_SHUTDOWN:
                     self._transition(BrokerState.STARTING)
-            elif msg.error == "NOT_CONTROLLER":
-                self._rotate += 1
-            self._retry(now_ms)
+            self._retry(now_ms, move_on=msg.error == "NOT_CONTROLLER")
             return
         self._failures = 0
         self.caught_up = msg.is_caught_up
