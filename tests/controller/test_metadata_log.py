@@ -1,5 +1,9 @@
 """Stories about the metadata log itself: NoOp records when idle, a new active controller rebuilt from the log,
 a restarted controller replaying its disk, and determinism (same seed, same log)."""
+import hashlib
+import os
+import subprocess
+import sys
 from typing import Any
 
 from kafkalab.controller.records import NoOpRecord
@@ -72,3 +76,19 @@ def test_same_seed_same_metadata_log() -> None:
     first = metadata_log(5)
     assert first == metadata_log(5)
     assert first != metadata_log(6)
+
+
+def log_digest(seed: int) -> str:
+    return hashlib.sha256(repr(metadata_log(seed)).encode()).hexdigest()
+
+
+def test_same_metadata_log_under_any_pythonhashseed() -> None:
+    code = "from tests.controller.test_metadata_log import log_digest; print(log_digest(9))"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    outputs = []
+    for hash_seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                             cwd=root)
+        outputs.append(out.stdout.strip())
+    assert outputs[0] == outputs[1] == log_digest(9)
