@@ -23,8 +23,10 @@ previous fetch* makes it caught up as of that previous fetch.
   *leader epoch start offset*, the answer to "where did your previous epoch end?" for DivergingEpoch.
 - :meth:`diverging_epoch` is ``validateFetchOffsetAndMaybeGetDivergingEpoch``.
 
-Simplifications: no HW checkpoint file (a restarted replica starts with HW = its log start offset, so it can only be
-lower than Kafka's); no eligible leader replicas (KIP-966 ELR); no reassignment (adding/removing replicas).
+A restarted replica starts from the HW its broker last checkpointed (``replication-offset-checkpoint``, written by
+the server every ``replica.high.watermark.checkpoint.interval.ms`` while data flows), capped at its log end.
+
+Simplifications: no eligible leader replicas (KIP-966 ELR); no reassignment (adding/removing replicas).
 """
 from __future__ import annotations
 

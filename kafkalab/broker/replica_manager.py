@@ -99,6 +99,10 @@ class ReplicaManagerPort(Protocol):
     def log_appended(self) -> None:
         """New unflushed log data (the disk's OS writeback will flush it later)."""
 
+    def read_hw_checkpoint(self) -> Mapping[str, int]:
+        """The high watermarks last checkpointed on this node's disk (log name -> HW); empty if none."""
+        ...
+
 
 _EXPIRY = "expiry"
 _ISR_CHECK = "isr-check"
@@ -147,7 +151,10 @@ class FollowerSession:
         self.done = False                                  # replaced by a newer session
 
 
-def _pfr(error: str) -> PartitionFetchResponse:
+def _pfr(error: str, p: Partition | None) -> PartitionFetchResponse:
+    """An error answer; NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH carry the leader this broker knows (KIP-951)."""
+    if p is not None and p.leader_id >= 0 and error in (_NOT_LEADER, "FENCED_LEADER_EPOCH"):
+        return PartitionFetchResponse(error, current_leader=(p.leader_id, p.leader_epoch))
     return PartitionFetchResponse(error)
 
 
@@ -171,6 +178,7 @@ class ReplicaManager:
         self.sessions: dict[int, FollowerSession] = {}
         self.fetchers = ReplicaFetcherManager(broker_id, port, self.config, on_append=port.log_appended)
         self._topic_configs: dict[str, tuple[LogConfig, int]] = {}
+        self._hw_checkpoint_cache: dict[str, int] | None = None
         self._expiry: list[tuple[float, int, Any]] = []
         self._expiry_armed_at: float | None = None
         self._isr_check_armed = False
@@ -234,6 +242,15 @@ class ReplicaManager:
         for topic, index in change.partitions:
             self._apply_partition(image, TopicPartition(topic, index), now_ms)
 
+    def _hw_checkpoint(self) -> Mapping[str, int]:
+        if self._hw_checkpoint_cache is None:
+            self._hw_checkpoint_cache = dict(self.port.read_hw_checkpoint())
+        return self._hw_checkpoint_cache
+
+    def high_watermarks(self) -> dict[str, int]:
+        """Log name -> HW of every replica (what the server checkpoints, ``replication-offset-checkpoint``)."""
+        return {str(tp): p.high_watermark for tp, p in self.partitions.items()}
+
     def apply_image(self, image: MetadataImage, now_ms: float) -> None:
         """Apply every partition of ``image`` (a restarted broker catching up, or a hand-made image in tests)."""
         parts = tuple((t, p) for t, topic in image.topics.items() for p in topic.partitions)
@@ -250,6 +267,9 @@ class ReplicaManager:
             log_config, min_isr = self._topic_settings(tp.topic)
             log = self.port.open_log(str(tp), log_config)
             p = Partition(tp, self.broker_id, log, min_isr=min_isr, lag_ms=self.lag_ms)
+            checkpointed = self._hw_checkpoint().get(str(tp))
+            if checkpointed is not None:
+                p.high_watermark = max(log.log_start_offset, min(checkpointed, log.log_end_offset))
             self.partitions[tp] = p
         if reg.leader == self.broker_id:
             was_leader = p.is_leader
@@ -453,7 +473,7 @@ class ReplicaManager:
         for tp, fp in req.partitions.items():
             p, error = self._leader_partition(tp, fp.current_leader_epoch)
             if p is None:
-                responses[tp] = _pfr(error)
+                responses[tp] = _pfr(error, self.partitions.get(tp))
                 errors = True
                 continue
             r = self._read(p, fp, min(fp.partition_max_bytes, budget - total), p.high_watermark, total == 0)
@@ -566,7 +586,7 @@ class ReplicaManager:
                 continue
             p, error = self._leader_partition(tp, fp.current_leader_epoch)
             if p is None:
-                responses[tp] = _pfr(error)
+                responses[tp] = _pfr(error, self.partitions.get(tp))
                 news = True
                 continue
             if fp.last_fetched_epoch >= 0:

@@ -59,6 +59,8 @@ __all__ = ["BrokerServer"]
 
 _LIFECYCLE = "lifecycle:"
 _PID_BLOCK = "producer-id-block"
+_HW_CHECKPOINT = "hw-checkpoint"
+_HW_CHECKPOINT_KEY = "replication-offset-checkpoint"
 _PID_RETRY_MS = 100.0
 _REQUESTS = (ProduceRequest, FetchRequest, ListOffsetsRequest, InitProducerIdRequest, MetadataRequest)
 
@@ -111,6 +113,8 @@ class BrokerServer:
         self._pid_end = 0
         self._pid_waiting: list[tuple[Any, InitProducerIdRequest]] = []
         self._pid_in_flight: int | None = None
+        self._checkpoint_armed = False
+        self._checkpoint_interval_ms = float(self.config["replica.high.watermark.checkpoint.interval.ms"])
         if self.controller_ids:
             self._start_control_plane()
 
@@ -194,6 +198,9 @@ class BrokerServer:
 
     def _on_timer(self, name: str) -> None:
         self._timers.pop(name, None)
+        if name == _HW_CHECKPOINT:
+            self._write_hw_checkpoint()
+            return
         if name == _PID_BLOCK:
             self._pid_in_flight = None
             self._request_producer_ids()
@@ -234,6 +241,19 @@ class BrokerServer:
 
     def log_appended(self) -> None:
         self.ctx.disk.arm_log_writeback()
+        if not self._checkpoint_armed:
+            self._checkpoint_armed = True
+            self.set_timer(_HW_CHECKPOINT, self.ctx.now + self._checkpoint_interval_ms)
+
+    def read_hw_checkpoint(self) -> Mapping[str, int]:
+        value = self.ctx.disk.read(_HW_CHECKPOINT_KEY)
+        return dict(value) if value else {}
+
+    def _write_hw_checkpoint(self) -> None:
+        """Kafka's ``replication-offset-checkpoint``: every replica's HW, written (to the page cache) only while
+        data flows, so an idle broker has no timer."""
+        self._checkpoint_armed = False
+        self.ctx.disk.write(_HW_CHECKPOINT_KEY, tuple(sorted(self.rm.high_watermarks().items())))
 
     # ---- dispatch --------------------------------------------------------------------------------------------------
     def on_message(self, src: Any, msg: Any) -> None:

@@ -49,6 +49,7 @@ class FakePort:
         self.proposals: list[IsrProposal] = []
         self.logs: dict[str, PartitionLog] = {}
         self.appends = 0
+        self.checkpoint: dict[str, int] = {}
 
     def send(self, dst: Any, msg: Any) -> None:
         self.sent.append((dst, msg))
@@ -72,6 +73,9 @@ class FakePort:
 
     def log_appended(self) -> None:
         self.appends += 1
+
+    def read_hw_checkpoint(self) -> dict[str, int]:
+        return dict(self.checkpoint)
 
     def take(self) -> list[tuple[Any, Any]]:
         out, self.sent = self.sent, []

@@ -191,3 +191,13 @@ def test_an_idle_cluster_costs_a_few_events_per_fetch_wait() -> None:
 
 def test_fetch_response_type() -> None:
     assert FetchResponse("NONE", {}).session_id == 0
+
+
+def test_a_restarted_replica_starts_from_its_checkpointed_high_watermark() -> None:
+    dp = DataPlane()
+    dp.create_topic("t", [(1, 2, 3)])
+    dp.produce(1, batch(4), acks=-1)
+    dp.run(6_000)                                    # the checkpoint is written 5 s after the data flowed
+    dp.world.crash(3)
+    dp.restart(3)
+    assert dp.partition(3).high_watermark == 4
