@@ -237,19 +237,40 @@ class Cluster(World):
         self._client_counts[kind] = n
         return f"{kind}-{n}"
 
+    def _bootstrap(self, cfg: Mapping[str, Any]) -> list[int]:
+        """``bootstrap.servers`` names broker ids here ("1,3" or [1, 3]); default: every broker."""
+        raw = cfg.get("bootstrap.servers")
+        if raw in (None, "", [], ()):
+            return list(self.brokers)
+        items = raw.split(",") if isinstance(raw, str) else list(raw)
+        ids: list[int] = []
+        for item in items:
+            text = str(item).strip().rsplit(":", 1)[-1] if ":" in str(item) else str(item).strip()
+            if not text.isdigit() or int(text) not in self.brokers:
+                raise kl_config_error(f"bootstrap.servers names broker {item!r}, which is not a broker of this "
+                                      f"cluster; brokers: {', '.join(map(str, self.brokers))}")
+            ids.append(int(text))
+        return ids
+
     def producer(self, config: Mapping[str, Any] | None = None, *, node_id: str | None = None) -> KafkaProducer:
-        """A producer on a new client node (``producer-1``, ...) with Kafka's producer config."""
+        """A producer on a new client node (``producer-1``, ...) with Kafka's producer config.
+
+        ``bootstrap.servers`` may name the broker ids to ask for metadata first (default: all brokers)."""
         cfg = dict(config or {})
+        bootstrap = self._bootstrap(cfg)
         node = self._client_id("producer", node_id)
-        producer = KafkaProducer(cfg, world=self, bootstrap=self.brokers, node_id=node, history=self.history)
+        producer = KafkaProducer(cfg, world=self, bootstrap=bootstrap, node_id=node, history=self.history)
         self.clients.append(node)
         return producer
 
     def consumer(self, config: Mapping[str, Any] | None = None, *, node_id: str | None = None) -> KafkaConsumer:
-        """A consumer on a new client node (``consumer-1``, ...) with Kafka's consumer config."""
+        """A consumer on a new client node (``consumer-1``, ...) with Kafka's consumer config.
+
+        ``bootstrap.servers`` may name the broker ids to ask for metadata first (default: all brokers)."""
         cfg = dict(config or {})
+        bootstrap = self._bootstrap(cfg)
         node = self._client_id("consumer", node_id)
-        consumer = KafkaConsumer(cfg, world=self, bootstrap=self.brokers, node_id=node, history=self.history)
+        consumer = KafkaConsumer(cfg, world=self, bootstrap=bootstrap, node_id=node, history=self.history)
         self.clients.append(node)
         return consumer
 
@@ -274,6 +295,12 @@ class Cluster(World):
     def __repr__(self) -> str:
         return (f"Cluster(brokers={self.brokers}, controllers={self.controllers}, seed={self.seed}, "
                 f"now={self.now:.0f} ms, active_controller={self.active_controller})")
+
+
+def kl_config_error(message: str) -> Exception:
+    from kafkalab.errors import ConfigError
+
+    return ConfigError(message, key="bootstrap.servers")
 
 
 def _kafka_string(value: Any) -> str:
