@@ -1,27 +1,35 @@
 """A broker's lifecycle towards the active controller (Kafka's ``BrokerLifecycleManager``, KIP-631).
 
-How it works. A sans-I/O state machine with one request in flight at a time:
+How it works. A sans-I/O state machine with one request in flight at a time, scheduled as Kafka's is:
 
-- ``start(now)``: STARTING; send BrokerRegistration (a new ``incarnation_id`` per process start) to the active
-  controller, retrying with exponential backoff (100 ms doubling up to the heartbeat interval) on NOT_CONTROLLER,
-  DUPLICATE_BROKER_REGISTRATION (the previous incarnation's session is still valid) or a request timeout.
-- Once registered (``broker_epoch`` set) it heartbeats with its current metadata offset. While it is fenced during
-  start-up it heartbeats every 10 ms (Kafka's quick start-up heartbeats), so it is unfenced soon after its metadata
-  reaches its own registration record; then every ``broker.heartbeat.interval.ms``. States follow Kafka's
-  ``BrokerState``: STARTING -> RECOVERY (caught up, still fenced) -> RUNNING (unfenced). A running broker fenced by
-  the controller (a missed session) stays RUNNING and is unfenced again by its next heartbeat.
-- ``begin_controlled_shutdown(now)``: PENDING_CONTROLLED_SHUTDOWN; heartbeats carry ``want_shut_down`` until the
-  controller answers ``should_shut_down`` (it moved every leadership away first); then SHUTTING_DOWN and
-  ``on_shutdown()`` is called, after which the broker process stops.
-- STALE_BROKER_EPOCH or BROKER_ID_NOT_REGISTERED in a heartbeat response: register again.
+- ``start(now)``: STARTING; send BrokerRegistration (a new ``incarnation_id`` per process start). On success it
+  heartbeats at once with its current metadata offset and ``want_fence = not ready_to_unfence``.
+- STARTING: heartbeats every 10 ms ("so that ... we start up a bit quicker") until the controller says
+  ``is_caught_up`` (its metadata reached its registration record); then RECOVERY. The data plane calls
+  :meth:`set_ready_to_unfence` once its logs are recovered, which sends a heartbeat at once without ``want_fence``;
+  the controller unfences it and it is RUNNING. RECOVERY and RUNNING heartbeat every ``broker.heartbeat.interval.ms``.
+  Deliberate simplification, the default ``auto_ready_to_unfence=True``: a broker with nothing to recover is ready
+  from the start, so it never asks to stay fenced and the controller unfences it on the first heartbeat that shows it
+  caught up (one round trip sooner than Kafka, whose BrokerServer calls ``setReadyToUnfence`` after start-up).
+  A data plane that models log recovery passes ``auto_ready_to_unfence=False`` and calls :meth:`set_ready_to_unfence`.
+  A running broker fenced by the controller (a missed session) stays RUNNING and its next heartbeat unfences it.
+- ``begin_controlled_shutdown(now)``: from RUNNING, PENDING_CONTROLLED_SHUTDOWN and a heartbeat at once with
+  ``want_shut_down``; the first pending answer brings the next heartbeat after 50 ms, later ones after the interval,
+  until the controller answers ``should_shut_down`` (it moved every leadership away first); then SHUTTING_DOWN and
+  ``on_shutdown()``. From any other state it shuts down at once.
+- Failures (an error, or no answer within the request timeout): try again after the heartbeat interval. Kafka's
+  controller channel (NodeToControllerChannelManager) retries NOT_CONTROLLER itself towards the newly discovered
+  controller; here NOT_CONTROLLER (or a timeout) moves on to the next controller after 100 ms.
+- STALE_BROKER_EPOCH or BROKER_ID_NOT_REGISTERED in a heartbeat response: register again (Kafka's broker does this
+  when its registration changes under it, ``resendBrokerRegistration``).
 
 Port: ``send(dst, msg)``, ``set_timer(name, at_ms)``, ``cancel_timer(name)`` (timers "communicate" and "request";
 the driver calls :meth:`on_timer`). The metadata offset and the active controller are read through two callables,
 normally :class:`~kafkalab.broker.metadata.BrokerMetadataListener`'s ``metadata_offset`` and
-``active_controller_id``. Without a known active controller, requests go to the controllers in turn.
+``active_controller_id``. Until an active controller is known it polls every 100 ms instead of sending.
 
-Simplification: a request lost on the network is detected by ``controller.quorum.request.timeout.ms`` (Kafka's
-channel uses its own request timeout); there is no ``initial.broker.registration.timeout.ms`` give-up.
+Simplification: a lost request is noticed after ``controller.quorum.request.timeout.ms``; there is no
+``initial.broker.registration.timeout.ms`` give-up.
 """
 from __future__ import annotations
 
@@ -35,6 +43,7 @@ from kafkalab.controller import messages as cm
 __all__ = ["BrokerState", "BrokerLifecycleManager", "LifecyclePort", "TRANSITIONS", "IllegalBrokerTransition"]
 
 STARTUP_HEARTBEAT_MS = 10.0
+FIRST_SHUTDOWN_HEARTBEAT_MS = 50.0
 RETRY_BACKOFF_MS = 100.0
 
 
@@ -81,7 +90,8 @@ class BrokerLifecycleManager:
                  metadata_offset: Callable[[], int], active_controller: Callable[[], int | None],
                  rack: str | None = None, heartbeat_interval_ms: float = 2000.0,
                  request_timeout_ms: float = 2000.0, on_shutdown: Callable[[], None] | None = None,
-                 on_state_change: Callable[[BrokerState], None] | None = None) -> None:
+                 on_state_change: Callable[[BrokerState], None] | None = None,
+                 auto_ready_to_unfence: bool = True) -> None:
         if not controllers:
             raise ValueError("a broker needs at least one controller to talk to")
         self.broker_id = broker_id
@@ -100,6 +110,9 @@ class BrokerLifecycleManager:
         self.fenced = True
         self.caught_up = False
         self.want_shut_down = False
+        self.ready_to_unfence = auto_ready_to_unfence
+        self.auto_ready_to_unfence = auto_ready_to_unfence
+        self._got_shutdown_response = False
         self.registered_at_ms: float | None = None
         self.unfenced_at_ms: float | None = None
         self._corr = 0
@@ -107,6 +120,7 @@ class BrokerLifecycleManager:
         self._last_dst = self.controllers[0]
         self._failures = 0
         self._move_on = False           # the last failure says: try another controller
+        self._immediate = False         # a communication came due while one was in flight
 
     @classmethod
     def from_config(cls, broker_id: int, port: LifecyclePort, config: Config, **kwargs: Any
@@ -128,18 +142,24 @@ class BrokerLifecycleManager:
         self._transition(BrokerState.STARTING)
         self._communicate(now_ms)
 
+    def set_ready_to_unfence(self, now_ms: float) -> None:
+        """The broker's logs are recovered: stop asking to stay fenced, and tell the controller at once."""
+        if self.ready_to_unfence:
+            return
+        self.ready_to_unfence = True
+        self._schedule_now(now_ms)
+
     def begin_controlled_shutdown(self, now_ms: float) -> None:
-        """Ask the controller to move leadership away, then let the broker go (``on_shutdown``)."""
+        """From RUNNING: ask the controller to move leadership away, then let the broker go (``on_shutdown``).
+        From any other state: shut down at once (Kafka's BeginControlledShutdownEvent)."""
         if self.state in (BrokerState.SHUTTING_DOWN, BrokerState.PENDING_CONTROLLED_SHUTDOWN):
             return
-        if self.broker_epoch < 0:
+        if self.state is not BrokerState.RUNNING:
             self._shut_down()
             return
         self.want_shut_down = True
         self._transition(BrokerState.PENDING_CONTROLLED_SHUTDOWN)
-        if self._inflight is None:
-            self.port.cancel_timer("communicate")
-            self._communicate(now_ms)
+        self._schedule_now(now_ms)
 
     def handle(self, src: int, msg: Any, now_ms: float) -> bool:
         """A controller response; False (nothing done) when ``msg`` is not one for this manager."""
@@ -162,6 +182,8 @@ class BrokerLifecycleManager:
         if name == "communicate":
             if self._inflight is None:
                 self._communicate(now_ms)
+            else:
+                self._immediate = True
         elif name == "request":
             if self._inflight is not None:
                 self._inflight = None
@@ -205,18 +227,33 @@ class BrokerLifecycleManager:
             msg = cm.BrokerRegistrationRequest(self.broker_id, self.incarnation_id, self.rack, self._corr)
         else:
             msg = cm.BrokerHeartbeatRequest(self.broker_id, self.broker_epoch, self.metadata_offset(),
-                                            want_fence=False, want_shut_down=self.want_shut_down,
-                                            correlation_id=self._corr)
+                                            want_fence=not self.ready_to_unfence,
+                                            want_shut_down=self.want_shut_down, correlation_id=self._corr)
         self._inflight = (self._corr, dst)
         self._last_dst = dst
         self.port.send(dst, msg)
         self.port.set_timer("request", now_ms + self.request_timeout_ms)
 
+    def _schedule(self, now_ms: float, delay_ms: float) -> None:
+        """Kafka's scheduleNextCommunication: a communication that came due while one was in flight goes now."""
+        if self._immediate:
+            delay_ms = 0.0
+            self._immediate = False
+        self.port.set_timer("communicate", now_ms + delay_ms)
+
+    def _schedule_now(self, now_ms: float) -> None:
+        if self._inflight is None:
+            self.port.cancel_timer("communicate")
+            self._communicate(now_ms)
+        else:
+            self._immediate = True
+
     def _retry(self, now_ms: float, *, move_on: bool) -> None:
+        """After a failure: never immediately; 100 ms towards another controller, else the heartbeat interval."""
         self._failures += 1
         self._move_on = move_on
-        delay = min(RETRY_BACKOFF_MS * 2 ** (self._failures - 1), self.heartbeat_interval_ms)
-        self.port.set_timer("communicate", now_ms + delay)
+        self._immediate = False
+        self.port.set_timer("communicate", now_ms + (RETRY_BACKOFF_MS if move_on else self.heartbeat_interval_ms))
 
     def _on_registration(self, msg: cm.BrokerRegistrationResponse, now_ms: float) -> None:
         if msg.error != cm.NONE:
@@ -226,6 +263,7 @@ class BrokerLifecycleManager:
         self.broker_epoch = msg.broker_epoch
         self.fenced = True
         self.registered_at_ms = now_ms
+        self._immediate = False
         self._communicate(now_ms)
 
     def _on_heartbeat(self, msg: cm.BrokerHeartbeatResponse, now_ms: float) -> None:
@@ -243,17 +281,28 @@ class BrokerLifecycleManager:
         self.fenced = msg.is_fenced
         if was_fenced and not self.fenced:
             self.unfenced_at_ms = now_ms
-        if msg.should_shut_down:
-            self._shut_down()
-            return
         state = self.state
-        if state is BrokerState.STARTING and msg.is_caught_up:
-            self._transition(BrokerState.RECOVERY)
-        if self.state is BrokerState.RECOVERY and not msg.is_fenced:
-            self._transition(BrokerState.RUNNING)
-        starting = self.state in (BrokerState.STARTING, BrokerState.RECOVERY)
-        delay = STARTUP_HEARTBEAT_MS if starting else self.heartbeat_interval_ms
-        self.port.set_timer("communicate", now_ms + delay)
+        if state is BrokerState.STARTING:
+            if msg.is_caught_up:
+                self._transition(BrokerState.RECOVERY)
+            if self.state is BrokerState.RECOVERY and not msg.is_fenced:
+                self._transition(BrokerState.RUNNING)
+                self._schedule(now_ms, self.heartbeat_interval_ms)
+            else:
+                self._schedule(now_ms, STARTUP_HEARTBEAT_MS)
+        elif state is BrokerState.RECOVERY:
+            if not msg.is_fenced:
+                self._transition(BrokerState.RUNNING)
+            self._schedule(now_ms, self.heartbeat_interval_ms)
+        elif state is BrokerState.PENDING_CONTROLLED_SHUTDOWN:
+            if msg.should_shut_down:
+                self._shut_down()
+                return
+            first = not self._got_shutdown_response
+            self._got_shutdown_response = True
+            self._schedule(now_ms, FIRST_SHUTDOWN_HEARTBEAT_MS if first else self.heartbeat_interval_ms)
+        else:
+            self._schedule(now_ms, self.heartbeat_interval_ms)
 
     def _shut_down(self) -> None:
         self.port.cancel_timer("communicate")

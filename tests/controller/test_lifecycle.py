@@ -38,14 +38,29 @@ def test_registers_then_heartbeats_quickly_until_unfenced_then_every_interval() 
     assert port.sent == [(3001, cm.BrokerRegistrationRequest(0, "inc", "r1", 1))]
     assert port.timers["request"] == 2_000
     m.handle(3001, cm.BrokerRegistrationResponse("NONE", broker_epoch=40, correlation_id=1), 5.0)
-    assert port.sent[-1] == (3001, cm.BrokerHeartbeatRequest(0, 40, 41, correlation_id=2))
-    m.handle(3001, cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=True, correlation_id=2), 8.0)
-    assert m.state is BrokerState.RECOVERY and port.timers["communicate"] == 18.0
+    assert port.sent[-1] == (3001, cm.BrokerHeartbeatRequest(0, 40, 41, want_fence=False, correlation_id=2))
+    m.handle(3001, cm.BrokerHeartbeatResponse("NONE", is_caught_up=False, is_fenced=True, correlation_id=2), 8.0)
+    assert m.state is BrokerState.STARTING and port.timers["communicate"] == 18.0
     m.on_timer("communicate", 18.0)
     m.handle(3001, cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=False, correlation_id=3), 20.0)
     assert m.state is BrokerState.RUNNING and not m.fenced and m.unfenced_at_ms == 20.0
     assert port.timers["communicate"] == 2_020.0
     assert states == [BrokerState.STARTING, BrokerState.RECOVERY, BrokerState.RUNNING]
+
+
+def test_a_data_plane_may_hold_unfencing_until_its_logs_are_recovered() -> None:
+    port = Port()
+    m = BrokerLifecycleManager(0, port, controllers=(3000,), incarnation_id="inc", metadata_offset=lambda: 41,
+                               active_controller=lambda: 3000, auto_ready_to_unfence=False)
+    m.start(0.0)
+    m.handle(3000, cm.BrokerRegistrationResponse("NONE", broker_epoch=40, correlation_id=1), 1.0)
+    m.handle(3000, cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=True, correlation_id=2), 2.0)
+    assert m.state is BrokerState.RECOVERY and port.timers["communicate"] == 12.0
+    m.on_timer("communicate", 12.0)
+    assert port.sent[-1][1].want_fence is True
+    m.set_ready_to_unfence(13.0)                              # in flight: goes as soon as the answer is in
+    m.handle(3000, cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=True, correlation_id=3), 14.0)
+    assert port.timers["communicate"] == 14.0
 
 
 def test_waits_for_a_known_controller_and_backs_off_on_errors() -> None:
@@ -57,10 +72,10 @@ def test_waits_for_a_known_controller_and_backs_off_on_errors() -> None:
     m2.handle(3001, cm.BrokerRegistrationResponse("NOT_CONTROLLER", correlation_id=1), 1.0)
     assert port2.timers["communicate"] == 101.0
     m2.on_timer("communicate", 101.0)
-    assert port2.sent[-1][0] == 3002                          # after an error: the next controller in turn
+    assert port2.sent[-1][0] == 3002                          # after NOT_CONTROLLER: the next controller in turn
     m2.handle(3002, cm.BrokerRegistrationResponse("DUPLICATE_BROKER_REGISTRATION", correlation_id=2), 102.0)
-    assert port2.timers["communicate"] == 302.0               # 100 ms, then 200 ms, ...
-    m2.on_timer("communicate", 302.0)
+    assert port2.timers["communicate"] == 2_102.0             # other failures: after the heartbeat interval
+    m2.on_timer("communicate", 2_102.0)
     assert port2.sent[-1][0] == 3002                          # the active controller said no: ask it again
 
 
@@ -68,6 +83,7 @@ def test_request_timeout_retries_elsewhere_and_ignores_late_answers() -> None:
     m, port, _ = manager()
     m.start(0.0)
     m.on_timer("request", 2_000.0)
+    assert port.timers["communicate"] == 2_100.0
     m.on_timer("communicate", port.timers["communicate"])
     assert port.sent[-1][0] == 3002
     assert m.handle(3001, cm.BrokerRegistrationResponse("NONE", broker_epoch=7, correlation_id=1), 2_200.0)
@@ -87,16 +103,24 @@ def test_controlled_shutdown() -> None:
     m, port, states = manager()
     m.start(0.0)
     m.handle(3001, cm.BrokerRegistrationResponse("NONE", broker_epoch=40, correlation_id=1), 1.0)
-    m.handle(3001, cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=False, correlation_id=2), 2.0)
-    m.begin_controlled_shutdown(3.0)
+    m.handle(3001, cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=False, correlation_id=2), 3.0)
+    m.begin_controlled_shutdown(4.0)
     assert m.state is BrokerState.PENDING_CONTROLLED_SHUTDOWN
     assert port.sent[-1][1].want_shut_down                    # sent at once
     m.handle(3001, cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=False, correlation_id=3), 5.0)
-    m.on_timer("communicate", port.timers["communicate"])
+    assert port.timers["communicate"] == 55.0                 # the first pending answer: again after 50 ms
+    m.on_timer("communicate", 55.0)
     m.handle(3001, cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=True, should_shut_down=True,
-                                              correlation_id=4), 2_010.0)
+                                              correlation_id=4), 57.0)
     assert m.state is BrokerState.SHUTTING_DOWN and port.timers == {}
     assert states[-2:] == [BrokerState.PENDING_CONTROLLED_SHUTDOWN, BrokerState.SHUTTING_DOWN]
+
+
+def test_controlled_shutdown_before_running_shuts_down_at_once() -> None:
+    m, port, states = manager()
+    m.start(0.0)
+    m.begin_controlled_shutdown(1.0)
+    assert m.state is BrokerState.SHUTTING_DOWN and port.timers == {}
 
 
 def test_illegal_transition_raises_and_changes_nothing() -> None:
