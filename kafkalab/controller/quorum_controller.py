@@ -18,9 +18,11 @@ What it follows:
   controller starts every registered broker's session afresh, so a broker that died just before a failover is
   fenced ``broker.session.timeout.ms`` after the *new* controller took over. Unfenced brokers sit in an ordered
   dict by last contact, so the oldest is first and one timer (set for the oldest deadline) finds every stale broker.
-  Next state per heartbeat: fenced -> unfenced once its metadata offset reached its registration offset;
-  ``want_shut_down`` -> controlled shutdown (leadership and ISR membership move away), then ``should_shut_down``
-  once it leads nothing and has seen those records; a fenced broker that wants to shut down may go at once.
+  Next state per heartbeat (``calculateNextBrokerState``): fenced -> unfenced once it does not ``want_fence`` and
+  its metadata offset reached its registration record; ``want_shut_down`` -> controlled shutdown (leadership and
+  ISR membership move away), then ``should_shut_down`` once it leads nothing and every active broker has seen
+  those records (lowest active metadata offset >= its controlled-shutdown offset); a fenced broker, or one that
+  leads nothing, may go at once.
 - ``ReplicationControlManager`` / ``PartitionChangeBuilder``: leader election keeps a valid leader, else the first
   ISR member in replica order that is unfenced and not shutting down; unclean election (the first live replica, ISR
   set to it alone, leader recovery state RECOVERING) only when the topic's, else the controller's,
@@ -169,6 +171,8 @@ class BrokerHeartbeatManager:
         self.last_contact: dict[int, float] = {}
         self.unfenced: OrderedDict[int, float] = OrderedDict()
         self.shutdown_offsets: dict[int, int] = {}
+        #: the metadata offset each broker reported last (-1 until it heartbeats to this controller)
+        self.metadata_offsets: dict[int, int] = {}
 
     def touch(self, broker_id: int, fenced: bool, now_ms: float) -> None:
         self.last_contact[broker_id] = now_ms
@@ -458,6 +462,18 @@ class QuorumController:
         if records:
             self._write(records, now_ms)
 
+    def _lowest_active_offset(self) -> int:
+        """The lowest metadata offset reported by an active broker (unfenced, not shutting down): a broker in
+        controlled shutdown may go once every active broker has seen the records that moved its leadership."""
+        assert self.heartbeats is not None
+        offsets = self.heartbeats.metadata_offsets
+        lowest: int | None = None
+        for broker_id, reg in self.working.brokers.items():
+            if not reg.fenced and not reg.in_controlled_shutdown:
+                offset = offsets.get(broker_id, -1)
+                lowest = offset if lowest is None else min(lowest, offset)
+        return (1 << 63) - 1 if lowest is None else lowest
+
     def _leads_any(self, broker_id: int) -> bool:
         return any(part.leader == broker_id for t in self.working.topics.values() for part in t.partitions.values())
 
@@ -527,14 +543,16 @@ class QuorumController:
             return
         broker_id = req.broker_id
         hb.touch(broker_id, reg.fenced, now_ms)
+        hb.metadata_offsets[broker_id] = req.current_metadata_offset
         caught_up = req.current_metadata_offset >= reg.broker_epoch
         should_shut_down = False
         ok = True
+        # BrokerHeartbeatManager.calculateNextBrokerState, then the records of the next state.
         if reg.fenced:
             if req.want_shut_down:
-                should_shut_down = True
+                should_shut_down = True                                  # SHUTDOWN_NOW
                 hb.fenced(broker_id)
-            elif not req.want_fence and caught_up:
+            elif not req.want_fence and caught_up:                       # UNFENCED
                 ok = self._write([BrokerRegistrationChangeRecord(broker_id, reg.broker_epoch, fenced=False)],
                                  now_ms) is not None
                 if ok:
@@ -543,15 +561,16 @@ class QuorumController:
                     if ok:
                         self._arm_session_timer()
         elif reg.in_controlled_shutdown:
-            offset = hb.shutdown_offsets.get(broker_id, reg.broker_epoch)
-            if req.current_metadata_offset >= offset and not self._leads_any(broker_id):
-                should_shut_down = True
+            if (not self._leads_any(broker_id)
+                    and hb.shutdown_offsets.get(broker_id, -1) <= self._lowest_active_offset()):
+                should_shut_down = True                                  # SHUTDOWN_NOW
                 hb.fenced(broker_id)
                 ok = self._write(self._fence_records(broker_id, shutdown=True), now_ms) is not None
-        elif req.want_fence:
+        elif req.want_fence or (req.want_shut_down and not self._leads_any(broker_id)):
+            should_shut_down = req.want_shut_down                        # FENCED or SHUTDOWN_NOW
             hb.fenced(broker_id)
             ok = self._write(self._fence_records(broker_id), now_ms) is not None
-        elif req.want_shut_down:
+        elif req.want_shut_down:                                         # CONTROLLED_SHUTDOWN
             ok = self._write([BrokerRegistrationChangeRecord(broker_id, reg.broker_epoch,
                                                              in_controlled_shutdown=True)], now_ms) is not None
             if ok:
