@@ -6,7 +6,7 @@ reads the newly committed records with their offsets, replays each into the brok
 :class:`~kafkalab.controller.image.MetadataImage` and calls every registered listener with the
 :class:`~kafkalab.controller.image.Change` it produced, so the replica manager becomes leader or follower of exactly
 the partitions that changed (no scan of all partitions per record). Brokers act on leadership only through this image
-(KIP-631).
+(KIP-631). Its fsyncs touch the metadata log file only, not the broker's partition logs on the same disk.
 
 Interface for the data plane (``BrokerServer``)::
 
@@ -51,7 +51,8 @@ class BrokerMetadataListener:
                  raft_config: RaftConfig | None = None) -> None:
         self.ctx = ctx
         cfg = config if isinstance(config, Config) else resolve("broker", dict(config or {}))
-        self.replica = MetadataLogReplica(ctx, voters, raft_config or RaftConfig.from_config(cfg), self._after)
+        self.replica = MetadataLogReplica(ctx, voters, raft_config or RaftConfig.from_config(cfg), self._after,
+                                          flush_log_only=True)
         self.image = MetadataImage()
         self._listeners: list[MetadataListenerFn] = []
         self._on_input: list[Callable[[], None]] = []

@@ -6,7 +6,11 @@ How it works. :class:`NamedTimers` is the timer half of a sans-I/O port on a
 kernel event per name (an early firing re-arms for the current deadline), as :class:`~kafkalab.raft.cluster.RaftProcess`
 does. :class:`MetadataLogReplica` adapts a :class:`~kafkalab.raft.node.RaftNode` (voter or observer) to the context
 the same way RaftProcess does (log, quorum-state and snapshot on the node's Disk, ``flush`` = fsync) and calls
-``after_input()`` after every message, timer and fsync completion it handles.
+``after_input()`` after every message, timer and fsync completion it handles. With ``flush_log_only`` (brokers:
+observers, whose disk also holds every partition log) a flush syncs the metadata log file alone, as Kafka forces
+only that file: ``Disk.fsync`` syncs every log on the disk, which would cost O(partitions) per metadata append and
+make data partitions durable as a side effect. The quorum-state file of an observer then stays in the page cache (an
+observer's vote state does not matter); a snapshot write still takes a full fsync.
 
 Why offsets: ``RaftNode.committed`` lists committed values without control records, so an index there is not a log
 offset; broker epochs *are* log offsets (Kafka's). :meth:`MetadataLogReplica.drain` therefore reads the log itself
@@ -80,9 +84,11 @@ class MetadataLogReplica:
     """
 
     def __init__(self, ctx: ProcessContext, voters: Sequence[int], config: RaftConfig | None,
-                 after_input: Callable[[], None]) -> None:
+                 after_input: Callable[[], None], *, flush_log_only: bool = False) -> None:
         self.ctx = ctx
         self.after_input = after_input
+        self.flush_log_only = flush_log_only
+        self._full_sync_needed = False
         disk = ctx.disk
         log = disk.log(METADATA_LOG_NAME)
         if log is None:
@@ -123,9 +129,24 @@ class MetadataLogReplica:
 
     def persist(self, key: str, value: Any) -> None:
         self.ctx.disk.write(key, value)
+        if key == SNAPSHOT_KEY:
+            self._full_sync_needed = True
 
     def flush(self) -> None:
-        self.ctx.disk.fsync(self._flushed, name="raft:fsync")
+        disk = self.ctx.disk
+        if self.flush_log_only and not self._full_sync_needed:
+            # fsync of the metadata log file alone (FileChannel.force on its segment), not of every log on the disk
+            log = self.node.log
+            self.ctx.kernel.schedule(disk.fsync_latency_ms, self._log_flushed, log.log_end_offset,
+                                     owner=self.ctx.owner, name="raft:fsync-log")
+            return
+        self._full_sync_needed = False
+        disk.fsync(self._flushed, name="raft:fsync")
+
+    def _log_flushed(self, up_to_offset: int) -> None:
+        log = self.node.log
+        log.flush(min(up_to_offset, log.log_end_offset))
+        self._flushed()
 
     def _flushed(self) -> None:
         self.node.on_flushed(self.ctx.kernel.now)
