@@ -276,9 +276,12 @@ class ConsumerCore:
 
     def _send_metadata(self, now: float) -> None:
         md = self.metadata
-        node = self.network.least_loaded(list(md.brokers.values()) or self.bootstrap, now, self._rng)
-        if node is not None:
-            self.network.send(node, lambda cid: md.request(cid, now), self._on_metadata)
+        nodes = list(md.brokers.values()) or self.bootstrap
+        node = self.network.least_loaded(nodes, now, self._rng)
+        if node is None:     # every broker is backing off: try again when the first may be used
+            md.blocked_until_ms = now + self.network.min_backoff_remaining_ms(nodes, now)
+            return
+        self.network.send(node, lambda cid: md.request(cid, now), self._on_metadata)
 
     def _on_metadata(self, response: Any, error: str | None) -> None:
         if error is not None or not isinstance(response, MetadataResponse):

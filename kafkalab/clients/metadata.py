@@ -55,6 +55,7 @@ class ClientMetadata:
         self.failed_attempts = 0
         self.version = 0
         self.in_flight = False
+        self.blocked_until_ms = -float("inf")   # no broker reachable before then (all backing off)
 
     # -- what the client uses -----------------------------------------------------------------------------------
     def add_topics(self, topics: Iterable[str]) -> None:
@@ -97,7 +98,7 @@ class ClientMetadata:
         if self.failed_attempts or self.need_update:
             backoff = self._backoff_ms()
             due = max(due, self.last_attempt_ms + backoff - now_ms)
-        return max(0.0, due)
+        return max(0.0, due, self.blocked_until_ms - now_ms)
 
     def _backoff_ms(self) -> float:
         if self.failed_attempts == 0:

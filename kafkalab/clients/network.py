@@ -98,6 +98,12 @@ class NetworkClient:
     def backoff_remaining_ms(self, node: NodeId, now_ms: float) -> float:
         return max(0.0, self._backoff_until.get(node, -1.0) - now_ms)
 
+    def min_backoff_remaining_ms(self, nodes: list[NodeId], now_ms: float) -> float:
+        """How long until one of ``nodes`` may be used again (0 when one may be used now)."""
+        if not nodes:
+            return float("inf")
+        return min(self.backoff_remaining_ms(node, now_ms) for node in nodes)
+
     def least_loaded(self, nodes: list[NodeId], now_ms: float, rng: random.Random) -> NodeId | None:
         """The reachable node with the fewest requests in flight, starting the scan at a random offset (Kafka's
         ``leastLoadedNode``); None when every node is backing off."""

@@ -71,8 +71,15 @@ def to_headers(headers: Any) -> tuple[Header, ...]:
 
 # -- configuration ----------------------------------------------------------------------------------------------------
 def producer_config(overrides: Mapping[str, Any] | Config | None) -> tuple[Config, bool]:
-    """The resolved config and whether idempotence is on (``ProducerConfig.postProcessAndValidateIdempotenceConfigs``)."""
+    """The resolved config and whether idempotence is on (``ProducerConfig.postProcessAndValidateIdempotenceConfigs``
+    and ``KafkaProducer.configureDeliveryTimeout``)."""
     config = overrides if isinstance(overrides, Config) else resolve("producer", overrides)
+    linger_and_request_ms = config["linger.ms"] + config["request.timeout.ms"]
+    if "delivery.timeout.ms" in config.overrides and config["delivery.timeout.ms"] < linger_and_request_ms:
+        raise ConfigError(f"delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms "
+                          f"(got {config['delivery.timeout.ms']} < {config['linger.ms']} + "
+                          f"{config['request.timeout.ms']})", key="delivery.timeout.ms", scope="producer",
+                          value=config["delivery.timeout.ms"])
     explicit = "enable.idempotence" in config.overrides
     idempotent = bool(config["enable.idempotence"])
     if not idempotent:
@@ -80,17 +87,18 @@ def producer_config(overrides: Mapping[str, Any] | Config | None) -> tuple[Confi
     problems = []
     if config["acks"] != "all":
         problems.append(("acks", config["acks"], "Must set acks to all in order to use the idempotent producer. "
-                         "Otherwise we cannot guarantee idempotence."))
+                         "Otherwise we cannot guarantee idempotence.", "set acks=all"))
     if config["max.in.flight.requests.per.connection"] > 5:
         problems.append(("max.in.flight.requests.per.connection", config["max.in.flight.requests.per.connection"],
                          "Must set max.in.flight.requests.per.connection to at most 5 when using the idempotent "
-                         "producer."))
+                         "producer.", "set it to 5 or less"))
     if config["retries"] == 0:
-        problems.append(("retries", 0, "Must set retries to non-zero when using the idempotent producer."))
+        problems.append(("retries", 0, "Must set retries to non-zero when using the idempotent producer.",
+                         "set retries above 0"))
     if problems and explicit:
-        key, value, message = problems[0]
-        raise ConfigError(f"{message} (enable.idempotence=true was set explicitly with {key}={value}; set acks=all, "
-                          f"or drop enable.idempotence to let it switch off)", key=key, scope="producer", value=value)
+        key, value, message, fix = problems[0]
+        raise ConfigError(f"{message} (enable.idempotence=true was set explicitly with {key}={value}; {fix}, or "
+                          f"drop enable.idempotence to let it switch off)", key=key, scope="producer", value=value)
     return config, not problems
 
 

@@ -102,7 +102,9 @@ class ProducerCore:
         self.buffer_memory = int(config["buffer.memory"])
         self.max_block_ms = float(config["max.block.ms"])
         self.request_timeout_ms = float(config["request.timeout.ms"])
-        self.delivery_timeout_ms = float(config["delivery.timeout.ms"])
+        # Kafka raises delivery.timeout.ms to linger.ms + request.timeout.ms when it was left at its default.
+        self.delivery_timeout_ms = float(max(config["delivery.timeout.ms"],
+                                             config["linger.ms"] + config["request.timeout.ms"]))
         self.retries = int(config["retries"])
         self.retry_backoff_ms = float(config["retry.backoff.ms"])
         self.retry_backoff_max_ms = max(float(config["retry.backoff.max.ms"]), self.retry_backoff_ms)
@@ -363,7 +365,8 @@ class ProducerCore:
         md = self.metadata
         nodes = list(md.brokers.values()) or self.bootstrap
         node = self.network.least_loaded(nodes, now, self._rng)
-        if node is None:
+        if node is None:     # every broker is backing off: try again when the first may be used
+            md.blocked_until_ms = now + self.network.min_backoff_remaining_ms(nodes, now)
             return
         self.network.send(node, lambda cid: md.request(cid, now), self._on_metadata)
 
@@ -392,7 +395,7 @@ class ProducerCore:
         nodes = list(self.metadata.brokers.values()) or self.bootstrap
         node = self.network.least_loaded(nodes, now, self._rng)
         if node is None:
-            return self.retry_backoff_ms
+            return max(self.retry_backoff_ms, self.network.min_backoff_remaining_ms(nodes, now))
         pid, epoch = (self.producer_id, self.producer_epoch) if self._bump_epoch else (-1, -1)
         self._init_in_flight = True
         self.network.send(node, lambda cid: InitProducerIdRequest(None, 60_000, pid, epoch, cid),

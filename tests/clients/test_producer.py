@@ -336,6 +336,16 @@ def test_explicit_idempotence_with_acks_1_is_a_config_error():
     assert info.value.key == "acks"
 
 
+def test_delivery_timeout_below_linger_plus_request_timeout_is_a_config_error():
+    cluster = FakeCluster(1)
+    with pytest.raises(ConfigError) as info:
+        KafkaProducer({"delivery.timeout.ms": 1000, "request.timeout.ms": 1000}, world=cluster.world, bootstrap=[1])
+    assert str(info.value) == ("delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms "
+                               "(got 1000 < 5 + 1000)")
+    producer = KafkaProducer({"request.timeout.ms": 200_000}, world=cluster.world, bootstrap=[1])
+    assert producer.core.delivery_timeout_ms == 200_005     # the default is raised quietly, as Kafka does
+
+
 def test_default_idempotence_switches_off_quietly_with_acks_1():
     cluster = FakeCluster(1)
     assert not KafkaProducer({"acks": 1}, world=cluster.world, bootstrap=[1]).idempotent

@@ -23,6 +23,13 @@ FAULTS = st.lists(st.tuples(
 def run_scenario(seed, faults, idempotent=True, records=60):
     cluster = FakeCluster(3, seed=seed)
     cluster.create_topic("t", 3)
+    events = [0]
+
+    def watchdog(time_ms, label):      # a client spinning in zero time must fail the test, not hang it
+        events[0] += 1
+        if events[0] > 200_000:
+            raise AssertionError(f"more than 200,000 events by t={time_ms} ms (last: {label}): a busy loop")
+    cluster.world.kernel.add_trace_hook(watchdog)
     config = {"linger.ms": 1, "batch.size": 400, "request.timeout.ms": 300, "delivery.timeout.ms": 60_000,
               "retry.backoff.ms": 20}
     if not idempotent:
