@@ -8,6 +8,8 @@ from typing import Any
 
 from kafkalab.controller.records import NoOpRecord
 from kafkalab.controller.server import ControllerServer
+from kafkalab.log.partition_log import PartitionLog
+from kafkalab.log.records import Record
 from tests.controller.harness import BROKERS, CONTROLLERS, ControlPlane
 
 
@@ -92,3 +94,15 @@ def test_same_metadata_log_under_any_pythonhashseed() -> None:
                              cwd=root)
         outputs.append(out.stdout.strip())
     assert outputs[0] == outputs[1] == log_digest(9)
+
+
+def test_a_brokers_metadata_fsyncs_leave_its_partition_logs_unflushed() -> None:
+    cp = ControlPlane(seed=33)
+    cp.boot()
+    data = PartitionLog(name="t-0")
+    cp.world.disks[0].attach_log("t-0", data)
+    data.append_as_leader([Record(None, b"x")], 0, cp.now)
+    metadata = cp.broker(0).metadata.replica.node.log
+    cp.run(5_000)                    # ten NoOps fetched and fsynced by the broker's metadata observer
+    assert metadata.flushed_offset == metadata.log_end_offset
+    assert data.flushed_offset == 0 and data.log_end_offset == 1
