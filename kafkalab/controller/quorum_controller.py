@@ -489,8 +489,10 @@ class QuorumController:
     def _fence_records(self, broker_id: int, *, shutdown: bool = False) -> list[MetadataRecord]:
         reg = self.working.brokers[broker_id]
         records = self._isr_removal(broker_id)
+        # A fenced broker leaves controlled shutdown (BrokerHeartbeatManager.touch); its next heartbeat may go.
+        leaves_shutdown = shutdown or reg.in_controlled_shutdown
         records.append(BrokerRegistrationChangeRecord(broker_id, reg.broker_epoch, fenced=True,
-                                                      in_controlled_shutdown=False if shutdown else None))
+                                                      in_controlled_shutdown=False if leaves_shutdown else None))
         return records
 
     def _fence_stale_brokers(self, now_ms: float) -> None:
