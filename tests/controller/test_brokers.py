@@ -157,3 +157,16 @@ def test_fencing_is_in_the_metrics() -> None:
     fenced = frame[frame.metric == "controller.broker_fenced"]
     assert list(fenced.value) == [1] and abs(float(fenced.time_ms.iloc[0]) - when) < 100
     assert frame[frame.metric == "controller.leader_changes"].value.sum() >= 1
+
+
+def test_an_isolated_broker_is_fenced_and_comes_back_by_itself_when_healed() -> None:
+    cp = booted(seed=19)
+    cp.world.isolate(1)
+    fenced_at(cp, 1)
+    for part in cp.image().topics["t"].partitions.values():
+        assert part.leader != 1 and 1 not in part.isr
+    # It kept its registration: once healed, its next heartbeat unfences it, with the same broker epoch.
+    epoch = cp.image().brokers[1].broker_epoch
+    cp.world.heal()
+    assert cp.run_until(lambda: not cp.image().brokers[1].fenced, 10_000)
+    assert cp.image().brokers[1].broker_epoch == epoch
