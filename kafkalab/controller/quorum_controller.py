@@ -36,6 +36,9 @@ What it follows:
 - Periodic work: a NoOpRecord when nothing was written for ``metadata.max.idle.interval.ms`` (KIP-835); preferred
   leader election every ``leader.imbalance.check.interval.seconds`` when ``auto.leader.rebalance.enable``.
 
+The election rules are in :mod:`~kafkalab.controller.partition_change`, the heartbeat soft state in
+:mod:`~kafkalab.controller.heartbeats`, placement in :mod:`~kafkalab.controller.placement`.
+
 Cost: no per-partition or per-broker timers; three named timers in all. Fencing, unfencing, controlled shutdown and
 the imbalance check scan the partitions once (Kafka keeps a broker -> ISR index instead; fine at 10^4 partitions).
 
@@ -46,14 +49,16 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from kafkalab.config import Config, resolve
 from kafkalab.config import keys as config_keys
 from kafkalab.controller import messages as cm
-from kafkalab.controller.image import MetadataImage, PartitionRegistration
+from kafkalab.controller.heartbeats import BrokerHeartbeatManager
+from kafkalab.controller.image import MetadataImage
+from kafkalab.controller.partition_change import ELECTION_ONLINE, build_partition_change, validate_topic_name
 from kafkalab.controller.placement import StripedReplicaPlacer, UsableBroker
 from kafkalab.controller.records import (
     LEADER_RECOVERY_RECOVERED,
@@ -64,7 +69,6 @@ from kafkalab.controller.records import (
     ConfigRecord,
     MetadataRecord,
     NoOpRecord,
-    PartitionChangeRecord,
     PartitionRecord,
     ProducerIdsRecord,
     RegisterBrokerRecord,
@@ -76,10 +80,7 @@ from kafkalab.errors import ConfigError, InvalidReplicationFactorError, Invarian
 __all__ = ["ControllerPort", "QuorumController", "BrokerHeartbeatManager", "ELECTION_ONLINE",
            "build_partition_change", "validate_topic_name"]
 
-ELECTION_ONLINE = "ONLINE"
 NOT_CONTROLLER = "NOT_CONTROLLER"
-_LEGAL_TOPIC_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-_MAX_TOPIC_NAME_LENGTH = 249
 
 
 class ControllerPort(Protocol):
@@ -94,115 +95,6 @@ class ControllerPort(Protocol):
     def set_timer(self, name: str, at_ms: float) -> None: ...
 
     def cancel_timer(self, name: str) -> None: ...
-
-
-def validate_topic_name(name: str) -> str | None:
-    """Kafka's ``Topic.validate``: the reason a topic name is illegal, or None."""
-    if not isinstance(name, str) or not name:
-        return "Topic name is illegal, it can't be empty"
-    if name in (".", ".."):
-        return "Topic name cannot be \".\" or \"..\""
-    if len(name) > _MAX_TOPIC_NAME_LENGTH:
-        return (f"Topic name is illegal, it can't be longer than {_MAX_TOPIC_NAME_LENGTH} characters, "
-                f"topic name: {name}")
-    if any(c not in _LEGAL_TOPIC_CHARS for c in name):
-        return (f"Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', "
-                f"'_' and '-'")
-    return None
-
-
-def build_partition_change(topic_id: str, partition_id: int, part: PartitionRegistration,
-                           acceptable: Callable[[int], bool], *, target_isr: Sequence[int] | None = None,
-                           election: str = ELECTION_ONLINE,
-                           leader_recovery_state: int | None = None) -> PartitionChangeRecord | None:
-    """Kafka's ``PartitionChangeBuilder.build`` without reassignment and ELR: the record that moves ``part`` to
-    ``target_isr`` and elects a leader by ``election`` (ONLINE, PREFERRED or UNCLEAN), or None if nothing changes.
-
-    An empty ``target_isr`` is not applied (with ELR off the ISR is never emptied) but no member of it is a valid
-    leader either, so the partition loses its leader unless an unclean election finds a live replica.
-    """
-    isr = part.isr if target_isr is None else tuple(target_isr)
-
-    def valid(replica: int) -> bool:
-        return replica in isr and acceptable(replica)
-
-    leader = part.leader
-    unclean = False
-    if election == cm.ELECTION_PREFERRED:
-        preferred = part.replicas[0]
-        if valid(preferred):
-            new_leader = preferred
-        elif valid(leader):
-            new_leader = leader
-        else:
-            new_leader = next((r for r in part.replicas[1:] if valid(r)), NO_LEADER)
-    elif valid(leader):
-        new_leader = leader
-    else:
-        new_leader = next((r for r in part.replicas if valid(r)), NO_LEADER)
-        if new_leader == NO_LEADER and election == cm.ELECTION_UNCLEAN:
-            new_leader = next((r for r in part.replicas if acceptable(r)), NO_LEADER)
-            unclean = new_leader != NO_LEADER
-    record_leader = NO_CHANGE
-    record_isr: tuple[int, ...] | None = None
-    recovery: int | None = None
-    if new_leader != leader:
-        record_leader = new_leader
-        if unclean:
-            record_isr = (new_leader,)
-            if part.leader_recovery_state != LEADER_RECOVERY_RECOVERING:
-                recovery = LEADER_RECOVERY_RECOVERING
-    if record_isr is None and isr and isr != part.isr:
-        record_isr = isr
-    if recovery is None and leader_recovery_state is not None and leader_recovery_state != part.leader_recovery_state:
-        recovery = leader_recovery_state
-    if record_leader == NO_CHANGE and record_isr is None and recovery is None:
-        return None
-    return PartitionChangeRecord(topic_id, partition_id, leader=record_leader, isr=record_isr,
-                                 leader_recovery_state=recovery)
-
-
-class BrokerHeartbeatManager:
-    """Soft state of the active controller (Kafka's ``BrokerHeartbeatManager``): last contact of every broker, the
-    unfenced ones ordered by last contact (oldest first), and controlled-shutdown offsets."""
-
-    def __init__(self, session_timeout_ms: float) -> None:
-        self.session_timeout_ms = session_timeout_ms
-        self.last_contact: dict[int, float] = {}
-        self.unfenced: OrderedDict[int, float] = OrderedDict()
-        self.shutdown_offsets: dict[int, int] = {}
-        #: the metadata offset each broker reported last (-1 until it heartbeats to this controller)
-        self.metadata_offsets: dict[int, int] = {}
-
-    def touch(self, broker_id: int, fenced: bool, now_ms: float) -> None:
-        self.last_contact[broker_id] = now_ms
-        if fenced:
-            self.unfenced.pop(broker_id, None)
-        else:
-            self.unfenced.pop(broker_id, None)
-            self.unfenced[broker_id] = now_ms
-
-    def fenced(self, broker_id: int) -> None:
-        self.unfenced.pop(broker_id, None)
-        self.shutdown_offsets.pop(broker_id, None)
-
-    def has_valid_session(self, broker_id: int, now_ms: float) -> bool:
-        contact = self.last_contact.get(broker_id)
-        return contact is not None and contact + self.session_timeout_ms >= now_ms
-
-    def next_expiry_ms(self) -> float | None:
-        for contact in self.unfenced.values():
-            return contact + self.session_timeout_ms
-        return None
-
-    def stale(self, now_ms: float) -> list[int]:
-        """Unfenced brokers whose session expired, oldest first."""
-        out = []
-        for broker_id, contact in self.unfenced.items():
-            if contact + self.session_timeout_ms > now_ms:
-                break
-            out.append(broker_id)
-        return out
 
 
 class QuorumController:
