@@ -214,3 +214,26 @@ def test_seek_to_beginning_and_end():
     consumer.seek_to_end([TP0])
     assert consumer.position(TP0) == 4
     assert consumer.highwater(TP0) is None or consumer.highwater(TP0) == 4
+
+
+def test_fetch_requests_carry_the_fetch_settings():
+    cluster, consumer = setup(config={"auto.offset.reset": "earliest", "fetch.max.wait.ms": 250,
+                                      "fetch.min.bytes": 1000, "fetch.max.bytes": 70_000,
+                                      "max.partition.fetch.bytes": 5000, "isolation.level": "read_committed"},
+                              records=1)
+    consumer.assign([TP0])
+    consumer.poll(1000)
+    _, request = cluster.fetch_requests[0]
+    assert (request.replica_id, request.max_wait_ms, request.min_bytes, request.max_bytes,
+            request.isolation_level) == (-1, 250, 1000, 70_000, 1)
+    assert request.partitions[TP0].partition_max_bytes == 5000
+    assert request.partitions[TP0].current_leader_epoch == 0
+
+
+def test_metadata_is_refreshed_every_metadata_max_age_ms():
+    cluster, consumer = setup(config={"auto.offset.reset": "earliest", "metadata.max.age.ms": 1000})
+    consumer.assign([TP0])
+    consumer.poll(100)
+    before = cluster.metadata_requests
+    cluster.world.run(5000)
+    assert 4 <= cluster.metadata_requests - before <= 6

@@ -430,3 +430,14 @@ def test_producer_batch_repr_and_metrics():
     batch = ProducerBatch(TopicPartition("t", 0), 0.0, 0, 16384, 1)
     batch.records.append(Record(None, b"x"))
     assert "1 records" in repr(batch)
+
+
+def test_producer_metadata_is_refreshed_every_metadata_max_age_ms_and_idles_without_timers():
+    cluster, producer = setup(partitions=1, config={"metadata.max.age.ms": 1000})
+    producer.send("t", value=b"a").result()
+    before = cluster.metadata_requests
+    events = cluster.world.kernel.events_processed
+    cluster.world.run(10_000)
+    assert 9 <= cluster.metadata_requests - before <= 11
+    # idle: a metadata round trip per second and nothing else (no per-partition or per-record polling)
+    assert cluster.world.kernel.events_processed - events < 10 * 6
