@@ -497,8 +497,7 @@ class ReplicaManager:
     def _try_complete_consumer_fetch(self, cf: ConsumerFetch) -> None:
         responses, total, errors = self._consumer_read(cf.request)
         if errors or total >= cf.request.min_bytes:
-            cf.done = True
-            self.port.send(cf.src, FetchResponse(NONE, responses, cf.request.correlation_id))
+            self._finish_consumer_fetch(cf, responses)
         else:
             for tp in cf.request.partitions:
                 p = self.partitions.get(tp)
@@ -506,8 +505,15 @@ class ReplicaManager:
                     p.consumer_waiters.append(cf)
 
     def _complete_consumer_fetch(self, cf: ConsumerFetch) -> None:
+        self._finish_consumer_fetch(cf, self._consumer_read(cf.request)[0])
+
+    def _finish_consumer_fetch(self, cf: ConsumerFetch, responses: dict[TopicPartition, PartitionFetchResponse]
+                               ) -> None:
         cf.done = True
-        responses, _, _ = self._consumer_read(cf.request)
+        for tp in cf.request.partitions:
+            p = self.partitions.get(tp)
+            if p is not None and cf in p.consumer_waiters:
+                p.consumer_waiters.remove(cf)
         self.port.send(cf.src, FetchResponse(NONE, responses, cf.request.correlation_id))
 
     # -- followers (fetch sessions) ------------------------------------------------------------------------------------

@@ -393,3 +393,12 @@ def test_an_idle_caught_up_partition_is_not_checked_and_never_shrinks() -> None:
     assert port.proposals == []
     rm.handle_produce("c", produce(batch(1), acks=1), 10_000)
     assert TP in rm.lagging
+
+
+def test_expired_consumer_fetches_do_not_pile_up_on_an_idle_partition() -> None:
+    rm, port, _ = leader(replicas=(1,))
+    for i in range(10):
+        rm.handle_fetch("c", consumer_fetch(0, max_wait_ms=500), i * 500)
+        rm.on_timer("expiry", i * 500 + 500)
+    assert rm.partitions[TP].consumer_waiters == []
+    assert len([m for _, m in port.take() if isinstance(m, FetchResponse)]) == 10
