@@ -48,7 +48,7 @@ from kafkalab.broker.messages import (
 )
 from kafkalab.check.history import History
 from kafkalab.clients.futures import ClientCrashedError, ConsumerRecord, Drive
-from kafkalab.clients.metadata import ClientMetadata
+from kafkalab.clients.metadata import ClientMetadata, bootstrap_nodes
 from kafkalab.clients.network import ClientPort, NetworkClient
 from kafkalab.config import Config, resolve
 from kafkalab.errors import (
@@ -430,7 +430,8 @@ class KafkaConsumer:
         self.node_id = node_id
         self.history = history
         self._drive: Drive = drive if drive is not None else world.run_until
-        self._bootstrap = list(bootstrap)
+        self._bootstrap = bootstrap_nodes(self.config["bootstrap.servers"], bootstrap, broker_node,
+                                          getattr(world, "nodes", None))
         self._broker_node = broker_node
         self._core: ConsumerCore | None = None
         self._assigned: list[TopicPartition] = []

@@ -11,17 +11,40 @@ comes from a broker that has not caught up with the metadata log; the newer know
 as ``Metadata.updateLatestMetadata`` does.
 
 Broker ids in responses are Kafka's integer ids; ``broker_node`` maps one to the simulation node that serves it.
+The first request goes to a ``bootstrap.servers`` node (all brokers unless the config names some); later ones to the
+least loaded broker the metadata named.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 from kafkalab.broker.messages import NONE, MetadataRequest, MetadataResponse, TopicPartition
+from kafkalab.errors import ConfigError
 
-__all__ = ["PartitionInfo", "ClientMetadata"]
+__all__ = ["PartitionInfo", "ClientMetadata", "bootstrap_nodes"]
 
 NodeId = Hashable
+
+
+def bootstrap_nodes(servers: Sequence[str], default: Sequence[NodeId], broker_node: Callable[[int], NodeId] | None,
+                    known: Sequence[NodeId] | None) -> list[NodeId]:
+    """The nodes to ask for metadata first: ``bootstrap.servers`` when set (broker ids such as ``"1,2"``, or node
+    names), else ``default`` (every broker of the cluster). An unknown name is a ConfigError naming the brokers."""
+    if not servers:
+        return list(default)
+    to_node = broker_node or (lambda broker_id: broker_id)
+    nodes: list[NodeId] = []
+    for server in servers:
+        text = server.strip()
+        host = text.rsplit(":", 1)[0] if ":" in text else text
+        node: NodeId = to_node(int(host)) if host.isdigit() else host
+        if known is not None and node not in known:
+            choices = ", ".join(str(n) for n in default) or "none"
+            raise ConfigError(f"bootstrap.servers names {text!r}, which is not a broker of this cluster; brokers: "
+                              f"{choices}", key="bootstrap.servers", value=list(servers))
+        nodes.append(node)
+    return nodes
 
 
 @dataclass(frozen=True, slots=True)

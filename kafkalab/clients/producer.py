@@ -28,6 +28,7 @@ from typing import Any
 
 from kafkalab.check.history import History
 from kafkalab.clients.futures import ClientCrashedError, DeliveryCallback, Drive, FutureRecordMetadata
+from kafkalab.clients.metadata import bootstrap_nodes
 from kafkalab.clients.sender import Blocked, ProducerCore
 from kafkalab.config import Config, resolve
 from kafkalab.errors import ConfigError, KafkaTimeoutError, MessageTooLargeError
@@ -120,7 +121,8 @@ class KafkaProducer:
         self.history = history
         self._world = world
         self._drive: Drive = drive if drive is not None else world.run_until
-        self._bootstrap = list(bootstrap)
+        self._bootstrap = bootstrap_nodes(self.config["bootstrap.servers"], bootstrap, broker_node,
+                                          getattr(world, "nodes", None))
         self._broker_node = broker_node
         self._core: ProducerCore | None = None
         self.cores: list[ProducerCore] = []      # every incarnation, oldest first

@@ -441,3 +441,23 @@ def test_producer_metadata_is_refreshed_every_metadata_max_age_ms_and_idles_with
     assert 9 <= cluster.metadata_requests - before <= 11
     # idle: a metadata round trip per second and nothing else (no per-partition or per-record polling)
     assert cluster.world.kernel.events_processed - events < 10 * 6
+
+
+def test_bootstrap_servers_choose_the_first_brokers_asked():
+    cluster = FakeCluster(3)
+    cluster.create_topic("t", 1)
+    seen = []
+    for b in cluster.broker_ids:
+        orig = cluster.world.processes[b].on_message
+
+        def spy(src, msg, b=b, orig=orig):
+            if type(msg).__name__ == "MetadataRequest":
+                seen.append(b)
+            orig(src, msg)
+        cluster.world.processes[b].on_message = spy
+    producer = KafkaProducer({"bootstrap.servers": "2:9092"}, world=cluster.world, bootstrap=cluster.broker_ids)
+    producer.partitions_for("t")
+    assert seen == [2]
+    with pytest.raises(ConfigError) as info:
+        KafkaProducer({"bootstrap.servers": "7"}, world=cluster.world, bootstrap=cluster.broker_ids, node_id="p9")
+    assert str(info.value) == "bootstrap.servers names '7', which is not a broker of this cluster; brokers: 1, 2, 3"
