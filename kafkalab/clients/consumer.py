@@ -17,8 +17,9 @@ fetch per broker at a time, as Kafka). The answer's batches are buffered; ``poll
 ``max.poll.records`` and advances positions, and the next fetch goes out at once, so data arrives while the
 application works on the last poll (prefetch). There is no timer while idle: the broker's long poll paces it.
 
-Errors in a fetch answer: NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, FENCED_LEADER_EPOCH (and other
-invalid-metadata errors) refresh metadata and retry after ``retry.backoff.ms``; OFFSET_OUT_OF_RANGE resets the
+Errors in a fetch answer: a NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH naming a newer leader (KIP-951's
+``current_leader``) is taken at once; otherwise NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, FENCED_LEADER_EPOCH
+(and other invalid-metadata errors) refresh metadata and retry after ``retry.backoff.ms``; OFFSET_OUT_OF_RANGE resets the
 position by ``auto.offset.reset`` or, with ``none``, raises :class:`~kafkalab.errors.OffsetOutOfRangeError` from the
 next ``poll()``. A ``seek`` discards what was buffered or in flight for the partition.
 
@@ -404,6 +405,9 @@ class ConsumerCore:
                     state.generation += 1
                 continue
             cls = error_for_name(part.error)
+            hint = part.current_leader
+            if hint is not None and self.metadata.update_leader(tp, hint[0], hint[1]):
+                continue          # KIP-951: the answer named a newer leader; fetch from it at once
             if cls.invalid_metadata:
                 self.metadata.request_update()
             state.retry_at_ms = now + self.retry_backoff_ms

@@ -172,6 +172,17 @@ class ClientMetadata:
             self.failed_attempts = 0
             self.need_update = False
 
+    def update_leader(self, tp: TopicPartition, leader: int, leader_epoch: int) -> bool:
+        """A new-leader hint from an error answer (KIP-951): taken when its epoch is newer than the one known."""
+        parts = self.topics.get(tp[0])
+        if parts is None or not 0 <= tp[1] < len(parts) or leader < 0:
+            return False
+        old = parts[tp[1]]
+        if leader_epoch <= old.leader_epoch:
+            return False
+        parts[tp[1]] = PartitionInfo(old.topic, old.partition, leader, leader_epoch, old.replicas, old.isr)
+        return True
+
     def forget(self, topic: str) -> None:
         """Stop tracking ``topic`` (a producer that stopped producing to it)."""
         self.wanted.pop(topic, None)

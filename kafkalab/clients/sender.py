@@ -73,6 +73,10 @@ _KEY_CACHE_LIMIT = 1 << 17
 _OUT_OF_ORDER = "OUT_OF_ORDER_SEQUENCE_NUMBER"
 _UNKNOWN_PRODUCER = "UNKNOWN_PRODUCER_ID"
 _DUPLICATE = "DUPLICATE_SEQUENCE_NUMBER"
+#: Answers after which the records may be in the leader's log: appended but not acknowledged by the ISR in time
+#: (REQUEST_TIMED_OUT from a delayed produce), appended then the ISR shrank (..._AFTER_APPEND), or unknown.
+_MAYBE_APPENDED = frozenset({"REQUEST_TIMED_OUT", "NOT_ENOUGH_REPLICAS_AFTER_APPEND", "UNKNOWN_SERVER_ERROR",
+                             NETWORK_EXCEPTION})
 
 
 class Blocked(Exception):
@@ -498,6 +502,8 @@ class ProducerCore:
 
     def _fail_or_retry(self, batch: ProducerBatch, error: str, now: float, message: str | None = None) -> None:
         cls = error_for_name(error)
+        if error in _MAYBE_APPENDED:
+            batch.maybe_written = True
         self.error_counts[error] = self.error_counts.get(error, 0) + 1
         self.port.record("producer.errors", 1, error=error, topic=batch.tp[0], partition=batch.tp[1])
         if cls.invalid_metadata or error in (REQUEST_TIMED_OUT, NETWORK_EXCEPTION):

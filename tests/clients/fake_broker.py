@@ -64,6 +64,7 @@ class FakeCluster:
         self.produce_requests: list[tuple[int, ProduceRequest]] = []
         self.fetch_requests: list[tuple[int, FetchRequest]] = []
         self.metadata_requests = 0
+        self.leader_hints = False             # KIP-951 new-leader hints in fetch errors
         self._producers: dict[tuple[int, TopicPartition], _ProducerState] = {}
         self._next_pid = 1000
         self._pid_epochs: dict[int, int] = {}
@@ -216,11 +217,12 @@ class _FakeBroker:
             if log is None:
                 out[tp] = PartitionFetchResponse("UNKNOWN_TOPIC_OR_PARTITION")
                 continue
+            hint = (c.leaders[tp], c.epochs[tp]) if c.leader_hints else None
             if c.leaders[tp] != self.id:
-                out[tp] = PartitionFetchResponse("NOT_LEADER_OR_FOLLOWER")
+                out[tp] = PartitionFetchResponse("NOT_LEADER_OR_FOLLOWER", current_leader=hint)
                 continue
             if 0 <= fp.current_leader_epoch < c.epochs[tp]:
-                out[tp] = PartitionFetchResponse("FENCED_LEADER_EPOCH")
+                out[tp] = PartitionFetchResponse("FENCED_LEADER_EPOCH", current_leader=hint)
                 continue
             if not log.log_start_offset <= fp.fetch_offset <= log.log_end_offset:
                 out[tp] = PartitionFetchResponse("OFFSET_OUT_OF_RANGE", log.log_end_offset, log.log_end_offset,

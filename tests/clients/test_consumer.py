@@ -147,6 +147,20 @@ def test_leader_change_refreshes_metadata_and_fetches_from_new_leader():
     assert cluster.fetch_requests[-1][0] == cluster.leaders[TP0]
 
 
+def test_new_leader_hint_in_a_fetch_error_is_followed_without_metadata_refresh():
+    cluster, consumer = setup(config={"auto.offset.reset": "earliest"}, records=1)
+    cluster.leader_hints = True
+    consumer.assign([TP0])
+    consumer.poll(1000)
+    old = cluster.leaders[TP0]
+    cluster.move_leader(TP0, 3 if old != 3 else 2)
+    cluster.append_records(TP0, [b"x"])
+    before = cluster.metadata_requests
+    assert values(consumer.poll(3000)) == [b"x"]
+    assert cluster.metadata_requests == before
+    assert consumer.core.metadata.partition(TP0).leader_epoch == 1
+
+
 def test_fenced_leader_epoch_triggers_metadata_refresh():
     cluster, consumer = setup(config={"auto.offset.reset": "earliest"}, records=1)
     consumer.assign([TP0])

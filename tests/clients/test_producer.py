@@ -146,6 +146,18 @@ def test_non_retriable_error_fails_the_batch_with_the_kafka_error():
     assert frame.iloc[-1]["type"] == "fail" and frame.iloc[-1]["error"] == "INVALID_RECORD"
 
 
+@pytest.mark.parametrize("error, outcome", [("NOT_ENOUGH_REPLICAS", "fail"),
+                                            ("NOT_ENOUGH_REPLICAS_AFTER_APPEND", "info"),
+                                            ("REQUEST_TIMED_OUT", "info")])
+def test_an_error_after_a_possible_append_is_info_in_the_history(error, outcome):
+    cluster, producer = setup(partitions=1, config={"retries": 0, "enable.idempotence": False})
+    cluster.produce_errors[TopicPartition("t", 0)] = [error]
+    assert type(producer.send("t", value=b"a").exception()).__name__ == "NoneType"   # pending
+    producer.flush()
+    last = cluster.history.ops[-1]
+    assert (last.type, last.error) == (outcome, error)
+
+
 def test_retries_zero_gives_up_after_one_attempt():
     cluster, producer = setup(partitions=1, config={"retries": 0, "enable.idempotence": False})
     cluster.produce_errors[TopicPartition("t", 0)] = ["NOT_ENOUGH_REPLICAS"]

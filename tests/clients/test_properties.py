@@ -48,8 +48,9 @@ def run_scenario(seed, faults, idempotent=True, records=60):
                 cluster.produce_errors[tp].append(error)
             elif kind == "move":
                 cluster.move_leader(tp, cluster.leaders[tp] % 3 + 1)
-            else:
+            else:     # broker 1 answers metadata with a wrong leader for a while (its image lags)
                 cluster.stale_metadata_from[1] = {tp: cluster.leaders[tp] % 3 + 1}
+                cluster.world.kernel.schedule(500, cluster.stale_metadata_from.pop, 1, None)
         cluster.world.kernel.schedule(at, inject)
     futures = []
     for i in range(records):
