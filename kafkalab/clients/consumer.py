@@ -32,6 +32,7 @@ change (KIP-320's truncation detection), no fetching from followers (KIP-392), n
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -65,6 +66,8 @@ __all__ = ["KafkaConsumer", "ConsumerCore", "PartitionState", "GROUPS_NOT_YET"]
 
 NodeId = Hashable
 GROUPS_NOT_YET = "consumer groups arrive with issue 5: use assign()"
+#: (topic, partition, offset, key, value) of a ConsumerRecord: the history's ReadRecord
+_READ_FIELDS = operator.itemgetter(0, 1, 2, 4, 5)
 _OUT_OF_RANGE = "OFFSET_OUT_OF_RANGE"
 
 
@@ -211,6 +214,8 @@ class ConsumerCore:
     def collect(self, max_records: int) -> list[ConsumerRecord]:
         """Up to ``max_records`` buffered records, partition by partition; advances positions."""
         out: list[ConsumerRecord] = []
+        make = tuple.__new__            # ConsumerRecord without its Python-level __new__ (the hot path of poll)
+        cls = ConsumerRecord
         for tp, state in self.assignment.items():
             if len(out) >= max_records:
                 break
@@ -223,8 +228,15 @@ class ConsumerCore:
                 if batch.next_offset <= position:
                     state.buffer_index += 1
                     continue
-                offsets = batch.offsets()
                 records = batch.records
+                base = batch.base_offset
+                if batch.offset_deltas is None and base >= position and len(records) <= max_records - len(out):
+                    out.extend([make(cls, (topic, partition, base + i, r.timestamp_ms, r.key, r.value, r.headers))
+                                for i, r in enumerate(records)])
+                    position = batch.next_offset
+                    state.buffer_index += 1
+                    continue
+                offsets = batch.offsets()
                 taken_all = True
                 for i in range(len(records)):
                     offset = offsets[i]
@@ -234,7 +246,7 @@ class ConsumerCore:
                         taken_all = False
                         break
                     r = records[i]
-                    out.append(ConsumerRecord(topic, partition, offset, r.timestamp_ms, r.key, r.value, r.headers))
+                    out.append(make(cls, (topic, partition, offset, r.timestamp_ms, r.key, r.value, r.headers)))
                     position = offset + 1
                 if taken_all:
                     position = max(position, batch.next_offset)
@@ -580,8 +592,7 @@ class KafkaConsumer:
                     history.fail(op, core.port.now, error=exc.error_name)
             raise
         if history is not None:
-            history.ok(op, core.port.now,
-                       reads=tuple((r.topic, r.partition, r.offset, r.key, r.value) for r in records))
+            history.ok(op, core.port.now, reads=tuple(map(_READ_FIELDS, records)))
         core.port.record("consumer.poll", len(records))
         return records
 
