@@ -473,3 +473,19 @@ def test_bootstrap_servers_choose_the_first_brokers_asked():
     with pytest.raises(ConfigError) as info:
         KafkaProducer({"bootstrap.servers": "7"}, world=cluster.world, bootstrap=cluster.broker_ids, node_id="p9")
     assert str(info.value) == "bootstrap.servers names '7', which is not a broker of this cluster; brokers: 1, 2, 3"
+
+
+def test_send_from_inside_a_simulation_event_with_max_block_zero_never_drives():
+    cluster, producer = setup(partitions=1, config={"max.block.ms": 0})
+    futures = []
+
+    def load():          # an open-loop load generator running inside the simulation
+        futures.append(producer.send("t", value=b"x"))
+    cluster.world.kernel.schedule(1, load)           # no metadata yet: fails at once instead of blocking
+    cluster.world.run(5)
+    assert "Topic t not present in metadata after 0 ms." in str(futures[0].exception())
+    producer.partitions_for("t", timeout_ms=1000)
+    for i in range(20):
+        cluster.world.kernel.schedule(i, load)
+    cluster.world.run(100)
+    assert [f.result().offset for f in futures[1:]] == list(range(20))
