@@ -79,6 +79,9 @@ class ClientMetadata:
         self.version = 0
         self.in_flight = False
         self.blocked_until_ms = -float("inf")   # no broker reachable before then (all backing off)
+        # Kafka's requestVersion: an answer settles only the refreshes asked for before its request left.
+        self._want_version = 0
+        self._sent_version = 0
 
     # -- what the client uses -----------------------------------------------------------------------------------
     def add_topics(self, topics: Iterable[str]) -> None:
@@ -86,10 +89,11 @@ class ClientMetadata:
         for topic in topics:
             if topic not in self.wanted:
                 self.wanted[topic] = None
-                self.need_update = True
+                self.request_update()
 
     def request_update(self) -> None:
         self.need_update = True
+        self._want_version += 1
 
     def partition_count(self, topic: str) -> int | None:
         parts = self.topics.get(topic)
@@ -131,6 +135,7 @@ class ClientMetadata:
     def request(self, correlation_id: int, now_ms: float) -> MetadataRequest:
         self.in_flight = True
         self.last_attempt_ms = now_ms
+        self._sent_version = self._want_version
         return MetadataRequest(tuple(self.wanted), correlation_id)
 
     def failed(self, now_ms: float) -> None:
@@ -170,7 +175,7 @@ class ClientMetadata:
             self.need_update = True
         else:
             self.failed_attempts = 0
-            self.need_update = False
+            self.need_update = self._want_version > self._sent_version
 
     def update_leader(self, tp: TopicPartition, leader: int, leader_epoch: int) -> bool:
         """A new-leader hint from an error answer (KIP-951): taken when its epoch is newer than the one known."""
