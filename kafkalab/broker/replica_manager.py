@@ -28,6 +28,11 @@ parked fetch costs one pending message and one entry in one expiry heap.
 
 Timers: one expiry timer for every waiting operation (a heap of deadlines, re-armed lazily), one ISR check every
 ``replica.lag.time.max.ms / 2`` for all partitions this broker leads (``isr-expiration``), and the fetchers' own.
+The ISR check visits only partitions where a follower may be behind (appended to since every ISR follower last
+caught up) or a proposal is pending: a follower with the leader's log end is caught up by Kafka's own rule, so an
+idle partition needs no look, and 10,000 idle partitions cost what 10 do.
+
+A restarted broker's replicas start from the HWs in the port's checkpoint (``read_hw_checkpoint``).
 
 InitProducerId: with a control plane the broker server hands out ids from blocks the controller allocates
 (``AllocateProducerIds``, KIP-730). Here, without one (tests, the data-plane playground), ids are derived
