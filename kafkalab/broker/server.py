@@ -118,6 +118,17 @@ class BrokerServer:
         if self.controller_ids:
             self._start_control_plane()
 
+    @classmethod
+    def factory(cls, controller_ids: Sequence[int] = (), config: Mapping[str, Any] | None = None, *,
+                cost: CostModel | None = None) -> Callable[[ProcessContext], BrokerServer]:
+        """A World node factory (the node id is the broker id): ``world.add_node(1, BrokerServer.factory(voters))``."""
+        return lambda ctx: cls(ctx, ctx.node_id, controller_ids, config, cost=cost)  # type: ignore[arg-type]
+
+    def describe(self) -> list[dict[str, Any]]:
+        """One row per local replica: topic, partition, role, leader, leader_epoch, isr, high_watermark,
+        log_end_offset (what ``Cluster.describe_topic`` and live plots sample)."""
+        return self.rm.describe()
+
     # ---- control plane -------------------------------------------------------------------------------------------
     def _start_control_plane(self) -> None:
         from kafkalab.broker.lifecycle import BrokerLifecycleManager

@@ -116,3 +116,14 @@ def test_producer_ids_come_from_controller_allocated_blocks() -> None:
     assert b.producer_id == a.producer_id + 1
     assert abs(other.producer_id - a.producer_id) >= cm.PRODUCER_ID_BLOCK_SIZE - 1   # another broker, another block
     assert lab.alive_server().image.next_producer_id >= 2 * cm.PRODUCER_ID_BLOCK_SIZE
+
+
+def test_factory_and_describe() -> None:
+    w = World(3)
+    for v in VOTERS:
+        w.add_node(v, ControllerServer.factory(VOTERS))
+    w.add_node(7, BrokerServer.factory(VOTERS))
+    server = w.processes[7]
+    assert isinstance(server, BrokerServer) and server.broker_id == 7
+    assert w.run_until(lambda: server.image.unfenced_brokers() == [7], 30_000)
+    assert server.describe() == []
