@@ -451,7 +451,6 @@ class KafkaConsumer:
         self._broker_node = broker_node
         self._core: ConsumerCore | None = None
         self._assigned: list[TopicPartition] = []
-        self._positions_at_crash: dict[TopicPartition, int] = {}
         self._closed = False
         world.add_node(node_id, self._start, server=False)
 

@@ -193,6 +193,8 @@ class KafkaProducer:
                 self._drive(lambda p=blocked.predicate: not port.alive or p(), remaining)  # type: ignore[misc]
                 core.accumulator.exhausted = False
             if not port.alive:
+                if self.history is not None and op >= 0:
+                    self.history.info(op, port.now)      # crashed while send() blocked: never appended
                 raise core._crashed_error("metadata or buffer memory")
             if not blocked.predicate():
                 return core.fail_send(op, blocked.error(self._max_block_ms), on_delivery)

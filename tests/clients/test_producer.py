@@ -489,3 +489,11 @@ def test_send_from_inside_a_simulation_event_with_max_block_zero_never_drives():
         cluster.world.kernel.schedule(i, load)
     cluster.world.run(100)
     assert [f.result().offset for f in futures[1:]] == list(range(20))
+
+
+def test_client_crashing_while_send_blocks_leaves_an_info_op():
+    cluster, producer = setup(partitions=1, config={"max.block.ms": 5000})
+    cluster.world.kernel.schedule(100, cluster.world.crash, producer.node_id)
+    with pytest.raises(ClientCrashedError):
+        producer.send("missing", value=b"x")       # waits for metadata that never comes; the client dies
+    assert [(o.type, o.f) for o in cluster.history.ops] == [("invoke", "send"), ("info", "send")]
