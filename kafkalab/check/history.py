@@ -15,8 +15,8 @@ completion to its invocation).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,11 +27,15 @@ OP_TYPES = ("invoke", "ok", "fail", "info")
 
 #: (topic, partition, offset, key, value) of one record a poll returned.
 ReadRecord = tuple[str, int, int, Any, Any]
+_NO_OFFSETS: Mapping[tuple[str, int], int] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class Op:
-    """One event of a history. ``op`` ties a completion to its invocation."""
+class Op(NamedTuple):
+    """One event of a history. ``op`` ties a completion to its invocation.
+
+    A NamedTuple rather than a frozen dataclass: a busy producer records two per record, and a tuple is built
+    several times faster.
+    """
 
     op: int
     time_ms: float
@@ -45,7 +49,7 @@ class Op:
     offset: int | None = None
     error: str | None = None
     reads: tuple[ReadRecord, ...] = ()
-    offsets: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    offsets: Mapping[tuple[str, int], int] = _NO_OFFSETS
 
 
 class History:
@@ -83,9 +87,10 @@ class History:
         except KeyError:
             state = "already completed" if 0 <= op_id < self._next else "never invoked"
             raise ValueError(f"operation {op_id} cannot complete: it was {state}") from None
-        merged = {name: getattr(start, name) for name in ("topic", "partition", "key", "value", "offset")}
-        merged.update(fields)
-        event = Op(op_id, time_ms, start.process, type_, start.f, **merged)
+        get = fields.get
+        event = Op(op_id, time_ms, start.process, type_, start.f, get("topic", start.topic),
+                   get("partition", start.partition), get("key", start.key), get("value", start.value),
+                   get("offset", start.offset), get("error"), get("reads", ()), get("offsets", _NO_OFFSETS))
         self.ops.append(event)
         return event
 
