@@ -136,17 +136,10 @@ class MetadataLogReplica:
         disk = self.ctx.disk
         if self.flush_log_only and not self._full_sync_needed:
             # fsync of the metadata log file alone (FileChannel.force on its segment), not of every log on the disk
-            log = self.node.log
-            self.ctx.kernel.schedule(disk.fsync_latency_ms, self._log_flushed, log.log_end_offset,
-                                     owner=self.ctx.owner, name="raft:fsync-log")
+            disk.fsync(self._flushed, name="raft:fsync-log", files=(METADATA_LOG_NAME,))
             return
         self._full_sync_needed = False
         disk.fsync(self._flushed, name="raft:fsync")
-
-    def _log_flushed(self, up_to_offset: int) -> None:
-        log = self.node.log
-        log.flush(min(up_to_offset, log.log_end_offset))
-        self._flushed()
 
     def _flushed(self) -> None:
         self.node.on_flushed(self.ctx.kernel.now)

@@ -21,7 +21,7 @@ completion counts as flushed up to the captured offset.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from kafkalab.sim.kernel import Kernel, Owner, Timer
@@ -106,12 +106,17 @@ class Disk:
         return dict(self._logs)
 
     # -- flushing -----------------------------------------------------------------------------------------------
-    def _snapshot(self) -> tuple[dict[str, Any], dict[str, int]]:
+    def _snapshot(self, files: Iterable[str] | None = None) -> tuple[dict[str, Any], dict[str, int]]:
         # Keys stay dirty until an fsync that captured their current version completes: an fsync cut short by a
         # crash must not make a later fsync skip them.
-        values = {k: self._values.get(k, _MISSING) for k in self._dirty}
-        offsets = {name: log.log_end_offset for name, log in self._logs.items()
-                   if log.flushed_offset < log.log_end_offset}
+        if files is None:
+            values = {k: self._values.get(k, _MISSING) for k in self._dirty}
+            logs: Iterable[tuple[str, FlushableLog]] = self._logs.items()
+        else:
+            wanted = list(files)
+            values = {k: self._values.get(k, _MISSING) for k in wanted if k in self._dirty}
+            logs = [(name, self._logs[name]) for name in wanted if name in self._logs]
+        offsets = {name: log.log_end_offset for name, log in logs if log.flushed_offset < log.log_end_offset}
         return values, offsets
 
     def _commit(self, values: dict[str, Any], offsets: dict[str, int]) -> None:
@@ -128,9 +133,13 @@ class Disk:
                 log.flush(min(offset, log.log_end_offset))
         self.fsyncs += 1
 
-    def fsync(self, callback: Callable[[], Any] | None = None, *, name: str = "fsync") -> Timer:
-        """Make everything written so far durable after ``fsync_latency_ms``, then call ``callback()``."""
-        values, offsets = self._snapshot()
+    def fsync(self, callback: Callable[[], Any] | None = None, *, name: str = "fsync",
+              files: Iterable[str] | None = None) -> Timer:
+        """Make everything written so far durable after ``fsync_latency_ms``, then call ``callback()``.
+
+        ``files``: sync only these values and logs, by name (``FileChannel.force`` on one file); None syncs all.
+        """
+        values, offsets = self._snapshot(files)
 
         def done() -> None:
             self._commit(values, offsets)

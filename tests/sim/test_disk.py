@@ -130,3 +130,19 @@ def test_power_loss_truncates_a_real_partition_log_to_its_flushed_offset():
     disk.power_loss()
     assert log.log_end_offset == 1          # the unflushed batch is gone
     assert [r.value for b in log.read(0) for r in b.records] == [b"v1"]
+
+
+def test_fsync_of_named_files_leaves_the_others_volatile():
+    k = Kernel()
+    disk = Disk(k, "b1", fsync_latency_ms=1.0, writeback_interval_ms=None)
+    meta, data = ListLog(), ListLog()
+    disk.attach_log("__cluster_metadata-0", meta)
+    disk.attach_log("t-0", data)
+    meta.items.append("noop")
+    data.items.append("record")
+    disk.write("quorum-state", 3)
+    disk.fsync(files=("__cluster_metadata-0",))
+    k.run(2)
+    assert meta.flushed_offset == 1 and data.flushed_offset == 0 and disk.durable("quorum-state") is None
+    disk.power_loss()
+    assert meta.items == ["noop"] and data.items == []
