@@ -1,7 +1,10 @@
 """Kafka clients: the partitioner, the producer and the consumer (without groups until issue 5).
 
-``KafkaProducer``/``KafkaConsumer`` are the facades a notebook holds (``cluster.producer(config)``,
-``cluster.consumer(config)``); each runs a sans-I/O core as a client node of a World.
+``KafkaProducer``/``KafkaConsumer`` (``producer.py``, ``consumer.py``) are the facades a notebook holds
+(``cluster.producer(config)``, ``cluster.consumer(config)``); each runs a core as a client node of a World that talks
+to brokers only through a port: ``sender.py`` (``Sender``, idempotence) over ``accumulator.py``
+(``RecordAccumulator``), and ``fetcher.py`` (``SubscriptionState``, ``Fetcher``); ``metadata.py`` and ``network.py``
+(``Metadata``, ``NetworkClient``) serve both; ``futures.py`` holds what calls return.
 """
 from kafkalab.broker.messages import TopicPartition
 from kafkalab.clients.consumer import KafkaConsumer

@@ -1,0 +1,425 @@
+"""The consumer inside the simulation: positions and the fetcher (Kafka's ``SubscriptionState`` and ``Fetcher``).
+
+How it works. Each incarnation of a consumer's client node runs a :class:`ConsumerCore`, talking to brokers through a
+:class:`~.network.ClientPort` only; the facade (:class:`~kafkalab.clients.consumer.KafkaConsumer`) drives the
+simulation when ``poll``/``position`` wait.
+
+Positions (``SubscriptionState``): every assigned partition has a position or needs one. A partition without one
+first asks :meth:`ConsumerCore.committed_offset` (the slot a group coordinator fills in issue 5; None here), then
+resets by ``auto.offset.reset``: ``earliest``/``latest`` send a ``ListOffsets`` to the leader, ``none`` makes the next
+``poll()``/``position()`` raise :class:`~kafkalab.errors.NoOffsetForPartitionError`. Assignment changes go through
+one method, :meth:`ConsumerCore.set_assignment`, which a rebalance will call too.
+
+Fetching (``Fetcher``): one ``FetchRequest`` per partition leader covering every fetchable partition it leads,
+``replica_id=-1``, with ``fetch.max.wait.ms``/``fetch.min.bytes`` (the broker long-polls), ``fetch.max.bytes`` and
+``max.partition.fetch.bytes``, and the leader epoch the client knows (``current_leader_epoch``, KIP-320). A partition
+is fetchable when it has a position, a known leader, no data buffered and no fetch in flight to its leader (one
+fetch per broker at a time, as Kafka). The answer's batches are buffered; ``poll()`` hands out at most
+``max.poll.records`` and advances positions, and the next fetch goes out at once, so data arrives while the
+application works on the last poll (prefetch). There is no timer while idle: the broker's long poll paces it.
+
+Errors in a fetch answer: a NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH naming a newer leader (KIP-951's
+``current_leader``) is taken at once; otherwise NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,
+FENCED_LEADER_EPOCH (and other invalid-metadata errors) refresh metadata and retry after ``retry.backoff.ms``;
+OFFSET_OUT_OF_RANGE resets the position by ``auto.offset.reset`` or, with ``none``, raises
+:class:`~kafkalab.errors.OffsetOutOfRangeError` from the next ``poll()``. A ``seek`` discards what was buffered or in flight for the partition.
+
+Simplifications: no fetch sessions (KIP-227), no position validation with OffsetsForLeaderEpoch after a leader
+change (KIP-320's truncation detection), no fetching from followers (KIP-392), no ``pause``/``resume``.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any
+
+from kafkalab.broker.messages import (
+    EARLIEST_TIMESTAMP,
+    LATEST_TIMESTAMP,
+    NONE,
+    FetchPartition,
+    FetchRequest,
+    FetchResponse,
+    ListOffsetsRequest,
+    ListOffsetsResponse,
+    MetadataResponse,
+    TopicPartition,
+)
+from kafkalab.check.history import History
+from kafkalab.clients.futures import ConsumerRecord, Drive
+from kafkalab.clients.metadata import ClientMetadata
+from kafkalab.clients.network import ClientPort, NetworkClient
+from kafkalab.config import Config
+from kafkalab.errors import (
+    KafkaError,
+    NoOffsetForPartitionError,
+    OffsetOutOfRangeError,
+    error_for_name,
+)
+from kafkalab.log.records import RecordBatch
+
+__all__ = ["ConsumerCore", "PartitionState"]
+
+NodeId = Hashable
+_OUT_OF_RANGE = "OFFSET_OUT_OF_RANGE"
+
+
+class PartitionState:
+    """One assigned partition (Kafka's ``TopicPartitionState``)."""
+
+    __slots__ = ("position", "needs_reset", "reset_in_flight", "buffer", "buffer_index", "high_watermark",
+                 "retry_at_ms", "generation", "error", "log_start_offset")
+
+    def __init__(self) -> None:
+        self.position: int | None = None
+        self.needs_reset = False
+        self.reset_in_flight = False
+        self.buffer: list[RecordBatch] = []
+        self.buffer_index = 0          # next batch of the buffer to hand out
+        self.high_watermark = -1
+        self.log_start_offset = -1
+        self.retry_at_ms = 0.0
+        self.generation = 0            # bumped by seek/reset: answers for an older generation are dropped
+        self.error: KafkaError | None = None
+
+    def clear_buffer(self) -> None:
+        self.buffer = []
+        self.buffer_index = 0
+
+    @property
+    def has_buffered(self) -> bool:
+        return self.buffer_index < len(self.buffer)
+
+
+class ConsumerCore:
+    """One incarnation of a consumer inside the simulation: positions, fetcher, offset resets."""
+
+    def __init__(self, port: ClientPort, config: Config, *, bootstrap: Sequence[NodeId], drive: Drive,
+                 history: History | None, broker_node: Callable[[int], NodeId] | None = None) -> None:
+        self.port = port
+        self.node_id = port.node_id
+        self.config = config
+        self.drive = drive
+        self.history = history
+        self.bootstrap = list(bootstrap)
+        self.reset_strategy: str = config["auto.offset.reset"]
+        self.max_poll_records = int(config["max.poll.records"])
+        self.fetch_max_wait_ms = int(config["fetch.max.wait.ms"])
+        self.fetch_min_bytes = int(config["fetch.min.bytes"])
+        self.fetch_max_bytes = int(config["fetch.max.bytes"])
+        self.max_partition_fetch_bytes = int(config["max.partition.fetch.bytes"])
+        self.isolation_level = 1 if config["isolation.level"] == "read_committed" else 0
+        self.retry_backoff_ms = float(config["retry.backoff.ms"])
+        self.request_timeout_ms = float(config["request.timeout.ms"])
+        self.default_api_timeout_ms = float(config["default.api.timeout.ms"])
+        self.metadata = ClientMetadata(float(config["metadata.max.age.ms"]), self.retry_backoff_ms,
+                                       max(float(config["retry.backoff.max.ms"]), self.retry_backoff_ms), broker_node)
+        # A fetch waits up to fetch.max.wait.ms at the broker: its timeout covers that too (as Kafka's does).
+        self.network = NetworkClient(port, request_timeout_ms=self.request_timeout_ms + self.fetch_max_wait_ms,
+                                     reconnect_backoff_ms=float(config["reconnect.backoff.ms"]),
+                                     max_in_flight=5, on_disconnect=lambda node: self.metadata.request_update())
+        self.assignment: dict[TopicPartition, PartitionState] = {}
+        self._fetching: dict[NodeId, None] = {}        # brokers with a fetch in flight
+        self._reset_override: dict[TopicPartition, str] = {}   # seek_to_beginning/end until the reset is done
+        self._rng = port.rng("consumer")
+        self._timer: Any = None
+        self._timer_at = float("inf")
+        self.records_fetched = 0
+        self.fetches_sent = 0
+        self.closed = False
+
+    # -- the port's side -------------------------------------------------------------------------------------------
+    def on_message(self, src: Any, msg: Any) -> None:
+        self.network.on_message(src, msg)
+
+    # -- group hooks (issue 5) -------------------------------------------------------------------------------------
+    def committed_offset(self, tp: TopicPartition) -> int | None:
+        """The group's committed offset for ``tp``; None without a group (the position comes from the reset
+        strategy). A group coordinator client replaces this."""
+        return None
+
+    def set_assignment(self, partitions: Iterable[TopicPartition]) -> None:
+        """The one place assignment changes: kept partitions keep their state, new ones start without a position."""
+        new: dict[TopicPartition, PartitionState] = {}
+        for tp in partitions:
+            state = self.assignment.get(tp)
+            if state is None:
+                state = PartitionState()
+                committed = self.committed_offset(tp)
+                if committed is not None:
+                    state.position = committed
+                else:
+                    state.needs_reset = True
+            new[tp] = state
+        self.assignment = new
+        self.metadata.add_topics(tp.topic for tp in new)
+        self.wakeup()
+
+    # -- positions ---------------------------------------------------------------------------------------------------
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        state = self._state(tp)
+        state.position = offset
+        state.needs_reset = False
+        state.reset_in_flight = False
+        state.error = None
+        state.generation += 1
+        state.clear_buffer()
+        self.wakeup()
+
+    def seek_to(self, tp: TopicPartition, strategy: str) -> None:
+        """Reset ``tp`` by ``"earliest"``/``"latest"`` (``seekToBeginning``/``seekToEnd``)."""
+        state = self._state(tp)
+        state.position = None
+        state.needs_reset = True
+        state.reset_in_flight = False
+        state.error = None
+        state.generation += 1
+        state.clear_buffer()
+        self._reset_override[tp] = strategy
+        self.wakeup()
+
+    def _state(self, tp: TopicPartition) -> PartitionState:
+        state = self.assignment.get(tp)
+        if state is None:
+            assigned = ", ".join(str(t) for t in self.assignment) or "nothing"
+            raise ValueError(f"partition {tp} is not assigned to this consumer (assigned: {assigned})")
+        return state
+
+    def pending_error(self) -> KafkaError | None:
+        """The first partition error the application must see (no offset and reset none, out of range)."""
+        for tp, state in self.assignment.items():
+            if state.error is not None:
+                return state.error
+            if state.needs_reset and self._strategy(tp) == "none":
+                return NoOffsetForPartitionError(f"Undefined offset with no reset policy for partitions: [{tp}]")
+        return None
+
+    def _strategy(self, tp: TopicPartition) -> str:
+        return self._reset_override.get(tp, self.reset_strategy)
+
+    # -- collecting records ------------------------------------------------------------------------------------------
+    def has_records(self) -> bool:
+        for state in self.assignment.values():
+            if state.has_buffered:
+                return True
+        return False
+
+    def collect(self, max_records: int) -> list[ConsumerRecord]:
+        """Up to ``max_records`` buffered records, partition by partition; advances positions."""
+        out: list[ConsumerRecord] = []
+        make = tuple.__new__            # ConsumerRecord without its Python-level __new__ (the hot path of poll)
+        cls = ConsumerRecord
+        for tp, state in self.assignment.items():
+            if len(out) >= max_records:
+                break
+            if not state.has_buffered or state.position is None:
+                continue
+            topic, partition = tp
+            position = state.position
+            while state.buffer_index < len(state.buffer) and len(out) < max_records:
+                batch = state.buffer[state.buffer_index]
+                if batch.next_offset <= position:
+                    state.buffer_index += 1
+                    continue
+                records = batch.records
+                base = batch.base_offset
+                if batch.offset_deltas is None and base >= position and len(records) <= max_records - len(out):
+                    out.extend([make(cls, (topic, partition, base + i, r.timestamp_ms, r.key, r.value, r.headers))
+                                for i, r in enumerate(records)])
+                    position = batch.next_offset
+                    state.buffer_index += 1
+                    continue
+                offsets = batch.offsets()
+                taken_all = True
+                for i in range(len(records)):
+                    offset = offsets[i]
+                    if offset < position:
+                        continue
+                    if len(out) >= max_records:
+                        taken_all = False
+                        break
+                    r = records[i]
+                    out.append(make(cls, (topic, partition, offset, r.timestamp_ms, r.key, r.value, r.headers)))
+                    position = offset + 1
+                if taken_all:
+                    position = max(position, batch.next_offset)
+                    state.buffer_index += 1
+            state.position = position
+            if not state.has_buffered:
+                state.clear_buffer()
+        if out:
+            self.wakeup()        # buffers drained: fetch the next data while the application works
+        return out
+
+    # -- the fetcher -------------------------------------------------------------------------------------------------
+    def wakeup(self) -> None:
+        self._wakeup_at(self.port.now)
+
+    def _wakeup_at(self, at_ms: float) -> None:
+        if at_ms >= self._timer_at or self.closed:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at_ms
+        self._timer = self.port.set_timer(max(0.0, at_ms - self.port.now), self._run_once, name="fetcher")
+
+    def _run_once(self) -> None:
+        self._timer = None
+        self._timer_at = float("inf")
+        if self.closed:
+            return
+        now = self.port.now
+        md = self.metadata
+        next_ms = float("inf")
+        if md.wanted and md.time_to_next_update_ms(now) <= 0:
+            self._send_metadata(now)
+        next_ms = min(next_ms, self._send_resets(now))
+        next_ms = min(next_ms, self._send_fetches(now))
+        if md.wanted:
+            next_ms = min(next_ms, md.time_to_next_update_ms(now))   # refreshes and metadata.max.age.ms
+        if next_ms < float("inf"):
+            self._wakeup_at(now + max(next_ms, 0.0))
+
+    def _send_metadata(self, now: float) -> None:
+        md = self.metadata
+        nodes = list(md.brokers.values()) or self.bootstrap
+        node = self.network.least_loaded(nodes, now, self._rng)
+        if node is None:     # every broker is backing off: try again when the first may be used
+            md.blocked_until_ms = now + self.network.min_backoff_remaining_ms(nodes, now)
+            return
+        self.network.send(node, lambda cid: md.request(cid, now), self._on_metadata)
+
+    def _on_metadata(self, response: Any, error: str | None) -> None:
+        if error is not None or not isinstance(response, MetadataResponse):
+            self.metadata.failed(self.port.now)
+        else:
+            self.metadata.update(response, self.port.now)
+        self.wakeup()
+
+    def _send_resets(self, now: float) -> float:
+        by_node: dict[NodeId, dict[TopicPartition, int]] = {}
+        wait = float("inf")
+        for tp, state in self.assignment.items():
+            if not state.needs_reset or state.reset_in_flight:
+                continue
+            strategy = self._strategy(tp)
+            if strategy == "none":
+                continue
+            if state.retry_at_ms > now:
+                wait = min(wait, state.retry_at_ms - now)
+                continue
+            leader = self.metadata.leader_node(tp)
+            if leader is None:
+                self.metadata.request_update()
+                continue
+            by_node.setdefault(leader, {})[tp] = EARLIEST_TIMESTAMP if strategy == "earliest" else LATEST_TIMESTAMP
+        for node, parts in by_node.items():
+            generations = {tp: self.assignment[tp].generation for tp in parts}
+            for tp in parts:
+                self.assignment[tp].reset_in_flight = True
+            self.network.send(node, lambda cid, parts=parts: ListOffsetsRequest(  # type: ignore[misc]
+                parts, isolation_level=self.isolation_level, correlation_id=cid),
+                functools.partial(self._on_list_offsets, generations))
+        return wait
+
+    def _on_list_offsets(self, generations: dict[TopicPartition, int], response: Any, error: str | None) -> None:
+        now = self.port.now
+        for tp, generation in generations.items():
+            state = self.assignment.get(tp)
+            if state is None or state.generation != generation:
+                continue
+            state.reset_in_flight = False
+            part = response.responses.get(tp) if isinstance(response, ListOffsetsResponse) else None
+            if error is None and part is not None and part.error == NONE:
+                state.position = part.offset
+                state.needs_reset = False
+                self._reset_override.pop(tp, None)
+                self.port.record("consumer.offset_reset", part.offset, topic=tp.topic, partition=tp.partition,
+                                 strategy=self._strategy(tp))
+            else:
+                self.metadata.request_update()
+                state.retry_at_ms = now + self.retry_backoff_ms
+        self.wakeup()
+
+    def _send_fetches(self, now: float) -> float:
+        by_node: dict[NodeId, dict[TopicPartition, FetchPartition]] = {}
+        generations: dict[NodeId, dict[TopicPartition, int]] = {}
+        wait = float("inf")
+        md = self.metadata
+        for tp, state in self.assignment.items():
+            if state.position is None or state.needs_reset or state.has_buffered or state.error is not None:
+                continue
+            if state.retry_at_ms > now:
+                wait = min(wait, state.retry_at_ms - now)
+                continue
+            leader = md.leader_node(tp)
+            if leader is None:
+                md.request_update()
+                continue
+            if leader in self._fetching or not self.network.is_ready(leader, now):
+                if leader not in self._fetching:
+                    wait = min(wait, max(self.network.backoff_remaining_ms(leader, now), 1.0))
+                continue
+            info = md.partition(tp)
+            epoch = info.leader_epoch if info is not None else -1
+            by_node.setdefault(leader, {})[tp] = FetchPartition(state.position, self.max_partition_fetch_bytes, epoch)
+            generations.setdefault(leader, {})[tp] = state.generation
+        for node, parts in by_node.items():
+            self._fetching[node] = None
+            request_parts = parts
+            self.network.send(node, lambda cid, p=request_parts: FetchRequest(  # type: ignore[misc]
+                -1, self.fetch_max_wait_ms, self.fetch_min_bytes, self.fetch_max_bytes, p,
+                isolation_level=self.isolation_level, correlation_id=cid),
+                functools.partial(self._on_fetch, node, generations[node]))
+            self.fetches_sent += 1
+        return wait
+
+    def _on_fetch(self, node: NodeId, generations: dict[TopicPartition, int], response: Any,
+                  error: str | None) -> None:
+        self._fetching.pop(node, None)
+        now = self.port.now
+        fetched = 0
+        size = 0
+        for tp, generation in generations.items():
+            state = self.assignment.get(tp)
+            if state is None or state.generation != generation:
+                continue     # unassigned or sought meanwhile: this data is for an old position
+            part = response.responses.get(tp) if isinstance(response, FetchResponse) and error is None else None
+            if part is None:
+                state.retry_at_ms = now + self.retry_backoff_ms
+                continue
+            if part.error == NONE:
+                state.high_watermark = part.high_watermark
+                state.log_start_offset = part.log_start_offset
+                if part.batches:
+                    state.buffer = list(part.batches)
+                    state.buffer_index = 0
+                    fetched += sum(b.record_count for b in part.batches)
+                    size += part.records_size_bytes
+                continue
+            self.port.record("consumer.fetch_errors", 1, error=part.error, topic=tp.topic, partition=tp.partition)
+            if part.error == _OUT_OF_RANGE:
+                strategy = self._strategy(tp)
+                if strategy == "none":
+                    state.error = OffsetOutOfRangeError(
+                        f"Fetch position FetchPosition{{offset={state.position}}} is out of range for partition "
+                        f"{tp}")
+                else:
+                    state.position = None
+                    state.needs_reset = True
+                    state.generation += 1
+                continue
+            cls = error_for_name(part.error)
+            hint = part.current_leader
+            if hint is not None and self.metadata.update_leader(tp, hint[0], hint[1]):
+                continue          # KIP-951: the answer named a newer leader; fetch from it at once
+            if cls.invalid_metadata:
+                self.metadata.request_update()
+            state.retry_at_ms = now + self.retry_backoff_ms
+        if fetched:
+            self.records_fetched += fetched
+            self.port.record("consumer.fetch", fetched, bytes=size, broker=str(node))
+        self.wakeup()
+
+    def abandon(self) -> None:
+        self.closed = True
