@@ -246,6 +246,17 @@ class ReplicaManager:
                 self._stop(tp, delete=True)
         for topic, index in change.partitions:
             self._apply_partition(image, TopicPartition(topic, index), now_ms)
+        if self._wake:
+            self._wake_sessions()
+
+    def _wake_watchers(self, p: Partition) -> None:
+        """A leadership change completes parked follower fetches on ``p`` (DelayedFetch cases A and E), so
+        followers learn the new epoch or the error at once."""
+        tp = p.tp
+        for s in p.sessions:
+            s.pending[tp] = None
+            if s.parked is not None:
+                self._wake[s.replica_id] = s
 
     def _hw_checkpoint(self) -> Mapping[str, int]:
         if self._hw_checkpoint_cache is None:
@@ -284,9 +295,7 @@ class ReplicaManager:
                 self.leading[tp] = p
                 self.lagging[tp] = p
                 self._arm_isr_check(now_ms)
-                # Followers' sessions see a new leader epoch: wake them so they learn it.
-                for s in p.sessions:
-                    s.pending[tp] = None
+                self._wake_watchers(p)
             self._after_isr_change(p)
         else:
             was_leader = p.is_leader
@@ -295,6 +304,7 @@ class ReplicaManager:
                     self.leading.pop(tp, None)
                     self.lagging.pop(tp, None)
                     self._fail_waiters(p, _NOT_LEADER)
+                    self._wake_watchers(p)
                 if p.leader_id < 0:
                     self.fetchers.remove_partition(tp, now_ms)
                 else:

@@ -402,3 +402,13 @@ def test_expired_consumer_fetches_do_not_pile_up_on_an_idle_partition() -> None:
         rm.on_timer("expiry", i * 500 + 500)
     assert rm.partitions[TP].consumer_waiters == []
     assert len([m for _, m in port.take() if isinstance(m, FetchResponse)]) == 10
+
+
+def test_a_leadership_change_answers_parked_follower_fetches_at_once() -> None:
+    rm, port, meta = leader()
+    rm.handle_fetch(2, follower_fetch(2, 0, epoch=0, max_wait_ms=500, correlation_id=4), 0)
+    assert port.take() == []
+    rm.apply_change(meta.image, meta.change("t", 0, leader=2), 10)
+    resp = port.only(FetchResponse)
+    assert resp.correlation_id == 4
+    assert resp.responses[TP].error == "FENCED_LEADER_EPOCH" and resp.responses[TP].current_leader == (2, 1)
