@@ -48,6 +48,11 @@ _SMALL = 1 << 14
 #: varint sizes of 0.._SMALL-1 (zigzag of a non-negative n is 2n), looked up instead of computed on the hot path.
 _VARINT = [size_of_varint(i) for i in range(_SMALL)]
 _TEMPLATE = RecordBatch(())
+_BUILT = ("records", "producer_id", "producer_epoch", "base_sequence", "size_bytes", "max_timestamp_ms",
+          "last_offset_delta")
+#: Every other field of a fresh batch, copied from an empty one (so a field added to RecordBatch gets its default).
+_DEFAULTS = tuple((name, getattr(_TEMPLATE, name)) for name in RecordBatch.__slots__  # type: ignore[attr-defined]
+                  if name not in _BUILT)
 
 
 class NeedMemory(Exception):
@@ -113,13 +118,16 @@ class ProducerBatch:
                 and built.base_sequence == base_sequence):
             return built
         batch = object.__new__(RecordBatch)
-        for name in RecordBatch.__slots__:  # type: ignore[attr-defined]
-            object.__setattr__(batch, name, getattr(_TEMPLATE, name))
-        fields = (("records", tuple(self.records)), ("producer_id", producer_id), ("producer_epoch", producer_epoch),
-                  ("base_sequence", base_sequence), ("size_bytes", self.size_bytes), ("max_timestamp_ms", self.max_ts),
-                  ("last_offset_delta", len(self.records) - 1))
-        for name, value in fields:
-            object.__setattr__(batch, name, value)
+        setattr_ = object.__setattr__
+        for name, value in _DEFAULTS:
+            setattr_(batch, name, value)
+        setattr_(batch, "records", tuple(self.records))
+        setattr_(batch, "producer_id", producer_id)
+        setattr_(batch, "producer_epoch", producer_epoch)
+        setattr_(batch, "base_sequence", base_sequence)
+        setattr_(batch, "size_bytes", self.size_bytes)
+        setattr_(batch, "max_timestamp_ms", self.max_ts)
+        setattr_(batch, "last_offset_delta", len(self.records) - 1)
         self.built = batch
         return batch
 
