@@ -1,0 +1,47 @@
+"""A whole cluster run (boot, topic, produce, faults, consume) is a function of (code, config, seed)."""
+import os
+import subprocess
+import sys
+
+import kafkalab as kl
+from kafkalab.sim import FaultOptions, Nemesis, Tracer
+
+
+def cluster_digest(seed: int) -> str:
+    cluster = kl.Cluster(seed=seed, config={"min.insync.replicas": 2})
+    tracer = Tracer(cluster.kernel)
+    cluster.create_topic("t", partitions=3, replication_factor=3)
+    producer = cluster.producer({"linger.ms": 2})
+    Nemesis(cluster).random(20_000, cluster.brokers, FaultOptions(mean_interval_ms=4_000, max_down=1))
+    futures = []
+    for i in range(200):
+        futures.append(producer.send("t", value=f"v{i}", key=f"k{i % 13}"))
+        cluster.run(100)
+    cluster.heal()
+    for node in cluster.brokers:
+        if not cluster.is_alive(node):
+            cluster.restart(node)
+    assert cluster.run_until(lambda: all(f.done() for f in futures), 150_000)
+    consumer = cluster.consumer({"auto.offset.reset": "earliest"})
+    consumer.assign([kl.TopicPartition("t", p) for p in range(3)])
+    read = sum(len(consumer.poll(300)) for _ in range(10))
+    outcome = [(op.type, op.partition, op.offset) for op in cluster.history if op.f == "send" and op.type != "invoke"]
+    return f"{tracer.digest()} {tracer.count} {read} {len(outcome)}"
+
+
+def test_same_seed_same_cluster_trace_in_process_and_different_seeds_differ():
+    first = cluster_digest(21)
+    assert first == cluster_digest(21)
+    assert first != cluster_digest(22)
+
+
+def test_same_cluster_trace_in_other_processes_under_other_hash_seeds():
+    code = "import tests.cluster.test_cluster_determinism as t; print(t.cluster_digest(21))"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    outputs = []
+    for hash_seed in ("0", "4242"):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                             cwd=root)
+        outputs.append(out.stdout.strip())
+    assert outputs[0] == outputs[1] == cluster_digest(21)
