@@ -143,7 +143,8 @@ class ConsumerFetch:
 class FollowerSession:
     """The leader's incremental fetch session with one follower broker (Kafka's ``FetchSession``)."""
 
-    __slots__ = ("replica_id", "session_id", "partitions", "pending", "sent_hw", "parked", "parked_src", "done")
+    __slots__ = ("replica_id", "session_id", "partitions", "pending", "sent_hw", "parked", "parked_src", "done",
+                 "replica_epoch", "expand_candidates")
 
     def __init__(self, replica_id: int, session_id: int) -> None:
         self.replica_id = replica_id
@@ -154,6 +155,8 @@ class FollowerSession:
         self.parked: FetchRequest | None = None
         self.parked_src: Any = None
         self.done = False                                  # replaced by a newer session
+        self.replica_epoch = -1                            # the follower's broker epoch in its latest request
+        self.expand_candidates: dict[TopicPartition, None] = {}   # partitions where it is out of the ISR
 
 
 def _pfr(error: str, p: Partition | None) -> PartitionFetchResponse:
@@ -246,6 +249,9 @@ class ReplicaManager:
                 self._stop(tp, delete=True)
         for topic, index in change.partitions:
             self._apply_partition(image, TopicPartition(topic, index), now_ms)
+        if change.brokers:
+            for p in self.leading.values():
+                self._mark_expand_candidates(p)
         if self._wake:
             self._wake_sessions()
 
@@ -431,7 +437,11 @@ class ReplicaManager:
             s.pending[tp] = None
 
     def _after_isr_change(self, p: Partition) -> None:
-        """The ISR changed (image or AlterPartition answer): the HW may move, waiting produces may fail."""
+        """The ISR changed (image or AlterPartition answer): the HW may move, waiting produces may fail, an
+        out-of-ISR replica may now be added."""
+        if not self._settled(p):
+            self.lagging[p.tp] = p
+        self._mark_expand_candidates(p)
         if p.maybe_increment_hw():
             self._on_hw_advanced(p)
         if len(p.maximal_isr) < p.min_isr and p.produce_waiters:
@@ -555,6 +565,7 @@ class ReplicaManager:
                     if p is not None and s in p.sessions:
                         p.sessions.remove(s)
         s.parked = None
+        s.replica_epoch = req.replica_epoch
         partitions = self.partitions
         candidates: dict[TopicPartition, None] = dict.fromkeys(req.partitions)
         for tp, fp in req.partitions.items():
@@ -573,16 +584,29 @@ class ReplicaManager:
                 continue
             p.update_follower_fetch(state, fp.fetch_offset, now_ms)
             state.broker_epoch = req.replica_epoch
-            if fp.fetch_offset == p.log.log_end_offset and p.pending_isr is None and tp in self.lagging \
-                    and p.isr_min_leo() == fp.fetch_offset:
+            if fp.fetch_offset == p.log.log_end_offset and tp in self.lagging and self._settled(p):
                 del self.lagging[tp]
-            proposal = p.maybe_expand_isr(replica, now_ms, self._eligible)
-            if proposal is not None:
-                self.isr_expands += 1
-                self.lagging[tp] = p
-                self.port.alter_partition(proposal)
+            if replica not in p.isr:
+                self._expand(s, p, now_ms)
             if p.maybe_increment_hw():
                 self._on_hw_advanced(p)
+        if s.expand_candidates:
+            for tp in list(s.expand_candidates):
+                cached = s.partitions.get(tp)
+                p = partitions.get(tp)
+                if tp in req.partitions or cached is None or p is None:
+                    if cached is None or p is None:
+                        del s.expand_candidates[tp]
+                    continue
+                state = p.followers.get(replica)
+                if p.role is not Role.LEADER or state is None or replica in p.isr:
+                    del s.expand_candidates[tp]
+                    continue
+                if cached.fetch_offset <= p.log.log_end_offset and \
+                        cached.current_leader_epoch in (-1, p.leader_epoch):
+                    p.update_follower_fetch(state, cached.fetch_offset, now_ms)   # the session's cached offset
+                    state.broker_epoch = req.replica_epoch
+                    self._expand(s, p, now_ms)
         candidates.update(s.pending)
         s.pending = {}
         responses, total, news = self._session_read(s, candidates, req.max_bytes)
@@ -593,6 +617,16 @@ class ReplicaManager:
         s.parked = req
         s.parked_src = src
         self._add_expiry(now_ms + req.max_wait_ms, (s, req))
+
+    def _expand(self, s: FollowerSession, p: Partition, now_ms: float) -> None:
+        proposal = p.maybe_expand_isr(s.replica_id, now_ms, self._eligible)
+        if proposal is not None:
+            self.isr_expands += 1
+            self.lagging[p.tp] = p
+            s.expand_candidates.pop(p.tp, None)
+            self.port.alter_partition(proposal)
+        else:
+            s.expand_candidates[p.tp] = None
 
     def _session_read(self, s: FollowerSession, candidates: dict[TopicPartition, None], max_bytes: int
                       ) -> tuple[dict[TopicPartition, PartitionFetchResponse], int, bool]:
@@ -763,10 +797,28 @@ class ReplicaManager:
             self._isr_check_armed = True
             self.port.set_timer(_ISR_CHECK, now_ms + self.lag_ms / 2)
 
+    @staticmethod
+    def _settled(p: Partition) -> bool:
+        """Nothing for the ISR check to do: no proposal pending, every ISR follower has the leader's log end."""
+        return p.pending_isr is None and p.isr_min_leo() == p.log.log_end_offset
+
+    def _mark_expand_candidates(self, p: Partition) -> None:
+        """Replicas out of ``p``'s ISR get ``p`` re-evaluated on their session's next fetch (Kafka runs the
+        expansion check for every partition of a fetch session on every fetch; an incremental session does not
+        mention a caught-up idle partition, so the leader remembers which ones to look at)."""
+        if p.role is not Role.LEADER or len(p.isr) == len(p.replicas):
+            return
+        tp = p.tp
+        for r in p.replicas:
+            if r != self.broker_id and r not in p.isr:
+                session = self.sessions.get(r)
+                if session is not None and tp in session.partitions:
+                    session.expand_candidates[tp] = None
+
     def _check_isr(self, now_ms: float) -> None:
         """Kafka's ``isr-expiration`` task: shrink ISRs of lagging followers, resend stuck proposals."""
         for tp, p in list(self.lagging.items()):
-            if p.pending_isr is None and p.isr_min_leo() == p.log.log_end_offset:
+            if self._settled(p):
                 del self.lagging[tp]
                 continue
             if p.pending_isr is not None:

@@ -412,3 +412,16 @@ def test_a_leadership_change_answers_parked_follower_fetches_at_once() -> None:
     resp = port.only(FetchResponse)
     assert resp.correlation_id == 4
     assert resp.responses[TP].error == "FENCED_LEADER_EPOCH" and resp.responses[TP].current_leader == (2, 1)
+
+
+def test_an_idle_caught_up_follower_rejoins_on_a_session_fetch_that_does_not_name_the_partition() -> None:
+    rm, port, meta = leader()
+    rm.apply_change(meta.image, meta.change("t", 0, isr=(1, 2)), 0)
+    rm.apply_change(meta.image, meta.fence(3), 0)
+    rm.handle_fetch(3, follower_fetch(3, 0, epoch=0), 1)            # caught up, but fenced: stays out
+    session = port.only(FetchResponse).session_id
+    assert port.proposals == []
+    rm.apply_change(meta.image, meta.unfence(3), 2)
+    assert port.proposals == []                                    # a fetch must show the follower is alive
+    rm.handle_fetch(3, FetchRequest(3, 0, 1, 1 << 20, {}, session_id=session, session_epoch=1), 3)
+    assert [p.new_isr for p in port.proposals] == [(1, 2, 3)]
