@@ -1,0 +1,69 @@
+"""Benchmark: does an idle cluster cost the same with 10 partitions as with 10,000? (DESIGN.md principle 4)
+
+Two clusters of 3 brokers and 3 controllers, each with one topic at RF=3: 10 partitions and 10,000 partitions. After
+the topic's leaders are ready and the followers have caught up (a few virtual seconds of settling, not timed), each
+runs 60 virtual seconds with no client traffic. The wall time of those 60 seconds is what is compared: controller
+heartbeats, metadata no-ops, replica fetcher long polls and ISR checks should cost per broker, not per partition.
+
+Prints a table, then one JSON line: {"benchmark": "idle_scale", "wall_s_small": ..., "wall_s_large": ...,
+"ratio": ...}. Target: ratio <= 3. ``--profile`` prints the top functions of the large run. Wall-clock reads are
+fine here; the package never reads the clock.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import time
+from typing import Any
+
+import kafkalab as kl
+
+IDLE_MS = 60_000.0
+SETTLE_MS = 5_000.0
+
+
+def idle(partitions: int, seed: int = 0, idle_ms: float = IDLE_MS, profile: bool = False) -> dict[str, Any]:
+    """Boot, create the topic, settle, then time ``idle_ms`` of virtual time with nothing to do."""
+    t0 = time.perf_counter()
+    cluster = kl.Cluster(brokers=3, controllers=3, seed=seed)
+    cluster.create_topic("idle", partitions=partitions, replication_factor=3, timeout_ms=120_000)
+    cluster.run(SETTLE_MS)
+    setup_s = time.perf_counter() - t0
+    events0 = cluster.kernel.events_processed
+    profiler = cProfile.Profile() if profile else None
+    start = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    cluster.run(idle_ms)
+    if profiler is not None:
+        profiler.disable()
+    wall = time.perf_counter() - start
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+    return {"partitions": partitions, "setup_s": setup_s, "wall_s": wall,
+            "events": cluster.kernel.events_processed - events0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=10)
+    parser.add_argument("--large", type=int, default=10_000)
+    parser.add_argument("--idle-ms", type=float, default=IDLE_MS)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", action="store_true", help="profile the large cluster's idle run")
+    args = parser.parse_args()
+    small = idle(args.small, args.seed, args.idle_ms)
+    large = idle(args.large, args.seed, args.idle_ms, profile=args.profile)
+    ratio = large["wall_s"] / small["wall_s"]
+    print(f"{'partitions':>12}{'setup wall s':>14}{'idle wall s':>14}{'idle events':>14}")
+    for r in (small, large):
+        print(f"{r['partitions']:>12,}{r['setup_s']:>14.2f}{r['wall_s']:>14.3f}{r['events']:>14,}")
+    print(f"ratio large/small over {args.idle_ms / 1000:g} virtual s: {ratio:.2f}x (target <= 3)")
+    print(json.dumps({"benchmark": "idle_scale", "wall_s_small": round(small["wall_s"], 4),
+                      "wall_s_large": round(large["wall_s"], 4), "ratio": round(ratio, 2)}))
+
+
+if __name__ == "__main__":
+    main()

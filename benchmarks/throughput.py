@@ -1,0 +1,170 @@
+"""Benchmark: a million records through a simulated Kafka cluster, end to end, in wall-clock terms.
+
+Workload (issue 4): 3 brokers and 3 controllers, one topic of 6 partitions with RF=3 and min.insync.replicas=2; one
+producer with default settings (acks=all, linger.ms=5, batch.size=16384, idempotence on) sends ``--records``
+100-byte values over 10,000 keys; three consumers, each assigned two partitions (groups come later), read every
+record. The producer sends in chunks and the consumers drain what they have between chunks, so producing, replicating
+and consuming overlap in virtual time as they would on a real cluster.
+
+The limit: the same records (key, value) built, appended to a Python list and read back, in this process. Nothing
+can move records faster than that, so ``ratio_vs_limit`` says what the whole simulated path costs per record.
+
+Memory: peak RSS (``ru_maxrss``). Replicas share immutable batches (zero-copy replication, DESIGN.md principle 4); the
+table counts the batch references in all replica logs against the distinct batch objects, and prices what a second
+and third copy of the record objects would add.
+
+Prints a table, then one JSON line: {"benchmark": "throughput", "records_per_s": ..., "limit_records_per_s": ...,
+"ratio_vs_limit": ..., "virtual_ms": ..., "peak_rss_mb": ...}. ``--records N`` for a quick run. Wall-clock reads
+are fine here; the package never reads the clock.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import sys
+import time
+from typing import Any
+
+import kafkalab as kl
+
+TOPIC = "bench"
+PARTITIONS = 6
+KEYS = 10_000
+VALUE_BYTES = 100
+CHUNK = 20_000
+
+
+def make_records(n: int) -> tuple[list[bytes], list[bytes]]:
+    """Keys ``k0``..``k9999`` round robin, and one shared 100-byte value per key slot (values differ per key)."""
+    keys = [f"k{i}".encode() for i in range(KEYS)]
+    values = [(f"v{i:06d}-".encode() * 20)[:VALUE_BYTES] for i in range(KEYS)]
+    return keys, values
+
+
+def limit(n: int) -> float:
+    """Records per second to build (key, value) pairs, append them to a list and read them back."""
+    keys, values = make_records(n)
+    start = time.perf_counter()
+    log: list[tuple[bytes, bytes]] = []
+    append = log.append
+    for i in range(n):
+        j = i % KEYS
+        append((keys[j], values[j]))
+    count = 0
+    for _key, value in log:
+        count += value is not None
+    elapsed = time.perf_counter() - start
+    assert count == n
+    return n / elapsed
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def run(n: int, seed: int = 0) -> dict[str, Any]:
+    keys, values = make_records(n)
+    cluster = kl.Cluster(brokers=3, controllers=3, seed=seed)
+    cluster.create_topic(TOPIC, partitions=PARTITIONS, replication_factor=3, config={"min.insync.replicas": 2})
+    producer = cluster.producer()
+    consumers = []
+    for c in range(3):
+        consumer = cluster.consumer({"auto.offset.reset": "earliest"})
+        consumer.assign([kl.TopicPartition(TOPIC, p) for p in range(2 * c, 2 * c + 2)])
+        consumers.append(consumer)
+    gc.collect()
+    rss_before = rss_mb()
+    virtual0 = cluster.now
+    consumed = 0
+    send = producer.send
+    start = time.perf_counter()
+    for first in range(0, n, CHUNK):
+        for i in range(first, min(first + CHUNK, n)):
+            j = i % KEYS
+            send(TOPIC, values[j], keys[j])
+        for consumer in consumers:
+            while batch := consumer.poll(0):
+                consumed += len(batch)
+    producer.flush()
+    produced_at = time.perf_counter()
+    # Each consumer waits only for the rest of its own partitions (a finished one would idle out its poll timeout).
+    ends = {p: hw for p, hw in zip(cluster.describe_topic(TOPIC)["partition"],
+                                   cluster.describe_topic(TOPIC)["high_watermark"], strict=True)}
+    for c, consumer in enumerate(consumers):
+        for p in (2 * c, 2 * c + 1):
+            tp = kl.TopicPartition(TOPIC, p)
+            while consumer.position(tp) < ends[p]:
+                got = consumer.poll(1000)
+                if not got:
+                    raise RuntimeError(f"consumer {c} stalled on partition {p} (seed={seed}, t={cluster.now:.0f} ms)")
+                consumed += len(got)
+    wall = time.perf_counter() - start
+    if consumed != n:
+        raise RuntimeError(f"consumed {consumed} records, produced {n}")
+    shared = share_report(cluster)
+    return {"records": n, "wall_s": wall, "produce_wall_s": produced_at - start,
+            "records_per_s": n / wall, "virtual_ms": cluster.now - virtual0,
+            "events": cluster.kernel.events_processed, "rss_before_mb": rss_before, **shared}
+
+
+def share_report(cluster: kl.Cluster) -> dict[str, Any]:
+    """Batch references in all replica logs versus distinct batch objects, and what one copy of the records costs."""
+    refs = 0
+    distinct: dict[int, Any] = {}
+    for b in cluster.brokers:
+        broker = cluster.broker(b)
+        for p in range(PARTITIONS):
+            part = broker.rm.partition(TOPIC, p) if broker is not None else None
+            if part is None:
+                continue
+            for batch in part.log.batches():
+                refs += 1
+                distinct[id(batch)] = batch   # id() only to count objects, never to order anything
+    one_copy = 0
+    for batch in distinct.values():
+        one_copy += sys.getsizeof(batch) + sys.getsizeof(batch.records)
+        for record in batch.records:
+            one_copy += sys.getsizeof(record)   # key and value bytes are the producer's own objects, shared too
+    return {"batch_refs": refs, "distinct_batches": len(distinct), "one_copy_mb": one_copy / 2**20}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    lim = limit(args.records)
+    r = run(args.records, args.seed)
+    peak = rss_mb()
+    ratio = r["records_per_s"] / lim
+    three = peak + 2 * r["one_copy_mb"]
+    print(f"{'what':<44}{'value':>16}")
+    rows = [
+        ("records (100 B values, 10,000 keys)", f"{r['records']:,}"),
+        ("wall s end to end", f"{r['wall_s']:.2f}"),
+        ("  of which producing (send + flush)", f"{r['produce_wall_s']:.2f}"),
+        ("records/s end to end (wall)", f"{r['records_per_s']:,.0f}"),
+        ("limit records/s (build, list, read back)", f"{lim:,.0f}"),
+        ("ratio vs limit", f"{ratio:.3f}"),
+        ("virtual ms", f"{r['virtual_ms']:,.1f}"),
+        ("records/s in virtual time", f"{r['records'] / r['virtual_ms'] * 1000:,.0f}"),
+        ("simulation events", f"{r['events']:,}"),
+        ("peak RSS MB", f"{peak:,.0f}"),
+        ("RSS before producing MB", f"{r['rss_before_mb']:,.0f}"),
+        ("batch references in 3 replicas' logs", f"{r['batch_refs']:,}"),
+        ("distinct batch objects", f"{r['distinct_batches']:,}"),
+        ("one copy of batches+records MB", f"{r['one_copy_mb']:,.0f}"),
+        ("peak RSS if replicas copied MB (est.)", f"{three:,.0f}"),
+    ]
+    for name, value in rows:
+        print(f"{name:<44}{value:>16}")
+    print(f"target >= 250,000 records/s: {'met' if r['records_per_s'] >= 250_000 else 'NOT met'}")
+    print(json.dumps({"benchmark": "throughput", "records_per_s": round(r["records_per_s"]),
+                      "limit_records_per_s": round(lim), "ratio_vs_limit": round(ratio, 4),
+                      "virtual_ms": round(r["virtual_ms"], 1), "peak_rss_mb": round(peak, 1)}))
+
+
+if __name__ == "__main__":
+    main()
