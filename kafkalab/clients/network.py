@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
 from kafkalab.broker.messages import message_size_bytes
+from kafkalab.transport import ConnectionReset
 
 __all__ = ["ClientPort", "TimerHandle", "NetworkClient", "REQUEST_TIMED_OUT", "NETWORK_EXCEPTION"]
 
@@ -139,7 +140,12 @@ class NetworkClient:
 
     def on_message(self, src: NodeId, msg: Any) -> bool:
         """Hand an answer to its request's callback. False when it matches nothing in flight (a late answer on a
-        dropped connection, or not a response)."""
+        dropped connection, or not a response). A :class:`~kafkalab.transport.ConnectionReset` from a broker whose
+        process died drops the connection at once (what a TCP RST does), instead of waiting for request.timeout.ms."""
+        if type(msg) is ConnectionReset:
+            if src in self._in_flight:
+                self.disconnect(src)
+            return True
         correlation_id = getattr(msg, "correlation_id", None)
         pending = self._in_flight.get(src)
         if pending is None or correlation_id is None:

@@ -27,8 +27,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kafkalab.sim.kernel import Kernel, Owner
+from kafkalab.transport import ConnectionReset
 
-__all__ = ["LinkSpec", "Network", "GIGABIT_BYTES_PER_MS"]
+__all__ = ["LinkSpec", "Network", "ConnectionReset", "GIGABIT_BYTES_PER_MS"]
 
 NodeId = Hashable
 Handler = Callable[[Any, Any], None]
@@ -76,15 +77,17 @@ class _Link:
 
 
 class _Endpoint:
-    __slots__ = ("node", "handler", "owner", "up", "incarnation", "server")
+    __slots__ = ("node", "handler", "owner", "up", "host_up", "incarnation", "server", "resets")
 
-    def __init__(self, node: NodeId, handler: Handler, owner: Owner, server: bool) -> None:
+    def __init__(self, node: NodeId, handler: Handler, owner: Owner, server: bool, resets: bool) -> None:
         self.node = node
         self.handler = handler
         self.owner = owner
         self.up = True
+        self.host_up = True
         self.incarnation = 0
         self.server = server
+        self.resets = resets
 
 
 class Network:
@@ -104,11 +107,17 @@ class Network:
         self.messages_dropped = 0
 
     # -- membership -----------------------------------------------------------------------------------------------
-    def register(self, node: NodeId, handler: Handler, owner: Owner | None = None, *, server: bool = True) -> None:
-        """Attach ``node``: ``handler(src, msg)`` receives its messages. ``server=False`` for clients."""
+    def register(self, node: NodeId, handler: Handler, owner: Owner | None = None, *, server: bool = True,
+                 resets: bool | None = None) -> None:
+        """Attach ``node``: ``handler(src, msg)`` receives its messages. ``server=False`` for clients.
+
+        ``resets``: whether this node is told, with a :class:`ConnectionReset`, when a message it sent reached a
+        dead process on a live host (default: clients yes, servers no).
+        """
         if node in self._endpoints:
             raise ValueError(f"node {node!r} is already registered on this network")
-        self._endpoints[node] = _Endpoint(node, handler, owner or Owner(str(node)), server)
+        self._endpoints[node] = _Endpoint(node, handler, owner or Owner(str(node)), server,
+                                          (not server) if resets is None else resets)
 
     def attach(self, node: NodeId, handler: Handler, owner: Owner) -> None:
         """Re-attach a restarted node: a new handler and incarnation; messages to the old one are dropped."""
@@ -117,11 +126,14 @@ class Network:
         ep.owner = owner
         ep.incarnation += 1
         ep.up = True
+        ep.host_up = True
 
-    def down(self, node: NodeId) -> None:
-        """The node crashed: it receives nothing until :meth:`attach`."""
+    def down(self, node: NodeId, host_up: bool = True) -> None:
+        """The node's process died: it receives nothing until :meth:`attach`. ``host_up=False`` (power loss): its
+        host is off too, so nobody answers with a reset."""
         ep = self._endpoint(node)
         ep.up = False
+        ep.host_up = host_up
         ep.incarnation += 1
 
     @property
@@ -270,6 +282,10 @@ class Network:
             link = self._links.get((src, ep.node))
             if link is not None:
                 link.dropped += 1
+            if ep.host_up and type(msg) is not ConnectionReset and self.connected(src, ep.node):
+                sender = self._endpoints.get(src)
+                if sender is not None and sender.resets and sender.up:
+                    self.send(ep.node, src, ConnectionReset(ep.node), size_bytes=40)
             return
         link = self._links.get((src, ep.node))
         if link is not None:

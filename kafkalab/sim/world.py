@@ -172,8 +172,10 @@ class World:
         owner = self._owners[node_id]
         if owner.alive:
             self.kernel.kill(owner)
-            self.network.down(node_id)
+            self.network.down(node_id, host_up=not lose_unflushed)
             self.processes[node_id] = None
+        elif lose_unflushed:
+            self.network.down(node_id, host_up=False)
         if lose_unflushed:
             self.disks[node_id].power_loss()
         self.kernel.trace(f"crash {node_id}{' power-loss' if lose_unflushed else ''}")

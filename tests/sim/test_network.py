@@ -169,3 +169,27 @@ def test_unknown_nodes_and_double_registration_are_clear_errors():
         net.register(1, print)
     with pytest.raises(ValueError, match="node 1 is named in two partition groups"):
         net.partition([1, 2], [1])
+
+
+def test_a_client_writing_to_a_dead_process_on_a_live_host_gets_a_reset_back():
+    from kafkalab.transport import ConnectionReset
+
+    k, net, inbox = make_net(nodes=(1, 2), clients=("c",))
+    net.down(1)                                    # kill -9: the host's kernel answers with RST
+    net.send("c", 1, "produce")
+    k.run(5)
+    assert inbox["c"] == [(2.0, 1, ConnectionReset(1))]
+    net.send(2, 1, "replica fetch")                # servers did not ask for resets
+    k.run(5)
+    assert inbox[2] == []
+
+
+def test_no_reset_from_a_powered_off_host_or_across_a_partition():
+    k, net, inbox = make_net(nodes=(1, 2), clients=("c",))
+    net.down(1, host_up=False)
+    net.send("c", 1, "produce")
+    net.down(2)
+    net.partition(["c"], [2])
+    net.send("c", 2, "produce")
+    k.run(5)
+    assert inbox["c"] == []
