@@ -25,8 +25,8 @@ tuples (a Config is immutable); ``acks`` accepts ``all``/``-1``/``0``/``1`` (str
 
 Deliberate differences from Kafka's ``ConfigDef``:
 - Keys the simulation cannot mean anything by (security, serializers, socket buffers, metrics reporters) are left out,
-  so a typo is never silently accepted. ``bootstrap.servers`` is accepted and ignored: a simulated client is wired to
-  its cluster.
+  so a typo is never silently accepted. ``bootstrap.servers`` names broker ids ("1,3"): a simulated client is wired
+  to its cluster, and the list only says which brokers it asks for metadata first.
 - Assignors have short names (``range``, ``cooperative-sticky``, ``uniform``); Kafka's class names are accepted and
   normalised to them. An integral float (``500.0``, from notebook arithmetic) is accepted for an integer key.
 - Where Kafka has no validator for a time (``controller.quorum.*``, ``broker.heartbeat.interval.ms``, ...), kafkalab
@@ -598,7 +598,7 @@ _TABLE: tuple[ConfigKey, ...] = (
               "Max amount a CreateTime timestamp may lie after the broker's time.", AT_LEAST_0, MEDIUM,
               (("log.message.timestamp.after.max.ms", 1),)),
     # ---- producer (ProducerConfig, KAFKA.md section 4) ----
-    ConfigKey("producer", "bootstrap.servers", LIST, (), "Accepted and ignored: the client is wired to its cluster.",
+    ConfigKey("producer", "bootstrap.servers", LIST, (), "Broker ids to ask for metadata first (\"1,3\"; default: every broker of the cluster).",
               None, HIGH),
     ConfigKey("producer", "client.id", STRING, "", "Name of the client in metrics and logs.", None, MEDIUM),
     ConfigKey("producer", "acks", STRING, "all",
@@ -647,7 +647,7 @@ _TABLE: tuple[ConfigKey, ...] = (
               "Transactional id (accepted; kafkalab does not model transactions yet).", NonEmpty(), LOW),
     ConfigKey("producer", "transaction.timeout.ms", INT, 60000, "Max time a transaction may stay open.", None, LOW),
     # ---- consumer (ConsumerConfig, KAFKA.md section 5) ----
-    ConfigKey("consumer", "bootstrap.servers", LIST, (), "Accepted and ignored: the client is wired to its cluster.",
+    ConfigKey("consumer", "bootstrap.servers", LIST, (), "Broker ids to ask for metadata first (\"1,3\"; default: every broker of the cluster).",
               None, HIGH),
     ConfigKey("consumer", "client.id", STRING, "", "Name of the client in metrics and logs.", None, LOW),
     ConfigKey("consumer", "client.rack", STRING, "", "Rack of the consumer (fetch from the closest replica).", None,
@@ -702,7 +702,7 @@ _TABLE: tuple[ConfigKey, ...] = (
     ConfigKey("consumer", "allow.auto.create.topics", BOOL, True,
               "Let a subscription create a missing topic (if the broker allows it).", None, MEDIUM),
     # ---- admin (AdminClientConfig) ----
-    ConfigKey("admin", "bootstrap.servers", LIST, (), "Accepted and ignored: the client is wired to its cluster.",
+    ConfigKey("admin", "bootstrap.servers", LIST, (), "Broker ids to ask for metadata first (\"1,3\"; default: every broker of the cluster).",
               None, HIGH),
     ConfigKey("admin", "client.id", STRING, "", "Name of the client in metrics and logs.", None, LOW),
     ConfigKey("admin", "request.timeout.ms", INT, 30000, "Max time to wait for a response to a request.", AT_LEAST_0,
