@@ -288,6 +288,11 @@ class Partition:
             self.high_watermark = hw
 
     def truncate_to(self, offset: int) -> None:
+        if offset >= self.log.log_end_offset:
+            # Kafka's UnifiedLog.truncateTo always truncates the epoch cache: a replica that became leader stamped
+            # its epoch at the log end and may have been deposed before appending anything; that entry would make
+            # it diverge again on every fetch.
+            self.log.epoch_cache.truncate_from_end(self.log.log_end_offset)
         self.log.truncate_to(offset)
         if self.high_watermark > self.log.log_end_offset:
             self.high_watermark = self.log.log_end_offset

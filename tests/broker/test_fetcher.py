@@ -127,3 +127,19 @@ def test_moving_a_partition_to_another_leader() -> None:
     (dst, req), = port.take()
     assert dst == 3 and req.partitions[TP].current_leader_epoch == 1
     assert list(m.threads) == [3] and port.timers.get("fetcher:1") is None
+
+
+def test_a_deposed_leader_drops_the_epoch_it_stamped_but_never_wrote() -> None:
+    m, port = manager()
+    p = follower(epoch=2)
+    for b in leader_batches(3):
+        p.log.append_as_follower(b)
+    p.log.epoch_cache.assign(1, 3)                  # it led epoch 1 from offset 3 and appended nothing
+    m.add_partition(p, 0)
+    (_, req), = port.take()
+    assert req.partitions[TP].last_fetched_epoch == 1
+    resp = PartitionFetchResponse("NONE", 3, 3, 0, diverging_epoch=(0, 3))
+    m.on_fetch_response(1, FetchResponse("NONE", {TP: resp}, req.correlation_id, 3), 1)
+    assert p.log_end_offset == 3 and p.log.epoch_cache.entries() == [(0, 0)]
+    (_, nxt), = port.take()
+    assert nxt.partitions[TP].last_fetched_epoch == 0
