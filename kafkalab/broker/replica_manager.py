@@ -24,7 +24,10 @@ DivergingEpoch for a follower whose ``last_fetched_epoch`` diverged. A fetch wit
 ``max_wait_ms`` (Kafka's DelayedFetch): a parked consumer fetch waits in the partitions' lists and is woken when their
 HW moves; follower fetches use incremental fetch sessions (KIP-227): the leader keeps one session per follower, an
 append marks the partition in the sessions replicating it and completes a parked session fetch at once. An idle
-parked fetch costs one pending message and one entry in one expiry heap.
+parked fetch costs one pending message and one entry in one expiry heap. Kafka runs the follower-state update and
+the ISR expansion check for every partition of a session on every fetch; here that runs for the partitions a request
+names plus, per session, the few where that follower is out of the ISR (``expand_candidates``), with the session's
+cached fetch offset - the same outcome at a cost that does not grow with idle partitions.
 
 Timers: one expiry timer for every waiting operation (a heap of deadlines, re-armed lazily), one ISR check every
 ``replica.lag.time.max.ms / 2`` for all partitions this broker leads (``isr-expiration``), and the fetchers' own.
