@@ -43,8 +43,9 @@ the trials use ``request.timeout.ms=1000`` unless told otherwise (the notebook s
 The audit never reads the system's counters: after the fault, the network heals, every broker runs again, and a fresh
 consumer reads the partition from the earliest offset. ``lost`` = values whose send was acknowledged (``ok`` in the
 history) but that are not in that final log; ``duplicates`` = values found more than once in it. ``check_queue`` (the
-history checker, after Jepsen's kafka workload) is run over the same history as a cross-check (``lost_by_checker``;
-it cannot see acks=0 writes, whose offsets the client never learns).
+history checker, after Jepsen's kafka workload) is run over the same history as a cross-check: ``lost_by_checker``
+counts its ``lost_write`` and ``unseen`` anomalies (the audit read the whole log, so an acknowledged value never read is
+lost); it cannot see acks=0 writes, whose offsets the client never learns.
 """
 from __future__ import annotations
 
@@ -500,7 +501,7 @@ def durability_trial(acks: str | int = "all", min_isr: int = 2, unclean: bool = 
     row = {"acks": acks, "min_isr": min_isr, "unclean": unclean, "fault": fault, "seed": seed,
            "acknowledged": len(acked), "lost": sum(1 for v in acked if v not in in_log),
            "duplicates": sum(1 for c in counts.values() if c > 1), "unavailable_ms": end - start,
-           "lost_by_checker": check.count("lost_write"), "final_log_size": len(final)}
+           "lost_by_checker": check.count("lost_write") + check.count("unseen"), "final_log_size": len(final)}
     return pd.DataFrame([row], columns=list(DURABILITY_COLUMNS))
 
 
