@@ -115,11 +115,14 @@ class ProduceRequest:
 
 @dataclass(frozen=True, slots=True)
 class PartitionProduceResponse:
+    """``current_leader``: (leader id, leader epoch) hint on NOT_LEADER_OR_FOLLOWER (KIP-951)."""
+
     error: str
     base_offset: int = -1
     log_append_time_ms: int = -1
     log_start_offset: int = -1
     error_message: str | None = None
+    current_leader: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,6 +178,7 @@ class ReplicaManager:
         self.port = port
         self.config: Config = config if isinstance(config, Config) else resolve("broker", config)
         self.lag_ms = float(self.config["replica.lag.time.max.ms"])
+        self._fetch_max_bytes = int(self.config["fetch.max.bytes"])     # the broker's cap on a consumer fetch
         self.incarnation = incarnation
         self.broker_epoch = -1
         self.image: MetadataImage | None = None
@@ -361,7 +362,9 @@ class ReplicaManager:
             p = self.partitions.get(tp)
             if p is None or p.role is not Role.LEADER:
                 known = self.image is not None and self.image.partition(tp.topic, tp.partition) is not None
-                responses[tp] = PartitionProduceResponse(_NOT_LEADER if (p is not None or known) else _UNKNOWN)
+                hint = (p.leader_id, p.leader_epoch) if p is not None and p.leader_id >= 0 else None
+                responses[tp] = PartitionProduceResponse(_NOT_LEADER if (p is not None or known) else _UNKNOWN,
+                                                         current_leader=hint)
                 continue
             if acks == -1 and len(p.isr) < p.min_isr:
                 responses[tp] = PartitionProduceResponse(
@@ -495,7 +498,7 @@ class ReplicaManager:
     # -- consumers ---------------------------------------------------------------------------------------------------
     def _consumer_read(self, req: FetchRequest) -> tuple[dict[TopicPartition, PartitionFetchResponse], int, bool]:
         responses: dict[TopicPartition, PartitionFetchResponse] = {}
-        budget = req.max_bytes
+        budget = min(req.max_bytes, self._fetch_max_bytes)
         total = 0
         errors = False
         for tp, fp in req.partitions.items():

@@ -136,7 +136,9 @@ def test_not_leader_and_unknown_partition() -> None:
     meta = Meta()
     rm.apply_change(meta.image, meta.create_topic("t", [(1, 2, 3)]), 0)
     port.take()
-    assert produce_error(rm, port, produce(batch(1))) == "NOT_LEADER_OR_FOLLOWER"
+    rm.handle_produce("c", produce(batch(1)), 0)
+    r = port.only(ProduceResponse).responses[TP]
+    assert r.error == "NOT_LEADER_OR_FOLLOWER" and r.current_leader == (1, 0)     # KIP-951 hint
     assert produce_error(rm, port, produce({TopicPartition("x", 0): batch(1)})) == "UNKNOWN_TOPIC_OR_PARTITION"
 
 
