@@ -23,7 +23,8 @@ off for ``replica.fetch.backoff.ms`` and restarts its session.
 
 Timers: one per thread, re-armed lazily (it fires at most once per timeout window while fetches flow).
 
-Simplification: a lost connection is noticed only by the request timeout (the network model has no TCP reset).
+A leader that re-registers (a new broker epoch in the image: a restarted process) gets a new session at once; its
+old process would have reset the connection. Otherwise a lost request is noticed by the request timeout.
 """
 from __future__ import annotations
 
@@ -252,6 +253,20 @@ class ReplicaFetcherManager:
         if not thread.partitions:
             del self.threads[leader]
             self.port.cancel_timer(thread.timer_name)
+
+    def reconnect(self, leader_id: int, now_ms: float) -> None:
+        """``leader_id`` is a new process (it re-registered): forget the fetch in flight to the old one and start a
+        new session at once, as a follower whose connection was reset would."""
+        thread = self.threads.get(leader_id)
+        if thread is None or thread.in_flight is None:
+            return
+        thread.in_flight = None
+        thread.session_id = INVALID_SESSION_ID
+        thread.session_epoch = INITIAL_EPOCH
+        thread.changed = {}
+        thread.forgotten = {}
+        thread.backoff_until_ms = 0.0
+        thread.maybe_send(now_ms)
 
     def on_fetch_response(self, src: Any, resp: FetchResponse, now_ms: float) -> None:
         thread = self.threads.get(src)

@@ -191,6 +191,7 @@ class ReplicaManager:
         self.fetchers = ReplicaFetcherManager(broker_id, port, self.config, on_append=port.log_appended)
         self._topic_configs: dict[str, tuple[LogConfig, int]] = {}
         self._hw_checkpoint_cache: dict[str, int] | None = None
+        self._broker_epochs: dict[int, int] = {}
         self._expiry: list[tuple[float, int, Any]] = []
         self._expiry_armed_at: float | None = None
         self._isr_check_armed = False
@@ -256,6 +257,13 @@ class ReplicaManager:
         if change.brokers:
             for p in self.leading.values():
                 self._mark_expand_candidates(p)
+            for b in change.brokers:
+                reg = image.brokers.get(b)
+                epoch = -1 if reg is None else reg.broker_epoch
+                if self._broker_epochs.get(b, epoch) != epoch:
+                    # The broker re-registered: a new process, so a fetch in flight to the old one is lost.
+                    self.fetchers.reconnect(b, now_ms)
+                self._broker_epochs[b] = epoch
         if self._wake:
             self._wake_sessions()
 

@@ -143,3 +143,14 @@ def test_a_deposed_leader_drops_the_epoch_it_stamped_but_never_wrote() -> None:
     assert p.log_end_offset == 3 and p.log.epoch_cache.entries() == [(0, 0)]
     (_, nxt), = port.take()
     assert nxt.partitions[TP].last_fetched_epoch == 0
+
+
+def test_a_restarted_leader_gets_a_new_session_at_once() -> None:
+    m, port = manager()
+    m.add_partition(follower(), 0)
+    (_, first), = port.take()
+    m.reconnect(1, 50)
+    (_, again), = port.take()
+    assert again.session_epoch == 0 and again.correlation_id != first.correlation_id
+    m.on_fetch_response(1, FetchResponse("NONE", {}, first.correlation_id, 3), 51)   # the old answer is ignored
+    assert port.take() == []
