@@ -15,6 +15,7 @@ __all__ = ["MODULES", "main"]
 MODULES: tuple[str, ...] = (
     "elections",
     "failover",
+    "throughput",
 )
 
 
