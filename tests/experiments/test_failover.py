@@ -1,5 +1,8 @@
 """Failover and durability experiments: documented columns, determinism per seed, the expected shapes, error paths."""
 import math
+import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -34,6 +37,15 @@ def test_failover_is_deterministic_per_seed_and_seeds_differ():
     c = fo.failover_trial(4, fault="crash", session_timeout_ms=3000, heartbeat_interval_ms=1000)
     pd.testing.assert_frame_equal(a, b)
     assert a["unavailable_ms"][0] != c["unavailable_ms"][0]
+
+
+def test_failover_and_durability_do_not_depend_on_pythonhashseed():
+    script = ("from kafkalab.experiments import failover as fo; "
+              "print(fo.failover_trial(2, fault='isolate', session_timeout_ms=3000, heartbeat_interval_ms=1000)"
+              ".to_json()); print(fo.durability_trial('1', 1, True, 'isr_shrink', seed=2).to_json())")
+    outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": hashseed}).stdout for hashseed in ("1", "2")}
+    assert len(outputs) == 1
 
 
 def test_detection_follows_the_session_timeout(trials):
