@@ -31,14 +31,20 @@ the trials use ``request.timeout.ms=1000`` unless told otherwise (the notebook s
 (b) **Durability** (:func:`durability_trial`, :func:`durability_matrix`): acks 0/1/all x ``min.insync.replicas`` 1/2 x
 ``unclean.leader.election.enable`` off/on, under three fault schedules:
 
-- ``isolation``: the leader is cut off from every other server for 15 s (past the 9 s session timeout, so a new leader is
-  elected), clients still reach it, then the network heals (Jepsen 2013's partition; the faithfulness test's story);
+- ``isolation``: the leader is cut off from every other server for 12-20 s (past the 9 s session timeout, so a new
+  leader is elected), clients still reach it, then the network heals (Jepsen 2013's partition; the faithfulness
+  test's story);
 - ``isr_shrink``: Jepsen 2013's loss: the two followers are cut off from the leader (the controllers still reach
   everyone) until the leader has shrunk the ISR to itself (``replica.lag.time.max.ms``); then the leader crashes, and
   the controller may elect an out-of-sync follower only if unclean election is on; later the old leader restarts;
+  the lone leader takes writes for 1-5 s before it crashes;
 - ``power_loss``: one follower crashes, the ISR shrinks to two, writes go on; then a power cut takes the leader and the
   other follower together (``lose_unflushed=True``: Kafka does not fsync per write) and all three restart. This loses
   acknowledged writes even with acks=all and min.insync.replicas=2: the case KIP-966 (eligible leader replicas) targets.
+  The first crash comes 5-40 s into the run, so the 30 s OS writeback has flushed more or less of the log.
+
+Every duration marked as a range is drawn from the seed (stream ``experiment/durability``), so seeds differ in
+timing, not only in the simulation's own randomness.
 
 The audit never reads the system's counters: after the fault, the network heals, every broker runs again, and a fresh
 consumer reads the partition from the earliest offset. ``lost`` = values whose send was acknowledged (``ok`` in the
@@ -447,7 +453,8 @@ def durability_trial(acks: str | int = "all", min_isr: int = 2, unclean: bool = 
                                  "delivery.timeout.ms": 120_000, "max.block.ms": 0})
     producer.partitions_for(TOPIC, timeout_ms=10_000)
     writer = _SteadyWriter(cluster, producer, send_interval_ms)
-    cluster.run(2_000.0)
+    rng = cluster.kernel.rng("experiment/durability")   # the seed picks the fault timings
+    cluster.run(rng.uniform(1_000.0, 3_000.0))
     leader = cluster.leader_for(TOPIC, 0)
     if leader is None:
         raise RuntimeError(f"no leader for {TOPIC}-0 before the fault (seed={seed})")
@@ -460,24 +467,24 @@ def durability_trial(acks: str | int = "all", min_isr: int = 2, unclean: bool = 
     fault_ms = cluster.now
     if fault == "isolation":
         cluster.isolate(leader)
-        cluster.run(15_000.0)
+        cluster.run(rng.uniform(12_000.0, 20_000.0))  # past the 9 s session timeout: a new leader is elected
         cluster.heal()
     elif fault == "isr_shrink":
         cluster.partition([leader], followers)        # controllers and clients are in no group: they reach everyone
         cluster.run_until(lambda: isr() == [leader], 60_000.0)
-        cluster.run(3_000.0)                          # acknowledged writes that only the leader holds
+        cluster.run(rng.uniform(1_000.0, 5_000.0))   # acknowledged writes that only the leader holds
         fault_ms = cluster.now
         cluster.crash(leader)
         cluster.heal()
         cluster.run(12_000.0)                         # fenced; a follower leads only if unclean election is on
         cluster.restart(leader)
     else:
-        cluster.run(35_000.0)                         # the OS writeback flushed what was written so far
+        cluster.run(rng.uniform(5_000.0, 40_000.0))  # the OS writes back every 30 s: some of this is flushed
         fault_ms = cluster.now
         lagging, survivor = followers
         cluster.crash(lagging)
         cluster.run_until(lambda: sorted(isr()) == sorted([leader, survivor]), 60_000.0)
-        cluster.run(3_000.0)                          # acknowledged writes held by two page caches only
+        cluster.run(rng.uniform(1_000.0, 5_000.0))   # acknowledged writes held by two page caches only
         cluster.crash(leader, lose_unflushed=True)
         cluster.crash(survivor, lose_unflushed=True)
         for b in (survivor, leader, lagging):
