@@ -9,7 +9,8 @@ and consuming overlap in virtual time as they would on a real cluster.
 The limit: the same records (key, value) built, appended to a Python list and read back, in this process. Nothing
 can move records faster than that, so ``ratio_vs_limit`` says what the whole simulated path costs per record.
 
-Memory: peak RSS (``ru_maxrss``). Replicas share immutable batches (zero-copy replication, DESIGN.md principle 4); the
+Memory: peak RSS (``ru_maxrss``). The cluster's client history (an invoke and an ok per send, one read per
+record polled: what checkers judge) is counted separately, since it is most of the memory. Replicas share immutable batches (zero-copy replication, DESIGN.md principle 4); the
 table counts the batch references in all replica logs against the distinct batch objects, and prices what a second
 and third copy of the record objects would add.
 
@@ -60,6 +61,22 @@ def limit(n: int) -> float:
     return n / elapsed
 
 
+class GcClock:
+    """Wall time spent in the cyclic garbage collector (``gc.callbacks``), to show how much of a run it takes."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = [0, 0, 0]
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+            self.collections[info["generation"]] += 1
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
@@ -79,6 +96,8 @@ def run(n: int, seed: int = 0) -> dict[str, Any]:
     virtual0 = cluster.now
     consumed = 0
     send = producer.send
+    gc_clock = GcClock()
+    gc.callbacks.append(gc_clock)
     start = time.perf_counter()
     for first in range(0, n, CHUNK):
         for i in range(first, min(first + CHUNK, n)):
@@ -101,10 +120,15 @@ def run(n: int, seed: int = 0) -> dict[str, Any]:
                     raise RuntimeError(f"consumer {c} stalled on partition {p} (seed={seed}, t={cluster.now:.0f} ms)")
                 consumed += len(got)
     wall = time.perf_counter() - start
+    gc.callbacks.remove(gc_clock)
     if consumed != n:
         raise RuntimeError(f"consumed {consumed} records, produced {n}")
     shared = share_report(cluster)
-    return {"records": n, "wall_s": wall, "produce_wall_s": produced_at - start,
+    history_mb = sum(map(sys.getsizeof, cluster.history.ops)) + sum(
+        sys.getsizeof(op.reads) + len(op.reads) * sys.getsizeof(op.reads[0]) for op in cluster.history.ops if op.reads)
+    return {"records": n, "wall_s": wall, "produce_wall_s": produced_at - start, "gc_s": gc_clock.seconds,
+            "gc_collections": gc_clock.collections, "history_ops": len(cluster.history.ops),
+            "history_mb": history_mb / 2**20,
             "records_per_s": n / wall, "virtual_ms": cluster.now - virtual0,
             "events": cluster.kernel.events_processed, "rss_before_mb": rss_before, **shared}
 
@@ -145,6 +169,8 @@ def main() -> None:
         ("records (100 B values, 10,000 keys)", f"{r['records']:,}"),
         ("wall s end to end", f"{r['wall_s']:.2f}"),
         ("  of which producing (send + flush)", f"{r['produce_wall_s']:.2f}"),
+        ("  of which in the garbage collector", f"{r['gc_s']:.2f}"),
+        ("  gc collections (gen 0/1/2)", "/".join(map(str, r["gc_collections"]))),
         ("records/s end to end (wall)", f"{r['records_per_s']:,.0f}"),
         ("limit records/s (build, list, read back)", f"{lim:,.0f}"),
         ("ratio vs limit", f"{ratio:.3f}"),
@@ -157,6 +183,8 @@ def main() -> None:
         ("distinct batch objects", f"{r['distinct_batches']:,}"),
         ("one copy of batches+records MB", f"{r['one_copy_mb']:,.0f}"),
         ("peak RSS if replicas copied MB (est.)", f"{three:,.0f}"),
+        ("client history: operations", f"{r['history_ops']:,}"),
+        ("client history MB (ops + poll reads)", f"{r['history_mb']:,.0f}"),
     ]
     for name, value in rows:
         print(f"{name:<44}{value:>16}")
