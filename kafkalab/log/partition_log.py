@@ -256,11 +256,15 @@ class PartitionLog:
     def truncate_to(self, offset: int) -> int:
         """Remove everything at or above ``offset``; returns the new log end offset (Kafka's ``truncateTo``).
 
-        A no-op at or beyond the log end. Below the first segment the log is emptied and restarts at ``offset``.
+        At or beyond the log end only the epoch cache is trimmed to the log end, as Kafka's ``UnifiedLog.truncateTo``
+        does: a deposed leader may have assigned its epoch's start offset without appending anything, and that entry
+        would otherwise make every later fetch look divergent. Below the first segment the log is emptied and
+        restarts at ``offset``.
         """
         if offset < 0:
             raise ValueError(f"truncate_to: offset must be >= 0, got {offset}")
         if offset >= self._log_end_offset:
+            self.epoch_cache.truncate_from_end(self._log_end_offset)
             return self._log_end_offset
         if offset < self._segment_bases[0]:
             self.truncate_fully_and_start_at(offset)
@@ -305,7 +309,12 @@ class PartitionLog:
         return self._flushed_offset
 
     def drop_unflushed(self) -> int:
-        """Power loss: everything at or above the flushed offset is gone. Returns the new log end offset."""
+        """Power loss: everything at or above the flushed offset is gone. Returns the new log end offset.
+
+        When everything was flushed nothing changes (not even the epoch cache, which ``truncate_to`` at the log end
+        would trim)."""
+        if self._flushed_offset >= self._log_end_offset:
+            return self._log_end_offset
         return self.truncate_to(self._flushed_offset)
 
     # ---- log start, retention -------------------------------------------------------------------------------------

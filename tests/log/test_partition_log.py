@@ -312,3 +312,14 @@ def test_first_fetch_of_a_batch_holding_the_leaders_log_start_restarts_the_follo
     follower.append_as_follower(batch)
     assert (follower.log_start_offset, follower.log_end_offset) == (0, 3)
     assert follower.batches() == [batch]
+
+
+def test_truncate_at_the_log_end_drops_an_epoch_assigned_without_data():
+    """A leader assigns its epoch's start offset on election (Kafka's maybeAssignEpochStartOffset); deposed before
+    appending, it must forget that epoch when it truncates as a follower, or every fetch would look divergent."""
+    log = PartitionLog(name="t-0")
+    log.append_as_leader([Record(b"k", b"v", 0)], leader_epoch=0)
+    log.epoch_cache.assign(1, log.log_end_offset)
+    assert log.latest_epoch == 1
+    assert log.truncate_to(log.log_end_offset) == 1
+    assert log.latest_epoch == 0 and log.end_offset_for_epoch(0) == (0, 1)
