@@ -534,19 +534,26 @@ def durability_summary(frame: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------------
 # Full-size results for data/ (python -m kafkalab.experiments)
 # ---------------------------------------------------------------------------------------------------------------
-def _commit() -> str:
+def _git(*args: str) -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=DATA_DIR.parent, capture_output=True, text=True,
-                             check=False, timeout=10)
-        return out.stdout.strip() or "unknown"
+        out = subprocess.run(["git", *args], cwd=DATA_DIR.parent, capture_output=True, text=True, check=False,
+                             timeout=10)
+        return out.stdout
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return ""
 
 
-def _write(frame: pd.DataFrame, out: Path, name: str, provenance: dict[str, Any]) -> None:
+def _code_version() -> dict[str, Any]:
+    """The commit, and the package files that differed from it when the run started (uncommitted work)."""
+    modified = [line[3:] for line in _git("status", "--porcelain", "--", "kafkalab").splitlines() if line.strip()]
+    return {"commit": _git("rev-parse", "HEAD").strip() or "unknown", "inputs_modified": bool(modified),
+            "modified_files": sorted(modified)}
+
+
+def _write(frame: pd.DataFrame, out: Path, name: str, version: dict[str, Any], provenance: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out / f"{name}.csv", index=False)
-    meta = {"file": f"{name}.csv", "code_version": _commit(), **provenance}
+    meta = {"file": f"{name}.csv", "code_version": version, **provenance}
     (out / f"{name}.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
 
@@ -562,8 +569,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--durability-seeds", type=int, default=5, help="seeds per durability cell")
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
+    version = _code_version()
     trials = failover(range(args.seeds))
-    _write(trials, args.out, "failover_trials", {
+    _write(trials, args.out, "failover_trials", version, {
         "what": "unavailability window seen by an acks=all producer when the partition leader fails, and its parts",
         "produced_by": "kafkalab.experiments.failover.failover",
         "command": f"python -m kafkalab.experiments.failover --seeds {args.seeds}",
@@ -572,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "linger.ms": 5, "request.timeout.ms": 1000, "send_interval_ms": 10},
         "summary": json.loads(failover_summary(trials).to_json(orient="records"))})
     matrix = durability_matrix(range(args.durability_seeds))
-    _write(matrix, args.out, "durability_matrix", {
+    _write(matrix, args.out, "durability_matrix", version, {
         "what": "acknowledged writes lost per acks x min.insync.replicas x unclean election x fault, audited from the "
                 "final log and the client history",
         "produced_by": "kafkalab.experiments.failover.durability_matrix",
