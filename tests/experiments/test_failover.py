@@ -205,3 +205,18 @@ def test_window_definition_on_a_hand_made_sequence():
     assert fo._window(acks, 100.0) == (100.5, 900.0)
     start, end = fo._window([0.0, 10.0], 50.0)
     assert math.isnan(start) and math.isnan(end)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a retried batch waits out its retry backoff (up to retry.backoff.max.ms=1000) even after a metadata refresh named "
+    "a new leader; Kafka 3.7+ (KIP-951, RecordAccumulator.shouldBackoff(hasLeaderChanged, ...)) skips the backoff "
+    "when the partition's leader epoch changed, so the retry goes to the new leader at once"))
+def test_a_retried_batch_goes_to_a_new_leader_without_waiting_its_backoff():
+    holder = {}
+    row = fo.failover_trial(0, fault="crash", on_cluster=lambda cluster, _line: holder.setdefault("c", cluster)).iloc[0]
+    metrics = holder["c"].metrics()
+    elected_ms = row["window_end_ms"] - row["client_ms"]             # the new leader acts from here on
+    refreshes = metrics[(metrics["node"] == "producer-1") & (metrics["metric"] == "producer.metadata_refresh")
+                        & (metrics["time_ms"] > elected_ms)]["time_ms"]
+    learnt_ms = refreshes.min()                                        # the first metadata naming the new leader
+    assert row["window_end_ms"] - learnt_ms < 50                       # a produce round trip, not a backoff
