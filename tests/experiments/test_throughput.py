@@ -146,3 +146,10 @@ def test_same_numbers_under_any_hash_seed() -> None:
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     assert rows[0] == rows[1]
+
+
+def test_a_bad_producer_key_is_kafkas_config_error() -> None:
+    from kafkalab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^unknown producer config 'lingerms': did you mean 'linger.ms'\?$"):
+        tp.run(records=10, producer_config={"lingerms": 5})
