@@ -8,7 +8,8 @@ Leadership comes only from the metadata image: :meth:`ReplicaManager.apply_chang
 follower of exactly the partitions a replayed record changed (``applyDelta``), hands followers to the replica
 fetchers (:mod:`kafkalab.broker.fetcher`) and stops replicas removed from this broker.
 
-Produce (``appendRecords``): acks 0 (no response at all, as Kafka), 1 (answered after the leader's append) or -1/all
+Produce (``appendRecords``): acks 0 (no response at all, as Kafka; on an error the broker closes the connection,
+a :class:`~kafkalab.transport.ConnectionReset` to the client), 1 (answered after the leader's append) or -1/all
 (NOT_ENOUGH_REPLICAS before the append when the ISR is smaller than ``min.insync.replicas``; otherwise parked as a
 *delayed produce* until the HW passes the batch's last offset, or REQUEST_TIMED_OUT after ``timeout_ms``). Kafka's
 DelayedProduce purgatory is keyed by partition and checked when the HW moves: here each partition keeps a heap of
@@ -81,6 +82,7 @@ from kafkalab.controller.image import Change, MetadataImage
 from kafkalab.errors import KafkaError
 from kafkalab.log.log_config import LogConfig
 from kafkalab.log.partition_log import PartitionLog
+from kafkalab.transport import ConnectionReset
 
 __all__ = ["ReplicaManager", "ReplicaManagerPort", "DelayedProduce", "ConsumerFetch", "FollowerSession"]
 
@@ -412,6 +414,10 @@ class ReplicaManager:
         if self._wake:
             self._wake_sessions()
         if acks == 0:
+            if any(r.error != NONE for r in responses.values()):
+                # KafkaApis.handleProduceRequest: an acks=0 request that failed gets no answer, the broker closes
+                # the connection instead, so the client refreshes its metadata.
+                self.port.send(src, ConnectionReset(self.broker_id))
             return
         if acks == 1 or not waiting:
             self.port.send(src, ProduceResponse(responses, req.correlation_id))

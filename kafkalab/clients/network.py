@@ -143,8 +143,7 @@ class NetworkClient:
         dropped connection, or not a response). A :class:`~kafkalab.transport.ConnectionReset` from a broker whose
         process died drops the connection at once (what a TCP RST does), instead of waiting for request.timeout.ms."""
         if type(msg) is ConnectionReset:
-            if src in self._in_flight:
-                self.disconnect(src)
+            self.disconnect(src)
             return True
         correlation_id = getattr(msg, "correlation_id", None)
         pending = self._in_flight.get(src)

@@ -172,11 +172,9 @@ def test_durability_matrix_rejects_empty_axes():
 
 
 # -- a fidelity gap found while building the matrix ---------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "acks=0 produce to a broker that is no longer the leader gets no answer and no connection close, so the producer "
-    "never refreshes metadata; Kafka's KafkaApis.handleProduceRequest closes the connection when an acks=0 request "
-    "had an error, which makes the client refresh metadata and find the new leader"))
 def test_acks_0_producer_follows_a_leader_change():
+    """Kafka's KafkaApis.handleProduceRequest closes the connection when an acks=0 request had an error, which makes
+    the client refresh metadata and find the new leader."""
     cluster = kl.Cluster(seed=0)
     cluster.create_topic("t", partitions=1, replication_factor=3)
     producer = cluster.producer({"acks": "0", "linger.ms": 0})
