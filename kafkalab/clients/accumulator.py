@@ -74,7 +74,7 @@ class ProducerBatch:
     __slots__ = ("tp", "records", "ops", "callbacks", "size_bytes", "base_ts", "max_ts", "created_ms", "closed",
                  "done", "error", "base_offset", "log_append_time_ms", "attempts", "retry_at_ms", "last_attempt_ms",
                  "base_sequence", "producer_id", "producer_epoch", "built", "maybe_written", "memory_bytes",
-                 "in_flight", "seq_id")
+                 "in_flight", "seq_id", "retry_leader_epoch")
 
     def __init__(self, tp: TopicPartition, created_ms: float, base_ts: int, memory_bytes: int, seq_id: int) -> None:
         self.tp = tp
@@ -92,6 +92,7 @@ class ProducerBatch:
         self.log_append_time_ms = -1
         self.attempts = 0
         self.retry_at_ms = 0.0
+        self.retry_leader_epoch = -1       # the partition's leader epoch when the batch was put back for a retry
         self.last_attempt_ms = created_ms
         self.base_sequence = -1
         self.producer_id = -1
@@ -270,7 +271,8 @@ class RecordAccumulator:
     def has_queued(self) -> bool:
         return any(self.queues.values())
 
-    def ready(self, leader_of: Callable[[TopicPartition], NodeId | None], now_ms: float
+    def ready(self, leader_of: Callable[[TopicPartition], NodeId | None], now_ms: float,
+              epoch_of: Callable[[TopicPartition], int] | None = None
               ) -> tuple[dict[NodeId, list[TopicPartition]], float, dict[str, None]]:
         """Brokers with something to send (and, per broker, its partitions with queued batches), the time until the
         next batch may become ready, and topics whose leaders are unknown."""
@@ -293,7 +295,7 @@ class RecordAccumulator:
             else:
                 tps.append(tp)
             first = dq[0]
-            if first.attempts > 0 and first.retry_at_ms > now_ms:
+            if first.attempts > 0 and first.retry_at_ms > now_ms and not _leader_changed(first, epoch_of):
                 next_check = min(next_check, first.retry_at_ms - now_ms)
                 continue
             if force or first.closed or len(dq) > 1:
@@ -307,7 +309,8 @@ class RecordAccumulator:
         return {n: nodes[n] for n in ready_nodes}, next_check, unknown
 
     def drain(self, node: NodeId, tps: list[TopicPartition], max_request_size: int, now_ms: float,
-              may_send: Callable[[ProducerBatch], bool]) -> list[ProducerBatch]:
+              may_send: Callable[[ProducerBatch], bool],
+              epoch_of: Callable[[TopicPartition], int] | None = None) -> list[ProducerBatch]:
         """Up to one batch per partition of ``node`` into one request of at most ``max_request_size`` bytes."""
         out: list[ProducerBatch] = []
         size = 0
@@ -319,7 +322,7 @@ class RecordAccumulator:
             if not dq:
                 continue
             first = dq[0]
-            if first.attempts > 0 and first.retry_at_ms > now_ms:
+            if first.attempts > 0 and first.retry_at_ms > now_ms and not _leader_changed(first, epoch_of):
                 continue
             if not may_send(first):
                 continue
@@ -383,3 +386,8 @@ def size_of_varint_long(value: int) -> int:
     zigzag = (value << 1) ^ (value >> 63)
     return max(1, (zigzag.bit_length() + 6) // 7)
 
+
+def _leader_changed(batch: ProducerBatch, epoch_of: Callable[[TopicPartition], int] | None) -> bool:
+    """KIP-951 (Kafka 3.7+, ``RecordAccumulator.shouldBackoff``): a retried batch skips the rest of its backoff once
+    the metadata names a newer leader epoch than the one it failed under."""
+    return epoch_of is not None and batch.retry_leader_epoch >= 0 and epoch_of(batch.tp) > batch.retry_leader_epoch

@@ -323,7 +323,7 @@ class ProducerCore:
             network = self.network
             for _round in range(network.max_in_flight + 1):
                 # Kafka's sender loops runOnce: ready, then one drain per ready broker, until nothing more can go.
-                ready, next_check, unknown = acc.ready(md.leader_node, now)
+                ready, next_check, unknown = acc.ready(md.leader_node, now, self._leader_epoch)
                 if unknown:
                     md.add_topics(unknown)
                     md.request_update()
@@ -334,7 +334,7 @@ class ProducerCore:
                         if wait > 0:
                             next_check = min(next_check, wait)
                         continue    # below the in-flight limit again when an answer arrives, which wakes us
-                    batches = acc.drain(node, tps, self.max_request_size, now, self._may_send)
+                    batches = acc.drain(node, tps, self.max_request_size, now, self._may_send, self._leader_epoch)
                     if batches:
                         self._send_produce(node, batches, now)
                         sent = True
@@ -520,6 +520,7 @@ class ProducerCore:
                 and not self.closed):
             batch.attempts += 1
             batch.retry_at_ms = now + self._backoff_ms(batch.attempts)
+            batch.retry_leader_epoch = self._leader_epoch(batch.tp)
             self.accumulator.reenqueue(batch, self.idempotent)
             self.retried_batches += 1
             self.port.record("producer.retries", 1, error=error, topic=batch.tp[0], partition=batch.tp[1])
@@ -527,6 +528,11 @@ class ProducerCore:
         if retriable and self.idempotent and batch.base_sequence >= 0:
             self._request_epoch_bump()   # a sequence that may or may not be in the log: start a new epoch
         self._fail(batch, cls(message) if message else cls(), now)
+
+    def _leader_epoch(self, tp: TopicPartition) -> int:
+        """The leader epoch the metadata names for ``tp`` (-1 when unknown)."""
+        info = self.metadata.partition(tp)
+        return -1 if info is None else info.leader_epoch
 
     def _backoff_ms(self, attempts: int) -> float:
         """Kafka's ``ExponentialBackoff``: retry.backoff.ms * 2^(attempts-1), capped, with 20% jitter."""

@@ -497,3 +497,21 @@ def test_client_crashing_while_send_blocks_leaves_an_info_op():
     with pytest.raises(ClientCrashedError):
         producer.send("missing", value=b"x")       # waits for metadata that never comes; the client dies
     assert [(o.type, o.f) for o in cluster.history.ops] == [("invoke", "send"), ("info", "send")]
+
+
+def test_a_retried_batch_skips_its_backoff_once_the_leader_epoch_moves_kip_951():
+    from kafkalab.clients.accumulator import RecordAccumulator
+
+    acc = RecordAccumulator(batch_size=16384, linger_ms=0, buffer_memory=1 << 20, delivery_timeout_ms=120_000,
+                            waiter=None, on_new_batch=lambda b: None, on_batch_full=lambda b: None)
+    tp = TopicPartition("t", 0)
+    batch = ProducerBatch(tp, 0.0, 0, 100, 0)
+    batch.attempts, batch.retry_at_ms, batch.retry_leader_epoch = 1, 500.0, 3
+    acc.reenqueue(batch, by_sequence=False)
+    epochs = {tp: 3}
+    ready, next_check, _ = acc.ready(lambda _tp: 1, 10.0, epochs.__getitem__)
+    assert ready == {} and next_check == 490.0           # same leader epoch: wait out the backoff
+    epochs[tp] = 4
+    ready, _, _ = acc.ready(lambda _tp: 1, 10.0, epochs.__getitem__)
+    assert ready == {1: [tp]}                              # a newer leader: go now
+    assert acc.drain(1, [tp], 1 << 20, 10.0, lambda b: True, epochs.__getitem__) == [batch]

@@ -205,11 +205,9 @@ def test_window_definition_on_a_hand_made_sequence():
     assert math.isnan(start) and math.isnan(end)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a retried batch waits out its retry backoff (up to retry.backoff.max.ms=1000) even after a metadata refresh named "
-    "a new leader; Kafka 3.7+ (KIP-951, RecordAccumulator.shouldBackoff(hasLeaderChanged, ...)) skips the backoff "
-    "when the partition's leader epoch changed, so the retry goes to the new leader at once"))
 def test_a_retried_batch_goes_to_a_new_leader_without_waiting_its_backoff():
+    """Kafka 3.7+ (KIP-951, RecordAccumulator.shouldBackoff(hasLeaderChanged, ...)) skips the rest of a retried
+    batch's backoff once the partition's leader epoch changed, so the retry goes to the new leader at once."""
     holder = {}
     row = fo.failover_trial(0, fault="crash", on_cluster=lambda cluster, _line: holder.setdefault("c", cluster)).iloc[0]
     metrics = holder["c"].metrics()
