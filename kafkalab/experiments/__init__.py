@@ -4,4 +4,4 @@ A module exposes plain functions ``f(..., seed) -> DataFrame`` (every run is ``(
 writes its full-size results with a JSON provenance file into ``data/`` (``make experiments``).
 """
 
-__all__ = ["elections"]
+__all__ = ["elections", "failover", "throughput"]
