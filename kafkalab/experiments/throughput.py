@@ -187,6 +187,7 @@ def _offer(cluster: Cluster, producers: list[Any], w: Workload) -> int:
     quota = [w.records // w.producers + (1 if i < w.records % w.producers else 0) for i in range(w.producers)]
     done = [0] * w.producers
     us = w.client_us_per_record
+    per_ms = us / 1000
     next_at = [cluster.now] * w.producers          # each application thread's own clock
     step = w.step_ms
     end = cluster.now
@@ -199,14 +200,16 @@ def _offer(cluster: Cluster, producers: list[Any], w: Workload) -> int:
                 batch = q - n
             else:
                 batch = min(q - n, max(0, math.floor((end - next_at[i]) * 1000 / us)))
+            t = next_at[i]
             for _ in range(batch):
                 before = cluster.now
                 send(TOPIC, values[n % nvals])
                 n += 1
+                t += per_ms
                 if cluster.now > before:               # send() blocked on buffer.memory and drove the simulation
-                    next_at[i] = cluster.now
+                    t = max(t, cluster.now)
                     end = max(end, cluster.now)
-            next_at[i] += batch * us / 1000
+            next_at[i] = t
             done[i] = n
         if all(d >= q for d, q in zip(done, quota, strict=True)):
             return sum(done)
