@@ -159,7 +159,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    lim = limit(args.records)
+    lim = max(limit(args.records) for _ in range(3))   # best of 3: the loop is short and a shared machine is noisy
     r = run(args.records, args.seed)
     peak = rss_mb()
     ratio = r["records_per_s"] / lim
