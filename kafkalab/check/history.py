@@ -55,56 +55,82 @@ class Op(NamedTuple):
 class History:
     """An append-only list of operations with invoke/complete bookkeeping.
 
+    Events are stored as plain tuples (which CPython's garbage collector stops tracking once it sees they hold only
+    atoms), so a history of millions of sends costs the collector nothing; :attr:`ops` turns them into :class:`Op`
+    values when a checker asks, once per event.
+
     >>> h = History()
     >>> op = h.invoke(0.0, "producer-1", "send", topic="t", value=b"1")
-    >>> h.ok(op, 3.5, partition=0, offset=0).offset
+    >>> h.ok(op, 3.5, partition=0, offset=0)
+    >>> h.ops[-1].offset
     0
     """
 
     def __init__(self) -> None:
-        self.ops: list[Op] = []
-        self._open: dict[int, Op] = {}
+        self._rows: list[tuple[Any, ...]] = []
+        self._ops: list[Op] = []
+        self._open: dict[int, tuple[Any, ...]] = {}
         self._next = 0
 
     def __len__(self) -> int:
-        return len(self.ops)
+        return len(self._rows)
 
     def __iter__(self) -> Iterator[Op]:
         return iter(self.ops)
 
-    def invoke(self, time_ms: float, process: Any, f: str, **fields: Any) -> int:
+    @property
+    def ops(self) -> list[Op]:
+        """Every event so far, in order, as :class:`Op` values."""
+        done = len(self._ops)
+        if done < len(self._rows):
+            make = _op
+            self._ops.extend(make(row) for row in self._rows[done:])
+        return self._ops
+
+    def invoke(self, time_ms: float, process: Any, f: str, topic: str | None = None, partition: int | None = None,
+               key: Any = None, value: Any = None, offset: int | None = None, error: str | None = None,
+               reads: tuple[ReadRecord, ...] = (), offsets: Mapping[tuple[str, int], int] | None = None) -> int:
         """Record the start of an operation; returns its id for the completion."""
         op_id = self._next
         self._next += 1
-        event = Op(op_id, time_ms, process, "invoke", f, **fields)
-        self.ops.append(event)
-        self._open[op_id] = event
+        row = (op_id, time_ms, process, "invoke", f, topic, partition, key, value, offset, error, reads,
+               _freeze(offsets))
+        self._rows.append(row)
+        self._open[op_id] = row
         return op_id
 
-    def _complete(self, op_id: int, time_ms: float, type_: str, fields: dict[str, Any]) -> Op:
+    def _complete(self, op_id: int, time_ms: float, type_: str, fields: dict[str, Any]) -> None:
         try:
             start = self._open.pop(op_id)
         except KeyError:
             state = "already completed" if 0 <= op_id < self._next else "never invoked"
             raise ValueError(f"operation {op_id} cannot complete: it was {state}") from None
         get = fields.get
-        event = Op(op_id, time_ms, start.process, type_, start.f, get("topic", start.topic),
-                   get("partition", start.partition), get("key", start.key), get("value", start.value),
-                   get("offset", start.offset), get("error"), get("reads", ()), get("offsets", _NO_OFFSETS))
-        self.ops.append(event)
-        return event
+        self._rows.append((op_id, time_ms, start[2], type_, start[4], get("topic", start[5]),
+                           get("partition", start[6]), get("key", start[7]), get("value", start[8]),
+                           get("offset", start[9]), get("error"), get("reads", ()), _freeze(get("offsets"))))
 
-    def ok(self, op_id: int, time_ms: float, **fields: Any) -> Op:
+    def ok(self, op_id: int, time_ms: float, **fields: Any) -> None:
         """The operation happened; ``fields`` are its results (offset, partition, reads, offsets)."""
-        return self._complete(op_id, time_ms, "ok", fields)
+        self._complete(op_id, time_ms, "ok", fields)
 
-    def fail(self, op_id: int, time_ms: float, error: str, **fields: Any) -> Op:
+    def ok_send(self, op_id: int, time_ms: float, partition: int, offset: int) -> None:
+        """``ok(op_id, time_ms, partition=..., offset=...)`` for an acknowledged send, without keyword overhead
+        (a producer records one per record)."""
+        start = self._open.pop(op_id, None)
+        if start is None:
+            self._complete(op_id, time_ms, "ok", {})   # raises the clear error
+            return
+        self._rows.append((op_id, time_ms, start[2], "ok", start[4], start[5], partition, start[7], start[8], offset,
+                           None, (), None))
+
+    def fail(self, op_id: int, time_ms: float, error: str, **fields: Any) -> None:
         """The operation certainly did not happen; ``error`` is the Kafka error name."""
-        return self._complete(op_id, time_ms, "fail", dict(fields, error=error))
+        self._complete(op_id, time_ms, "fail", dict(fields, error=error))
 
-    def info(self, op_id: int, time_ms: float, error: str | None = None, **fields: Any) -> Op:
+    def info(self, op_id: int, time_ms: float, error: str | None = None, **fields: Any) -> None:
         """The outcome is unknown (timeout, crash): it may or may not have happened."""
-        return self._complete(op_id, time_ms, "info", dict(fields, error=error))
+        self._complete(op_id, time_ms, "info", dict(fields, error=error))
 
     def close_open(self, time_ms: float, error: str = "process ended") -> int:
         """Mark every open operation ``info`` (a history ends; its clients stop). Returns how many."""
@@ -115,7 +141,7 @@ class History:
 
     @property
     def open_ops(self) -> list[Op]:
-        return [self._open[i] for i in sorted(self._open)]
+        return [_op(self._open[i]) for i in sorted(self._open)]
 
     def to_frame(self) -> pd.DataFrame:
         """One row per event (and per record of a poll completion): time_ms, process, type, f, topic, partition,
@@ -134,3 +160,15 @@ class History:
                              e.error, e.op))
         frame = pd.DataFrame.from_records(rows, columns=list(columns))
         return frame.astype({"partition": "Int64", "offset": "Int64"})
+
+
+def _freeze(offsets: Mapping[tuple[str, int], int] | None) -> tuple[tuple[tuple[str, int], int], ...] | None:
+    # stored as a tuple of pairs (untrackable by the collector); None when empty
+    return tuple(offsets.items()) if offsets else None
+
+
+def _op(row: tuple[Any, ...]) -> Op:
+    offsets = row[12]
+    if offsets is None:
+        return Op._make(row[:12] + (_NO_OFFSETS,))
+    return Op._make(row[:12] + (MappingProxyType(dict(offsets)),))

@@ -555,15 +555,15 @@ class ProducerCore:
         history = self.history
         if history is not None:
             partition = batch.tp[1]
-            ok = history.ok
+            ok_send = history.ok_send
             if base_offset >= 0 and self.acks != 0:
                 offset = base_offset
                 for op in batch.ops:
-                    ok(op, now, partition=partition, offset=offset)
+                    ok_send(op, now, partition, offset)
                     offset += 1
             else:
                 for op in batch.ops:
-                    ok(op, now, partition=partition, offset=-1)
+                    ok_send(op, now, partition, -1)
         self.port.record("producer.acked", len(batch.records), topic=batch.tp[0], partition=batch.tp[1],
                          latency_ms=now - batch.created_ms)
         if batch.callbacks:
