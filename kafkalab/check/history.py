@@ -14,6 +14,7 @@ completion to its invocation).
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -138,6 +139,16 @@ class History:
         for op_id in open_ids:
             self.info(op_id, time_ms, error=error)
         return len(open_ids)
+
+    def memory_bytes(self) -> int:
+        """Roughly what the stored events take (rows and poll reads; not the keys and values they share)."""
+        size = sys.getsizeof(self._rows)
+        for row in self._rows:
+            size += sys.getsizeof(row)
+            reads = row[11]
+            if reads:
+                size += sys.getsizeof(reads) + sum(sys.getsizeof(r) for r in reads)
+        return size
 
     @property
     def open_ops(self) -> list[Op]:
