@@ -56,7 +56,6 @@ lost); it cannot see acks=0 writes, whose offsets the client never learns.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +66,7 @@ import pandas as pd
 
 import kafkalab as kl
 from kafkalab.check import check_queue
+from kafkalab.experiments.provenance import DATA_DIR, code_version, write_result
 
 __all__ = [
     "FAULTS", "DURABILITY_FAULTS", "SCENARIOS", "FAILOVER_COLUMNS", "PART_COLUMNS", "DURABILITY_COLUMNS",
@@ -94,7 +94,6 @@ FAILOVER_COLUMNS: tuple[str, ...] = (
 DURABILITY_COLUMNS: tuple[str, ...] = (
     "acks", "min_isr", "unclean", "fault", "seed", "acknowledged", "lost", "duplicates", "unavailable_ms",
     "lost_by_checker", "final_log_size")
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 TOPIC = "events"
 _ACKS = ("0", "1", "all")
 
@@ -534,29 +533,6 @@ def durability_summary(frame: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------------
 # Full-size results for data/ (python -m kafkalab.experiments)
 # ---------------------------------------------------------------------------------------------------------------
-def _git(*args: str) -> str:
-    try:
-        out = subprocess.run(["git", *args], cwd=DATA_DIR.parent, capture_output=True, text=True, check=False,
-                             timeout=10)
-        return out.stdout
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _code_version() -> dict[str, Any]:
-    """The commit, and the package files that differed from it when the run started (uncommitted work)."""
-    modified = [line[3:] for line in _git("status", "--porcelain", "--", "kafkalab").splitlines() if line.strip()]
-    return {"commit": _git("rev-parse", "HEAD").strip() or "unknown", "inputs_modified": bool(modified),
-            "modified_files": sorted(modified)}
-
-
-def _write(frame: pd.DataFrame, out: Path, name: str, version: dict[str, Any], provenance: dict[str, Any]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out / f"{name}.csv", index=False)
-    meta = {"file": f"{name}.csv", "code_version": version, **provenance}
-    (out / f"{name}.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Write ``data/failover_trials.csv`` and ``data/durability_matrix.csv`` (+ ``.json`` provenance).
 
@@ -569,9 +545,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--durability-seeds", type=int, default=5, help="seeds per durability cell")
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
-    version = _code_version()
+    version = code_version()
     trials = failover(range(args.seeds))
-    _write(trials, args.out, "failover_trials", version, {
+    write_result(trials, args.out, "failover_trials", {"code_version": version,
         "what": "unavailability window seen by an acks=all producer when the partition leader fails, and its parts",
         "produced_by": "kafkalab.experiments.failover.failover",
         "command": f"python -m kafkalab.experiments.failover --seeds {args.seeds}",
@@ -580,7 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "linger.ms": 5, "request.timeout.ms": 1000, "send_interval_ms": 10},
         "summary": json.loads(failover_summary(trials).to_json(orient="records"))})
     matrix = durability_matrix(range(args.durability_seeds))
-    _write(matrix, args.out, "durability_matrix", version, {
+    write_result(matrix, args.out, "durability_matrix", {"code_version": version,
         "what": "acknowledged writes lost per acks x min.insync.replicas x unclean election x fault, audited from the "
                 "final log and the client history",
         "produced_by": "kafkalab.experiments.failover.durability_matrix",

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -53,6 +52,7 @@ from kafkalab.broker.cost import DEFAULT_COST, CostModel
 from kafkalab.broker.messages import TopicPartition
 from kafkalab.broker.server import BrokerServer
 from kafkalab.cluster import Cluster
+from kafkalab.experiments.provenance import DATA_DIR, code_version
 from kafkalab.sim.network import LinkSpec
 
 __all__ = [
@@ -62,7 +62,6 @@ __all__ = [
     "DATA_DIR", "main",
 ]
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 TOPIC = "perf"
 MIB = 1024 * 1024
 
@@ -430,21 +429,6 @@ def compare_with_kreps(sim: pd.DataFrame, anchors: pd.DataFrame | None = None) -
 
 
 # -- full-size results for data/ -------------------------------------------------------------------------------------
-def _git(*args: str) -> str:
-    try:
-        out = subprocess.run(["git", *args], cwd=DATA_DIR.parent, capture_output=True, text=True, check=False,
-                             timeout=10)
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _code_version() -> dict[str, Any]:
-    inputs = ["kafkalab"]
-    return {"commit": _git("rev-parse", "HEAD") or "unknown",
-            "inputs_modified": bool(_git("status", "--porcelain", "--", *inputs))}
-
-
 #: The full-size sweeps :func:`main` writes: parameter -> values.
 FULL_SWEEPS: dict[str, tuple[Any, ...]] = {
     "batch_size": (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072),
@@ -482,7 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     common = {
         "produced_by": "kafkalab.experiments.throughput",
         "command": f"python -m kafkalab.experiments.throughput --records {args.records} --seed {args.seed}",
-        "code_version": _code_version(), "seed": args.seed, "records": args.records,
+        "code_version": code_version(), "seed": args.seed, "records": args.records,
         "cost_model": asdict(DEFAULT_COST), "network": asdict(LinkSpec()),
         "producer_us_per_record": PRODUCER_US_PER_RECORD, "consumer_us_per_record": CONSUMER_US_PER_RECORD,
     }
