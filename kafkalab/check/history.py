@@ -15,14 +15,14 @@ completion to its invocation).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Op", "History", "ReadRecord", "OP_TYPES"]
+__all__ = ["Op", "History", "OpsView", "ReadRecord", "OP_TYPES"]
 
 OP_TYPES = ("invoke", "ok", "fail", "info")
 
@@ -77,11 +77,15 @@ class History:
         return len(self._rows)
 
     def __iter__(self) -> Iterator[Op]:
-        return iter(self.ops)
+        return iter(self._synced())
 
     @property
-    def ops(self) -> list[Op]:
-        """Every event so far, in order, as :class:`Op` values."""
+    def ops(self) -> OpsView:
+        """Every event so far, in order, as :class:`Op` values: a live read-only sequence (it grows with the
+        history, like the list it stands for)."""
+        return OpsView(self)
+
+    def _synced(self) -> list[Op]:
         done = len(self._ops)
         if done < len(self._rows):
             make = _op
@@ -161,7 +165,7 @@ class History:
 
         columns = ("time_ms", "process", "type", "f", "topic", "partition", "key", "value", "offset", "error", "op")
         rows: list[tuple[Any, ...]] = []
-        for e in self.ops:
+        for e in self._synced():
             if e.reads:
                 for topic, partition, offset, key, value in e.reads:
                     rows.append((e.time_ms, e.process, e.type, e.f, topic, partition, key, value, offset, e.error,
@@ -171,6 +175,33 @@ class History:
                              e.error, e.op))
         frame = pd.DataFrame.from_records(rows, columns=list(columns))
         return frame.astype({"partition": "Int64", "offset": "Int64"})
+
+
+class OpsView(Sequence[Op]):
+    """A live, read-only view of a history's events as :class:`Op` values (built once each, when first read)."""
+
+    __slots__ = ("_history",)
+
+    def __init__(self, history: History) -> None:
+        self._history = history
+
+    def __len__(self) -> int:
+        return len(self._history._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Op: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Op]: ...
+
+    def __getitem__(self, index: int | slice) -> Op | list[Op]:
+        return self._history._synced()[index]
+
+    def __iter__(self) -> Iterator[Op]:
+        return iter(self._history._synced())
+
+    def __repr__(self) -> str:
+        return f"OpsView({len(self)} events)"
 
 
 def _freeze(offsets: Mapping[tuple[str, int], int] | None) -> tuple[tuple[tuple[str, int], int], ...] | None:

@@ -134,3 +134,13 @@ def test_close_open_marks_pending_operations_unknown():
     h.invoke(0, "p", "send", topic="t", value=b"x")
     assert h.close_open(9.0) == 1
     assert h.ops[-1].type == "info" and h.ops[-1].error == "process ended" and h.open_ops == []
+
+
+def test_ops_is_a_live_view_that_grows_with_the_history():
+    h = History()
+    ops = h.ops
+    assert len(ops) == 0
+    op = h.invoke(0, "p", "send", topic="t", value=b"x")
+    h.ok(op, 1, partition=0, offset=0)
+    assert len(ops) == 2 and ops[-1].type == "ok" and [e.type for e in ops] == ["invoke", "ok"]
+    assert ops[0:1][0].f == "send" and list(h) == list(ops)
