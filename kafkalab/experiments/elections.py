@@ -53,7 +53,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -64,6 +63,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kafkalab.experiments.provenance import DATA_DIR, code_version, write_result
 from kafkalab.raft import RaftCluster
 from kafkalab.sim.kernel import derive_seed
 from kafkalab.sim.network import LinkSpec
@@ -81,7 +81,6 @@ TOP_RANGES: tuple[str, ...] = ("150-150", "150-151", "150-155", "150-175", "150-
 BOTTOM_RANGES: tuple[str, ...] = ("12-24", "25-50", "50-100", "100-200", "150-300")
 FIGURE16_RANGES: tuple[str, ...] = TOP_RANGES + BOTTOM_RANGES[:-1]
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 _RANGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
 
@@ -615,20 +614,8 @@ def quorum_story(rc: RaftCluster, *, settle_ms: float = 3_000.0) -> Iterator[dic
 # ---------------------------------------------------------------------------------------------------------------
 # Full-size results for data/ (make experiments)
 # ---------------------------------------------------------------------------------------------------------------
-def _git(*args: str) -> str:
-    try:
-        out = subprocess.run(["git", *args], cwd=DATA_DIR.parent, capture_output=True, text=True, check=False,
-                             timeout=10)
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _code_version() -> dict[str, Any]:
-    """The commit, and whether the code this experiment runs on (sim, log, raft, experiments) had local changes."""
-    inputs = ["kafkalab/sim", "kafkalab/log", "kafkalab/raft", "kafkalab/experiments", "kafkalab/config.py"]
-    return {"commit": _git("rev-parse", "HEAD") or "unknown",
-            "inputs_modified": bool(_git("status", "--porcelain", "--", *inputs))}
+#: What the election experiments run on: a result from modified copies of these is flagged in its provenance.
+_INPUTS = ("kafkalab/sim", "kafkalab/log", "kafkalab/raft", "kafkalab/experiments", "kafkalab/config.py")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -645,16 +632,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup = Figure16Setup()
     frame = figure16(trials=args.trials, seed=args.seed, setup=setup)
-    args.out.mkdir(parents=True, exist_ok=True)
-    csv_path = args.out / "raft_figure16.csv"
-    frame.to_csv(csv_path, index=False)
     summary = figure16_summary(frame)
     provenance = {
-        "file": csv_path.name,
         "what": "Raft paper Figure 16 redrawn on kafkalab's KRaft quorum: downtime after a leader crash per timeout range",
         "produced_by": "kafkalab.experiments.elections.figure16",
         "command": f"python -m kafkalab.experiments.elections --trials {args.trials} --seed {args.seed}",
-        "code_version": _code_version(),
+        "code_version": code_version(_INPUTS),
         "seed": args.seed,
         "trials_per_range": args.trials,
         "ranges": list(FIGURE16_RANGES),
@@ -664,7 +647,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "summary": json.loads(summary.to_json(orient="records")),
         "paper": "data/raft_figure16_paper.csv",
     }
-    (args.out / "raft_figure16.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    csv_path = write_result(frame, args.out, "raft_figure16", provenance)
     print(summary.to_string(index=False))
     print(f"wrote {csv_path} and {csv_path.with_suffix('.json')}", file=sys.stderr)
     return 0
