@@ -129,12 +129,23 @@ class Network:
         ep.host_up = True
 
     def down(self, node: NodeId, host_up: bool = True) -> None:
-        """The node's process died: it receives nothing until :meth:`attach`. ``host_up=False`` (power loss): its
-        host is off too, so nobody answers with a reset."""
+        """The node's process died: it receives nothing until :meth:`attach`.
+
+        With its host up (a process crash), the host's kernel closes the process's sockets: every peer that asked
+        for resets and has a connection to it (it sent it something) gets a :class:`ConnectionReset` at once, as a
+        Kafka client sees a broker's ``kill -9`` as a disconnect. ``host_up=False`` (power loss): nobody is told.
+        """
         ep = self._endpoint(node)
         ep.up = False
         ep.host_up = host_up
         ep.incarnation += 1
+        if host_up:
+            for src, dst in list(self._links):
+                if dst != node:
+                    continue
+                peer = self._endpoints.get(src)
+                if peer is not None and peer.resets and peer.up and self.connected(node, src):
+                    self.send(node, src, ConnectionReset(node), size_bytes=40)
 
     @property
     def nodes(self) -> list[NodeId]:

@@ -162,7 +162,9 @@ class Client:
 
     def on_message(self, src: Any, msg: Any) -> None:
         self.received.append((self.ctx.now, src, msg))
-        self.responses[msg.correlation_id] = (self.ctx.now, src, msg)
+        correlation_id = getattr(msg, "correlation_id", None)   # a ConnectionReset has none
+        if correlation_id is not None:
+            self.responses[correlation_id] = (self.ctx.now, src, msg)
 
 
 class DataPlane:

@@ -79,7 +79,8 @@ class Admin:
         self.responses: dict[int, Any] = {}
 
     def on_message(self, src: Any, msg: Any) -> None:
-        self.responses[msg.correlation_id] = msg
+        if hasattr(msg, "correlation_id"):          # a ConnectionReset has none
+            self.responses[msg.correlation_id] = msg
 
 
 class ControlPlane:

@@ -193,3 +193,18 @@ def test_no_reset_from_a_powered_off_host_or_across_a_partition():
     net.send("c", 2, "produce")
     k.run(5)
     assert inbox["c"] == []
+
+
+def test_a_process_crash_resets_the_connections_of_clients_that_talked_to_it():
+    from kafkalab.transport import ConnectionReset
+
+    k, net, inbox = make_net(nodes=(1, 2), clients=("c", "d"))
+    net.send("c", 1, "request in flight")
+    k.run(5)                                       # delivered: the process holds it when it dies
+    net.down(1)
+    k.run(5)
+    assert inbox["c"] == [(6.0, 1, ConnectionReset(1))]
+    assert inbox["d"] == [] and inbox[2] == []     # no connection, or a server: nothing
+    net.down(2, host_up=False)                     # power loss: silence
+    k.run(5)
+    assert inbox["c"] == [(6.0, 1, ConnectionReset(1))]
