@@ -262,6 +262,7 @@ class Network:
         if src == dst:
             kernel.post(0.0, self._deliver, src, dst_ep, dst_ep.incarnation, msg, owner=dst_ep.owner)
             return kernel.now
+        bounce = not dst_ep.up   # nobody listens: the message is lost, and a live host answers with a reset
         if not self.connected(src, dst):
             self.messages_dropped += 1
             return None
@@ -284,8 +285,21 @@ class Network:
         if arrival < link.last_arrival:
             arrival = link.last_arrival
         link.last_arrival = arrival
+        if bounce:
+            self.messages_dropped += 1
+            link.dropped += 1
+            if dst_ep.host_up and type(msg) is not ConnectionReset:
+                kernel.post_at(arrival, self._bounce, src, dst_ep)
+            return arrival
         kernel.post_at(arrival, self._deliver, src, dst_ep, dst_ep.incarnation, msg, owner=dst_ep.owner)
         return arrival
+
+    def _bounce(self, src: NodeId, ep: _Endpoint) -> None:
+        """A segment reached a live host whose process is gone: its kernel answers with RST (if the sender wants
+        resets and the way back is open)."""
+        sender = self._endpoints.get(src)
+        if ep.host_up and sender is not None and sender.resets and sender.up and self.connected(ep.node, src):
+            self.send(ep.node, src, ConnectionReset(ep.node), size_bytes=40)
 
     def _deliver(self, src: NodeId, ep: _Endpoint, incarnation: int, msg: Any) -> None:
         if not ep.up or ep.incarnation != incarnation or not self.connected(src, ep.node):
