@@ -1,15 +1,13 @@
-"""Drivers shared by controller and broker processes: lazy named timers, and a KRaft replica of ``__cluster_metadata``
-on a World node that hands out newly committed records *with their offsets*.
+"""The driver shared by controller and broker processes: a KRaft replica of ``__cluster_metadata`` on a World node
+that hands out newly committed records *with their offsets*.
 
-How it works. :class:`NamedTimers` is the timer half of a sans-I/O port on a
-:class:`~kafkalab.sim.world.ProcessContext`: ``set(name, at_ms)`` as often as one likes costs at most one pending
-kernel event per name (an early firing re-arms for the current deadline), as :class:`~kafkalab.raft.cluster.RaftProcess`
-does. :class:`MetadataLogReplica` adapts a :class:`~kafkalab.raft.node.RaftNode` (voter or observer) to the context
+How it works. Timers are :class:`~kafkalab.sim.world.NamedTimers` (re-exported here), the same lazy named deadlines
+:class:`~kafkalab.raft.cluster.RaftProcess` uses. :class:`MetadataLogReplica` adapts a :class:`~kafkalab.raft.node.RaftNode` (voter or observer) to the context
 the same way RaftProcess does (log, quorum-state and snapshot on the node's Disk, ``flush`` = fsync) and calls
 ``after_input()`` after every message, timer and fsync completion it handles. With ``flush_log_only`` (brokers:
-observers, whose disk also holds every partition log) a flush syncs the metadata log file alone, as Kafka forces
-only that file: ``Disk.fsync`` syncs every log on the disk, which would cost O(partitions) per metadata append and
-make data partitions durable as a side effect. The quorum-state file of an observer then stays in the page cache (an
+observers, whose disk also holds every partition log) a flush syncs the metadata log file alone
+(``Disk.fsync(files=...)``), as Kafka forces only that file: syncing the whole disk would cost O(partitions) per
+metadata append and make data partitions durable as a side effect. The quorum-state file of an observer then stays in the page cache (an
 observer's vote state does not matter); a snapshot write still takes a full fsync.
 
 Why offsets: ``RaftNode.committed`` lists committed values without control records, so an index there is not a log
@@ -28,53 +26,11 @@ from kafkalab.raft.messages import ElectionState, Payload, Snapshot
 from kafkalab.raft.messages import message_size_bytes as raft_message_size_bytes
 from kafkalab.raft.node import METADATA_LOG_NAME, QUORUM_STATE_KEY, SNAPSHOT_KEY, RaftNode, new_metadata_log
 from kafkalab.raft.state import Role
-from kafkalab.sim.kernel import Timer
-from kafkalab.sim.world import ProcessContext
+from kafkalab.sim.world import NamedTimers, ProcessContext
 
 __all__ = ["NamedTimers", "MetadataLogReplica"]
 
 _READ_BYTES = 8 * 1024 * 1024
-
-
-class NamedTimers:
-    """Deadlines by name on a process context; ``callback(name)`` runs when one is due."""
-
-    def __init__(self, ctx: ProcessContext, callback: Callable[[str], None], label: str = "timer") -> None:
-        self.ctx = ctx
-        self.callback = callback
-        self.label = label
-        self._deadlines: dict[str, float] = {}
-        self._timers: dict[str, Timer] = {}
-
-    def set(self, name: str, at_ms: float) -> None:
-        self._deadlines[name] = at_ms
-        timer = self._timers.get(name)
-        if timer is not None and timer.callback is not None:
-            if timer.time_ms <= at_ms:
-                return      # it fires first and re-arms for the new deadline
-            timer.cancel()
-        kernel = self.ctx.kernel
-        self._timers[name] = kernel.schedule_at(max(at_ms, kernel.now), self._fire, name, owner=self.ctx.owner,
-                                                name=f"{self.label}:{name}")
-
-    def cancel(self, name: str) -> None:
-        self._deadlines.pop(name, None)
-
-    def deadline(self, name: str) -> float | None:
-        return self._deadlines.get(name)
-
-    def _fire(self, name: str) -> None:
-        self._timers.pop(name, None)
-        at = self._deadlines.get(name)
-        if at is None:
-            return
-        kernel = self.ctx.kernel
-        if at > kernel.now:
-            self._timers[name] = kernel.schedule_at(at, self._fire, name, owner=self.ctx.owner,
-                                                    name=f"{self.label}:{name}")
-            return
-        del self._deadlines[name]
-        self.callback(name)
 
 
 class MetadataLogReplica:

@@ -27,9 +27,8 @@ from kafkalab.raft.invariants import RaftInvariants
 from kafkalab.raft.messages import ElectionState, Snapshot, message_size_bytes
 from kafkalab.raft.node import METADATA_LOG_NAME, QUORUM_STATE_KEY, SNAPSHOT_KEY, RaftNode, new_metadata_log
 from kafkalab.raft.state import Role
-from kafkalab.sim.kernel import Timer
 from kafkalab.sim.network import LinkSpec
-from kafkalab.sim.world import ProcessContext, World
+from kafkalab.sim.world import NamedTimers, ProcessContext, World
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,8 +53,7 @@ class RaftProcess:
         if log is None:
             log = new_metadata_log()
             disk.attach_log(METADATA_LOG_NAME, log)
-        self._deadlines: dict[str, float] = {}
-        self._timers: dict[str, Timer] = {}
+        self.timers = NamedTimers(ctx, self._on_timer, "raft")
         state = disk.read(QUORUM_STATE_KEY)
         snapshot = disk.read(SNAPSHOT_KEY)
         self.node = RaftNode(self.node_id, cluster.voters, log, self, ctx.rng("raft"), cluster.config,
@@ -72,30 +70,13 @@ class RaftProcess:
         self.ctx.send(dst, msg, message_size_bytes(msg))
 
     def set_timer(self, name: str, at_ms: float) -> None:
-        self._deadlines[name] = at_ms
-        timer = self._timers.get(name)
-        if timer is not None and timer.callback is not None:
-            if timer.time_ms <= at_ms:
-                return      # it fires first and re-arms for the new deadline
-            timer.cancel()
-        kernel = self.ctx.kernel
-        self._timers[name] = kernel.schedule_at(max(at_ms, kernel.now), self._fire, name, owner=self.ctx.owner,
-                                                name=f"raft:{name}")
+        self.timers.set(name, at_ms)
 
     def cancel_timer(self, name: str) -> None:
-        self._deadlines.pop(name, None)
+        self.timers.cancel(name)
 
-    def _fire(self, name: str) -> None:
-        self._timers.pop(name, None)
-        at = self._deadlines.get(name)
-        if at is None:
-            return
-        kernel = self.ctx.kernel
-        if at > kernel.now:
-            self._timers[name] = kernel.schedule_at(at, self._fire, name, owner=self.ctx.owner, name=f"raft:{name}")
-            return
-        del self._deadlines[name]
-        self.node.on_timer(name, kernel.now)
+    def _on_timer(self, name: str) -> None:
+        self.node.on_timer(name, self.ctx.kernel.now)
         self.cluster._after(self.node_id)
 
     def persist(self, key: str, value: Any) -> None:

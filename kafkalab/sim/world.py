@@ -22,7 +22,7 @@ from kafkalab.sim.kernel import Kernel, Owner, Timer
 from kafkalab.sim.metrics import Metrics
 from kafkalab.sim.network import LinkSpec, Network
 
-__all__ = ["World", "ProcessContext", "Process"]
+__all__ = ["World", "ProcessContext", "Process", "NamedTimers"]
 
 NodeId = Hashable
 
@@ -68,6 +68,47 @@ class ProcessContext:
 
     def record(self, metric: str, value: Any, **labels: Any) -> None:
         self.metrics.record(self.node_id, metric, value, **labels)
+
+
+class NamedTimers:
+    """Deadlines by name on a process context; ``callback(name)`` runs when one is due."""
+
+    def __init__(self, ctx: ProcessContext, callback: Callable[[str], None], label: str = "timer") -> None:
+        self.ctx = ctx
+        self.callback = callback
+        self.label = label
+        self._deadlines: dict[str, float] = {}
+        self._timers: dict[str, Timer] = {}
+
+    def set(self, name: str, at_ms: float) -> None:
+        self._deadlines[name] = at_ms
+        timer = self._timers.get(name)
+        if timer is not None and timer.callback is not None:
+            if timer.time_ms <= at_ms:
+                return      # it fires first and re-arms for the new deadline
+            timer.cancel()
+        kernel = self.ctx.kernel
+        self._timers[name] = kernel.schedule_at(max(at_ms, kernel.now), self._fire, name, owner=self.ctx.owner,
+                                                name=f"{self.label}:{name}")
+
+    def cancel(self, name: str) -> None:
+        self._deadlines.pop(name, None)
+
+    def deadline(self, name: str) -> float | None:
+        return self._deadlines.get(name)
+
+    def _fire(self, name: str) -> None:
+        self._timers.pop(name, None)
+        at = self._deadlines.get(name)
+        if at is None:
+            return
+        kernel = self.ctx.kernel
+        if at > kernel.now:
+            self._timers[name] = kernel.schedule_at(at, self._fire, name, owner=self.ctx.owner,
+                                                    name=f"{self.label}:{name}")
+            return
+        del self._deadlines[name]
+        self.callback(name)
 
 
 Factory = Callable[[ProcessContext], Process]
