@@ -61,6 +61,7 @@ from kafkalab.errors import (
     KafkaError,
     KafkaTimeoutError,
     MessageTooLargeError,
+    OutOfOrderSequenceNumberError,
     error_for_name,
 )
 from kafkalab.log.records import Header
@@ -424,10 +425,21 @@ class ProducerCore:
         self.wakeup()
 
     def _reset_sequences(self) -> None:
-        """A new epoch: every partition's sequence starts again at 0; batches not yet acknowledged get new ones."""
+        """A new epoch: every partition's sequence starts again at 0; batches never sent get new ones.
+
+        A queued batch that was sent before and may be in the log already (its answer was lost) cannot be resent
+        under the new epoch: the broker could not recognise it and would append it twice. It fails instead, with
+        its outcome unknown, as Kafka fails a batch whose sequence is unresolved when it bumps the epoch."""
         self._next_sequence.clear()
         self._last_acked.clear()
+        now = self.port.now
         for dq in self.accumulator.queues.values():
+            unresolved = [batch for batch in dq if batch.maybe_written and not batch.done]
+            for batch in unresolved:
+                dq.remove(batch)
+                self._fail(batch, OutOfOrderSequenceNumberError(
+                    f"batch of {len(batch.records)} record(s) for {batch.tp[0]}-{batch.tp[1]} may have been "
+                    f"written under the previous producer epoch; not resent under the new one"), now)
             for batch in dq:
                 batch.base_sequence = -1
                 batch.built = None
