@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
 from kafkalab.broker.messages import message_size_bytes
+from kafkalab.clients.metadata import ClientMetadata
 from kafkalab.transport import ConnectionReset
 
 __all__ = ["ClientPort", "TimerHandle", "NetworkClient", "REQUEST_TIMED_OUT", "NETWORK_EXCEPTION"]
@@ -121,6 +122,18 @@ class NetworkClient:
             if load < best_load:
                 best, best_load = node, load
         return best
+
+    def request_metadata(self, metadata: ClientMetadata, bootstrap: list[NodeId], now_ms: float, rng: random.Random,
+                         callback: ResponseCallback) -> None:
+        """Ask the least-loaded known broker (the bootstrap list before any is known) for ``metadata``'s topics
+        (Kafka's ``NetworkClient.maybeUpdate``); when every one is backing off, ``metadata`` waits until the first
+        may be used."""
+        nodes = list(metadata.brokers.values()) or bootstrap
+        node = self.least_loaded(nodes, now_ms, rng)
+        if node is None:
+            metadata.blocked_until_ms = now_ms + self.min_backoff_remaining_ms(nodes, now_ms)
+            return
+        self.send(node, lambda cid: metadata.request(cid, now_ms), callback)
 
     def send(self, node: NodeId, build: Callable[[int], Any], callback: ResponseCallback,
              expect_response: bool = True) -> int:

@@ -367,13 +367,7 @@ class ProducerCore:
 
     # -- metadata ------------------------------------------------------------------------------------------------
     def _send_metadata(self, now: float) -> None:
-        md = self.metadata
-        nodes = list(md.brokers.values()) or self.bootstrap
-        node = self.network.least_loaded(nodes, now, self._rng)
-        if node is None:     # every broker is backing off: try again when the first may be used
-            md.blocked_until_ms = now + self.network.min_backoff_remaining_ms(nodes, now)
-            return
-        self.network.send(node, lambda cid: md.request(cid, now), self._on_metadata)
+        self.network.request_metadata(self.metadata, self.bootstrap, now, self._rng, self._on_metadata)
 
     def _on_metadata(self, response: Any, error: str | None) -> None:
         now = self.port.now
