@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"unknown experiment(s) {', '.join(unknown)}; experiments: {', '.join(MODULES)}", file=sys.stderr)
         return 2
     for name in names:
-        start = time.monotonic()
+        start = time.monotonic()   # wall time of the command, for the user; nothing in a simulation reads it
         print(f"== kafkalab.experiments.{name}", file=sys.stderr)
         code = importlib.import_module(f"kafkalab.experiments.{name}").main([])
         print(f"== {name}: exit {code} in {time.monotonic() - start:.0f} s", file=sys.stderr)
