@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kafkalab.broker.cost import DEFAULT_COST, CostModel, HandlerQueue
+from kafkalab.broker.groups import TIMER_PREFIX, LocalReply
 from kafkalab.broker.messages import (
     NONE,
     BrokerInfo,
@@ -50,6 +51,8 @@ from kafkalab.broker.replica_manager import ReplicaManager
 from kafkalab.config import Config, resolve
 from kafkalab.controller import messages as cm
 from kafkalab.controller.image import Change, MetadataImage
+from kafkalab.groups.hashing import OFFSETS_TOPIC
+from kafkalab.groups.messages import GROUP_REQUESTS, FindCoordinatorRequest
 from kafkalab.log.log_config import LogConfig
 from kafkalab.log.partition_log import PartitionLog
 from kafkalab.sim.kernel import Timer
@@ -63,6 +66,8 @@ _HW_CHECKPOINT = "hw-checkpoint"
 _HW_CHECKPOINT_KEY = "replication-offset-checkpoint"
 _PID_RETRY_MS = 100.0
 _REQUESTS = (ProduceRequest, FetchRequest, ListOffsetsRequest, InitProducerIdRequest, MetadataRequest)
+_GROUP_REQUESTS = frozenset((FindCoordinatorRequest, *GROUP_REQUESTS))
+_ALL_REQUESTS = frozenset(_REQUESTS) | _GROUP_REQUESTS
 
 
 _CONTROLLER_REQUESTS = frozenset(cm.CONTROLLER_REQUESTS)
@@ -107,6 +112,7 @@ class BrokerServer:
         self._correlation = 0
         self.metadata: Any = None
         self.lifecycle: Any = None
+        self.groups: Any = None              # BrokerGroups: the group coordinator (with a control plane only)
         self.stopped = False
         self.publishing = not self.controller_ids     # act on metadata (at once without a control plane)
         self._pid_next = 0
@@ -131,8 +137,14 @@ class BrokerServer:
 
     # ---- control plane -------------------------------------------------------------------------------------------
     def _start_control_plane(self) -> None:
+        from kafkalab.broker.groups import BrokerGroups
         from kafkalab.broker.lifecycle import BrokerLifecycleManager
         from kafkalab.broker.metadata import BrokerMetadataListener
+
+        try:
+            self.groups = BrokerGroups(self)
+        except ImportError:  # pragma: no cover - TEMPORARY until kafkalab.groups.coordinator lands
+            self.groups = None
 
         metadata = BrokerMetadataListener(self.ctx, self.controller_ids, self.config)
         self.metadata = metadata
@@ -164,6 +176,8 @@ class BrokerServer:
         self.image = image
         if self.publishing:
             self.rm.apply_change(image, change, self.ctx.now)
+            if self.groups is not None:
+                self.groups.on_metadata_change(image, change)
 
     def _after_lifecycle(self) -> None:
         """Sync the broker epoch; once registered and caught up, start acting on the image (Kafka's BrokerServer
@@ -176,6 +190,8 @@ class BrokerServer:
         if not self.publishing and lifecycle.broker_epoch >= 0 and lifecycle.caught_up:
             self.publishing = True
             self.rm.apply_image(self.image, self.ctx.now)
+            if self.groups is not None:
+                self.groups.sync_leadership()
 
     def apply_image(self, image: MetadataImage, change: Change | None = None) -> None:
         """Without a control plane: act on a hand-made image (every partition, or just ``change``)."""
@@ -191,6 +207,9 @@ class BrokerServer:
 
     # ---- the replica manager's port -----------------------------------------------------------------------------
     def send(self, dst: Any, msg: Any) -> None:
+        if type(dst) is LocalReply:
+            dst.deliver(msg)
+            return
         size = cm.message_size_bytes(msg) if type(msg) in _CONTROLLER_REQUESTS else message_size_bytes(msg)
         self.ctx.send(dst, msg, size)
 
@@ -215,6 +234,10 @@ class BrokerServer:
         if name == _PID_BLOCK:
             self._pid_in_flight = None
             self._request_producer_ids()
+            return
+        if name.startswith(TIMER_PREFIX):
+            if self.groups is not None:
+                self.groups.on_timer(name[len(TIMER_PREFIX):])
             return
         if name.startswith(_LIFECYCLE):
             if self.lifecycle is not None:
@@ -269,7 +292,7 @@ class BrokerServer:
     # ---- dispatch --------------------------------------------------------------------------------------------------
     def on_message(self, src: Any, msg: Any) -> None:
         kind = type(msg)
-        if kind in _REQUESTS:
+        if kind in _ALL_REQUESTS:
             if self.cost.free:
                 self._handle(src, msg)
             else:
@@ -293,6 +316,10 @@ class BrokerServer:
         if kind is cm.AllocateProducerIdsResponse:
             self._on_producer_id_block(msg)
             return
+        if kind is cm.CreateTopicsResponse:
+            if self.groups is not None:
+                self.groups.on_create_topics_response(msg)
+            return
         if self.lifecycle is not None and self.lifecycle.handle(src, msg, self.ctx.now):
             self._after_lifecycle()
 
@@ -312,6 +339,11 @@ class BrokerServer:
             self.rm.handle_list_offsets(src, msg, now)
         elif kind is InitProducerIdRequest:
             self._init_producer_id(src, msg)
+        elif kind in _GROUP_REQUESTS:
+            if self.groups is not None:
+                self.groups.handle(src, msg)
+            else:
+                self.send(src, _no_coordinator(msg))
 
     # ---- producer ids (KIP-730) ----------------------------------------------------------------------------------
     def _init_producer_id(self, src: Any, req: InitProducerIdRequest) -> None:
@@ -386,10 +418,35 @@ class BrokerServer:
                 error = NONE if reg.leader >= 0 else "LEADER_NOT_AVAILABLE"
                 parts.append(PartitionMetadata(error, index, reg.leader, reg.leader_epoch, reg.replicas, reg.isr,
                                                offline))
-            topics.append(TopicMetadata(NONE, name, tuple(parts)))
+            topics.append(TopicMetadata(NONE, name, tuple(parts), name == OFFSETS_TOPIC))
         controller = self.active_controller_id
         return MetadataResponse(brokers, tuple(topics), -1 if controller is None else controller,
                                 req.correlation_id)
 
     def __repr__(self) -> str:
         return f"BrokerServer({self.broker_id}, partitions={len(self.rm.partitions)})"
+
+
+def _no_coordinator(msg: Any) -> Any:
+    """The answer of a broker without a control plane (and so without a group coordinator) to a group request."""
+    from kafkalab.groups import messages as gm
+
+    cid = msg.correlation_id
+    error = "COORDINATOR_NOT_AVAILABLE"
+    kind = type(msg)
+    if kind is gm.FindCoordinatorRequest:
+        return gm.FindCoordinatorResponse(error, correlation_id=cid,
+                                          error_message="This broker runs no group coordinator.")
+    if kind is gm.JoinGroupRequest:
+        return gm.JoinGroupResponse(error, correlation_id=cid)
+    if kind is gm.SyncGroupRequest:
+        return gm.SyncGroupResponse(error, correlation_id=cid)
+    if kind is gm.HeartbeatRequest:
+        return gm.HeartbeatResponse(error, cid)
+    if kind is gm.LeaveGroupRequest:
+        return gm.LeaveGroupResponse(error, correlation_id=cid)
+    if kind is gm.OffsetCommitRequest:
+        return gm.OffsetCommitResponse({tp: error for tp in msg.offsets}, cid)
+    if kind is gm.OffsetFetchRequest:
+        return gm.OffsetFetchResponse(error, correlation_id=cid)
+    return gm.ConsumerGroupHeartbeatResponse(error, correlation_id=cid)

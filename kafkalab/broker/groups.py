@@ -1,0 +1,195 @@
+"""The broker's side of consumer groups: FindCoordinator, the ``__consumer_offsets`` topic, and the coordinator's port
+(Kafka's ``KafkaApis.handleFindCoordinatorRequest``, ``AutoTopicCreationManager`` and the group coordinator's
+``CoordinatorPartitionWriter``/``CoordinatorLoaderImpl``).
+
+How it works. Every broker runs a :class:`~kafkalab.groups.coordinator.GroupCoordinator` (sans-I/O) through
+:class:`BrokerGroups`, which is its port:
+
+- **Where a group lives.** ``FindCoordinator(group)`` is answered by any broker from its metadata image: the leader of
+  ``__consumer_offsets`` partition ``partition_for(group)``. While the topic does not exist the broker asks the active
+  controller to create it (``offsets.topic.num.partitions`` partitions, replication factor
+  ``min(offsets.topic.replication.factor, registered brokers)``, ``cleanup.policy=compact``), once at a time, and
+  answers COORDINATOR_NOT_AVAILABLE, so clients retry, as Kafka does on first use of a group.
+- **Who coordinates.** After each replayed metadata change the broker compares the ``__consumer_offsets`` partitions
+  it leads (and their leader epochs) with what its coordinator serves: a newly led partition is loaded
+  (``on_become_leader``: the coordinator replays the partition's local log), a lost one is unloaded (``on_resign``).
+  This is coordinator failover: it follows partition leadership, nothing else.
+- **Writes.** ``append(partition, records, callback)`` appends one batch to the local leader replica through the
+  replica manager's produce path with ``acks=all`` and ``offsets.commit.timeout.ms``; the callback gets ``"NONE"`` once
+  the high watermark passed the batch, or the produce error (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS,
+  REQUEST_TIMED_OUT, ...). Group writes therefore obey min.insync.replicas and can be lost exactly where a produce
+  could be. The answer comes back in-process (no network hop).
+- **Reads.** ``read(partition)`` walks the local log, record by record, as the loader does.
+
+Simplifications: loading is instantaneous (no COORDINATOR_LOAD_IN_PROGRESS window proportional to the log's size);
+internal appends skip the request-handler queue of the cost model.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from kafkalab.broker.messages import NONE, ProduceRequest, ProduceResponse, TopicPartition
+from kafkalab.broker.partition import Role
+from kafkalab.controller import messages as cm
+from kafkalab.controller.image import Change, MetadataImage
+from kafkalab.groups.hashing import OFFSETS_TOPIC, partition_for
+from kafkalab.groups.messages import FindCoordinatorRequest, FindCoordinatorResponse
+from kafkalab.log.records import Record, RecordBatch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kafkalab.broker.server import BrokerServer
+
+__all__ = ["BrokerGroups", "LocalReply", "TIMER_PREFIX"]
+
+#: the coordinator's timers, as named on the broker
+TIMER_PREFIX = "group:"
+_CREATE_RETRY_MS = 500.0
+
+
+class LocalReply:
+    """A reply address inside the broker: the replica manager "sends" its ProduceResponse here."""
+
+    __slots__ = ("callback", "tp")
+
+    def __init__(self, tp: TopicPartition, callback: Callable[[str], None]) -> None:
+        self.tp = tp
+        self.callback = callback
+
+    def deliver(self, msg: Any) -> None:
+        if type(msg) is ProduceResponse:
+            response = msg.responses.get(self.tp)
+            self.callback(NONE if response is None else response.error)
+        else:  # pragma: no cover - acks=all never answers with a connection reset
+            self.callback("NETWORK_EXCEPTION")
+
+
+class BrokerGroups:
+    """One broker's group coordinator and the port it runs on."""
+
+    def __init__(self, server: BrokerServer) -> None:
+        from kafkalab.groups.coordinator import GroupCoordinator
+
+        self.server = server
+        config = server.config
+        self.num_partitions = int(config["offsets.topic.num.partitions"])
+        self.replication_factor = int(config["offsets.topic.replication.factor"])
+        self.commit_timeout_ms = int(config["offsets.commit.timeout.ms"])
+        self.coordinator = GroupCoordinator(server.broker_id, self, config)
+        self.serving: dict[int, int] = {}          # __consumer_offsets partition -> leader epoch it was loaded at
+        self._create_sent_at = -float("inf")
+        self._correlation = 0
+
+    # ---- the coordinator's port ----------------------------------------------------------------------------------
+    def send(self, dst: Any, msg: Any) -> None:
+        self.server.send(dst, msg)
+
+    def set_timer(self, name: str, at_ms: float) -> None:
+        self.server.set_timer(TIMER_PREFIX + name, at_ms)
+
+    def cancel_timer(self, name: str) -> None:
+        self.server.cancel_timer(TIMER_PREFIX + name)
+
+    def append(self, partition: int, records: Sequence[tuple[bytes, Any]], callback: Callable[[str], None]) -> None:
+        server = self.server
+        now = server.ctx.now
+        ts = int(now)
+        tp = TopicPartition(OFFSETS_TOPIC, partition)
+        batch = RecordBatch(tuple(Record(key, value, ts) for key, value in records))
+        request = ProduceRequest(-1, self.commit_timeout_ms, {tp: batch})
+        server.rm.handle_produce(LocalReply(tp, callback), request, now)
+
+    def read(self, partition: int) -> Iterator[tuple[bytes, Any]]:
+        p = self.server.rm.partition(OFFSETS_TOPIC, partition)
+        if p is None:
+            return
+        for batch in p.log.batches():
+            for record in batch.records:
+                yield record.key, record.value  # type: ignore[misc]
+
+    def topic_partitions(self) -> Mapping[str, int]:
+        return {name: len(topic.partitions) for name, topic in self.server.image.topics.items()
+                if name != OFFSETS_TOPIC}
+
+    def record(self, metric: str, value: Any, **labels: Any) -> None:
+        self.server.ctx.record(metric, value, **labels)
+
+    # ---- the broker's side ---------------------------------------------------------------------------------------
+    def on_timer(self, name: str) -> None:
+        self.coordinator.on_timer(name, self.server.ctx.now)
+
+    def handle(self, src: Any, msg: Any) -> None:
+        """A group request from a client (after the request-handler queue)."""
+        if type(msg) is FindCoordinatorRequest:
+            self.server.send(src, self.find_coordinator(msg))
+        else:
+            self.coordinator.handle(src, msg, self.server.ctx.now)
+
+    def find_coordinator(self, req: FindCoordinatorRequest) -> FindCoordinatorResponse:
+        cid = req.correlation_id
+        if req.key_type != 0:
+            return FindCoordinatorResponse("INVALID_REQUEST", correlation_id=cid,
+                                           error_message="Only group coordinators (key_type 0) are modelled.")
+        if not req.key:
+            return FindCoordinatorResponse("INVALID_REQUEST", correlation_id=cid,
+                                           error_message="The group id must not be empty.")
+        topic = self.server.image.topics.get(OFFSETS_TOPIC)
+        if topic is None:
+            self._create_offsets_topic()
+            return FindCoordinatorResponse("COORDINATOR_NOT_AVAILABLE", correlation_id=cid,
+                                           error_message=f"{OFFSETS_TOPIC} is being created.")
+        reg = topic.partitions.get(partition_for(req.key, len(topic.partitions)))
+        if reg is None or reg.leader < 0:
+            return FindCoordinatorResponse("COORDINATOR_NOT_AVAILABLE", correlation_id=cid,
+                                           error_message="The coordinator is not available.")
+        return FindCoordinatorResponse(NONE, reg.leader, cid)
+
+    def _create_offsets_topic(self) -> None:
+        server = self.server
+        now = server.ctx.now
+        controller = server.active_controller_id
+        if controller is None or now - self._create_sent_at < _CREATE_RETRY_MS:
+            return
+        self._create_sent_at = now
+        registered = sum(1 for reg in server.image.brokers.values() if not reg.fenced)
+        rf = max(1, min(self.replication_factor, registered))
+        self._correlation += 1
+        topic = cm.CreatableTopic(OFFSETS_TOPIC, self.num_partitions, rf,
+                                  configs=(("cleanup.policy", "compact"),
+                                           ("segment.bytes", str(server.config["offsets.topic.segment.bytes"]))))
+        server.send(controller, cm.CreateTopicsRequest((topic,), correlation_id=self._correlation))
+
+    def on_metadata_change(self, image: MetadataImage, change: Change) -> None:
+        """Load the ``__consumer_offsets`` partitions this broker now leads, unload the ones it lost, and tell the
+        coordinator about topic size changes (KIP-848 groups re-assign)."""
+        offsets_changed = any(t == OFFSETS_TOPIC for t, _ in change.partitions) or OFFSETS_TOPIC in change.removed_topics
+        if offsets_changed:
+            self.sync_leadership()
+        topics = {t for t, _ in change.partitions if t != OFFSETS_TOPIC} | set(change.removed_topics)
+        if topics:
+            counts = {t: len(image.topics[t].partitions) if t in image.topics else 0 for t in sorted(topics)}
+            self.coordinator.on_metadata(counts, self.server.ctx.now)
+
+    def sync_leadership(self) -> None:
+        now = self.server.ctx.now
+        rm = self.server.rm
+        leading: dict[int, int] = {}
+        topic = self.server.image.topics.get(OFFSETS_TOPIC)
+        for index in (() if topic is None else sorted(topic.partitions)):
+            p = rm.partition(OFFSETS_TOPIC, index)
+            if p is not None and p.role is Role.LEADER:
+                leading[index] = p.leader_epoch
+        coordinator = self.coordinator
+        for index, epoch in sorted(self.serving.items()):
+            if leading.get(index) != epoch:
+                del self.serving[index]
+                coordinator.on_resign(index, epoch, now)
+        for index, epoch in sorted(leading.items()):
+            if index not in self.serving:
+                self.serving[index] = epoch
+                coordinator.on_become_leader(index, epoch, now)
+
+    def on_create_topics_response(self, msg: cm.CreateTopicsResponse) -> None:
+        """A failed creation (no controller, too few brokers) is retried by the next FindCoordinator."""
+        if any(r.error not in (NONE, "TOPIC_ALREADY_EXISTS") for r in msg.topics):
+            self._create_sent_at = -float("inf")
