@@ -1,43 +1,93 @@
-"""The consumer a notebook holds: ``KafkaConsumer`` without groups (``assign``, ``seek``, ``position``, ``poll``).
+"""The consumer a notebook holds: ``KafkaConsumer`` with ``assign``/``seek``/``position``/``poll`` and consumer
+groups (``subscribe``, ``commit``, ``committed``, ``close``).
 
 How it works. :class:`KafkaConsumer` lives outside the simulation; ``world.add_node(node_id, factory, server=False)``
 makes it a client node whose every incarnation runs a :class:`~kafkalab.clients.fetcher.ConsumerCore` (positions,
-offset resets, the long-poll fetcher). ``poll(timeout_ms)`` hands out buffered records at once, else drives the
-simulation (the ``drive`` callable, ``kernel.run_until`` by default) until records arrive, an error must be raised,
-or ``timeout_ms`` of virtual time passed. ``position()`` drives until the offset reset is done.
+offset resets, the long-poll fetcher) and, with a ``group.id``, a group client:
+:class:`~kafkalab.clients.classic_member.ClassicMembership` (``group.protocol=classic``) or
+:class:`~kafkalab.clients.consumer_member.ConsumerProtocolMembership` (``group.protocol=consumer``, KIP-848).
+``poll(timeout_ms)`` tells the group client the application polled (joins, rebalance callbacks and auto-commits
+happen there, as in Kafka's ``poll``), hands out buffered records at once, else drives the simulation (the ``drive``
+callable, ``kernel.run_until`` by default) until records arrive, the group needs the application again, an error must
+be raised, or ``timeout_ms`` of virtual time passed. Heartbeats run on timers of the consumer's node, so they go on
+while the notebook does not poll (Kafka's heartbeat thread); a member that does not poll for
+``max.poll.interval.ms`` leaves the group.
 
-Groups come with issue 5: ``subscribe``/``commit``/``committed`` raise NotImplementedError now. They slot in through
-``ConsumerCore.set_assignment`` (the one place assignment changes) and ``ConsumerCore.committed_offset`` (where a
-position comes from before ``auto.offset.reset``).
+Rebalance callbacks ``on_assign``/``on_revoke``/``on_lost`` get ``(consumer, [TopicPartition, ...])`` (sorted) and
+run inside ``poll()`` (or ``close()``/``unsubscribe()``), outside simulation events, so they may call ``commit()``.
+Without ``on_lost``, lost partitions go to ``on_revoke`` (Kafka's default ``onPartitionsLost``).
+
+``commit(offsets=None, asynchronous=False, callback=None)``: the positions of the assignment (or ``offsets``, a mapping
+of partition to offset or :class:`~kafkalab.groups.messages.OffsetAndMetadata`); synchronous by default (drives the
+simulation, retries retriable errors up to ``default.api.timeout.ms``, raises ``CommitFailedError`` when the group
+moved on); ``asynchronous=True`` returns at once and calls ``callback(offsets, error)`` in a later ``poll()``.
+``committed(partitions)`` returns ``{partition: OffsetAndMetadata or None}``.
 
 History: every ``poll`` is an invoke and an ``ok`` carrying its reads (``fail`` with the error it raised, ``info``
-when the client crashed meanwhile); ``assign`` and ``seek`` are recorded with their offsets. A restarted consumer
-keeps its assignment, not its positions (there are no committed offsets yet).
+when the client crashed meanwhile); ``assign``, ``seek``, ``subscribe`` and ``unsubscribe`` are recorded, the group
+client records every commit (``f="commit"``) and every assignment change (``f="rebalance"``, the new partitions at
+offset -1). A restarted consumer keeps its assignment or subscription, not its positions: a dynamic member joins as
+a new member, a static one (``group.instance.id``) under the same instance id.
 """
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from kafkalab.broker.messages import TopicPartition
 from kafkalab.check.history import History
+from kafkalab.clients.classic_member import ClassicMembership
+from kafkalab.clients.consumer_member import ConsumerProtocolMembership
 from kafkalab.clients.fetcher import ConsumerCore, PartitionState
 from kafkalab.clients.futures import ClientCrashedError, ConsumerRecord, Drive
+from kafkalab.clients.group_common import NO_GROUP_ID_MESSAGE, GroupMembership
 from kafkalab.clients.metadata import bootstrap_nodes
 from kafkalab.config import Config, resolve
-from kafkalab.errors import KafkaError, KafkaTimeoutError
+from kafkalab.errors import InvalidGroupIdError, KafkaError, KafkaTimeoutError
+from kafkalab.groups.messages import OffsetAndMetadata
 
-__all__ = ["KafkaConsumer", "ConsumerCore", "PartitionState", "GROUPS_NOT_YET"]
+__all__ = ["KafkaConsumer", "ConsumerCore", "PartitionState", "RebalanceCallback", "CommitResultCallback",
+           "MUTUALLY_EXCLUSIVE"]
 
 NodeId = Hashable
-GROUPS_NOT_YET = "consumer groups arrive with issue 5: use assign()"
+#: ``callback(consumer, partitions)`` of subscribe()'s on_assign / on_revoke / on_lost
+RebalanceCallback = Callable[["KafkaConsumer", list[TopicPartition]], Any]
+#: ``callback(offsets, error)`` of an asynchronous commit (error None when committed)
+CommitResultCallback = Callable[[dict[TopicPartition, OffsetAndMetadata], KafkaError | None], Any]
+#: Kafka's IllegalStateException text when subscribe() and assign() are mixed
+MUTUALLY_EXCLUSIVE = "Subscription to topics, partitions and pattern are mutually exclusive"
 #: (topic, partition, offset, key, value) of a ConsumerRecord: the history's ReadRecord
 _READ_FIELDS = operator.itemgetter(0, 1, 2, 4, 5)
 
 
+class _Listener:
+    """The group client's listener: the user's callbacks with ``(consumer, sorted partitions)``."""
+
+    def __init__(self, consumer: KafkaConsumer) -> None:
+        self.consumer = consumer
+
+    def on_partitions_revoked(self, partitions: list[TopicPartition]) -> None:
+        callback = self.consumer._on_revoke
+        if callback is not None:
+            callback(self.consumer, sorted(partitions))
+
+    def on_partitions_assigned(self, partitions: list[TopicPartition]) -> None:
+        callback = self.consumer._on_assign
+        if callback is not None:
+            callback(self.consumer, sorted(partitions))
+
+    def on_partitions_lost(self, partitions: list[TopicPartition]) -> None:
+        callback = self.consumer._on_lost
+        if callback is None:
+            self.on_partitions_revoked(partitions)      # Kafka's default onPartitionsLost
+        else:
+            callback(self.consumer, sorted(partitions))
+
+
 class KafkaConsumer:
-    """A consumer on node ``node_id`` of ``world`` (DESIGN.md's ``cluster.consumer(config)``), without groups yet.
+    """A consumer on node ``node_id`` of ``world`` (DESIGN.md's ``cluster.consumer(config)``).
 
     ``world``, ``bootstrap``, ``drive``, ``history`` and ``broker_node`` as for
     :class:`~kafkalab.clients.producer.KafkaProducer`.
@@ -54,7 +104,13 @@ class KafkaConsumer:
                                           getattr(world, "nodes", None))
         self._broker_node = broker_node
         self._core: ConsumerCore | None = None
+        self._group: GroupMembership | None = None
         self._assigned: list[TopicPartition] = []
+        self._subscription: tuple[str, ...] = ()
+        self._on_assign: RebalanceCallback | None = None
+        self._on_revoke: RebalanceCallback | None = None
+        self._on_lost: RebalanceCallback | None = None
+        self._listener = _Listener(self)
         self._closed = False
         world.add_node(node_id, self._start, server=False)
 
@@ -62,10 +118,18 @@ class KafkaConsumer:
         old = self._core
         if old is not None:
             old.abandon()
+            if self._group is not None:
+                self._group.closed = True
         core = ConsumerCore(ctx, self.config, bootstrap=self._bootstrap, drive=self._drive, history=self.history,
                             broker_node=self._broker_node)
         self._core = core
-        if self._assigned:
+        self._group = None
+        if self.config["group.id"]:
+            self._group = (ConsumerProtocolMembership(core) if self.config["group.protocol"] == "consumer"
+                           else ClassicMembership(core))
+        if self._subscription and self._group is not None:
+            self._group.subscribe(self._subscription, self._listener)   # rejoins; a static member as itself
+        elif self._assigned:
             core.set_assignment(self._assigned)   # a restarted consumer has its assignment, not its positions
         return core
 
@@ -74,6 +138,11 @@ class KafkaConsumer:
         if self._core is None:  # pragma: no cover - add_node starts the node at once
             raise RuntimeError(f"consumer {self.node_id!r} has not started")
         return self._core
+
+    @property
+    def group(self) -> GroupMembership | None:
+        """The current incarnation's group client (None without ``group.id``)."""
+        return self._group
 
     def _live_core(self) -> ConsumerCore:
         if self._closed:
@@ -84,16 +153,25 @@ class KafkaConsumer:
                                      f"incarnation")
         return core
 
-    def _record(self, f: str, offsets: Mapping[tuple[str, int], int] | None = None) -> None:
+    def _live_group(self) -> GroupMembership:
+        self._live_core()
+        if self._group is None:
+            raise InvalidGroupIdError(NO_GROUP_ID_MESSAGE)
+        return self._group
+
+    def _record(self, f: str, offsets: Mapping[tuple[str, int], int] | None = None, topic: str | None = None) -> None:
         if self.history is not None:
             now = self.core.port.now
-            op = self.history.invoke(now, self.node_id, f)
+            op = self.history.invoke(now, self.node_id, f, topic=topic)
             self.history.ok(op, now, offsets=dict(offsets or {}))
 
     # -- assignment ----------------------------------------------------------------------------------------------
     def assign(self, partitions: Iterable[TopicPartition | tuple[str, int]]) -> None:
         """Consume exactly these partitions (replaces the previous assignment)."""
         core = self._live_core()
+        if self._subscription:
+            raise RuntimeError(f"{MUTUALLY_EXCLUSIVE}: this consumer subscribed to {list(self._subscription)}; call "
+                               f"unsubscribe() before assign()")
         tps = []
         for tp in partitions:
             if not isinstance(tp, tuple) or len(tp) != 2 or not isinstance(tp[0], str) or not isinstance(tp[1], int):
@@ -104,19 +182,108 @@ class KafkaConsumer:
         self._record("assign", {(tp.topic, tp.partition): -1 for tp in self._assigned})
 
     def assignment(self) -> set[TopicPartition]:
+        """The partitions this consumer fetches now (a subscribed member's share of the group)."""
         return set(self.core.assignment)
 
-    def subscribe(self, topics: Any, on_assign: Any = None, on_revoke: Any = None, on_lost: Any = None) -> None:
-        raise NotImplementedError(GROUPS_NOT_YET)
+    def subscription(self) -> set[str]:
+        """The topics subscribed to (empty after assign() or unsubscribe())."""
+        return set(self._subscription)
+
+    def subscribe(self, topics: Iterable[str], on_assign: RebalanceCallback | None = None,
+                  on_revoke: RebalanceCallback | None = None, on_lost: RebalanceCallback | None = None) -> None:
+        """Join the ``group.id`` group for ``topics``; the join happens in the next ``poll()``. Callbacks get
+        ``(consumer, [TopicPartition, ...])``; ``on_lost`` defaults to ``on_revoke``. An empty list unsubscribes."""
+        if isinstance(topics, str | bytes) or not isinstance(topics, Iterable):
+            hint = f"; use subscribe([{topics!r}])" if isinstance(topics, str) else ""
+            raise TypeError(f"subscribe() takes a list of topic names, got {type(topics).__name__} {topics!r}{hint}")
+        names = list(topics)
+        for name in names:
+            if not isinstance(name, str):
+                raise TypeError(f"topic names must be str, got {type(name).__name__} {name!r} in {names!r}")
+            if not name.strip():
+                raise ValueError(f"Topic collection to subscribe to cannot contain null or empty topic: {names!r}")
+        for label, callback in (("on_assign", on_assign), ("on_revoke", on_revoke), ("on_lost", on_lost)):
+            if callback is not None and not callable(callback):
+                raise TypeError(f"{label} must be a callable taking (consumer, partitions) or None, got "
+                                f"{type(callback).__name__}")
+        if not names:
+            self.unsubscribe()
+            return
+        group = self._live_group()
+        if self._assigned:
+            raise RuntimeError(f"{MUTUALLY_EXCLUSIVE}: this consumer was assigned {sorted(self._assigned)}; call "
+                               f"unsubscribe() before subscribe()")
+        self._on_assign, self._on_revoke, self._on_lost = on_assign, on_revoke, on_lost
+        self._subscription = tuple(sorted(set(names)))
+        group.subscribe(self._subscription, self._listener)
+        self._record("subscribe", topic=",".join(self._subscription))
 
     def unsubscribe(self) -> None:
-        raise NotImplementedError(GROUPS_NOT_YET)
+        """Leave the group (revoking the partitions first) or drop a manual assignment."""
+        core = self._live_core()
+        if self._subscription and self._group is not None:
+            self._group.unsubscribe()
+        self._subscription = ()
+        self._assigned = []
+        core.set_assignment([])
+        self._record("unsubscribe")
 
-    def commit(self, offsets: Any = None) -> None:
-        raise NotImplementedError(GROUPS_NOT_YET)
+    # -- offsets ---------------------------------------------------------------------------------------------------
+    def commit(self, offsets: Mapping[Any, int | OffsetAndMetadata] | None = None, asynchronous: bool = False,
+               callback: CommitResultCallback | None = None, timeout_ms: float | None = None) -> None:
+        """Commit ``offsets`` ({partition: next offset to read}) or, with None, the positions of the assignment.
 
-    def committed(self, partitions: Any) -> None:
-        raise NotImplementedError(GROUPS_NOT_YET)
+        Synchronous by default: drives the simulation until the coordinator answered, retrying retriable errors up
+        to ``timeout_ms`` (default ``default.api.timeout.ms``); raises the error (``CommitFailedError`` when the
+        group rebalanced without this member). ``asynchronous=True`` returns at once; ``callback(offsets, error)``
+        runs in a later ``poll()`` (Kafka's ``commitAsync``)."""
+        group = self._live_group()
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be a callable taking (offsets, error) or None, got "
+                            f"{type(callback).__name__}")
+        parsed = None if offsets is None else _parse_offsets(offsets)
+        if parsed is None:
+            parsed = group.current_positions()
+        core = self.core
+        if asynchronous:
+            def done_async(error: KafkaError | None) -> None:
+                if callback is not None:
+                    group.add_app_task(lambda: callback(dict(parsed), error))
+            group.commit(parsed, done_async)
+            return
+        result: list[KafkaError | None] = []
+        timeout = core.default_api_timeout_ms if timeout_ms is None else float(timeout_ms)
+        group.commit(parsed, result.append, deadline_ms=core.port.now + timeout)
+        if not result:
+            self._wait(lambda: bool(result), timeout + core.request_timeout_ms, "the offset commit")
+        error = result[0]
+        if callback is not None:
+            callback(dict(parsed), error)
+        if error is not None:
+            raise error
+
+    def committed(self, partitions: Iterable[TopicPartition | tuple[str, int]],
+                  timeout_ms: float | None = None) -> dict[TopicPartition, OffsetAndMetadata | None]:
+        """The group's committed offsets of ``partitions`` (None where nothing is committed); drives the
+        simulation up to ``timeout_ms`` (default ``default.api.timeout.ms``)."""
+        group = self._live_group()
+        if isinstance(partitions, TopicPartition):
+            raise TypeError(f"committed() takes a collection of partitions, got the single partition {partitions}; "
+                            f"use committed([{partitions!r}])")
+        tps = []
+        for tp in partitions:
+            if not isinstance(tp, tuple) or len(tp) != 2 or not isinstance(tp[0], str) or not isinstance(tp[1], int):
+                raise TypeError(f"committed() takes TopicPartition(topic, partition) values, got {tp!r}")
+            tps.append(TopicPartition(tp[0], tp[1]))
+        core = self.core
+        timeout = core.default_api_timeout_ms if timeout_ms is None else float(timeout_ms)
+        result: list[Any] = []
+        group.fetch_committed(tps, result.append, deadline_ms=core.port.now + timeout)
+        if not result:
+            self._wait(lambda: bool(result), timeout + core.request_timeout_ms, "the committed offsets")
+        if isinstance(result[0], KafkaError):
+            raise result[0]
+        return dict(result[0])
 
     # -- positions -----------------------------------------------------------------------------------------------
     def seek(self, tp: TopicPartition | tuple[str, int], offset: int) -> None:
@@ -164,40 +331,59 @@ class KafkaConsumer:
 
     # -- polling -------------------------------------------------------------------------------------------------
     def poll(self, timeout_ms: float = 0) -> list[ConsumerRecord]:
-        """Records fetched for the assigned partitions, at most ``max.poll.records``. Drives the simulation up to
-        ``timeout_ms`` and returns as soon as there are records."""
+        """Records fetched for the assigned partitions, at most ``max.poll.records``. Runs the group's due work
+        (joins, rebalance callbacks, auto-commit), drives the simulation up to ``timeout_ms`` and returns as soon as
+        there are records."""
         core = self._live_core()
-        if not core.assignment:
+        if not core.assignment and not self._subscription:
             raise RuntimeError("Consumer is not subscribed to any topics or assigned any partitions")
         history = self.history
         op = history.invoke(core.port.now, self.node_id, "poll") if history is not None else -1
+        port = core.port
         try:
-            error = core.pending_error()
-            if error is not None:
-                raise error
-            records = core.collect(core.max_poll_records)
-            if not records and timeout_ms > 0:
+            deadline = port.now + max(0.0, timeout_ms)
+            records = self._poll_once(core)
+            spins = 0
+            while not records and port.now < deadline:
                 core.wakeup()
-                port = core.port
-                self._drive(lambda: not port.alive or core.has_records() or core.pending_error() is not None,
-                            timeout_ms)
+                before = port.now
+                self._drive(functools.partial(self._poll_ready, core), deadline - port.now)
                 if not port.alive:
                     raise ClientCrashedError(f"{self.node_id} crashed during poll()")
-                error = core.pending_error()
-                if error is not None:
-                    raise error
-                records = core.collect(core.max_poll_records)
+                records = self._poll_once(core)
+                spins = spins + 1 if port.now == before else 0
+                if spins > 100:        # the group keeps asking for polls at one instant: let time pass instead
+                    break
         except KafkaError as exc:
             if history is not None:
                 if isinstance(exc, ClientCrashedError):
-                    history.info(op, core.port.now)
+                    history.info(op, port.now)
                 else:
-                    history.fail(op, core.port.now, error=exc.error_name)
+                    history.fail(op, port.now, error=exc.error_name)
             raise
         if history is not None:
-            history.ok(op, core.port.now, reads=tuple(map(_READ_FIELDS, records)))
-        core.port.record("consumer.poll", len(records))
+            history.ok(op, port.now, reads=tuple(map(_READ_FIELDS, records)))
+        port.record("consumer.poll", len(records))
         return records
+
+    def _poll_ready(self, core: ConsumerCore) -> bool:
+        group = self._group
+        return (not core.port.alive or core.has_records() or core.pending_error() is not None
+                or (group is not None and (group.needs_app_poll() or group.pending_error() is not None)))
+
+    def _poll_once(self, core: ConsumerCore) -> list[ConsumerRecord]:
+        group = self._group
+        if group is not None:
+            group.on_app_poll(core.port.now)
+            if not core.port.alive:
+                raise ClientCrashedError(f"{self.node_id} crashed during poll()")
+            group_error = group.pending_error()
+            if group_error is not None:
+                raise group_error
+        error = core.pending_error()
+        if error is not None:
+            raise error
+        return core.collect(core.max_poll_records)
 
     def _wait(self, predicate: Callable[[], bool], timeout_ms: float, what: str) -> None:
         core = self.core
@@ -208,18 +394,59 @@ class KafkaConsumer:
         if not predicate():
             raise KafkaTimeoutError(f"timed out after {timeout_ms:g} ms of virtual time waiting for {what}")
 
-    def close(self) -> None:
-        """Stop fetching; later calls raise."""
+    def close(self, timeout_ms: float | None = None) -> None:
+        """Commit the positions (with ``enable.auto.commit``), revoke the partitions, leave the group (a static
+        member does not: KIP-345) and stop fetching; later calls raise."""
         if self._closed:
             return
-        if self._core is not None:
-            self._core.closed = True
+        core = self._core
+        group = self._group
+        if core is not None and group is not None and core.port.alive and not group.closed:
+            if group.auto_commit and group.current_positions():
+                try:
+                    self.commit(timeout_ms=timeout_ms)
+                except KafkaError:
+                    pass      # Kafka logs a failed commit on close and goes on
+            group.close(core.port.now)
+            leaving = getattr(group, "leaving", False)
+            if leaving:
+                port = core.port
+                self._drive(lambda: not port.alive or not getattr(group, "leaving", False),
+                            core.request_timeout_ms if timeout_ms is None else timeout_ms)
+        if core is not None:
+            core.closed = True
         self._closed = True
 
     def metrics(self) -> dict[str, Any]:
         core = self.core
-        return {"records_fetched": core.records_fetched, "fetches_sent": core.fetches_sent,
-                "requests_sent": core.network.requests_sent, "disconnects": core.network.disconnects}
+        out: dict[str, Any] = {"records_fetched": core.records_fetched, "fetches_sent": core.fetches_sent,
+               "requests_sent": core.network.requests_sent, "disconnects": core.network.disconnects}
+        group = self._group
+        if group is not None:
+            out.update(member_id=group.member_id, group_state=group.state, commits_sent=group.commits_sent,
+                       rebalances=getattr(group, "rebalances", getattr(group, "reconciliations", 0)))
+        return out
 
     def __repr__(self) -> str:
         return f"KafkaConsumer({self.node_id!r}, assigned={sorted(self.core.assignment)})"
+
+
+def _parse_offsets(offsets: Mapping[Any, int | OffsetAndMetadata]) -> dict[TopicPartition, OffsetAndMetadata]:
+    if not isinstance(offsets, Mapping):
+        raise TypeError(f"commit() offsets must be a dict of TopicPartition -> offset, got "
+                        f"{type(offsets).__name__}")
+    out: dict[TopicPartition, OffsetAndMetadata] = {}
+    for tp, value in offsets.items():
+        if not isinstance(tp, tuple) or len(tp) != 2 or not isinstance(tp[0], str) or not isinstance(tp[1], int):
+            raise TypeError(f"commit() offsets are keyed by TopicPartition(topic, partition), got {tp!r}")
+        if isinstance(value, OffsetAndMetadata):
+            om = value
+        elif isinstance(value, int) and not isinstance(value, bool):
+            om = OffsetAndMetadata(value)
+        else:
+            raise TypeError(f"commit() offset of {tp} must be an int or OffsetAndMetadata, got "
+                            f"{type(value).__name__} {value!r}")
+        if om.offset < 0:
+            raise ValueError(f"Invalid negative offset {om.offset} for partition {TopicPartition(tp[0], tp[1])}")
+        out[TopicPartition(tp[0], tp[1])] = om
+    return out

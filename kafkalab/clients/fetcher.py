@@ -127,6 +127,8 @@ class ConsumerCore:
         self.records_fetched = 0
         self.fetches_sent = 0
         self.closed = False
+        #: the group client (a :class:`~kafkalab.clients.group_common.GroupMembership`) when ``group.id`` is set
+        self.group: Any = None
 
     # -- the port's side -------------------------------------------------------------------------------------------
     def on_message(self, src: Any, msg: Any) -> None:
@@ -134,9 +136,10 @@ class ConsumerCore:
 
     # -- group hooks (issue 5) -------------------------------------------------------------------------------------
     def committed_offset(self, tp: TopicPartition) -> int | None:
-        """The group's committed offset for ``tp``; None without a group (the position comes from the reset
-        strategy). A group coordinator client replaces this."""
-        return None
+        """The group's committed offset for ``tp``; None without a group or commit (the position comes from the
+        reset strategy). The group client fetches it before it assigns the partition."""
+        group = self.group
+        return group.committed_offset(tp) if group is not None else None
 
     def set_assignment(self, partitions: Iterable[TopicPartition]) -> None:
         """The one place assignment changes: kept partitions keep their state, new ones start without a position."""
