@@ -1,0 +1,635 @@
+"""The broker side of KIP-848 (``group.protocol=consumer``): ConsumerGroupHeartbeat, group and member epochs,
+server-side assignors and per-member reconciliation (Kafka 4's ``GroupMetadataManager.consumerGroupHeartbeat`` and
+friends, ``modern/consumer/ConsumerGroup``, ``modern/TargetAssignmentBuilder``, ``OffsetMetadataManager``'s
+consumer-group checks).
+
+How it works. One RPC does everything. A heartbeat with member epoch 0 joins (or rejoins), -1 leaves, -2 is a static
+member's temporary leave; any other epoch is a plain heartbeat that may carry a new subscription and the partitions
+the member owns now. Handling one follows Kafka's three steps:
+
+1. Create or update the member. A changed subscription, or a changed size of a subscribed topic (after
+   :meth:`ConsumerGroupManager.on_metadata`, checked on the next heartbeat as Kafka does), bumps the group epoch.
+2. If the group epoch is ahead of the target assignment epoch, run the group's server assignor (the most used among
+   the members' ``server_assignor``, else the first of ``group.consumer.assignors``) for every member at once; only
+   targets that changed are written.
+3. Move this member one step towards its target (:func:`~kafkalab.groups.reconciliation.reconcile`): it revokes
+   first at its old epoch, moves to the target epoch once its heartbeat stops reporting the revoked partitions, and
+   receives a partition only once no other member holds it. Members converge one by one, each on its own heartbeat.
+
+Every change is a list of records (:mod:`~kafkalab.groups.consumer_group_records`) that is replayed into the group
+at once (later requests see it, as Kafka's runtime does) and appended to the group's ``__consumer_offsets`` partition;
+the answer goes out when the append commits. A failed append rolls the group back to the snapshot taken before it
+(and with it every later write of that group still in flight, which are answered with the same error) and answers
+with Kafka's mapping: NOT_LEADER_OR_FOLLOWER and KAFKA_STORAGE_ERROR -> NOT_COORDINATOR; NOT_ENOUGH_REPLICAS*,
+REQUEST_TIMED_OUT, UNKNOWN_TOPIC_OR_PARTITION -> COORDINATOR_NOT_AVAILABLE; MESSAGE_TOO_LARGE and friends ->
+UNKNOWN_SERVER_ERROR. A heartbeat that changes nothing writes nothing; it is answered once the partition's writes in
+flight have committed, so no answer exposes uncommitted state.
+
+Timers (names start with ``cg:``): a session timer per member, re-armed by every heartbeat, removes the member when
+it expires (a static member that left with -2 keeps its assignment until then, so a restart within the session timeout
+takes it back without a new group epoch); a rebalance timer while the member must revoke removes it if it does not
+within its ``rebalance_timeout_ms``. A removed member's next heartbeat gets UNKNOWN_MEMBER_ID, as in Kafka, and it
+rejoins with epoch 0.
+
+Simplifications: no regex subscriptions, no rack-aware assignment inputs beyond passing ``rack_id``, no online
+migration to or from classic groups (the coordinator keeps the two kinds apart), no group deletion, no per-group
+config overrides. Member ids: Kafka 4 clients generate them (KIP-1082); an empty one at epoch 0 gets a deterministic
+id here. A rejoin with epoch 0 under a known member id is accepted (KAFKA-19233). Write errors that come back after
+later writes of the same group were applied fail those later writes too; their records may still reach the log.
+``describe_group`` shows the last committed state; offset validation reads the latest.
+"""
+from __future__ import annotations
+
+import base64
+import difflib
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from kafkalab.broker.messages import TopicPartition
+from kafkalab.errors import (
+    FencedInstanceIdError, FencedMemberEpochError, GroupIdNotFoundError, GroupMaxSizeReachedError, InvalidRequestError,
+    KafkaError, UnknownMemberIdError, UnreleasedInstanceIdError, UnsupportedAssignorError,
+)
+from kafkalab.groups import consumer_group_records as rec
+from kafkalab.groups.consumer_group_records import ConsumerGroup, Record
+from kafkalab.groups.messages import (
+    JOIN_EPOCH, LEAVE_EPOCH, STATIC_LEAVE_EPOCH, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
+)
+from kafkalab.groups.reconciliation import ConsumerGroupMember, MemberState, reconcile
+
+__all__ = ["ConsumerGroupManager", "CoordinatorPort", "map_write_error"]
+
+_WRITE_ERRORS = {
+    "NOT_LEADER_OR_FOLLOWER": "NOT_COORDINATOR", "KAFKA_STORAGE_ERROR": "NOT_COORDINATOR",
+    "NOT_ENOUGH_REPLICAS": "COORDINATOR_NOT_AVAILABLE", "NOT_ENOUGH_REPLICAS_AFTER_APPEND": "COORDINATOR_NOT_AVAILABLE",
+    "REQUEST_TIMED_OUT": "COORDINATOR_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PARTITION": "COORDINATOR_NOT_AVAILABLE",
+    "MESSAGE_TOO_LARGE": "UNKNOWN_SERVER_ERROR", "RECORD_LIST_TOO_LARGE": "UNKNOWN_SERVER_ERROR",
+    "INVALID_FETCH_SIZE": "UNKNOWN_SERVER_ERROR",
+}
+#: how soon a timer whose write failed tries again (Kafka's timer retry backoff)
+_RETRY_BACKOFF_MS = 500
+Assignor = Callable[[Mapping[str, Any], Mapping[str, int]], Mapping[str, Iterable[TopicPartition]]]
+Respond = Callable[[ConsumerGroupHeartbeatResponse], None]
+
+
+class CoordinatorPort(Protocol):
+    """What the manager needs from the coordinator (the broker implements it)."""
+
+    def set_timer(self, name: str, at_ms: float) -> None: ...
+    def cancel_timer(self, name: str) -> None: ...
+    def append(self, partition: int, records: Any, callback: Callable[[str], None]) -> None: ...
+    def topic_partitions(self) -> Mapping[str, int]: ...
+    def record(self, metric: str, value: Any, **labels: Any) -> None: ...
+
+
+def map_write_error(error: str) -> str:
+    """The error a client sees for a failed ``__consumer_offsets`` append (Kafka's ``handleOperationException``)."""
+    return _WRITE_ERRORS.get(error, error)
+
+
+@dataclass(eq=False)
+class _Write:
+    partition: int
+    group_id: str
+    snapshot: ConsumerGroup | None
+    waiters: list[Callable[[str], None]] = field(default_factory=list)
+    done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Timer:
+    partition: int
+    group_id: str
+    member_id: str
+    kind: str            # "session" | "rebalance"
+    epoch: int = 0
+
+
+def _config(config: Mapping[str, Any], key: str, default: Any) -> Any:
+    try:
+        return config[key]
+    except (KeyError, ValueError):
+        return default
+
+
+class ConsumerGroupManager:
+    """Every consumer-protocol group of the ``__consumer_offsets`` partitions this broker leads.
+
+    ``assignors`` (optional) maps assignor names to functions ``(members: {id: MemberSpec}, partitions per topic)
+    -> {id: partitions}``; by default :func:`kafkalab.groups.server_assignors.get_server_assignor` of each name in
+    ``group.consumer.assignors``.
+    """
+
+    def __init__(self, port: CoordinatorPort, config: Mapping[str, Any],
+                 assignors: Mapping[str, Assignor] | None = None) -> None:
+        self._port = port
+        self._heartbeat_interval_ms = int(_config(config, "group.consumer.heartbeat.interval.ms", 5000))
+        self._session_timeout_ms = int(_config(config, "group.consumer.session.timeout.ms", 45000))
+        self._max_size = int(_config(config, "group.consumer.max.size", 2**31 - 1))
+        names = _config(config, "group.consumer.assignors", ("uniform", "range"))
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",") if n.strip()]
+        if assignors is None:
+            from kafkalab.groups.server_assignors import get_server_assignor
+            assignors = {name: get_server_assignor(name) for name in names}
+        if not assignors:
+            raise ValueError("group.consumer.assignors is empty: name at least one server assignor (uniform, range)")
+        self._assignors: dict[str, Assignor] = dict(assignors)
+        self._default_assignor = next(iter(self._assignors))
+        self._groups: dict[int, dict[str, ConsumerGroup]] = {}
+        self._pending: dict[int, list[_Write]] = {}
+        self._timers: dict[str, _Timer] = {}
+        self._stale: set[str] = set()
+        self._unarmed: dict[int, set[tuple[str, str]]] = {}
+        self._next_member = 0
+
+    # ---- reads ----------------------------------------------------------------------------------------------------
+    def has_group(self, group_id: str) -> bool:
+        """Whether a consumer-protocol group of this id lives on a partition this manager holds."""
+        return self._find(group_id) is not None
+
+    def group_ids(self) -> list[str]:
+        """Every group id, sorted."""
+        return sorted(g for groups in self._groups.values() for g in groups)
+
+    def describe_group(self, group_id: str) -> dict[str, Any] | None:
+        """The group as of its last committed write (Kafka's ConsumerGroupDescribe reads at the committed offset)."""
+        group = self._find(group_id)
+        if group is None:
+            return None
+        partition = self._partition_of(group_id)
+        for write in self._pending.get(partition, []):
+            if write.group_id == group_id:
+                group = write.snapshot
+                break
+        if group is None:
+            return None
+        return {
+            "group_id": group.group_id, "protocol": "consumer", "state": group.state.value,
+            "group_epoch": group.group_epoch, "assignment_epoch": group.assignment_epoch,
+            "assignor": self._preferred_assignor(group.members.values()),
+            "members": [{
+                "member_id": m.member_id, "instance_id": m.instance_id, "rack_id": m.rack_id,
+                "member_epoch": m.member_epoch, "state": m.state.value, "assignment": sorted(m.assigned),
+                "pending_revocation": sorted(m.pending_revocation), "target": sorted(group.target.get(mid, ())),
+                "subscribed_topics": list(m.subscribed_topics),
+            } for mid, m in sorted(group.members.items())],
+        }
+
+    def validate_offset_commit(self, group_id: str, member_id: str, member_epoch: int) -> str:
+        """OffsetCommit checks for a consumer group (Kafka's ``ConsumerGroup.validateOffsetCommit``): a commit with
+        epoch < 0 is allowed only while the group has no members; otherwise the member must exist and send its
+        current epoch."""
+        group = self._find(group_id)
+        if group is None:
+            return "GROUP_ID_NOT_FOUND"
+        if member_epoch < 0 and not group.members:
+            return "NONE"
+        return self._check_member_epoch(group, member_id, member_epoch)
+
+    def validate_offset_fetch(self, group_id: str, member_id: str | None, member_epoch: int) -> str:
+        """OffsetFetch checks: without member id and epoch (admin, or a client that sends none) always allowed."""
+        group = self._find(group_id)
+        if group is None:
+            return "GROUP_ID_NOT_FOUND"
+        if member_id is None and member_epoch < 0:
+            return "NONE"
+        return self._check_member_epoch(group, member_id or "", member_epoch)
+
+    @staticmethod
+    def _check_member_epoch(group: ConsumerGroup, member_id: str, member_epoch: int) -> str:
+        member = group.members.get(member_id)
+        if member is None:
+            return "UNKNOWN_MEMBER_ID"
+        return "NONE" if member.member_epoch == member_epoch else "STALE_MEMBER_EPOCH"
+
+    # ---- loading --------------------------------------------------------------------------------------------------
+    def replay(self, partition: int, key: bytes, value: Any) -> bool:
+        """Apply one record read while loading ``partition``; False (and nothing done) for a key that is not ours."""
+        if not key.startswith(rec.TAG):
+            return False
+        group_id, member_id = self._apply(partition, key, value)
+        if member_id is not None:
+            self._unarmed.setdefault(partition, set()).add((group_id, member_id))
+        return True
+
+    def on_loaded(self, partition: int, now_ms: float) -> None:
+        """Loading of ``partition`` finished: start the session (and pending rebalance) timers of its members, as
+        Kafka does on load. Also done by the first call that carries a time, if the coordinator does not call this."""
+        for group_id, member_id in sorted(self._unarmed.pop(partition, set())):
+            group = self._groups.get(partition, {}).get(group_id)
+            member = None if group is None else group.members.get(member_id)
+            if member is None:
+                continue
+            self._arm_session(partition, group_id, member_id, now_ms + self._session_timeout_ms)
+            if member.state is MemberState.UNREVOKED_PARTITIONS:
+                self._arm_rebalance(partition, group_id, member, now_ms)
+
+    def unload(self, partition: int) -> None:
+        """This broker no longer leads ``partition``: forget its groups and timers; writes in flight answer
+        NOT_COORDINATOR."""
+        for write in self._pending.pop(partition, []):
+            if not write.done:
+                write.done = True
+                for waiter in write.waiters:
+                    waiter("NOT_COORDINATOR")
+        for name, timer in sorted(self._timers.items()):
+            if timer.partition == partition:
+                self._port.cancel_timer(name)
+                del self._timers[name]
+        for group_id in self._groups.pop(partition, {}):
+            self._stale.discard(group_id)
+        self._unarmed.pop(partition, None)
+
+    # ---- metadata and timers --------------------------------------------------------------------------------------
+    def on_metadata(self, topics: Mapping[str, int], now_ms: float) -> None:
+        """Topics changed size: every group subscribed to one re-reads the metadata on its next heartbeat, bumping
+        its epoch if a subscribed topic's partition count differs (Kafka's metadata refresh deadline)."""
+        self._arm_all(now_ms)
+        changed = set(topics)
+        for groups in self._groups.values():
+            for group_id, group in groups.items():
+                if group.subscribed_topics() & changed:
+                    self._stale.add(group_id)
+
+    def on_timer(self, name: str, now_ms: float) -> None:
+        """A ``cg:`` timer fired: session expiry, or a member that did not revoke within its rebalance timeout."""
+        self._arm_all(now_ms)
+        timer = self._timers.pop(name, None)
+        if timer is None:
+            return
+        group = self._groups.get(timer.partition, {}).get(timer.group_id)
+        member = None if group is None else group.members.get(timer.member_id)
+        if group is None or member is None:
+            return
+        if timer.kind == "rebalance" and member.member_epoch != timer.epoch:
+            return
+        self._port.record("consumer_group_member_fenced", 1, group=timer.group_id, reason=timer.kind)
+        records = self._fence_records(group, member)
+
+        def retry(error: str) -> None:
+            if error != "NONE" and timer.partition in self._groups:
+                self._arm_session(timer.partition, timer.group_id, timer.member_id, now_ms + _RETRY_BACKOFF_MS)
+        self._write(timer.partition, timer.group_id, records, retry)
+
+    # ---- the heartbeat ---------------------------------------------------------------------------------------------
+    def heartbeat(self, partition: int, req: ConsumerGroupHeartbeatRequest, now_ms: float, respond: Respond) -> None:
+        """Handle one ConsumerGroupHeartbeat for a group on ``partition``; ``respond`` gets the answer once the
+        change is committed (or at once for an error found before any write)."""
+        self._arm_all(now_ms)
+        try:
+            self._validate(req)
+            if req.member_epoch in (LEAVE_EPOCH, STATIC_LEAVE_EPOCH):
+                records, response = self._leave(partition, req)
+            else:
+                records, response = self._heartbeat(partition, req, now_ms)
+        except KafkaError as e:
+            respond(ConsumerGroupHeartbeatResponse(error=e.error_name, error_message=e.message,
+                                                   correlation_id=req.correlation_id))
+            return
+
+        def done(error: str) -> None:
+            if error == "NONE":
+                respond(response)
+            else:
+                respond(ConsumerGroupHeartbeatResponse(error=map_write_error(error),
+                                                       correlation_id=req.correlation_id))
+        self._write(partition, req.group_id, records, done)
+
+    def _validate(self, req: ConsumerGroupHeartbeatRequest) -> None:
+        # Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid, with its messages.
+        if (req.member_epoch > 0 or req.member_epoch in (LEAVE_EPOCH, STATIC_LEAVE_EPOCH)) and not req.member_id:
+            raise InvalidRequestError("MemberId can't be empty.")
+        if not req.group_id:
+            raise InvalidRequestError("GroupId can't be empty.")
+        if req.instance_id == "":
+            raise InvalidRequestError("InstanceId can't be empty.")
+        if req.rack_id == "":
+            raise InvalidRequestError("RackId can't be empty.")
+        if req.member_epoch == JOIN_EPOCH:
+            if req.rebalance_timeout_ms == -1:
+                raise InvalidRequestError("RebalanceTimeoutMs must be provided in first request.")
+            if req.topic_partitions is None or req.topic_partitions:
+                raise InvalidRequestError("TopicPartitions must be empty when (re-)joining.")
+            if req.subscribed_topic_names is None:
+                raise InvalidRequestError("SubscribedTopicNames must be non-null when (re-)joining.")
+        elif req.member_epoch == STATIC_LEAVE_EPOCH and req.instance_id is None:
+            raise InvalidRequestError("InstanceId can't be null.")
+        elif req.member_epoch < STATIC_LEAVE_EPOCH:
+            raise InvalidRequestError(f"MemberEpoch is invalid: {req.member_epoch} (allowed: 0 to join, -1 to leave, "
+                                      "-2 for a static member's temporary leave, or the member's epoch).")
+        if req.server_assignor is not None and req.server_assignor not in self._assignors:
+            close = difflib.get_close_matches(req.server_assignor, list(self._assignors), n=1)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            raise UnsupportedAssignorError(f"ServerAssignor {req.server_assignor} is not supported. Supported "
+                                           f"assignors: {', '.join(self._assignors)}.{hint}")
+
+    def _heartbeat(self, partition: int, req: ConsumerGroupHeartbeatRequest,
+                   now_ms: float) -> tuple[list[Record], ConsumerGroupHeartbeatResponse]:
+        group_id, joining = req.group_id, req.member_epoch == JOIN_EPOCH
+        group = self._groups.get(partition, {}).get(group_id)
+        if group is None:
+            if not joining:
+                raise GroupIdNotFoundError(f"Consumer group {group_id} not found.")
+            group = ConsumerGroup(group_id)
+        if len(group.members) >= self._max_size and (not req.member_id or req.member_id not in group.members):
+            raise GroupMaxSizeReachedError(f"The consumer group has reached its maximum capacity of "
+                                           f"{self._max_size} members.")
+        member_id = req.member_id or self._new_member_id(group)
+        records: list[Record] = []
+        replaced: str | None = None
+        if req.instance_id is None:
+            member = self._dynamic_member(group, member_id, req)
+        else:
+            member, replaced = self._static_member(group, member_id, req, records)
+
+        # 1. The member's subscription; a new one (or new topic sizes) bumps the group epoch.
+        updated = replace(
+            member,
+            instance_id=req.instance_id if req.instance_id is not None else member.instance_id,
+            rack_id=req.rack_id if req.rack_id is not None else member.rack_id,
+            rebalance_timeout_ms=(req.rebalance_timeout_ms if req.rebalance_timeout_ms != -1
+                                  else member.rebalance_timeout_ms),
+            server_assignor=req.server_assignor if req.server_assignor is not None else member.server_assignor,
+            subscribed_topics=(tuple(sorted(set(req.subscribed_topic_names)))
+                               if req.subscribed_topic_names is not None else member.subscribed_topics))
+        bump = group.group_epoch == 0
+        if updated != member:
+            records.append(rec.member_metadata_record(group_id, updated))
+            bump = bump or updated.subscribed_topics != member.subscribed_topics
+        others = [m for mid, m in sorted(group.members.items()) if mid not in (member_id, replaced)]
+        group_epoch, metadata = group.group_epoch, group.subscription_metadata
+        if bump or group_id in self._stale:
+            self._stale.discard(group_id)
+            metadata = self._subscription_metadata([*others, updated])
+            if metadata != group.subscription_metadata:
+                bump = True
+                records.append(rec.partition_metadata_record(group_id, metadata))
+            if bump:
+                group_epoch += 1
+                records.append(rec.group_epoch_record(group_id, group_epoch))
+                self._port.record("consumer_group_rebalances", group_epoch, group=group_id)
+
+        # 2. A newer group epoch: a new target assignment for everyone.
+        if group_epoch > group.assignment_epoch:
+            target = self._assign(group, group_epoch, others, updated, replaced, metadata, records)
+            target_epoch = group_epoch
+        else:
+            target_epoch = group.assignment_epoch
+            target = group.target_of(updated.member_id, updated.instance_id)
+
+        # 3. One reconciliation step for this member.
+        reconciled = updated
+        if not updated.is_reconciled_to(target_epoch):
+            reconciled = reconcile(updated, target_epoch, target, group.owner_epoch, req.topic_partitions)
+            if reconciled != updated:
+                records.append(rec.current_assignment_record(group_id, reconciled))
+                if reconciled.state is MemberState.UNREVOKED_PARTITIONS:
+                    self._arm_rebalance(partition, group_id, reconciled, now_ms)
+                else:
+                    self._cancel(self._timer_name("rebalance", group_id, member_id))
+        self._arm_session(partition, group_id, member_id, now_ms + self._session_timeout_ms)
+
+        full = joining or (req.rebalance_timeout_ms != -1 and req.subscribed_topic_names is not None
+                           and req.topic_partitions is not None)
+        assignment = (tuple(sorted(reconciled.assigned)) if full or reconciled.assigned != member.assigned else None)
+        return records, ConsumerGroupHeartbeatResponse(
+            error="NONE", member_id=member_id, member_epoch=reconciled.member_epoch,
+            heartbeat_interval_ms=self._heartbeat_interval_ms, assignment=assignment,
+            correlation_id=req.correlation_id)
+
+    def _dynamic_member(self, group: ConsumerGroup, member_id: str,
+                        req: ConsumerGroupHeartbeatRequest) -> ConsumerGroupMember:
+        member = group.members.get(member_id)
+        if member is None:
+            if req.member_epoch != JOIN_EPOCH:
+                raise UnknownMemberIdError(f"Member {member_id} is not a member of group {group.group_id}.")
+            return ConsumerGroupMember(member_id)
+        self._check_heartbeat_epoch(member, req)
+        return member
+
+    def _static_member(self, group: ConsumerGroup, member_id: str, req: ConsumerGroupHeartbeatRequest,
+                       records: list[Record]) -> tuple[ConsumerGroupMember, str | None]:
+        instance_id = req.instance_id
+        assert instance_id is not None
+        existing = group.static_member(instance_id)
+        if req.member_epoch != JOIN_EPOCH:
+            if existing is None:
+                raise UnknownMemberIdError(f"Instance id {instance_id} is unknown.")
+            if existing.member_id != member_id:
+                raise FencedInstanceIdError(f"Static member {member_id} with instance id {instance_id} was fenced "
+                                            f"by member {existing.member_id}.")
+            self._check_heartbeat_epoch(existing, req)
+            return existing, None
+        if existing is None:
+            return group.members.get(member_id) or ConsumerGroupMember(member_id), None
+        if existing.member_epoch != STATIC_LEAVE_EPOCH:
+            raise UnreleasedInstanceIdError(
+                f"Static member {member_id} with instance id {instance_id} cannot join the group because the "
+                f"instance id is owned by {existing.member_id} member.")
+        # The restarted instance takes over its predecessor: same subscription, target and partitions, epoch 0.
+        successor = replace(existing, member_id=member_id, member_epoch=0, previous_member_epoch=0)
+        records.extend(self._removal_records(group.group_id, existing.member_id))
+        records.append(rec.member_metadata_record(group.group_id, successor))
+        records.append(rec.target_assignment_record(group.group_id, member_id,
+                                                    group.target.get(existing.member_id, frozenset())))
+        records.append(rec.current_assignment_record(group.group_id, successor))
+        self._cancel_member_timers(group.group_id, existing.member_id)
+        return successor, existing.member_id
+
+    @staticmethod
+    def _check_heartbeat_epoch(member: ConsumerGroupMember, req: ConsumerGroupHeartbeatRequest) -> None:
+        # Kafka's throwIfConsumerGroupMemberEpochIsInvalid; the previous epoch is accepted when the member owns
+        # no more than it is assigned (the answer that moved it on may have been lost).
+        received = req.member_epoch
+        if received == JOIN_EPOCH:
+            return
+        if received > member.member_epoch:
+            raise FencedMemberEpochError(
+                f"The consumer group member has a greater member epoch ({received}) than the one known by the group "
+                f"coordinator ({member.member_epoch}). The member must abandon all its partitions and rejoin.")
+        if received < member.member_epoch:
+            owned = req.topic_partitions
+            if received != member.previous_member_epoch or owned is None or not set(owned) <= member.assigned:
+                raise FencedMemberEpochError(
+                    f"The consumer group member has a smaller member epoch ({received}) than the one known by the "
+                    f"group coordinator ({member.member_epoch}). The member must abandon all its partitions and "
+                    "rejoin.")
+
+    def _assign(self, group: ConsumerGroup, epoch: int, others: list[ConsumerGroupMember],
+                updated: ConsumerGroupMember, replaced: str | None, metadata: Mapping[str, int],
+                records: list[Record]) -> frozenset[TopicPartition]:
+        # Kafka's TargetAssignmentBuilder: every member's spec with its current target (for stickiness).
+        from kafkalab.groups.server_assignors import MemberSpec
+        specs: dict[str, Any] = {}
+        for m in [*others, updated]:
+            current = group.target.get(replaced if m is updated and replaced else m.member_id, frozenset())
+            specs[m.member_id] = MemberSpec(frozenset(m.subscribed_topics), frozenset(current), m.instance_id,
+                                            m.rack_id)
+        specs = dict(sorted(specs.items()))
+        name = self._preferred_assignor([*others, updated])
+        result = self._assignors[name](specs, dict(sorted(metadata.items())))
+        new_target: frozenset[TopicPartition] = frozenset()
+        for member_id in specs:
+            parts = frozenset(result.get(member_id, ()))
+            if member_id not in group.target or group.target[member_id] != parts:
+                records.append(rec.target_assignment_record(group.group_id, member_id, parts))
+            if member_id == updated.member_id:
+                new_target = parts
+        records.append(rec.target_epoch_record(group.group_id, epoch))
+        return new_target
+
+    def _preferred_assignor(self, members: Iterable[ConsumerGroupMember]) -> str:
+        counts: dict[str, int] = {}
+        for m in members:
+            if m.server_assignor is not None:
+                counts[m.server_assignor] = counts.get(m.server_assignor, 0) + 1
+        if not counts:
+            return self._default_assignor
+        order = list(self._assignors)
+        return max(counts, key=lambda n: (counts[n], -order.index(n) if n in order else -len(order)))
+
+    def _subscription_metadata(self, members: Iterable[ConsumerGroupMember]) -> dict[str, int]:
+        image = self._port.topic_partitions()
+        topics = sorted({t for m in members for t in m.subscribed_topics})
+        return {t: int(image[t]) for t in topics if t in image and int(image[t]) > 0}
+
+    # ---- leaving and fencing --------------------------------------------------------------------------------------
+    def _leave(self, partition: int,
+               req: ConsumerGroupHeartbeatRequest) -> tuple[list[Record], ConsumerGroupHeartbeatResponse]:
+        group = self._groups.get(partition, {}).get(req.group_id)
+        if group is None:
+            raise GroupIdNotFoundError(f"Consumer group {req.group_id} not found.")
+        response = ConsumerGroupHeartbeatResponse(error="NONE", member_id=req.member_id,
+                                                  member_epoch=req.member_epoch, correlation_id=req.correlation_id)
+        if req.instance_id is None:
+            member = group.members.get(req.member_id)
+            if member is None:
+                raise UnknownMemberIdError(f"Member {req.member_id} is not a member of group {req.group_id}.")
+            return self._fence_records(group, member), response
+        member = group.static_member(req.instance_id)
+        if member is None:
+            raise UnknownMemberIdError(f"Instance id {req.instance_id} is unknown.")
+        if member.member_id != req.member_id:
+            raise FencedInstanceIdError(f"Static member {req.member_id} with instance id {req.instance_id} was "
+                                        f"fenced by member {member.member_id}.")
+        if req.member_epoch == LEAVE_EPOCH:
+            return self._fence_records(group, member), response
+        # A temporary leave: the member keeps its partitions (not those it was revoking) until its session expires.
+        gone = replace(member, member_epoch=STATIC_LEAVE_EPOCH, pending_revocation=frozenset())
+        self._cancel(self._timer_name("rebalance", group.group_id, member.member_id))
+        return [rec.current_assignment_record(group.group_id, gone)], response
+
+    def _fence_records(self, group: ConsumerGroup, member: ConsumerGroupMember) -> list[Record]:
+        """Remove ``member`` and bump the group epoch (Kafka's ``consumerGroupFenceMember``)."""
+        records = self._removal_records(group.group_id, member.member_id)
+        others = [m for mid, m in sorted(group.members.items()) if mid != member.member_id]
+        metadata = self._subscription_metadata(others)
+        if metadata != group.subscription_metadata:
+            records.append(rec.partition_metadata_record(group.group_id, metadata))
+        records.append(rec.group_epoch_record(group.group_id, group.group_epoch + 1))
+        self._port.record("consumer_group_rebalances", group.group_epoch + 1, group=group.group_id)
+        self._cancel_member_timers(group.group_id, member.member_id)
+        return records
+
+    @staticmethod
+    def _removal_records(group_id: str, member_id: str) -> list[Record]:
+        # The order matters on replay: the partitions are released before the member goes.
+        return [rec.current_assignment_tombstone(group_id, member_id),
+                rec.target_assignment_tombstone(group_id, member_id),
+                rec.member_metadata_tombstone(group_id, member_id)]
+
+    # ---- writes ---------------------------------------------------------------------------------------------------
+    def _write(self, partition: int, group_id: str, records: list[Record], on_done: Callable[[str], None]) -> None:
+        """Apply ``records`` now and append them; ``on_done`` gets "NONE" once committed or the append's error."""
+        pending = self._pending.setdefault(partition, [])
+        if not records:
+            if pending:
+                pending[-1].waiters.append(on_done)
+            else:
+                on_done("NONE")
+            return
+        current = self._groups.get(partition, {}).get(group_id)
+        write = _Write(partition, group_id, None if current is None else current.copy(), [on_done])
+        for key, value in records:
+            self._apply(partition, key, value)
+        pending.append(write)
+        self._port.append(partition, records, lambda error: self._written(write, error))
+
+    def _written(self, write: _Write, error: str) -> None:
+        if write.done:
+            return
+        pending = self._pending.get(write.partition, [])
+        if error == "NONE":
+            victims = [write]
+        else:
+            start = pending.index(write)
+            victims = [w for w in pending[start:] if w.group_id == write.group_id]
+            groups = self._groups.setdefault(write.partition, {})
+            if write.snapshot is None:
+                groups.pop(write.group_id, None)
+            else:
+                groups[write.group_id] = write.snapshot
+            self._stale.add(write.group_id)
+        for w in victims:
+            w.done = True
+            pending.remove(w)
+        for w in victims:
+            for waiter in w.waiters:
+                waiter(error)
+
+    def _apply(self, partition: int, key: bytes, value: Any) -> tuple[str, str | None]:
+        kind, group_id, member_id = rec.parse_key(key)
+        groups = self._groups.setdefault(partition, {})
+        group = groups.get(group_id)
+        if group is None:
+            group = groups[group_id] = ConsumerGroup(group_id)
+        group.replay(kind, member_id, value)
+        return group_id, member_id
+
+    # ---- helpers --------------------------------------------------------------------------------------------------
+    def _find(self, group_id: str) -> ConsumerGroup | None:
+        for groups in self._groups.values():
+            if group_id in groups:
+                return groups[group_id]
+        return None
+
+    def _partition_of(self, group_id: str) -> int:
+        return next(p for p, groups in self._groups.items() if group_id in groups)
+
+    def _new_member_id(self, group: ConsumerGroup) -> str:
+        # Deterministic stand-in for the client's random Uuid: 22 URL-safe base64 characters.
+        while True:
+            self._next_member += 1
+            digest = hashlib.sha256(f"{group.group_id}/{self._next_member}".encode()).digest()[:16]
+            member_id = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+            if member_id not in group.members and not member_id.startswith("-"):
+                return member_id
+
+    @staticmethod
+    def _timer_name(kind: str, group_id: str, member_id: str) -> str:
+        return f"cg:{kind}:{group_id}:{member_id}"
+
+    def _arm_session(self, partition: int, group_id: str, member_id: str, at_ms: float) -> None:
+        name = self._timer_name("session", group_id, member_id)
+        self._timers[name] = _Timer(partition, group_id, member_id, "session")
+        self._port.set_timer(name, at_ms)
+
+    def _arm_rebalance(self, partition: int, group_id: str, member: ConsumerGroupMember, now_ms: float) -> None:
+        name = self._timer_name("rebalance", group_id, member.member_id)
+        self._timers[name] = _Timer(partition, group_id, member.member_id, "rebalance", member.member_epoch)
+        self._port.set_timer(name, now_ms + max(member.rebalance_timeout_ms, 0))
+
+    def _cancel(self, name: str) -> None:
+        if self._timers.pop(name, None) is not None:
+            self._port.cancel_timer(name)
+
+    def _cancel_member_timers(self, group_id: str, member_id: str) -> None:
+        self._cancel(self._timer_name("session", group_id, member_id))
+        self._cancel(self._timer_name("rebalance", group_id, member_id))
+
+    def _arm_all(self, now_ms: float) -> None:
+        for partition in sorted(self._unarmed):
+            self.on_loaded(partition, now_ms)
