@@ -347,7 +347,12 @@ class KafkaConsumer:
             while not records and port.now < deadline:
                 core.wakeup()
                 before = port.now
-                self._drive(functools.partial(self._poll_ready, core), deadline - port.now)
+                until = deadline
+                if self._group is not None:
+                    due = self._group.next_app_poll_ms()
+                    if due > port.now:
+                        until = min(until, due)
+                self._drive(functools.partial(self._poll_ready, core), until - port.now)
                 if not port.alive:
                     raise ClientCrashedError(f"{self.node_id} crashed during poll()")
                 records = self._poll_once(core)

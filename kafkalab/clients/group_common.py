@@ -183,6 +183,13 @@ class GroupMembership:
         self.run_app_tasks()
         self.maybe_auto_commit(now_ms)
 
+    def next_app_poll_ms(self) -> float:
+        """When a poll has work due without any event (the next auto-commit): a long ``poll()`` runs
+        :meth:`on_app_poll` again then, as Kafka's ``poll`` loop bounds its wait by the coordinator's next deadline."""
+        if not self.auto_commit or not self.may_auto_commit() or not self.core.assignment:
+            return float("inf")
+        return self.next_auto_commit_ms
+
     def pending_error(self) -> KafkaError | None:
         """A fatal group error the next poll() raises (INCONSISTENT_GROUP_PROTOCOL, GROUP_MAX_SIZE_REACHED, ...)."""
         return self._fatal

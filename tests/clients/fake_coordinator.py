@@ -130,6 +130,8 @@ class _GroupBroker(_FakeBroker):
             return
         if member.protocols:
             self._prepare_rebalance(group_id, group)
+            if group.pending_joins and set(group.pending_joins) >= set(group.members):
+                self._complete_join(group)
         else:
             group.group_epoch += 1
             self._compute_targets(group)
@@ -180,7 +182,8 @@ class _GroupBroker(_FakeBroker):
             return
         window = self.cluster.join_window_ms if group.state == "Empty" else max(
             [j.rebalance_timeout_ms for _, j in group.pending_joins.values()] + [m.rebalance_timeout_ms for m in
-                                                                                 group.members.values()])
+                                                                                 group.members.values()],
+            default=self.cluster.join_window_ms)
         group.state = "PreparingRebalance"
         for src, sync in group.pending_syncs.values():
             self.reply(src, gm.SyncGroupResponse("REBALANCE_IN_PROGRESS", correlation_id=sync.correlation_id))
@@ -206,6 +209,8 @@ class _GroupBroker(_FakeBroker):
         group.state = "CompletingRebalance"
         joins = dict(group.pending_joins)
         group.pending_joins.clear()
+        for member_id in joins:
+            group.members[member_id].last_seen_ms = self.ctx.now
         if group.leader not in joins:
             group.leader = next(iter(joins))
         leader_protocols = [name for name, _ in joins[group.leader][1].protocols]
