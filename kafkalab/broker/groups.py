@@ -104,8 +104,8 @@ class BrokerGroups:
         if p is None:
             return
         for batch in p.log.batches():
-            for record in batch.records:
-                yield record.key, record.value  # type: ignore[misc]
+            for key, value, _ts, _headers in batch.rows:
+                yield key, value
 
     def topic_partitions(self) -> Mapping[str, int]:
         return {name: len(topic.partitions) for name, topic in self.server.image.topics.items()

@@ -53,11 +53,15 @@ class Op(NamedTuple):
     offsets: Mapping[tuple[str, int], int] = _NO_OFFSETS
 
 
+#: events per sealed tuple of the history
+_CHUNK = 4096
+
 class History:
     """An append-only list of operations with invoke/complete bookkeeping.
 
     Events are stored as plain tuples (which CPython's garbage collector stops tracking once it sees they hold only
-    atoms), so a history of millions of sends costs the collector nothing; :attr:`ops` turns them into :class:`Op`
+    atoms), sealed every ``_CHUNK`` events into a tuple the collector stops tracking too, so a history of millions of
+    sends costs the collector nothing (a list of a million rows would be walked, row by row, by every full collection); :attr:`ops` turns them into :class:`Op`
     values when a checker asks, once per event.
 
     >>> h = History()
@@ -68,13 +72,29 @@ class History:
     """
 
     def __init__(self) -> None:
-        self._rows: list[tuple[Any, ...]] = []
+        self._rows: list[tuple[Any, ...]] = []          # the newest events
+        self._sealed: list[tuple[tuple[Any, ...], ...]] = []   # older events, _CHUNK-ish per tuple
+        self._sealed_len = 0
         self._ops: list[Op] = []
         self._open: dict[int, tuple[Any, ...]] = {}
         self._next = 0
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._sealed_len + len(self._rows)
+
+    def _seal(self) -> None:
+        rows = self._rows
+        self._sealed.append(tuple(rows))
+        self._sealed_len += len(rows)
+        self._rows = []
+
+    def _all_rows(self, start: int = 0) -> Iterator[tuple[Any, ...]]:
+        index = 0
+        for chunk in self._sealed:
+            if index + len(chunk) > start:
+                yield from chunk[max(0, start - index):]
+            index += len(chunk)
+        yield from self._rows[max(0, start - index):]
 
     def __iter__(self) -> Iterator[Op]:
         return iter(self._synced())
@@ -87,9 +107,9 @@ class History:
 
     def _synced(self) -> list[Op]:
         done = len(self._ops)
-        if done < len(self._rows):
+        if done < len(self):
             make = _op
-            self._ops.extend(make(row) for row in self._rows[done:])
+            self._ops.extend(make(row) for row in self._all_rows(done))
         return self._ops
 
     def invoke(self, time_ms: float, process: Any, f: str, topic: str | None = None, partition: int | None = None,
@@ -100,7 +120,23 @@ class History:
         self._next += 1
         row = (op_id, time_ms, process, "invoke", f, topic, partition, key, value, offset, error, reads,
                _freeze(offsets))
-        self._rows.append(row)
+        rows = self._rows
+        rows.append(row)
+        if len(rows) >= _CHUNK:
+            self._seal()
+        self._open[op_id] = row
+        return op_id
+
+    def invoke_send(self, time_ms: float, process: Any, topic: str, key: Any, value: Any) -> int:
+        """``invoke(time_ms, process, "send", topic=topic, key=key, value=value)`` without keyword overhead (a
+        producer records one per record)."""
+        op_id = self._next
+        self._next = op_id + 1
+        row = (op_id, time_ms, process, "invoke", "send", topic, None, key, value, None, None, (), None)
+        rows = self._rows
+        rows.append(row)
+        if len(rows) >= _CHUNK:
+            self._seal()
         self._open[op_id] = row
         return op_id
 
@@ -146,8 +182,9 @@ class History:
 
     def memory_bytes(self) -> int:
         """Roughly what the stored events take (rows and poll reads; not the keys and values they share)."""
-        size = sys.getsizeof(self._rows)
-        for row in self._rows:
+        size = sys.getsizeof(self._rows) + sys.getsizeof(self._sealed)
+        size += sum(sys.getsizeof(chunk) for chunk in self._sealed)
+        for row in self._all_rows():
             size += sys.getsizeof(row)
             reads = row[11]
             if reads:
@@ -186,7 +223,7 @@ class OpsView(Sequence[Op]):
         self._history = history
 
     def __len__(self) -> int:
-        return len(self._history._rows)
+        return len(self._history)
 
     @overload
     def __getitem__(self, index: int) -> Op: ...

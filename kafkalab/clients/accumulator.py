@@ -33,6 +33,7 @@ from kafkalab.log.records import (
     Header,
     Record,
     RecordBatch,
+    Row,
     record_size_bytes,
     size_of_varint,
 )
@@ -48,7 +49,7 @@ _SMALL = 1 << 14
 #: varint sizes of 0.._SMALL-1 (zigzag of a non-negative n is 2n), looked up instead of computed on the hot path.
 _VARINT = [size_of_varint(i) for i in range(_SMALL)]
 _TEMPLATE = RecordBatch(())
-_BUILT = ("records", "producer_id", "producer_epoch", "base_sequence", "size_bytes", "max_timestamp_ms",
+_BUILT = ("rows", "producer_id", "producer_epoch", "base_sequence", "size_bytes", "max_timestamp_ms",
           "last_offset_delta")
 #: Every other field of a fresh batch, copied from an empty one (so a field added to RecordBatch gets its default).
 _DEFAULTS = tuple((name, getattr(_TEMPLATE, name)) for name in RecordBatch.__slots__  # type: ignore[attr-defined]
@@ -78,7 +79,7 @@ class ProducerBatch:
 
     def __init__(self, tp: TopicPartition, created_ms: float, base_ts: int, memory_bytes: int, seq_id: int) -> None:
         self.tp = tp
-        self.records: list[Record] = []
+        self.records: list[Row] = []        # plain (key, value, timestamp_ms, headers) tuples
         self.ops: list[int] = []
         self.callbacks: list[tuple[int, DeliveryCallback]] | None = None
         self.size_bytes = BATCH_OVERHEAD_BYTES
@@ -109,7 +110,7 @@ class ProducerBatch:
 
     def metadata(self, index: int) -> RecordMetadata:
         offset = self.base_offset + index if self.base_offset >= 0 else -1
-        ts = self.log_append_time_ms if self.log_append_time_ms >= 0 else self.records[index].timestamp_ms
+        ts = self.log_append_time_ms if self.log_append_time_ms >= 0 else self.records[index][2]
         return RecordMetadata(self.tp[0], self.tp[1], offset, ts)
 
     def build(self, producer_id: int, producer_epoch: int, base_sequence: int) -> RecordBatch:
@@ -122,7 +123,7 @@ class ProducerBatch:
         setattr_ = object.__setattr__
         for name, value in _DEFAULTS:
             setattr_(batch, name, value)
-        setattr_(batch, "records", tuple(self.records))
+        setattr_(batch, "rows", tuple(self.records))
         setattr_(batch, "producer_id", producer_id)
         setattr_(batch, "producer_epoch", producer_epoch)
         setattr_(batch, "base_sequence", base_sequence)
@@ -194,7 +195,7 @@ class RecordAccumulator:
                     size = body + (_VARINT[body] if body < _SMALL else size_of_varint(body))
                 total = batch.size_bytes + size
                 if total <= self.batch_size:
-                    records.append(Record(key, value, timestamp_ms, headers))
+                    records.append((key, value, timestamp_ms, headers))
                     batch.ops.append(op)
                     if callback is not None:
                         if batch.callbacks is None:
@@ -229,7 +230,7 @@ class RecordAccumulator:
         dq.append(batch)
         self.incomplete[batch] = None
         self.on_new_batch(batch)
-        batch.records.append(Record(key, value, timestamp_ms, headers))
+        batch.records.append((key, value, timestamp_ms, headers))
         batch.ops.append(op)
         if callback is not None:
             batch.callbacks = [(0, callback)]

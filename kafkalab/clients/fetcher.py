@@ -224,11 +224,11 @@ class ConsumerCore:
                 if batch.next_offset <= position:
                     state.buffer_index += 1
                     continue
-                records = batch.records
+                records = batch.rows
                 base = batch.base_offset
                 if batch.offset_deltas is None and base >= position and len(records) <= max_records - len(out):
-                    out.extend([make(cls, (topic, partition, base + i, r.timestamp_ms, r.key, r.value, r.headers))
-                                for i, r in enumerate(records)])
+                    out.extend([make(cls, (topic, partition, base + i, ts, key, value, headers))
+                                for i, (key, value, ts, headers) in enumerate(records)])
                     position = batch.next_offset
                     state.buffer_index += 1
                     continue
@@ -241,8 +241,8 @@ class ConsumerCore:
                     if len(out) >= max_records:
                         taken_all = False
                         break
-                    r = records[i]
-                    out.append(make(cls, (topic, partition, offset, r.timestamp_ms, r.key, r.value, r.headers)))
+                    key, value, ts, headers = records[i]
+                    out.append(make(cls, (topic, partition, offset, ts, key, value, headers)))
                     position = offset + 1
                 if taken_all:
                     position = max(position, batch.next_offset)

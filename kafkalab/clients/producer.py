@@ -170,8 +170,7 @@ class KafkaProducer:
         if core is None or self._closed or not core.port.alive:
             core = self._live_core()       # raises the reason
         history = self.history
-        op = history.invoke(core.port.now, self.node_id, "send", topic=topic, key=key, value=value) \
-            if history is not None else -1
+        op = history.invoke_send(core.port.now, self.node_id, topic, key, value) if history is not None else -1
         try:
             return core.try_send(op, topic, key, value, partition, timestamp_ms, hdrs, on_delivery)
         except Blocked as blocked:

@@ -47,9 +47,9 @@ def build_offset_map(segments: list[LogSegment]) -> dict[Any, int]:
         for batch in segment.batches:
             if batch.is_control:
                 continue
-            for offset, record in zip(batch.offsets(), batch.records, strict=True):
-                if record.key is not None:
-                    latest[record.key] = offset
+            for offset, row in zip(batch.offsets(), batch.rows, strict=True):
+                if row[0] is not None:
+                    latest[row[0]] = offset
     return latest
 
 
@@ -73,12 +73,12 @@ def _clean_batch(batch: RecordBatch, latest: dict[Any, int], now_ms: float, conf
     has_tombstone = False
     horizon = batch.delete_horizon_ms
     base = batch.base_offset
-    for offset, record in zip(batch.offsets(), batch.records, strict=True):
+    for offset, record in zip(batch.offsets(), batch.rows, strict=True):
         counts[0] += 1
-        if record.key is None or latest.get(record.key) != offset:
+        if record[0] is None or latest.get(record[0]) != offset:
             counts[1] += 1
             continue
-        if record.value is None:
+        if record[1] is None:
             if horizon is not None and now_ms >= horizon:
                 counts[1] += 1
                 counts[2] += 1
@@ -89,11 +89,11 @@ def _clean_batch(batch: RecordBatch, latest: dict[Any, int], now_ms: float, conf
     if not kept_records:
         return None
     needs_horizon = has_tombstone and horizon is None
-    if len(kept_records) == len(batch.records) and not needs_horizon:
+    if len(kept_records) == len(batch.rows) and not needs_horizon:
         return batch
     return replace(
         batch,
-        records=tuple(kept_records),
+        rows=tuple(kept_records),
         offset_deltas=tuple(kept_deltas),
         delete_horizon_ms=int(now_ms) + config.delete_retention_ms if needs_horizon else horizon,
         original_last_offset_delta=batch.last_offset_delta,

@@ -134,7 +134,7 @@ class PartitionLog:
             batch = data
         else:
             batch = RecordBatch(tuple(data))
-        if not batch.records:
+        if not batch.rows:
             raise ValueError("append_as_leader: empty batch")
         latest = self.epoch_cache.latest_epoch
         if leader_epoch < 0 or (latest is not None and leader_epoch < latest):
@@ -144,7 +144,7 @@ class PartitionLog:
             raise MessageTooLargeError(
                 f"The batch of {batch.size_bytes} bytes to {self.name} is larger than max.message.bytes "
                 f"({self.config.max_message_bytes})")
-        if self.config.compact and any(r.key is None for r in batch.records):
+        if self.config.compact and any(row[0] is None for row in batch.rows):
             raise InvalidRecordError(
                 f"Compacted topic cannot accept message without key in topic partition {self.name}.")
         stored = batch.with_offset(self._log_end_offset, leader_epoch)

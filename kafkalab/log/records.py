@@ -31,6 +31,7 @@ __all__ = [
     "NO_PARTITION_LEADER_EPOCH",
     "Header",
     "Record",
+    "Row",
     "RecordBatch",
     "record_size_bytes",
     "size_of_varint",
@@ -97,6 +98,21 @@ class Record:
     headers: tuple[Header, ...] = ()
 
 
+#: A record as a batch stores it: (key, value, timestamp_ms, headers). A plain tuple of bytes and ints, which the
+#: garbage collector stops tracking, so a million stored records cost it nothing (Record objects it would walk).
+Row = tuple[Any, Any, int, tuple[Header, ...]]
+
+
+def _row(record: Record) -> Row:
+    if not isinstance(record, Record):
+        raise TypeError(f"a RecordBatch holds Record values, got {type(record).__name__}")
+    return (record.key, record.value, record.timestamp_ms, record.headers)
+
+
+def _record(row: Row) -> Record:
+    return Record(*row)
+
+
 def record_size_bytes(record: Record, offset_delta: int, timestamp_delta: int) -> int:
     """Bytes of one v2 record including its varint length prefix (``DefaultRecord.sizeInBytes``)."""
     body = 1 + size_of_varint(offset_delta) + size_of_varlong(timestamp_delta)
@@ -123,7 +139,8 @@ class RecordBatch:
     ``size_bytes``, ``max_timestamp_ms`` and ``last_offset_delta`` are computed once, at construction.
     """
 
-    records: tuple[Record, ...]
+    #: the records as plain rows; the constructor also takes :class:`Record` values (and converts them)
+    rows: tuple[Any, ...]
     base_offset: int = NO_OFFSET
     partition_leader_epoch: int = NO_PARTITION_LEADER_EPOCH
     producer_id: int = NO_PRODUCER_ID
@@ -140,25 +157,25 @@ class RecordBatch:
     last_offset_delta: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        records = self.records
-        if type(records) is not tuple:
-            object.__setattr__(self, "records", tuple(records))
-            records = self.records
+        rows = self.rows
+        if type(rows) is not tuple or (rows and type(rows[0]) is not tuple):
+            rows = tuple(r if type(r) is tuple else _row(r) for r in rows)
+            object.__setattr__(self, "rows", rows)
+        records = rows
         deltas = self.offset_deltas
         if deltas is not None and len(deltas) != len(records):
             raise ValueError(f"offset_deltas has {len(deltas)} entries for {len(records)} records")
         base_ts = self.delete_horizon_ms
         if base_ts is None:
-            base_ts = records[0].timestamp_ms if records else 0
+            base_ts = records[0][2] if records else 0
         size = BATCH_OVERHEAD_BYTES
         max_ts = -1
-        for i, record in enumerate(records):
-            ts = record.timestamp_ms
+        for i, (key, value, ts, headers) in enumerate(records):
             if ts > max_ts:
                 max_ts = ts
-            key, value = record.key, record.value
-            if record.headers or type(key) is not bytes or type(value) is not bytes:
-                size += record_size_bytes(record, i if deltas is None else deltas[i], ts - base_ts)
+            if headers or type(key) is not bytes or type(value) is not bytes:
+                size += record_size_bytes(Record(key, value, ts, headers), i if deltas is None else deltas[i],
+                                          ts - base_ts)
                 continue
             # Fast path (the common record: bytes key and value, no headers), same arithmetic as record_size_bytes.
             delta = i if deltas is None else deltas[i]
@@ -186,6 +203,11 @@ class RecordBatch:
         return cls(tuple(records), **fields)
 
     @property
+    def records(self) -> tuple[Record, ...]:
+        """The records as :class:`Record` values (built on each access; hot paths read ``rows``)."""
+        return tuple(map(_record, self.rows))
+
+    @property
     def last_offset(self) -> int:
         """Offset of the batch's last record (for a rewritten batch: of the original last record)."""
         return self.base_offset + self.last_offset_delta
@@ -196,13 +218,13 @@ class RecordBatch:
 
     @property
     def record_count(self) -> int:
-        return len(self.records)
+        return len(self.rows)
 
     def offsets(self) -> Sequence[int]:
         """The offset of each record, in order."""
         base = self.base_offset
         if self.offset_deltas is None:
-            return range(base, base + len(self.records))
+            return range(base, base + len(self.rows))
         return [base + d for d in self.offset_deltas]
 
     def with_offset(self, base_offset: int, partition_leader_epoch: int) -> RecordBatch:

@@ -38,7 +38,7 @@ class LogSegment:
 
     @property
     def record_count(self) -> int:
-        return sum(len(b.records) for b in self.batches)
+        return sum(len(b.rows) for b in self.batches)
 
     @property
     def next_offset(self) -> int | None:

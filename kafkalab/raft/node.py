@@ -928,15 +928,15 @@ class RaftNode:
                         continue
                     return
                 if batch.offset_deltas is None and batch.base_offset >= applied and batch.next_offset <= hw:
-                    committed.extend([_unwrap(record.value) for record in batch.records])
+                    committed.extend([_unwrap(row[1]) for row in batch.rows])
                     self.applied_offset = batch.next_offset
                     continue
-                for offset, record in zip(batch.offsets(), batch.records, strict=True):
+                for offset, row in zip(batch.offsets(), batch.rows, strict=True):
                     if offset < applied:
                         continue
                     if offset >= hw:
                         return
-                    committed.append(_unwrap(record.value))
+                    committed.append(_unwrap(row[1]))
                     self.applied_offset = offset + 1
                 self.applied_offset = max(self.applied_offset, min(batch.next_offset, hw))
 
