@@ -141,10 +141,7 @@ class BrokerServer:
         from kafkalab.broker.lifecycle import BrokerLifecycleManager
         from kafkalab.broker.metadata import BrokerMetadataListener
 
-        try:
-            self.groups = BrokerGroups(self)
-        except ImportError:  # pragma: no cover - TEMPORARY until kafkalab.groups.coordinator lands
-            self.groups = None
+        self.groups = BrokerGroups(self)
 
         metadata = BrokerMetadataListener(self.ctx, self.controller_ids, self.config)
         self.metadata = metadata
