@@ -20,6 +20,7 @@ it never decides. What a client knows, it learned through messages.
 """
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
@@ -34,7 +35,8 @@ from kafkalab.config import Config, resolve
 from kafkalab.controller import messages as cm
 from kafkalab.controller.image import MetadataImage
 from kafkalab.controller.server import ControllerServer
-from kafkalab.errors import KafkaTimeoutError, error_for_name
+from kafkalab.errors import GroupIdNotFoundError, KafkaTimeoutError, error_for_name
+from kafkalab.groups.hashing import OFFSETS_TOPIC, partition_for
 from kafkalab.sim.network import LinkSpec
 from kafkalab.sim.world import World
 
@@ -178,8 +180,66 @@ class Cluster(World):
         """Move leadership back to each partition's first replica where it is in the ISR."""
         self.admin.elect_leaders(cm.ELECTION_PREFERRED, None, timeout_ms)
 
-    def topics(self) -> list[str]:
-        return sorted(self.image().topics)
+    def topics(self, internal: bool = False) -> list[str]:
+        """Topic names, sorted; ``internal=True`` includes ``__consumer_offsets`` (as Kafka's listTopics)."""
+        return sorted(t for t in self.image().topics if internal or t != OFFSETS_TOPIC)
+
+    # ---- consumer groups --------------------------------------------------------------------------------------------
+    def group_coordinator(self, group_id: str) -> int | None:
+        """The broker coordinating ``group_id``: the leader of its ``__consumer_offsets`` partition (None before the
+        topic exists or while that partition has no leader)."""
+        topic = self.image().topics.get(OFFSETS_TOPIC)
+        if topic is None:
+            return None
+        reg = topic.partitions.get(partition_for(group_id, len(topic.partitions)))
+        return None if reg is None or reg.leader < 0 else reg.leader
+
+    def groups(self) -> list[str]:
+        """Every group a live coordinator knows (classic and KIP-848), sorted."""
+        ids: set[str] = set()
+        for b in self.brokers:
+            broker = self.broker(b)
+            if broker is not None and broker.groups is not None:
+                ids.update(broker.groups.coordinator.group_ids())
+        return sorted(ids)
+
+    def describe_group(self, group_id: str) -> dict[str, Any]:
+        """The group as its coordinator holds it: protocol ("classic" or "consumer"), state, generation or group
+        epoch, and members with their assignments. Raises GroupIdNotFoundError for a group no coordinator knows."""
+        coordinator = self._coordinator(group_id)
+        described = None if coordinator is None else coordinator.describe_group(group_id)
+        if described is None:
+            known = self.groups()
+            close = difflib.get_close_matches(group_id, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise GroupIdNotFoundError(f"group {group_id!r} is not known to its coordinator "
+                                       f"(groups: {', '.join(known) or 'none'}){hint}")
+        return described
+
+    def group_offsets(self, group_id: str) -> pd.DataFrame:
+        """The group's committed offsets with each partition's high watermark and the lag between them: one row per
+        partition with a commit (topic, partition, committed, high_watermark, lag)."""
+        coordinator = self._coordinator(group_id)
+        committed = {} if coordinator is None else coordinator.committed(group_id)
+        rows = []
+        for tp in sorted(committed):
+            hw = None
+            leader = self.leader_for(tp.topic, tp.partition)
+            broker = self.broker(leader) if leader is not None else None
+            part = broker.rm.partition(tp.topic, tp.partition) if broker is not None else None
+            if part is not None:
+                hw = part.high_watermark
+            offset = committed[tp].offset
+            rows.append({"topic": tp.topic, "partition": tp.partition, "committed": offset, "high_watermark": hw,
+                         "lag": None if hw is None else max(0, hw - offset)})
+        return pd.DataFrame(rows, columns=["topic", "partition", "committed", "high_watermark", "lag"])
+
+    def _coordinator(self, group_id: str) -> Any:
+        if not isinstance(group_id, str) or not group_id:
+            raise ValueError(f"group id must be a non-empty str, got {group_id!r}")
+        node = self.group_coordinator(group_id)
+        broker = self.broker(node) if node is not None else None
+        return None if broker is None or broker.groups is None else broker.groups.coordinator
 
     def leader_for(self, topic: str, partition: int) -> int | None:
         """The partition's leader in the freshest metadata image (None when offline or unknown)."""
