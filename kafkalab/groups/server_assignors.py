@@ -41,7 +41,7 @@ from types import MappingProxyType
 from kafkalab.broker.messages import TopicPartition
 from kafkalab.errors import ConfigError
 
-__all__ = ["MemberSpec", "uniform_assign", "range_assign", "SERVER_ASSIGNORS", "get_server_assignor"]
+__all__ = ["MemberSpec", "ServerAssignor", "uniform_assign", "range_assign", "SERVER_ASSIGNORS", "get_server_assignor"]
 
 #: rounds of the heterogeneous balancing phase (Kafka's ``MAX_ITERATION_COUNT``)
 _MAX_BALANCE_ROUNDS = 16
@@ -90,7 +90,7 @@ def uniform_assign(members: Mapping[str, MemberSpec],
     counts = _topics(members, partitions_per_topic)
     if not members:
         return {}
-    if len({spec.subscribed_topics & counts.keys() for spec in members.values()}) == 1:
+    if len({frozenset(spec.subscribed_topics & counts.keys()) for spec in members.values()}) == 1:
         result = _uniform_homogeneous(members, counts)
     else:
         result = _UniformHeterogeneous(members, counts).build()

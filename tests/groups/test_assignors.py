@@ -105,8 +105,8 @@ def test_sticky_javadoc_example_1_after_c1_leaves_keeps_every_previous_assignmen
     # The javadoc lists C0 [t0p0, t1p1, t3p0, t2p0], C2 [t1p0, t2p1, t0p1, t3p1], written for the pre-2.8 algorithm.
     # Kafka's current constrained path deals the freed partitions round-robin in (topic, partition) order to the
     # members under quota, sorted by member id: t0p1 -> C0, t2p0 -> C2, t3p1 -> C2. Both keep every old assignment.
-    subs = {"C0": sticky_sub("sticky", FOUR_TOPICS, tps("t0p0", "t1p1", "t3p0"), 1),
-            "C2": sticky_sub("sticky", FOUR_TOPICS, tps("t1p0", "t2p1"), 1)}
+    subs = {"C0": sticky_sub("sticky", list(FOUR_TOPICS), tps("t0p0", "t1p1", "t3p0"), 1),
+            "C2": sticky_sub("sticky", list(FOUR_TOPICS), tps("t1p0", "t2p1"), 1)}
     result = parts(get_assignor("sticky").assign(FOUR_TOPICS, subs))
     assert result == {"C0": set(tps("t0p0", "t1p1", "t3p0", "t0p1")), "C2": set(tps("t1p0", "t2p1", "t2p0", "t3p1"))}
     assert set(tps("t0p0", "t1p1", "t3p0")) <= result["C0"] and set(tps("t1p0", "t2p1")) <= result["C2"]
