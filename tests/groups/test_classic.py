@@ -381,3 +381,153 @@ def test_a_leader_sync_whose_write_fails_sends_everyone_back_to_rejoin() -> None
     assert d.port.last("a").error == "COORDINATOR_NOT_AVAILABLE"
     assert state(c) == "PreparingRebalance"
     assert d.join("a", a).generation_id == 2
+
+
+# ---- property: random clients keep the group's invariants ------------------------------------------------------
+from hypothesis import event, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from kafkalab.groups import messages as m  # noqa: E402
+
+OPS = ("join", "join", "join", "sync", "sync", "heartbeat", "heartbeat", "leave", "crash", "advance", "advance",
+       "commit", "failover", "heartbeat_all", "heartbeat_all", "sync_all", "sync_all", "rejoin_all")
+
+
+class _Client:
+    def __init__(self, name: str, instance_id: str | None) -> None:
+        self.name, self.instance_id = name, instance_id
+        self.member_id, self.generation, self.members, self.leader = "", -1, (), False
+        self.parked_join = self.parked_sync = False
+
+    def reset(self) -> None:
+        self.member_id, self.generation, self.members, self.leader = "", -1, (), False
+
+
+def _deliver(port: FakePort, clients: dict[str, _Client]) -> None:
+    for dst, msg in port.sent:
+        client = clients[dst]
+        if isinstance(msg, m.JoinGroupResponse):
+            client.parked_join = False
+            if msg.error == "NONE":
+                client.member_id, client.generation = msg.member_id, msg.generation_id
+                client.members, client.leader = msg.members, msg.leader == msg.member_id
+            elif msg.error == "MEMBER_ID_REQUIRED":
+                client.member_id = msg.member_id
+            elif msg.error in ("UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID", "ILLEGAL_GENERATION", "NOT_COORDINATOR"):
+                client.reset()
+        elif isinstance(msg, m.SyncGroupResponse):
+            client.parked_sync = False
+            if msg.error in ("UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID", "NOT_COORDINATOR"):
+                client.reset()
+        elif isinstance(msg, m.HeartbeatResponse) and msg.error in ("UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID"):
+            client.reset()
+    port.sent.clear()
+
+
+def _check_invariants(c, port: FakePort, seen: dict[str, int]) -> None:
+    group = c._shards[0].groups.get("g")
+    if group is None:
+        return
+    assert group.generation_id >= seen["generation"]
+    seen["generation"] = group.generation_id
+    members = group.members
+    assert (group.leader_id is None) == (not members)
+    assert group.leader_id is None or group.leader_id in members
+    assert set(group.pending_sync_members) <= set(members)
+    assert {iid: mid for mid, mm in members.items() if (iid := mm.group_instance_id)} == group.static_members
+    counts: dict[str, int] = {}
+    for mm in members.values():
+        for name in mm.protocol_names():
+            counts[name] = counts.get(name, 0) + 1
+    assert {k: v for k, v in group.supported_protocols.items() if v} == counts
+    if group.state is S.EMPTY:
+        assert not members
+    if group.state is S.PREPARING_REBALANCE:
+        assert "gc:join:g" in port.timers           # a rebalance always has a deadline
+    if group.state is S.COMPLETING_REBALANCE:
+        assert "gc:sync:g" in port.timers or not group.pending_sync_members
+    if group.state is S.STABLE:
+        assert group.generation_id >= seen["stable"]
+        seen["stable"] = group.generation_id
+        for mid, mm in members.items():
+            assert isinstance(mm.assignment, Assignment)
+            assert f"gc:heartbeat:g:{mid}" in port.timers
+        _, record = [r for r in port.logs[0] if r[0] == b"G\x00g"][-1]
+        assert record.generation == group.generation_id     # a Stable generation is committed to the log
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 3), st.integers(1, 8_000)), min_size=30, max_size=120))
+def test_random_clients_keep_the_group_invariants(steps: list[tuple[str, int, int]]) -> None:
+    logs: dict[int, list] = {}
+    port = FakePort(logs=logs)
+    c = make_coordinator(port)
+    clients = {f"c{i}": _Client(f"c{i}", f"i{i}" if i < 2 else None) for i in range(4)}
+    seen = {"generation": 0, "stable": 0}
+    broker = 1
+    for op, who, amount in steps:
+        client = clients[f"c{who}"]
+        if op == "join":
+            for _ in range(2 if not client.member_id and client.instance_id is None else 1):
+                client.parked_join = True      # a dynamic member's first join gets a member id, then joins with it
+                c.handle(client.name, m.JoinGroupRequest("g", 15_000, 20_000, client.member_id, client.instance_id,
+                                                         "consumer", (("range", Subscription(("t",))),)), port.now)
+                _deliver(port, clients)
+        elif op == "sync" and client.generation >= 0:
+            plan = tuple((jm.member_id, Assignment((TP("t", i),))) for i, jm in enumerate(client.members))
+            client.parked_sync = True
+            c.handle(client.name, m.SyncGroupRequest("g", client.generation, client.member_id, client.instance_id,
+                                                     "consumer", "range", plan if client.leader else ()), port.now)
+        elif op in ("sync_all", "rejoin_all"):     # every member syncs (leader last) or rejoins
+            for other in sorted(clients.values(), key=lambda cl: cl.leader):
+                if op == "rejoin_all" and other.member_id:
+                    c.handle(other.name, m.JoinGroupRequest("g", 15_000, 20_000, other.member_id, other.instance_id,
+                                                            "consumer", (("range", Subscription(("t",))),)), port.now)
+                elif op == "sync_all" and other.generation >= 0:
+                    plan = tuple((jm.member_id, Assignment((TP("t", i),))) for i, jm in enumerate(other.members))
+                    c.handle(other.name, m.SyncGroupRequest("g", other.generation, other.member_id,
+                                                            other.instance_id, "consumer", "range",
+                                                            plan if other.leader else ()), port.now)
+        elif op == "heartbeat_all":         # every member heartbeats; a told-to-rejoin member rejoins
+            for other in clients.values():
+                if other.member_id and other.generation >= 0:
+                    c.handle(other.name, m.HeartbeatRequest("g", other.generation, other.member_id,
+                                                            other.instance_id), port.now)
+        elif op == "heartbeat" and client.member_id:
+            c.handle(client.name, m.HeartbeatRequest("g", client.generation, client.member_id, client.instance_id),
+                     port.now)
+        elif op == "leave" and client.member_id and client.instance_id is None:
+            c.handle(client.name, m.LeaveGroupRequest("g", (m.MemberIdentity(client.member_id),)), port.now)
+            client.reset()
+            client.parked_join = client.parked_sync = False     # it gave up on them (Kafka answers neither)
+        elif op == "crash":
+            client.reset()
+            client.parked_join = client.parked_sync = False
+        elif op == "advance":
+            port.advance(c, port.now + amount)
+        elif op == "commit" and client.member_id:
+            c.handle(client.name, m.OffsetCommitRequest("g", client.generation, client.member_id, client.instance_id,
+                                                        {TP("t", who): m.OffsetAndMetadata(amount)}), port.now)
+        elif op == "failover":
+            before = c._shards[0].groups.get("g")
+            c.on_resign(0, broker, port.now)
+            broker += 1
+            old_port, port = port, FakePort(logs=logs, now_ms=port.now)
+            _deliver(old_port, clients)
+            c = make_coordinator(port, broker_id=broker, load=False)
+            c.on_become_leader(0, broker, port.now)
+            after = c._shards[0].groups.get("g")      # the group as last persisted, or none
+            if after is not None:
+                assert before is not None and after.generation_id <= before.generation_id
+                assert after.state in (S.STABLE, S.EMPTY)
+            seen["generation"] = seen["stable"] = after.generation_id if after is not None else 0
+        _deliver(port, clients)
+        _check_invariants(c, port, seen)
+        g = c._shards[0].groups.get("g")
+        event(f"state {g.state if g else None} gen>1 {bool(g and g.generation_id > 1)}")
+    # with every client silent, every parked request is answered and the group empties
+    port.advance(c, port.now + 400_000)
+    _deliver(port, clients)
+    assert not any(cl.parked_join or cl.parked_sync for cl in clients.values())
+    group = c._shards[0].groups.get("g")
+    assert group is None or group.state is S.EMPTY
