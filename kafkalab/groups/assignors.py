@@ -30,7 +30,8 @@ Simplifications: no rack-aware assignment (KIP-881): ``partitions_per_topic`` ca
 owned partitions when too many own a full quota, the order of candidates in the general sticky path); kafkalab
 uses sorted member ids there, so results equal Kafka's up to those ties. In a claim conflict kafkalab compares both
 claimants' member-data generations (Kafka reads the earlier claimant's from its Subscription field; the consumer
-fills both with the same value).
+fills both with the same value). "All subscriptions equal" compares every member's topic set (Kafka skips members
+until one subscribes to something, so an empty subscription could slip into its constrained path).
 """
 from __future__ import annotations
 
