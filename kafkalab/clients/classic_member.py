@@ -71,6 +71,8 @@ __all__ = ["ClassicMembership", "MemberState", "EAGER", "COOPERATIVE"]
 
 EAGER = "eager"
 COOPERATIVE = "cooperative"
+#: a JoinGroup may wait the rebalance timeout at the coordinator; Kafka's client waits 5 s longer
+_JOIN_TIMEOUT_LAPSE_MS = 5000.0
 _LOST_ERRORS = frozenset({"UNKNOWN_MEMBER_ID", "ILLEGAL_GENERATION", "FENCED_INSTANCE_ID"})
 _FATAL_JOIN = frozenset({"INCONSISTENT_GROUP_PROTOCOL", "GROUP_MAX_SIZE_REACHED", "INVALID_SESSION_TIMEOUT",
                          "GROUP_AUTHORIZATION_FAILED", "INVALID_GROUP_ID", "UNSUPPORTED_VERSION"})
@@ -155,6 +157,7 @@ class ClassicMembership(GroupMembership):
         """Kafka's ``unsubscribe``: revoke everything (or report it lost) and leave the group."""
         self._release_all(lost=self.generation == NO_GENERATION)
         self._leave("the consumer unsubscribed from all topics")
+        self._reset_generation(reset_member_id=True)
         self.subscription = ()
         self.rejoin_needed = False
 
@@ -238,7 +241,8 @@ class ClassicMembership(GroupMembership):
         member_id = self._member_id
         self.send_to_coordinator(lambda cid: JoinGroupRequest(
             self.group_id, self.session_timeout_ms, int(self.max_poll_interval_ms), member_id, self.instance_id,
-            "consumer", protocols, correlation_id=cid), self._on_join)
+            "consumer", protocols, correlation_id=cid), self._on_join,
+            timeout_ms=self.max_poll_interval_ms + _JOIN_TIMEOUT_LAPSE_MS)
 
     def _on_join(self, response: Any, error: str | None) -> None:
         self._in_flight = False
@@ -426,8 +430,8 @@ class ClassicMembership(GroupMembership):
         def left(response: Any, error: str | None) -> None:
             self._leaving = False
         if self.coordinator is not None:
-            self.core.network.send(self.coordinator, lambda cid: LeaveGroupRequest(self.group_id, (member,),
-                                                                                   correlation_id=cid), left)
+            self.send_raw(self.coordinator, lambda cid: LeaveGroupRequest(self.group_id, (member,),
+                                                                          correlation_id=cid), left)
         else:
             self._leaving = False
 

@@ -49,7 +49,7 @@ from kafkalab.errors import InvalidGroupIdError, KafkaError, KafkaTimeoutError
 from kafkalab.groups.messages import OffsetAndMetadata
 
 __all__ = ["KafkaConsumer", "ConsumerCore", "PartitionState", "RebalanceCallback", "CommitResultCallback",
-           "MUTUALLY_EXCLUSIVE"]
+           "MUTUALLY_EXCLUSIVE", "new_membership"]
 
 NodeId = Hashable
 #: ``callback(consumer, partitions)`` of subscribe()'s on_assign / on_revoke / on_lost
@@ -60,6 +60,16 @@ CommitResultCallback = Callable[[dict[TopicPartition, OffsetAndMetadata], KafkaE
 MUTUALLY_EXCLUSIVE = "Subscription to topics, partitions and pattern are mutually exclusive"
 #: (topic, partition, offset, key, value) of a ConsumerRecord: the history's ReadRecord
 _READ_FIELDS = operator.itemgetter(0, 1, 2, 4, 5)
+
+
+def new_membership(core: ConsumerCore) -> GroupMembership:
+    """The group client ``core.config`` asks for (``group.protocol``), attached to ``core``; needs ``group.id``.
+
+    For experiments that drive consumers inside the simulation: ``m = new_membership(core)``,
+    ``m.subscribe(topics, listener)``, then from a timer ``core.collect(n)`` and ``m.on_app_poll(now_ms)``."""
+    if core.config["group.protocol"] == "consumer":
+        return ConsumerProtocolMembership(core)
+    return ClassicMembership(core)
 
 
 class _Listener:
@@ -123,10 +133,7 @@ class KafkaConsumer:
         core = ConsumerCore(ctx, self.config, bootstrap=self._bootstrap, drive=self._drive, history=self.history,
                             broker_node=self._broker_node)
         self._core = core
-        self._group = None
-        if self.config["group.id"]:
-            self._group = (ConsumerProtocolMembership(core) if self.config["group.protocol"] == "consumer"
-                           else ClassicMembership(core))
+        self._group = new_membership(core) if self.config["group.id"] else None
         if self._subscription and self._group is not None:
             self._group.subscribe(self._subscription, self._listener)   # rejoins; a static member as itself
         elif self._assigned:

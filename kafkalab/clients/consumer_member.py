@@ -25,8 +25,9 @@ coordinator again; COORDINATOR_LOAD_IN_PROGRESS waits ``retry.backoff.ms``; UNRE
 GROUP_MAX_SIZE_REACHED, UNSUPPORTED_ASSIGNOR and INVALID_REQUEST are fatal (the next poll raises them).
 
 Leaving: ``close`` revokes in the application's thread and sends epoch -1 (-2 for a static member, KIP-345's
-"I will be back"). When ``max.poll.interval.ms`` passes without a poll the member leaves with -1 even if it is static,
-and on the next poll it reports its partitions lost and rejoins (``transitionToSendingLeaveGroup(true)``).
+"I will be back": ``leaveGroupEpoch``). When ``max.poll.interval.ms`` passes without a poll the member leaves the same
+way (a static member with -2 too, as ``transitionToSendingLeaveGroup(true)`` uses ``leaveGroupEpoch``), and on the
+next poll it reports its partitions lost and rejoins at epoch 0 (``maybeRejoinStaleMember``).
 
 Simplifications: no regex subscriptions (KIP-848's ``subscribed_topic_regex``), topic names instead of topic ids.
 """
@@ -146,7 +147,7 @@ class ConsumerProtocolMembership(GroupMembership):
     def unsubscribe(self) -> None:
         """Revoke everything and leave (epoch -1, or -2 for a static member); the member may subscribe again."""
         self._release(lost=False)
-        self._send_leave(STATIC_LEAVE_EPOCH if self.instance_id is not None else LEAVE_EPOCH)
+        self._send_leave(self._leave_epoch())
         self.subscription = ()
         self._state = MemberState.UNSUBSCRIBED
 
@@ -198,7 +199,7 @@ class ConsumerProtocolMembership(GroupMembership):
             self._state = MemberState.STALE
             self._round += 1
             self._reconciling = False
-            self._send_leave(LEAVE_EPOCH)
+            self._send_leave(self._leave_epoch())
             return
         full = self._send_full
         owned = tuple(sorted_tps(self.core.assignment))
@@ -332,6 +333,10 @@ class ConsumerProtocolMembership(GroupMembership):
         self.set_partitions([])
 
     # -- leaving -------------------------------------------------------------------------------------------------------
+    def _leave_epoch(self) -> int:
+        """Kafka's ``leaveGroupEpoch``: -2 for a static member (it will be back), else -1."""
+        return STATIC_LEAVE_EPOCH if self.instance_id is not None else LEAVE_EPOCH
+
     def _send_leave(self, epoch: int) -> None:
         if self.member_epoch <= 0 and not self._hb_in_flight and self._state is MemberState.JOINING:
             return       # never joined: nothing to leave
@@ -350,7 +355,7 @@ class ConsumerProtocolMembership(GroupMembership):
             self._leaving = False
             self.member_epoch = JOIN_EPOCH
             return
-        self.core.network.send(coordinator, lambda cid: ConsumerGroupHeartbeatRequest(
+        self.send_raw(coordinator, lambda cid: ConsumerGroupHeartbeatRequest(
             self.group_id, member_id, epoch, instance_id=instance_id, correlation_id=cid), left)
 
     def close(self, now_ms: float) -> None:
@@ -360,7 +365,7 @@ class ConsumerProtocolMembership(GroupMembership):
         self._round += 1
         if self.subscription and self._state is not MemberState.STALE:
             self._release(lost=self._state is MemberState.FENCED)
-            self._send_leave(STATIC_LEAVE_EPOCH if self.instance_id is not None else LEAVE_EPOCH)
+            self._send_leave(self._leave_epoch())
         self._state = MemberState.UNSUBSCRIBED
         if self._hb_timer is not None:
             self._hb_timer.cancel()

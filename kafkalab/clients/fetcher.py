@@ -132,6 +132,9 @@ class ConsumerCore:
 
     # -- the port's side -------------------------------------------------------------------------------------------
     def on_message(self, src: Any, msg: Any) -> None:
+        group = self.group
+        if group is not None and group.on_message(src, msg):
+            return        # an answer on the group client's own coordinator connection
         self.network.on_message(src, msg)
 
     # -- group hooks (issue 5) -------------------------------------------------------------------------------------

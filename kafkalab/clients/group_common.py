@@ -37,6 +37,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kafkalab.broker.messages import TopicPartition
+from kafkalab.clients.network import NetworkClient
 from kafkalab.errors import (
     CommitFailedError,
     InvalidGroupIdError,
@@ -48,14 +49,20 @@ from kafkalab.errors import (
 from kafkalab.groups.messages import (
     NO_GENERATION,
     UNKNOWN_MEMBER_ID,
+    ConsumerGroupHeartbeatResponse,
     FindCoordinatorRequest,
     FindCoordinatorResponse,
+    HeartbeatResponse,
+    JoinGroupResponse,
+    LeaveGroupResponse,
     OffsetAndMetadata,
     OffsetCommitRequest,
     OffsetCommitResponse,
     OffsetFetchRequest,
     OffsetFetchResponse,
+    SyncGroupResponse,
 )
+from kafkalab.transport import ConnectionReset
 
 if TYPE_CHECKING:
     from kafkalab.clients.fetcher import ConsumerCore
@@ -69,6 +76,9 @@ CommitCallback = Callable[[KafkaError | None], None]
 #: ``callback(result)``: partition -> committed offset (None where nothing is committed), or the error.
 FetchCallback = Callable[[dict[TopicPartition, OffsetAndMetadata | None] | KafkaError], None]
 
+#: answers that arrive on the group connection
+GROUP_RESPONSES = (FindCoordinatorResponse, JoinGroupResponse, SyncGroupResponse, HeartbeatResponse, LeaveGroupResponse,
+                   OffsetCommitResponse, OffsetFetchResponse, ConsumerGroupHeartbeatResponse)
 #: errors after which the coordinator must be found again
 COORDINATOR_ERRORS = frozenset({"NOT_COORDINATOR", "COORDINATOR_NOT_AVAILABLE", "REQUEST_TIMED_OUT",
                                 "NETWORK_EXCEPTION"})
@@ -137,6 +147,9 @@ class GroupMembership:
         self.max_poll_interval_ms = float(config["max.poll.interval.ms"])
         self.retry_backoff_ms = float(config["retry.backoff.ms"])
         self.default_api_timeout_ms = float(config["default.api.timeout.ms"])
+        # The coordinator gets a connection of its own, as in Kafka (its node id there is MAX_VALUE - broker id).
+        self.network = NetworkClient(core.port, request_timeout_ms=float(config["request.timeout.ms"]),
+                                     reconnect_backoff_ms=float(config["reconnect.backoff.ms"]), max_in_flight=10)
         self.coordinator: NodeId | None = None
         self._finding = False
         self._coordinator_waiters: list[Callable[[KafkaError | None], None]] = []
@@ -238,14 +251,14 @@ class GroupMembership:
         core = self.core
         now = self.port.now
         nodes = list(core.metadata.brokers.values()) or list(core.bootstrap)
-        node = core.network.least_loaded(nodes, now, self._rng)
+        node = self.network.least_loaded(nodes, now, self._rng)
         if node is None:
-            wait = core.network.min_backoff_remaining_ms(nodes, now)
+            wait = self.network.min_backoff_remaining_ms(nodes, now)
             self._finding = True
             self.set_timer(max(wait, self.retry_backoff_ms), self._retry_find, "find-coordinator")
             return
         self._finding = True
-        core.network.send(node, lambda cid: FindCoordinatorRequest(self.group_id, correlation_id=cid),
+        self.network.send(node, lambda cid: FindCoordinatorRequest(self.group_id, correlation_id=cid),
                           self._on_find_coordinator)
 
     def _retry_find(self) -> None:
@@ -266,9 +279,22 @@ class GroupMembership:
             return
         self.set_timer(self.retry_backoff_ms, self._retry_find, "find-coordinator")
 
-    def send_to_coordinator(self, build: Callable[[int], Any], callback: Callable[[Any, str | None], None]) -> None:
+    def on_message(self, src: Any, msg: Any) -> bool:
+        """The core hands every message here first: True when it was an answer on the group connection. A reset
+        reaches both connections (the core's too)."""
+        if type(msg) is ConnectionReset:
+            self.network.on_message(src, msg)
+            return False
+        if isinstance(msg, GROUP_RESPONSES):
+            self.network.on_message(src, msg)
+            return True
+        return False
+
+    def send_to_coordinator(self, build: Callable[[int], Any], callback: Callable[[Any, str | None], None],
+                            timeout_ms: float | None = None) -> None:
         """Send ``build(correlation_id)`` to the coordinator; ``callback(response, error)`` where ``error`` is a
-        transport error (the coordinator is then forgotten)."""
+        transport error (the coordinator is then forgotten). ``timeout_ms`` overrides ``request.timeout.ms`` (a
+        JoinGroup waits up to the rebalance timeout at the coordinator)."""
         def go(_: KafkaError | None) -> None:
             if not self._alive() or self.coordinator is None:
                 return
@@ -278,8 +304,22 @@ class GroupMembership:
                 if error is not None:
                     self.coordinator_unknown(error)
                 callback(response, error)
-            self.core.network.send(self.coordinator, build, answered)
+            self.send_raw(self.coordinator, build, answered, timeout_ms)
         self.with_coordinator(go)
+
+    def send_raw(self, node: NodeId, build: Callable[[int], Any], callback: Callable[[Any, str | None], None],
+                 timeout_ms: float | None = None) -> None:
+        """Send on the group connection with its own request timeout (Kafka computes one per request)."""
+        network = self.network
+        if timeout_ms is None:
+            network.send(node, build, callback)
+            return
+        normal = network.request_timeout_ms
+        network.request_timeout_ms = max(normal, timeout_ms)
+        try:
+            network.send(node, build, callback)
+        finally:
+            network.request_timeout_ms = normal
 
     # -- offsets ---------------------------------------------------------------------------------------------------
     def commit_identity(self) -> tuple[int, str]:

@@ -283,7 +283,7 @@ class _GroupBroker(_FakeBroker):
                 if msg.generation_id_or_member_epoch != member.epoch:
                     error = "STALE_MEMBER_EPOCH" if msg.generation_id_or_member_epoch < member.epoch \
                         else "FENCED_MEMBER_EPOCH"
-            elif group.state == "PreparingRebalance":
+            elif group.state == "CompletingRebalance":      # a PreparingRebalance group still takes commits
                 error = "REBALANCE_IN_PROGRESS"
             elif msg.generation_id_or_member_epoch != group.generation:
                 error = "ILLEGAL_GENERATION"

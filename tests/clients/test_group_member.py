@@ -390,15 +390,17 @@ def test_kip848_close_leaves_with_minus_one_static_with_minus_two():
     assert leaves == [(dynamic.group.member_id, -1), (static.group.member_id, -2)]
 
 
-def test_kip848_poll_timeout_leaves_with_minus_one_even_when_static():
+@pytest.mark.parametrize(("instance_id", "epoch"), [(None, -1), ("s1", -2)])
+def test_kip848_poll_timeout_leaves_then_reports_lost_and_rejoins_on_the_next_poll(instance_id, epoch):
     cluster = setup()
-    c = kip848(cluster, 1, **{"group.instance.id": "s1", "max.poll.interval.ms": 3000})
+    c = kip848(cluster, 1, **{"group.instance.id": instance_id, "max.poll.interval.ms": 3000})
     rec = Recorder(cluster)
     rec.subscribe(c)
     poll_all([c], rounds=3)
     cluster.world.run(6000)
     leaves = [m.member_epoch for m in cluster.of_type(gm.ConsumerGroupHeartbeatRequest) if m.member_epoch < 0]
-    assert leaves == [-1]
+    assert leaves == [epoch]
+    assert c.group.state == "stale" and c.assignment() == set(TPS)     # released in the next poll
     poll_all([c], rounds=3)
     assert [e[2] for e in rec.events] == ["assign", "lost", "assign"]
 
@@ -417,3 +419,93 @@ def test_member_ids_are_deterministic_uuids():
     import random
     a, b = new_member_id(random.Random(1)), new_member_id(random.Random(1))
     assert a == b and len(a) == 22 and "=" not in a
+
+
+# -- more classic behaviour ------------------------------------------------------------------------------------------
+def test_on_revoke_may_commit_the_positions_it_is_about_to_lose():
+    cluster = setup()
+    c1 = consumer(cluster, 1, **{"enable.auto.commit": False})
+    committed_in_callback = []
+
+    def on_revoke(c, partitions):
+        c.commit()
+        committed_in_callback.append(sorted(partitions))
+    c1.subscribe(["t"], on_revoke=on_revoke)
+    poll_all([c1], rounds=3)
+    c2 = consumer(cluster, 2, **{"enable.auto.commit": False})
+    c2.subscribe(["t"])
+    got2 = poll_all([c1, c2], rounds=15)["consumer-2"]
+    assert committed_in_callback == [TPS]
+    assert {tp: o.offset for tp, o in cluster.offsets["g"].items()} == {tp: 3 for tp in TPS}
+    assert got2 == []          # c2 starts from the commits: nothing is read twice
+
+
+def test_the_leader_rejoins_when_a_subscribed_topic_grows():
+    cluster = setup()
+    c = consumer(cluster, **{"metadata.max.age.ms": 1000})
+    rec = Recorder(cluster)
+    rec.subscribe(c)
+    poll_all([c], rounds=3)
+    cluster.topics["t"] = 6
+    for p in (4, 5):
+        from kafkalab.log.partition_log import PartitionLog
+        tp = TopicPartition("t", p)
+        cluster.logs[tp] = PartitionLog(name=str(tp))
+        cluster.leaders[tp] = 1
+        cluster.epochs[tp] = 0
+    poll_all([c], rounds=10)
+    assert c.assignment() == {TopicPartition("t", p) for p in range(6)}
+    assert c.group.generation == 2
+
+
+def test_unsubscribe_revokes_and_leaves_and_a_new_subscribe_joins_again():
+    cluster = setup()
+    c = consumer(cluster)
+    rec = Recorder(cluster)
+    rec.subscribe(c)
+    poll_all([c], rounds=3)
+    c.unsubscribe()
+    cluster.world.run(100)
+    assert c.assignment() == set() and c.group.member_id == ""
+    assert [e[2] for e in rec.events] == ["assign", "revoke"]
+    assert len(cluster.of_type(gm.LeaveGroupRequest)) == 1
+    with pytest.raises(RuntimeError, match="not subscribed to any topics or assigned any partitions"):
+        c.poll(0)
+    rec.subscribe(c)
+    poll_all([c], rounds=3)
+    assert c.assignment() == set(TPS)
+
+
+def test_a_membership_driven_inside_the_simulation_without_the_facade():
+    from kafkalab.clients.consumer import new_membership
+    from kafkalab.clients.fetcher import ConsumerCore
+    from kafkalab.config import resolve
+    cluster = setup()
+    config = resolve("consumer", {"group.id": "g", "auto.offset.reset": "earliest"})
+    seen, calls = [], []
+
+    class Listener:
+        def on_partitions_assigned(self, tps):
+            calls.append(("assigned", tps))
+
+        def on_partitions_revoked(self, tps):
+            calls.append(("revoked", tps))
+
+        def on_partitions_lost(self, tps):
+            calls.append(("lost", tps))
+
+    def start(ctx):
+        core = ConsumerCore(ctx, config, bootstrap=cluster.broker_ids, drive=cluster.world.run_until, history=None)
+        membership = new_membership(core)
+        membership.subscribe(["t"], Listener())
+
+        def tick():
+            seen.extend(core.collect(100))
+            membership.on_app_poll(ctx.now)
+            ctx.set_timer(50, tick)
+        ctx.set_timer(0, tick)
+        return core
+    cluster.world.add_node("app-1", start, server=False)
+    cluster.world.run(3000)
+    assert calls == [("assigned", TPS)]
+    assert len(seen) == 12
