@@ -49,13 +49,24 @@ from typing import Any, Protocol
 
 from kafkalab.broker.messages import TopicPartition
 from kafkalab.errors import (
-    FencedInstanceIdError, FencedMemberEpochError, GroupIdNotFoundError, GroupMaxSizeReachedError, InvalidRequestError,
-    KafkaError, UnknownMemberIdError, UnreleasedInstanceIdError, UnsupportedAssignorError,
+    FencedInstanceIdError,
+    FencedMemberEpochError,
+    GroupIdNotFoundError,
+    GroupMaxSizeReachedError,
+    InvalidRequestError,
+    KafkaError,
+    UnknownMemberIdError,
+    UnreleasedInstanceIdError,
+    UnsupportedAssignorError,
 )
 from kafkalab.groups import consumer_group_records as rec
 from kafkalab.groups.consumer_group_records import ConsumerGroup, Record
 from kafkalab.groups.messages import (
-    JOIN_EPOCH, LEAVE_EPOCH, STATIC_LEAVE_EPOCH, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
+    JOIN_EPOCH,
+    LEAVE_EPOCH,
+    STATIC_LEAVE_EPOCH,
+    ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse,
 )
 from kafkalab.groups.reconciliation import ConsumerGroupMember, MemberState, reconcile
 
