@@ -58,6 +58,7 @@ from kafkalab.groups.classic import ClassicGroup, ClassicGroupMember
 from kafkalab.groups.classic import ClassicGroupState as S
 from kafkalab.groups.hashing import partition_for
 from kafkalab.groups.messages import (
+    GROUP_REQUESTS,
     Assignment,
     ConsumerGroupHeartbeatRequest,
     ConsumerGroupHeartbeatResponse,
@@ -231,6 +232,8 @@ class GroupCoordinator:
     def handle(self, src: Any, msg: Any, now_ms: float) -> None:
         """Answer one group request (any type of ``messages.GROUP_REQUESTS``) with ``port.send(src, ...)``."""
         self._now_ms = now_ms
+        if not isinstance(msg, GROUP_REQUESTS):
+            raise TypeError(f"the group coordinator does not handle {type(msg).__name__}")
         respond = self._responder(src, msg.correlation_id)
         error = self._precheck(msg)
         if error is None:
@@ -252,10 +255,8 @@ class GroupCoordinator:
             self._commit(shard, msg, respond, now_ms)
         elif isinstance(msg, OffsetFetchRequest):
             self._fetch(shard, msg, respond)
-        elif isinstance(msg, ConsumerGroupHeartbeatRequest):
-            self._consumer_heartbeat(shard, msg, respond, now_ms)
         else:
-            raise TypeError(f"the group coordinator does not handle {type(msg).__name__}")
+            self._consumer_heartbeat(shard, msg, respond, now_ms)
 
     # ==== views for the cluster facade =========================================================================
     def describe_group(self, group_id: str) -> dict[str, Any] | None:
@@ -358,6 +359,9 @@ class GroupCoordinator:
             if shard.groups[group_id].is_simple() and self._is_consumer_group(group_id):
                 del shard.groups[group_id]
         shard.loading = False
+        on_loaded = getattr(self.consumer_groups, "on_loaded", None)
+        if callable(on_loaded):
+            on_loaded(shard.partition, now_ms)
         for group in shard.groups.values():
             for member in group.members.values():
                 self._schedule_heartbeat(shard, group, member.member_id, now_ms + member.session_timeout_ms)

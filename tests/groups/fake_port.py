@@ -107,8 +107,10 @@ def make_coordinator(port: FakePort | None = None, broker_id: int = 1, *, load: 
     config = {"offsets.topic.num.partitions": 1, **{k.replace("_", "."): v for k, v in overrides.items()}}
     coordinator = GroupCoordinator(broker_id, port or FakePort(), resolve("broker", config),
                                    consumer_manager_factory=consumer_manager_factory or (lambda p, c: None))
-    if load:
-        coordinator.on_become_leader(0, 1, coordinator.port.now)
+    if load:        # become leader of partition 0 and wait out the (modelled) load time
+        port = coordinator.port
+        coordinator.on_become_leader(0, 1, port.now)
+        port.advance(coordinator, port.timers.get("gc:load:0", port.now))
     return coordinator
 
 
