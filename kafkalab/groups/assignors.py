@@ -98,7 +98,11 @@ class PartitionAssignor:
 
     def subscription_user_data(self, topics: Sequence[str], owned: Sequence[TopicPartition],
                                generation: int) -> Any:
-        """What a member puts in ``Subscription.user_data`` for this assignor (None unless the assignor needs it)."""
+        """What a member puts in ``Subscription.user_data`` for this assignor (None unless the assignor needs it).
+
+        ``owned`` is the member's last *assignment* and ``generation`` its generation (what Kafka's assignor remembers
+        in ``onAssignment``), not what the member holds right now: an eager member has revoked everything by the
+        time it joins, and ``sticky`` needs the last assignment to stay sticky."""
         return None
 
     def __repr__(self) -> str:
