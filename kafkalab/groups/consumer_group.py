@@ -41,7 +41,6 @@ later writes of the same group were applied fail those later writes too; their r
 from __future__ import annotations
 
 import base64
-import difflib
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -50,14 +49,11 @@ from typing import Any, Protocol
 from kafkalab.broker.messages import TopicPartition
 from kafkalab.errors import (
     FencedInstanceIdError,
-    FencedMemberEpochError,
     GroupIdNotFoundError,
     GroupMaxSizeReachedError,
-    InvalidRequestError,
     KafkaError,
     UnknownMemberIdError,
     UnreleasedInstanceIdError,
-    UnsupportedAssignorError,
 )
 from kafkalab.groups import consumer_group_records as rec
 from kafkalab.groups.consumer_group_records import ConsumerGroup, Record
@@ -68,7 +64,14 @@ from kafkalab.groups.messages import (
     ConsumerGroupHeartbeatRequest,
     ConsumerGroupHeartbeatResponse,
 )
-from kafkalab.groups.reconciliation import ConsumerGroupMember, MemberState, reconcile
+from kafkalab.groups.reconciliation import (
+    ConsumerGroupMember,
+    MemberState,
+    check_heartbeat_epoch,
+    reconcile,
+    validate_heartbeat,
+)
+from kafkalab.groups.server_assignors import MemberSpec, get_server_assignor
 
 __all__ = ["ConsumerGroupManager", "CoordinatorPort", "map_write_error"]
 
@@ -143,7 +146,6 @@ class ConsumerGroupManager:
         if isinstance(names, str):
             names = [n.strip() for n in names.split(",") if n.strip()]
         if assignors is None:
-            from kafkalab.groups.server_assignors import get_server_assignor
             assignors = {name: get_server_assignor(name) for name in names}
         if not assignors:
             raise ValueError("group.consumer.assignors is empty: name at least one server assignor (uniform, range)")
@@ -177,17 +179,7 @@ class ConsumerGroupManager:
                 break
         if group is None:
             return None
-        return {
-            "group_id": group.group_id, "protocol": "consumer", "state": group.state.value,
-            "group_epoch": group.group_epoch, "assignment_epoch": group.assignment_epoch,
-            "assignor": self._preferred_assignor(group.members.values()),
-            "members": [{
-                "member_id": m.member_id, "instance_id": m.instance_id, "rack_id": m.rack_id,
-                "member_epoch": m.member_epoch, "state": m.state.value, "assignment": sorted(m.assigned),
-                "pending_revocation": sorted(m.pending_revocation), "target": sorted(group.target.get(mid, ())),
-                "subscribed_topics": list(m.subscribed_topics),
-            } for mid, m in sorted(group.members.items())],
-        }
+        return {**group.describe(), "assignor": self._preferred_assignor(group.members.values())}
 
     def validate_offset_commit(self, group_id: str, member_id: str, member_epoch: int) -> str:
         """OffsetCommit checks for a consumer group (Kafka's ``ConsumerGroup.validateOffsetCommit``): a commit with
@@ -281,8 +273,10 @@ class ConsumerGroupManager:
         records = self._fence_records(group, member)
 
         def retry(error: str) -> None:
-            if error != "NONE" and timer.partition in self._groups:
-                self._arm_session(timer.partition, timer.group_id, timer.member_id, now_ms + _RETRY_BACKOFF_MS)
+            # The write failed and was rolled back: the member is still there, so try again a little later.
+            if error != "NONE" and timer.partition in self._groups and name not in self._timers:
+                self._timers[name] = timer
+                self._port.set_timer(name, now_ms + _RETRY_BACKOFF_MS)
         self._write(timer.partition, timer.group_id, records, retry)
 
     # ---- the heartbeat ---------------------------------------------------------------------------------------------
@@ -291,7 +285,7 @@ class ConsumerGroupManager:
         change is committed (or at once for an error found before any write)."""
         self._arm_all(now_ms)
         try:
-            self._validate(req)
+            validate_heartbeat(req, self._assignors)
             if req.member_epoch in (LEAVE_EPOCH, STATIC_LEAVE_EPOCH):
                 records, response = self._leave(partition, req)
             else:
@@ -308,34 +302,6 @@ class ConsumerGroupManager:
                 respond(ConsumerGroupHeartbeatResponse(error=map_write_error(error),
                                                        correlation_id=req.correlation_id))
         self._write(partition, req.group_id, records, done)
-
-    def _validate(self, req: ConsumerGroupHeartbeatRequest) -> None:
-        # Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid, with its messages.
-        if (req.member_epoch > 0 or req.member_epoch in (LEAVE_EPOCH, STATIC_LEAVE_EPOCH)) and not req.member_id:
-            raise InvalidRequestError("MemberId can't be empty.")
-        if not req.group_id:
-            raise InvalidRequestError("GroupId can't be empty.")
-        if req.instance_id == "":
-            raise InvalidRequestError("InstanceId can't be empty.")
-        if req.rack_id == "":
-            raise InvalidRequestError("RackId can't be empty.")
-        if req.member_epoch == JOIN_EPOCH:
-            if req.rebalance_timeout_ms == -1:
-                raise InvalidRequestError("RebalanceTimeoutMs must be provided in first request.")
-            if req.topic_partitions is None or req.topic_partitions:
-                raise InvalidRequestError("TopicPartitions must be empty when (re-)joining.")
-            if req.subscribed_topic_names is None:
-                raise InvalidRequestError("SubscribedTopicNames must be non-null when (re-)joining.")
-        elif req.member_epoch == STATIC_LEAVE_EPOCH and req.instance_id is None:
-            raise InvalidRequestError("InstanceId can't be null.")
-        elif req.member_epoch < STATIC_LEAVE_EPOCH:
-            raise InvalidRequestError(f"MemberEpoch is invalid: {req.member_epoch} (allowed: 0 to join, -1 to leave, "
-                                      "-2 for a static member's temporary leave, or the member's epoch).")
-        if req.server_assignor is not None and req.server_assignor not in self._assignors:
-            close = difflib.get_close_matches(req.server_assignor, list(self._assignors), n=1)
-            hint = f" Did you mean {close[0]}?" if close else ""
-            raise UnsupportedAssignorError(f"ServerAssignor {req.server_assignor} is not supported. Supported "
-                                           f"assignors: {', '.join(self._assignors)}.{hint}")
 
     def _heartbeat(self, partition: int, req: ConsumerGroupHeartbeatRequest,
                    now_ms: float) -> tuple[list[Record], ConsumerGroupHeartbeatResponse]:
@@ -418,7 +384,7 @@ class ConsumerGroupManager:
             if req.member_epoch != JOIN_EPOCH:
                 raise UnknownMemberIdError(f"Member {member_id} is not a member of group {group.group_id}.")
             return ConsumerGroupMember(member_id)
-        self._check_heartbeat_epoch(member, req)
+        check_heartbeat_epoch(member, req)
         return member
 
     def _static_member(self, group: ConsumerGroup, member_id: str, req: ConsumerGroupHeartbeatRequest,
@@ -432,7 +398,7 @@ class ConsumerGroupManager:
             if existing.member_id != member_id:
                 raise FencedInstanceIdError(f"Static member {member_id} with instance id {instance_id} was fenced "
                                             f"by member {existing.member_id}.")
-            self._check_heartbeat_epoch(existing, req)
+            check_heartbeat_epoch(existing, req)
             return existing, None
         if existing is None:
             return group.members.get(member_id) or ConsumerGroupMember(member_id), None
@@ -442,7 +408,7 @@ class ConsumerGroupManager:
                 f"instance id is owned by {existing.member_id} member.")
         # The restarted instance takes over its predecessor: same subscription, target and partitions, epoch 0.
         successor = replace(existing, member_id=member_id, member_epoch=0, previous_member_epoch=0)
-        records.extend(self._removal_records(group.group_id, existing.member_id))
+        records.extend(rec.removal_records(group.group_id, existing.member_id))
         records.append(rec.member_metadata_record(group.group_id, successor))
         records.append(rec.target_assignment_record(group.group_id, member_id,
                                                     group.target.get(existing.member_id, frozenset())))
@@ -450,30 +416,10 @@ class ConsumerGroupManager:
         self._cancel_member_timers(group.group_id, existing.member_id)
         return successor, existing.member_id
 
-    @staticmethod
-    def _check_heartbeat_epoch(member: ConsumerGroupMember, req: ConsumerGroupHeartbeatRequest) -> None:
-        # Kafka's throwIfConsumerGroupMemberEpochIsInvalid; the previous epoch is accepted when the member owns
-        # no more than it is assigned (the answer that moved it on may have been lost).
-        received = req.member_epoch
-        if received == JOIN_EPOCH:
-            return
-        if received > member.member_epoch:
-            raise FencedMemberEpochError(
-                f"The consumer group member has a greater member epoch ({received}) than the one known by the group "
-                f"coordinator ({member.member_epoch}). The member must abandon all its partitions and rejoin.")
-        if received < member.member_epoch:
-            owned = req.topic_partitions
-            if received != member.previous_member_epoch or owned is None or not set(owned) <= member.assigned:
-                raise FencedMemberEpochError(
-                    f"The consumer group member has a smaller member epoch ({received}) than the one known by the "
-                    f"group coordinator ({member.member_epoch}). The member must abandon all its partitions and "
-                    "rejoin.")
-
     def _assign(self, group: ConsumerGroup, epoch: int, others: list[ConsumerGroupMember],
                 updated: ConsumerGroupMember, replaced: str | None, metadata: Mapping[str, int],
                 records: list[Record]) -> frozenset[TopicPartition]:
         # Kafka's TargetAssignmentBuilder: every member's spec with its current target (for stickiness).
-        from kafkalab.groups.server_assignors import MemberSpec
         specs: dict[str, Any] = {}
         for m in [*others, updated]:
             current = group.target.get(replaced if m is updated and replaced else m.member_id, frozenset())
@@ -535,7 +481,7 @@ class ConsumerGroupManager:
 
     def _fence_records(self, group: ConsumerGroup, member: ConsumerGroupMember) -> list[Record]:
         """Remove ``member`` and bump the group epoch (Kafka's ``consumerGroupFenceMember``)."""
-        records = self._removal_records(group.group_id, member.member_id)
+        records = rec.removal_records(group.group_id, member.member_id)
         others = [m for mid, m in sorted(group.members.items()) if mid != member.member_id]
         metadata = self._subscription_metadata(others)
         if metadata != group.subscription_metadata:
@@ -544,13 +490,6 @@ class ConsumerGroupManager:
         self._port.record("consumer_group_rebalances", group.group_epoch + 1, group=group.group_id)
         self._cancel_member_timers(group.group_id, member.member_id)
         return records
-
-    @staticmethod
-    def _removal_records(group_id: str, member_id: str) -> list[Record]:
-        # The order matters on replay: the partitions are released before the member goes.
-        return [rec.current_assignment_tombstone(group_id, member_id),
-                rec.target_assignment_tombstone(group_id, member_id),
-                rec.member_metadata_tombstone(group_id, member_id)]
 
     # ---- writes ---------------------------------------------------------------------------------------------------
     def _write(self, partition: int, group_id: str, records: list[Record], on_done: Callable[[str], None]) -> None:

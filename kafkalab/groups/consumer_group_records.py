@@ -39,7 +39,7 @@ __all__ = [
     "CurrentAssignmentValue", "parse_key",
     "group_epoch_record", "partition_metadata_record", "member_metadata_record", "member_metadata_tombstone",
     "target_assignment_record", "target_assignment_tombstone", "target_epoch_record", "current_assignment_record",
-    "current_assignment_tombstone",
+    "current_assignment_tombstone", "removal_records",
 ]
 
 TAG = b"C"
@@ -167,6 +167,12 @@ def current_assignment_tombstone(group_id: str, member_id: str) -> Record:
     return _key(b"C", group_id, member_id), None
 
 
+def removal_records(group_id: str, member_id: str) -> list[Record]:
+    """The tombstones that remove a member; in this order, so replay releases its partitions before it goes."""
+    return [current_assignment_tombstone(group_id, member_id), target_assignment_tombstone(group_id, member_id),
+            member_metadata_tombstone(group_id, member_id)]
+
+
 class ConsumerGroupState(enum.Enum):
     """Kafka's ``ConsumerGroup.ConsumerGroupState`` (derived from the members, never set directly)."""
 
@@ -231,6 +237,19 @@ class ConsumerGroup:
             previous = self.static_members.get(instance_id)
             return self.target.get(previous, frozenset()) if previous is not None else frozenset()
         return self.target.get(member_id, frozenset())
+
+    def describe(self) -> dict[str, Any]:
+        """Epochs, state and every member (sorted by id) with its assignment, target and subscription."""
+        return {
+            "group_id": self.group_id, "protocol": "consumer", "state": self.state.value,
+            "group_epoch": self.group_epoch, "assignment_epoch": self.assignment_epoch,
+            "members": [{
+                "member_id": m.member_id, "instance_id": m.instance_id, "rack_id": m.rack_id,
+                "member_epoch": m.member_epoch, "state": m.state.value, "assignment": sorted(m.assigned),
+                "pending_revocation": sorted(m.pending_revocation), "target": sorted(self.target.get(mid, ())),
+                "subscribed_topics": list(m.subscribed_topics),
+            } for mid, m in sorted(self.members.items())],
+        }
 
     def subscribed_topics(self) -> set[str]:
         return {t for m in self.members.values() for t in m.subscribed_topics}

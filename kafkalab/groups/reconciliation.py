@@ -16,18 +16,28 @@ A step never gives a partition that another member still holds: ``owner_epoch(tp
 so the new owner gets it on a heartbeat after the old owner's heartbeat stopped reporting it. When a member must
 revoke, it gets no new partitions in that step.
 
+Also here: the checks a heartbeat passes before any of this (:func:`validate_heartbeat`, :func:`check_heartbeat_epoch`).
+
 Simplifications: partitions are :class:`TopicPartition` names rather than (topic id, partition) pairs.
 """
 from __future__ import annotations
 
+import difflib
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 
 from kafkalab.broker.messages import TopicPartition
-from kafkalab.errors import FencedMemberEpochError
+from kafkalab.errors import FencedMemberEpochError, InvalidRequestError, UnsupportedAssignorError
+from kafkalab.groups.messages import (
+    JOIN_EPOCH,
+    LEAVE_EPOCH,
+    STATIC_LEAVE_EPOCH,
+    ConsumerGroupHeartbeatRequest,
+)
 
-__all__ = ["MemberState", "ConsumerGroupMember", "reconcile", "NO_OWNER_EPOCH"]
+__all__ = ["MemberState", "ConsumerGroupMember", "reconcile", "NO_OWNER_EPOCH", "validate_heartbeat",
+           "check_heartbeat_epoch"]
 
 #: what ``owner_epoch`` answers for a partition nobody owns (Kafka's ``currentPartitionEpoch`` of -1)
 NO_OWNER_EPOCH = -1
@@ -129,3 +139,53 @@ def _next_assignment(member: ConsumerGroupMember, epoch: int, target_epoch: int,
     new_state = MemberState.UNRELEASED_PARTITIONS if unreleased else MemberState.STABLE
     return replace(member.with_epoch(target_epoch), state=new_state, assigned=keep | gain,
                    pending_revocation=frozenset())
+
+
+def validate_heartbeat(req: ConsumerGroupHeartbeatRequest, assignors: Collection[str]) -> None:
+    """Kafka's ``throwIfConsumerGroupHeartbeatRequestIsInvalid``, with its messages: raises InvalidRequestError or
+    UnsupportedAssignorError (naming the supported assignors and the closest one)."""
+    if (req.member_epoch > 0 or req.member_epoch in (LEAVE_EPOCH, STATIC_LEAVE_EPOCH)) and not req.member_id:
+        raise InvalidRequestError("MemberId can't be empty.")
+    if not req.group_id:
+        raise InvalidRequestError("GroupId can't be empty.")
+    if req.instance_id == "":
+        raise InvalidRequestError("InstanceId can't be empty.")
+    if req.rack_id == "":
+        raise InvalidRequestError("RackId can't be empty.")
+    if req.member_epoch == JOIN_EPOCH:
+        if req.rebalance_timeout_ms == -1:
+            raise InvalidRequestError("RebalanceTimeoutMs must be provided in first request.")
+        if req.topic_partitions is None or req.topic_partitions:
+            raise InvalidRequestError("TopicPartitions must be empty when (re-)joining.")
+        if req.subscribed_topic_names is None:
+            raise InvalidRequestError("SubscribedTopicNames must be non-null when (re-)joining.")
+    elif req.member_epoch == STATIC_LEAVE_EPOCH and req.instance_id is None:
+        raise InvalidRequestError("InstanceId can't be null.")
+    elif req.member_epoch < STATIC_LEAVE_EPOCH:
+        raise InvalidRequestError(f"MemberEpoch is invalid: {req.member_epoch} (allowed: 0 to join, -1 to leave, "
+                                  "-2 for a static member's temporary leave, or the member's epoch).")
+    if req.server_assignor is not None and req.server_assignor not in assignors:
+        close = difflib.get_close_matches(req.server_assignor, list(assignors), n=1)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        raise UnsupportedAssignorError(f"ServerAssignor {req.server_assignor} is not supported. Supported "
+                                       f"assignors: {', '.join(assignors)}.{hint}")
+
+
+def check_heartbeat_epoch(member: ConsumerGroupMember, req: ConsumerGroupHeartbeatRequest) -> None:
+    """Kafka's ``throwIfConsumerGroupMemberEpochIsInvalid``: FencedMemberEpochError unless the heartbeat carries the
+    member's epoch, or its previous one while owning no more than it is assigned (the answer that moved it on may
+    have been lost). Epoch 0, a rejoin under a known member id, is accepted (KAFKA-19233)."""
+    received = req.member_epoch
+    if received == JOIN_EPOCH:
+        return
+    if received > member.member_epoch:
+        raise FencedMemberEpochError(
+            f"The consumer group member has a greater member epoch ({received}) than the one known by the group "
+            f"coordinator ({member.member_epoch}). The member must abandon all its partitions and rejoin.")
+    if received < member.member_epoch:
+        owned = req.topic_partitions
+        if received != member.previous_member_epoch or owned is None or not set(owned) <= member.assigned:
+            raise FencedMemberEpochError(
+                f"The consumer group member has a smaller member epoch ({received}) than the one known by the "
+                f"group coordinator ({member.member_epoch}). The member must abandon all its partitions and "
+                "rejoin.")

@@ -143,6 +143,8 @@ class Client:
         elif resp.error in ("UNRELEASED_INSTANCE_ID", "FENCED_INSTANCE_ID"):
             self.drop()
             self.gave_up = True
+        else:                      # a retriable error: retry with a full heartbeat
+            self.full_next = True
         return resp
 
     def acknowledge(self) -> None:
@@ -601,7 +603,8 @@ def test_bad_record_key() -> None:
 # ---- property: never two owners; convergence ------------------------------------------------------------------------
 # Heartbeats and joins dominate, as in a live group; the rarer events change membership or metadata.
 OPS = st.lists(st.tuples(st.sampled_from(["join", "join", "hb", "hb", "hb", "hb_noack", "hb_noack", "hb_lost", "ack",
-                                          "leave", "crash", "static_leave", "restart", "rebalance_timeout", "grow"]),
+                                          "leave", "crash", "static_leave", "restart", "rebalance_timeout", "grow",
+                                          "fail"]),
                          st.integers(0, 3)), max_size=80)
 
 
@@ -687,6 +690,10 @@ def test_no_partition_has_two_owners_and_the_group_converges(ops: list[tuple[str
         elif op == "grow":
             port.topics["t"] += 1
             mgr.on_metadata({"t": port.topics["t"]}, now)
+        elif op == "fail":         # the member's next write fails and is rolled back
+            port.fail = "NOT_ENOUGH_REPLICAS"
+            c.heartbeat(now, ack=slot % 2 == 0)
+            port.fail = None
         for gone in [c for c in clients if c.gave_up]:
             clients.remove(gone)
             dead.append(gone)
@@ -720,3 +727,39 @@ def test_no_partition_has_two_owners_and_the_group_converges(ops: list[tuple[str
         assert m["assignment"] == m["target"] == sorted(c.owned)
     everything = frozenset(TopicPartition("t", p) for p in range(port.topics["t"]))
     assert frozenset().union(*(c.owned for c in clients)) == everything
+
+
+def test_static_leave_errors_and_static_leave_for_good() -> None:
+    _, mgr = setup()
+    s = Client(mgr, "s1", instance_id="i1")
+    s.heartbeat()
+    resp = answer(mgr, request(member_id="s1", member_epoch=-2, instance_id="nope"))
+    assert (resp.error, resp.error_message) == ("UNKNOWN_MEMBER_ID", "Instance id nope is unknown.")
+    resp = answer(mgr, request(member_id="zz", member_epoch=-2, instance_id="i1"))
+    assert (resp.error, resp.error_message) == ("FENCED_INSTANCE_ID",
+                                                "Static member zz with instance id i1 was fenced by member s1.")
+    resp = s.leave(-1)                     # a static member leaving with -1 is gone at once
+    assert resp.error == "NONE" and mgr.describe_group(G)["members"] == []  # type: ignore[index]
+
+
+def test_timer_whose_write_fails_tries_again() -> None:
+    port, mgr, clients = three_stable()
+    port.fail = "NOT_LEADER_OR_FOLLOWER"
+    mgr.on_timer("cg:session:g:b", 45000)
+    port.fail = None
+    assert "b" in [m["member_id"] for m in mgr.describe_group(G)["members"]]  # type: ignore[index]
+    assert port.timers["cg:session:g:b"] == 45500
+    mgr.on_timer("cg:session:g:b", 45500)
+    assert "b" not in [m["member_id"] for m in mgr.describe_group(G)["members"]]  # type: ignore[index]
+
+
+def test_timers_are_armed_on_first_call_after_load_without_on_loaded() -> None:
+    port, mgr, _ = three_stable()
+    mgr.unload(0)
+    for key, value in port.read(0):
+        mgr.replay(0, key, value)
+    assert not [t for t in port.timers if t.startswith("cg:")]
+    mgr.on_metadata({}, 7000)
+    assert port.timers["cg:session:g:a"] == 52000
+    mgr.unload(0)
+    assert not mgr.group_ids() and not [t for t in port.timers if t.startswith("cg:")]
