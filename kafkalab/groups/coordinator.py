@@ -308,8 +308,8 @@ class GroupCoordinator:
         return respond
 
     def _precheck(self, msg: Any) -> str | None:
-        if not isinstance(msg, OffsetFetchRequest) and not msg.group_id:
-            return "INVALID_GROUP_ID"
+        if not isinstance(msg, (OffsetFetchRequest, ConsumerGroupHeartbeatRequest)) and not msg.group_id:
+            return "INVALID_GROUP_ID"       # (the KIP-848 manager answers INVALID_REQUEST itself, as Kafka does)
         if isinstance(msg, JoinGroupRequest) and not (
                 self._min_session_ms <= msg.session_timeout_ms <= self._max_session_ms):
             return "INVALID_SESSION_TIMEOUT"
