@@ -122,6 +122,8 @@ class ClassicMembership(GroupMembership):
         self._in_flight = False             # a JoinGroup or SyncGroup waits for its answer
         self._heartbeat_timer: Any = None
         self._assigned_counts: dict[str, int] = {}
+        self._last_assignment: tuple[TopicPartition, ...] = ()
+        self._last_assignment_generation = NO_GENERATION
         self.rebalances = 0
         self._leaving = False
 
@@ -229,7 +231,9 @@ class ClassicMembership(GroupMembership):
         owned = tuple(sorted_tps(self.core.assignment))
         assignor = self._lookup(name)
         user_data_of = getattr(assignor, "subscription_user_data", None)
-        user_data = user_data_of(self.subscription, owned, self.generation) if user_data_of is not None else None
+        # the sticky assignor's user data is the last assignment received (an eager member owns nothing by now)
+        user_data = user_data_of(self.subscription, self._last_assignment, self._last_assignment_generation) \
+            if user_data_of is not None else None
         return Subscription(self.subscription, user_data, owned, self.generation,
                             self.core.config["client.rack"] or None)
 
@@ -322,6 +326,8 @@ class ClassicMembership(GroupMembership):
             assignment = response.assignment
             partitions = assignment.partitions if isinstance(assignment, Assignment) else tuple(assignment or ())
             self._state = MemberState.STABLE
+            self._last_assignment = tuple(sorted_tps(partitions))
+            self._last_assignment_generation = self.generation
             self.rejoin_needed = False
             self._prepared = False
             self.rebalances += 1

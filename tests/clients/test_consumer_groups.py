@@ -208,3 +208,90 @@ def test_a_static_member_restarted_within_the_session_timeout_keeps_its_partitio
         static.poll(200)
     assert (other.assignment(), static.assignment()) == before
     assert other.group.generation == generation and len(revoked) == revokes
+
+
+def owners(consumers):
+    """partition -> the live consumers that fetch it now."""
+    out = {}
+    for c in consumers:
+        if c.core.port.alive and not c._closed:
+            for tp in c.assignment():
+                out.setdefault(tp, []).append(c.node_id)
+    return out
+
+
+@pytest.mark.parametrize("config", [{"partition.assignment.strategy": "cooperative-sticky"},
+                                    {"group.protocol": "consumer"}], ids=["cooperative", "kip848"])
+def test_incremental_protocols_never_give_a_partition_two_owners_and_keep_unmoved_ones(config):
+    cluster = group_cluster(records=0)
+    cfg = {"group.id": "g", "auto.offset.reset": "earliest", **config}
+    lost_or_revoked = []
+    first = cluster.consumer(cfg)
+    first.subscribe(["t"], on_revoke=lambda c, tps: lost_or_revoked.append(tps))
+    for _ in range(20):
+        first.poll(200)
+    assert len(first.assignment()) == 6
+    others = [cluster.consumer(cfg) for _ in range(2)]
+    for c in others:
+        c.subscribe(["t"])
+    consumers = [first, *others]
+    for _ in range(60):
+        for c in consumers:
+            c.poll(100)
+            assert all(len(v) == 1 for v in owners(consumers).values())
+    assert [len(c.assignment()) for c in consumers] == [2, 2, 2]
+    assert sum(len(t) for t in lost_or_revoked) == 4      # only what moved was revoked
+
+
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_random_member_churn_keeps_ownership_disjoint_and_reads_every_record(protocol):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=12, deadline=None)
+    @given(st.lists(st.tuples(st.sampled_from(["crash", "restart", "poll", "produce"]), st.integers(0, 2)),
+                    min_size=3, max_size=8), st.integers(0, 2**16))
+    def run(steps, seed):
+        cluster = kl.Cluster(3, seed=seed)
+        cluster.create_topic("t", 4, replication_factor=3)
+        producer = cluster.producer()
+        cfg = {"group.id": "g", "auto.offset.reset": "earliest", "enable.auto.commit": False,
+               "group.protocol": protocol, **({"session.timeout.ms": 6000} if protocol == "classic" else {})}
+        consumers = [cluster.consumer(cfg) for _ in range(3)]
+        for c in consumers:
+            c.subscribe(["t"])
+        read, sent = set(), 0
+
+        def poll_round(ms):
+            for c in consumers:
+                if c.core.port.alive:
+                    records = c.poll(ms)
+                    read.update(r.value for r in records)
+                    if records:
+                        try:
+                            c.commit()
+                        except kl.errors.KafkaError:
+                            pass        # a rebalance took the partitions: another member reads them again
+        for op, i in steps:
+            c = consumers[i]
+            if op == "crash" and c.core.port.alive:
+                cluster.crash(c.node_id)
+            elif op == "restart" and not c.core.port.alive:
+                cluster.restart(c.node_id)
+            elif op == "produce":
+                for _ in range(5):
+                    producer.send("t", value=f"v{sent}".encode())
+                    sent += 1
+                producer.flush()
+            poll_round(300)
+        for c in consumers:
+            if not c.core.port.alive:
+                cluster.restart(c.node_id)
+        deadline = cluster.now + 120000
+        while cluster.now < deadline and len(read) < sent:
+            poll_round(500)
+        assert read == {f"v{n}".encode() for n in range(sent)}
+        stable = [c for c in consumers if c.group.state == "stable"]
+        by_tp = owners(stable)
+        assert all(len(v) == 1 for v in by_tp.values())
+    run()
