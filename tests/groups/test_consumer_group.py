@@ -763,3 +763,50 @@ def test_timers_are_armed_on_first_call_after_load_without_on_loaded() -> None:
     assert port.timers["cg:session:g:a"] == 52000
     mgr.unload(0)
     assert not mgr.group_ids() and not [t for t in port.timers if t.startswith("cg:")]
+
+
+# ---- through the real coordinator ------------------------------------------------------------------------------------
+def test_through_the_coordinator_failover_mid_reconciliation_and_stale_commit() -> None:
+    from kafkalab.groups.coordinator import GroupCoordinator
+    from kafkalab.groups.messages import OffsetAndMetadata, OffsetCommitRequest
+    from tests.groups.fake_port import FakePort as CoordinatorFakePort
+    from tests.groups.fake_port import make_coordinator
+
+    def factory(port: Any, config: Any) -> ConsumerGroupManager:
+        return ConsumerGroupManager(port, config, assignors=_assignors())
+
+    first = make_coordinator(CoordinatorFakePort(topics={"t": 4}), consumer_manager_factory=factory)
+    port = first.port
+
+    def hb(coordinator: GroupCoordinator, src: str, epoch: int, owned: tuple[TopicPartition, ...] | None) -> Any:
+        req = ConsumerGroupHeartbeatRequest(G, src, epoch, rebalance_timeout_ms=60000 if epoch == 0 else -1,
+                                            subscribed_topic_names=("t",) if epoch == 0 else None,
+                                            topic_partitions=owned)
+        coordinator.handle(src, req, coordinator.port.now)
+        return coordinator.port.last(src)
+
+    a = hb(first, "a", 0, ())
+    assert (a.error, a.member_epoch, a.assignment) == ("NONE", 1, tps("t", 0, 1, 2, 3))
+    b = hb(first, "b", 0, ())
+    assert (b.member_epoch, b.assignment) == (2, ())
+    a2 = hb(first, "a", 1, a.assignment)                    # a must revoke half
+    assert a2.member_epoch == 1 and len(a2.assignment) == 2
+    before = first.describe_group(G)
+    assert before["protocol"] == "consumer" and before["state"] == "Reconciling"
+
+    commit = OffsetCommitRequest(G, 1, "a", None, {TopicPartition("t", 0): OffsetAndMetadata(5)})
+    first.handle("a", commit, port.now)
+    assert set(port.last("a").errors.values()) == {"NONE"}  # epoch 1 is a's epoch
+    first.handle("b", OffsetCommitRequest(G, 1, "b", None, {TopicPartition("t", 3): OffsetAndMetadata(5)}), port.now)
+    assert set(port.last("b").errors.values()) == {"STALE_MEMBER_EPOCH"}
+
+    # Another broker takes over partition 0 and replays it: the same group, mid-reconciliation.
+    first.on_resign(0, 2, port.now)
+    second = make_coordinator(CoordinatorFakePort(logs=port.logs, topics={"t": 4}), broker_id=2,
+                              consumer_manager_factory=factory)
+    assert second.describe_group(G) == before
+    a3 = hb(second, "a", 1, a2.assignment)                 # revoked: a moves on, b gets the rest
+    assert a3.member_epoch == 2
+    b2 = hb(second, "b", 2, ())
+    assert set(b2.assignment) == set(tps("t", 0, 1, 2, 3)) - set(a2.assignment)
+    assert second.describe_group(G)["state"] == "Stable"
