@@ -782,8 +782,9 @@ def test_through_the_coordinator_failover_mid_reconciliation_and_stale_commit() 
         req = ConsumerGroupHeartbeatRequest(G, src, epoch, rebalance_timeout_ms=60000 if epoch == 0 else -1,
                                             subscribed_topic_names=("t",) if epoch == 0 else None,
                                             topic_partitions=owned)
-        coordinator.handle(src, req, coordinator.port.now)
-        return coordinator.port.last(src)
+        fake: Any = coordinator.port
+        coordinator.handle(src, req, fake.now)
+        return fake.last(src)
 
     a = hb(first, "a", 0, ())
     assert (a.error, a.member_epoch, a.assignment) == ("NONE", 1, tps("t", 0, 1, 2, 3))
