@@ -29,7 +29,10 @@ Timers (names start with ``cg:``): a session timer per member, re-armed by every
 it expires (a static member that left with -2 keeps its assignment until then, so a restart within the session timeout
 takes it back without a new group epoch); a rebalance timer while the member must revoke removes it if it does not
 within its ``rebalance_timeout_ms``. A removed member's next heartbeat gets UNKNOWN_MEMBER_ID, as in Kafka, and it
-rejoins with epoch 0.
+rejoins with epoch 0. Timers are armed while handling, before the write commits (as Kafka's); one left over after a
+rollback finds its member gone or at another epoch and does nothing. A timer whose own write fails tries again 500 ms
+later. After loading, :meth:`ConsumerGroupManager.on_loaded` (or else the first call that carries a time) arms the
+session timer of every member and the rebalance timer of every member still revoking.
 
 Simplifications: no regex subscriptions, no rack-aware assignment inputs beyond passing ``rack_id``, no online
 migration to or from classic groups (the coordinator keeps the two kinds apart), no group deletion, no per-group
