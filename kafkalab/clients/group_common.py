@@ -32,7 +32,6 @@ metadata strings are empty.
 """
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -107,21 +106,11 @@ class RebalanceListener(Protocol):
 class NoopRebalanceListener:
     """A listener that does nothing."""
 
-    def on_partitions_revoked(self, partitions: list[TopicPartition]) -> None:
-        pass
+    def on_partitions_revoked(self, partitions: list[TopicPartition]) -> None: ...
 
-    def on_partitions_assigned(self, partitions: list[TopicPartition]) -> None:
-        pass
+    def on_partitions_assigned(self, partitions: list[TopicPartition]) -> None: ...
 
-    def on_partitions_lost(self, partitions: list[TopicPartition]) -> None:
-        pass
-
-
-class _Phase(enum.Enum):
-    """Where a commit or fetch stands (for retries until its deadline)."""
-
-    WAITING_COORDINATOR = "waiting-coordinator"
-    IN_FLIGHT = "in-flight"
+    def on_partitions_lost(self, partitions: list[TopicPartition]) -> None: ...
 
 
 class GroupMembership:
@@ -197,11 +186,13 @@ class GroupMembership:
         self.maybe_auto_commit(now_ms)
 
     def next_app_poll_ms(self) -> float:
-        """When a poll has work due without any event (the next auto-commit): a long ``poll()`` runs
-        :meth:`on_app_poll` again then, as Kafka's ``poll`` loop bounds its wait by the coordinator's next deadline."""
-        if not self.auto_commit or not self.may_auto_commit() or not self.core.assignment:
-            return float("inf")
-        return self.next_auto_commit_ms
+        """When a long ``poll()`` should run :meth:`on_app_poll` again though nothing happened: at the next
+        auto-commit, and often enough that the poll clock never runs out inside one ``poll()`` (Kafka's ``poll`` loop
+        bounds each wait by the coordinator's next deadline and resets the poll timer every round)."""
+        due = self.last_poll_ms + self.max_poll_interval_ms / 2
+        if self.auto_commit and self.may_auto_commit() and self.core.assignment:
+            due = min(due, self.next_auto_commit_ms)
+        return due
 
     def pending_error(self) -> KafkaError | None:
         """A fatal group error the next poll() raises (INCONSISTENT_GROUP_PROTOCOL, GROUP_MAX_SIZE_REACHED, ...)."""

@@ -509,3 +509,12 @@ def test_a_membership_driven_inside_the_simulation_without_the_facade():
     cluster.world.run(3000)
     assert calls == [("assigned", TPS)]
     assert len(seen) == 12
+
+
+def test_one_long_poll_does_not_count_as_a_stalled_application():
+    cluster = setup(records=0)
+    c = consumer(cluster, **{"max.poll.interval.ms": 2000, "heartbeat.interval.ms": 500})
+    c.subscribe(["t"])
+    poll_all([c], rounds=3)
+    assert c.poll(10000) == []
+    assert cluster.of_type(gm.LeaveGroupRequest) == [] and c.group.state == "stable"
