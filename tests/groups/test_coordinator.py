@@ -285,3 +285,53 @@ def test_the_real_consumer_group_manager_is_used_by_default() -> None:
     r = port.last("x")
     assert r.error == "NONE" and r.member_epoch >= 1
     assert c.describe_group("cg")["protocol"] == "consumer" and c.group_ids() == ["cg"]
+
+
+_TRACE_SCRIPT = """
+import hashlib, random
+from kafkalab.broker.messages import TopicPartition as TP
+from kafkalab.groups import messages as m
+from tests.groups.fake_port import FakePort, make_coordinator
+port = FakePort()
+c = make_coordinator(port)
+rng = random.Random(7)
+ids, gens, trace = {}, {}, []
+sub = (("range", m.Subscription(("t",))),)
+for step in range(400):
+    who = f"c{rng.randrange(4)}"
+    iid = who if who < "c2" else None
+    op = rng.choice(["join", "sync", "hb", "advance", "commit"])
+    mid, gen = ids.get(who, ""), gens.get(who, -1)
+    if op == "join":
+        c.handle(who, m.JoinGroupRequest("g", 10_000, 20_000, mid, iid, "consumer", sub), port.now)
+    elif op == "sync" and mid:
+        c.handle(who, m.SyncGroupRequest("g", gen, mid, iid, "consumer", "range",
+                                         ((mid, m.Assignment((TP("t", 0),))),)), port.now)
+    elif op == "hb" and mid:
+        c.handle(who, m.HeartbeatRequest("g", gen, mid, iid), port.now)
+    elif op == "advance":
+        port.advance(c, port.now + rng.randrange(10_000))
+    elif op == "commit" and mid:
+        c.handle(who, m.OffsetCommitRequest("g", gen, mid, iid, {TP("t", 0): m.OffsetAndMetadata(step)}), port.now)
+    for dst, msg in port.sent:
+        if isinstance(msg, m.JoinGroupResponse) and msg.member_id:
+            ids[dst], gens[dst] = msg.member_id, msg.generation_id
+    trace.append(repr(port.sent))
+    port.sent.clear()
+print(hashlib.sha256("".join(trace).encode()).hexdigest())
+print(c.describe_group("g"), c.committed("g"))
+"""
+
+
+def test_same_requests_same_answers_under_any_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+
+    outputs = set()
+    for seed in ("0", "1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", _TRACE_SCRIPT], capture_output=True, text=True, env=env,
+                             cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))), check=True)
+        outputs.add(out.stdout)
+    assert len(outputs) == 1
