@@ -811,3 +811,39 @@ def test_through_the_coordinator_failover_mid_reconciliation_and_stale_commit() 
     b2 = hb(second, "b", 2, ())
     assert set(b2.assignment) == set(tps("t", 0, 1, 2, 3)) - set(a2.assignment)
     assert second.describe_group(G)["state"] == "Stable"
+
+
+def test_bad_assignor_config() -> None:
+    with pytest.raises(ValueError, match="unknown server assignor 'unifrom'.*did you mean 'uniform'"):
+        ConsumerGroupManager(FakePort({}), {"group.consumer.assignors": ("unifrom",)})
+    with pytest.raises(ValueError, match="group.consumer.assignors is empty"):
+        ConsumerGroupManager(FakePort({}), {"group.consumer.assignors": ()})
+
+
+_TRACE = """
+import hashlib, sys
+sys.path.insert(0, ".")
+import tests.groups.test_consumer_group as t
+port, mgr = t.setup(partitions=7)
+cs = [t.Client(mgr, f"m{i}", topics=("t", "u"), instance_id=f"i{i}" if i % 2 else None) for i in range(4)]
+port.topics["u"] = 3
+for c in cs:
+    c.heartbeat()
+t.converge(cs)
+cs[1].leave(-2)
+t.converge([cs[0], cs[2], cs[3]])
+print(hashlib.sha256(repr((port.appends, sorted(port.timers.items()))).encode()).hexdigest())
+"""
+
+
+def test_same_records_under_any_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+    digests = set()
+    for seed in ("0", "1", "12345"):
+        out = subprocess.run([sys.executable, "-c", _TRACE], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": seed}, cwd=os.path.dirname(
+                                 os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
