@@ -41,7 +41,10 @@ GROUP_ID_NOT_FOUND (an empty classic group is deleted, as Kafka does); no offset
 (``offsets.retention.minutes``), no OffsetDelete, DescribeGroups or ListGroups RPCs (``describe_group``/``group_ids``
 serve the cluster facade); write time-outs (``offsets.commit.timeout.ms``) are reported by the port as
 REQUEST_TIMED_OUT. The port's append callback carries no time, so callbacks use ``port.now_ms()`` when the port has it
-and otherwise the latest time the coordinator was told.
+and otherwise the latest time the coordinator was told. JoinGroup carries no client id here: a generated member id is
+``<client_id attribute of the request, or "consumer-<src>">-<uuid>`` (``<group.instance.id>-<uuid>`` when static),
+the uuid derived from (broker, partition, leader epoch, counter) so runs repeat. An OffsetCommit with a generation for
+a group that does not exist answers GROUP_ID_NOT_FOUND (OffsetCommit v9; older versions said ILLEGAL_GENERATION).
 """
 from __future__ import annotations
 
