@@ -16,6 +16,7 @@ MODULES: tuple[str, ...] = (
     "elections",
     "failover",
     "throughput",
+    "rebalance",
 )
 
 
