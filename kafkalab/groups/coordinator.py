@@ -37,9 +37,11 @@ partition are committed); a new classic group is not persisted until its first g
 empty GroupMetadata record first, which changes nothing a new leader would rebuild); a JoinGroup for a group id that
 has a KIP-848 group answers INCONSISTENT_GROUP_PROTOCOL (Kafka 4 lets classic members join consumer groups and
 converts between the two; not modelled), and ConsumerGroupHeartbeat for a non-empty classic group answers
-GROUP_ID_NOT_FOUND (an empty classic group is deleted, as Kafka does); no offset expiration
-(``offsets.retention.minutes``), no OffsetDelete, DescribeGroups or ListGroups RPCs (``describe_group``/``group_ids``
-serve the cluster facade); write time-outs (``offsets.commit.timeout.ms``) are reported by the port as
+GROUP_ID_NOT_FOUND (an empty classic group is deleted, as Kafka does); offsets expire
+(``offsets.retention.minutes``, checked every ``offsets.retention.check.interval.ms`` while a candidate exists) only
+for Empty classic groups, not for KIP-848 groups nor per unsubscribed topic of a Stable group; offsets of deleted
+topics are not removed; no OffsetDelete, DescribeGroups or ListGroups RPCs (``describe_group``/``group_ids`` serve the
+cluster facade); write time-outs (``offsets.commit.timeout.ms``) are reported by the port as
 REQUEST_TIMED_OUT. The port's append callback carries no time, so callbacks use ``port.now_ms()`` when the port has it
 and otherwise the latest time the coordinator was told. JoinGroup carries no client id here: a generated member id is
 ``<client_id attribute of the request, or "consumer-<src>">-<uuid>`` (``<group.instance.id>-<uuid>`` when static),
@@ -174,6 +176,8 @@ class GroupCoordinator:
         self._min_session_ms = int(self.config["group.min.session.timeout.ms"])
         self._max_session_ms = int(self.config["group.max.session.timeout.ms"])
         self._max_size = int(self.config["group.max.size"])
+        self._retention_ms = float(self.config["offsets.retention.minutes"]) * 60_000
+        self._retention_check_ms = float(self.config["offsets.retention.check.interval.ms"])
         self._protocols = tuple(self.config["group.coordinator.rebalance.protocols"])
         factory = consumer_manager_factory or _default_consumer_manager
         self.consumer_groups: Any = factory(port, self.config) if "consumer" in self._protocols else None
@@ -368,6 +372,7 @@ class GroupCoordinator:
         for group in shard.groups.values():
             for member in group.members.values():
                 self._schedule_heartbeat(shard, group, member.member_id, now_ms + member.session_timeout_ms)
+        self._maybe_schedule_expiration(shard, now_ms)
         self.port.record("group_coordinator_loaded_groups", len(shard.groups), partition=shard.partition)
 
     def _unload(self, shard: _Shard) -> None:
@@ -614,6 +619,7 @@ class GroupCoordinator:
         group.init_next_generation(now_ms)
         if group.is_in(S.EMPTY):
             self._write(shard, [(group_key(group.group_id), group.to_record({}))], lambda error: None)
+            self._maybe_schedule_expiration(shard, now_ms)
             return
         for member in group.members.values():
             self._complete_join(member, group.join_response(member.member_id,
@@ -832,6 +838,7 @@ class GroupCoordinator:
                 for key, value in records:
                     shard.offsets.replay(key, value)
                 respond(OffsetCommitResponse(errors=errors))
+                self._maybe_schedule_expiration(shard, self._clock())
             else:
                 respond(OffsetCommitResponse(errors={tp: write_error if e == "NONE" else e
                                                      for tp, e in errors.items()}))
@@ -861,6 +868,47 @@ class GroupCoordinator:
                 respond(OffsetFetchResponse(error=error))
                 return
         respond(OffsetFetchResponse(error="NONE", offsets=shard.offsets.fetch(msg.group_id, partitions)))
+
+    def _maybe_schedule_expiration(self, shard: _Shard, now_ms: float) -> None:
+        """Arm the periodic offset expiration check (``offsets.retention.check.interval.ms``) while some Empty
+        classic group of the partition holds offsets; an idle partition has no timer."""
+        name = f"gc:expire:{shard.partition}"
+        if name in shard.timers:
+            return
+        if any(g.is_in(S.EMPTY) and shard.offsets.has_offsets(gid) for gid, g in shard.groups.items()):
+            self._set_timer(shard, name, now_ms + self._retention_check_ms, lambda t: self._expire_offsets(shard, t))
+
+    def _expire_offsets(self, shard: _Shard, now_ms: float) -> None:
+        """Kafka's ``cleanupGroupMetadata`` for classic groups: tombstone the offsets of Empty groups older than
+        ``offsets.retention.minutes`` (from when the group emptied, or from the commit for a group without
+        members ever), and the group itself once it has no offsets left."""
+        records: list[tuple[bytes, Any]] = []
+        emptied: list[str] = []
+        for group_id, group in shard.groups.items():
+            if not group.is_in(S.EMPTY) or not shard.offsets.has_offsets(group_id):
+                continue
+            base = group.state_timestamp_ms if group.protocol_type is not None else None
+            keys = shard.offsets.expired(group_id, now_ms, self._retention_ms, base)
+            records.extend((key, None) for key in keys)
+            if len(keys) == len(shard.offsets.committed(group_id)):
+                records.append((group_key(group_id), None))
+                emptied.append(group_id)
+        if records:
+            def done(error: str) -> None:
+                if error != "NONE":
+                    return
+                for key, value in records:
+                    if key[:1] == OFFSET_TAG:
+                        shard.offsets.replay(key, value)
+                for group_id in emptied:
+                    group = shard.groups.get(group_id)
+                    if group is not None and group.is_in(S.EMPTY) and not shard.offsets.has_offsets(group_id):
+                        group.transition_to(S.DEAD, self._clock())
+                        del shard.groups[group_id]
+                self.port.record("group_offsets_expired", sum(1 for k, _ in records if k[:1] == OFFSET_TAG),
+                                 partition=shard.partition)
+            self._write(shard, records, done)
+        self._maybe_schedule_expiration(shard, now_ms)
 
     # ==== KIP-848 ==============================================================================================
     def _consumer_heartbeat(self, shard: _Shard, msg: ConsumerGroupHeartbeatRequest, respond: Respond,

@@ -14,7 +14,7 @@ for an Empty classic group counted from when it became empty (or from the commit
 without group management from the commit.
 
 Simplifications: no transactional offset commits (so never UNSTABLE_OFFSET_COMMIT), no per-request retention time,
-no OffsetDelete; offsets of consumer-protocol (KIP-848) groups do not expire while the group has members.
+no OffsetDelete; the coordinator expires offsets of Empty classic groups only.
 """
 from __future__ import annotations
 

@@ -155,3 +155,37 @@ def test_offsets_survive_coordinator_failover() -> None:
     assert c2.committed("simple") == {T2: OffsetAndMetadata(9)}
     assert c2.describe_group("simple")["state"] == "Empty"
     assert Driver(c2).commit("a", {T0: 4}, ids["a"], 1).errors == {T0: "NONE"}     # the member is still known
+
+
+# ---- expiration (offsets.retention.minutes) ----------------------------------------------------------------------
+def test_offsets_of_a_group_without_members_expire_after_the_retention_and_the_group_goes() -> None:
+    c = make_coordinator(offsets_retention_minutes=1, offsets_retention_check_interval_ms=10_000)
+    d = Driver(c)
+    assert not [t for t in c.port.timers if t.startswith("gc:expire")]      # an idle partition has no timer
+    d.commit("x", {T0: 1})
+    c.port.advance(c, 30_000)
+    d.commit("x", {T1: 2})
+    c.port.advance(c, 60_000)                    # T0 committed at 0 expires at the check at 60 s; T1 not yet
+    assert c.committed("g") == {T1: OffsetAndMetadata(2)}
+    c.port.advance(c, 90_000)
+    assert c.committed("g") == {} and c.describe_group("g") is None
+    assert (b"G\x00g", None) in c.port.logs[0]
+    assert not [t for t in c.port.timers if t.startswith("gc:expire")]
+    c2 = make_coordinator(FakePort(logs=c.port.logs), broker_id=2)          # and stays gone after a failover
+    assert c2.committed("g") == {} and c2.group_ids() == []
+
+
+def test_offsets_of_an_emptied_group_expire_counted_from_when_it_emptied() -> None:
+    c, d, ids = stable_group(["a"], offsets_retention_minutes=1, offsets_retention_check_interval_ms=10_000)
+    d.commit("a", {T0: 5}, ids["a"], 1)
+    start = d.port.now
+    for t in range(5_000, 100_000, 5_000):
+        d.port.advance(c, start + t)
+        assert d.heartbeat("a", ids["a"], 1).error == "NONE"
+    assert c.committed("g") == {T0: OffsetAndMetadata(5)}        # not expired while the group has members
+    emptied_at = d.port.now
+    d.leave("a", (ids["a"], None))
+    d.port.advance(c, emptied_at + 59_000)
+    assert c.committed("g") == {T0: OffsetAndMetadata(5)}
+    d.port.advance(c, emptied_at + 70_000)
+    assert c.committed("g") == {}
