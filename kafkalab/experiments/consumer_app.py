@@ -217,6 +217,15 @@ def _static_leader_snapshot(group: Any) -> None:
     group._assigned_counts = {t: c for t in group.subscription if (c := md.partition_count(t)) is not None}
 
 
+def _pending_revocation(group: Any) -> bool:
+    """Work around a second classic-member gap: while an eager member's pre-rebalance auto-commit is in flight, Kafka
+    returns no records of the partitions it is about to revoke (``ConsumerCoordinator.onJoinPrepare`` marks them
+    pending revocation), so nothing is processed that the commit does not cover. The model's member does not mark
+    them; the app holds back its ``collect`` instead."""
+    return getattr(group, "rebalance_protocol", None) == "eager" and bool(getattr(group, "_prepare_commit_in_flight",
+                                                                                     False))
+
+
 class ConsumerApp:
     """The poll loop of one :class:`~kafkalab.clients.consumer.KafkaConsumer` inside the simulation.
 
@@ -263,7 +272,7 @@ class ConsumerApp:
             _static_leader_snapshot(group)
             group.on_app_poll(now)
         self.polls += 1
-        records = core.collect(core.max_poll_records)
+        records = [] if _pending_revocation(group) else core.collect(core.max_poll_records)
         if records:
             self.recorder.process(self.name, records)
             delay = max(len(records) * self.process_ms, 0.001)

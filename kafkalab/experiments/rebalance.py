@@ -22,8 +22,8 @@ session timeout is no rebalance; range, so that it differs from ``eager`` by sta
 
 Per run (:func:`rebalance_trial`), over the window from the fault to ``horizon_ms`` later: the time each partition had
 no consuming owner (mean and worst partition), the stop-the-world time (no partition of the group consumed at all),
-partitions moved, records processed more than once (uncommitted progress read again by the next owner or by a
-restarted consumer), and the committed lag over time (``high watermark - committed offset``, summed over the
+partitions moved, rebalances (bumps of the coordinator's generation or group epoch), records processed more than
+once (uncommitted progress read again by the next owner or by a restarted consumer), and the committed lag over time (``high watermark - committed offset``, summed over the
 partitions, sampled every ``sample_ms``). :func:`rebalance` runs the grid; :func:`rebalance_summary` is the table.
 
 The KIP-848 anchor (:func:`growth_trial`): the claim "a group with 10 consumers adding 900 partitions completes
@@ -68,8 +68,8 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
 }
 SCENARIOS: tuple[str, ...] = ("scale_out", "rolling_restart", "crash", "stuck")
 RUN_COLUMNS = ("scenario", "protocol", "seed", "consumers", "partitions", "fault_ms", "no_owner_ms_mean",
-               "no_owner_ms_max", "stop_the_world_ms", "partitions_moved", "settle_ms", "duplicates", "processed",
-               "max_lag", "end_lag")
+               "no_owner_ms_max", "stop_the_world_ms", "partitions_moved", "rebalances", "settle_ms", "duplicates",
+               "processed", "max_lag", "end_lag")
 LAG_COLUMNS = ("scenario", "protocol", "seed", "time_ms", "since_fault_ms", "committed_lag", "unprocessed")
 GROWTH_COLUMNS = ("protocol", "seed", "consumers", "initial_partitions", "final_partitions", "phase_ms",
                   "first_reaction_ms",
@@ -226,6 +226,7 @@ def rebalance_trial(scenario: str = "scale_out", protocol: str = "eager", seed: 
         on_cluster(cluster, g)
     fault_ms = cluster.now
     end_ms = fault_ms + horizon_ms
+    epoch_before = _group_epoch(cluster)
     first = g.apps[0]
     if scenario == "scale_out":
         for _ in range(added):
@@ -246,13 +247,19 @@ def rebalance_trial(scenario: str = "scale_out", protocol: str = "eager", seed: 
     row = {"scenario": scenario, "protocol": protocol, "seed": seed, "consumers": consumers,
            "partitions": partitions, "fault_ms": fault_ms, "no_owner_ms_mean": m.no_owner_ms_mean,
            "no_owner_ms_max": m.no_owner_ms_max, "stop_the_world_ms": m.stop_the_world_ms,
-           "partitions_moved": m.partitions_moved, "settle_ms": m.settle_ms, "duplicates": g.recorder.duplicates(),
-           "processed": g.recorder.processed_count, "max_lag": max((s[1] for s in after), default=0),
+           "partitions_moved": m.partitions_moved, "rebalances": _group_epoch(cluster) - epoch_before,
+           "settle_ms": m.settle_ms, "duplicates": g.recorder.duplicates(), "processed": g.recorder.processed_count, "max_lag": max((s[1] for s in after), default=0),
            "end_lag": after[-1][1] if after else 0}
     lag = pd.DataFrame([{"scenario": scenario, "protocol": protocol, "seed": seed, "time_ms": t,
                          "since_fault_ms": t - fault_ms, "committed_lag": c, "unprocessed": u}
                         for t, c, u in samples], columns=list(LAG_COLUMNS))
     return RebalanceRun(pd.DataFrame([row], columns=list(RUN_COLUMNS)), lag, g.recorder.events_frame(), cluster)
+
+
+def _group_epoch(cluster: kl.Cluster) -> int:
+    """The coordinator's generation (classic) or group epoch (KIP-848): each bump is one rebalance."""
+    described = cluster.describe_group(GROUP)
+    return int(described.get("generation", described.get("group_epoch", 0)))
 
 
 def _restart_later(g: _Group, app: ConsumerApp, delay_ms: float) -> None:
@@ -285,11 +292,11 @@ def rebalance_summary(runs: pd.DataFrame) -> pd.DataFrame:
     metrics = ["no_owner_ms_mean", "no_owner_ms_max", "stop_the_world_ms", "settle_ms"]
     table = runs.groupby(["scenario", "protocol"], sort=False).agg(
         {**{m: "median" for m in metrics}, "partitions_moved": "median", "duplicates": "median",
-         "max_lag": "median", "seed": "count"}).rename(columns={"seed": "runs"})
+         "rebalances": "median", "max_lag": "median", "seed": "count"}).rename(columns={"seed": "runs"})
     for m in metrics:
         table[m.replace("_ms", "_s")] = table.pop(m) / 1000.0
     return table.reset_index()[["scenario", "protocol", "runs", "no_owner_s_mean", "no_owner_s_max",
-                                "stop_the_world_s", "settle_s", "partitions_moved", "duplicates", "max_lag"]]
+                                "stop_the_world_s", "settle_s", "partitions_moved", "rebalances", "duplicates", "max_lag"]]
 
 
 # ---------------------------------------------------------------------------------------------------------------
