@@ -304,16 +304,17 @@ def rebalance_summary(runs: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------------
 def growth_trial(protocol: str = "kip848", seed: int = 0, *, consumers: int = 10, initial: int = 100,
                  added: int = 900, phase_ms: float | None = None, timeout_ms: float = 600_000.0,
-                 idle_poll_ms: float = 100.0) -> pd.DataFrame:
+                 idle_poll_ms: float = 100.0, overrides: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """A settled group of ``consumers`` on ``initial`` partitions; ``phase_ms`` later (default: drawn from the seed,
     uniform over one ``metadata.max.age.ms`` = 5 min, since a real change comes at no particular moment) the topic
     grows by ``added``. One row (:data:`GROWTH_COLUMNS`): ``first_reaction_ms`` = partition increase -> the first
-    ownership change, ``all_owned_ms`` = -> every partition owned. No producer (the claim is about the rebalance)."""
+    ownership change, ``all_owned_ms`` = -> every partition owned. No producer (the claim is about the rebalance).
+    ``overrides``: consumer config on top of the protocol's (e.g. a shorter ``metadata.max.age.ms``)."""
     _check_choice("protocol", protocol, PROTOCOLS)
     _check_count("consumers", consumers)
     _check_count("initial", initial)
     _check_count("added", added)
-    g = _Group(seed, protocol, initial, None, 1.0, idle_poll_ms, None)
+    g = _Group(seed, protocol, initial, None, 1.0, idle_poll_ms, overrides)
     cluster = g.cluster
     for _ in range(consumers):
         g.add_consumer()
@@ -406,8 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m kafkalab.experiments.rebalance", description=main.__doc__)
-    parser.add_argument("--seeds", type=int, default=5, help="runs per scenario and protocol")
-    parser.add_argument("--growth-seeds", type=int, default=5, help="runs of the 900-partition growth per protocol")
+    parser.add_argument("--seeds", type=int, default=10, help="runs per scenario and protocol")
+    parser.add_argument("--growth-seeds", type=int, default=10, help="runs of the 900-partition growth per protocol")
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
     version = code_version()
