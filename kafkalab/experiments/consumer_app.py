@@ -133,7 +133,7 @@ class GroupRecorder:
         """Replay the events and measure over ``[start_ms, end_ms]``.
 
         A partition is *consumed* while some consumer that is alive and not stalled owns it (by the listener's
-        account). Assignments before ``start_ms`` set the previous owners; moves count from ``start_ms`` on."""
+        account). Assignments up to ``start_ms`` set the previous owners; moves count after it."""
         owned: dict[str, set[TopicPartition]] = {}
         active: dict[str, bool] = {}
         count = {tp: 0 for tp in self.partitions}
@@ -179,7 +179,9 @@ class GroupRecorder:
                 mine.update(new)
                 change(consumer, new, +1)
                 for tp in parts:
-                    if in_window and last_owner.get(tp, consumer) != consumer:
+                    # strictly after the start: an assignment landing at the very instant the window opens (the
+                    # one that settled the group) is still the group's starting point
+                    if start_ms < t <= end_ms and last_owner.get(tp, consumer) != consumer:
                         moved += 1
                     last_owner[tp] = consumer
             elif event in ("revoked", "lost"):

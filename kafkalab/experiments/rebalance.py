@@ -3,8 +3,9 @@
 What it measures. A group of consumers reads one topic while a producer writes to every partition at a steady rate
 (one record to every partition every ``send_interval_ms``, ``acks=1``). Each consumer runs its poll loop
 inside the simulation (:class:`~kafkalab.experiments.consumer_app.ConsumerApp`: poll, process each record in
-``process_ms``, auto-commit every 5 s as Kafka's default does). Once every partition is owned, one of four things
-happens (:data:`SCENARIOS`):
+``process_ms``, auto-commit every 5 s as Kafka's default does). Once every partition is owned, the group is balanced
+and ``warmup_ms`` (10 s, past the first auto-commits) plus a random phase within one auto-commit interval (drawn from
+the seed) have passed, one of four things happens (:data:`SCENARIOS`):
 
 - ``scale_out``: ``added`` consumers join (3 -> 6 by default);
 - ``rolling_restart``: every member in turn stops gracefully (commit, revoke, LeaveGroup unless static; what
@@ -23,19 +24,22 @@ session timeout is no rebalance; range, so that it differs from ``eager`` by sta
 Per run (:func:`rebalance_trial`), over the window from the fault to ``horizon_ms`` later: the time each partition had
 no consuming owner (mean and worst partition), the stop-the-world time (no partition of the group consumed at all),
 partitions moved, rebalances (bumps of the coordinator's generation or group epoch), records processed more than
-once (uncommitted progress read again by the next owner or by a restarted consumer), and the committed lag over time (``high watermark - committed offset``, summed over the
-partitions, sampled every ``sample_ms``). :func:`rebalance` runs the grid; :func:`rebalance_summary` is the table.
+once (uncommitted progress read again by the next owner or by a restarted consumer), and the lag over time
+(committed lag ``high watermark - committed offset`` and the records not yet processed, summed over the partitions,
+every ``sample_ms``). :func:`rebalance` runs the grid; :func:`rebalance_summary` is the table.
 
 The KIP-848 anchor (:func:`growth_trial`): the claim "a group with 10 consumers adding 900 partitions completes
 rebalancing in 5 seconds instead of 103 seconds" (librdkafka's INTRODUCTION.md, KIP-848 section, v2.12; repeated by
-Karafka's documentation; it comes from the Kafka developers' performance tests, Current 2024 "The Performance of
-Kafka's New Consumer Rebalance Protocol", whose exact setup is not published with it). Here: 10 consumers own a
-topic of ``initial`` partitions (100), the topic grows to ``initial + 900``; the time is from the partition increase
-until every partition is owned. The notebook explains what dominates each protocol.
+Karafka's documentation). The sentence gives no setup (client, partition counts, configs); the Kafka developers
+presented their performance tests of the protocol at Current 2024 ("The Performance of Kafka's New Consumer Rebalance
+Protocol"). Here: 10 consumers own a topic of ``initial`` partitions (100), and at a random moment the topic grows to
+``initial + 900``; the time is from the partition increase until every partition is owned. The notebook explains
+what dominates each protocol.
 
 Simplifications: ownership is the rebalance listener's account (``on_partitions_assigned`` to
 ``on_partitions_revoked``/``lost``), so a partition is "consumed" from the callback on, though its first fetch comes a
-round trip later; an idle poll loop polls every ``idle_poll_ms`` rather than returning the moment data arrives.
+round trip later; an idle poll loop polls every ``idle_poll_ms`` rather than returning the moment data arrives. The
+apps work around two gaps of the classic member (see :mod:`kafkalab.experiments.consumer_app`).
 """
 from __future__ import annotations
 
@@ -154,13 +158,13 @@ class _Group:
         return not self.recorder.unowned()
 
     def settled(self) -> bool:
-        """Every partition owned, every live member owns something (when there are enough partitions)."""
+        """Every partition owned and the live members balanced (shares differ by at most one), as range and
+        uniform leave a group over one topic; a KIP-848 group converging member by member is not settled yet."""
         if not self.all_owned():
             return False
         live = [a for a in self.apps if self.cluster.is_alive(a.consumer.node_id)]
-        if len(live) <= self.partitions:
-            return all(self.recorder.owned.get(a.name) for a in live)
-        return True
+        shares = [len(self.recorder.owned.get(a.name, ())) for a in live]
+        return not shares or max(shares) - min(shares) <= 1
 
     def crash(self, app: ConsumerApp) -> None:
         self.cluster.crash(app.consumer.node_id)
@@ -350,15 +354,19 @@ def growth(seeds: Iterable[int] = (0,), protocols: Iterable[str] = ("eager", "co
 # Live plot
 # ---------------------------------------------------------------------------------------------------------------
 class LagPlot:
-    """Committed lag and owned partitions per consumer over time, for :meth:`kafkalab.viz.LiveFigure.every`:
-    ``live.every(cluster.kernel, 250, plot.draw, sample=plot.sample)`` from ``rebalance_trial``'s ``on_cluster``."""
+    """Lag and the owner of every partition over time, for :meth:`kafkalab.viz.LiveFigure.every`:
+    ``live.every(cluster.kernel, 250, plot.draw, sample=plot.sample)`` from ``rebalance_trial``'s ``on_cluster``
+    (after ``plot.attach(group)``). The lower panel has one row per partition, coloured by its owner; white = no
+    owner, grey = an owner whose poll loop is stuck."""
 
     def __init__(self, title: str = "") -> None:
         self.title = title
         self.group: Any = None
         self.times: list[float] = []
         self.lag: list[int] = []
-        self.owned: dict[str, list[int]] = {}
+        self.unprocessed: list[int] = []
+        self.owners: list[list[float]] = []        # per sample: owner index per partition (nan: none; -1: stuck)
+        self.names: list[str] = []
         self.fault_ms: float | None = None
 
     def attach(self, group: Any) -> None:
@@ -369,31 +377,53 @@ class LagPlot:
         g = self.group
         if g is None:
             return
+        committed, unprocessed = g.lag()
         self.times.append(now_ms / 1000.0)
-        self.lag.append(g.lag()[0])
-        names = [a.name for a in g.apps]
-        for name in names:
-            series = self.owned.setdefault(name, [0] * (len(self.times) - 1))
-            series.append(len(g.recorder.owned.get(name, ())))
+        self.lag.append(committed)
+        self.unprocessed.append(unprocessed)
+        self.names = [a.name for a in g.apps]
+        stuck = {a.name for a in g.apps if a.stalled}
+        column = [float("nan")] * len(g.recorder.partitions)
+        index = {tp: i for i, tp in enumerate(g.recorder.partitions)}
+        for k, name in enumerate(self.names):
+            for tp in g.recorder.owned.get(name, ()):
+                if tp in index:
+                    column[index[tp]] = -1.0 if name in stuck else float(k)
+        self.owners.append(column)
 
     def draw(self, fig: Any, now_ms: float) -> None:
+        import numpy as np
+        from matplotlib.colors import ListedColormap
+        from matplotlib.patches import Patch
+
         fig.clear()
-        ax_lag, ax_own = fig.subplots(2, 1, sharex=True, height_ratios=(1.3, 1))
-        ax_lag.plot(self.times, self.lag, color="tab:red")
-        ax_lag.set_ylabel("committed lag\n(records)")
+        ax_lag, ax_own = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1.2))
+        ax_lag.plot(self.times, self.lag, color="tab:red", lw=0.8, label="committed lag")
+        ax_lag.plot(self.times, self.unprocessed, color="black", lw=1.5, label="not yet processed")
+        ax_lag.set_ylabel("records")
+        ax_lag.legend(fontsize=7, loc="upper left")
         ax_lag.set_title(self.title or f"t = {now_ms / 1000:.1f} s")
-        bottom = [0] * len(self.times)
-        for name, series in self.owned.items():
-            top = [b + s for b, s in zip(bottom, series, strict=True)]
-            ax_own.fill_between(self.times, bottom, top, step="post", label=name, alpha=0.8)
-            bottom = top
-        ax_own.set_ylabel("partitions owned")
+        palette = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
+                   "tab:cyan", "tab:red", "gold"]
+        if self.owners and len(self.times) > 1:
+            rows = max(len(c) for c in self.owners)
+            grid = np.full((rows, len(self.owners)), np.nan)
+            for j, column in enumerate(self.owners):
+                grid[:len(column), j] = column
+            colors = ["lightgray"] + [palette[k % len(palette)] for k in range(len(self.names))]
+            step = self.times[-1] - self.times[-2]
+            ax_own.imshow(grid + 1, aspect="auto", interpolation="nearest", origin="lower",
+                          cmap=ListedColormap(colors), vmin=-0.5, vmax=len(colors) - 0.5,
+                          extent=(self.times[0], self.times[-1] + step, -0.5, rows - 0.5))
+            handles = [Patch(color=colors[k + 1], label=name) for k, name in enumerate(self.names)]
+            ax_own.legend(handles=handles, fontsize=7, ncol=min(6, len(handles)), loc="upper left",
+                          bbox_to_anchor=(0, -0.22))
+        ax_own.set_ylabel("partition")
         ax_own.set_xlabel("virtual time (s)")
-        ax_own.legend(fontsize=7, ncol=3, loc="lower left")
         for ax in (ax_lag, ax_own):
             if self.fault_ms is not None:
                 ax.axvline(self.fault_ms / 1000.0, color="black", lw=0.8, ls=":")
-            ax.grid(alpha=0.3)
+        ax_lag.grid(alpha=0.3)
 
 
 # ---------------------------------------------------------------------------------------------------------------
