@@ -122,6 +122,7 @@ class ClassicMembership(GroupMembership):
         self._in_flight = False             # a JoinGroup or SyncGroup waits for its answer
         self._heartbeat_timer: Any = None
         self._assigned_counts: dict[str, int] = {}
+        self._adopt_appearing = False
         self._last_assignment: tuple[TopicPartition, ...] = ()
         self._last_assignment_generation = NO_GENERATION
         self.rebalances = 0
@@ -193,6 +194,10 @@ class ClassicMembership(GroupMembership):
         if not self._prepared:
             if self._prepare_commit_in_flight:
                 return
+            if self.rebalance_protocol == EAGER:
+                self.mark_pending_revocation(self.core.assignment)
+            else:
+                self.mark_pending_revocation(tp for tp in self.core.assignment if tp.topic not in self.subscription)
             if self.auto_commit and not self._prepare_committed and self.generation != NO_GENERATION \
                     and self.current_positions():
                 self._prepare_commit_in_flight = True
@@ -260,6 +265,10 @@ class ClassicMembership(GroupMembership):
             assignments: tuple[tuple[str, Any], ...] = ()
             if self.is_leader() and not response.skip_assignment:
                 assignments = self._assign(response)
+            elif self.is_leader():      # KIP-814: a static leader that rejoined keeps the assignment as it is
+                md = self.core.metadata
+                self._assigned_counts = {t: c for t in self.subscription if (c := md.partition_count(t)) is not None}
+            self._adopt_appearing = response.skip_assignment
             self._send_sync(assignments)
             return
         self.port.record("consumer.join_error", 1, error=name)
@@ -304,12 +313,20 @@ class ClassicMembership(GroupMembership):
         return tuple(out)
 
     def _metadata_changed(self) -> bool:
+        """Kafka's ``assignmentSnapshot`` vs ``metadataSnapshot``: a subscribed topic's partition count changed, or a
+        topic unknown at the assignment exists now."""
         md = self.core.metadata
         for topic, count in self._assigned_counts.items():
             now_count = md.partition_count(topic)
             if now_count is not None and now_count != count:
                 return True
-        return any(md.partition_count(t) is not None and t not in self._assigned_counts for t in self.subscription)
+        appeared = [t for t in self.subscription if t not in self._assigned_counts and md.partition_count(t) is not None]
+        if appeared and self._adopt_appearing:
+            # KIP-814: a skipped assignment took the metadata known then as its snapshot; what was still unknown
+            # locally is adopted, not a reason to rebalance
+            self._assigned_counts.update({t: md.partition_count(t) or 0 for t in appeared})
+            return False
+        return bool(appeared)
 
     # -- SyncGroup ---------------------------------------------------------------------------------------------------
     def _send_sync(self, assignments: tuple[tuple[str, Any], ...]) -> None:

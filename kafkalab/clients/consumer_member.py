@@ -293,6 +293,7 @@ class ConsumerProtocolMembership(GroupMembership):
         added = sorted_tps(target - owned)
         round_ = self._round
         wanted = tuple(sorted(target))
+        self.mark_pending_revocation(revoked)
 
         def current() -> bool:
             return round_ == self._round and self._alive()

@@ -68,7 +68,7 @@ class PartitionState:
     """One assigned partition (Kafka's ``TopicPartitionState``)."""
 
     __slots__ = ("position", "needs_reset", "reset_in_flight", "buffer", "buffer_index", "high_watermark",
-                 "retry_at_ms", "generation", "error", "log_start_offset")
+                 "retry_at_ms", "generation", "error", "log_start_offset", "pending_revocation")
 
     def __init__(self) -> None:
         self.position: int | None = None
@@ -81,6 +81,7 @@ class PartitionState:
         self.retry_at_ms = 0.0
         self.generation = 0            # bumped by seek/reset: answers for an older generation are dropped
         self.error: KafkaError | None = None
+        self.pending_revocation = False    # a group rebalance takes it soon: no records, no fetches (Kafka's too)
 
     def clear_buffer(self) -> None:
         self.buffer = []
@@ -206,7 +207,7 @@ class ConsumerCore:
     # -- collecting records ------------------------------------------------------------------------------------------
     def has_records(self) -> bool:
         for state in self.assignment.values():
-            if state.has_buffered:
+            if state.has_buffered and not state.pending_revocation:
                 return True
         return False
 
@@ -218,7 +219,7 @@ class ConsumerCore:
         for tp, state in self.assignment.items():
             if len(out) >= max_records:
                 break
-            if not state.has_buffered or state.position is None:
+            if not state.has_buffered or state.position is None or state.pending_revocation:
                 continue
             topic, partition = tp
             position = state.position
@@ -347,7 +348,8 @@ class ConsumerCore:
         wait = float("inf")
         md = self.metadata
         for tp, state in self.assignment.items():
-            if state.position is None or state.needs_reset or state.has_buffered or state.error is not None:
+            if state.position is None or state.needs_reset or state.has_buffered or state.error is not None \
+                    or state.pending_revocation:
                 continue
             if state.retry_at_ms > now:
                 wait = min(wait, state.retry_at_ms - now)

@@ -494,6 +494,14 @@ class GroupMembership:
             if then is not None:
                 then()
 
+    def mark_pending_revocation(self, partitions: Iterable[TopicPartition]) -> None:
+        """Stop handing out and fetching records of partitions a rebalance is about to take (Kafka's
+        ``markPendingRevocation``), so nothing is consumed after the commit that precedes their revocation."""
+        for tp in partitions:
+            state = self.core.assignment.get(tp)
+            if state is not None:
+                state.pending_revocation = True
+
     def set_partitions(self, partitions: Sequence[TopicPartition]) -> None:
         """Change what the core fetches now, and record it in the history (``f="rebalance"``)."""
         core = self.core

@@ -295,3 +295,28 @@ def test_random_member_churn_keeps_ownership_disjoint_and_reads_every_record(pro
         by_tp = owners(stable)
         assert all(len(v) == 1 for v in by_tp.values())
     run()
+
+
+def test_a_restarted_static_leader_causes_no_rebalance():
+    cluster = group_cluster(records=0)
+    cfg = {"group.id": "g", "auto.offset.reset": "earliest"}
+    leader = cluster.consumer({**cfg, "group.instance.id": "static-leader"})
+    leader.subscribe(["t"])
+    for _ in range(30):          # group.initial.rebalance.delay.ms passes
+        leader.poll(200)
+    assert leader.group.is_leader()
+    other = cluster.consumer(cfg)
+    other.subscribe(["t"])
+    for _ in range(40):
+        leader.poll(200)
+        other.poll(200)
+    generation = other.group.generation
+    before = (leader.assignment(), other.assignment())
+    cluster.crash(leader.node_id)
+    cluster.run(3000)
+    cluster.restart(leader.node_id)
+    for _ in range(60):
+        leader.poll(200)
+        other.poll(200)
+    assert (leader.assignment(), other.assignment()) == before
+    assert other.group.generation == generation == leader.group.generation

@@ -518,3 +518,21 @@ def test_one_long_poll_does_not_count_as_a_stalled_application():
     poll_all([c], rounds=3)
     assert c.poll(10000) == []
     assert cluster.of_type(gm.LeaveGroupRequest) == [] and c.group.state == "stable"
+
+
+def test_partitions_pending_revocation_hand_out_nothing_while_the_pre_rebalance_commit_is_in_flight():
+    cluster = setup()
+    c = consumer(cluster, 1, **{"auto.commit.interval.ms": 100000})
+    c.subscribe(["t"])
+    first = poll_all([c], rounds=3)["consumer-1"]
+    for tp in TPS:
+        cluster.append_records(tp, [b"late"])
+    cluster.world.run(50)                       # the new records are fetched and buffered
+    assert c.core.has_records()
+    c.group.rejoin_needed = True                # as after a REBALANCE_IN_PROGRESS heartbeat
+    c.group.on_app_poll(cluster.now)            # join prepare: marks everything pending, commits the positions
+    assert c.group._prepare_commit_in_flight
+    assert c.core.collect(100) == [] and not c.core.has_records()
+    rest = poll_all([c], rounds=5)["consumer-1"]
+    assert {tp: o.offset for tp, o in cluster.offsets["g"].items()} == {tp: 3 for tp in TPS}
+    assert sorted((r.partition, r.offset) for r in first + rest) == [(p, o) for p in range(4) for o in range(4)]
