@@ -5,10 +5,12 @@ How it works. Each incarnation of a consumer's client node runs a :class:`Consum
 simulation when ``poll``/``position`` wait.
 
 Positions (``SubscriptionState``): every assigned partition has a position or needs one. A partition without one
-first asks :meth:`ConsumerCore.committed_offset` (the slot a group coordinator fills in issue 5; None here), then
-resets by ``auto.offset.reset``: ``earliest``/``latest`` send a ``ListOffsets`` to the leader, ``none`` makes the next
-``poll()``/``position()`` raise :class:`~kafkalab.errors.NoOffsetForPartitionError`. Assignment changes go through
-one method, :meth:`ConsumerCore.set_assignment`, which a rebalance will call too.
+first asks :meth:`ConsumerCore.committed_offset` (the group's commit, which the group client in ``core.group``
+fetched before assigning it; None without a group), then resets by ``auto.offset.reset``: ``earliest``/``latest``
+send a ``ListOffsets`` to the leader, ``none`` makes the next ``poll()``/``position()`` raise
+:class:`~kafkalab.errors.NoOffsetForPartitionError`. Assignment changes go through one method,
+:meth:`ConsumerCore.set_assignment`, which rebalances call too; a partition marked ``pending_revocation`` by the group
+client hands out and fetches nothing until the rebalance takes it.
 
 Fetching (``Fetcher``): one ``FetchRequest`` per partition leader covering every fetchable partition it leads,
 ``replica_id=-1``, with ``fetch.max.wait.ms``/``fetch.min.bytes`` (the broker long-polls), ``fetch.max.bytes`` and
@@ -138,7 +140,7 @@ class ConsumerCore:
             return        # an answer on the group client's own coordinator connection
         self.network.on_message(src, msg)
 
-    # -- group hooks (issue 5) -------------------------------------------------------------------------------------
+    # -- group hooks ---------------------------------------------------------------------------------------------------
     def committed_offset(self, tp: TopicPartition) -> int | None:
         """The group's committed offset for ``tp``; None without a group or commit (the position comes from the
         reset strategy). The group client fetches it before it assigns the partition."""
