@@ -320,3 +320,47 @@ def test_a_restarted_static_leader_causes_no_rebalance():
         other.poll(200)
     assert (leader.assignment(), other.assignment()) == before
     assert other.group.generation == generation == leader.group.generation
+
+
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_the_group_survives_a_coordinator_crash(protocol):
+    cluster = kl.Cluster(3, seed=3)
+    cluster.create_topic("t", 3, replication_factor=3)
+    cfg = {"group.id": "g", "auto.offset.reset": "earliest", "enable.auto.commit": False, "group.protocol": protocol}
+    consumer = cluster.consumer(cfg)
+    consumer.subscribe(["t"])
+    for _ in range(30):
+        consumer.poll(200)
+    produce(cluster, 10)
+    got = []
+    for _ in range(10):
+        got += consumer.poll(200)
+    consumer.commit()
+    coordinator = consumer.group.coordinator
+    cluster.crash(coordinator)
+    producer = cluster.producer()
+    for i in range(10, 20):
+        producer.send("t", value=f"v{i}")
+    producer.flush()
+    for _ in range(100):
+        records = consumer.poll(500)
+        got += records
+        if records:
+            consumer.commit()
+    assert sorted(r.value for r in got) == sorted(f"v{i}".encode() for i in range(20))
+    assert consumer.group.coordinator not in (None, coordinator) and consumer.group.state == "stable"
+    committed = consumer.committed([TopicPartition("t", p) for p in range(3)])
+    assert sum(o.offset for o in committed.values() if o is not None) == 20
+
+
+def test_the_coordinator_picks_the_first_strategy_every_member_supports():
+    cluster = group_cluster(records=0)
+    a = cluster.consumer({"group.id": "g", "partition.assignment.strategy": "roundrobin,range"})
+    b = cluster.consumer({"group.id": "g", "partition.assignment.strategy": "range"})
+    a.subscribe(["t"])
+    b.subscribe(["t"])
+    for _ in range(30):
+        a.poll(200)
+        b.poll(200)
+    assert a.group.protocol_name == b.group.protocol_name == "range"
+    assert sorted(tp.partition for tp in a.assignment() | b.assignment()) == list(range(6))
