@@ -253,6 +253,11 @@ class ClassicMembership(GroupMembership):
             "consumer", protocols, correlation_id=cid), self._on_join,
             timeout_ms=self.max_poll_interval_ms + _JOIN_TIMEOUT_LAPSE_MS)
 
+    def _retry_join(self) -> None:
+        """JoinGroup again after ``retry.backoff.ms``; counts as in flight, so a poll meanwhile sends nothing."""
+        self._in_flight = True
+        self.set_timer(self.retry_backoff_ms, self._send_join, "join-retry")
+
     def _on_join(self, response: Any, error: str | None) -> None:
         self._in_flight = False
         name = error if error is not None else getattr(response, "error", "UNKNOWN_SERVER_ERROR")
@@ -277,7 +282,7 @@ class ClassicMembership(GroupMembership):
             self._send_join()
         elif name in COORDINATOR_ERRORS:
             self.coordinator_unknown(name)
-            self.set_timer(self.retry_backoff_ms, self._send_join, "join-retry")
+            self._retry_join()
         elif name in ("UNKNOWN_MEMBER_ID", "ILLEGAL_GENERATION", "FENCED_INSTANCE_ID"):
             self._reset_generation(reset_member_id=name != "ILLEGAL_GENERATION")
             self._send_join()
@@ -285,7 +290,7 @@ class ClassicMembership(GroupMembership):
             self._state = MemberState.UNJOINED
             self.fail(error_for_name(name)(getattr(response, "error_message", None)))
         else:       # REBALANCE_IN_PROGRESS, COORDINATOR_LOAD_IN_PROGRESS, UNKNOWN_SERVER_ERROR...: retry
-            self.set_timer(self.retry_backoff_ms, self._send_join, "join-retry")
+            self._retry_join()
 
     def _assign(self, response: JoinGroupResponse) -> tuple[tuple[str, Any], ...]:
         """The leader's part (``ConsumerCoordinator.onLeaderElected``): run the chosen assignor."""
@@ -355,7 +360,7 @@ class ClassicMembership(GroupMembership):
         self.port.record("consumer.sync_error", 1, error=name)
         if name in COORDINATOR_ERRORS:
             self.coordinator_unknown(name)
-            self.set_timer(self.retry_backoff_ms, self._send_join, "join-retry")
+            self._retry_join()
         elif name in _LOST_ERRORS:
             self._reset_generation(reset_member_id=name != "ILLEGAL_GENERATION")
             self._send_join()
@@ -365,7 +370,7 @@ class ClassicMembership(GroupMembership):
         elif name in _FATAL_JOIN:
             self.fail(error_for_name(name)())
         else:
-            self.set_timer(self.retry_backoff_ms, self._send_join, "join-retry")
+            self._retry_join()
 
     def _join_complete(self, assigned: list[TopicPartition]) -> None:
         """Kafka's ``onJoinComplete``, in the application's poll."""

@@ -536,3 +536,15 @@ def test_partitions_pending_revocation_hand_out_nothing_while_the_pre_rebalance_
     rest = poll_all([c], rounds=5)["consumer-1"]
     assert {tp: o.offset for tp, o in cluster.offsets["g"].items()} == {tp: 3 for tp in TPS}
     assert sorted((r.partition, r.offset) for r in first + rest) == [(p, o) for p in range(4) for o in range(4)]
+
+
+def test_a_join_retried_after_backoff_is_sent_once_even_if_the_application_polls_meanwhile():
+    cluster = setup()
+    cluster.errors["JoinGroupRequest"] += ["COORDINATOR_LOAD_IN_PROGRESS"]
+    c = consumer(cluster, **{"retry.backoff.ms": 1000})
+    c.subscribe(["t"])
+    for _ in range(40):
+        c.poll(50)
+    joins = cluster.of_type(gm.JoinGroupRequest)
+    assert [j.member_id for j in joins] == ["", "", "member-1"]
+    assert c.assignment() == set(TPS)
