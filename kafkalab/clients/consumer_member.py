@@ -226,7 +226,11 @@ class ConsumerProtocolMembership(GroupMembership):
     def _on_heartbeat(self, response: Any, error: str | None, round_: int, topics: tuple[str, ...],
                       owned: tuple[TopicPartition, ...]) -> None:
         name = error if error is not None else getattr(response, "error", "UNKNOWN_SERVER_ERROR")
-        if round_ != self._round or self._state in (MemberState.UNSUBSCRIBED, MemberState.STALE, MemberState.LEAVING):
+        if self._state in (MemberState.UNSUBSCRIBED, MemberState.STALE, MemberState.LEAVING):
+            return
+        if round_ != self._round:        # an answer from before a rejoin: ignore it, but send the one that waited
+            if self._hb_now:
+                self._heartbeat_soon()
             return
         if error is None and isinstance(response, ConsumerGroupHeartbeatResponse) and name == "NONE":
             self._send_full = False

@@ -548,3 +548,17 @@ def test_a_join_retried_after_backoff_is_sent_once_even_if_the_application_polls
     joins = cluster.of_type(gm.JoinGroupRequest)
     assert [j.member_id for j in joins] == ["", "", "member-1"]
     assert c.assignment() == set(TPS)
+
+
+def test_kip848_a_rejoin_while_a_heartbeat_is_in_flight_still_sends_the_join():
+    cluster = setup()
+    c = kip848(cluster, 1)
+    rec = Recorder(cluster)
+    rec.subscribe(c)
+    poll_all([c], rounds=3)
+    group = c.group
+    cluster.world.run_until(lambda: group._hb_in_flight, 5000)
+    group.on_commit_fenced("FENCED_MEMBER_EPOCH")     # as if a commit had learnt it first
+    poll_all([c], rounds=5)
+    assert [e[2] for e in rec.events] == ["assign", "lost", "assign"]
+    assert group.state == "stable" and group.member_epoch > 0
