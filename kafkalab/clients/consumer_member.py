@@ -368,7 +368,9 @@ class ConsumerProtocolMembership(GroupMembership):
         if self.closed:
             return
         self._round += 1
-        if self.subscription and self._state is not MemberState.STALE:
+        if self._state is MemberState.STALE:
+            self._release(lost=True)         # it already left when the poll timer ran out
+        elif self.subscription:
             self._release(lost=self._state is MemberState.FENCED)
             self._send_leave(self._leave_epoch())
         self._state = MemberState.UNSUBSCRIBED
