@@ -47,7 +47,7 @@ def form_group(protocol: str, consumers: int, partitions: int, seed: int = 0,
     share = partitions // consumers
 
     def stable() -> bool:
-        return not recorder.unowned() and all(len(recorder.owned.get(a.name, ())) >= share for a in apps)
+        return recorder.all_owned() and all(len(recorder.owned.get(a.name, ())) >= share for a in apps)
 
     ok = cluster.run_until(stable, timeout_ms)
     wall = time.perf_counter() - wall0

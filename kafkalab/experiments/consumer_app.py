@@ -63,33 +63,56 @@ class GroupRecorder:
         self.partitions: list[TopicPartition] = sorted(partitions)
         self.events: list[tuple[float, str, str, tuple[TopicPartition, ...]]] = []
         self.owned: dict[str, set[TopicPartition]] = {}
+        self._owners: dict[TopicPartition, int] = {}                  # partition -> how many consumers own it
+        self._judged = set(self.partitions)
+        self._covered = 0                                             # judged partitions with an owner
         self.processed: dict[TopicPartition, dict[int, int]] = {}   # partition -> offset -> times processed
         self.processed_count = 0
         self.max_processed: dict[TopicPartition, int] = {}
 
     def add_partitions(self, partitions: Iterable[TopicPartition]) -> None:
         self.partitions = sorted(set(self.partitions) | set(partitions))
+        self._judged = set(self.partitions)
+        self._covered = sum(1 for tp in self.partitions if self._owners.get(tp))
 
     # -- what happens ------------------------------------------------------------------------------------------------
     def _event(self, consumer: str, event: str, partitions: Iterable[TopicPartition] = ()) -> None:
         self.events.append((float(self.kernel.now), consumer, event, tuple(sorted(partitions))))
 
+    def _take(self, consumer: str, partitions: Iterable[TopicPartition]) -> None:
+        mine = self.owned.setdefault(consumer, set())
+        for tp in partitions:
+            if tp not in mine:
+                mine.add(tp)
+                n = self._owners[tp] = self._owners.get(tp, 0) + 1
+                if n == 1 and tp in self._judged:
+                    self._covered += 1
+
+    def _drop(self, consumer: str, partitions: Iterable[TopicPartition]) -> None:
+        mine = self.owned.setdefault(consumer, set())
+        for tp in partitions:
+            if tp in mine:
+                mine.discard(tp)
+                n = self._owners[tp] = self._owners[tp] - 1
+                if n == 0 and tp in self._judged:
+                    self._covered -= 1
+
     def assigned(self, consumer: str, partitions: list[TopicPartition]) -> None:
-        self.owned.setdefault(consumer, set()).update(partitions)
+        self._take(consumer, partitions)
         self._event(consumer, "assigned", partitions)
 
     def revoked(self, consumer: str, partitions: list[TopicPartition]) -> None:
-        self.owned.setdefault(consumer, set()).difference_update(partitions)
+        self._drop(consumer, partitions)
         self._event(consumer, "revoked", partitions)
 
     def lost(self, consumer: str, partitions: list[TopicPartition]) -> None:
-        self.owned.setdefault(consumer, set()).difference_update(partitions)
+        self._drop(consumer, partitions)
         self._event(consumer, "lost", partitions)
 
     def crashed(self, consumer: str) -> None:
         """The consumer's process died: whatever it owned is no longer consumed (no callback runs)."""
         gone = sorted(self.owned.get(consumer, ()))
-        self.owned[consumer] = set()
+        self._drop(consumer, gone)
         self._event(consumer, "crashed", gone)
 
     def started(self, consumer: str) -> None:
@@ -118,10 +141,12 @@ class GroupRecorder:
 
     def unowned(self) -> list[TopicPartition]:
         """Partitions no consumer owns now (by the listener's account)."""
-        owned: set[TopicPartition] = set()
-        for parts in self.owned.values():
-            owned |= parts
-        return [tp for tp in self.partitions if tp not in owned]
+        owners = self._owners
+        return [tp for tp in self.partitions if not owners.get(tp)]
+
+    def all_owned(self) -> bool:
+        """Whether every partition has an owner now (cheap: a predicate checked after every simulation event)."""
+        return self._covered == len(self.partitions)
 
     def events_frame(self) -> pd.DataFrame:
         rows = [{"time_ms": t, "consumer": c, "event": e, "partitions": ",".join(f"{tp.topic}-{tp.partition}"

@@ -155,7 +155,7 @@ class _Group:
         return app
 
     def all_owned(self) -> bool:
-        return not self.recorder.unowned()
+        return self.recorder.all_owned()
 
     def settled(self) -> bool:
         """Every partition owned and the live members balanced (shares differ by at most one), as range and

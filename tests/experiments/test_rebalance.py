@@ -30,7 +30,9 @@ def test_recorder_measures_gaps_stop_the_world_and_moves():
     at(0, rec.started, "a")
     at(0, rec.started, "b")
     at(0, rec.assigned, "a", tps(0, 1))
+    assert rec.all_owned()
     at(100, rec.revoked, "a", tps(0, 1))       # eager: everything revoked ...
+    assert not rec.all_owned() and rec.unowned() == tps(0, 1)
     at(150, rec.assigned, "a", tps(0))         # ... 50 ms with nothing consumed
     at(160, rec.assigned, "b", tps(1))         # partition 1 moved a -> b after 60 ms without an owner
     at(200, rec.stalled, "b", True)            # b stops polling: partition 1 is not consumed ...
@@ -42,7 +44,9 @@ def test_recorder_measures_gaps_stop_the_world_and_moves():
     assert m.no_owner_ms_max == 50 + 100        # partition 0: 100-150 and 300-400
     assert m.no_owner_ms_mean == (150 + (60 + 60)) / 2
     assert m.settle_ms == 300 - 50
-    assert rec.unowned() == tps(0)
+    assert rec.unowned() == tps(0) and not rec.all_owned()
+    rec.add_partitions(tps(2))
+    assert rec.unowned() == tps(0, 2)
 
 
 def test_recorder_counts_records_processed_twice():
