@@ -259,9 +259,11 @@ class ClassicMembership(GroupMembership):
         self.set_timer(self.retry_backoff_ms, self._send_join, "join-retry")
 
     def _on_join(self, response: Any, error: str | None) -> None:
-        self._in_flight = False
+        # _in_flight stays set while a retry is scheduled: one JoinGroup at a time (two in flight would make a
+        # static member fence itself over and over)
         name = error if error is not None else getattr(response, "error", "UNKNOWN_SERVER_ERROR")
         if error is None and isinstance(response, JoinGroupResponse) and name == "NONE":
+            self._in_flight = False
             self._member_id = response.member_id
             self.generation = response.generation_id
             self.protocol_name = response.protocol_name
@@ -287,6 +289,7 @@ class ClassicMembership(GroupMembership):
             self._reset_generation(reset_member_id=name != "ILLEGAL_GENERATION")
             self._send_join()
         elif name in _FATAL_JOIN:
+            self._in_flight = False
             self._state = MemberState.UNJOINED
             self.fail(error_for_name(name)(getattr(response, "error_message", None)))
         else:       # REBALANCE_IN_PROGRESS, COORDINATOR_LOAD_IN_PROGRESS, UNKNOWN_SERVER_ERROR...: retry

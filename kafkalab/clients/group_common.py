@@ -287,8 +287,18 @@ class GroupMembership:
         transport error (the coordinator is then forgotten). ``timeout_ms`` overrides ``request.timeout.ms`` (a
         JoinGroup waits up to the rebalance timeout at the coordinator)."""
         def go(_: KafkaError | None) -> None:
-            if not self._alive() or self.coordinator is None:
+            if not self._alive():
                 return
+            if self.coordinator is None:
+                self.with_coordinator(go)
+                return
+            # a coordinator whose connection just dropped is not tried again before reconnect.backoff.ms (Kafka's
+            # NetworkClient keeps the request until the node is ready), else a dead one would be hammered
+            wait = self.network.backoff_remaining_ms(self.coordinator, self.port.now)
+            if wait > 0:
+                self.set_timer(wait, lambda: go(None), "coordinator-backoff")
+                return
+
             def answered(response: Any, error: str | None) -> None:
                 if not self._alive():
                     return
