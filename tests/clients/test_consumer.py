@@ -4,7 +4,7 @@ import pytest
 from kafkalab.broker.messages import TopicPartition
 from kafkalab.clients.consumer import KafkaConsumer
 from kafkalab.clients.producer import ClientCrashedError
-from kafkalab.errors import NoOffsetForPartitionError, OffsetOutOfRangeError
+from kafkalab.errors import InvalidGroupIdError, NoOffsetForPartitionError, OffsetOutOfRangeError
 from tests.clients.fake_broker import FakeCluster
 
 TP0 = TopicPartition("t", 0)
@@ -190,10 +190,11 @@ def test_history_records_assign_seek_and_polls_with_reads():
     assert dict(seek.offsets) == {("t", 0): 0}
 
 
-def test_groups_are_not_there_yet():
+def test_group_calls_without_a_group_id_say_so():
     cluster, consumer = setup()
+    message = r"To use the group management or offset commit APIs, you must provide a valid group.id"
     for call in (lambda: consumer.subscribe(["t"]), lambda: consumer.commit(), lambda: consumer.committed([TP0])):
-        with pytest.raises(NotImplementedError, match=r"consumer groups arrive with issue 5: use assign\(\)"):
+        with pytest.raises(InvalidGroupIdError, match=message):
             call()
 
 

@@ -1,4 +1,5 @@
-"""A whole cluster run (boot, topic, produce, faults, consume) is a function of (code, config, seed)."""
+"""A whole cluster run (boot, topic, produce, faults, consume; consumer groups of every protocol through member and
+coordinator crashes) is a function of (code, config, seed)."""
 import os
 import subprocess
 import sys
@@ -36,7 +37,8 @@ def test_same_seed_same_cluster_trace_in_process_and_different_seeds_differ():
 
 
 def test_same_cluster_trace_in_other_processes_under_other_hash_seeds():
-    code = "import tests.cluster.test_cluster_determinism as t; print(t.cluster_digest(21))"
+    code = ("import tests.cluster.test_cluster_determinism as t; "
+            "print(t.cluster_digest(21), t.group_digest(5, 'cooperative-sticky'), t.group_digest(5, 'consumer'))")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     outputs = []
     for hash_seed in ("0", "4242"):
@@ -44,4 +46,40 @@ def test_same_cluster_trace_in_other_processes_under_other_hash_seeds():
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
                              cwd=root)
         outputs.append(out.stdout.strip())
-    assert outputs[0] == outputs[1] == cluster_digest(21)
+    here = f"{cluster_digest(21)} {group_digest(5, 'cooperative-sticky')} {group_digest(5, 'consumer')}"
+    assert outputs[0] == outputs[1] == here
+
+
+def group_digest(seed: int, protocol: str) -> str:
+    """A group run (joins, a member crash and restart, a coordinator crash, commits) as a digest of its trace."""
+    cluster = kl.Cluster(seed=seed)
+    tracer = Tracer(cluster.kernel)
+    cluster.create_topic("t", partitions=6, replication_factor=3)
+    producer = cluster.producer({"linger.ms": 2})
+    extra = {"group.protocol": "consumer"} if protocol == "consumer" else {"partition.assignment.strategy": protocol}
+    consumers = [cluster.consumer({"group.id": "g", "auto.offset.reset": "earliest", "session.timeout.ms": 6_000,
+                                   **extra}) for _ in range(3)]
+    for c in consumers:
+        c.subscribe(["t"])
+    for _ in range(60):                      # ~9 s: the initial rebalance delay (3 s, extended once) and a join
+        for c in consumers:
+            c.poll(50)
+    for i in range(200):
+        producer.send("t", value=f"v{i}", key=f"k{i % 11}")
+        if i == 40:
+            cluster.crash(consumers[0].node_id)
+        if i == 60:
+            cluster.crash(cluster.group_coordinator("g"))
+        if i == 120:
+            cluster.restart(consumers[0].node_id)
+        for c in consumers[1:] if i < 120 else consumers:
+            c.poll(50)
+    outcome = [(op.process, op.f, op.type, op.offset) for op in cluster.history if op.f != "send"]
+    return f"{tracer.digest()} {tracer.count} {len(outcome)}"
+
+
+def test_same_seed_same_group_trace_for_every_protocol():
+    for protocol in ("range", "cooperative-sticky", "consumer"):
+        first = group_digest(5, protocol)
+        assert first == group_digest(5, protocol), protocol
+    assert group_digest(5, "range") != group_digest(6, "range")
