@@ -2,8 +2,8 @@
 
 Workload (issue 4): 3 brokers and 3 controllers, one topic of 6 partitions with RF=3 and min.insync.replicas=2; one
 producer with default settings (acks=all, linger.ms=5, batch.size=16384, idempotence on) sends ``--records``
-100-byte values over 10,000 keys; three consumers, each assigned two partitions (groups come later), read every
-record. The producer sends in chunks and the consumers drain what they have between chunks, so producing, replicating
+100-byte values over 10,000 keys; a consumer group of three members (range assignor: two partitions each, joined
+before the clock starts) reads every record. The producer sends in chunks and the consumers drain what they have between chunks, so producing, replicating
 and consuming overlap in virtual time as they would on a real cluster.
 
 The limit: the same records (key, value) built, appended to a Python list and read back, in this process. Nothing
@@ -86,11 +86,16 @@ def run(n: int, seed: int = 0) -> dict[str, Any]:
     cluster = kl.Cluster(brokers=3, controllers=3, seed=seed)
     cluster.create_topic(TOPIC, partitions=PARTITIONS, replication_factor=3, config={"min.insync.replicas": 2})
     producer = cluster.producer()
-    consumers = []
-    for c in range(3):
-        consumer = cluster.consumer({"auto.offset.reset": "earliest"})
-        consumer.assign([kl.TopicPartition(TOPIC, p) for p in range(2 * c, 2 * c + 2)])
-        consumers.append(consumer)
+    # A real consumer group (issue 5): three members of group "bench" split the six partitions (range: two each).
+    consumers = [cluster.consumer({"group.id": "bench", "auto.offset.reset": "earliest"}) for _ in range(3)]
+    for consumer in consumers:
+        consumer.subscribe([TOPIC])
+    deadline = cluster.now + 30_000
+    while sum(len(c.assignment()) for c in consumers) < PARTITIONS:
+        for consumer in consumers:
+            consumer.poll(100)
+        if cluster.now > deadline:
+            raise RuntimeError(f"the group did not assign all {PARTITIONS} partitions in 30 s of virtual time")
     gc.collect()
     rss_before = rss_mb()
     virtual0 = cluster.now
@@ -112,12 +117,11 @@ def run(n: int, seed: int = 0) -> dict[str, Any]:
     ends = {p: hw for p, hw in zip(cluster.describe_topic(TOPIC)["partition"],
                                    cluster.describe_topic(TOPIC)["high_watermark"], strict=True)}
     for c, consumer in enumerate(consumers):
-        for p in (2 * c, 2 * c + 1):
-            tp = kl.TopicPartition(TOPIC, p)
-            while consumer.position(tp) < ends[p]:
+        for tp in sorted(consumer.assignment()):
+            while consumer.position(tp) < ends[tp.partition]:
                 got = consumer.poll(1000)
                 if not got:
-                    raise RuntimeError(f"consumer {c} stalled on partition {p} (seed={seed}, t={cluster.now:.0f} ms)")
+                    raise RuntimeError(f"consumer {c} stalled on {tp} (seed={seed}, t={cluster.now:.0f} ms)")
                 consumed += len(got)
     wall = time.perf_counter() - start
     peak_rss = rss_mb()          # before the statistics below build anything
