@@ -231,28 +231,6 @@ class GroupRecorder:
         return OwnershipMetrics(sum(values) / len(values), max(values), stw, moved, last_change - start_ms, changes)
 
 
-def _static_leader_snapshot(group: Any) -> None:
-    """Work around a classic-member gap: a restarted static leader that the coordinator told to skip the assignment
-    (KIP-814) has no snapshot of the partition counts it assigned, so its next poll sees "metadata changed" and
-    forces a rebalance. Kafka's ``ConsumerCoordinator.onLeaderElected`` takes the current metadata as the snapshot
-    when it skips the assignment; this does the same from outside (a no-op once the member keeps a snapshot)."""
-    counts = getattr(group, "_assigned_counts", None)
-    if counts or counts is None or not getattr(group, "is_static", False) or group.state != "stable" \
-            or not group.is_leader():
-        return
-    md = group.core.metadata
-    group._assigned_counts = {t: c for t in group.subscription if (c := md.partition_count(t)) is not None}
-
-
-def _pending_revocation(group: Any) -> bool:
-    """Work around a second classic-member gap: while an eager member's pre-rebalance auto-commit is in flight, Kafka
-    returns no records of the partitions it is about to revoke (``ConsumerCoordinator.onJoinPrepare`` marks them
-    pending revocation), so nothing is processed that the commit does not cover. The model's member does not mark
-    them; the app holds back its ``collect`` instead."""
-    return getattr(group, "rebalance_protocol", None) == "eager" and bool(getattr(group, "_prepare_commit_in_flight",
-                                                                                     False))
-
-
 class ConsumerApp:
     """The poll loop of one :class:`~kafkalab.clients.consumer.KafkaConsumer` inside the simulation.
 
@@ -296,10 +274,9 @@ class ConsumerApp:
         group = self.consumer.group
         now = core.port.now
         if group is not None and not group.closed:
-            _static_leader_snapshot(group)
             group.on_app_poll(now)
         self.polls += 1
-        records = [] if _pending_revocation(group) else core.collect(core.max_poll_records)
+        records = core.collect(core.max_poll_records)
         if records:
             self.recorder.process(self.name, records)
             delay = max(len(records) * self.process_ms, 0.001)

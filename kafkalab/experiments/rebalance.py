@@ -38,8 +38,7 @@ what dominates each protocol.
 
 Simplifications: ownership is the rebalance listener's account (``on_partitions_assigned`` to
 ``on_partitions_revoked``/``lost``), so a partition is "consumed" from the callback on, though its first fetch comes a
-round trip later; an idle poll loop polls every ``idle_poll_ms`` rather than returning the moment data arrives. The
-apps work around two gaps of the classic member (see :mod:`kafkalab.experiments.consumer_app`).
+round trip later; an idle poll loop polls every ``idle_poll_ms`` rather than returning the moment data arrives.
 """
 from __future__ import annotations
 
