@@ -15,27 +15,30 @@ How it works. Every broker runs a :class:`~kafkalab.groups.coordinator.GroupCoor
   (``on_become_leader``: the coordinator replays the partition's local log), a lost one is unloaded (``on_resign``).
   This is coordinator failover: it follows partition leadership, nothing else.
 - **Writes.** ``append(partition, records, callback)`` appends one batch to the local leader replica through the
-  replica manager's produce path with ``acks=all`` and ``offsets.commit.timeout.ms``; the callback gets ``"NONE"`` once
-  the high watermark passed the batch, or the produce error (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS,
-  REQUEST_TIMED_OUT, ...). Group writes therefore obey min.insync.replicas and can be lost exactly where a produce
-  could be. The answer comes back in-process (no network hop).
+  replica manager's produce path with ``acks=1`` (Kafka's ``CoordinatorPartitionWriter``); a failed append (nothing
+  written: NOT_LEADER_OR_FOLLOWER, MESSAGE_TOO_LARGE, ...) calls back with its error at once, otherwise the callback
+  gets ``"NONE"`` once the high watermark passed the batch (the runtime's high-watermark listener). There is no
+  time-out and no failure after the append: what is in the log stays in the coordinator's state, so a coordinator
+  that replays the log later rebuilds exactly that state. If leadership is lost first, the callback never comes and
+  the coordinator, unloaded, answers NOT_COORDINATOR. The answer comes back in-process (no network hop).
 - **Reads.** ``read(partition)`` walks the local log, record by record, as the loader does.
 
-Simplifications: loading is instantaneous (no COORDINATOR_LOAD_IN_PROGRESS window proportional to the log's size);
-internal appends skip the request-handler queue of the cost model.
+Loading takes a modelled time proportional to the bytes read (the coordinator's ``LOAD_BYTES_PER_MS``), answered with
+COORDINATOR_LOAD_IN_PROGRESS meanwhile. Simplification: internal appends skip the request-handler queue of the cost
+model.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kafkalab.broker.messages import NONE, ProduceRequest, ProduceResponse, TopicPartition
+from kafkalab.broker.messages import NONE, PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicPartition
 from kafkalab.broker.partition import Role
 from kafkalab.controller import messages as cm
 from kafkalab.controller.image import Change, MetadataImage
 from kafkalab.groups.hashing import OFFSETS_TOPIC, partition_for
 from kafkalab.groups.messages import FindCoordinatorRequest, FindCoordinatorResponse
-from kafkalab.log.records import Record, RecordBatch
+from kafkalab.log.records import RecordBatch
 
 if TYPE_CHECKING:  # pragma: no cover
     from kafkalab.broker.server import BrokerServer
@@ -50,18 +53,15 @@ _CREATE_RETRY_MS = 500.0
 class LocalReply:
     """A reply address inside the broker: the replica manager "sends" its ProduceResponse here."""
 
-    __slots__ = ("callback", "tp")
+    __slots__ = ("tp", "response")
 
-    def __init__(self, tp: TopicPartition, callback: Callable[[str], None]) -> None:
+    def __init__(self, tp: TopicPartition) -> None:
         self.tp = tp
-        self.callback = callback
+        self.response: PartitionProduceResponse | None = None
 
     def deliver(self, msg: Any) -> None:
         if type(msg) is ProduceResponse:
-            response = msg.responses.get(self.tp)
-            self.callback(NONE if response is None else response.error)
-        else:  # pragma: no cover - acks=all never answers with a connection reset
-            self.callback("NETWORK_EXCEPTION")
+            self.response = msg.responses.get(self.tp)
 
 
 class BrokerGroups:
@@ -74,7 +74,6 @@ class BrokerGroups:
         config = server.config
         self.num_partitions = int(config["offsets.topic.num.partitions"])
         self.replication_factor = int(config["offsets.topic.replication.factor"])
-        self.commit_timeout_ms = int(config["offsets.commit.timeout.ms"])
         self.coordinator = GroupCoordinator(server.broker_id, self, config)
         self.serving: dict[int, int] = {}          # __consumer_offsets partition -> leader epoch it was loaded at
         self._create_sent_at = -float("inf")
@@ -90,14 +89,24 @@ class BrokerGroups:
     def cancel_timer(self, name: str) -> None:
         self.server.cancel_timer(TIMER_PREFIX + name)
 
+    def now_ms(self) -> float:
+        return self.server.ctx.now
+
     def append(self, partition: int, records: Sequence[tuple[bytes, Any]], callback: Callable[[str], None]) -> None:
         server = self.server
         now = server.ctx.now
         ts = int(now)
         tp = TopicPartition(OFFSETS_TOPIC, partition)
-        batch = RecordBatch(tuple(Record(key, value, ts) for key, value in records))
-        request = ProduceRequest(-1, self.commit_timeout_ms, {tp: batch})
-        server.rm.handle_produce(LocalReply(tp, callback), request, now)
+        batch = RecordBatch(tuple((key, value, ts, ()) for key, value in records))
+        reply = LocalReply(tp)
+        server.rm.handle_produce(reply, ProduceRequest(1, 0, {tp: batch}), now)
+        response = reply.response
+        if response is None or response.error != NONE:
+            callback("UNKNOWN_SERVER_ERROR" if response is None else response.error)   # nothing was appended
+            return
+        required = response.base_offset + len(records)
+        if not server.rm.watch_high_watermark(tp, required, lambda: callback(NONE)):  # pragma: no cover
+            callback("NOT_LEADER_OR_FOLLOWER")
 
     def read(self, partition: int) -> Iterator[tuple[bytes, Any]]:
         p = self.server.rm.partition(OFFSETS_TOPIC, partition)

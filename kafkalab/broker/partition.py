@@ -101,6 +101,8 @@ class Partition:
         self.produce_waiters: list[Any] = []
         self.consumer_waiters: list[Any] = []
         self.sessions: list[Any] = []
+        #: (offset, seq, callback) heap: in-process writers (the group coordinator) waiting for the HW to pass offset
+        self.hw_watchers: list[Any] = []
 
     def __repr__(self) -> str:
         return (f"Partition({self.tp}, {self.role.value}, leader={self.leader_id}, epoch={self.leader_epoch}, "

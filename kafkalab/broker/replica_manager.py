@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from kafkalab.broker.fetcher import ReplicaFetcherManager
@@ -345,6 +345,7 @@ class ReplicaManager:
             self.port.delete_log(str(tp))
 
     def _fail_waiters(self, p: Partition, error: str) -> None:
+        p.hw_watchers = []      # their writer (the group coordinator) learns of the lost leadership by itself
         for _, _, op, tp in p.produce_waiters:
             if not op.done:
                 op.responses[tp] = PartitionProduceResponse(error)
@@ -442,6 +443,10 @@ class ReplicaManager:
 
     def _on_hw_advanced(self, p: Partition) -> None:
         hw = p.high_watermark
+        if p.hw_watchers:
+            watchers = p.hw_watchers
+            while watchers and watchers[0][0] <= hw:
+                heapq.heappop(watchers)[2]()
         waiters = p.produce_waiters
         while waiters and waiters[0][0] <= hw:
             _, _, op, _tp = heapq.heappop(waiters)
@@ -855,6 +860,19 @@ class ReplicaManager:
             self._arm_isr_check(now_ms)
 
     # ==== views =======================================================================================================
+    def watch_high_watermark(self, tp: TopicPartition, offset: int, callback: Callable[[], None]) -> bool:
+        """Call ``callback()`` once the high watermark of ``tp`` (led here) reaches ``offset`` (at once if it has).
+        False when this broker does not lead ``tp``. Watchers are dropped, uncalled, when leadership is lost. This
+        is how Kafka's coordinator runtime waits for its writes (``PartitionWriter.Listener``)."""
+        p = self.partitions.get(tp)
+        if p is None or p.role is not Role.LEADER:
+            return False
+        if p.high_watermark >= offset:
+            callback()
+        else:
+            heapq.heappush(p.hw_watchers, (offset, next(self._seq), callback))
+        return True
+
     def partition(self, topic: str, partition: int) -> Partition | None:
         return self.partitions.get(TopicPartition(topic, partition))
 

@@ -24,14 +24,14 @@ Kafka 4's default ``range,cooperative-sticky`` is EAGER.
 
 Heartbeats (the heartbeat thread) run on a timer every ``heartbeat.interval.ms`` while STABLE, whether or not the
 application polls. REBALANCE_IN_PROGRESS asks for a rejoin on the next poll; UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION
-and FENCED_INSTANCE_ID reset the generation, so the next join prepare reports the partitions lost. When
+reset the generation, so the next join prepare reports the partitions lost. FENCED_INSTANCE_ID (another process took
+this ``group.instance.id``) is fatal, as in Kafka: the next ``poll()`` raises FencedInstanceIdError. When
 ``max.poll.interval.ms`` passes without a poll, the heartbeat timer leaves the group (a dynamic member sends
 LeaveGroup; a static member sends nothing and lets the session expire, KIP-345) and resets the generation. The leader
 rejoins when the partition count of a subscribed topic changes in its metadata. ``close`` sends LeaveGroup unless the
 member is static.
 
-Simplifications: no pattern subscriptions; no client-side session timer; a FENCED_INSTANCE_ID is treated as a lost
-generation (Kafka makes it fatal to the consumer).
+Simplifications: no pattern subscriptions; no client-side session timer.
 """
 from __future__ import annotations
 
@@ -73,9 +73,12 @@ EAGER = "eager"
 COOPERATIVE = "cooperative"
 #: a JoinGroup may wait the rebalance timeout at the coordinator; Kafka's client waits 5 s longer
 _JOIN_TIMEOUT_LAPSE_MS = 5000.0
-_LOST_ERRORS = frozenset({"UNKNOWN_MEMBER_ID", "ILLEGAL_GENERATION", "FENCED_INSTANCE_ID"})
+_LOST_ERRORS = frozenset({"UNKNOWN_MEMBER_ID", "ILLEGAL_GENERATION"})
+#: Kafka's AbstractCoordinator raises these to the application instead of rejoining.
 _FATAL_JOIN = frozenset({"INCONSISTENT_GROUP_PROTOCOL", "GROUP_MAX_SIZE_REACHED", "INVALID_SESSION_TIMEOUT",
-                         "GROUP_AUTHORIZATION_FAILED", "INVALID_GROUP_ID", "UNSUPPORTED_VERSION"})
+                         "GROUP_AUTHORIZATION_FAILED", "INVALID_GROUP_ID", "UNSUPPORTED_VERSION",
+                         "FENCED_INSTANCE_ID"})
+_FENCED = "FENCED_INSTANCE_ID"
 
 
 class MemberState(enum.Enum):
@@ -285,7 +288,7 @@ class ClassicMembership(GroupMembership):
         elif name in COORDINATOR_ERRORS:
             self.coordinator_unknown(name)
             self._retry_join()
-        elif name in ("UNKNOWN_MEMBER_ID", "ILLEGAL_GENERATION", "FENCED_INSTANCE_ID"):
+        elif name in _LOST_ERRORS:
             self._reset_generation(reset_member_id=name != "ILLEGAL_GENERATION")
             self._send_join()
         elif name in _FATAL_JOIN:
@@ -431,6 +434,8 @@ class ClassicMembership(GroupMembership):
         elif name in _LOST_ERRORS:
             self._reset_generation(reset_member_id=name != "ILLEGAL_GENERATION")
             self.rejoin_needed = True
+        elif name == _FENCED:
+            self._fenced()
         else:       # coordinator errors (already forgotten), load in progress: try again soon
             if name in COORDINATOR_ERRORS:
                 self.coordinator_unknown(name)
@@ -450,6 +455,15 @@ class ClassicMembership(GroupMembership):
         if error in _LOST_ERRORS:
             self._reset_generation(reset_member_id=error == "UNKNOWN_MEMBER_ID")
             self.rejoin_needed = True
+        elif error == _FENCED:
+            self._fenced()
+
+    def _fenced(self) -> None:
+        """Another process registered this group.instance.id: fatal (Kafka's FencedInstanceIdException)."""
+        self._reset_generation(reset_member_id=True)
+        self._in_flight = False
+        self.fail(error_for_name(_FENCED)(f"group.instance.id {self.instance_id!r} was fenced by another member "
+                                          f"with the same instance id"))
 
     def _leave(self, reason: str) -> None:
         """Kafka's ``maybeLeaveGroup``: a dynamic member that has joined sends LeaveGroup; a static one does not."""

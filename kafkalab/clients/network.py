@@ -11,6 +11,8 @@ flight to the broker as NETWORK_EXCEPTION (the answers arriving later are ignore
 for ``reconnect.backoff.ms``. Both errors mean the outcome is unknown: the request may have been handled.
 
 Simplification: connections are not modelled (no connect handshake); a broker is reachable unless it is backing off.
+Each incarnation of a client node numbers its requests in its own range, so an answer meant for a crashed
+incarnation (which in Kafka would arrive on a connection that no longer exists) is ignored by the next one.
 """
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ __all__ = ["ClientPort", "TimerHandle", "NetworkClient", "REQUEST_TIMED_OUT", "N
 NodeId = Hashable
 REQUEST_TIMED_OUT = "REQUEST_TIMED_OUT"
 NETWORK_EXCEPTION = "NETWORK_EXCEPTION"
+
+#: correlation ids of one incarnation of a client node (see ``NetworkClient.__init__``)
+_INCARNATION_STRIDE = 1 << 32
 
 #: ``callback(response, error)``: the response, or None and REQUEST_TIMED_OUT / NETWORK_EXCEPTION.
 ResponseCallback = Callable[[Any, str | None], None]
@@ -77,7 +82,10 @@ class NetworkClient:
         self.reconnect_backoff_ms = reconnect_backoff_ms
         self.max_in_flight = max_in_flight
         self.on_disconnect = on_disconnect
-        self._next_correlation_id = 1
+        # A restarted client is a new process on new connections: an answer to its previous incarnation's request
+        # must never complete one of its own. There are no connections to close here, so each incarnation numbers
+        # its requests in a range of its own, and such a late answer matches nothing in flight and is dropped.
+        self._next_correlation_id = 1 + _INCARNATION_STRIDE * int(getattr(port, "incarnation", 0) or 0)
         self._in_flight: dict[NodeId, dict[int, _InFlight]] = {}
         self._backoff_until: dict[NodeId, float] = {}
         self.requests_sent = 0

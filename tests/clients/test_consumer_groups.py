@@ -4,7 +4,7 @@ import pytest
 import kafkalab as kl
 from kafkalab.broker.messages import TopicPartition
 from kafkalab.clients.consumer import KafkaConsumer
-from kafkalab.errors import InvalidGroupIdError
+from kafkalab.errors import FencedInstanceIdError, InvalidGroupIdError
 from kafkalab.groups.messages import OffsetAndMetadata
 from tests.clients.fake_coordinator import GroupFakeCluster
 
@@ -208,6 +208,27 @@ def test_a_static_member_restarted_within_the_session_timeout_keeps_its_partitio
         static.poll(200)
     assert (other.assignment(), static.assignment()) == before
     assert other.group.generation == generation and len(revoked) == revokes
+
+
+def test_two_processes_with_one_group_instance_id_fence_the_older_one_fatally():
+    """KIP-345: a second process joining with a live member's group.instance.id replaces it; the first one's next
+    heartbeat gets FENCED_INSTANCE_ID, which Kafka raises to the application instead of rejoining."""
+    cluster = group_cluster(records=0)
+    cfg = {"group.id": "g", "auto.offset.reset": "earliest", "group.instance.id": "same"}
+    first = cluster.consumer(cfg)
+    first.subscribe(["t"])
+    for _ in range(40):
+        first.poll(200)
+    assert len(first.assignment()) == 6
+    second = cluster.consumer(cfg)
+    second.subscribe(["t"])
+    with pytest.raises(FencedInstanceIdError, match="group.instance.id 'same' was fenced by another member"):
+        for _ in range(40):
+            second.poll(200)
+            first.poll(200)
+    assert len(second.assignment()) == 6
+    with pytest.raises(FencedInstanceIdError):
+        first.poll(0)
 
 
 def owners(consumers):
