@@ -32,7 +32,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kafkalab.broker.messages import NONE, PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicPartition
+from kafkalab.broker.messages import (
+    NONE,
+    PartitionProduceResponse,
+    ProduceRequest,
+    ProduceResponse,
+    TopicPartition,
+)
 from kafkalab.broker.partition import Role
 from kafkalab.controller import messages as cm
 from kafkalab.controller.image import Change, MetadataImage
