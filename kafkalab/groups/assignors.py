@@ -238,18 +238,26 @@ def get_assignor(name: str) -> PartitionAssignor:
     """The assignor for a ``partition.assignment.strategy`` entry: a short name (``"range"``) or Kafka's class name
     (``"org.apache.kafka.clients.consumer.RangeAssignor"`` or ``"RangeAssignor"``). Unknown names raise
     :class:`~kafkalab.errors.ConfigError` (a ``ValueError``) naming the allowed names and the closest one."""
+    return lookup_by_name(name, ASSIGNORS, _CLASS_NAMES, what="an assignor name",
+                          label="partition.assignment.strategy", key="partition.assignment.strategy", scope="consumer")
+
+
+def lookup_by_name(name: str, table: Mapping[str, Any], class_names: Mapping[str, str], *, what: str, label: str,
+                   key: str, scope: str | None = None) -> Any:
+    """``table[name]`` for a short name, Kafka's full class name or its simple class name (case-insensitive);
+    otherwise a ConfigError naming what is allowed and the closest name (shared by both assignor registries)."""
     if not isinstance(name, str):
-        raise TypeError(f"an assignor name must be a str, got {type(name).__name__}")
+        raise TypeError(f"{what} must be a str, got {type(name).__name__}")
     folded = name.strip().lower()
-    if folded in ASSIGNORS:
-        return ASSIGNORS[folded]
-    for class_name, short in _CLASS_NAMES.items():
+    if folded in table:
+        return table[folded]
+    for class_name, short in class_names.items():
         if folded in (class_name, class_name.rsplit(".", 1)[-1]):
-            return ASSIGNORS[short]
-    close = difflib.get_close_matches(folded, list(ASSIGNORS), n=1, cutoff=0.5)
+            return table[short]
+    close = difflib.get_close_matches(folded, list(table), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ConfigError(f"unknown partition.assignment.strategy {name!r}: allowed are {', '.join(ASSIGNORS)}{hint}",
-                      key="partition.assignment.strategy", scope="consumer", value=name)
+    extra = {} if scope is None else {"scope": scope}
+    raise ConfigError(f"unknown {label} {name!r}: allowed are {', '.join(table)}{hint}", key=key, value=name, **extra)
 
 
 def rebalance_protocol(assignor_names: Sequence[str]) -> str:

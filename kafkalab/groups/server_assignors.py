@@ -31,7 +31,6 @@ data structure, so with overlapping, unequal subscriptions the exact partitions 
 """
 from __future__ import annotations
 
-import difflib
 import heapq
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -39,7 +38,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from kafkalab.broker.messages import TopicPartition
-from kafkalab.errors import ConfigError
+from kafkalab.groups.assignors import lookup_by_name
 
 __all__ = ["MemberSpec", "ServerAssignor", "uniform_assign", "range_assign", "SERVER_ASSIGNORS", "get_server_assignor"]
 
@@ -215,15 +214,5 @@ _CLASS_NAMES = {
 def get_server_assignor(name: str) -> ServerAssignor:
     """The server assignor called ``name`` (``"uniform"``, ``"range"``, or Kafka's class name). Unknown names raise
     :class:`~kafkalab.errors.ConfigError` (a ``ValueError``) naming the allowed names and the closest one."""
-    if not isinstance(name, str):
-        raise TypeError(f"a server assignor name must be a str, got {type(name).__name__}")
-    folded = name.strip().lower()
-    if folded in SERVER_ASSIGNORS:
-        return SERVER_ASSIGNORS[folded]
-    for class_name, short in _CLASS_NAMES.items():
-        if folded in (class_name, class_name.rsplit(".", 1)[-1]):
-            return SERVER_ASSIGNORS[short]
-    close = difflib.get_close_matches(folded, list(SERVER_ASSIGNORS), n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ConfigError(f"unknown server assignor {name!r}: allowed are {', '.join(SERVER_ASSIGNORS)}{hint}",
-                      key="group.remote.assignor", value=name)
+    return lookup_by_name(name, SERVER_ASSIGNORS, _CLASS_NAMES, what="a server assignor name",  # type: ignore[no-any-return]
+                          label="server assignor", key="group.remote.assignor")
