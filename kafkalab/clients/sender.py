@@ -23,16 +23,23 @@ dropped connection) is ``info`` in the history (it may be in the log); otherwise
 Idempotence (KIP-98, KIP-360): the producer gets an id and epoch (``InitProducerId``) before its first batch; each
 partition's batches carry consecutive sequence numbers, assigned when a batch is first drained and kept across retries.
 A retried batch is re-enqueued in sequence order and is sent only when no other batch of its partition is in flight,
-so the log never sees a gap or a reordering, and the broker answers a resent duplicate with its original offset.
+so the log never sees a gap or a reordering, and the broker answers a resent duplicate with its original offset
+(Kafka's ``RecordAccumulator.drain`` drains a retry only when it is the partition's first in-flight sequence). New
+batches of a partition wait while one of its retries is in flight, and while it has as many unacknowledged batches as
+``max.in.flight.requests.per.connection`` (at most 5), counting those still in flight to a previous leader: the leader
+remembers only the producer's last five batches (``NUM_BATCHES_TO_RETAIN``), and a retry older than those could only
+ever get OUT_OF_ORDER_SEQUENCE_NUMBER.
 OUT_OF_ORDER_SEQUENCE_NUMBER answering a batch behind a failed one is retried; answering the partition's lowest
 unacknowledged batch (the broker lost the producer's state) fails that batch and bumps the epoch.
 
 Simplifications (deliberate): an epoch bump (after a fatal sequence error, or after a batch with a sequence expired)
 waits for every request in flight, then restarts all partitions' sequences at 0 under the new epoch (Kafka bumps
 per partition where it can). Retried batches of one partition go one request at a time (Kafka pipelines them once the
-first is through). A batch rejected with MESSAGE_TOO_LARGE fails instead of being split. NOT_LEADER_OR_FOLLOWER
-answers carry no new-leader hint (KIP-951): the client learns the leader from a metadata refresh. No compression, no
-transactions, no ``partitioner.availability.timeout.ms``.
+first is through), and no new batch of the partition goes with them. The bound of five unacknowledged batches holds
+per partition across brokers (Kafka's comes from the per-connection in-flight limit). A batch rejected with
+MESSAGE_TOO_LARGE fails instead of being split. NOT_LEADER_OR_FOLLOWER answers carry no new-leader hint (KIP-951): the
+client learns the leader from a metadata refresh. No compression, no transactions, no
+``partitioner.availability.timeout.ms``.
 """
 from __future__ import annotations
 
@@ -49,6 +56,7 @@ from kafkalab.broker.messages import (
     ProduceResponse,
     TopicPartition,
 )
+from kafkalab.broker.producer_state import NUM_BATCHES_TO_RETAIN
 from kafkalab.check.history import History
 from kafkalab.clients.accumulator import NeedMemory, ProducerBatch, RecordAccumulator, estimate_record_size
 from kafkalab.clients.futures import ClientCrashedError, DeliveryCallback, Drive, FutureRecordMetadata
@@ -134,6 +142,8 @@ class ProducerCore:
         self._sticky: dict[str, StickyPartitioner] = {}
         self._available: dict[str, list[int]] = {}
         self._in_flight: dict[TopicPartition, list[ProducerBatch]] = {}
+        # idempotence: a partition's unacknowledged batches (in flight to any broker), at most the broker's five
+        self._max_unacked = min(int(config["max.in.flight.requests.per.connection"]), NUM_BATCHES_TO_RETAIN)
         # idempotence (TransactionManager)
         self.producer_id = -1
         self.producer_epoch = -1
@@ -359,11 +369,27 @@ class ProducerCore:
                 sticky.update_load(self.accumulator.queue_sizes(topic, available))
 
     def _may_send(self, batch: ProducerBatch) -> bool:
-        """Idempotence keeps a partition's sequences in order: a batch that already has a sequence (a retry) goes only
-        when nothing else of its partition is in flight."""
-        if not self.idempotent or batch.base_sequence < 0:
+        """Idempotence keeps a partition's sequences in order and within the leader's memory of the producer.
+
+        A batch that already has a sequence (a retry) goes only when nothing else of its partition is in flight. A
+        new batch waits while a retry of its partition is in flight (a retry goes alone), and while the partition
+        has ``max.in.flight.requests.per.connection`` batches in flight, to any broker: after a leader change the
+        requests to the previous leader stay unacknowledged until they are answered or time out, and a sixth batch
+        would push the oldest out of the five the new leader remembers (``NUM_BATCHES_TO_RETAIN``), so its retry
+        could only get OUT_OF_ORDER_SEQUENCE_NUMBER. (A batch put back for a retry is queued ahead of every new
+        batch, so a new batch at the head of its queue means the partition's unacknowledged batches are the ones
+        in flight.)"""
+        if not self.idempotent:
             return True
-        return not self._in_flight.get(batch.tp)
+        pending = self._in_flight.get(batch.tp)
+        if not pending:
+            return True
+        if batch.base_sequence >= 0 or len(pending) >= self._max_unacked:
+            return False
+        for other in pending:
+            if other.attempts:
+                return False
+        return True
 
     # -- metadata ------------------------------------------------------------------------------------------------
     def _send_metadata(self, now: float) -> None:
@@ -669,6 +695,19 @@ class ProducerCore:
                     history.info(op, now, error=None)
                     count += 1
         return count
+
+    def unacknowledged_batches(self) -> dict[TopicPartition, int]:
+        """Per partition, the batches sent whose outcome is still unknown: in flight (to any broker, the previous
+        leader included, and expired ones until their answer or disconnect) or queued for a retry with a sequence."""
+        out: dict[TopicPartition, int] = {}
+        for tp, pending in self._in_flight.items():
+            if pending:
+                out[tp] = len(pending)
+        for tp, dq in self.accumulator.queues.items():
+            queued = sum(1 for batch in dq if batch.base_sequence >= 0 and not batch.done)
+            if queued:
+                out[tp] = out.get(tp, 0) + queued
+        return out
 
     def metrics(self) -> dict[str, Any]:
         """Counters of this incarnation."""
