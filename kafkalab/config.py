@@ -137,6 +137,14 @@ class OneOf:
                 return value
         return None
 
+    def closest(self, text: str) -> str:
+        """``"; did you mean 'x'"`` for the allowed value closest to ``text``, or ``""``."""
+        close = difflib.get_close_matches(text.strip().lower(), [v.lower() for v in self.values], n=1, cutoff=0.6)
+        if not close:
+            return ""
+        value = next(v for v in self.values if v.lower() == close[0])
+        return f" (did you mean {value!r}?)"
+
     def __str__(self) -> str:
         text = ", ".join(self.values)
         if self.aliases:
@@ -270,7 +278,7 @@ def _parse_string(key: ConfigKey, value: Any) -> str:
     if isinstance(key.valid, OneOf):
         canonical = key.valid.canonical(text)
         if canonical is None:
-            raise key._bad(value, "not an allowed value")
+            raise key._bad(value, "not an allowed value" + key.valid.closest(text))
         return canonical
     if isinstance(key.valid, NonEmpty) and not text.strip():
         raise key._bad(value, "the empty string is not allowed")
@@ -295,7 +303,7 @@ def _parse_list(key: ConfigKey, value: Any) -> tuple[str, ...]:
         for item in items:
             canonical = key.valid.canonical(item)
             if canonical is None:
-                raise key._bad(value, f"element {item!r} is not an allowed value")
+                raise key._bad(value, f"element {item!r} is not an allowed value" + key.valid.closest(item))
             out.append(canonical)
         items = out
     return tuple(items)

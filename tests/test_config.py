@@ -219,7 +219,7 @@ def test_out_of_range(scope: str, name: str, value: object, message: str) -> Non
     ("producer", "compression.type", "uncompressed", "allowed: one of none, gzip, snappy, lz4, zstd"),
     ("topic", "compression.type", "none", "allowed: one of uncompressed, zstd, lz4, snappy, gzip, producer"),
     ("topic", "cleanup.policy", "delete,compacted",
-     "element 'compacted' is not an allowed value; allowed: each of delete, compact"),
+     "element 'compacted' is not an allowed value (did you mean 'compact'?); allowed: each of delete, compact"),
     ("consumer", "partition.assignment.strategy", "uniform",
      "element 'uniform' is not an allowed value; allowed: each of range, roundrobin, sticky, cooperative-sticky "
      "(or Kafka's class names, such as org.apache.kafka.clients.consumer.RangeAssignor)"),
@@ -375,3 +375,11 @@ def test_adding_a_key_is_one_row() -> None:
     with pytest.raises(AssertionError, match="unknown broker synonym 'log.nope'"):
         config._index((*config._TABLE, ConfigKey("topic", "nope", ConfigType.INT, 1, "X.", None, "low",
                                                  (("log.nope", 1),))))
+
+
+def test_a_mistyped_choice_names_the_closest_allowed_value():
+    with pytest.raises(ConfigError, match=r"'consumr' .* not an allowed value \(did you mean 'consumer'\?\); "
+                                          r"allowed: one of classic, consumer"):
+        resolve("consumer", {"group.protocol": "consumr"})
+    with pytest.raises(ConfigError, match=r"element 'rnage' is not an allowed value \(did you mean 'range'\?\)"):
+        resolve("consumer", {"partition.assignment.strategy": "rnage,cooperative-sticky"})

@@ -36,6 +36,7 @@ The other named simplifications are in the docstrings of the modules above.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from kafkalab.broker.messages import TopicPartition
@@ -176,7 +177,12 @@ class GroupCoordinator:
             shard = self._runtime.shards.get(partition_for(msg.group_id, self.num_partitions))
             error = "NOT_COORDINATOR" if shard is None else "COORDINATOR_LOAD_IN_PROGRESS" if shard.loading else None
         if error is not None:
-            respond(_error_response(msg, error))
+            response = _error_response(msg, error)
+            if error == "INVALID_SESSION_TIMEOUT" and isinstance(msg, JoinGroupRequest):
+                response = replace(response, error_message=(
+                    f"session.timeout.ms={msg.session_timeout_ms} is outside the broker's group.min.session.timeout.ms"
+                    f"..group.max.session.timeout.ms ({self._min_session_ms}..{self._max_session_ms})"))
+            respond(response)
             return
         assert shard is not None
         if isinstance(msg, JoinGroupRequest):

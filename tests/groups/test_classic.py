@@ -164,7 +164,10 @@ def test_member_id_required_then_unused_id_expires_after_the_session_timeout() -
 def test_join_errors() -> None:
     c = make_coordinator()
     d = Driver(c)
-    assert d.join("a", session_ms=5_999).error == "INVALID_SESSION_TIMEOUT"
+    too_short = d.join("a", session_ms=5_999)
+    assert too_short.error == "INVALID_SESSION_TIMEOUT"
+    assert too_short.error_message == ("session.timeout.ms=5999 is outside the broker's group.min.session.timeout.ms"
+                                       "..group.max.session.timeout.ms (6000..1800000)")
     assert d.join("a", session_ms=1_800_001).error == "INVALID_SESSION_TIMEOUT"
     assert d.join("a", "consumer-a-unknown").error == "UNKNOWN_MEMBER_ID"     # no such group
     assert d.join("a", protocols=()).error == "INCONSISTENT_GROUP_PROTOCOL"
