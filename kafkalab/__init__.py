@@ -3,11 +3,15 @@
 ``import kafkalab as kl`` gives ``kl.Cluster`` (a KRaft-mode Kafka cluster in virtual time), ``kl.TopicPartition``,
 and the layers as submodules: ``kl.errors`` (Kafka's error codes), ``kl.config`` (every config key with Kafka's
 defaults), ``kl.sim`` (kernel, network, disk, faults), ``kl.log`` (the partitioned log), ``kl.raft`` (the KRaft
-quorum and its ``RaftCluster`` playground), ``kl.check`` (histories and checkers).
+quorum and its ``RaftCluster`` playground), ``kl.groups`` (group coordinator, assignors, the group RPCs),
+``kl.check`` (histories and checkers). ``kl.OffsetAndMetadata`` is what ``consumer.committed()`` returns and
+``consumer.commit()`` accepts.
 """
-from kafkalab import check, config, errors, log, raft, sim
+from kafkalab import check, config, errors, groups, log, raft, sim
 from kafkalab.broker.messages import TopicPartition
 from kafkalab.cluster import Cluster
+from kafkalab.groups.messages import OffsetAndMetadata
 
 __version__ = "0.1.0"
-__all__ = ["Cluster", "TopicPartition", "check", "config", "errors", "log", "raft", "sim", "__version__"]
+__all__ = ["Cluster", "TopicPartition", "OffsetAndMetadata", "check", "config", "errors", "groups", "log", "raft",
+           "sim", "__version__"]
