@@ -1,0 +1,179 @@
+"""Consumer fetches and ListOffsets on a leader (the consumer half of Kafka's ``ReplicaManager.fetchMessages`` with
+its ``DelayedFetch``, and ``fetchOffsetForTimestamp``), and the reads the follower fetch sessions share.
+
+How it works. A consumer (``replica_id = -1``) reads below the HW of every partition it names. Each partition is
+checked by :func:`leader_partition`: UNKNOWN_TOPIC_OR_PARTITION or NOT_LEADER_OR_FOLLOWER, and FENCED_LEADER_EPOCH /
+UNKNOWN_LEADER_EPOCH on a stale or future ``current_leader_epoch``; NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH
+carry the leader this broker knows (KIP-951). An offset outside the log answers OFFSET_OUT_OF_RANGE. A fetch with
+less than ``min_bytes`` (and no error) waits up to ``max_wait_ms``: it is parked in its partitions'
+``consumer_waiters`` lists, read again when one of their HWs moves, and answered with what there is at its deadline
+(one entry in the expiry heap of :mod:`kafkalab.broker.timers`), or at once when the leadership moves.
+
+Simplifications: ``max_bytes`` of a consumer fetch is spent partition by partition in request order (no round-robin
+fairness); ListOffsets by timestamp answers the first batch whose max timestamp reaches it.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from kafkalab.broker.messages import (
+    EARLIEST_TIMESTAMP,
+    LATEST_TIMESTAMP,
+    NONE,
+    FetchPartition,
+    FetchRequest,
+    FetchResponse,
+    ListOffsetsPartitionResponse,
+    ListOffsetsRequest,
+    ListOffsetsResponse,
+    PartitionFetchResponse,
+    TopicPartition,
+)
+from kafkalab.broker.partition import Partition, Role
+from kafkalab.controller.image import MetadataImage
+
+if TYPE_CHECKING:       # the replica manager builds this module's handler
+    from kafkalab.broker.replica_manager import ReplicaManager
+
+__all__ = ["ConsumerFetch", "ConsumerFetches", "NOT_LEADER", "UNKNOWN", "error_response", "leader_partition",
+           "read_partition"]
+
+NOT_LEADER = "NOT_LEADER_OR_FOLLOWER"
+UNKNOWN = "UNKNOWN_TOPIC_OR_PARTITION"
+
+
+class ConsumerFetch:
+    """A parked consumer fetch (Kafka's ``DelayedFetch``)."""
+
+    __slots__ = ("src", "request", "done")
+
+    def __init__(self, src: Any, request: FetchRequest) -> None:
+        self.src = src
+        self.request = request
+        self.done = False
+
+
+def error_response(error: str, p: Partition | None) -> PartitionFetchResponse:
+    """An error answer; NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH carry the leader this broker knows (KIP-951)."""
+    if p is not None and p.leader_id >= 0 and error in (NOT_LEADER, "FENCED_LEADER_EPOCH"):
+        return PartitionFetchResponse(error, current_leader=(p.leader_id, p.leader_epoch))
+    return PartitionFetchResponse(error)
+
+
+def leader_partition(partitions: Mapping[TopicPartition, Partition], image: MetadataImage | None,
+                     tp: TopicPartition, current_leader_epoch: int) -> tuple[Partition | None, str]:
+    """The partition ``tp`` if this broker leads it at ``current_leader_epoch`` (-1: any), else (None, error)."""
+    p = partitions.get(tp)
+    if p is None:
+        known = image is not None and image.partition(tp.topic, tp.partition) is not None
+        return None, NOT_LEADER if known else UNKNOWN
+    if current_leader_epoch >= 0:
+        if current_leader_epoch < p.leader_epoch:
+            return None, "FENCED_LEADER_EPOCH"
+        if current_leader_epoch > p.leader_epoch:
+            return None, "UNKNOWN_LEADER_EPOCH"
+    if p.role is not Role.LEADER:
+        return None, NOT_LEADER
+    return p, NONE
+
+
+def read_partition(p: Partition, fp: FetchPartition, max_bytes: int, limit: int | None,
+                   min_one: bool) -> PartitionFetchResponse:
+    """Read ``p`` from ``fp.fetch_offset``, below ``limit`` (None: to the log end), at most ``max_bytes`` but at
+    least one batch when ``min_one``."""
+    log = p.log
+    offset = fp.fetch_offset
+    if offset < log.log_start_offset or offset > log.log_end_offset:
+        return PartitionFetchResponse("OFFSET_OUT_OF_RANGE", p.high_watermark, p.high_watermark,
+                                      log.log_start_offset)
+    batches = log.read(offset, max_bytes, max_offset=limit, min_one=min_one) if max_bytes > 0 or min_one else []
+    return PartitionFetchResponse(NONE, p.high_watermark, p.high_watermark, log.log_start_offset,
+                                  tuple(batches))
+
+
+class ConsumerFetches:
+    """Consumer fetches and ListOffsets of one replica manager."""
+
+    def __init__(self, rm: ReplicaManager) -> None:
+        self.rm = rm
+        self.port = rm.port
+        self.partitions = rm.partitions
+        self.fetch_max_bytes = int(rm.config["fetch.max.bytes"])     # the broker's cap on a consumer fetch
+
+    def read(self, req: FetchRequest) -> tuple[dict[TopicPartition, PartitionFetchResponse], int, bool]:
+        """Read every partition of ``req``: (responses, record bytes, any error)."""
+        responses: dict[TopicPartition, PartitionFetchResponse] = {}
+        partitions = self.partitions
+        image = self.rm.image
+        budget = min(req.max_bytes, self.fetch_max_bytes)
+        total = 0
+        errors = False
+        for tp, fp in req.partitions.items():
+            p, error = leader_partition(partitions, image, tp, fp.current_leader_epoch)
+            if p is None:
+                responses[tp] = error_response(error, partitions.get(tp))
+                errors = True
+                continue
+            r = read_partition(p, fp, min(fp.partition_max_bytes, budget - total), p.high_watermark, total == 0)
+            if r.error != NONE:
+                errors = True
+            size = r.records_size_bytes
+            total += size
+            responses[tp] = r
+        return responses, total, errors
+
+    def fetch(self, src: Any, req: FetchRequest, now_ms: float) -> None:
+        """Answer a consumer fetch now, or park it until its partitions' HWs move or ``max_wait_ms`` passes."""
+        responses, total, errors = self.read(req)
+        if errors or total >= req.min_bytes or req.max_wait_ms <= 0:
+            self.port.send(src, FetchResponse(NONE, responses, req.correlation_id))
+            return
+        cf = ConsumerFetch(src, req)
+        for tp in req.partitions:
+            self.partitions[tp].consumer_waiters.append(cf)
+        self.rm._expiry.add(now_ms + req.max_wait_ms, cf)
+
+    def try_complete(self, cf: ConsumerFetch) -> None:
+        """A HW of ``cf``'s partitions moved: answer it if it has enough now, else park it again."""
+        responses, total, errors = self.read(cf.request)
+        if errors or total >= cf.request.min_bytes:
+            self._finish(cf, responses)
+        else:
+            for tp in cf.request.partitions:
+                p = self.partitions.get(tp)
+                if p is not None and cf not in p.consumer_waiters:
+                    p.consumer_waiters.append(cf)
+
+    def complete(self, cf: ConsumerFetch) -> None:
+        """Answer ``cf`` with what there is (its deadline passed, or a leadership moved)."""
+        self._finish(cf, self.read(cf.request)[0])
+
+    def _finish(self, cf: ConsumerFetch, responses: dict[TopicPartition, PartitionFetchResponse]) -> None:
+        cf.done = True
+        for tp in cf.request.partitions:
+            p = self.partitions.get(tp)
+            if p is not None and cf in p.consumer_waiters:
+                p.consumer_waiters.remove(cf)
+        self.port.send(cf.src, FetchResponse(NONE, responses, cf.request.correlation_id))
+
+    def list_offsets(self, src: Any, req: ListOffsetsRequest) -> None:
+        responses: dict[TopicPartition, ListOffsetsPartitionResponse] = {}
+        for tp, timestamp in req.partitions.items():
+            p, error = leader_partition(self.partitions, self.rm.image, tp, -1)
+            if p is None:
+                responses[tp] = ListOffsetsPartitionResponse(error)
+                continue
+            log = p.log
+            if timestamp == EARLIEST_TIMESTAMP:
+                offset = log.log_start_offset
+            elif timestamp == LATEST_TIMESTAMP:
+                offset = log.log_end_offset if req.replica_id >= 0 else p.high_watermark
+            else:
+                offset = -1
+                for batch in log.batches():
+                    if batch.max_timestamp_ms >= timestamp and batch.base_offset < p.high_watermark:
+                        offset = batch.base_offset
+                        break
+            responses[tp] = ListOffsetsPartitionResponse(NONE, -1, offset, p.leader_epoch)
+        self.port.send(src, ListOffsetsResponse(responses, req.correlation_id))
