@@ -2,8 +2,10 @@
 
 Layers, bottom to top: :mod:`~kafkalab.broker.messages` (the RPCs), :mod:`~kafkalab.broker.producer_state`,
 :mod:`~kafkalab.broker.partition`, :mod:`~kafkalab.broker.fetcher`, :mod:`~kafkalab.broker.replica_manager`
-(sans-I/O), :mod:`~kafkalab.broker.cost` and :mod:`~kafkalab.broker.server` (the World process). Import
-``BrokerServer`` from :mod:`kafkalab.broker.server` (it pulls in the simulator).
+(sans-I/O; it composes :mod:`~kafkalab.broker.produce`, :mod:`~kafkalab.broker.consumer_fetch`,
+:mod:`~kafkalab.broker.fetch_sessions` and :mod:`~kafkalab.broker.timers`), :mod:`~kafkalab.broker.cost`,
+:mod:`~kafkalab.broker.groups` (the group coordinator's port and FindCoordinator) and :mod:`~kafkalab.broker.server`
+(the World process). Import ``BrokerServer`` from :mod:`kafkalab.broker.server` (it pulls in the simulator).
 """
 from kafkalab.broker.cost import CostModel
 from kafkalab.broker.messages import TopicPartition
