@@ -152,9 +152,9 @@ def share_report(cluster: kl.Cluster) -> dict[str, Any]:
                 distinct[id(batch)] = batch   # id() only to count objects, never to order anything
     one_copy = 0
     for batch in distinct.values():
-        one_copy += sys.getsizeof(batch) + sys.getsizeof(batch.records)
-        for record in batch.records:
-            one_copy += sys.getsizeof(record)   # key and value bytes are the producer's own objects, shared too
+        one_copy += sys.getsizeof(batch) + sys.getsizeof(batch.rows)
+        for row in batch.rows:
+            one_copy += sys.getsizeof(row)   # key and value bytes are the producer's own objects, shared too
     return {"batch_refs": refs, "distinct_batches": len(distinct), "one_copy_mb": one_copy / 2**20}
 
 

@@ -14,7 +14,9 @@ completion to its invocation).
 """
 from __future__ import annotations
 
+import bisect
 import sys
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
@@ -61,8 +63,11 @@ class History:
 
     Events are stored as plain tuples (which CPython's garbage collector stops tracking once it sees they hold only
     atoms), sealed every ``_CHUNK`` events into a tuple the collector stops tracking too, so a history of millions of
-    sends costs the collector nothing (a list of a million rows would be walked, row by row, by every full collection); :attr:`ops` turns them into :class:`Op`
-    values when a checker asks, once per event.
+    sends costs the collector nothing (a list of a million rows would be walked, row by row, by every full
+    collection); :attr:`ops` turns them into :class:`Op` values when a checker asks, once per event. Sends a producer
+    records with :meth:`invoke_send` are kept open in a byte per operation id (with the position of their invoke row
+    in an int array) rather than in a dict, since a producer may have hundreds of thousands in flight: the collector
+    never walks those, and :meth:`ok_sends` completes a whole batch in one call.
 
     >>> h = History()
     >>> op = h.invoke(0.0, "producer-1", "send", topic="t", value=b"1")
@@ -75,8 +80,11 @@ class History:
         self._rows: list[tuple[Any, ...]] = []          # the newest events
         self._sealed: list[tuple[tuple[Any, ...], ...]] = []   # older events, _CHUNK-ish per tuple
         self._sealed_len = 0
+        self._chunk_starts: list[int] = []                      # row index of each sealed chunk's first event
         self._ops: list[Op] = []
         self._open: dict[int, tuple[Any, ...]] = {}
+        self._open_sends = bytearray()       # per operation id: 1 while a send from invoke_send is open
+        self._invoke_row = array("q")        # per operation id: the row index of its invoke (invoke_send only)
         self._next = 0
 
     def __len__(self) -> int:
@@ -84,9 +92,33 @@ class History:
 
     def _seal(self) -> None:
         rows = self._rows
+        self._chunk_starts.append(self._sealed_len)
         self._sealed.append(tuple(rows))
         self._sealed_len += len(rows)
         self._rows = []
+
+    def _row_at(self, index: int) -> tuple[Any, ...]:
+        if index >= self._sealed_len:
+            return self._rows[index - self._sealed_len]
+        chunk = bisect.bisect_right(self._chunk_starts, index) - 1
+        return self._sealed[chunk][index - self._chunk_starts[chunk]]
+
+    def _pop_open(self, op_id: int) -> tuple[Any, ...] | None:
+        """The invoke row of open operation ``op_id``, which is open no more; None when it is not open."""
+        start = self._open.pop(op_id, None)
+        if start is None and 0 <= op_id < len(self._open_sends) and self._open_sends[op_id]:
+            self._open_sends[op_id] = 0
+            start = self._row_at(self._invoke_row[op_id])
+        return start
+
+    def _open_ids(self) -> list[int]:
+        sends = self._open_sends
+        ids = list(self._open)
+        i = sends.find(1)
+        while i >= 0:
+            ids.append(i)
+            i = sends.find(1, i + 1)
+        return sorted(ids)
 
     def _all_rows(self, start: int = 0) -> Iterator[tuple[Any, ...]]:
         index = 0
@@ -118,6 +150,8 @@ class History:
         """Record the start of an operation; returns its id for the completion."""
         op_id = self._next
         self._next += 1
+        self._open_sends.append(0)
+        self._invoke_row.append(-1)
         row = (op_id, time_ms, process, "invoke", f, topic, partition, key, value, offset, error, reads,
                _freeze(offsets))
         rows = self._rows
@@ -132,18 +166,17 @@ class History:
         producer records one per record)."""
         op_id = self._next
         self._next = op_id + 1
-        row = (op_id, time_ms, process, "invoke", "send", topic, None, key, value, None, None, (), None)
         rows = self._rows
-        rows.append(row)
+        self._open_sends.append(1)
+        self._invoke_row.append(self._sealed_len + len(rows))
+        rows.append((op_id, time_ms, process, "invoke", "send", topic, None, key, value, None, None, (), None))
         if len(rows) >= _CHUNK:
             self._seal()
-        self._open[op_id] = row
         return op_id
 
     def _complete(self, op_id: int, time_ms: float, type_: str, fields: dict[str, Any]) -> None:
-        try:
-            start = self._open.pop(op_id)
-        except KeyError:
+        start = self._pop_open(op_id)
+        if start is None:
             state = "already completed" if 0 <= op_id < self._next else "never invoked"
             raise ValueError(f"operation {op_id} cannot complete: it was {state}") from None
         get = fields.get
@@ -158,12 +191,33 @@ class History:
     def ok_send(self, op_id: int, time_ms: float, partition: int, offset: int) -> None:
         """``ok(op_id, time_ms, partition=..., offset=...)`` for an acknowledged send, without keyword overhead
         (a producer records one per record)."""
-        start = self._open.pop(op_id, None)
+        start = self._pop_open(op_id)
         if start is None:
             self._complete(op_id, time_ms, "ok", {})   # raises the clear error
             return
         self._rows.append((op_id, time_ms, start[2], "ok", start[4], start[5], partition, start[7], start[8], offset,
                            None, (), None))
+
+    def ok_sends(self, op_ids: Sequence[int], time_ms: float, process: Any, topic: str, partition: int,
+                 records: Sequence[tuple[Any, ...]], base_offset: int) -> None:
+        """``ok_send`` for every record of an acknowledged batch: ``op_ids[i]`` sent ``records[i]`` (a (key, value,
+        ...) row) at ``base_offset + i`` (-1 when the offset is unknown, acks=0). ``process`` and ``topic`` must be
+        those of the invocations (a producer's batch knows them)."""
+        sends = self._open_sends
+        out = self._rows
+        known = len(sends)
+        for i, op_id in enumerate(op_ids):
+            offset = -1 if base_offset < 0 else base_offset + i
+            if 0 <= op_id < known and sends[op_id]:
+                sends[op_id] = 0
+                row = records[i]
+                out.append((op_id, time_ms, process, "ok", "send", topic, partition, row[0], row[1], offset, None,
+                            (), None))
+            else:
+                self.ok_send(op_id, time_ms, partition, offset)   # invoked with invoke(), or the clear error
+                out = self._rows
+        if len(out) >= _CHUNK:
+            self._seal()
 
     def fail(self, op_id: int, time_ms: float, error: str, **fields: Any) -> None:
         """The operation certainly did not happen; ``error`` is the Kafka error name."""
@@ -175,7 +229,7 @@ class History:
 
     def close_open(self, time_ms: float, error: str = "process ended") -> int:
         """Mark every open operation ``info`` (a history ends; its clients stop). Returns how many."""
-        open_ids = sorted(self._open)
+        open_ids = self._open_ids()
         for op_id in open_ids:
             self.info(op_id, time_ms, error=error)
         return len(open_ids)
@@ -193,7 +247,7 @@ class History:
 
     @property
     def open_ops(self) -> list[Op]:
-        return [_op(self._open[i]) for i in sorted(self._open)]
+        return [_op(self._open[i] if i in self._open else self._row_at(self._invoke_row[i])) for i in self._open_ids()]
 
     def to_frame(self) -> pd.DataFrame:
         """One row per event (and per record of a poll completion): time_ms, process, type, f, topic, partition,

@@ -22,6 +22,7 @@ Delivery timeout: a batch still queued ``delivery.timeout.ms`` after its creatio
 """
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
@@ -80,7 +81,7 @@ class ProducerBatch:
     def __init__(self, tp: TopicPartition, created_ms: float, base_ts: int, memory_bytes: int, seq_id: int) -> None:
         self.tp = tp
         self.records: list[Row] = []        # plain (key, value, timestamp_ms, headers) tuples
-        self.ops: list[int] = []
+        self.ops = array("q")          # history operation ids (an int array: nothing for the collector to walk)
         self.callbacks: list[tuple[int, DeliveryCallback]] | None = None
         self.size_bytes = BATCH_OVERHEAD_BYTES
         self.base_ts = base_ts

@@ -170,9 +170,10 @@ class KafkaProducer:
         if core is None or self._closed or not core.port.alive:
             core = self._live_core()       # raises the reason
         history = self.history
-        op = history.invoke_send(core.port.now, self.node_id, topic, key, value) if history is not None else -1
+        now = core.port.now
+        op = history.invoke_send(now, self.node_id, topic, key, value) if history is not None else -1
         try:
-            return core.try_send(op, topic, key, value, partition, timestamp_ms, hdrs, on_delivery)
+            return core.try_send(op, topic, key, value, partition, timestamp_ms, hdrs, on_delivery, now)
         except Blocked as blocked:
             return self._send_blocking(core, op, blocked, topic, key, value, partition, timestamp_ms, hdrs,
                                        on_delivery)

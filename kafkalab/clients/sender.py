@@ -178,12 +178,15 @@ class ProducerCore:
 
     def try_send(self, op: int, topic: str, key: bytes | None, value: bytes | None, partition: int | None,
                  timestamp_ms: int | None, headers: tuple[Header, ...],
-                 callback: DeliveryCallback | None) -> FutureRecordMetadata:
-        """Append one record; raises :class:`Blocked` when it must wait (metadata, memory)."""
+                 callback: DeliveryCallback | None, now: float | None = None) -> FutureRecordMetadata:
+        """Append one record; raises :class:`Blocked` when it must wait (metadata, memory). ``now``: the clock, when
+        the caller has just read it."""
         tps = self._tps.get(topic)
         if tps is None or (partition is not None and not 0 <= partition < len(tps)):
             tps = self._topic_partitions(topic, partition)
-        now = self.port.now
+            now = None
+        if now is None:
+            now = self.port.now
         if partition is None:
             if key is not None and not self.ignore_keys:
                 cache = self._key_cache.get(topic)
@@ -586,16 +589,8 @@ class ProducerCore:
                 self._last_acked[batch.tp] = last
         history = self.history
         if history is not None:
-            partition = batch.tp[1]
-            ok_send = history.ok_send
-            if base_offset >= 0 and self.acks != 0:
-                offset = base_offset
-                for op in batch.ops:
-                    ok_send(op, now, partition, offset)
-                    offset += 1
-            else:
-                for op in batch.ops:
-                    ok_send(op, now, partition, -1)
+            history.ok_sends(batch.ops, now, self.node_id, batch.tp[0], batch.tp[1], batch.records,
+                             base_offset if base_offset >= 0 and self.acks != 0 else -1)
         self.port.record("producer.acked", len(batch.records), topic=batch.tp[0], partition=batch.tp[1],
                          latency_ms=now - batch.created_ms)
         if batch.callbacks:
