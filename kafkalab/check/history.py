@@ -300,7 +300,22 @@ def _freeze(offsets: Mapping[tuple[str, int], int] | None) -> tuple[tuple[tuple[
     return tuple(offsets.items()) if offsets else None
 
 
+def _expand_reads(reads: tuple[tuple[Any, ...], ...]) -> tuple[ReadRecord, ...]:
+    """Reads as ReadRecords; a consumer records a whole batch it read as one (topic, partition, base, rows) entry."""
+    out: list[ReadRecord] = []
+    for item in reads:
+        if len(item) == 4:
+            topic, partition, base, rows = item
+            out.extend([(topic, partition, base + i, row[0], row[1]) for i, row in enumerate(rows)])
+        else:
+            out.append(item)  # type: ignore[arg-type]
+    return tuple(out)
+
+
 def _op(row: tuple[Any, ...]) -> Op:
+    reads = row[11]
+    if reads and any(len(item) == 4 for item in reads):
+        row = row[:11] + (_expand_reads(reads),) + row[12:]
     offsets = row[12]
     if offsets is None:
         return Op._make(row[:12] + (_NO_OFFSETS,))

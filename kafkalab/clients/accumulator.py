@@ -124,7 +124,12 @@ class ProducerBatch:
         setattr_ = object.__setattr__
         for name, value in _DEFAULTS:
             setattr_(batch, name, value)
-        setattr_(batch, "rows", tuple(self.records))
+        rows = tuple(self.records)
+        if self.closed:
+            # No record joins a closed batch: share the wire batch's tuple, which the collector stops tracking,
+            # instead of keeping a list it would walk for as long as the batch is in flight.
+            self.records = rows  # type: ignore[assignment]
+        setattr_(batch, "rows", rows)
         setattr_(batch, "producer_id", producer_id)
         setattr_(batch, "producer_epoch", producer_epoch)
         setattr_(batch, "base_sequence", base_sequence)
@@ -207,15 +212,20 @@ class RecordAccumulator:
                     batch.size_bytes = total
                     self.last_append_size = size
                     if total == self.batch_size:
-                        batch.closed = True
-                        self.on_batch_full(batch)
+                        self._full(batch)
                     self.last_append_full = batch.closed
                     return FutureRecordMetadata(batch, n, self.waiter)
-                batch.closed = True
-                self.on_batch_full(batch)
+                self._full(batch)
         elif dq is None:
             dq = self.queues[tp] = deque()
         return self._append_to_new_batch(dq, tp, key, value, timestamp_ms, headers, op, callback, now_ms)
+
+    def _full(self, batch: ProducerBatch) -> None:
+        """Close a full batch. Its records become a tuple (nothing joins a closed batch): the collector stops tracking
+        it, where a list would be walked by every full collection while the batch waits to be sent."""
+        batch.closed = True
+        batch.records = tuple(batch.records)  # type: ignore[assignment]
+        self.on_batch_full(batch)
 
     def _append_to_new_batch(self, dq: deque[ProducerBatch], tp: TopicPartition, key: bytes | None,
                              value: bytes | None, timestamp_ms: int, headers: tuple[Header, ...], op: int,
@@ -239,8 +249,7 @@ class RecordAccumulator:
         batch.size_bytes += size
         self.last_append_size = size
         if batch.size_bytes >= self.batch_size:
-            batch.closed = True
-            self.on_batch_full(batch)
+            self._full(batch)
         self.last_append_full = batch.closed
         return FutureRecordMetadata(batch, 0, self.waiter)
 

@@ -32,7 +32,6 @@ a new member, a static one (``group.instance.id``) under the same instance id.
 from __future__ import annotations
 
 import functools
-import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -58,8 +57,6 @@ RebalanceCallback = Callable[["KafkaConsumer", list[TopicPartition]], Any]
 CommitResultCallback = Callable[[dict[TopicPartition, OffsetAndMetadata], KafkaError | None], Any]
 #: Kafka's IllegalStateException text when subscribe() and assign() are mixed
 MUTUALLY_EXCLUSIVE = "Subscription to topics, partitions and pattern are mutually exclusive"
-#: (topic, partition, offset, key, value) of a ConsumerRecord: the history's ReadRecord
-_READ_FIELDS = operator.itemgetter(0, 1, 2, 4, 5)
 
 
 def new_membership(core: ConsumerCore) -> GroupMembership:
@@ -347,9 +344,10 @@ class KafkaConsumer:
         history = self.history
         op = history.invoke(core.port.now, self.node_id, "poll") if history is not None else -1
         port = core.port
+        reads: list[tuple[Any, ...]] = []      # what the history records: see ConsumerCore.collect
         try:
             deadline = port.now + max(0.0, timeout_ms)
-            records = self._poll_once(core)
+            records = self._poll_once(core, reads)
             spins = 0
             while not records and port.now < deadline:
                 core.wakeup()
@@ -362,7 +360,7 @@ class KafkaConsumer:
                 self._drive(functools.partial(self._poll_ready, core), until - port.now)
                 if not port.alive:
                     raise ClientCrashedError(f"{self.node_id} crashed during poll()")
-                records = self._poll_once(core)
+                records = self._poll_once(core, reads)
                 spins = spins + 1 if port.now == before else 0
                 if spins > 100:        # the group keeps asking for polls at one instant: let time pass instead
                     break
@@ -374,7 +372,7 @@ class KafkaConsumer:
                     history.fail(op, port.now, error=exc.error_name)
             raise
         if history is not None:
-            history.ok(op, port.now, reads=tuple(map(_READ_FIELDS, records)))
+            history.ok(op, port.now, reads=tuple(reads))
         port.record("consumer.poll", len(records))
         return records
 
@@ -383,7 +381,7 @@ class KafkaConsumer:
         return (not core.port.alive or core.has_records() or core.pending_error() is not None
                 or (group is not None and (group.needs_app_poll() or group.pending_error() is not None)))
 
-    def _poll_once(self, core: ConsumerCore) -> list[ConsumerRecord]:
+    def _poll_once(self, core: ConsumerCore, reads: list[tuple[Any, ...]]) -> list[ConsumerRecord]:
         group = self._group
         if group is not None:
             group.on_app_poll(core.port.now)
@@ -395,7 +393,7 @@ class KafkaConsumer:
         error = core.pending_error()
         if error is not None:
             raise error
-        return core.collect(core.max_poll_records)
+        return core.collect(core.max_poll_records, reads)
 
     def _wait(self, predicate: Callable[[], bool], timeout_ms: float, what: str) -> None:
         core = self.core

@@ -213,8 +213,10 @@ class ConsumerCore:
                 return True
         return False
 
-    def collect(self, max_records: int) -> list[ConsumerRecord]:
-        """Up to ``max_records`` buffered records, partition by partition; advances positions."""
+    def collect(self, max_records: int, reads: list[tuple[Any, ...]] | None = None) -> list[ConsumerRecord]:
+        """Up to ``max_records`` buffered records, partition by partition; advances positions. ``reads`` (for the
+        history) gets what was read: a whole batch as one (topic, partition, base offset, rows) entry, which costs
+        nothing per record, other records as (topic, partition, offset, key, value)."""
         out: list[ConsumerRecord] = []
         make = tuple.__new__            # ConsumerRecord without its Python-level __new__ (the hot path of poll)
         cls = ConsumerRecord
@@ -235,6 +237,8 @@ class ConsumerCore:
                 if batch.offset_deltas is None and base >= position and len(records) <= max_records - len(out):
                     out.extend([make(cls, (topic, partition, base + i, ts, key, value, headers))
                                 for i, (key, value, ts, headers) in enumerate(records)])
+                    if reads is not None:
+                        reads.append((topic, partition, base, records))
                     position = batch.next_offset
                     state.buffer_index += 1
                     continue
@@ -249,6 +253,8 @@ class ConsumerCore:
                         break
                     key, value, ts, headers = records[i]
                     out.append(make(cls, (topic, partition, offset, ts, key, value, headers)))
+                    if reads is not None:
+                        reads.append((topic, partition, offset, key, value))
                     position = offset + 1
                 if taken_all:
                     position = max(position, batch.next_offset)

@@ -69,3 +69,13 @@ def test_rows_stay_in_order_and_open_sends_stay_findable_across_sealed_chunks(st
         assert len(h) == len(expected)
     finally:
         history_module._CHUNK = chunk
+
+
+def test_a_whole_batch_read_is_stored_as_one_entry_and_read_back_record_by_record():
+    h = History()
+    op = h.invoke(0.0, "consumer-1", "poll")
+    rows = ((b"k0", b"v0", 5, ()), (None, b"v1", 5, ()))
+    h.ok(op, 1.0, reads=(("t", 3, 10, rows), ("t", 1, 7, b"k", b"x")))
+    assert h.ops[-1].reads == (("t", 3, 10, b"k0", b"v0"), ("t", 3, 11, None, b"v1"), ("t", 1, 7, b"k", b"x"))
+    frame = h.to_frame()
+    assert list(frame["offset"]) == [10, 11, 7]
