@@ -55,6 +55,8 @@ class Op(NamedTuple):
     offsets: Mapping[tuple[str, int], int] = _NO_OFFSETS
 
 
+#: first field of a row holding the ok events of a whole producer batch (see History.ok_sends)
+_BATCH_OK = "batch-ok"
 #: events per sealed tuple of the history
 _CHUNK = 4096
 
@@ -67,7 +69,10 @@ class History:
     collection); :attr:`ops` turns them into :class:`Op` values when a checker asks, once per event. Sends a producer
     records with :meth:`invoke_send` are kept open in a byte per operation id (with the position of their invoke row
     in an int array) rather than in a dict, since a producer may have hundreds of thousands in flight: the collector
-    never walks those, and :meth:`ok_sends` completes a whole batch in one call.
+    never walks those. :meth:`ok_sends` completes a whole batch in one call and one stored row (the batch's own
+    operation ids and records), expanded into one ``ok`` event per record when the history is read; a consumer's
+    poll stores a whole batch it read the same way (see ``_expand_reads``). Per record, only the send's invoke row
+    is allocated.
 
     >>> h = History()
     >>> op = h.invoke(0.0, "producer-1", "send", topic="t", value=b"1")
@@ -86,9 +91,11 @@ class History:
         self._open_sends = bytearray()       # per operation id: 1 while a send from invoke_send is open
         self._invoke_row = array("q")        # per operation id: the row index of its invoke (invoke_send only)
         self._next = 0
+        self._batch_events = 0               # events beyond one per row: a batch-ok row holds one per record
+        self._ops_rows = 0                   # rows already turned into self._ops
 
     def __len__(self) -> int:
-        return self._sealed_len + len(self._rows)
+        return self._sealed_len + len(self._rows) + self._batch_events
 
     def _seal(self) -> None:
         rows = self._rows
@@ -138,10 +145,15 @@ class History:
         return OpsView(self)
 
     def _synced(self) -> list[Op]:
-        done = len(self._ops)
-        if done < len(self):
-            make = _op
-            self._ops.extend(make(row) for row in self._all_rows(done))
+        rows = self._sealed_len + len(self._rows)
+        if self._ops_rows < rows:
+            ops = self._ops
+            for row in self._all_rows(self._ops_rows):
+                if row[0] is _BATCH_OK:
+                    ops.extend(_batch_ops(row))
+                else:
+                    ops.append(_op(row))
+            self._ops_rows = rows
         return self._ops
 
     def invoke(self, time_ms: float, process: Any, f: str, topic: str | None = None, partition: int | None = None,
@@ -167,10 +179,11 @@ class History:
         op_id = self._next
         self._next = op_id + 1
         rows = self._rows
+        n = len(rows)
         self._open_sends.append(1)
-        self._invoke_row.append(self._sealed_len + len(rows))
+        self._invoke_row.append(self._sealed_len + n)
         rows.append((op_id, time_ms, process, "invoke", "send", topic, None, key, value, None, None, (), None))
-        if len(rows) >= _CHUNK:
+        if n >= _CHUNK:
             self._seal()
         return op_id
 
@@ -203,19 +216,32 @@ class History:
         """``ok_send`` for every record of an acknowledged batch: ``op_ids[i]`` sent ``records[i]`` (a (key, value,
         ...) row) at ``base_offset + i`` (-1 when the offset is unknown, acks=0). ``process`` and ``topic`` must be
         those of the invocations (a producer's batch knows them)."""
+        if not op_ids:
+            return
         sends = self._open_sends
         out = self._rows
         known = len(sends)
-        for i, op_id in enumerate(op_ids):
-            offset = -1 if base_offset < 0 else base_offset + i
+        if all(0 <= op_id < known and sends[op_id] for op_id in op_ids) and len(op_ids) == len(records):
+            # The common case: one row for the whole batch (op ids and records are the batch's own, immutable from
+            # now on), expanded into one ok event per record when the history is read.
+            for op_id in op_ids:
+                sends[op_id] = 0
+            out.append((_BATCH_OK, time_ms, process, topic, partition, op_ids, records, base_offset))
+            self._batch_events += len(op_ids) - 1
+            if len(out) >= _CHUNK:
+                self._seal()
+            return
+        offset = base_offset
+        for op_id, row in zip(op_ids, records):
             if 0 <= op_id < known and sends[op_id]:
                 sends[op_id] = 0
-                row = records[i]
                 out.append((op_id, time_ms, process, "ok", "send", topic, partition, row[0], row[1], offset, None,
                             (), None))
             else:
                 self.ok_send(op_id, time_ms, partition, offset)   # invoked with invoke(), or the clear error
                 out = self._rows
+            if offset >= 0:
+                offset += 1
         if len(out) >= _CHUNK:
             self._seal()
 
@@ -240,6 +266,9 @@ class History:
         size += sum(sys.getsizeof(chunk) for chunk in self._sealed)
         for row in self._all_rows():
             size += sys.getsizeof(row)
+            if row[0] is _BATCH_OK:
+                size += sys.getsizeof(row[5])
+                continue
             reads = row[11]
             if reads:
                 size += sys.getsizeof(reads) + sum(sys.getsizeof(r) for r in reads)
@@ -298,6 +327,14 @@ class OpsView(Sequence[Op]):
 def _freeze(offsets: Mapping[tuple[str, int], int] | None) -> tuple[tuple[tuple[str, int], int], ...] | None:
     # stored as a tuple of pairs (untrackable by the collector); None when empty
     return tuple(offsets.items()) if offsets else None
+
+
+def _batch_ops(row: tuple[Any, ...]) -> list[Op]:
+    """The ok events of a batch-ok row: one per record, in the batch's order."""
+    _, time_ms, process, topic, partition, op_ids, records, base = row
+    return [Op(op_id, time_ms, process, "ok", "send", topic, partition, record[0], record[1],
+               -1 if base < 0 else base + i, None, (), _NO_OFFSETS)
+            for i, (op_id, record) in enumerate(zip(op_ids, records))]
 
 
 def _expand_reads(reads: tuple[tuple[Any, ...], ...]) -> tuple[ReadRecord, ...]:

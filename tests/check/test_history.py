@@ -79,3 +79,29 @@ def test_a_whole_batch_read_is_stored_as_one_entry_and_read_back_record_by_recor
     assert h.ops[-1].reads == (("t", 3, 10, b"k0", b"v0"), ("t", 3, 11, None, b"v1"), ("t", 1, 7, b"k", b"x"))
     frame = h.to_frame()
     assert list(frame[frame["type"] == "ok"]["offset"]) == [10, 11, 7]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=120))
+def test_batch_acknowledgements_read_back_as_one_ok_per_record_in_order_across_chunks(batch_sizes):
+    chunk = history_module._CHUNK
+    history_module._CHUNK = 5
+    try:
+        fast, slow = History(), History()
+        offset = 0
+        for b, size in enumerate(batch_sizes):
+            rows = tuple((None, f"{b}-{i}".encode(), b, ()) for i in range(size))
+            fast_ops = [fast.invoke_send(float(b), "p", "t", None, r[1]) for r in rows]
+            slow_ops = [slow.invoke(float(b), "p", "send", topic="t", value=r[1]) for r in rows]
+            poll = (fast.invoke(float(b), "c", "poll"), slow.invoke(float(b), "c", "poll"))
+            fast.ok_sends(fast_ops, b + 0.5, "p", "t", 1, rows, offset if b % 3 else -1)
+            for i, op in enumerate(slow_ops):
+                slow.ok(op, b + 0.5, partition=1, offset=offset + i if b % 3 else -1)
+            fast.ok(poll[0], b + 0.7)
+            slow.ok(poll[1], b + 0.7)
+            offset += size
+        assert len(fast) == len(slow) == len(fast.ops)
+        assert list(fast.ops) == list(slow.ops)
+        assert fast.open_ops == [] and fast.close_open(1e9) == 0
+    finally:
+        history_module._CHUNK = chunk
