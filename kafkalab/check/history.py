@@ -232,7 +232,7 @@ class History:
                 self._seal()
             return
         offset = base_offset
-        for op_id, row in zip(op_ids, records):
+        for op_id, row in zip(op_ids, records, strict=True):
             if 0 <= op_id < known and sends[op_id]:
                 sends[op_id] = 0
                 out.append((op_id, time_ms, process, "ok", "send", topic, partition, row[0], row[1], offset, None,
@@ -334,7 +334,7 @@ def _batch_ops(row: tuple[Any, ...]) -> list[Op]:
     _, time_ms, process, topic, partition, op_ids, records, base = row
     return [Op(op_id, time_ms, process, "ok", "send", topic, partition, record[0], record[1],
                -1 if base < 0 else base + i, None, (), _NO_OFFSETS)
-            for i, (op_id, record) in enumerate(zip(op_ids, records))]
+            for i, (op_id, record) in enumerate(zip(op_ids, records, strict=True))]
 
 
 def _expand_reads(reads: tuple[tuple[Any, ...], ...]) -> tuple[ReadRecord, ...]:
