@@ -24,6 +24,7 @@ from kafkalab.groups.assignors import (
     rebalance_protocol,
 )
 from kafkalab.groups.messages import Assignment, Subscription
+from tests.groups.brute_force import brute_force_min_moves
 
 
 def tps(*names: str) -> list[TopicPartition]:
@@ -348,33 +349,6 @@ def test_sticky_general_path_leaves_no_movable_imbalance_from_scratch(group) -> 
 def moved(previous: Mapping[TopicPartition, str], result: Mapping[str, Assignment]) -> int:
     """Partitions taken away from a member that is still in the group."""
     return sum(1 for tp, owner in previous.items() if owner in result and tp not in result[owner].partitions)
-
-
-def brute_force_min_moves(counts: Mapping[str, int], members: Sequence[str],
-                          previous: Mapping[TopicPartition, str]) -> int:
-    """The fewest moves of any assignment with sizes within one, by exhaustive search (equal subscriptions)."""
-    partitions = [TopicPartition(t, p) for t in sorted(counts) for p in range(counts[t])]
-    low, extra = divmod(len(partitions), len(members))
-    size = dict.fromkeys(members, 0)
-    best = len(partitions) + 1
-
-    def search(i: int, at_high: int, cost: int) -> None:
-        nonlocal best
-        if cost >= best:
-            return
-        if i == len(partitions):
-            best = cost
-            return
-        for m in members:
-            if size[m] == low + (1 if extra else 0) or (size[m] == low and at_high == extra):
-                continue
-            size[m] += 1
-            owner = previous.get(partitions[i])
-            search(i + 1, at_high + (size[m] == low + 1), cost + (owner in size and owner != m))
-            size[m] -= 1
-
-    search(0, 0, 0)
-    return best
 
 
 @st.composite

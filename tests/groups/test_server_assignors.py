@@ -22,6 +22,7 @@ from kafkalab.groups.server_assignors import (
     range_assign,
     uniform_assign,
 )
+from tests.groups.brute_force import brute_force_min_moves
 
 
 def tp(topic: str, partition: int) -> TopicPartition:
@@ -212,32 +213,9 @@ def moved(members: Mapping[str, MemberSpec], result: Mapping[str, frozenset[Topi
     return sum(1 for m, s in members.items() for p in s.assigned if p not in result[m])
 
 
-def brute_force_min_moves(counts: Mapping[str, int], members: Mapping[str, MemberSpec]) -> int:
-    """The fewest moves of any assignment with sizes within one, by exhaustive search (equal subscriptions)."""
+def min_moves(counts: Mapping[str, int], members: Mapping[str, MemberSpec]) -> int:
     names = sorted(members)
-    previous = {p: m for m in names for p in members[m].assigned}
-    partitions = [tp(t, p) for t in sorted(counts) for p in range(counts[t])]
-    low, extra = divmod(len(partitions), len(names))
-    size = dict.fromkeys(names, 0)
-    best = len(partitions) + 1
-
-    def search(i: int, at_high: int, cost: int) -> None:
-        nonlocal best
-        if cost >= best:
-            return
-        if i == len(partitions):
-            best = cost
-            return
-        for m in names:
-            if size[m] == low + (1 if extra else 0) or (size[m] == low and at_high == extra):
-                continue
-            size[m] += 1
-            owner = previous.get(partitions[i])
-            search(i + 1, at_high + (size[m] == low + 1), cost + (owner is not None and owner != m))
-            size[m] -= 1
-
-    search(0, 0, 0)
-    return best
+    return brute_force_min_moves(counts, names, {p: m for m in names for p in members[m].assigned})
 
 
 @st.composite
@@ -259,7 +237,7 @@ def small_equal_groups(draw: st.DrawFn) -> tuple[dict[str, int], dict[str, Membe
 def test_uniform_moves_no_more_than_the_brute_force_optimum(group) -> None:
     counts, members = group
     result = uniform_assign(members, counts)
-    assert moved(members, result) <= brute_force_min_moves(counts, members)
+    assert moved(members, result) <= min_moves(counts, members)
 
 
 @given(group=groups())
