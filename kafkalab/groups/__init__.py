@@ -3,8 +3,8 @@
 - :mod:`.hashing`: which ``__consumer_offsets`` partition (and so which broker) coordinates a group.
 - :mod:`.messages`: the group RPCs.
 - :mod:`.assignors`: the client-side assignors (range, roundrobin, sticky, cooperative-sticky) and the negotiation of
-  ``partition.assignment.strategy``; :mod:`.server_assignors`: KIP-848's server-side ones (uniform, range). Pure
-  functions.
+  ``partition.assignment.strategy``, with the sticky algorithm in :mod:`.sticky`; :mod:`.server_assignors`:
+  KIP-848's server-side ones (uniform, range). Pure functions.
 - :mod:`.coordinator`: the sans-I/O group coordinator a broker runs for the ``__consumer_offsets`` partitions it leads
   (writes, loading by replay, offsets), with :mod:`.classic` (the classic group and its state table) and
   :mod:`.consumer_group` (KIP-848 groups, with :mod:`.reconciliation` and :mod:`.consumer_group_records`);
