@@ -13,32 +13,13 @@ expire batches past ``delivery.timeout.ms`` (queued or in flight), then, round a
 for every ready broker below ``max.in.flight.requests.per.connection`` drain one batch per partition into one
 ``ProduceRequest``.
 
-Answers: success completes the batch's futures in order (offset = base offset + index; -1 with acks=0, where the
-batch completes as the request is sent) and calls ``on_delivery``. A retriable error re-enqueues the batch after
-exponential backoff (``retry.backoff.ms`` doubling up to ``retry.backoff.max.ms``, 20% jitter) while ``retries`` and
-``delivery.timeout.ms`` allow; invalid-metadata errors (NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, ...) and
-dropped connections also request a metadata refresh. A batch that ends after an attempt without an answer (timeout,
-dropped connection) is ``info`` in the history (it may be in the log); otherwise a failure is ``fail``.
+The core is one object written in three modules: this one (sending, the sender loop, metadata, flush and close),
+:mod:`~kafkalab.clients.produce_requests` (a request's answer, retries, completion, expiry) and
+:mod:`~kafkalab.clients.idempotence` (producer id, epoch, sequences), the bases of :class:`ProducerCore`
+(``ProducerCore`` -> ``ProduceRequestsMixin`` -> ``IdempotenceMixin``) rather than objects of their own, so every
+attribute stays on the core and ``try_send``, the package's hottest path, reaches its state without a hop.
 
-Idempotence (KIP-98, KIP-360): the producer gets an id and epoch (``InitProducerId``) before its first batch; each
-partition's batches carry consecutive sequence numbers, assigned when a batch is first drained and kept across retries.
-A retried batch is re-enqueued in sequence order and is sent only when no other batch of its partition is in flight,
-so the log never sees a gap or a reordering, and the broker answers a resent duplicate with its original offset
-(Kafka's ``RecordAccumulator.drain`` drains a retry only when it is the partition's first in-flight sequence). New
-batches of a partition wait while one of its retries is in flight, and while it has as many unacknowledged batches as
-``max.in.flight.requests.per.connection`` (at most 5), counting those still in flight to a previous leader: the leader
-remembers only the producer's last five batches (``NUM_BATCHES_TO_RETAIN``), and a retry older than those could only
-ever get OUT_OF_ORDER_SEQUENCE_NUMBER.
-OUT_OF_ORDER_SEQUENCE_NUMBER answering a batch behind a failed one is retried; answering the partition's lowest
-unacknowledged batch (the broker lost the producer's state) fails that batch and bumps the epoch.
-
-Simplifications (deliberate): an epoch bump (after a fatal sequence error, or after a batch with a sequence expired)
-waits for every request in flight, then restarts all partitions' sequences at 0 under the new epoch (Kafka bumps
-per partition where it can). Retried batches of one partition go one request at a time (Kafka pipelines them once the
-first is through), and no new batch of the partition goes with them. The bound of five unacknowledged batches holds
-per partition across brokers (Kafka's comes from the per-connection in-flight limit). A batch rejected with
-MESSAGE_TOO_LARGE fails instead of being split. NOT_LEADER_OR_FOLLOWER answers carry no new-leader hint (KIP-951): the
-client learns the leader from a metadata refresh. No compression, no transactions, no
+Simplifications (deliberate): see the two modules above; besides them, no compression and no
 ``partitioner.availability.timeout.ms``.
 """
 from __future__ import annotations
@@ -47,45 +28,23 @@ import functools
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from kafkalab.broker.messages import (
-    NONE,
-    InitProducerIdRequest,
-    InitProducerIdResponse,
-    MetadataResponse,
-    ProduceRequest,
-    ProduceResponse,
-    TopicPartition,
-)
+from kafkalab.broker.messages import MetadataResponse, TopicPartition
 from kafkalab.broker.producer_state import NUM_BATCHES_TO_RETAIN
 from kafkalab.check.history import History
 from kafkalab.clients.accumulator import NeedMemory, ProducerBatch, RecordAccumulator, estimate_record_size
 from kafkalab.clients.futures import ClientCrashedError, DeliveryCallback, Drive, FutureRecordMetadata
 from kafkalab.clients.metadata import ClientMetadata
-from kafkalab.clients.network import NETWORK_EXCEPTION, REQUEST_TIMED_OUT, ClientPort, NetworkClient
+from kafkalab.clients.network import ClientPort, NetworkClient
 from kafkalab.clients.partitioner import StickyPartitioner, partition_for_key
+from kafkalab.clients.produce_requests import ProduceRequestsMixin
 from kafkalab.config import Config
-from kafkalab.errors import (
-    BufferExhaustedError,
-    KafkaError,
-    KafkaTimeoutError,
-    MessageTooLargeError,
-    OutOfOrderSequenceNumberError,
-    error_for_name,
-)
+from kafkalab.errors import BufferExhaustedError, KafkaError, KafkaTimeoutError, MessageTooLargeError
 from kafkalab.log.records import Header
 
 __all__ = ["ProducerCore", "Blocked"]
 
 NodeId = Hashable
-_SEQUENCE_MOD = 1 << 31
 _KEY_CACHE_LIMIT = 1 << 17
-_OUT_OF_ORDER = "OUT_OF_ORDER_SEQUENCE_NUMBER"
-_UNKNOWN_PRODUCER = "UNKNOWN_PRODUCER_ID"
-_DUPLICATE = "DUPLICATE_SEQUENCE_NUMBER"
-#: Answers after which the records may be in the leader's log: appended but not acknowledged by the ISR in time
-#: (REQUEST_TIMED_OUT from a delayed produce), appended then the ISR shrank (..._AFTER_APPEND), or unknown.
-_MAYBE_APPENDED = frozenset({"REQUEST_TIMED_OUT", "NOT_ENOUGH_REPLICAS_AFTER_APPEND", "UNKNOWN_SERVER_ERROR",
-                             NETWORK_EXCEPTION})
 
 
 class Blocked(Exception):
@@ -97,7 +56,7 @@ class Blocked(Exception):
         self.error = error
 
 
-class ProducerCore:
+class ProducerCore(ProduceRequestsMixin):
     """One incarnation of a producer inside the simulation (accumulator, metadata, sender, idempotence)."""
 
     def __init__(self, port: ClientPort, config: Config, idempotent: bool, *, bootstrap: Sequence[NodeId],
@@ -371,29 +330,6 @@ class ProducerCore:
             if available:
                 sticky.update_load(self.accumulator.queue_sizes(topic, available))
 
-    def _may_send(self, batch: ProducerBatch) -> bool:
-        """Idempotence keeps a partition's sequences in order and within the leader's memory of the producer.
-
-        A batch that already has a sequence (a retry) goes only when nothing else of its partition is in flight. A
-        new batch waits while a retry of its partition is in flight (a retry goes alone), and while the partition
-        has ``max.in.flight.requests.per.connection`` batches in flight, to any broker: after a leader change the
-        requests to the previous leader stay unacknowledged until they are answered or time out, and a sixth batch
-        would push the oldest out of the five the new leader remembers (``NUM_BATCHES_TO_RETAIN``), so its retry
-        could only get OUT_OF_ORDER_SEQUENCE_NUMBER. (A batch put back for a retry is queued ahead of every new
-        batch, so a new batch at the head of its queue means the partition's unacknowledged batches are the ones
-        in flight.)"""
-        if not self.idempotent:
-            return True
-        pending = self._in_flight.get(batch.tp)
-        if not pending:
-            return True
-        if batch.base_sequence >= 0 or len(pending) >= self._max_unacked:
-            return False
-        for other in pending:
-            if other.attempts:
-                return False
-        return True
-
     # -- metadata ------------------------------------------------------------------------------------------------
     def _send_metadata(self, now: float) -> None:
         self.network.request_metadata(self.metadata, self.bootstrap, now, self._rng, self._on_metadata)
@@ -410,237 +346,6 @@ class ProducerCore:
                 self._refresh_tps(topic)
         self.port.record("producer.metadata_refresh", 1, ok=error is None)
         self.wakeup()
-
-    # -- idempotence ---------------------------------------------------------------------------------------------
-    def _maybe_init_producer_id(self, now: float) -> float:
-        """Ask for a producer id (or an epoch bump once nothing is in flight); the wait before trying again."""
-        if self._init_in_flight:
-            return float("inf")
-        if self._bump_epoch and any(self._in_flight.values()):
-            return float("inf")      # answers wake us
-        if now < self._init_retry_at:
-            return self._init_retry_at - now
-        nodes = list(self.metadata.brokers.values()) or self.bootstrap
-        node = self.network.least_loaded(nodes, now, self._rng)
-        if node is None:
-            return max(self.retry_backoff_ms, self.network.min_backoff_remaining_ms(nodes, now))
-        pid, epoch = (self.producer_id, self.producer_epoch) if self._bump_epoch else (-1, -1)
-        self._init_in_flight = True
-        self.network.send(node, lambda cid: InitProducerIdRequest(None, 60_000, pid, epoch, cid),
-                          self._on_init_producer_id)
-        return float("inf")
-
-    def _on_init_producer_id(self, response: Any, error: str | None) -> None:
-        self._init_in_flight = False
-        now = self.port.now
-        if error is None and isinstance(response, InitProducerIdResponse) and response.error == NONE:
-            self.producer_id = response.producer_id
-            self.producer_epoch = response.producer_epoch
-            self._init_attempts = 0
-            if self._bump_epoch:
-                self._reset_sequences()
-            self._bump_epoch = False
-            self.port.record("producer.producer_id", self.producer_id, epoch=self.producer_epoch)
-        else:
-            self._init_attempts += 1
-            self._init_retry_at = now + self._backoff_ms(self._init_attempts)
-            self.metadata.request_update()
-        self.wakeup()
-
-    def _reset_sequences(self) -> None:
-        """A new epoch: every partition's sequence starts again at 0; batches never sent get new ones.
-
-        A queued batch that was sent before and may be in the log already (its answer was lost) cannot be resent
-        under the new epoch: the broker could not recognise it and would append it twice. It fails instead, with
-        its outcome unknown, as Kafka fails a batch whose sequence is unresolved when it bumps the epoch."""
-        self._next_sequence.clear()
-        self._last_acked.clear()
-        now = self.port.now
-        for dq in self.accumulator.queues.values():
-            unresolved = [batch for batch in dq if batch.maybe_written and not batch.done]
-            for batch in unresolved:
-                dq.remove(batch)
-                self._fail(batch, OutOfOrderSequenceNumberError(
-                    f"batch of {len(batch.records)} record(s) for {batch.tp[0]}-{batch.tp[1]} may have been "
-                    f"written under the previous producer epoch; not resent under the new one"), now)
-            for batch in dq:
-                batch.base_sequence = -1
-                batch.built = None
-
-    def _request_epoch_bump(self) -> None:
-        if self.idempotent and not self._bump_epoch:
-            self._bump_epoch = True
-            self.port.record("producer.epoch_bump", 1)
-
-    # -- produce requests ----------------------------------------------------------------------------------------
-    def _send_produce(self, node: NodeId, batches: list[ProducerBatch], now: float) -> None:
-        wire = {}
-        pid, epoch = self.producer_id, self.producer_epoch
-        records = 0
-        size = 0
-        for batch in batches:
-            tp = batch.tp
-            if self.idempotent:
-                if batch.base_sequence < 0:
-                    seq = self._next_sequence.get(tp, 0)
-                    batch.base_sequence = seq
-                    self._next_sequence[tp] = (seq + len(batch.records)) % _SEQUENCE_MOD
-                wire[tp] = batch.build(pid, epoch, batch.base_sequence)
-            else:
-                wire[tp] = batch.build(-1, -1, -1)
-            batch.producer_id, batch.producer_epoch = pid, epoch
-            batch.last_attempt_ms = now
-            batch.in_flight = True
-            self._in_flight.setdefault(tp, []).append(batch)
-            records += len(batch.records)
-            size += batch.size_bytes
-        acks = self.acks
-        timeout = int(self.request_timeout_ms)
-        self.network.send(node, lambda cid: ProduceRequest(acks, timeout, wire, cid),
-                          functools.partial(self._on_produce_response, batches), expect_response=acks != 0)
-        self.records_sent += records
-        self.batches_sent += len(batches)
-        self.port.record("producer.request", records, batches=len(batches), bytes=size, broker=str(node))
-        if acks == 0:
-            for batch in batches:
-                self._done_in_flight(batch)
-                self._complete(batch, -1, -1, now)
-
-    def _done_in_flight(self, batch: ProducerBatch) -> None:
-        batch.in_flight = False
-        pending = self._in_flight.get(batch.tp)
-        if pending:
-            try:
-                pending.remove(batch)
-            except ValueError:
-                pass
-
-    def _on_produce_response(self, batches: list[ProducerBatch], response: Any, error: str | None) -> None:
-        now = self.port.now
-        for batch in batches:
-            self._done_in_flight(batch)
-            if batch.done:
-                continue      # expired while in flight; the answer comes too late
-            if error is not None:
-                batch.maybe_written = True
-                self._fail_or_retry(batch, error, now)
-                continue
-            part = response.responses.get(batch.tp) if isinstance(response, ProduceResponse) else None
-            if part is None:
-                batch.maybe_written = True
-                self._fail_or_retry(batch, NETWORK_EXCEPTION, now)
-            elif part.error == NONE or part.error == _DUPLICATE:
-                self._complete(batch, part.base_offset, part.log_append_time_ms, now)
-            else:
-                self._fail_or_retry(batch, part.error, now, part.error_message)
-        self.wakeup()
-
-    def _fail_or_retry(self, batch: ProducerBatch, error: str, now: float, message: str | None = None) -> None:
-        cls = error_for_name(error)
-        if error in _MAYBE_APPENDED:
-            batch.maybe_written = True
-        self.error_counts[error] = self.error_counts.get(error, 0) + 1
-        self.port.record("producer.errors", 1, error=error, topic=batch.tp[0], partition=batch.tp[1])
-        if cls.invalid_metadata or error in (REQUEST_TIMED_OUT, NETWORK_EXCEPTION):
-            self.metadata.request_update()
-        retriable = cls.retriable
-        if self.idempotent and error in (_OUT_OF_ORDER, _UNKNOWN_PRODUCER):
-            first_unacked = self._last_acked.get(batch.tp, -1) + 1
-            if batch.base_sequence == first_unacked % _SEQUENCE_MOD:
-                self._request_epoch_bump()     # the broker lost our state: this batch fails, the epoch moves on
-                retriable = False
-            else:
-                retriable = True               # behind a batch that failed: resend in order
-        if (retriable and batch.attempts < self.retries and now < batch.created_ms + self.delivery_timeout_ms
-                and not self.closed):
-            batch.attempts += 1
-            batch.retry_at_ms = now + self._backoff_ms(batch.attempts)
-            batch.retry_leader_epoch = self._leader_epoch(batch.tp)
-            self.accumulator.reenqueue(batch, self.idempotent)
-            self.retried_batches += 1
-            self.port.record("producer.retries", 1, error=error, topic=batch.tp[0], partition=batch.tp[1])
-            return
-        if retriable and self.idempotent and batch.base_sequence >= 0:
-            self._request_epoch_bump()   # a sequence that may or may not be in the log: start a new epoch
-        self._fail(batch, cls(message) if message else cls(), now)
-
-    def _leader_epoch(self, tp: TopicPartition) -> int:
-        """The leader epoch the metadata names for ``tp`` (-1 when unknown)."""
-        info = self.metadata.partition(tp)
-        return -1 if info is None else info.leader_epoch
-
-    def _backoff_ms(self, attempts: int) -> float:
-        """Kafka's ``ExponentialBackoff``: retry.backoff.ms * 2^(attempts-1), capped, with 20% jitter."""
-        base = min(self.retry_backoff_max_ms, self.retry_backoff_ms * 2 ** max(0, attempts - 1))
-        if base <= 0:
-            return 0.0
-        jitter = 0.2 * base * (2 * self._rng.random() - 1)
-        return float(max(0.0, min(self.retry_backoff_max_ms * 1.2, base + jitter)))
-
-    # -- completion ----------------------------------------------------------------------------------------------
-    def _complete(self, batch: ProducerBatch, base_offset: int, log_append_time_ms: int, now: float) -> None:
-        batch.done = True
-        batch.base_offset = base_offset if self.acks != 0 else -1
-        batch.log_append_time_ms = log_append_time_ms
-        self.accumulator.release(batch)
-        if self.idempotent and batch.base_sequence >= 0:
-            last = batch.base_sequence + len(batch.records) - 1
-            if last > self._last_acked.get(batch.tp, -1):
-                self._last_acked[batch.tp] = last
-        history = self.history
-        if history is not None:
-            history.ok_sends(batch.ops, now, self.node_id, batch.tp[0], batch.tp[1], batch.records,
-                             base_offset if base_offset >= 0 and self.acks != 0 else -1)
-        self.port.record("producer.acked", len(batch.records), topic=batch.tp[0], partition=batch.tp[1],
-                         latency_ms=now - batch.created_ms)
-        if batch.callbacks:
-            for index, callback in batch.callbacks:
-                callback(batch.metadata(index), None)
-
-    def _fail(self, batch: ProducerBatch, error: KafkaError, now: float) -> None:
-        batch.done = True
-        batch.error = error
-        self.accumulator.release(batch)
-        history = self.history
-        if history is not None:
-            record = history.info if batch.maybe_written else history.fail
-            for op in batch.ops:
-                record(op, now, error=error.error_name)
-        self._count_error(error)
-        self.port.record("producer.failed", len(batch.records), error=error.error_name, topic=batch.tp[0],
-                         partition=batch.tp[1])
-        if batch.callbacks:
-            for _index, callback in batch.callbacks:
-                callback(None, error)
-
-    def _count_error(self, error: BaseException) -> None:
-        name = getattr(error, "error_name", type(error).__name__)
-        self.error_counts[name] = self.error_counts.get(name, 0) + 1
-
-    def _expire(self, now: float) -> None:
-        for batch in self.accumulator.expired(now):
-            self._expire_one(batch, now)
-        for pending in self._in_flight.values():
-            for batch in pending:
-                if not batch.done and batch.created_ms + self.delivery_timeout_ms <= now:
-                    batch.maybe_written = True
-                    self._expire_one(batch, now)
-
-    def _expire_one(self, batch: ProducerBatch, now: float) -> None:
-        if batch.base_sequence >= 0:
-            self._request_epoch_bump()
-        elapsed = now - batch.created_ms
-        self._fail(batch, KafkaTimeoutError(
-            f"Expiring {len(batch.records)} record(s) for {batch.tp[0]}-{batch.tp[1]}:{elapsed:g} ms has passed "
-            f"since batch creation"), now)
-
-    def _next_in_flight_expiry_ms(self) -> float:
-        oldest = float("inf")
-        for pending in self._in_flight.values():
-            for batch in pending:
-                if not batch.done and batch.created_ms < oldest:
-                    oldest = batch.created_ms
-        return oldest + self.delivery_timeout_ms
 
     # -- flush and close -----------------------------------------------------------------------------------------
     def begin_flush(self) -> Callable[[], bool]:
