@@ -1,10 +1,13 @@
-"""Kafka clients: the partitioner, the producer and the consumer (without groups until issue 5).
+"""Kafka clients: the partitioner, the producer, the consumer and its group membership, the admin client.
 
 ``KafkaProducer``/``KafkaConsumer`` (``producer.py``, ``consumer.py``) are the facades a notebook holds
 (``cluster.producer(config)``, ``cluster.consumer(config)``); each runs a core as a client node of a World that talks
-to brokers only through a port: ``sender.py`` (``Sender``, idempotence) over ``accumulator.py``
-(``RecordAccumulator``), and ``fetcher.py`` (``SubscriptionState``, ``Fetcher``); ``metadata.py`` and ``network.py``
-(``Metadata``, ``NetworkClient``) serve both; ``futures.py`` holds what calls return.
+to brokers only through a port: ``sender.py`` (``Sender``; with ``produce_requests.py`` and ``idempotence.py``, the
+idempotence half of ``TransactionManager``) over ``accumulator.py`` (``RecordAccumulator``), and ``fetcher.py``
+(``SubscriptionState``, ``Fetcher``) with a group member when the consumer subscribes: ``group_common.py`` (the
+coordinator, offsets, auto-commit), ``classic_member.py`` (``ConsumerCoordinator``) or ``consumer_member.py``
+(KIP-848's ``ConsumerMembershipManager``); ``metadata.py`` and ``network.py`` (``Metadata``, ``NetworkClient``) serve
+all of them; ``futures.py`` holds what calls return; ``admin.py`` talks to the controllers (KIP-919).
 """
 from kafkalab.broker.messages import TopicPartition
 from kafkalab.clients.consumer import KafkaConsumer
