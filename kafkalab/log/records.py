@@ -10,6 +10,10 @@ length + value (a null key/value costs one byte: varint(-1)), the header count, 
 key and value length + value. Byte limits (``segment.bytes``, ``max.message.bytes``, fetch sizes, bandwidth) therefore
 behave as in Kafka. Compression is not modelled (``compression.type=none``).
 
+A batch stores its records as plain ``(key, value, timestamp_ms, headers)`` tuples (``RecordBatch.rows``), which
+CPython's garbage collector stops tracking, so a million stored records cost it nothing; ``RecordBatch.records``
+builds :class:`Record` values from them on access, for code off the hot paths.
+
 Internal logs (the KRaft metadata log) may store Python objects as values; such a value is sized by its
 ``serialized_size()`` method.
 
@@ -158,7 +162,7 @@ class RecordBatch:
 
     def __post_init__(self) -> None:
         rows = self.rows
-        if type(rows) is not tuple or (rows and type(rows[0]) is not tuple):
+        if type(rows) is not tuple or any(type(r) is not tuple for r in rows):
             rows = tuple(r if type(r) is tuple else _row(r) for r in rows)
             object.__setattr__(self, "rows", rows)
         records = rows

@@ -143,3 +143,11 @@ def test_fast_path_sizes_agree_with_the_record_formula(rows):
     expected = 61 + sum(record_size_bytes(r, i, r.timestamp_ms - records[0].timestamp_ms)
                         for i, r in enumerate(records))
     assert RecordBatch(records).size_bytes == expected
+
+
+def test_a_batch_takes_records_or_rows_and_rejects_anything_else():
+    batch = RecordBatch(((b"k", b"v", 1, ()), Record(b"a", b"b", 2)))
+    assert batch.rows == ((b"k", b"v", 1, ()), (b"a", b"b", 2, ()))
+    assert batch.records == (Record(b"k", b"v", 1), Record(b"a", b"b", 2))
+    with pytest.raises(TypeError, match="a RecordBatch holds Record values, got int"):
+        RecordBatch((5,))  # type: ignore[arg-type]
