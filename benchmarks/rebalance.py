@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 import kafkalab as kl
-from kafkalab.broker.messages import TopicPartition
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.experiments.consumer_app import ConsumerApp, GroupRecorder
 from kafkalab.experiments.rebalance import TOPIC, consumer_config
 

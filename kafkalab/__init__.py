@@ -8,9 +8,8 @@ quorum and its ``RaftCluster`` playground), ``kl.groups`` (group coordinator, as
 ``consumer.commit()`` accepts.
 """
 from kafkalab import check, config, errors, groups, log, raft, sim
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.cluster import Cluster
-from kafkalab.groups.messages import OffsetAndMetadata
+from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 
 __version__ = "0.1.0"
 __all__ = ["Cluster", "TopicPartition", "OffsetAndMetadata", "check", "config", "errors", "groups", "log", "raft",

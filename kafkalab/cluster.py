@@ -32,11 +32,11 @@ from kafkalab.clients.admin import AdminClient
 from kafkalab.clients.consumer import KafkaConsumer
 from kafkalab.clients.producer import KafkaProducer
 from kafkalab.config import Config, resolve
-from kafkalab.controller import messages as cm
-from kafkalab.controller.image import MetadataImage
 from kafkalab.controller.server import ControllerServer
 from kafkalab.errors import GroupIdNotFoundError, KafkaTimeoutError, error_for_name
 from kafkalab.groups.hashing import OFFSETS_TOPIC, partition_for
+from kafkalab.metadata.image import MetadataImage
+from kafkalab.protocol import admin as cm
 from kafkalab.sim.network import LinkSpec
 from kafkalab.sim.world import World
 

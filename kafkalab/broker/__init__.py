@@ -1,6 +1,6 @@
 """Brokers: request handling, the replica manager (ISR, high watermark, acks), replica fetchers, the broker node.
 
-Layers, bottom to top: :mod:`~kafkalab.broker.messages` (the RPCs), :mod:`~kafkalab.broker.producer_state`,
+Layers, bottom to top (the RPCs are :mod:`kafkalab.protocol`): :mod:`~kafkalab.broker.producer_state`,
 :mod:`~kafkalab.broker.partition`, :mod:`~kafkalab.broker.fetcher`, :mod:`~kafkalab.broker.replica_manager`
 (sans-I/O; it composes :mod:`~kafkalab.broker.produce`, :mod:`~kafkalab.broker.consumer_fetch`,
 :mod:`~kafkalab.broker.fetch_sessions` and :mod:`~kafkalab.broker.timers`), :mod:`~kafkalab.broker.cost`,
@@ -8,10 +8,10 @@ Layers, bottom to top: :mod:`~kafkalab.broker.messages` (the RPCs), :mod:`~kafka
 (the World process). Import ``BrokerServer`` from :mod:`kafkalab.broker.server` (it pulls in the simulator).
 """
 from kafkalab.broker.cost import CostModel
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.broker.partition import IsrProposal, Partition, Role
 from kafkalab.broker.producer_state import ProducerStateManager
 from kafkalab.broker.replica_manager import ReplicaManager, ReplicaManagerPort
+from kafkalab.common.topic_partition import TopicPartition
 
 __all__ = ["CostModel", "TopicPartition", "IsrProposal", "Partition", "Role", "ProducerStateManager",
            "ReplicaManager", "ReplicaManagerPort"]

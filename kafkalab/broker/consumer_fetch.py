@@ -17,21 +17,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kafkalab.broker.messages import (
+from kafkalab.broker.partition import Partition, Role
+from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.metadata.image import MetadataImage
+from kafkalab.protocol.common import NONE
+from kafkalab.protocol.fetch import FetchPartition, FetchRequest, FetchResponse, PartitionFetchResponse
+from kafkalab.protocol.list_offsets import (
     EARLIEST_TIMESTAMP,
     LATEST_TIMESTAMP,
-    NONE,
-    FetchPartition,
-    FetchRequest,
-    FetchResponse,
     ListOffsetsPartitionResponse,
     ListOffsetsRequest,
     ListOffsetsResponse,
-    PartitionFetchResponse,
-    TopicPartition,
 )
-from kafkalab.broker.partition import Partition, Role
-from kafkalab.controller.image import MetadataImage
 
 if TYPE_CHECKING:       # the replica manager builds this module's handler
     from kafkalab.broker.replica_manager import ReplicaManager

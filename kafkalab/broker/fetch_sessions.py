@@ -21,18 +21,18 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from kafkalab.broker.consumer_fetch import error_response, leader_partition, read_partition
-from kafkalab.broker.messages import (
+from kafkalab.broker.partition import Partition, Role
+from kafkalab.broker.timers import settled
+from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.protocol.common import NONE
+from kafkalab.protocol.fetch import (
     FINAL_EPOCH,
     INITIAL_EPOCH,
-    NONE,
     FetchPartition,
     FetchRequest,
     FetchResponse,
     PartitionFetchResponse,
-    TopicPartition,
 )
-from kafkalab.broker.partition import Partition, Role
-from kafkalab.broker.timers import settled
 
 if TYPE_CHECKING:       # the replica manager builds this module's handler
     from kafkalab.broker.replica_manager import ReplicaManager

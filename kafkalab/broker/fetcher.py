@@ -31,15 +31,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from kafkalab.broker.messages import (
+from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.protocol.common import NONE
+from kafkalab.protocol.fetch import (
     FINAL_EPOCH,
     INITIAL_EPOCH,
     INVALID_SESSION_ID,
-    NONE,
     FetchPartition,
     FetchRequest,
     FetchResponse,
-    TopicPartition,
 )
 
 if TYPE_CHECKING:

@@ -32,19 +32,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kafkalab.broker.messages import (
-    NONE,
-    PartitionProduceResponse,
-    ProduceRequest,
-    ProduceResponse,
-    TopicPartition,
-)
 from kafkalab.broker.partition import Role
-from kafkalab.controller import messages as cm
-from kafkalab.controller.image import Change, MetadataImage
+from kafkalab.common.records import RecordBatch
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.groups.hashing import OFFSETS_TOPIC, partition_for
-from kafkalab.groups.messages import FindCoordinatorRequest, FindCoordinatorResponse
-from kafkalab.log.records import RecordBatch
+from kafkalab.metadata.image import Change, MetadataImage
+from kafkalab.protocol import admin as cm
+from kafkalab.protocol.common import NONE
+from kafkalab.protocol.group import FindCoordinatorRequest, FindCoordinatorResponse
+from kafkalab.protocol.produce import PartitionProduceResponse, ProduceRequest, ProduceResponse
 
 if TYPE_CHECKING:  # pragma: no cover
     from kafkalab.broker.server import BrokerServer

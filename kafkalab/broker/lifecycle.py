@@ -38,7 +38,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from kafkalab.config import Config
-from kafkalab.controller import messages as cm
+from kafkalab.protocol import controller as cm
+from kafkalab.protocol.common import NONE
 
 __all__ = ["BrokerState", "BrokerLifecycleManager", "LifecyclePort", "TRANSITIONS", "IllegalBrokerTransition"]
 
@@ -256,7 +257,7 @@ class BrokerLifecycleManager:
         self.port.set_timer("communicate", now_ms + (RETRY_BACKOFF_MS if move_on else self.heartbeat_interval_ms))
 
     def _on_registration(self, msg: cm.BrokerRegistrationResponse, now_ms: float) -> None:
-        if msg.error != cm.NONE:
+        if msg.error != NONE:
             self._retry(now_ms, move_on=msg.error == "NOT_CONTROLLER")
             return
         self._failures = 0
@@ -267,7 +268,7 @@ class BrokerLifecycleManager:
         self._communicate(now_ms)
 
     def _on_heartbeat(self, msg: cm.BrokerHeartbeatResponse, now_ms: float) -> None:
-        if msg.error != cm.NONE:
+        if msg.error != NONE:
             if msg.error in ("STALE_BROKER_EPOCH", "BROKER_ID_NOT_REGISTERED"):
                 self.broker_epoch = -1
                 self.fenced = True

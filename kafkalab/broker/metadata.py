@@ -3,8 +3,8 @@
 How it works. A broker runs a KRaft *observer* of ``__cluster_metadata`` (it fetches from the quorum leader, never
 votes; its log lives on the broker's Disk). After every input the observer handles, :class:`BrokerMetadataListener`
 reads the newly committed records with their offsets, replays each into the broker's
-:class:`~kafkalab.controller.image.MetadataImage` and calls every registered listener with the
-:class:`~kafkalab.controller.image.Change` it produced, so the replica manager becomes leader or follower of exactly
+:class:`~kafkalab.metadata.image.MetadataImage` and calls every registered listener with the
+:class:`~kafkalab.metadata.image.Change` it produced, so the replica manager becomes leader or follower of exactly
 the partitions that changed (no scan of all partitions per record). Brokers act on leadership only through this image
 (KIP-631). Its fsyncs touch the metadata log file only, not the broker's partition logs on the same disk.
 
@@ -27,9 +27,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kafkalab.config import Config, resolve
-from kafkalab.controller.driver import MetadataLogReplica
-from kafkalab.controller.image import Change, MetadataImage
-from kafkalab.raft import messages as rm
+from kafkalab.metadata.image import Change, MetadataImage
+from kafkalab.metadata.log_replica import MetadataLogReplica
+from kafkalab.protocol import raft as rm
 from kafkalab.raft.config import RaftConfig
 from kafkalab.sim.world import ProcessContext
 

@@ -35,11 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.broker.producer_state import ProducerStateManager
-from kafkalab.controller.image import PartitionRegistration
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.log.epoch_cache import UNDEFINED_EPOCH
 from kafkalab.log.partition_log import PartitionLog
+from kafkalab.metadata.image import PartitionRegistration
 
 __all__ = ["Role", "FollowerState", "Partition", "IsrProposal"]
 

@@ -26,17 +26,12 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from kafkalab.broker.consumer_fetch import NOT_LEADER, UNKNOWN
-from kafkalab.broker.messages import (
-    NONE,
-    InitProducerIdRequest,
-    InitProducerIdResponse,
-    PartitionProduceResponse,
-    ProduceRequest,
-    ProduceResponse,
-    TopicPartition,
-)
 from kafkalab.broker.partition import Partition, Role
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import KafkaError
+from kafkalab.protocol.common import NONE
+from kafkalab.protocol.produce import PartitionProduceResponse, ProduceRequest, ProduceResponse
+from kafkalab.protocol.txn import InitProducerIdRequest, InitProducerIdResponse
 from kafkalab.transport import ConnectionReset
 
 if TYPE_CHECKING:       # the replica manager builds this module's handler

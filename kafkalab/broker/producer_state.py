@@ -25,11 +25,11 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kafkalab.log.records import NO_PRODUCER_EPOCH, RecordBatch
+from kafkalab.common.records import NO_PRODUCER_EPOCH, RecordBatch
+from kafkalab.protocol.produce import NUM_BATCHES_TO_RETAIN
 
-__all__ = ["BatchMetadata", "ProducerStateEntry", "ProducerStateManager", "NUM_BATCHES_TO_RETAIN"]
+__all__ = ["BatchMetadata", "ProducerStateEntry", "ProducerStateManager"]
 
-NUM_BATCHES_TO_RETAIN = 5
 _INT_MAX = 2**31 - 1
 NONE = "NONE"
 OUT_OF_ORDER_SEQUENCE_NUMBER = "OUT_OF_ORDER_SEQUENCE_NUMBER"

@@ -38,22 +38,18 @@ from typing import Any, Protocol
 from kafkalab.broker.consumer_fetch import NOT_LEADER, ConsumerFetch, ConsumerFetches
 from kafkalab.broker.fetch_sessions import FetchSessions, FollowerSession
 from kafkalab.broker.fetcher import ReplicaFetcherManager
-from kafkalab.broker.messages import (
-    CONSUMER_REPLICA_ID,
-    FetchRequest,
-    FetchResponse,
-    InitProducerIdRequest,
-    ListOffsetsRequest,
-    ProduceRequest,
-    TopicPartition,
-)
 from kafkalab.broker.partition import IsrProposal, Partition, Role
 from kafkalab.broker.produce import DelayedProduce, ProduceHandler
 from kafkalab.broker.timers import EXPIRY, ISR_CHECK, ExpiryTimer, IsrCheck, settled
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.config import Config, resolve
-from kafkalab.controller.image import Change, MetadataImage
 from kafkalab.log.log_config import LogConfig
 from kafkalab.log.partition_log import PartitionLog
+from kafkalab.metadata.image import Change, MetadataImage
+from kafkalab.protocol.fetch import CONSUMER_REPLICA_ID, FetchRequest, FetchResponse
+from kafkalab.protocol.list_offsets import ListOffsetsRequest
+from kafkalab.protocol.produce import ProduceRequest
+from kafkalab.protocol.txn import InitProducerIdRequest
 
 __all__ = ["ReplicaManager", "ReplicaManagerPort", "DelayedProduce", "ConsumerFetch", "FollowerSession"]
 

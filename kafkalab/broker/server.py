@@ -31,30 +31,29 @@ from typing import Any
 
 from kafkalab.broker.cost import DEFAULT_COST, CostModel, HandlerQueue
 from kafkalab.broker.groups import TIMER_PREFIX, LocalReply
-from kafkalab.broker.messages import (
-    NONE,
-    BrokerInfo,
-    FetchRequest,
-    FetchResponse,
-    InitProducerIdRequest,
-    InitProducerIdResponse,
-    ListOffsetsRequest,
-    MetadataRequest,
-    MetadataResponse,
-    PartitionMetadata,
-    ProduceRequest,
-    TopicMetadata,
-    message_size_bytes,
-)
 from kafkalab.broker.partition import IsrProposal
 from kafkalab.broker.replica_manager import ReplicaManager
 from kafkalab.config import Config, resolve
-from kafkalab.controller import messages as cm
-from kafkalab.controller.image import Change, MetadataImage
 from kafkalab.groups.hashing import OFFSETS_TOPIC
-from kafkalab.groups.messages import GROUP_REQUESTS, FindCoordinatorRequest
 from kafkalab.log.log_config import LogConfig
 from kafkalab.log.partition_log import PartitionLog
+from kafkalab.metadata.image import Change, MetadataImage
+from kafkalab.protocol import controller as cm
+from kafkalab.protocol.admin import CreateTopicsResponse
+from kafkalab.protocol.common import NONE
+from kafkalab.protocol.fetch import FetchRequest, FetchResponse
+from kafkalab.protocol.group import GROUP_REQUESTS, FindCoordinatorRequest
+from kafkalab.protocol.list_offsets import ListOffsetsRequest
+from kafkalab.protocol.metadata import (
+    BrokerInfo,
+    MetadataRequest,
+    MetadataResponse,
+    PartitionMetadata,
+    TopicMetadata,
+)
+from kafkalab.protocol.produce import ProduceRequest
+from kafkalab.protocol.sizes import message_size_bytes
+from kafkalab.protocol.txn import InitProducerIdRequest, InitProducerIdResponse
 from kafkalab.sim.kernel import Timer
 from kafkalab.sim.world import ProcessContext
 
@@ -313,7 +312,7 @@ class BrokerServer:
         if kind is cm.AllocateProducerIdsResponse:
             self._on_producer_id_block(msg)
             return
-        if kind is cm.CreateTopicsResponse:
+        if kind is CreateTopicsResponse:
             if self.groups is not None:
                 self.groups.on_create_topics_response(msg)
             return
@@ -426,7 +425,8 @@ class BrokerServer:
 
 def _no_coordinator(msg: Any) -> Any:
     """The answer of a broker without a control plane (and so without a group coordinator) to a group request."""
-    from kafkalab.groups import messages as gm
+    from kafkalab.protocol import group as gm
+    from kafkalab.protocol.consumer_group import ConsumerGroupHeartbeatResponse
 
     cid = msg.correlation_id
     error = "COORDINATOR_NOT_AVAILABLE"
@@ -446,4 +446,4 @@ def _no_coordinator(msg: Any) -> Any:
         return gm.OffsetCommitResponse({tp: error for tp in msg.offsets}, cid)
     if kind is gm.OffsetFetchRequest:
         return gm.OffsetFetchResponse(error, correlation_id=cid)
-    return gm.ConsumerGroupHeartbeatResponse(error, correlation_id=cid)
+    return ConsumerGroupHeartbeatResponse(error, correlation_id=cid)

@@ -9,11 +9,12 @@ coordinator, offsets, auto-commit), ``classic_member.py`` (``ConsumerCoordinator
 (KIP-848's ``ConsumerMembershipManager``); ``metadata.py`` and ``network.py`` (``Metadata``, ``NetworkClient``) serve
 all of them; ``futures.py`` holds what calls return; ``admin.py`` talks to the controllers (KIP-919).
 """
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.clients.consumer import KafkaConsumer
-from kafkalab.clients.futures import ConsumerRecord, FutureRecordMetadata, RecordMetadata
+from kafkalab.clients.futures import FutureRecordMetadata
 from kafkalab.clients.partitioner import StickyPartitioner, murmur2, partition_for_key, to_positive
 from kafkalab.clients.producer import ClientCrashedError, KafkaProducer
+from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.common.types import ConsumerRecord, RecordMetadata
 
 __all__ = [
     "StickyPartitioner", "murmur2", "partition_for_key", "to_positive",

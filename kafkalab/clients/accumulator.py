@@ -3,9 +3,9 @@
 How it works. ``send()`` appends a record to the last open batch of its partition's queue. A batch takes records while
 its v2 size stays within ``batch.size`` (its first record always fits, so one oversized record makes one oversized
 batch, as Kafka's ``MemoryRecordsBuilder.hasRoomFor`` allows); the record that does not fit closes it and opens the
-next. The size is kept incrementally with the v2 record sizing of :mod:`kafkalab.log.records` (varint length, offset
+next. The size is kept incrementally with the v2 record sizing of :mod:`kafkalab.common.records` (varint length, offset
 and timestamp deltas, key, value, headers), so an append never re-measures its batch; :meth:`ProducerBatch.build`
-stamps that size on the frozen :class:`~kafkalab.log.records.RecordBatch` without measuring again (a test checks the two
+stamps that size on the frozen :class:`~kafkalab.common.records.RecordBatch` without measuring again (a test checks the two
 agree).
 
 A queue's first batch is *ready* when it is full (another batch queues behind it), when it has waited ``linger.ms``
@@ -27,9 +27,8 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
-from kafkalab.broker.messages import TopicPartition
-from kafkalab.clients.futures import DeliveryCallback, FutureRecordMetadata, RecordMetadata
-from kafkalab.log.records import (
+from kafkalab.clients.futures import DeliveryCallback, FutureRecordMetadata
+from kafkalab.common.records import (
     BATCH_OVERHEAD_BYTES,
     Header,
     Record,
@@ -38,6 +37,8 @@ from kafkalab.log.records import (
     record_size_bytes,
     size_of_varint,
 )
+from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.common.types import RecordMetadata
 
 if TYPE_CHECKING:
     from kafkalab.clients.futures import _Waiter

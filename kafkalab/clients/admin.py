@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kafkalab.controller import messages as cm
 from kafkalab.errors import KafkaTimeoutError
+from kafkalab.protocol import admin as cm
+from kafkalab.protocol.controller import message_size_bytes
 from kafkalab.sim.world import ProcessContext
 
 __all__ = ["AdminClient"]
@@ -67,7 +68,7 @@ class AdminClient:
             self._corr += 1
             corr = self._corr
             msg = build(corr)
-            proc.ctx.send(target, msg, size_bytes=cm.message_size_bytes(msg))
+            proc.ctx.send(target, msg, size_bytes=message_size_bytes(msg))
             wait = min(self.request_timeout_ms, max(deadline - self.world.now, 0.0))
             self._drive(lambda c=corr, p=proc: c in p.responses, wait)  # type: ignore[misc]
             response = proc.responses.pop(corr, None)

@@ -10,9 +10,9 @@ How it works. :class:`ClassicMembership` runs inside the simulation on the consu
    ``on_partitions_lost``, an eager member ``on_partitions_revoked`` for everything it owns, a cooperative member only
    for partitions of topics it no longer subscribes to.
 2. JoinGroup with one protocol per ``partition.assignment.strategy`` entry, in order, each carrying a
-   :class:`~kafkalab.groups.messages.Subscription` (topics, the assignor's user data, owned partitions, generation).
+   :class:`~kafkalab.protocol.group.Subscription` (topics, the assignor's user data, owned partitions, generation).
    MEMBER_ID_REQUIRED is retried at once with the member id the answer gives (KIP-394).
-3. The leader runs the chosen assignor (:mod:`kafkalab.groups.assignors`) over the members' subscriptions and sends
+3. The leader runs the chosen assignor (:mod:`kafkalab.clients.assignors`) over the members' subscriptions and sends
    the assignments in its SyncGroup; followers send an empty one.
 4. *Join complete* (``onJoinComplete``), in the next application poll: cooperative members call
    ``on_partitions_revoked`` for what they lost and, if they lost anything, rejoin at once (KIP-429's follow-up
@@ -40,7 +40,6 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.clients.group_common import (
     COMMIT_FAILED_MESSAGE,
     COORDINATOR_ERRORS,
@@ -48,8 +47,9 @@ from kafkalab.clients.group_common import (
     RebalanceListener,
     sorted_tps,
 )
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import CommitFailedError, KafkaError, RebalanceInProgressError, error_for_name
-from kafkalab.groups.messages import (
+from kafkalab.protocol.group import (
     NO_GENERATION,
     UNKNOWN_MEMBER_ID,
     Assignment,
@@ -91,13 +91,13 @@ class MemberState(enum.Enum):
 
 
 def _assignors() -> Any:
-    from kafkalab.groups import assignors  # noqa: PLC0415 - written alongside; imported when a group first joins
+    from kafkalab.clients import assignors  # noqa: PLC0415 - written alongside; imported when a group first joins
     return assignors
 
 
 class ClassicMembership(GroupMembership):
     """One incarnation's membership in a classic group. ``assignor_lookup(name)`` gives the assignor object of a
-    strategy name (default :func:`kafkalab.groups.assignors.get_assignor`)."""
+    strategy name (default :func:`kafkalab.clients.assignors.get_assignor`)."""
 
     protocol = "classic"
 

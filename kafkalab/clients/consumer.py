@@ -18,7 +18,7 @@ run inside ``poll()`` (or ``close()``/``unsubscribe()``), outside simulation eve
 Without ``on_lost``, lost partitions go to ``on_revoke`` (Kafka's default ``onPartitionsLost``).
 
 ``commit(offsets=None, asynchronous=False, callback=None)``: the positions of the assignment (or ``offsets``, a mapping
-of partition to offset or :class:`~kafkalab.groups.messages.OffsetAndMetadata`); synchronous by default (drives the
+of partition to offset or :class:`~kafkalab.common.topic_partition.OffsetAndMetadata`); synchronous by default (drives the
 simulation, retries retriable errors up to ``default.api.timeout.ms``, raises ``CommitFailedError`` when the group
 moved on); ``asynchronous=True`` returns at once and calls ``callback(offsets, error)`` in a later ``poll()``.
 ``committed(partitions)`` returns ``{partition: OffsetAndMetadata or None}``.
@@ -35,17 +35,17 @@ import functools
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.check.history import History
 from kafkalab.clients.classic_member import ClassicMembership
 from kafkalab.clients.consumer_member import ConsumerProtocolMembership
 from kafkalab.clients.fetcher import ConsumerCore, PartitionState
-from kafkalab.clients.futures import ClientCrashedError, ConsumerRecord, Drive
+from kafkalab.clients.futures import ClientCrashedError, Drive
 from kafkalab.clients.group_common import NO_GROUP_ID_MESSAGE, GroupMembership
 from kafkalab.clients.metadata import bootstrap_nodes
+from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
+from kafkalab.common.types import ConsumerRecord
 from kafkalab.config import Config, resolve
 from kafkalab.errors import InvalidGroupIdError, KafkaError, KafkaTimeoutError
-from kafkalab.groups.messages import OffsetAndMetadata
 
 __all__ = ["KafkaConsumer", "ConsumerCore", "PartitionState", "RebalanceCallback", "CommitResultCallback",
            "MUTUALLY_EXCLUSIVE", "new_membership"]

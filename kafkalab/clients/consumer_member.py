@@ -38,7 +38,6 @@ import enum
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.clients.group_common import (
     COMMIT_FAILED_MESSAGE,
     COORDINATOR_ERRORS,
@@ -46,16 +45,16 @@ from kafkalab.clients.group_common import (
     RebalanceListener,
     sorted_tps,
 )
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import CommitFailedError, error_for_name
-from kafkalab.groups.messages import (
+from kafkalab.protocol.consumer_group import (
     JOIN_EPOCH,
     LEAVE_EPOCH,
-    NO_GENERATION,
     STATIC_LEAVE_EPOCH,
-    UNKNOWN_MEMBER_ID,
     ConsumerGroupHeartbeatRequest,
     ConsumerGroupHeartbeatResponse,
 )
+from kafkalab.protocol.group import NO_GENERATION, UNKNOWN_MEMBER_ID
 
 if TYPE_CHECKING:
     from kafkalab.clients.fetcher import ConsumerCore

@@ -35,22 +35,13 @@ import functools
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
-from kafkalab.broker.messages import (
-    EARLIEST_TIMESTAMP,
-    LATEST_TIMESTAMP,
-    NONE,
-    FetchPartition,
-    FetchRequest,
-    FetchResponse,
-    ListOffsetsRequest,
-    ListOffsetsResponse,
-    MetadataResponse,
-    TopicPartition,
-)
 from kafkalab.check.history import History
-from kafkalab.clients.futures import ConsumerRecord, Drive
+from kafkalab.clients.futures import Drive
 from kafkalab.clients.metadata import ClientMetadata
 from kafkalab.clients.network import ClientPort, NetworkClient
+from kafkalab.common.records import RecordBatch
+from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.common.types import ConsumerRecord
 from kafkalab.config import Config
 from kafkalab.errors import (
     KafkaError,
@@ -58,7 +49,15 @@ from kafkalab.errors import (
     OffsetOutOfRangeError,
     error_for_name,
 )
-from kafkalab.log.records import RecordBatch
+from kafkalab.protocol.common import NONE
+from kafkalab.protocol.fetch import FetchPartition, FetchRequest, FetchResponse
+from kafkalab.protocol.list_offsets import (
+    EARLIEST_TIMESTAMP,
+    LATEST_TIMESTAMP,
+    ListOffsetsRequest,
+    ListOffsetsResponse,
+)
+from kafkalab.protocol.metadata import MetadataResponse
 
 __all__ = ["ConsumerCore", "PartitionState"]
 

@@ -14,10 +14,10 @@ records costs one assignment, and ``RecordMetadata`` is built only when somebody
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from kafkalab.common.types import ConsumerRecord, RecordMetadata
 from kafkalab.errors import KafkaError, KafkaTimeoutError
-from kafkalab.log.records import Header
 
 if TYPE_CHECKING:
     from kafkalab.clients.accumulator import ProducerBatch
@@ -30,27 +30,6 @@ Drive = Callable[[Callable[[], bool], float], bool]
 
 class ClientCrashedError(KafkaError):
     """The client process crashed (``cluster.crash(client.node_id)``): what it had in flight has an unknown outcome."""
-
-
-class RecordMetadata(NamedTuple):
-    """Where a record landed. ``offset`` is -1 with ``acks=0`` (the producer never learns it)."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-
-
-class ConsumerRecord(NamedTuple):
-    """One record as ``poll()`` returns it."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-    key: bytes | None
-    value: Any
-    headers: tuple[Header, ...]
 
 
 #: ``on_delivery(metadata, exception)``: exactly one of them is None.

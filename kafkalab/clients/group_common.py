@@ -35,8 +35,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.clients.network import NetworkClient
+from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 from kafkalab.errors import (
     CommitFailedError,
     InvalidGroupIdError,
@@ -45,16 +45,15 @@ from kafkalab.errors import (
     RebalanceInProgressError,
     error_for_name,
 )
-from kafkalab.groups.messages import (
+from kafkalab.protocol.consumer_group import ConsumerGroupHeartbeatResponse
+from kafkalab.protocol.group import (
     NO_GENERATION,
     UNKNOWN_MEMBER_ID,
-    ConsumerGroupHeartbeatResponse,
     FindCoordinatorRequest,
     FindCoordinatorResponse,
     HeartbeatResponse,
     JoinGroupResponse,
     LeaveGroupResponse,
-    OffsetAndMetadata,
     OffsetCommitRequest,
     OffsetCommitResponse,
     OffsetFetchRequest,

@@ -29,11 +29,13 @@ from collections.abc import Callable, Hashable
 from random import Random
 from typing import Any
 
-from kafkalab.broker.messages import NONE, InitProducerIdRequest, InitProducerIdResponse, TopicPartition
 from kafkalab.clients.accumulator import ProducerBatch, RecordAccumulator
 from kafkalab.clients.metadata import ClientMetadata
 from kafkalab.clients.network import ClientPort, NetworkClient
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import KafkaError, OutOfOrderSequenceNumberError
+from kafkalab.protocol.common import NONE
+from kafkalab.protocol.txn import InitProducerIdRequest, InitProducerIdResponse
 
 __all__ = ["IdempotenceMixin"]
 

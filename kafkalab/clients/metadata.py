@@ -19,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
-from kafkalab.broker.messages import NONE, MetadataRequest, MetadataResponse, TopicPartition
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import ConfigError
+from kafkalab.protocol.common import NONE
+from kafkalab.protocol.metadata import MetadataRequest, MetadataResponse
 
 __all__ = ["PartitionInfo", "ClientMetadata", "bootstrap_nodes"]
 

@@ -20,8 +20,8 @@ import random
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
-from kafkalab.broker.messages import message_size_bytes
 from kafkalab.clients.metadata import ClientMetadata
+from kafkalab.protocol.sizes import message_size_bytes
 from kafkalab.transport import ConnectionReset
 
 __all__ = ["ClientPort", "TimerHandle", "NetworkClient", "REQUEST_TIMED_OUT", "NETWORK_EXCEPTION"]

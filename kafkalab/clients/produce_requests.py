@@ -24,12 +24,14 @@ import functools
 from collections.abc import Hashable
 from typing import Any
 
-from kafkalab.broker.messages import NONE, ProduceRequest, ProduceResponse, TopicPartition
 from kafkalab.check.history import History
 from kafkalab.clients.accumulator import ProducerBatch
 from kafkalab.clients.idempotence import IdempotenceMixin
 from kafkalab.clients.network import NETWORK_EXCEPTION, REQUEST_TIMED_OUT
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import KafkaError, KafkaTimeoutError, error_for_name
+from kafkalab.protocol.common import NONE
+from kafkalab.protocol.produce import ProduceRequest, ProduceResponse
 
 __all__ = ["ProduceRequestsMixin"]
 

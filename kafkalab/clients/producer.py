@@ -30,9 +30,9 @@ from kafkalab.check.history import History
 from kafkalab.clients.futures import ClientCrashedError, DeliveryCallback, Drive, FutureRecordMetadata
 from kafkalab.clients.metadata import bootstrap_nodes
 from kafkalab.clients.sender import Blocked, ProducerCore
+from kafkalab.common.records import Header
 from kafkalab.config import Config, resolve
 from kafkalab.errors import ConfigError, KafkaTimeoutError, MessageTooLargeError
-from kafkalab.log.records import Header
 
 __all__ = ["KafkaProducer", "ProducerCore", "producer_config", "to_bytes", "to_headers", "ClientCrashedError"]
 

@@ -28,8 +28,6 @@ import functools
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from kafkalab.broker.messages import MetadataResponse, TopicPartition
-from kafkalab.broker.producer_state import NUM_BATCHES_TO_RETAIN
 from kafkalab.check.history import History
 from kafkalab.clients.accumulator import NeedMemory, ProducerBatch, RecordAccumulator, estimate_record_size
 from kafkalab.clients.futures import ClientCrashedError, DeliveryCallback, Drive, FutureRecordMetadata
@@ -37,9 +35,12 @@ from kafkalab.clients.metadata import ClientMetadata
 from kafkalab.clients.network import ClientPort, NetworkClient
 from kafkalab.clients.partitioner import StickyPartitioner, partition_for_key
 from kafkalab.clients.produce_requests import ProduceRequestsMixin
+from kafkalab.common.records import Header
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.config import Config
 from kafkalab.errors import BufferExhaustedError, KafkaError, KafkaTimeoutError, MessageTooLargeError
-from kafkalab.log.records import Header
+from kafkalab.protocol.metadata import MetadataResponse
+from kafkalab.protocol.produce import NUM_BATCHES_TO_RETAIN
 
 __all__ = ["ProducerCore", "Blocked"]
 

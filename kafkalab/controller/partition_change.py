@@ -12,21 +12,16 @@ and a liveness predicate to the ``PartitionChangeRecord`` that gets there (or No
 - an empty target ISR is never applied (the last member stays), but it leaves no valid leader.
 
 Replaying the record bumps the partition epoch, and the leader epoch on a leader change
-(:meth:`~kafkalab.controller.image.PartitionRegistration.merge`); an ISR shrink alone does not bump the leader epoch
+(:meth:`~kafkalab.metadata.image.PartitionRegistration.merge`); an ISR shrink alone does not bump the leader epoch
 (Kafka >= 3.6, KAFKA-15021).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from kafkalab.controller.image import PartitionRegistration
-from kafkalab.controller.messages import ELECTION_PREFERRED, ELECTION_UNCLEAN
-from kafkalab.controller.records import (
-    LEADER_RECOVERY_RECOVERING,
-    NO_CHANGE,
-    NO_LEADER,
-    PartitionChangeRecord,
-)
+from kafkalab.metadata.image import PartitionRegistration
+from kafkalab.metadata.records import LEADER_RECOVERY_RECOVERING, NO_CHANGE, NO_LEADER, PartitionChangeRecord
+from kafkalab.protocol.admin import ELECTION_PREFERRED, ELECTION_UNCLEAN
 
 __all__ = ["ELECTION_ONLINE", "build_partition_change", "validate_topic_name"]
 

@@ -55,12 +55,12 @@ from typing import Any, Protocol
 
 from kafkalab.config import Config, resolve
 from kafkalab.config import keys as config_keys
-from kafkalab.controller import messages as cm
 from kafkalab.controller.heartbeats import BrokerHeartbeatManager
-from kafkalab.controller.image import MetadataImage
 from kafkalab.controller.partition_change import ELECTION_ONLINE, build_partition_change, validate_topic_name
 from kafkalab.controller.placement import StripedReplicaPlacer, UsableBroker
-from kafkalab.controller.records import (
+from kafkalab.errors import ConfigError, InvalidReplicationFactorError, InvariantViolation
+from kafkalab.metadata.image import MetadataImage
+from kafkalab.metadata.records import (
     LEADER_RECOVERY_RECOVERED,
     LEADER_RECOVERY_RECOVERING,
     NO_CHANGE,
@@ -75,7 +75,21 @@ from kafkalab.controller.records import (
     RemoveTopicRecord,
     TopicRecord,
 )
-from kafkalab.errors import ConfigError, InvalidReplicationFactorError, InvariantViolation
+from kafkalab.protocol import admin as cm
+from kafkalab.protocol.common import NONE
+from kafkalab.protocol.controller import (
+    PRODUCER_ID_BLOCK_SIZE,
+    AllocateProducerIdsRequest,
+    AllocateProducerIdsResponse,
+    AlterPartitionItem,
+    AlterPartitionItemResult,
+    AlterPartitionRequest,
+    AlterPartitionResponse,
+    BrokerHeartbeatRequest,
+    BrokerHeartbeatResponse,
+    BrokerRegistrationRequest,
+    BrokerRegistrationResponse,
+)
 
 __all__ = ["ControllerPort", "QuorumController", "BrokerHeartbeatManager", "ELECTION_ONLINE",
            "build_partition_change", "validate_topic_name"]
@@ -123,15 +137,15 @@ class QuorumController:
         self.heartbeats: BrokerHeartbeatManager | None = None
         self.records_written = 0
         self._handlers: dict[type, Callable[[int, Any, float], None]] = {
-            cm.BrokerRegistrationRequest: self._on_register,
-            cm.BrokerHeartbeatRequest: self._on_heartbeat,
-            cm.AlterPartitionRequest: self._on_alter_partition,
+            BrokerRegistrationRequest: self._on_register,
+            BrokerHeartbeatRequest: self._on_heartbeat,
+            AlterPartitionRequest: self._on_alter_partition,
             cm.CreateTopicsRequest: self._on_create_topics,
             cm.DeleteTopicsRequest: self._on_delete_topics,
             cm.CreatePartitionsRequest: self._on_create_partitions,
             cm.IncrementalAlterConfigsRequest: self._on_alter_configs,
             cm.ElectLeadersRequest: self._on_elect_leaders,
-            cm.AllocateProducerIdsRequest: self._on_allocate_producer_ids,
+            AllocateProducerIdsRequest: self._on_allocate_producer_ids,
         }
 
     def __repr__(self) -> str:
@@ -255,12 +269,12 @@ class QuorumController:
     def _error_response(self, request: Any, error: str, message: str | None) -> Any:
         kind = type(request)
         cid = request.correlation_id
-        if kind is cm.BrokerRegistrationRequest:
-            return cm.BrokerRegistrationResponse(error, error_message=message, correlation_id=cid)
-        if kind is cm.BrokerHeartbeatRequest:
-            return cm.BrokerHeartbeatResponse(error, error_message=message, correlation_id=cid)
-        if kind is cm.AlterPartitionRequest:
-            return cm.AlterPartitionResponse(error, correlation_id=cid)
+        if kind is BrokerRegistrationRequest:
+            return BrokerRegistrationResponse(error, error_message=message, correlation_id=cid)
+        if kind is BrokerHeartbeatRequest:
+            return BrokerHeartbeatResponse(error, error_message=message, correlation_id=cid)
+        if kind is AlterPartitionRequest:
+            return AlterPartitionResponse(error, correlation_id=cid)
         if kind is cm.CreateTopicsRequest:
             return cm.CreateTopicsResponse(tuple(cm.CreatableTopicResult(t.name, error, message)
                                                  for t in request.topics), cid)
@@ -276,8 +290,8 @@ class QuorumController:
                 for r in request.resources), cid)
         if kind is cm.ElectLeadersRequest:
             return cm.ElectLeadersResponse(error, correlation_id=cid)
-        if kind is cm.AllocateProducerIdsRequest:
-            return cm.AllocateProducerIdsResponse(error, correlation_id=cid)
+        if kind is AllocateProducerIdsRequest:
+            return AllocateProducerIdsResponse(error, correlation_id=cid)
         raise TypeError(f"not a controller request: {kind.__name__}")
 
     # ================================================================================================================
@@ -400,13 +414,13 @@ class QuorumController:
         if self.active:
             self._arm_session_timer()
 
-    def _on_register(self, src: int, req: cm.BrokerRegistrationRequest, now_ms: float) -> None:
+    def _on_register(self, src: int, req: BrokerRegistrationRequest, now_ms: float) -> None:
         hb = self.heartbeats
         assert hb is not None
         existing = self.working.brokers.get(req.broker_id)
         if (existing is not None and existing.incarnation_id != req.incarnation_id
                 and hb.has_valid_session(req.broker_id, now_ms)):
-            self.port.send(src, cm.BrokerRegistrationResponse(
+            self.port.send(src, BrokerRegistrationResponse(
                 "DUPLICATE_BROKER_REGISTRATION", error_message="Another broker is registered with that broker id.",
                 correlation_id=req.correlation_id))
             return
@@ -417,20 +431,20 @@ class QuorumController:
             return
         hb.touch(req.broker_id, True, now_ms)
         hb.fenced(req.broker_id)
-        self._respond_on_commit(src, req, cm.BrokerRegistrationResponse(cm.NONE, broker_epoch,
+        self._respond_on_commit(src, req, BrokerRegistrationResponse(NONE, broker_epoch,
                                                                    correlation_id=req.correlation_id))
 
-    def _on_heartbeat(self, src: int, req: cm.BrokerHeartbeatRequest, now_ms: float) -> None:
+    def _on_heartbeat(self, src: int, req: BrokerHeartbeatRequest, now_ms: float) -> None:
         hb = self.heartbeats
         assert hb is not None
         reg = self.working.brokers.get(req.broker_id)
         if reg is None:
-            self.port.send(src, cm.BrokerHeartbeatResponse(
+            self.port.send(src, BrokerHeartbeatResponse(
                 "BROKER_ID_NOT_REGISTERED", error_message=f"Broker {req.broker_id} is not registered.",
                 correlation_id=req.correlation_id))
             return
         if reg.broker_epoch != req.broker_epoch:
-            self.port.send(src, cm.BrokerHeartbeatResponse(
+            self.port.send(src, BrokerHeartbeatResponse(
                 "STALE_BROKER_EPOCH", error_message=f"Expected broker epoch {reg.broker_epoch}, but got broker "
                                                     f"epoch {req.broker_epoch}",
                 correlation_id=req.correlation_id))
@@ -475,24 +489,24 @@ class QuorumController:
         if not ok:
             return
         after = self.working.brokers[broker_id]
-        self._respond_on_commit(src, req, cm.BrokerHeartbeatResponse(
-            cm.NONE, is_caught_up=caught_up, is_fenced=after.fenced, should_shut_down=should_shut_down,
+        self._respond_on_commit(src, req, BrokerHeartbeatResponse(
+            NONE, is_caught_up=caught_up, is_fenced=after.fenced, should_shut_down=should_shut_down,
             correlation_id=req.correlation_id))
 
     # ================================================================================================================
     # AlterPartition (KIP-497)
     # ================================================================================================================
-    def _on_alter_partition(self, src: int, req: cm.AlterPartitionRequest, now_ms: float) -> None:
+    def _on_alter_partition(self, src: int, req: AlterPartitionRequest, now_ms: float) -> None:
         working = self.working
         reg = working.brokers.get(req.broker_id)
         if reg is None or reg.broker_epoch != req.broker_epoch:
-            self.port.send(src, cm.AlterPartitionResponse("STALE_BROKER_EPOCH", correlation_id=req.correlation_id))
+            self.port.send(src, AlterPartitionResponse("STALE_BROKER_EPOCH", correlation_id=req.correlation_id))
             return
         records: list[MetadataRecord] = []
-        outcome: list[tuple[cm.AlterPartitionItem, str]] = []
+        outcome: list[tuple[AlterPartitionItem, str]] = []
         for item in req.partitions:
             error = self._check_alter_partition(req.broker_id, item)
-            if error == cm.NONE:
+            if error == NONE:
                 topic = working.topics[item.topic]
                 part = topic.partitions[item.partition]
                 change = build_partition_change(topic.topic_id, item.partition, part, self._acceptable,
@@ -505,15 +519,15 @@ class QuorumController:
             return
         results = []
         for item, error in outcome:
-            if error != cm.NONE:
-                results.append(cm.AlterPartitionItemResult(item.topic, item.partition, error))
+            if error != NONE:
+                results.append(AlterPartitionItemResult(item.topic, item.partition, error))
                 continue
             part = working.topics[item.topic].partitions[item.partition]
-            results.append(cm.AlterPartitionItemResult(item.topic, item.partition, cm.NONE, part.leader,
+            results.append(AlterPartitionItemResult(item.topic, item.partition, NONE, part.leader,
                                                        part.leader_epoch, part.isr, part.partition_epoch))
-        self._respond_on_commit(src, req, cm.AlterPartitionResponse(cm.NONE, tuple(results), req.correlation_id))
+        self._respond_on_commit(src, req, AlterPartitionResponse(NONE, tuple(results), req.correlation_id))
 
-    def _check_alter_partition(self, broker_id: int, item: cm.AlterPartitionItem) -> str:
+    def _check_alter_partition(self, broker_id: int, item: AlterPartitionItem) -> str:
         """``ReplicationControlManager.validateAlterPartitionData``: the error for one partition, or NONE."""
         topic = self.working.topics.get(item.topic)
         part = None if topic is None else topic.partitions.get(item.partition)
@@ -535,7 +549,7 @@ class QuorumController:
         if (len(isr) > 1 and part.leader_recovery_state == LEADER_RECOVERY_RECOVERING
                 and item.leader_recovery_state != LEADER_RECOVERY_RECOVERED):
             return "INVALID_REQUEST"
-        return cm.NONE
+        return NONE
 
     # ================================================================================================================
     # topics
@@ -614,7 +628,7 @@ class QuorumController:
         partition_records, problem = self._partition_records(topic_id, 0, assignments)
         if problem is not None:
             return fail("INVALID_REPLICATION_FACTOR", problem)
-        result = cm.CreatableTopicResult(t.name, cm.NONE, None, topic_id, len(assignments), len(assignments[0]))
+        result = cm.CreatableTopicResult(t.name, NONE, None, topic_id, len(assignments), len(assignments[0]))
         if validate_only:
             return result, []
         records: list[MetadataRecord] = [TopicRecord(t.name, topic_id)]
@@ -647,7 +661,7 @@ class QuorumController:
                 continue
             deleted.add(name)
             records.append(RemoveTopicRecord(topic.topic_id))
-            results.append(cm.DeletableTopicResult(name, cm.NONE))
+            results.append(cm.DeletableTopicResult(name, NONE))
         if records and self._write(records, now_ms) is None:
             return
         self._respond_on_commit(src, req, cm.DeleteTopicsResponse(tuple(results), req.correlation_id))
@@ -701,7 +715,7 @@ class QuorumController:
         records, problem = self._partition_records(topic.topic_id, current, assignments)
         if problem is not None:
             return fail("INVALID_REPLICATION_FACTOR", problem)
-        return cm.CreatePartitionsTopicResult(t.name, cm.NONE), records
+        return cm.CreatePartitionsTopicResult(t.name, NONE), records
 
     def _on_alter_configs(self, src: int, req: cm.IncrementalAlterConfigsRequest, now_ms: float) -> None:
         results = []
@@ -745,7 +759,7 @@ class QuorumController:
             if problem is not None:
                 results.append(result(*problem))
                 continue
-            results.append(result(cm.NONE))
+            results.append(result(NONE))
             if not req.validate_only:
                 records.extend(res_records)
                 if any(getattr(r, "name", None) == "unclean.leader.election.enable" for r in res_records):
@@ -802,22 +816,22 @@ class QuorumController:
                 continue
             if change is not None:
                 records.append(change)
-            results.append(cm.PartitionElectionResult(name, pid, cm.NONE))
+            results.append(cm.PartitionElectionResult(name, pid, NONE))
         if records and self._write(records, now_ms) is None:
             return
-        self._respond_on_commit(src, req, cm.ElectLeadersResponse(cm.NONE, tuple(results), req.correlation_id))
+        self._respond_on_commit(src, req, cm.ElectLeadersResponse(NONE, tuple(results), req.correlation_id))
 
-    def _on_allocate_producer_ids(self, src: int, req: cm.AllocateProducerIdsRequest, now_ms: float) -> None:
+    def _on_allocate_producer_ids(self, src: int, req: AllocateProducerIdsRequest, now_ms: float) -> None:
         reg = self.working.brokers.get(req.broker_id)
         if reg is None or reg.broker_epoch != req.broker_epoch:
-            self.port.send(src, cm.AllocateProducerIdsResponse("STALE_BROKER_EPOCH",
+            self.port.send(src, AllocateProducerIdsResponse("STALE_BROKER_EPOCH",
                                                                correlation_id=req.correlation_id))
             return
         start = self.working.next_producer_id
-        size = cm.PRODUCER_ID_BLOCK_SIZE
+        size = PRODUCER_ID_BLOCK_SIZE
         if self._write([ProducerIdsRecord(req.broker_id, req.broker_epoch, start + size)], now_ms) is None:
             return
-        self._respond_on_commit(src, req, cm.AllocateProducerIdsResponse(cm.NONE, start, size, req.correlation_id))
+        self._respond_on_commit(src, req, AllocateProducerIdsResponse(NONE, start, size, req.correlation_id))
 
 
 def _kafka_text(value: Any) -> str:

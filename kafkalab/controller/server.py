@@ -1,6 +1,6 @@
 """ControllerServer: the World process of a controller node (Kafka's ``ControllerServer`` in KRaft mode).
 
-How it works. The process runs a KRaft *voter* of ``__cluster_metadata`` (:class:`~kafkalab.controller.driver.
+How it works. The process runs a KRaft *voter* of ``__cluster_metadata`` (:class:`~kafkalab.metadata.log_replica.
 MetadataLogReplica`: log, quorum state and snapshot on the node's Disk) and a :class:`~kafkalab.controller.
 quorum_controller.QuorumController`. Raft messages go to the replica, controller requests to the controller. After
 every input (message, timer, fsync) the server
@@ -24,17 +24,17 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kafkalab.config import Config, resolve
-from kafkalab.controller.driver import MetadataLogReplica, NamedTimers
-from kafkalab.controller.image import MetadataImage
-from kafkalab.controller.messages import CONTROLLER_REQUESTS, message_size_bytes
 from kafkalab.controller.quorum_controller import QuorumController
-from kafkalab.controller.records import (
+from kafkalab.metadata.image import MetadataImage
+from kafkalab.metadata.log_replica import MetadataLogReplica, NamedTimers
+from kafkalab.metadata.records import (
     NO_CHANGE,
     BrokerRegistrationChangeRecord,
     MetadataRecord,
     PartitionChangeRecord,
     RegisterBrokerRecord,
 )
+from kafkalab.protocol.controller import CONTROLLER_REQUESTS, message_size_bytes
 from kafkalab.raft.config import RaftConfig
 from kafkalab.raft.state import Role
 from kafkalab.sim.world import ProcessContext

@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from kafkalab.broker.messages import TopicPartition
+from kafkalab.common.topic_partition import TopicPartition
 
 __all__ = ["ConsumerApp", "GroupRecorder", "OwnershipMetrics", "EVENT_COLUMNS"]
 

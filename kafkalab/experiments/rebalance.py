@@ -52,7 +52,7 @@ from typing import Any
 import pandas as pd
 
 import kafkalab as kl
-from kafkalab.broker.messages import TopicPartition
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.experiments.consumer_app import ConsumerApp, GroupRecorder
 from kafkalab.experiments.provenance import DATA_DIR, code_version, write_result
 

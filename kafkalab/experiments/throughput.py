@@ -49,9 +49,9 @@ import numpy as np
 import pandas as pd
 
 from kafkalab.broker.cost import DEFAULT_COST, CostModel
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.broker.server import BrokerServer
 from kafkalab.cluster import Cluster
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.experiments.provenance import DATA_DIR, code_version
 from kafkalab.sim.network import LinkSpec
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafkalab.errors import InvariantViolation
-from kafkalab.groups.messages import JoinGroupMember, JoinGroupResponse, SyncGroupResponse
 from kafkalab.groups.records import GroupMetadataValue, MemberMetadata
+from kafkalab.protocol.group import JoinGroupMember, JoinGroupResponse, SyncGroupResponse
 
 __all__ = ["ClassicGroupState", "VALID_PREVIOUS_STATES", "ClassicGroupMember", "ClassicGroup", "CONSUMER_PROTOCOL_TYPE"]
 

@@ -33,7 +33,9 @@ from kafkalab.groups.classic_rebalance import (
     heartbeat_timer,
     sync_timer,
 )
-from kafkalab.groups.messages import (
+from kafkalab.groups.records import group_key
+from kafkalab.groups.runtime import CoordinatorRuntime, Respond, Shard
+from kafkalab.protocol.group import (
     HeartbeatRequest,
     HeartbeatResponse,
     JoinGroupRequest,
@@ -43,8 +45,6 @@ from kafkalab.groups.messages import (
     SyncGroupRequest,
     SyncGroupResponse,
 )
-from kafkalab.groups.records import group_key
-from kafkalab.groups.runtime import CoordinatorRuntime, Respond, Shard
 
 __all__ = ["ClassicProtocol", "NEW_MEMBER_JOIN_TIMEOUT_MS"]
 

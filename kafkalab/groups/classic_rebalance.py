@@ -17,10 +17,10 @@ from __future__ import annotations
 from kafkalab.errors import InvariantViolation
 from kafkalab.groups.classic import ClassicGroup, ClassicGroupMember
 from kafkalab.groups.classic import ClassicGroupState as S
-from kafkalab.groups.messages import Assignment, JoinGroupResponse, SyncGroupResponse
 from kafkalab.groups.offset_handlers import OffsetExpiration
 from kafkalab.groups.records import group_key
 from kafkalab.groups.runtime import CoordinatorRuntime, Shard
+from kafkalab.protocol.group import Assignment, JoinGroupResponse, SyncGroupResponse
 
 __all__ = ["ClassicRebalance", "EMPTY_ASSIGNMENT", "complete_join", "complete_sync", "heartbeat_timer",
            "join_timer", "sync_timer"]

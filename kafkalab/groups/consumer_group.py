@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from kafkalab.broker.messages import TopicPartition
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import (
     FencedInstanceIdError,
     GroupIdNotFoundError,
@@ -60,13 +60,6 @@ from kafkalab.errors import (
 )
 from kafkalab.groups import consumer_group_records as rec
 from kafkalab.groups.consumer_group_records import ConsumerGroup, Record
-from kafkalab.groups.messages import (
-    JOIN_EPOCH,
-    LEAVE_EPOCH,
-    STATIC_LEAVE_EPOCH,
-    ConsumerGroupHeartbeatRequest,
-    ConsumerGroupHeartbeatResponse,
-)
 from kafkalab.groups.reconciliation import (
     ConsumerGroupMember,
     MemberState,
@@ -75,6 +68,13 @@ from kafkalab.groups.reconciliation import (
     validate_heartbeat,
 )
 from kafkalab.groups.server_assignors import MemberSpec, get_server_assignor
+from kafkalab.protocol.consumer_group import (
+    JOIN_EPOCH,
+    LEAVE_EPOCH,
+    STATIC_LEAVE_EPOCH,
+    ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse,
+)
 
 __all__ = ["ConsumerGroupManager", "CoordinatorPort", "map_write_error"]
 

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kafkalab.broker.messages import TopicPartition
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import InvariantViolation
 from kafkalab.groups.reconciliation import NO_OWNER_EPOCH, ConsumerGroupMember, MemberState
 

@@ -39,31 +39,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from kafkalab.broker.messages import TopicPartition
+from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 from kafkalab.config import Config, resolve
 from kafkalab.groups.classic import ClassicGroupState as S
 from kafkalab.groups.classic_protocol import NEW_MEMBER_JOIN_TIMEOUT_MS, ClassicProtocol
 from kafkalab.groups.classic_rebalance import EMPTY_ASSIGNMENT, ClassicRebalance, join_timer, sync_timer
 from kafkalab.groups.hashing import partition_for
-from kafkalab.groups.messages import (
-    GROUP_REQUESTS,
-    Assignment,
-    ConsumerGroupHeartbeatRequest,
-    ConsumerGroupHeartbeatResponse,
-    HeartbeatRequest,
-    HeartbeatResponse,
-    JoinGroupRequest,
-    JoinGroupResponse,
-    LeaveGroupRequest,
-    LeaveGroupResponse,
-    OffsetAndMetadata,
-    OffsetCommitRequest,
-    OffsetCommitResponse,
-    OffsetFetchRequest,
-    OffsetFetchResponse,
-    SyncGroupRequest,
-    SyncGroupResponse,
-)
 from kafkalab.groups.offset_handlers import OffsetExpiration, OffsetHandlers
 from kafkalab.groups.records import group_key, value_size_bytes
 from kafkalab.groups.runtime import (
@@ -74,6 +55,23 @@ from kafkalab.groups.runtime import (
     Respond,
     Shard,
     map_write_error,
+)
+from kafkalab.protocol.consumer_group import ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse
+from kafkalab.protocol.group import (
+    GROUP_REQUESTS,
+    Assignment,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    JoinGroupRequest,
+    JoinGroupResponse,
+    LeaveGroupRequest,
+    LeaveGroupResponse,
+    OffsetCommitRequest,
+    OffsetCommitResponse,
+    OffsetFetchRequest,
+    OffsetFetchResponse,
+    SyncGroupRequest,
+    SyncGroupResponse,
 )
 
 __all__ = ["CoordinatorPort", "GroupCoordinator", "WRITE_ERRORS", "map_write_error", "LOAD_BYTES_PER_MS",

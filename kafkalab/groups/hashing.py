@@ -4,19 +4,12 @@ Java's ``String.hashCode`` runs over UTF-16 code units with 32-bit overflow and 
 """
 from __future__ import annotations
 
-__all__ = ["OFFSETS_TOPIC", "java_string_hash", "partition_for"]
+from kafkalab.common.utils import java_string_hash
+
+__all__ = ["OFFSETS_TOPIC", "partition_for"]
 
 #: The internal, compacted topic holding committed offsets and group state.
 OFFSETS_TOPIC = "__consumer_offsets"
-
-
-def java_string_hash(s: str) -> int:
-    """Java's ``String.hashCode()``: ``s[0]*31^(n-1) + ... + s[n-1]`` over UTF-16 code units, as a signed int32."""
-    h = 0
-    data = s.encode("utf-16-be")
-    for i in range(0, len(data), 2):
-        h = (31 * h + ((data[i] << 8) | data[i + 1])) & 0xFFFFFFFF
-    return h - (1 << 32) if h >= (1 << 31) else h
 
 
 def partition_for(group_id: str, num_partitions: int = 50) -> int:

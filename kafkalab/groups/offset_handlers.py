@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from kafkalab.groups.classic import ClassicGroup
 from kafkalab.groups.classic import ClassicGroupState as S
-from kafkalab.groups.messages import (
+from kafkalab.groups.offsets import commit_records
+from kafkalab.groups.records import OFFSET_TAG, group_key
+from kafkalab.groups.runtime import CoordinatorRuntime, Respond, Shard
+from kafkalab.protocol.group import (
     OffsetCommitRequest,
     OffsetCommitResponse,
     OffsetFetchRequest,
     OffsetFetchResponse,
 )
-from kafkalab.groups.offsets import commit_records
-from kafkalab.groups.records import OFFSET_TAG, group_key
-from kafkalab.groups.runtime import CoordinatorRuntime, Respond, Shard
 
 if TYPE_CHECKING:       # classic_rebalance imports this module (it arms the expiration check)
     from kafkalab.groups.classic_rebalance import ClassicRebalance

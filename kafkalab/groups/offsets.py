@@ -21,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kafkalab.broker.messages import TopicPartition
-from kafkalab.groups.messages import OffsetAndMetadata
+from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 from kafkalab.groups.records import OffsetCommitValue, offset_key, parse_offset_key
 
 __all__ = ["OffsetStore", "commit_records", "OFFSET_METADATA_MAX_BYTES", "NO_OFFSET"]

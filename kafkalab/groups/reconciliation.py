@@ -27,9 +27,9 @@ import enum
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 
-from kafkalab.broker.messages import TopicPartition
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import FencedMemberEpochError, InvalidRequestError, UnsupportedAssignorError
-from kafkalab.groups.messages import (
+from kafkalab.protocol.consumer_group import (
     JOIN_EPOCH,
     LEAVE_EPOCH,
     STATIC_LEAVE_EPOCH,

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kafkalab.broker.messages import TopicPartition
-from kafkalab.groups.messages import Assignment, Subscription
+from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.protocol.group import Assignment, Subscription
 
 __all__ = [
     "OFFSET_TAG", "GROUP_TAG", "CONSUMER_GROUP_TAG",

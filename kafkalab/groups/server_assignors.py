@@ -37,8 +37,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from kafkalab.broker.messages import TopicPartition
-from kafkalab.groups.assignors import lookup_by_name
+from kafkalab.common.names import lookup_by_name
+from kafkalab.common.topic_partition import TopicPartition
 
 __all__ = ["MemberSpec", "ServerAssignor", "uniform_assign", "range_assign", "SERVER_ASSIGNORS", "get_server_assignor"]
 

@@ -3,12 +3,7 @@
 Follows Kafka's storage layer (``UnifiedLog``, ``LocalLog``, ``LogSegment``, ``LeaderEpochFileCache``, ``LogCleaner``).
 Time is always an argument (``now_ms``); nothing here reads a clock or draws random numbers.
 """
-from kafkalab.log.cleaner import CleanerStats
-from kafkalab.log.epoch_cache import UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET, LeaderEpochCache
-from kafkalab.log.log_config import LogConfig
-from kafkalab.log.manager import LogManager
-from kafkalab.log.partition_log import PartitionLog, UnexpectedAppendOffsetError
-from kafkalab.log.records import (
+from kafkalab.common.records import (
     BATCH_OVERHEAD_BYTES,
     NO_OFFSET,
     Header,
@@ -18,6 +13,11 @@ from kafkalab.log.records import (
     size_of_varint,
     size_of_varlong,
 )
+from kafkalab.log.cleaner import CleanerStats
+from kafkalab.log.epoch_cache import UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET, LeaderEpochCache
+from kafkalab.log.log_config import LogConfig
+from kafkalab.log.manager import LogManager
+from kafkalab.log.partition_log import PartitionLog, UnexpectedAppendOffsetError
 from kafkalab.log.segment import LogSegment
 
 __all__ = [

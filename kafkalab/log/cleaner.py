@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from kafkalab.common.records import RecordBatch
 from kafkalab.log.log_config import LogConfig
-from kafkalab.log.records import RecordBatch
 from kafkalab.log.segment import LogSegment
 
 __all__ = ["CleanerStats", "build_offset_map", "clean_segments", "group_segments_by_size"]

@@ -32,11 +32,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
+from kafkalab.common.records import NO_OFFSET, Record, RecordBatch
 from kafkalab.errors import InvalidRecordError, MessageTooLargeError, OffsetOutOfRangeError
 from kafkalab.log.cleaner import CleanerStats, clean_segments
 from kafkalab.log.epoch_cache import LeaderEpochCache
 from kafkalab.log.log_config import LONG_MAX, LogConfig
-from kafkalab.log.records import NO_OFFSET, Record, RecordBatch
 from kafkalab.log.segment import LogSegment
 
 __all__ = ["PartitionLog", "UnexpectedAppendOffsetError"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from kafkalab.log.records import RecordBatch
+from kafkalab.common.records import RecordBatch
 
 __all__ = ["LogSegment"]
 

@@ -3,13 +3,13 @@
 ``RaftNode`` (:mod:`kafkalab.raft.node`) is the protocol core; ``RaftCluster`` (:mod:`kafkalab.raft.cluster`) runs a
 quorum of them in a simulated world; ``RaftInvariants`` judges every event; :mod:`kafkalab.raft.plot` draws timelines.
 """
+from kafkalab.protocol.raft import LeaderChange, Payload, Snapshot
 from kafkalab.raft.cluster import CRASHED, RaftCluster, RaftProcess
 from kafkalab.raft.config import RaftConfig
 from kafkalab.raft.invariants import RaftInvariants
-from kafkalab.raft.messages import ElectionState, LeaderChange, Payload, Snapshot
 from kafkalab.raft.node import RaftNode, RaftPort
 from kafkalab.raft.quorum import EpochElection, high_watermark_candidate, is_log_up_to_date, majority
-from kafkalab.raft.state import TRANSITIONS, IllegalTransition, Role
+from kafkalab.raft.state import TRANSITIONS, ElectionState, IllegalTransition, Role
 
 __all__ = ["CRASHED", "RaftCluster", "RaftProcess", "RaftConfig", "RaftInvariants", "ElectionState", "LeaderChange",
            "Payload", "Snapshot", "RaftNode", "RaftPort", "EpochElection", "high_watermark_candidate",

@@ -22,11 +22,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kafkalab.log.partition_log import PartitionLog
+from kafkalab.protocol.raft import Snapshot, message_size_bytes
 from kafkalab.raft.config import RaftConfig
 from kafkalab.raft.invariants import RaftInvariants
-from kafkalab.raft.messages import ElectionState, Snapshot, message_size_bytes
 from kafkalab.raft.node import METADATA_LOG_NAME, QUORUM_STATE_KEY, SNAPSHOT_KEY, RaftNode, new_metadata_log
-from kafkalab.raft.state import Role
+from kafkalab.raft.state import ElectionState, Role
 from kafkalab.sim.network import LinkSpec
 from kafkalab.sim.world import NamedTimers, ProcessContext, World
 

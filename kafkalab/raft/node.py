@@ -39,10 +39,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kafkalab.common.records import Record, RecordBatch, value_size_bytes
 from kafkalab.log.log_config import LogConfig
 from kafkalab.log.partition_log import PartitionLog
-from kafkalab.log.records import Record, RecordBatch, value_size_bytes
-from kafkalab.raft import messages as m
+from kafkalab.protocol import raft as m
+from kafkalab.protocol.common import NONE
 from kafkalab.raft.config import RaftConfig
 from kafkalab.raft.quorum import (
     EpochElection,
@@ -52,7 +53,7 @@ from kafkalab.raft.quorum import (
     majority,
     strict_exponential_backoff_ms,
 )
-from kafkalab.raft.state import OBSERVER_ROLES, TRANSITIONS, IllegalTransition, Role
+from kafkalab.raft.state import OBSERVER_ROLES, TRANSITIONS, ElectionState, IllegalTransition, Role
 
 __all__ = ["RaftNode", "RaftPort", "QUORUM_STATE_KEY", "SNAPSHOT_KEY", "METADATA_LOG_NAME", "MAX_BATCH_SIZE_BYTES",
            "new_metadata_log"]
@@ -117,7 +118,7 @@ class RaftNode:
     """One KRaft replica. ``voters`` is the static voter set; a node not in it is an observer."""
 
     def __init__(self, node_id: int, voters: Sequence[int], log: PartitionLog, port: RaftPort, rng: random.Random,
-                 config: RaftConfig | None = None, *, election_state: m.ElectionState | None = None,
+                 config: RaftConfig | None = None, *, election_state: ElectionState | None = None,
                  snapshot: m.Snapshot | None = None) -> None:
         if not isinstance(node_id, int) or isinstance(node_id, bool):
             raise TypeError(f"node_id must be an int, got {type(node_id).__name__} {node_id!r}")
@@ -135,7 +136,7 @@ class RaftNode:
         self.log = log
         self.port = port
         self.rng = rng
-        self._initial_state = election_state if election_state is not None else m.ElectionState(0)
+        self._initial_state = election_state if election_state is not None else ElectionState(0)
         self._initial_snapshot = snapshot
         # election state (the quorum-state file)
         self.role = Role.UNATTACHED
@@ -394,7 +395,7 @@ class RaftNode:
         changed = (epoch, leader_id, voted_id) != (self.epoch, self.leader_id, self.voted_id)
         self.role, self.epoch, self.leader_id, self.voted_id = to, epoch, leader_id, voted_id
         if changed:
-            self.port.persist(QUORUM_STATE_KEY, m.ElectionState(epoch, leader_id, voted_id))
+            self.port.persist(QUORUM_STATE_KEY, ElectionState(epoch, leader_id, voted_id))
             self._state_version += 1
             self._request_flush()
         for replica, request in parked:
@@ -572,7 +573,7 @@ class RaftNode:
         granted = self._can_grant(req.candidate_id, up_to_date, req.pre_vote)
         if granted and not req.pre_vote and self.role in (Role.UNATTACHED, Role.PROSPECTIVE):
             self._transition(Role.VOTED, self.epoch, None, req.candidate_id, now_ms)
-        self._send(src, m.VoteResponse(m.NONE, self.epoch, self.leader_id, granted, req.pre_vote,
+        self._send(src, m.VoteResponse(NONE, self.epoch, self.leader_id, granted, req.pre_vote,
                                        req.correlation_id))
 
     def _on_vote_response(self, src: int, resp: m.VoteResponse, now_ms: float) -> None:
@@ -583,7 +584,7 @@ class RaftNode:
             return
         if resp.pre_vote != (self.role is Role.PROSPECTIVE):
             return
-        if resp.error not in (m.NONE, m.FENCED_LEADER_EPOCH):
+        if resp.error not in (NONE, m.FENCED_LEADER_EPOCH):
             return
         election.record(src, resp.vote_granted)
         if election.is_won():
@@ -706,13 +707,13 @@ class RaftNode:
         snap = self.snapshot
         if start > 0 and snap is not None and (offset < start or (offset == start and last_epoch != snap.epoch)
                                                 or last_epoch < snap.epoch):
-            self._send(src, m.FetchResponse(m.NONE, self.epoch, self.node_id, self.high_watermark, start,
+            self._send(src, m.FetchResponse(NONE, self.epoch, self.node_id, self.high_watermark, start,
                                             snapshot_id=snap.snapshot_id, correlation_id=req.correlation_id))
             return
         if not (offset == start and (start == 0 or (snap is not None and last_epoch == snap.epoch))):
             end_epoch, end_offset = log.end_offset_for_epoch(last_epoch)
             if end_epoch != last_epoch or end_offset < offset:
-                self._send(src, m.FetchResponse(m.NONE, self.epoch, self.node_id, self.high_watermark, start,
+                self._send(src, m.FetchResponse(NONE, self.epoch, self.node_id, self.high_watermark, start,
                                                 diverging_epoch=(end_epoch, end_offset),
                                                 correlation_id=req.correlation_id))
                 return
@@ -730,7 +731,7 @@ class RaftNode:
         offset = req.fetch_offset
         if offset < log.log_start_offset or offset > log.log_end_offset:
             # The log moved under a parked fetch (a snapshot advanced the start): let the replica ask again.
-            self._send(src, m.FetchResponse(m.NONE, self.epoch, self.node_id, self.high_watermark,
+            self._send(src, m.FetchResponse(NONE, self.epoch, self.node_id, self.high_watermark,
                                             log.log_start_offset, correlation_id=req.correlation_id))
             return
         batches = tuple(log.read(offset, self.config.fetch_max_bytes))
@@ -740,7 +741,7 @@ class RaftNode:
         replica = self._replicas.get(src)
         if replica is not None:
             replica.hw_sent = self.high_watermark
-        self._send(src, m.FetchResponse(m.NONE, self.epoch, self.node_id, self.high_watermark, log.log_start_offset,
+        self._send(src, m.FetchResponse(NONE, self.epoch, self.node_id, self.high_watermark, log.log_start_offset,
                                         batches, correlation_id=req.correlation_id, size_bytes=size))
 
     def _complete_parked(self, now_ms: float) -> None:
@@ -756,12 +757,12 @@ class RaftNode:
             self._send(src, m.BeginQuorumEpochResponse(m.FENCED_LEADER_EPOCH, self.epoch, self._known_leader()))
             return
         self._observe(req.leader_epoch, req.leader_id, now_ms)
-        self._send(src, m.BeginQuorumEpochResponse(m.NONE, self.epoch, self._known_leader()))
+        self._send(src, m.BeginQuorumEpochResponse(NONE, self.epoch, self._known_leader()))
 
     def _on_begin_quorum_epoch_response(self, src: int, resp: m.BeginQuorumEpochResponse, now_ms: float) -> None:
         if self._observe(resp.leader_epoch, resp.leader_id, now_ms):
             return
-        if self.role is Role.LEADER and resp.error == m.NONE and resp.leader_epoch == self.epoch:
+        if self.role is Role.LEADER and resp.error == NONE and resp.leader_epoch == self.epoch:
             self._unacked.pop(src, None)
 
     def _on_end_quorum_epoch(self, src: int, req: m.EndQuorumEpochRequest, now_ms: float) -> None:
@@ -774,7 +775,7 @@ class RaftNode:
             position = successors.index(self.node_id) if self.node_id in successors else -1
             backoff = strict_exponential_backoff_ms(position, len(successors), self.config.election_backoff_max_ms)
             self.port.set_timer("fetch", now_ms + backoff)
-        self._send(src, m.EndQuorumEpochResponse(m.NONE, self.epoch, self._known_leader()))
+        self._send(src, m.EndQuorumEpochResponse(NONE, self.epoch, self._known_leader()))
 
     def _on_end_quorum_epoch_response(self, src: int, resp: m.EndQuorumEpochResponse, now_ms: float) -> None:
         self._observe(resp.leader_epoch, resp.leader_id, now_ms)
@@ -833,7 +834,7 @@ class RaftNode:
             return
         if self.role is not Role.FOLLOWER or src != self.leader_id:
             return
-        if resp.error != m.NONE:
+        if resp.error != NONE:
             self._retry_fetch_later(now_ms)
             return
         self._fetch_corr = None
@@ -876,7 +877,7 @@ class RaftNode:
             self._send(src, m.FetchSnapshotResponse(m.SNAPSHOT_NOT_FOUND, self.epoch, self.node_id,
                                                     correlation_id=req.correlation_id))
             return
-        self._send(src, m.FetchSnapshotResponse(m.NONE, self.epoch, self.node_id, snap, req.correlation_id))
+        self._send(src, m.FetchSnapshotResponse(NONE, self.epoch, self.node_id, snap, req.correlation_id))
 
     def _on_fetch_snapshot_response(self, src: int, resp: m.FetchSnapshotResponse, now_ms: float) -> None:
         matched = resp.correlation_id == self._fetch_corr and self._fetch_corr is not None
@@ -887,7 +888,7 @@ class RaftNode:
         self._fetch_corr = None
         self._fetching_snapshot = None
         self.port.cancel_timer("request")
-        if resp.error != m.NONE or resp.snapshot is None:
+        if resp.error != NONE or resp.snapshot is None:
             self._maybe_fetch(now_ms)
             return
         self._reset_fetch_timer(now_ms)

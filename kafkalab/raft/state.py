@@ -8,8 +8,9 @@ dot), so a drawing cannot drift from the code.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
-__all__ = ["Role", "TRANSITIONS", "OBSERVER_ROLES", "IllegalTransition", "transition_diagram"]
+__all__ = ["ElectionState", "Role", "TRANSITIONS", "OBSERVER_ROLES", "IllegalTransition", "transition_diagram"]
 
 
 class Role(enum.Enum):
@@ -71,3 +72,12 @@ def transition_diagram() -> str:
             lines.append(f'  "{src.value}" -> "{dst.value}";')
     lines.append("}")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionState:
+    """The quorum-state file (Kafka's ``ElectionState``/``quorum-state``): epoch, known leader, vote cast."""
+
+    epoch: int
+    leader_id: int | None = None
+    voted_id: int | None = None

@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from kafkalab.broker.cost import CostModel
-from kafkalab.broker.messages import (
-    FetchPartition,
-    FetchRequest,
-    ProduceRequest,
-    TopicPartition,
-)
 from kafkalab.broker.partition import IsrProposal
 from kafkalab.broker.replica_manager import ReplicaManager
 from kafkalab.broker.server import BrokerServer
-from kafkalab.controller.image import Change, MetadataImage
-from kafkalab.controller.records import (
+from kafkalab.common.records import Record, RecordBatch
+from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.log.log_config import LogConfig
+from kafkalab.log.partition_log import PartitionLog
+from kafkalab.metadata.image import Change, MetadataImage
+from kafkalab.metadata.records import (
     NO_CHANGE,
     ConfigRecord,
     PartitionChangeRecord,
@@ -24,9 +22,8 @@ from kafkalab.controller.records import (
     TopicRecord,
     UnfenceBrokerRecord,
 )
-from kafkalab.log.log_config import LogConfig
-from kafkalab.log.partition_log import PartitionLog
-from kafkalab.log.records import Record, RecordBatch
+from kafkalab.protocol.fetch import FetchPartition, FetchRequest
+from kafkalab.protocol.produce import ProduceRequest
 from kafkalab.sim.world import ProcessContext, World
 
 TP = TopicPartition("t", 0)
@@ -120,7 +117,7 @@ class Meta:
         return self.replay(ConfigRecord("topic", topic, key, value))
 
     def fence(self, broker: int) -> Change:
-        from kafkalab.controller.records import FenceBrokerRecord
+        from kafkalab.metadata.records import FenceBrokerRecord
         return self.replay(FenceBrokerRecord(broker, 10 + broker))
 
     def unfence(self, broker: int) -> Change:
@@ -248,7 +245,7 @@ class DataPlane:
     def request(self, dst: int, make: Any) -> int:
         """Send ``make(correlation_id)`` from the client; returns the correlation id."""
         self._cid += 1
-        from kafkalab.broker.messages import message_size_bytes
+        from kafkalab.protocol.sizes import message_size_bytes
         msg = make(self._cid)
         self.world.network.send("c", dst, msg, message_size_bytes(msg))
         return self._cid

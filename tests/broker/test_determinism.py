@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from kafkalab.broker.messages import TopicPartition
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.sim import Tracer
 from tests.broker.harness import DataPlane, batch, produce
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from kafkalab.broker.fetcher import ReplicaFetcherManager
-from kafkalab.broker.messages import FetchRequest, FetchResponse, PartitionFetchResponse, TopicPartition
 from kafkalab.broker.partition import Partition
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.config import resolve
-from kafkalab.controller.image import PartitionRegistration
 from kafkalab.log.partition_log import PartitionLog
+from kafkalab.metadata.image import PartitionRegistration
+from kafkalab.protocol.fetch import FetchRequest, FetchResponse, PartitionFetchResponse
 from tests.broker.harness import TP, FakePort, batch
 
 TP1 = TopicPartition("t", 1)

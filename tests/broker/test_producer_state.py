@@ -1,6 +1,7 @@
 """ProducerStateManager: duplicates, sequence and epoch checks, rebuild from the log (Kafka's ProducerStateManagerTest)."""
-from kafkalab.broker.producer_state import NUM_BATCHES_TO_RETAIN, ProducerStateManager
+from kafkalab.broker.producer_state import ProducerStateManager
 from kafkalab.log.partition_log import PartitionLog
+from kafkalab.protocol.produce import NUM_BATCHES_TO_RETAIN
 from tests.broker.harness import batch
 
 

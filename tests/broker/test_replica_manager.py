@@ -5,20 +5,17 @@ from typing import Any
 
 import pytest
 
-from kafkalab.broker.messages import (
+from kafkalab.broker.partition import Role
+from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.protocol.fetch import FetchPartition, FetchRequest, FetchResponse
+from kafkalab.protocol.list_offsets import (
     EARLIEST_TIMESTAMP,
     LATEST_TIMESTAMP,
-    FetchPartition,
-    FetchRequest,
-    FetchResponse,
-    InitProducerIdRequest,
-    InitProducerIdResponse,
     ListOffsetsRequest,
     ListOffsetsResponse,
-    ProduceResponse,
-    TopicPartition,
 )
-from kafkalab.broker.partition import Role
+from kafkalab.protocol.produce import ProduceResponse
+from kafkalab.protocol.txn import InitProducerIdRequest, InitProducerIdResponse
 from tests.broker.harness import TP, FakePort, Meta, batch, consumer_fetch, follower_fetch, make_rm, produce
 
 
@@ -358,7 +355,7 @@ def test_init_producer_id_is_unique_and_bumps_the_epoch() -> None:
 
 
 def test_removed_topic_deletes_the_replica_and_its_log() -> None:
-    from kafkalab.controller.records import RemoveTopicRecord
+    from kafkalab.metadata.records import RemoveTopicRecord
     rm, port, meta = leader()
     rm.apply_change(meta.image, meta.replay(RemoveTopicRecord("id-t")), 0)
     assert TP not in rm.partitions and "t-0" not in port.logs

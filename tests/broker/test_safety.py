@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from kafkalab.broker.messages import ProduceResponse, message_size_bytes
-from kafkalab.log.records import Record, RecordBatch
+from kafkalab.common.records import Record, RecordBatch
+from kafkalab.protocol.produce import ProduceResponse
+from kafkalab.protocol.sizes import message_size_bytes
 from tests.broker.harness import TP, produce
 from tests.broker.test_with_controller import Lab
 

@@ -3,8 +3,10 @@ commits AlterPartition proposals as a controller would). Each test reads as a st
 from __future__ import annotations
 
 from kafkalab.broker.cost import CostModel
-from kafkalab.broker.messages import FetchResponse, InitProducerIdRequest, ProduceRequest
-from kafkalab.controller.image import Change
+from kafkalab.metadata.image import Change
+from kafkalab.protocol.fetch import FetchResponse
+from kafkalab.protocol.produce import ProduceRequest
+from kafkalab.protocol.txn import InitProducerIdRequest
 from tests.broker.harness import TP, DataPlane, batch, consumer_fetch
 
 

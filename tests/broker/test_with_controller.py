@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kafkalab.broker.messages import MetadataRequest, message_size_bytes
 from kafkalab.broker.server import BrokerServer
-from kafkalab.controller import messages as cm
 from kafkalab.controller.server import ControllerServer
+from kafkalab.protocol import controller as cm
+from kafkalab.protocol.admin import CreatableTopic, CreateTopicsRequest
+from kafkalab.protocol.metadata import MetadataRequest
+from kafkalab.protocol.sizes import message_size_bytes
 from kafkalab.sim.world import World
 from tests.broker.harness import TP, Client, batch, produce
 
@@ -51,7 +53,7 @@ class Lab:
 
     def create_topic(self) -> None:
         controller = self.alive_server().active_controller_id
-        resp = self.call(controller, lambda c: cm.CreateTopicsRequest((cm.CreatableTopic("t", 1, 3),),
+        resp = self.call(controller, lambda c: CreateTopicsRequest((CreatableTopic("t", 1, 3),),
                                                                        correlation_id=c))
         assert resp.topics[0].error == "NONE"
         assert self.world.run_until(
@@ -107,7 +109,7 @@ def test_controlled_shutdown_moves_leadership_away_first() -> None:
 
 
 def test_producer_ids_come_from_controller_allocated_blocks() -> None:
-    from kafkalab.broker.messages import InitProducerIdRequest
+    from kafkalab.protocol.txn import InitProducerIdRequest
     lab = Lab()
     a = lab.call(1, lambda c: InitProducerIdRequest(correlation_id=c))
     b = lab.call(1, lambda c: InitProducerIdRequest(correlation_id=c))

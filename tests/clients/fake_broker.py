@@ -12,31 +12,28 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafkalab.broker.messages import (
+from kafkalab.check.history import History
+from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.errors import KafkaError
+from kafkalab.log.partition_log import PartitionLog
+from kafkalab.protocol.common import NONE
+from kafkalab.protocol.fetch import FetchRequest, FetchResponse, PartitionFetchResponse
+from kafkalab.protocol.list_offsets import (
     EARLIEST_TIMESTAMP,
-    NONE,
-    BrokerInfo,
-    FetchRequest,
-    FetchResponse,
-    InitProducerIdRequest,
-    InitProducerIdResponse,
     ListOffsetsPartitionResponse,
     ListOffsetsRequest,
     ListOffsetsResponse,
+)
+from kafkalab.protocol.metadata import (
+    BrokerInfo,
     MetadataRequest,
     MetadataResponse,
-    PartitionFetchResponse,
     PartitionMetadata,
-    PartitionProduceResponse,
-    ProduceRequest,
-    ProduceResponse,
     TopicMetadata,
-    TopicPartition,
-    message_size_bytes,
 )
-from kafkalab.check.history import History
-from kafkalab.errors import KafkaError
-from kafkalab.log.partition_log import PartitionLog
+from kafkalab.protocol.produce import PartitionProduceResponse, ProduceRequest, ProduceResponse
+from kafkalab.protocol.sizes import message_size_bytes
+from kafkalab.protocol.txn import InitProducerIdRequest, InitProducerIdResponse
 from kafkalab.sim.world import World
 
 
@@ -99,7 +96,7 @@ class FakeCluster:
 
     def append_records(self, tp: TopicPartition, values: list[bytes]) -> None:
         """Write records straight into a partition (as if another producer had)."""
-        from kafkalab.log.records import Record
+        from kafkalab.common.records import Record
         self.logs[tp].append_as_leader([Record(None, v, int(self.now)) for v in values], self.epochs[tp], self.now)
         self.wake_fetches()
 

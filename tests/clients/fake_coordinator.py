@@ -13,8 +13,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafkalab.broker.messages import TopicPartition
-from kafkalab.groups import messages as gm
+from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
+from kafkalab.protocol import group as gm
+from kafkalab.protocol.consumer_group import (
+    JOIN_EPOCH,
+    LEAVE_EPOCH,
+    STATIC_LEAVE_EPOCH,
+    ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse,
+)
 from tests.clients.fake_broker import FakeCluster, _FakeBroker
 
 _RESPONSES = {
@@ -25,7 +32,7 @@ _RESPONSES = {
     gm.OffsetCommitRequest: lambda e, r: gm.OffsetCommitResponse({tp: e for tp in r.offsets},
                                                                  correlation_id=r.correlation_id),
     gm.OffsetFetchRequest: lambda e, r: gm.OffsetFetchResponse(e, correlation_id=r.correlation_id),
-    gm.ConsumerGroupHeartbeatRequest: lambda e, r: gm.ConsumerGroupHeartbeatResponse(e,
+    ConsumerGroupHeartbeatRequest: lambda e, r: ConsumerGroupHeartbeatResponse(e,
                                                                                      correlation_id=r.correlation_id),
     gm.FindCoordinatorRequest: lambda e, r: gm.FindCoordinatorResponse(e, correlation_id=r.correlation_id),
 }
@@ -71,7 +78,7 @@ class GroupFakeCluster(FakeCluster):
         self.join_window_ms = join_window_ms
         self.consumer_heartbeat_ms = consumer_heartbeat_ms
         self.groups: dict[str, _Group] = {}
-        self.offsets: dict[str, dict[TopicPartition, gm.OffsetAndMetadata]] = defaultdict(dict)
+        self.offsets: dict[str, dict[TopicPartition, OffsetAndMetadata]] = defaultdict(dict)
         self.errors: dict[str, list[str]] = defaultdict(list)
         self.requests: list[tuple[float, int, Any]] = []
         self._next_member = 0
@@ -294,26 +301,26 @@ class _GroupBroker(_FakeBroker):
     def _OffsetFetchRequest(self, src: Any, msg: gm.OffsetFetchRequest) -> None:
         stored = self.cluster.offsets[msg.group_id]
         tps = msg.partitions if msg.partitions is not None else tuple(sorted(stored))
-        out = {tp: stored.get(tp, gm.OffsetAndMetadata(-1)) for tp in tps}
+        out = {tp: stored.get(tp, OffsetAndMetadata(-1)) for tp in tps}
         self.reply(src, gm.OffsetFetchResponse("NONE", out, msg.correlation_id))
 
     # -- KIP-848 -------------------------------------------------------------------------------------------------------
-    def _ConsumerGroupHeartbeatRequest(self, src: Any, msg: gm.ConsumerGroupHeartbeatRequest) -> None:
+    def _ConsumerGroupHeartbeatRequest(self, src: Any, msg: ConsumerGroupHeartbeatRequest) -> None:
         c = self.cluster
         group = c.group(msg.group_id)
         member = group.members.get(msg.member_id)
 
         def answer(error: str, **fields: Any) -> None:
-            self.reply(src, gm.ConsumerGroupHeartbeatResponse(error, correlation_id=msg.correlation_id, **fields))
+            self.reply(src, ConsumerGroupHeartbeatResponse(error, correlation_id=msg.correlation_id, **fields))
 
-        if msg.member_epoch in (gm.LEAVE_EPOCH, gm.STATIC_LEAVE_EPOCH):
+        if msg.member_epoch in (LEAVE_EPOCH, STATIC_LEAVE_EPOCH):
             if member is not None:
                 group.members.pop(msg.member_id)
                 group.group_epoch += 1
                 self._compute_targets(group)
             answer("NONE", member_id=msg.member_id, member_epoch=msg.member_epoch)
             return
-        if msg.member_epoch == gm.JOIN_EPOCH:
+        if msg.member_epoch == JOIN_EPOCH:
             if member is None:
                 member = _Member(msg.member_id, msg.instance_id, 45000, self.ctx.now)
                 group.members[msg.member_id] = member

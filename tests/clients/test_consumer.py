@@ -1,9 +1,9 @@
 """Consumer scenarios against the fake brokers: resets, seek, long polls, errors, history."""
 import pytest
 
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.clients.consumer import KafkaConsumer
 from kafkalab.clients.producer import ClientCrashedError
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import InvalidGroupIdError, NoOffsetForPartitionError, OffsetOutOfRangeError
 from tests.clients.fake_broker import FakeCluster
 

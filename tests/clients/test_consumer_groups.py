@@ -2,10 +2,9 @@
 import pytest
 
 import kafkalab as kl
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.clients.consumer import KafkaConsumer
+from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 from kafkalab.errors import FencedInstanceIdError, InvalidGroupIdError
-from kafkalab.groups.messages import OffsetAndMetadata
 from tests.clients.fake_coordinator import GroupFakeCluster
 
 TP0 = TopicPartition("t", 0)

@@ -1,11 +1,12 @@
 """The group members (classic and KIP-848) against the fake coordinator: joins, rebalances, offsets, leaving."""
 import pytest
 
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.clients.consumer import KafkaConsumer
 from kafkalab.clients.consumer_member import new_member_id
+from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 from kafkalab.errors import CommitFailedError, RebalanceInProgressError
-from kafkalab.groups import messages as gm
+from kafkalab.protocol import group as gm
+from kafkalab.protocol.consumer_group import ConsumerGroupHeartbeatRequest
 from tests.clients.fake_coordinator import GroupFakeCluster
 
 TPS = [TopicPartition("t", p) for p in range(4)]
@@ -260,7 +261,7 @@ def test_offsets_survive_a_member_change():
     c2.subscribe(["t"])
     got = poll_all([c2], rounds=3)["consumer-2"]
     assert sorted((r.partition, r.offset) for r in got) == [(0, 2)] + [(p, o) for p in (2, 3) for o in range(3)]
-    assert c2.committed(TPS) == {TPS[0]: gm.OffsetAndMetadata(2), TPS[1]: gm.OffsetAndMetadata(3), TPS[2]: None,
+    assert c2.committed(TPS) == {TPS[0]: OffsetAndMetadata(2), TPS[1]: OffsetAndMetadata(3), TPS[2]: None,
                                  TPS[3]: None}
 
 
@@ -308,7 +309,7 @@ def test_async_commit_calls_back_in_a_later_poll():
     c.commit(asynchronous=True, callback=lambda offsets, error: results.append((sorted(offsets.items()), error)))
     assert results == []
     c.poll(100)
-    assert results == [([(tp, gm.OffsetAndMetadata(3)) for tp in TPS], None)]
+    assert results == [([(tp, OffsetAndMetadata(3)) for tp in TPS], None)]
 
 
 def test_assign_with_a_group_id_commits_without_a_generation():
@@ -319,7 +320,7 @@ def test_assign_with_a_group_id_commits_without_a_generation():
     c.commit()
     request = cluster.of_type(gm.OffsetCommitRequest)[-1]
     assert (request.generation_id_or_member_epoch, request.member_id) == (-1, "")
-    assert c.committed([TPS[0]]) == {TPS[0]: gm.OffsetAndMetadata(3)}
+    assert c.committed([TPS[0]]) == {TPS[0]: OffsetAndMetadata(3)}
 
 
 # -- KIP-848 ---------------------------------------------------------------------------------------------------------
@@ -333,7 +334,7 @@ def test_kip848_member_joins_with_epoch_zero_and_its_own_member_id():
     rec = Recorder(cluster)
     rec.subscribe(c)
     poll_all([c], rounds=3)
-    first = cluster.of_type(gm.ConsumerGroupHeartbeatRequest)[0]
+    first = cluster.of_type(ConsumerGroupHeartbeatRequest)[0]
     assert first.member_epoch == 0 and first.member_id == c.group.member_id and len(first.member_id) == 22
     assert first.subscribed_topic_names == ("t",) and first.rebalance_timeout_ms == 300000
     assert c.assignment() == set(TPS) and c.group.member_epoch == 1
@@ -353,7 +354,7 @@ def test_kip848_reconciliation_revokes_then_acknowledges_before_the_new_owner_is
             assert not c1.assignment() & c2.assignment()
     revoke = rec.of("consumer-1", "revoke")[0]
     moved = set(revoke[3])
-    ack = next(t for t, m in member_requests(cluster, gm.ConsumerGroupHeartbeatRequest, c1.group.member_id)
+    ack = next(t for t, m in member_requests(cluster, ConsumerGroupHeartbeatRequest, c1.group.member_id)
                if t >= revoke[0] and m.topic_partitions is not None and not moved & set(m.topic_partitions))
     assign = next(e for e in rec.of("consumer-2", "assign") if set(e[3]) & moved)
     assert revoke[0] <= ack < assign[0]
@@ -372,7 +373,7 @@ def test_kip848_fenced_member_reports_lost_and_rejoins_with_epoch_zero_and_the_s
     cluster.world.run(1500)
     poll_all([c], rounds=3)
     assert [e[2] for e in rec.events] == ["assign", "lost", "assign"]
-    epochs = [m.member_epoch for _, m in member_requests(cluster, gm.ConsumerGroupHeartbeatRequest, member)]
+    epochs = [m.member_epoch for _, m in member_requests(cluster, ConsumerGroupHeartbeatRequest, member)]
     assert epochs.count(0) == 2 and c.group.member_id == member
 
 
@@ -385,7 +386,7 @@ def test_kip848_close_leaves_with_minus_one_static_with_minus_two():
     poll_all([dynamic, static], rounds=10)
     dynamic.close()
     static.close()
-    leaves = [(m.member_id, m.member_epoch) for m in cluster.of_type(gm.ConsumerGroupHeartbeatRequest)
+    leaves = [(m.member_id, m.member_epoch) for m in cluster.of_type(ConsumerGroupHeartbeatRequest)
               if m.member_epoch < 0]
     assert leaves == [(dynamic.group.member_id, -1), (static.group.member_id, -2)]
 
@@ -398,7 +399,7 @@ def test_kip848_poll_timeout_leaves_then_reports_lost_and_rejoins_on_the_next_po
     rec.subscribe(c)
     poll_all([c], rounds=3)
     cluster.world.run(6000)
-    leaves = [m.member_epoch for m in cluster.of_type(gm.ConsumerGroupHeartbeatRequest) if m.member_epoch < 0]
+    leaves = [m.member_epoch for m in cluster.of_type(ConsumerGroupHeartbeatRequest) if m.member_epoch < 0]
     assert leaves == [epoch]
     assert c.group.state == "stale" and c.assignment() == set(TPS)     # released in the next poll
     poll_all([c], rounds=3)
@@ -411,7 +412,7 @@ def test_kip848_server_assignor_is_sent_on_the_full_heartbeat_only():
     c.subscribe(["t"])
     poll_all([c], rounds=3)
     cluster.world.run(3000)
-    sent = [m.server_assignor for m in cluster.of_type(gm.ConsumerGroupHeartbeatRequest)]
+    sent = [m.server_assignor for m in cluster.of_type(ConsumerGroupHeartbeatRequest)]
     assert sent[0] == "range" and set(sent[1:]) == {None}
 
 

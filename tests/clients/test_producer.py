@@ -1,10 +1,11 @@
 """Producer scenarios against the fake brokers: batching, partitioning, retries, idempotence, timeouts, errors."""
 import pytest
 
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.clients.accumulator import ProducerBatch
 from kafkalab.clients.partitioner import partition_for_key
 from kafkalab.clients.producer import ClientCrashedError, KafkaProducer
+from kafkalab.common.records import Record, RecordBatch
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import (
     BufferExhaustedError,
     ConfigError,
@@ -12,7 +13,6 @@ from kafkalab.errors import (
     MessageTooLargeError,
     NotEnoughReplicasError,
 )
-from kafkalab.log.records import Record, RecordBatch
 from tests.clients.fake_broker import FakeCluster
 
 

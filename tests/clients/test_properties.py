@@ -8,8 +8,8 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.clients import KafkaConsumer, KafkaProducer
+from kafkalab.common.topic_partition import TopicPartition
 from tests.clients.fake_broker import FakeCluster
 
 FAULTS = st.lists(st.tuples(

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import pytest
 
 import kafkalab as kl
-from kafkalab.broker.producer_state import NUM_BATCHES_TO_RETAIN
 from kafkalab.check import check_queue
+from kafkalab.protocol.produce import NUM_BATCHES_TO_RETAIN
 
 REQUEST_TIMEOUT_MS = 20_000
 FAULT_MS = 15_000

@@ -1,8 +1,8 @@
 """The clients through the real BrokerServer (data plane without a controller: tests/broker/harness.DataPlane)."""
-from kafkalab.broker.messages import TopicPartition
 from kafkalab.check.history import History
 from kafkalab.check.queue_checker import check_queue
 from kafkalab.clients import KafkaConsumer, KafkaProducer
+from kafkalab.common.topic_partition import TopicPartition
 from tests.broker.harness import DataPlane
 
 

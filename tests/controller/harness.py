@@ -11,10 +11,11 @@ from typing import Any
 
 from kafkalab.broker.lifecycle import BrokerLifecycleManager, BrokerState
 from kafkalab.broker.metadata import BrokerMetadataListener
-from kafkalab.controller import messages as cm
-from kafkalab.controller.driver import NamedTimers
-from kafkalab.controller.image import Change, MetadataImage
 from kafkalab.controller.server import ControllerServer
+from kafkalab.metadata.image import Change, MetadataImage
+from kafkalab.metadata.log_replica import NamedTimers
+from kafkalab.protocol import admin as cm
+from kafkalab.protocol.controller import message_size_bytes
 from kafkalab.sim.world import ProcessContext, World
 
 BROKERS = (0, 1, 2)
@@ -54,7 +55,7 @@ class MiniBroker:
 
     # lifecycle port
     def send(self, dst: int, msg: Any) -> None:
-        self.ctx.send(dst, msg, cm.message_size_bytes(msg))
+        self.ctx.send(dst, msg, message_size_bytes(msg))
 
     def set_timer(self, name: str, at_ms: float) -> None:
         self.timers.set(name, at_ms)
@@ -167,7 +168,7 @@ class ControlPlane:
             self._corr += 1
             corr = self._corr
             sent = dataclasses.replace(msg, correlation_id=corr)
-            self.world.network.send("admin", self.active_controller(), sent, cm.message_size_bytes(sent))
+            self.world.network.send("admin", self.active_controller(), sent, message_size_bytes(sent))
             self.run_until(lambda corr=corr: corr in admin.responses, min(5_000, deadline - self.now))
             response = admin.responses.get(corr)
             if response is not None and not _not_controller(response):

@@ -1,5 +1,5 @@
 """Story: a cluster boots. The quorum elects an active controller, brokers register, catch up, are unfenced."""
-from kafkalab.controller.records import RegisterBrokerRecord
+from kafkalab.metadata.records import RegisterBrokerRecord
 from tests.controller.harness import BROKERS, CONTROLLERS, ControlPlane
 
 

@@ -4,7 +4,7 @@ from typing import Any
 import pytest
 
 from kafkalab.broker.lifecycle import BrokerLifecycleManager, BrokerState, IllegalBrokerTransition
-from kafkalab.controller import messages as cm
+from kafkalab.protocol import controller as cm
 
 
 class Port:

@@ -6,10 +6,10 @@ import subprocess
 import sys
 from typing import Any
 
-from kafkalab.controller.records import NoOpRecord
+from kafkalab.common.records import Record
 from kafkalab.controller.server import ControllerServer
 from kafkalab.log.partition_log import PartitionLog
-from kafkalab.log.records import Record
+from kafkalab.metadata.records import NoOpRecord
 from tests.controller.harness import BROKERS, CONTROLLERS, ControlPlane
 
 

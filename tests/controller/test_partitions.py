@@ -1,7 +1,8 @@
 """Stories about partition leadership: AlterPartition with its epochs, unclean election only when enabled,
 preferred leader election (on request and by the periodic imbalance check)."""
-from kafkalab.controller import messages as cm
-from kafkalab.controller.records import LEADER_RECOVERY_RECOVERING
+from kafkalab.metadata.records import LEADER_RECOVERY_RECOVERING
+from kafkalab.protocol import admin as cm
+from kafkalab.protocol.controller import AlterPartitionItem, AlterPartitionItemResult, AlterPartitionRequest
 from tests.controller.harness import ControlPlane
 
 
@@ -12,14 +13,14 @@ def booted(seed: int = 21, config: dict[str, object] | None = None) -> ControlPl
 
 
 def alter(cp: ControlPlane, topic: str, partition: int, new_isr: tuple[int, ...], *, leader_epoch: int | None = None,
-          partition_epoch: int | None = None, broker: int | None = None) -> cm.AlterPartitionItemResult:
+          partition_epoch: int | None = None, broker: int | None = None) -> AlterPartitionItemResult:
     part = cp.partition(topic, partition)
     broker = part.leader if broker is None else broker
-    item = cm.AlterPartitionItem(topic, partition, part.leader_epoch if leader_epoch is None else leader_epoch,
+    item = AlterPartitionItem(topic, partition, part.leader_epoch if leader_epoch is None else leader_epoch,
                                  new_isr, part.partition_epoch if partition_epoch is None else partition_epoch)
-    resp = cp.request(cm.AlterPartitionRequest(broker, cp.image().brokers[broker].broker_epoch, (item,)))
+    resp = cp.request(AlterPartitionRequest(broker, cp.image().brokers[broker].broker_epoch, (item,)))
     assert resp.error == "NONE"
-    result: cm.AlterPartitionItemResult = resp.partitions[0]
+    result: AlterPartitionItemResult = resp.partitions[0]
     return result
 
 
@@ -46,7 +47,7 @@ def test_stale_partition_epoch_and_leader_epoch_are_rejected() -> None:
     assert fenced.error == "FENCED_LEADER_EPOCH"
     not_leader = alter(cp, "t", 0, part.isr[:2], broker=part.isr[1])
     assert not_leader.error == "INVALID_REQUEST"
-    stale_broker = cp.request(cm.AlterPartitionRequest(part.leader, 0, ()))
+    stale_broker = cp.request(AlterPartitionRequest(part.leader, 0, ()))
     assert stale_broker.error == "STALE_BROKER_EPOCH"
 
 

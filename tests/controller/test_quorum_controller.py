@@ -7,14 +7,20 @@ from typing import Any
 
 import pytest
 
-from kafkalab.controller import messages as cm
-from kafkalab.controller.image import PartitionRegistration
 from kafkalab.controller.quorum_controller import (
     BrokerHeartbeatManager,
     QuorumController,
     build_partition_change,
 )
-from kafkalab.controller.records import NO_CHANGE, MetadataRecord
+from kafkalab.metadata.image import PartitionRegistration
+from kafkalab.metadata.records import NO_CHANGE, MetadataRecord
+from kafkalab.protocol import controller as cm
+from kafkalab.protocol.admin import (
+    ELECTION_PREFERRED,
+    DeletableTopicResult,
+    DeleteTopicsRequest,
+    DeleteTopicsResponse,
+)
 
 
 class FakeLog:
@@ -65,8 +71,8 @@ def test_a_request_is_answered_only_once_its_records_commit() -> None:
 def test_an_inactive_controller_answers_not_controller() -> None:
     port = FakeLog()
     qc = QuorumController(1, port, random.Random(0))
-    qc.handle(7, cm.DeleteTopicsRequest(("t",), correlation_id=3), 0.0)
-    assert port.sent == [(7, cm.DeleteTopicsResponse((cm.DeletableTopicResult("t", "NOT_CONTROLLER"),), 3))]
+    qc.handle(7, DeleteTopicsRequest(("t",), correlation_id=3), 0.0)
+    assert port.sent == [(7, DeleteTopicsResponse((DeletableTopicResult("t", "NOT_CONTROLLER"),), 3))]
 
 
 def test_losing_leadership_fails_pending_requests() -> None:
@@ -130,6 +136,6 @@ def test_partition_change_rules(live: set[int], target_isr: tuple[int, ...] | No
 
 def test_preferred_election_moves_leadership_back() -> None:
     part = PartitionRegistration(replicas=(1, 2, 3), isr=(1, 2, 3), leader=2, leader_epoch=4, partition_epoch=9)
-    change = build_partition_change("id", 0, part, lambda b: True, election=cm.ELECTION_PREFERRED)
+    change = build_partition_change("id", 0, part, lambda b: True, election=ELECTION_PREFERRED)
     assert change is not None and change.leader == 1
     assert build_partition_change("id", 0, part, lambda b: True) is None

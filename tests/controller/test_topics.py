@@ -4,8 +4,6 @@ from collections import Counter
 
 import pytest
 
-from kafkalab.controller import messages as cm
-from kafkalab.controller.records import PartitionRecord
 from kafkalab.errors import (
     InvalidConfigError,
     InvalidPartitionsError,
@@ -14,6 +12,9 @@ from kafkalab.errors import (
     UnknownTopicOrPartitionError,
     error_for_name,
 )
+from kafkalab.metadata.records import PartitionRecord
+from kafkalab.protocol import admin as cm
+from kafkalab.protocol.controller import AllocateProducerIdsRequest
 from tests.controller.harness import BROKERS, ControlPlane
 
 
@@ -135,9 +136,9 @@ def test_incremental_alter_configs(cp: ControlPlane) -> None:
 
 def test_producer_id_blocks(cp: ControlPlane) -> None:
     epoch = cp.image().brokers[1].broker_epoch
-    first = cp.request(cm.AllocateProducerIdsRequest(1, epoch))
-    second = cp.request(cm.AllocateProducerIdsRequest(1, epoch))
+    first = cp.request(AllocateProducerIdsRequest(1, epoch))
+    second = cp.request(AllocateProducerIdsRequest(1, epoch))
     assert (first.producer_id_start, first.producer_id_len) == (0, 1000)
     assert second.producer_id_start == 1000
-    stale = cp.request(cm.AllocateProducerIdsRequest(1, epoch - 1))
+    stale = cp.request(AllocateProducerIdsRequest(1, epoch - 1))
     assert stale.error == "STALE_BROKER_EPOCH"

@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from kafkalab.broker.messages import TopicPartition
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.experiments import rebalance as rb
 from kafkalab.experiments.consumer_app import GroupRecorder
 

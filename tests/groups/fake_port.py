@@ -118,7 +118,7 @@ class Driver:
     """Sends classic-group requests from named clients and returns the answers (``None`` while parked)."""
 
     def __init__(self, coordinator: Any, group_id: str = "g") -> None:
-        from kafkalab.groups import messages as m
+        from kafkalab.protocol import group as m
         self.m = m
         self.c = coordinator
         self.port: FakePort = coordinator.port

@@ -6,11 +6,11 @@ import itertools
 
 import pytest
 
-from kafkalab.broker.messages import TopicPartition as TP
+from kafkalab.common.topic_partition import TopicPartition as TP
 from kafkalab.errors import InvariantViolation
 from kafkalab.groups.classic import VALID_PREVIOUS_STATES, ClassicGroup, ClassicGroupMember
 from kafkalab.groups.classic import ClassicGroupState as S
-from kafkalab.groups.messages import Assignment, Subscription
+from kafkalab.protocol.group import Assignment, Subscription
 from tests.groups.fake_port import Driver, FakePort, make_coordinator
 
 
@@ -390,7 +390,8 @@ def test_a_leader_sync_whose_write_fails_sends_everyone_back_to_rejoin() -> None
 from hypothesis import event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from kafkalab.groups import messages as m  # noqa: E402
+from kafkalab.common.topic_partition import OffsetAndMetadata  # noqa: E402
+from kafkalab.protocol import group as m  # noqa: E402
 
 OPS = ("join", "join", "join", "sync", "sync", "heartbeat", "heartbeat", "leave", "crash", "advance", "advance",
        "commit", "failover", "heartbeat_all", "heartbeat_all", "sync_all", "sync_all", "rejoin_all")
@@ -510,7 +511,7 @@ def test_random_clients_keep_the_group_invariants(steps: list[tuple[str, int, in
             port.advance(c, port.now + amount)
         elif op == "commit" and client.member_id:
             c.handle(client.name, m.OffsetCommitRequest("g", client.generation, client.member_id, client.instance_id,
-                                                        {TP("t", who): m.OffsetAndMetadata(amount)}), port.now)
+                                                        {TP("t", who): OffsetAndMetadata(amount)}), port.now)
         elif op == "failover":
             before = c._shards[0].groups.get("g")
             c.on_resign(0, broker, port.now)

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from kafkalab.broker.messages import TopicPartition
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import InvariantViolation, error_for_name
 from kafkalab.groups import consumer_group_records as rec
 from kafkalab.groups.consumer_group import ConsumerGroupManager, map_write_error
-from kafkalab.groups.messages import ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse
 from kafkalab.groups.reconciliation import ConsumerGroupMember, MemberState, reconcile
+from kafkalab.protocol.consumer_group import ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse
 
 G = "g"
 
@@ -767,8 +767,9 @@ def test_timers_are_armed_on_first_call_after_load_without_on_loaded() -> None:
 
 # ---- through the real coordinator ------------------------------------------------------------------------------------
 def test_through_the_coordinator_failover_mid_reconciliation_and_stale_commit() -> None:
+    from kafkalab.common.topic_partition import OffsetAndMetadata
     from kafkalab.groups.coordinator import GroupCoordinator
-    from kafkalab.groups.messages import OffsetAndMetadata, OffsetCommitRequest
+    from kafkalab.protocol.group import OffsetCommitRequest
     from tests.groups.fake_port import FakePort as CoordinatorFakePort
     from tests.groups.fake_port import make_coordinator
 

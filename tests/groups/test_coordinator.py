@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
-from kafkalab.broker.messages import TopicPartition as TP
-from kafkalab.groups import messages as m
+from kafkalab.common.topic_partition import OffsetAndMetadata
+from kafkalab.common.topic_partition import TopicPartition as TP
 from kafkalab.groups.coordinator import LOAD_BYTES_PER_MS, WRITE_ERRORS, GroupCoordinator, map_write_error
 from kafkalab.groups.records import OffsetCommitValue, offset_key
+from kafkalab.protocol import group as m
+from kafkalab.protocol.consumer_group import ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse
 from tests.groups.fake_port import Driver, FakePort, make_coordinator
 from tests.groups.test_classic import stable_group
 
@@ -38,7 +40,7 @@ def test_requests_wait_out_the_load_with_coordinator_load_in_progress() -> None:
     assert not c.owns("g") and c.describe_group("g") is None and c.committed("g") == {}
     port.advance(c, load_ms)
     assert c.owns("g")
-    assert d.fetch("x", (TP("t", 7),)).offsets == {TP("t", 7): m.OffsetAndMetadata(70, -1, "x" * 1000)}
+    assert d.fetch("x", (TP("t", 7),)).offsets == {TP("t", 7): OffsetAndMetadata(70, -1, "x" * 1000)}
     assert c.describe_group("g")["state"] == "Empty"          # offsets alone make a "simple" group
     assert c.group_ids() == ["g"]
 
@@ -94,7 +96,7 @@ def test_failover_mid_rebalance_brings_back_the_last_stable_generation_and_offse
     assert (group["state"], group["generation"], group["leader"]) == ("Stable", 1, ids["a"])
     assert {mm["member_id"]: mm["assignment"] for mm in group["members"]} == {ids["a"]: [TP("t", 0)],
                                                                                ids["b"]: [TP("t", 1)]}
-    assert c2.committed("g") == {TP("t", 0): m.OffsetAndMetadata(42)}
+    assert c2.committed("g") == {TP("t", 0): OffsetAndMetadata(42)}
     d2 = Driver(c2)
     assert d2.heartbeat("x", x, 1).error == "UNKNOWN_MEMBER_ID"
     # sessions restarted at load time: a member that never comes back is removed a session later
@@ -173,7 +175,7 @@ class FakeConsumerGroups:
     def heartbeat(self, partition, req, now_ms, respond) -> None:
         self.calls.append(("heartbeat", partition, req.group_id))
         self.groups.add(req.group_id)
-        respond(m.ConsumerGroupHeartbeatResponse(error="NONE", member_id="cm", member_epoch=1))
+        respond(ConsumerGroupHeartbeatResponse(error="NONE", member_id="cm", member_epoch=1))
 
     def replay(self, partition, key, value) -> bool:
         self.calls.append(("replay", partition, key))
@@ -214,7 +216,7 @@ def _with_fake_manager(**kw: Any) -> tuple[GroupCoordinator, FakeConsumerGroups]
 
 
 def _cg_heartbeat(c: GroupCoordinator, group_id: str = "cg", epoch: int = 0) -> Any:
-    c.handle("x", m.ConsumerGroupHeartbeatRequest(group_id, "", epoch, correlation_id=9), c.port.now)
+    c.handle("x", ConsumerGroupHeartbeatRequest(group_id, "", epoch, correlation_id=9), c.port.now)
     return c.port.last("x")
 
 
@@ -241,7 +243,7 @@ def test_offsets_of_a_consumer_group_are_validated_by_the_manager() -> None:
     assert d.commit("x", {TP("t", 0): 2}, "cm", 0).errors == {TP("t", 0): "STALE_MEMBER_EPOCH"}
     c.handle("x", m.OffsetFetchRequest("cg", None, "cm", 4), 0)
     assert c.port.last("x").error == "STALE_MEMBER_EPOCH"
-    assert d.fetch("x", None).offsets == {TP("t", 0): m.OffsetAndMetadata(1)}
+    assert d.fetch("x", None).offsets == {TP("t", 0): OffsetAndMetadata(1)}
 
 
 def test_a_group_id_is_either_classic_or_consumer() -> None:
@@ -263,7 +265,7 @@ def test_an_empty_classic_group_gives_way_to_a_consumer_group() -> None:
     assert ("heartbeat", 0, "g") in fake.calls
     assert c.port.logs[0][-1] == (b"G\x00g", None)        # the classic group's tombstone
     assert c.describe_group("g")["protocol"] == "consumer"
-    assert c.committed("g") == {TP("t", 0): m.OffsetAndMetadata(1)}
+    assert c.committed("g") == {TP("t", 0): OffsetAndMetadata(1)}
 
 
 def test_consumer_protocol_disabled_answers_unsupported_version() -> None:
@@ -280,7 +282,7 @@ def test_the_real_consumer_group_manager_is_used_by_default() -> None:
     c = GroupCoordinator(1, port, resolve("broker", {"offsets.topic.num.partitions": 1}))
     c.on_become_leader(0, 1, 0)
     assert type(c.consumer_groups).__name__ == "ConsumerGroupManager"
-    c.handle("x", m.ConsumerGroupHeartbeatRequest("cg", "", 0, rebalance_timeout_ms=30_000,
+    c.handle("x", ConsumerGroupHeartbeatRequest("cg", "", 0, rebalance_timeout_ms=30_000,
                                                   subscribed_topic_names=("t",), topic_partitions=()), 0)
     r = port.last("x")
     assert r.error == "NONE" and r.member_epoch >= 1
@@ -289,8 +291,8 @@ def test_the_real_consumer_group_manager_is_used_by_default() -> None:
 
 _TRACE_SCRIPT = """
 import hashlib, random
-from kafkalab.broker.messages import TopicPartition as TP
-from kafkalab.groups import messages as m
+from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition as TP
+from kafkalab.protocol import group as m
 from tests.groups.fake_port import FakePort, make_coordinator
 port = FakePort()
 c = make_coordinator(port)
@@ -312,7 +314,7 @@ for step in range(400):
     elif op == "advance":
         port.advance(c, port.now + rng.randrange(10_000))
     elif op == "commit" and mid:
-        c.handle(who, m.OffsetCommitRequest("g", gen, mid, iid, {TP("t", 0): m.OffsetAndMetadata(step)}), port.now)
+        c.handle(who, m.OffsetCommitRequest("g", gen, mid, iid, {TP("t", 0): OffsetAndMetadata(step)}), port.now)
     for dst, msg in port.sent:
         if isinstance(msg, m.JoinGroupResponse) and msg.member_id:
             ids[dst], gens[dst] = msg.member_id, msg.generation_id

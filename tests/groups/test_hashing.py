@@ -3,7 +3,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kafkalab.groups.hashing import java_string_hash, partition_for
+from kafkalab.common.utils import java_string_hash
+from kafkalab.groups.hashing import partition_for
 
 
 def test_my_group_lives_in_partition_12():

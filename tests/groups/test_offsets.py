@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kafkalab.broker.messages import TopicPartition as TP
-from kafkalab.groups.messages import OffsetAndMetadata, OffsetCommitRequest
+from kafkalab.common.topic_partition import OffsetAndMetadata
+from kafkalab.common.topic_partition import TopicPartition as TP
 from kafkalab.groups.offsets import OFFSET_METADATA_MAX_BYTES, OffsetStore, commit_records
 from kafkalab.groups.records import (
     GroupMetadataValue,
@@ -15,6 +15,7 @@ from kafkalab.groups.records import (
     parse_group_key,
     parse_offset_key,
 )
+from kafkalab.protocol.group import OffsetCommitRequest
 from tests.groups.fake_port import Driver, FakePort, make_coordinator
 from tests.groups.test_classic import stable_group
 

@@ -11,10 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kafkalab.broker.messages import TopicPartition
+from kafkalab.clients.assignors import get_assignor
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import ConfigError
-from kafkalab.groups.assignors import get_assignor
-from kafkalab.groups.messages import Subscription
 from kafkalab.groups.server_assignors import (
     SERVER_ASSIGNORS,
     MemberSpec,
@@ -22,6 +21,7 @@ from kafkalab.groups.server_assignors import (
     range_assign,
     uniform_assign,
 )
+from kafkalab.protocol.group import Subscription
 from tests.groups.brute_force import brute_force_min_moves
 
 

@@ -3,11 +3,12 @@ import random
 
 import pytest
 
-from kafkalab.log.records import Record, RecordBatch
-from kafkalab.raft import messages as m
+from kafkalab.common.records import Record, RecordBatch
+from kafkalab.protocol import raft as m
+from kafkalab.protocol.common import NONE
 from kafkalab.raft.config import RaftConfig
 from kafkalab.raft.node import QUORUM_STATE_KEY, RaftNode, new_metadata_log
-from kafkalab.raft.state import IllegalTransition, Role
+from kafkalab.raft.state import ElectionState, IllegalTransition, Role
 
 
 class FakePort:
@@ -55,10 +56,10 @@ def elect(node, port, now=0.0):
     """Drive a 3-voter node from Unattached to Leader (pre-vote on)."""
     node.on_timer("election", now)
     [(_, req)] = port.take()[:1]
-    node.handle(2, m.VoteResponse(m.NONE, node.epoch, None, True, True, req.correlation_id), now)
+    node.handle(2, m.VoteResponse(NONE, node.epoch, None, True, True, req.correlation_id), now)
     flush_done(node, now)
     [(_, vote)] = port.take()[:1]
-    node.handle(2, m.VoteResponse(m.NONE, node.epoch, None, True, False, vote.correlation_id), now)
+    node.handle(2, m.VoteResponse(NONE, node.epoch, None, True, False, vote.correlation_id), now)
     flush_done(node, now)
     flush_done(node, now)
     port.take()
@@ -87,9 +88,9 @@ def test_pre_vote_majority_makes_a_candidate_whose_vote_requests_wait_for_the_fs
     node.start(0.0)
     node.on_timer("election", 1500.0)
     req = port.take()[0][1]
-    node.handle(3, m.VoteResponse(m.NONE, 0, None, True, True, req.correlation_id), 1501.0)
+    node.handle(3, m.VoteResponse(NONE, 0, None, True, True, req.correlation_id), 1501.0)
     assert node.role is Role.CANDIDATE and node.epoch == 1 and node.voted_id == 1
-    assert port.files[QUORUM_STATE_KEY] == m.ElectionState(1, None, 1)
+    assert port.files[QUORUM_STATE_KEY] == ElectionState(1, None, 1)
     assert port.sent == []                      # held until the vote for itself is durable
     flush_done(node, 1502.0)
     sent = port.take()
@@ -112,14 +113,14 @@ def test_leader_begin_quorum_epoch_goes_to_every_other_voter_and_is_resent():
     node.start(0.0)
     node.on_timer("election", 0.0)
     req = port.take()[0][1]
-    node.handle(2, m.VoteResponse(m.NONE, 0, None, True, True, req.correlation_id), 0.0)
+    node.handle(2, m.VoteResponse(NONE, 0, None, True, True, req.correlation_id), 0.0)
     flush_done(node, 0.0)
     vote = port.take()[0][1]
-    node.handle(2, m.VoteResponse(m.NONE, 1, None, True, False, vote.correlation_id), 0.0)
+    node.handle(2, m.VoteResponse(NONE, 1, None, True, False, vote.correlation_id), 0.0)
     flush_done(node, 1.0)
     assert sorted(dst for dst, msg in port.take() if isinstance(msg, m.BeginQuorumEpochRequest)) == [2, 3]
     assert port.timers["begin_quorum"] == 1000.0
-    node.handle(2, m.BeginQuorumEpochResponse(m.NONE, 1, 1), 2.0)
+    node.handle(2, m.BeginQuorumEpochResponse(NONE, 1, 1), 2.0)
     node.on_timer("begin_quorum", 1000.0)
     assert [dst for dst, msg in port.take()] == [3]
 
@@ -165,7 +166,7 @@ def test_a_parked_fetch_expires_with_an_empty_answer():
     node.handle(2, m.FetchRequest(1, 2, 1, 1, 500, 2), 11.0)
     node.on_timer("park:2", 511.0)
     [(_, resp)] = port.take()
-    assert resp.error == m.NONE and resp.batches == () and resp.correlation_id == 2
+    assert resp.error == NONE and resp.batches == () and resp.correlation_id == 2
 
 
 def test_leader_answers_a_divergent_fetch_with_its_epoch_end():
@@ -188,7 +189,7 @@ def test_follower_truncates_to_the_diverging_epoch_end_and_refetches():
     flush_done(node, 0.0)
     fetch = [msg for _, msg in port.take() if isinstance(msg, m.FetchRequest)][0]
     assert (fetch.fetch_offset, fetch.last_fetched_epoch) == (3, 2)
-    node.handle(1, m.FetchResponse(m.NONE, 3, 1, None, 0, diverging_epoch=(1, 1),
+    node.handle(1, m.FetchResponse(NONE, 3, 1, None, 0, diverging_epoch=(1, 1),
                                    correlation_id=fetch.correlation_id), 5.0)
     assert log.log_end_offset == 1
     [(_, again)] = port.take()
@@ -202,7 +203,7 @@ def test_follower_reports_its_fetch_offset_only_after_flushing():
     flush_done(node, 0.0)
     fetch = [msg for _, msg in port.take() if isinstance(msg, m.FetchRequest)][0]
     batch = RecordBatch((Record(None, b"v"),)).with_offset(0, 1)
-    node.handle(1, m.FetchResponse(m.NONE, 1, 1, 0, 0, (batch,), correlation_id=fetch.correlation_id), 3.0)
+    node.handle(1, m.FetchResponse(NONE, 1, 1, 0, 0, (batch,), correlation_id=fetch.correlation_id), 3.0)
     assert port.sent == [] and node.log.flushed_offset == 0
     flush_done(node, 4.0)
     [(_, nxt)] = port.take()
@@ -217,7 +218,7 @@ def test_follower_applies_up_to_the_leaders_high_watermark():
     fetch = [msg for _, msg in port.take() if isinstance(msg, m.FetchRequest)][0]
     control = RecordBatch((Record(None, m.LeaderChange(1, (1, 2, 3), (1, 2))),), is_control=True).with_offset(0, 1)
     data = RecordBatch((Record(None, b"a"), Record(None, m.Payload.wrap(42)))).with_offset(1, 1)
-    node.handle(1, m.FetchResponse(m.NONE, 1, 1, 3, 0, (control, data), correlation_id=fetch.correlation_id), 3.0)
+    node.handle(1, m.FetchResponse(NONE, 1, 1, 3, 0, (control, data), correlation_id=fetch.correlation_id), 3.0)
     assert node.high_watermark == 3 and node.committed == [b"a", 42]
 
 
@@ -229,9 +230,9 @@ def test_unattached_voter_grants_one_vote_per_epoch_durably():
     assert port.sent == []                                 # the vote must be durable first
     flush_done(node, 6.0)                                  # the fsync of the epoch bump...
     flush_done(node, 7.0)                                  # ...and of the vote
-    assert port.take() == [(1, m.VoteResponse(m.NONE, 1, None, True, False, 9))]
+    assert port.take() == [(1, m.VoteResponse(NONE, 1, None, True, False, 9))]
     node.handle(2, m.VoteRequest(1, 2, 0, 0, False, 4), 7.0)
-    assert port.take() == [(2, m.VoteResponse(m.NONE, 1, None, False, False, 4))]
+    assert port.take() == [(2, m.VoteResponse(NONE, 1, None, False, False, 4))]
 
 
 def test_voter_rejects_a_candidate_with_a_shorter_log():
@@ -253,7 +254,7 @@ def test_follower_that_hears_its_leader_rejects_pre_votes():
     fetch = [msg for _, msg in port.take() if isinstance(msg, m.FetchRequest)][0]
     node.handle(2, m.VoteRequest(2, 2, 0, 0, True, 1), 1.0)
     assert port.take()[0][1].vote_granted            # no successful fetch yet: the leader may be gone
-    node.handle(1, m.FetchResponse(m.NONE, 1, 1, None, 0, correlation_id=fetch.correlation_id), 2.0)
+    node.handle(1, m.FetchResponse(NONE, 1, 1, None, 0, correlation_id=fetch.correlation_id), 2.0)
     port.take()
     node.handle(2, m.VoteRequest(2, 2, 0, 0, True, 2), 3.0)
     [(_, resp)] = port.take()
@@ -289,8 +290,8 @@ def test_candidate_backs_off_after_a_majority_rejects():
     assert node.role is Role.CANDIDATE and node.epoch == 1
     flush_done(node, 1200.0)
     req = port.take()[0][1]
-    node.handle(2, m.VoteResponse(m.NONE, 1, None, False, False, req.correlation_id), 1201.0)
-    node.handle(3, m.VoteResponse(m.NONE, 1, None, False, False, req.correlation_id), 1202.0)
+    node.handle(2, m.VoteResponse(NONE, 1, None, False, False, req.correlation_id), 1201.0)
+    node.handle(3, m.VoteResponse(NONE, 1, None, False, False, req.correlation_id), 1202.0)
     assert 1202.0 <= port.timers["election"] <= 1202.0 + 100
     node.on_timer("election", port.timers["election"])
     assert node.role is Role.CANDIDATE and node.epoch == 2

@@ -12,9 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kafkalab.broker.messages import TopicPartition
-from kafkalab.errors import ConfigError
-from kafkalab.groups.assignors import (
+from kafkalab.clients.assignors import (
     ASSIGNORS,
     COOPERATIVE,
     EAGER,
@@ -23,7 +21,9 @@ from kafkalab.groups.assignors import (
     get_assignor,
     rebalance_protocol,
 )
-from kafkalab.groups.messages import Assignment, Subscription
+from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.errors import ConfigError
+from kafkalab.protocol.group import Assignment, Subscription
 from tests.groups.brute_force import brute_force_min_moves
 
 

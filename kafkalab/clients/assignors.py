@@ -1,11 +1,11 @@
 """Client-side partition assignors of the classic group protocol, as pure functions (Kafka's ``RangeAssignor``,
 ``RoundRobinAssignor``, ``StickyAssignor`` and ``CooperativeStickyAssignor``), and how members agree on one.
 
-How it works. The group leader (a consumer) gets every member's :class:`~kafkalab.groups.messages.Subscription` and
+How it works. The group leader (a consumer) gets every member's :class:`~kafkalab.protocol.group.Subscription` and
 the partition count of each subscribed topic, and computes who reads what. An assignor is a stateless object with a
 ``name``, the rebalance protocols it supports and ``assign(partitions_per_topic, subscriptions)``; one shared
 instance per name lives in :data:`ASSIGNORS`. Topics missing from ``partitions_per_topic`` (no metadata) are skipped,
-every member gets an :class:`~kafkalab.groups.messages.Assignment` (possibly empty), and each assignment lists its
+every member gets an :class:`~kafkalab.protocol.group.Assignment` (possibly empty), and each assignment lists its
 partitions sorted by (topic, partition). Members are ordered as Kafka's ``MemberInfo``: static members (with a
 ``group_instance_id``) first, by instance id, then the others by member id.
 
@@ -26,26 +26,26 @@ partitions sorted by (topic, partition). Members are ordered as Kafka's ``Member
   assignor supports) and :func:`choose_protocol` the classic coordinator's vote among members' assignor lists.
 
 The sticky engine (Kafka's ``AbstractStickyAssignor``: its constrained and general paths) is
-:func:`kafkalab.groups.sticky.sticky_assign`; this module holds the assignor classes, the registry (with
+:func:`kafkalab.clients.sticky.sticky_assign`; this module holds the assignor classes, the registry (with
 :func:`get_assignor` and :func:`lookup_by_name`) and the negotiation.
 
 Simplifications: no rack-aware assignment (KIP-881): ``partitions_per_topic`` carries counts, not replica racks, so
 ``rack_id`` is ignored. The sticky engine's own (tie order, claim conflicts, "all subscriptions equal") are listed in
-:mod:`kafkalab.groups.sticky`.
+:mod:`kafkalab.clients.sticky`.
 """
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from kafkalab.broker.messages import TopicPartition
+from kafkalab.clients.sticky import sticky_assign
+from kafkalab.common.names import lookup_by_name
+from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.common.utils import java_string_hash
 from kafkalab.errors import ConfigError
-from kafkalab.groups.hashing import java_string_hash
-from kafkalab.groups.messages import Assignment, Subscription
-from kafkalab.groups.sticky import sticky_assign
+from kafkalab.protocol.group import Assignment, Subscription
 
 __all__ = [
     "EAGER", "COOPERATIVE", "StickyUserData", "PartitionAssignor", "RangeAssignor", "RoundRobinAssignor",
@@ -241,24 +241,6 @@ def get_assignor(name: str) -> PartitionAssignor:
     :class:`~kafkalab.errors.ConfigError` (a ``ValueError``) naming the allowed names and the closest one."""
     return lookup_by_name(name, ASSIGNORS, _CLASS_NAMES, what="an assignor name",
                           label="partition.assignment.strategy", key="partition.assignment.strategy", scope="consumer")
-
-
-def lookup_by_name(name: str, table: Mapping[str, Any], class_names: Mapping[str, str], *, what: str, label: str,
-                   key: str, scope: str | None = None) -> Any:
-    """``table[name]`` for a short name, Kafka's full class name or its simple class name (case-insensitive);
-    otherwise a ConfigError naming what is allowed and the closest name (shared by both assignor registries)."""
-    if not isinstance(name, str):
-        raise TypeError(f"{what} must be a str, got {type(name).__name__}")
-    folded = name.strip().lower()
-    if folded in table:
-        return table[folded]
-    for class_name, short in class_names.items():
-        if folded in (class_name, class_name.rsplit(".", 1)[-1]):
-            return table[short]
-    close = difflib.get_close_matches(folded, list(table), n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    extra = {} if scope is None else {"scope": scope}
-    raise ConfigError(f"unknown {label} {name!r}: allowed are {', '.join(table)}{hint}", key=key, value=name, **extra)
 
 
 def rebalance_protocol(assignor_names: Sequence[str]) -> str:

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kafkalab.controller.records import (
+from kafkalab.errors import InvariantViolation
+from kafkalab.metadata.records import (
     NO_CHANGE,
     NO_LEADER,
     BrokerRegistrationChangeRecord,
@@ -31,7 +32,6 @@ from kafkalab.controller.records import (
     UnfenceBrokerRecord,
     UnregisterBrokerRecord,
 )
-from kafkalab.errors import InvariantViolation
 
 __all__ = ["BrokerRegistration", "PartitionRegistration", "TopicImage", "MetadataImage", "Change"]
 

@@ -1,4 +1,5 @@
-"""The KRaft RPCs (KIP-595, KIP-630, KIP-996) as frozen values, and what a node stores in its log and on its disk.
+"""The KRaft RPCs (KIP-595, KIP-630, KIP-996) as frozen values, and what travels inside
+them: the LeaderChange control record (Kafka's ``LeaderChangeMessage``) and snapshots.
 
 Field names follow Kafka's request/response schemas (``VoteRequest.json``, ``FetchRequest.json``, ...) where they exist,
 in snake case: ``replica_epoch`` (the candidate's epoch), ``last_offset_epoch``, ``fetch_offset``, ``last_fetched_epoch``,
@@ -7,25 +8,23 @@ in snake case: ``replica_epoch`` (the candidate's epoch), ``last_offset_epoch``,
 
 Simplifications: one partition (``__cluster_metadata-0``), so the topic/partition envelope is gone; no directory ids,
 listeners or endpoints (a node id is its address); a snapshot moves in one FetchSnapshot response rather than in
-chunks (its bytes still cross the modelled link); DescribeQuorum is :meth:`RaftNode.describe` instead of an RPC.
+chunks (its bytes still cross the modelled link); DescribeQuorum is :meth:`kafkalab.raft.node.RaftNode.describe` instead of an RPC.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafkalab.log.records import RecordBatch, value_size_bytes
+from kafkalab.common.records import RecordBatch, value_size_bytes
 
 __all__ = [
-    "NONE", "FENCED_LEADER_EPOCH", "NOT_LEADER_OR_FOLLOWER", "UNKNOWN_LEADER_EPOCH", "INCONSISTENT_VOTER_SET",
-    "SNAPSHOT_NOT_FOUND", "OFFSET_OUT_OF_RANGE",
-    "VoteRequest", "VoteResponse", "BeginQuorumEpochRequest", "BeginQuorumEpochResponse",
-    "EndQuorumEpochRequest", "EndQuorumEpochResponse", "FetchRequest", "FetchResponse",
-    "FetchSnapshotRequest", "FetchSnapshotResponse", "RaftMessage",
-    "ElectionState", "LeaderChange", "Snapshot", "Payload", "message_size_bytes",
+    "FENCED_LEADER_EPOCH", "NOT_LEADER_OR_FOLLOWER", "UNKNOWN_LEADER_EPOCH", "INCONSISTENT_VOTER_SET",
+    "SNAPSHOT_NOT_FOUND", "OFFSET_OUT_OF_RANGE", "VoteRequest", "VoteResponse", "BeginQuorumEpochRequest",
+    "BeginQuorumEpochResponse", "EndQuorumEpochRequest", "EndQuorumEpochResponse", "FetchRequest",
+    "FetchResponse", "FetchSnapshotRequest", "FetchSnapshotResponse", "RaftMessage", "LeaderChange", "Snapshot",
+    "Payload", "message_size_bytes",
 ]
 
-NONE = "NONE"
 FENCED_LEADER_EPOCH = "FENCED_LEADER_EPOCH"
 NOT_LEADER_OR_FOLLOWER = "NOT_LEADER_OR_FOLLOWER"
 UNKNOWN_LEADER_EPOCH = "UNKNOWN_LEADER_EPOCH"
@@ -37,7 +36,6 @@ OFFSET_OUT_OF_RANGE = "OFFSET_OUT_OF_RANGE"
 _HEADER_BYTES = 64
 
 
-# ---- elections ------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class VoteRequest:
     """Candidate (or, with ``pre_vote``, prospective candidate) asks for a vote in ``replica_epoch``."""
@@ -150,16 +148,6 @@ def message_size_bytes(msg: Any) -> int:
     if type(msg) is FetchSnapshotResponse and msg.snapshot is not None:
         return _HEADER_BYTES + msg.snapshot.size_bytes
     return _HEADER_BYTES
-
-
-# ---- what is stored ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ElectionState:
-    """The quorum-state file (Kafka's ``ElectionState``/``quorum-state``): epoch, known leader, vote cast."""
-
-    epoch: int
-    leader_id: int | None = None
-    voted_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

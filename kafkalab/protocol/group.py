@@ -1,9 +1,10 @@
 """The group RPCs, as frozen values (Kafka's ``FindCoordinator``, ``JoinGroup``, ``SyncGroup``, ``Heartbeat``,
-``LeaveGroup``, ``OffsetCommit``, ``OffsetFetch`` and KIP-848's ``ConsumerGroupHeartbeat`` schemas).
+``LeaveGroup``, ``OffsetCommit``, ``OffsetFetch`` schemas; KIP-848's ``ConsumerGroupHeartbeat`` is
+:mod:`kafkalab.protocol.consumer_group`).
 
 Field names follow Kafka's ``*Request.json`` schemas in snake case; errors are Kafka's error names (``"NONE"``,
 ``"NOT_COORDINATOR"``, ...). ``correlation_id`` matches an answer to its request. Partitions are
-:class:`~kafkalab.broker.messages.TopicPartition` values and topics are names (Kafka 4 sends topic ids in KIP-848
+:class:`~kafkalab.common.topic_partition.TopicPartition` values and topics are names (Kafka 4 sends topic ids in KIP-848
 heartbeats; kafkalab keeps names, which changes nothing the protocol decides).
 
 The classic protocol's member metadata and assignment are opaque bytes to the coordinator in Kafka (the consumer
@@ -20,36 +21,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafkalab.broker.messages import TopicPartition
+from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
+from kafkalab.protocol.consumer_group import ConsumerGroupHeartbeatRequest
 
 __all__ = [
-    "NO_GENERATION", "UNKNOWN_MEMBER_ID", "JOIN_EPOCH", "LEAVE_EPOCH", "STATIC_LEAVE_EPOCH",
-    "Subscription", "Assignment", "OffsetAndMetadata",
-    "FindCoordinatorRequest", "FindCoordinatorResponse",
-    "JoinGroupRequest", "JoinGroupMember", "JoinGroupResponse",
-    "SyncGroupRequest", "SyncGroupResponse",
-    "HeartbeatRequest", "HeartbeatResponse",
-    "LeaveGroupRequest", "MemberIdentity", "LeaveGroupResponse",
-    "OffsetCommitRequest", "OffsetCommitResponse",
-    "OffsetFetchRequest", "OffsetFetchResponse",
-    "ConsumerGroupHeartbeatRequest", "ConsumerGroupHeartbeatResponse",
-    "GROUP_REQUESTS", "group_message_size_bytes",
+    "NO_GENERATION", "UNKNOWN_MEMBER_ID", "Subscription", "Assignment", "FindCoordinatorRequest",
+    "FindCoordinatorResponse", "JoinGroupRequest", "JoinGroupMember", "JoinGroupResponse", "SyncGroupRequest",
+    "SyncGroupResponse", "HeartbeatRequest", "HeartbeatResponse", "LeaveGroupRequest", "MemberIdentity",
+    "LeaveGroupResponse", "OffsetCommitRequest", "OffsetCommitResponse", "OffsetFetchRequest",
+    "OffsetFetchResponse", "GROUP_REQUESTS", "group_message_size_bytes",
 ]
 
 #: generation id of a member that has none (Kafka's ``JoinGroupRequest.UNKNOWN_GENERATION_ID``)
 NO_GENERATION = -1
 #: member id of a member that has none yet (``JoinGroupRequest.UNKNOWN_MEMBER_ID``)
 UNKNOWN_MEMBER_ID = ""
-#: KIP-848 member epochs with a meaning: join, leave, leave of a static member that will come back
-JOIN_EPOCH = 0
-LEAVE_EPOCH = -1
-STATIC_LEAVE_EPOCH = -2
 
 _HEADER_BYTES = 64
 _ITEM_BYTES = 32
 
 
-# ---- the consumer protocol's payloads (ConsumerProtocolSubscription / ConsumerProtocolAssignment) -----------------
 @dataclass(frozen=True, slots=True)
 class Subscription:
     """What a classic member sends in JoinGroup for one assignor: its topics and, for cooperative assignors and
@@ -73,16 +64,6 @@ class Assignment:
 
 
 @dataclass(frozen=True, slots=True)
-class OffsetAndMetadata:
-    """A committed position: the offset of the next record to read, the leader epoch of the last one read."""
-
-    offset: int
-    leader_epoch: int = -1
-    metadata: str = ""
-
-
-# ---- FindCoordinator -------------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
 class FindCoordinatorRequest:
     key: str                       # the group id
     key_type: int = 0              # 0 = group (1 = transaction, not modelled)
@@ -97,7 +78,6 @@ class FindCoordinatorResponse:
     error_message: str | None = None
 
 
-# ---- classic protocol ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class JoinGroupRequest:
     """``protocols``: (assignor name, Subscription) in the member's order of preference."""
@@ -197,7 +177,6 @@ class LeaveGroupResponse:
     correlation_id: int = 0
 
 
-# ---- offsets ---------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class OffsetCommitRequest:
     """``generation_id_or_member_epoch``: the classic generation, the KIP-848 member epoch, or -1 with
@@ -239,38 +218,6 @@ class OffsetFetchResponse:
 
     error: str
     offsets: Mapping[TopicPartition, OffsetAndMetadata] = field(default_factory=dict)
-    correlation_id: int = 0
-
-
-# ---- KIP-848 consumer protocol -----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ConsumerGroupHeartbeatRequest:
-    """One RPC for join (``member_epoch=0``), heartbeat, acknowledging an assignment, and leave (-1, or -2 for a
-    static member). Fields that did not change since the last heartbeat are None (Kafka sends them only when they
-    change or on a full heartbeat after an error); ``topic_partitions`` is what the member owns now."""
-
-    group_id: str
-    member_id: str
-    member_epoch: int
-    instance_id: str | None = None
-    rack_id: str | None = None
-    rebalance_timeout_ms: int = -1
-    subscribed_topic_names: tuple[str, ...] | None = None
-    server_assignor: str | None = None
-    topic_partitions: tuple[TopicPartition, ...] | None = None
-    correlation_id: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumerGroupHeartbeatResponse:
-    """``assignment``: the partitions the member should own now (None when unchanged since the last answer)."""
-
-    error: str
-    error_message: str | None = None
-    member_id: str | None = None
-    member_epoch: int = -1
-    heartbeat_interval_ms: int = 0
-    assignment: tuple[TopicPartition, ...] | None = None
     correlation_id: int = 0
 
 

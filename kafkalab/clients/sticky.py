@@ -1,5 +1,5 @@
 """The sticky assignment engine shared by ``sticky`` and ``cooperative-sticky`` (Kafka's ``AbstractStickyAssignor``),
-as one pure function, :func:`sticky_assign`; the assignor classes around it live in :mod:`kafkalab.groups.assignors`.
+as one pure function, :func:`sticky_assign`; the assignor classes around it live in :mod:`kafkalab.clients.assignors`.
 
 How it works. Each member's owned partitions and generation come from a ``member_data`` function (the eager
 ``StickyAssignor`` reads its user data, the cooperative one its v2+ subscription fields). Claims on partitions that
@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from kafkalab.broker.messages import TopicPartition
-from kafkalab.groups.messages import Subscription
+from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.protocol.group import Subscription
 
 __all__ = ["MemberData", "sticky_assign"]
 

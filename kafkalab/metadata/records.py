@@ -2,7 +2,7 @@
 
 Every change to the cluster's metadata is one of these frozen records, appended to the KRaft log by the active
 controller and replayed, in log order, by every controller and broker into a
-:class:`~kafkalab.controller.image.MetadataImage`. Names and fields follow Kafka's ``metadata/src/main/resources/
+:class:`~kafkalab.metadata.image.MetadataImage`. Names and fields follow Kafka's ``metadata/src/main/resources/
 common/metadata/*Record.json`` in snake case; what kafkalab does not model (directories, listeners' endpoints,
 features, ACLs, delegation tokens, SCRAM) is left out.
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from kafkalab.protocol.raft import Payload, Snapshot
+from kafkalab.protocol.raft import message_size_bytes as raft_message_size_bytes
 from kafkalab.raft.config import RaftConfig
-from kafkalab.raft.messages import ElectionState, Payload, Snapshot
-from kafkalab.raft.messages import message_size_bytes as raft_message_size_bytes
 from kafkalab.raft.node import METADATA_LOG_NAME, QUORUM_STATE_KEY, SNAPSHOT_KEY, RaftNode, new_metadata_log
-from kafkalab.raft.state import Role
+from kafkalab.raft.state import ElectionState, Role
 from kafkalab.sim.world import NamedTimers, ProcessContext
 
 __all__ = ["NamedTimers", "MetadataLogReplica"]
