@@ -29,9 +29,9 @@ from typing import Any
 from kafkalab.config import Config, resolve
 from kafkalab.metadata.image import Change, MetadataImage
 from kafkalab.metadata.log_replica import MetadataLogReplica
+from kafkalab.ports import ProcessPort
 from kafkalab.protocol import raft as rm
 from kafkalab.raft.config import RaftConfig
-from kafkalab.sim.world import ProcessContext
 
 __all__ = ["BrokerMetadataListener", "MetadataListenerFn", "RAFT_MESSAGES"]
 
@@ -47,7 +47,7 @@ RAFT_MESSAGES: frozenset[type] = frozenset({
 class BrokerMetadataListener:
     """The broker's metadata image, kept up to date by a KRaft observer; see the module docstring."""
 
-    def __init__(self, ctx: ProcessContext, voters: Sequence[int], config: Config | Mapping[str, Any] | None = None,
+    def __init__(self, ctx: ProcessPort, voters: Sequence[int], config: Config | Mapping[str, Any] | None = None,
                  raft_config: RaftConfig | None = None) -> None:
         self.ctx = ctx
         cfg = config if isinstance(config, Config) else resolve("broker", dict(config or {}))

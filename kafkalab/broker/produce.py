@@ -1,7 +1,7 @@
 """Produce and InitProducerId on a leader (Kafka's ``ReplicaManager.appendRecords`` with its ``DelayedProduce``).
 
 How it works. acks 0 gets no response at all, as in Kafka; on an error the broker closes the connection instead, a
-:class:`~kafkalab.transport.ConnectionReset` to the client. acks 1 is answered after the leader's append. acks -1
+:class:`~kafkalab.ports.ConnectionReset` to the client. acks 1 is answered after the leader's append. acks -1
 (all) answers NOT_ENOUGH_REPLICAS before the append when the ISR is smaller than ``min.insync.replicas``; otherwise
 the request is parked as a :class:`DelayedProduce` until the HW passes each batch's last offset, or answers
 REQUEST_TIMED_OUT for the partitions still waiting after ``timeout_ms`` (its deadline is in the expiry heap of
@@ -29,10 +29,10 @@ from kafkalab.broker.consumer_fetch import NOT_LEADER, UNKNOWN
 from kafkalab.broker.partition import Partition, Role
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import KafkaError
+from kafkalab.ports import ConnectionReset
 from kafkalab.protocol.common import NONE
 from kafkalab.protocol.produce import PartitionProduceResponse, ProduceRequest, ProduceResponse
 from kafkalab.protocol.txn import InitProducerIdRequest, InitProducerIdResponse
-from kafkalab.transport import ConnectionReset
 
 if TYPE_CHECKING:       # the replica manager builds this module's handler
     from kafkalab.broker.replica_manager import ReplicaManager

@@ -38,6 +38,7 @@ from kafkalab.groups.hashing import OFFSETS_TOPIC
 from kafkalab.log.log_config import LogConfig
 from kafkalab.log.partition_log import PartitionLog
 from kafkalab.metadata.image import Change, MetadataImage
+from kafkalab.ports import ProcessPort, TimerHandle
 from kafkalab.protocol import controller as cm
 from kafkalab.protocol.admin import CreateTopicsResponse
 from kafkalab.protocol.common import NONE
@@ -54,8 +55,6 @@ from kafkalab.protocol.metadata import (
 from kafkalab.protocol.produce import ProduceRequest
 from kafkalab.protocol.sizes import message_size_bytes
 from kafkalab.protocol.txn import InitProducerIdRequest, InitProducerIdResponse
-from kafkalab.sim.kernel import Timer
-from kafkalab.sim.world import ProcessContext
 
 __all__ = ["BrokerServer"]
 
@@ -94,7 +93,7 @@ class _PrefixedPort:
 class BrokerServer:
     """One broker process. ``config``: broker config overrides (Kafka's dotted names) or a resolved Config."""
 
-    def __init__(self, ctx: ProcessContext, broker_id: int, controller_ids: Sequence[int] = (),
+    def __init__(self, ctx: ProcessPort, broker_id: int, controller_ids: Sequence[int] = (),
                  config: Mapping[str, Any] | None = None, *, cost: CostModel | None = None) -> None:
         self.ctx = ctx
         self.broker_id = broker_id
@@ -103,7 +102,7 @@ class BrokerServer:
         self.cost = cost or DEFAULT_COST
         self.handler = HandlerQueue(self.cost)
         self.fetcher_queue = HandlerQueue(self.cost)
-        self._timers: dict[str, Timer] = {}
+        self._timers: dict[str, TimerHandle] = {}
         self.rm = ReplicaManager(broker_id, self, self.config, incarnation=ctx.incarnation)
         self.image = MetadataImage()
         self.alter_partition_hook: Callable[[IsrProposal], None] | None = None
@@ -125,7 +124,7 @@ class BrokerServer:
 
     @classmethod
     def factory(cls, controller_ids: Sequence[int] = (), config: Mapping[str, Any] | None = None, *,
-                cost: CostModel | None = None) -> Callable[[ProcessContext], BrokerServer]:
+                cost: CostModel | None = None) -> Callable[[ProcessPort], BrokerServer]:
         """A World node factory (the node id is the broker id): ``world.add_node(1, BrokerServer.factory(voters))``."""
         return lambda ctx: cls(ctx, ctx.node_id, controller_ids, config, cost=cost)  # type: ignore[arg-type]
 
@@ -166,7 +165,7 @@ class BrokerServer:
         ctx = self.ctx
         ctx.disk.fsync_now()
         self.stopped = True
-        ctx.kernel.post(0.0, ctx.world.crash, ctx.node_id)
+        ctx.halt()
 
     def _on_metadata_change(self, change: Change, image: MetadataImage) -> None:
         self.image = image
@@ -214,8 +213,8 @@ class BrokerServer:
         if old is not None:
             old.cancel()
         ctx = self.ctx
-        self._timers[name] = ctx.kernel.schedule_at(max(at_ms, ctx.kernel.now), self._on_timer, name,
-                                                    owner=ctx.owner, name=f"{self.broker_id}:{name}")
+        self._timers[name] = ctx.schedule_at(max(at_ms, ctx.now), self._on_timer, name,
+                                             name=f"{self.broker_id}:{name}")
 
     def cancel_timer(self, name: str) -> None:
         old = self._timers.pop(name, None)
@@ -293,16 +292,16 @@ class BrokerServer:
                 self._handle(src, msg)
             else:
                 ctx = self.ctx
-                done = self.handler.admit(ctx.kernel.now, message_size_bytes(msg))
-                ctx.kernel.post_at(done, self._handle, src, msg, owner=ctx.owner)
+                done = self.handler.admit(ctx.now, message_size_bytes(msg))
+                ctx.post_at(done, self._handle, src, msg)
             return
         if kind is FetchResponse:
             if self.cost.free:
                 self.rm.on_fetch_response(src, msg, self.ctx.now)
             else:
                 ctx = self.ctx
-                done = self.fetcher_queue.admit(ctx.kernel.now, message_size_bytes(msg))
-                ctx.kernel.post_at(done, self._fetch_response, src, msg, owner=ctx.owner)
+                done = self.fetcher_queue.admit(ctx.now, message_size_bytes(msg))
+                ctx.post_at(done, self._fetch_response, src, msg)
             return
         if self.metadata is not None and self.metadata.handle(src, msg):
             return

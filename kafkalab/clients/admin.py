@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from kafkalab.errors import KafkaTimeoutError
+from kafkalab.ports import ProcessPort
 from kafkalab.protocol import admin as cm
 from kafkalab.protocol.controller import message_size_bytes
-from kafkalab.sim.world import ProcessContext
 
 __all__ = ["AdminClient"]
 
@@ -24,7 +24,7 @@ Drive = Callable[[Callable[[], bool], float], bool]
 
 
 class _AdminProcess:
-    def __init__(self, ctx: ProcessContext) -> None:
+    def __init__(self, ctx: ProcessPort) -> None:
         self.ctx = ctx
         self.responses: dict[int, Any] = {}
 

@@ -45,6 +45,7 @@ from kafkalab.errors import (
     RebalanceInProgressError,
     error_for_name,
 )
+from kafkalab.ports import ConnectionReset
 from kafkalab.protocol.consumer_group import ConsumerGroupHeartbeatResponse
 from kafkalab.protocol.group import (
     NO_GENERATION,
@@ -60,7 +61,6 @@ from kafkalab.protocol.group import (
     OffsetFetchResponse,
     SyncGroupResponse,
 )
-from kafkalab.transport import ConnectionReset
 
 if TYPE_CHECKING:
     from kafkalab.clients.fetcher import ConsumerCore

@@ -21,8 +21,8 @@ from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
 from kafkalab.clients.metadata import ClientMetadata
+from kafkalab.ports import ConnectionReset
 from kafkalab.protocol.sizes import message_size_bytes
-from kafkalab.transport import ConnectionReset
 
 __all__ = ["ClientPort", "TimerHandle", "NetworkClient", "REQUEST_TIMED_OUT", "NETWORK_EXCEPTION"]
 
@@ -161,7 +161,7 @@ class NetworkClient:
 
     def on_message(self, src: NodeId, msg: Any) -> bool:
         """Hand an answer to its request's callback. False when it matches nothing in flight (a late answer on a
-        dropped connection, or not a response). A :class:`~kafkalab.transport.ConnectionReset` from a broker whose
+        dropped connection, or not a response). A :class:`~kafkalab.ports.ConnectionReset` from a broker whose
         process died drops the connection at once (what a TCP RST does), instead of waiting for request.timeout.ms."""
         if type(msg) is ConnectionReset:
             self.disconnect(src)

@@ -26,7 +26,7 @@ from typing import Any
 from kafkalab.config import Config, resolve
 from kafkalab.controller.quorum_controller import QuorumController
 from kafkalab.metadata.image import MetadataImage
-from kafkalab.metadata.log_replica import MetadataLogReplica, NamedTimers
+from kafkalab.metadata.log_replica import MetadataLogReplica
 from kafkalab.metadata.records import (
     NO_CHANGE,
     BrokerRegistrationChangeRecord,
@@ -34,10 +34,10 @@ from kafkalab.metadata.records import (
     PartitionChangeRecord,
     RegisterBrokerRecord,
 )
+from kafkalab.ports import NamedTimers, ProcessPort
 from kafkalab.protocol.controller import CONTROLLER_REQUESTS, message_size_bytes
 from kafkalab.raft.config import RaftConfig
 from kafkalab.raft.state import Role
-from kafkalab.sim.world import ProcessContext
 
 __all__ = ["ControllerServer"]
 
@@ -47,7 +47,7 @@ _REQUEST_TYPES = frozenset(CONTROLLER_REQUESTS)
 class ControllerServer:
     """One controller node: a KRaft voter plus the quorum controller (active on the raft leader only)."""
 
-    def __init__(self, ctx: ProcessContext, voters: Sequence[int], config: Config | Mapping[str, Any] | None = None,
+    def __init__(self, ctx: ProcessPort, voters: Sequence[int], config: Config | Mapping[str, Any] | None = None,
                  raft_config: RaftConfig | None = None) -> None:
         self.ctx = ctx
         self.node_id: int = ctx.node_id  # type: ignore[assignment]
@@ -64,7 +64,7 @@ class ControllerServer:
 
     @classmethod
     def factory(cls, voters: Sequence[int], config: Config | Mapping[str, Any] | None = None,
-                raft_config: RaftConfig | None = None) -> Callable[[ProcessContext], ControllerServer]:
+                raft_config: RaftConfig | None = None) -> Callable[[ProcessPort], ControllerServer]:
         """A World node factory: ``world.add_node(3000, ControllerServer.factory((3000, 3001, 3002)))``."""
         return lambda ctx: cls(ctx, voters, config, raft_config)
 
@@ -85,7 +85,7 @@ class ControllerServer:
     # -- World process ----------------------------------------------------------------------------------------------
     def on_message(self, src: Any, msg: Any) -> None:
         if type(msg) in _REQUEST_TYPES:
-            self.controller.handle(src, msg, self.ctx.kernel.now)
+            self.controller.handle(src, msg, self.ctx.now)
             self._after()
         else:
             self.replica.handle(src, msg)
@@ -104,14 +104,14 @@ class ControllerServer:
         self.timers.cancel(name)
 
     def _on_timer(self, name: str) -> None:
-        self.controller.on_timer(name, self.ctx.kernel.now)
+        self.controller.on_timer(name, self.ctx.now)
         self._after()
 
     # -- after every input ------------------------------------------------------------------------------------------
     def _after(self) -> None:
         if not self._started:
             return
-        now = self.ctx.kernel.now
+        now = self.ctx.now
         controller = self.controller
         snapshot, records = self.replica.drain()
         if snapshot is not None:

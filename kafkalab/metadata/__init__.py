@@ -9,6 +9,12 @@ controller both use:
 - :mod:`.log_replica`: :class:`MetadataLogReplica`, a KRaft node of ``__cluster_metadata`` on a process port (a voter
   on a controller, an observer on a broker), handing out newly committed records with their offsets.
 """
-from kafkalab.metadata.image import BrokerRegistration, Change, MetadataImage, PartitionRegistration, TopicImage
+from kafkalab.metadata.image import (
+    BrokerRegistration,
+    Change,
+    MetadataImage,
+    PartitionRegistration,
+    TopicImage,
+)
 
 __all__ = ["BrokerRegistration", "Change", "MetadataImage", "PartitionRegistration", "TopicImage"]

@@ -1,8 +1,9 @@
-"""The driver shared by controller and broker processes: a KRaft replica of ``__cluster_metadata`` on a World node
-that hands out newly committed records *with their offsets*.
+"""The driver shared by controller and broker processes: a KRaft replica of ``__cluster_metadata`` on a process port
+that hands out newly committed records *with their offsets* (Kafka's ``MetadataLoader`` over its ``RaftClient``).
 
-How it works. Timers are :class:`~kafkalab.sim.world.NamedTimers` (re-exported here), the same lazy named deadlines
-:class:`~kafkalab.raft.cluster.RaftProcess` uses. :class:`MetadataLogReplica` adapts a :class:`~kafkalab.raft.node.RaftNode` (voter or observer) to the context
+How it works. Timers are :class:`~kafkalab.ports.NamedTimers`, the same lazy named deadlines
+:class:`~kafkalab.raft.playground.RaftProcess` uses. :class:`MetadataLogReplica` adapts a
+:class:`~kafkalab.raft.node.RaftNode` (voter or observer) to a :class:`~kafkalab.ports.ProcessPort`
 the same way RaftProcess does (log, quorum-state and snapshot on the node's Disk, ``flush`` = fsync) and calls
 ``after_input()`` after every message, timer and fsync completion it handles. With ``flush_log_only`` (brokers:
 observers, whose disk also holds every partition log) a flush syncs the metadata log file alone
@@ -21,14 +22,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from kafkalab.ports import NamedTimers, ProcessPort
 from kafkalab.protocol.raft import Payload, Snapshot
 from kafkalab.protocol.raft import message_size_bytes as raft_message_size_bytes
 from kafkalab.raft.config import RaftConfig
 from kafkalab.raft.node import METADATA_LOG_NAME, QUORUM_STATE_KEY, SNAPSHOT_KEY, RaftNode, new_metadata_log
 from kafkalab.raft.state import ElectionState, Role
-from kafkalab.sim.world import NamedTimers, ProcessContext
 
-__all__ = ["NamedTimers", "MetadataLogReplica"]
+__all__ = ["MetadataLogReplica"]
 
 _READ_BYTES = 8 * 1024 * 1024
 
@@ -39,7 +40,7 @@ class MetadataLogReplica:
     ``after_input()`` runs after every input the node handled; call :meth:`drain` there for newly committed records.
     """
 
-    def __init__(self, ctx: ProcessContext, voters: Sequence[int], config: RaftConfig | None,
+    def __init__(self, ctx: ProcessPort, voters: Sequence[int], config: RaftConfig | None,
                  after_input: Callable[[], None], *, flush_log_only: bool = False) -> None:
         self.ctx = ctx
         self.after_input = after_input
@@ -62,11 +63,11 @@ class MetadataLogReplica:
         self._snapshot_end = -1
 
     def start(self) -> None:
-        self.node.start(self.ctx.kernel.now)
+        self.node.start(self.ctx.now)
         self.after_input()
 
     def handle(self, src: int, msg: Any) -> None:
-        self.node.handle(src, msg, self.ctx.kernel.now)
+        self.node.handle(src, msg, self.ctx.now)
         self.after_input()
 
     @property
@@ -98,11 +99,11 @@ class MetadataLogReplica:
         disk.fsync(self._flushed, name="raft:fsync")
 
     def _flushed(self) -> None:
-        self.node.on_flushed(self.ctx.kernel.now)
+        self.node.on_flushed(self.ctx.now)
         self.after_input()
 
     def _on_timer(self, name: str) -> None:
-        self.node.on_timer(name, self.ctx.kernel.now)
+        self.node.on_timer(name, self.ctx.now)
         self.after_input()
 
     # -- committed records ------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from matplotlib.patches import Patch
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from kafkalab.raft.cluster import RaftCluster
+    from kafkalab.raft.playground import RaftCluster
     from kafkalab.viz.live import LiveFigure
 
 __all__ = ["ROLE_COLORS", "draw_timeline", "plot_timeline", "live_timeline"]

@@ -22,27 +22,14 @@ completion counts as flushed up to the captured offset.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
+from kafkalab.ports import FlushableLog
 from kafkalab.sim.kernel import Kernel, Owner, Timer
 
 __all__ = ["Disk", "FlushableLog"]
 
 _MISSING = object()
-
-
-class FlushableLog(Protocol):
-    """What a disk needs of an attached log (``kafkalab.log.PartitionLog`` has it)."""
-
-    @property
-    def log_end_offset(self) -> int: ...
-
-    @property
-    def flushed_offset(self) -> int: ...
-
-    def flush(self, up_to_offset: int | None = None) -> object: ...
-
-    def drop_unflushed(self) -> object: ...
 
 
 class Disk:

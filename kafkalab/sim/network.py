@@ -26,8 +26,8 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from kafkalab.ports import ConnectionReset
 from kafkalab.sim.kernel import Kernel, Owner
-from kafkalab.transport import ConnectionReset
 
 __all__ = ["LinkSpec", "Network", "ConnectionReset", "GIGABIT_BYTES_PER_MS"]
 

@@ -17,12 +17,13 @@ import random
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Protocol
 
+from kafkalab.ports import ProcessPort, Storage
 from kafkalab.sim.disk import Disk
 from kafkalab.sim.kernel import Kernel, Owner, Timer
 from kafkalab.sim.metrics import Metrics
 from kafkalab.sim.network import LinkSpec, Network
 
-__all__ = ["World", "ProcessContext", "Process", "NamedTimers"]
+__all__ = ["World", "ProcessContext", "Process"]
 
 NodeId = Hashable
 
@@ -32,7 +33,12 @@ class Process(Protocol):
 
 
 class ProcessContext:
-    """What a running process may touch: its node id, the clock, timers, the network, its disk and its RNG streams."""
+    """What a running process may touch: its node id, the clock, timers, the network, its disk and its RNG streams.
+
+    The simulator's implementation of :class:`kafkalab.ports.ProcessPort`: timers and events are kernel events owned
+    by this incarnation, ``disk`` is the node's :class:`~kafkalab.sim.disk.Disk`. Shells use only the port's members;
+    ``world``, ``kernel`` and ``owner`` are for the simulator's own wiring.
+    """
 
     __slots__ = ("node_id", "world", "kernel", "owner", "disk", "metrics", "incarnation")
 
@@ -62,6 +68,18 @@ class ProcessContext:
         """A timer that dies with this process."""
         return self.kernel.schedule(delay_ms, callback, *args, owner=self.owner, name=name)
 
+    def schedule_at(self, at_ms: float, callback: Callable[..., Any], *args: Any, name: str | None = None) -> Timer:
+        """A timer at virtual time ``at_ms`` that dies with this process."""
+        return self.kernel.schedule_at(at_ms, callback, *args, owner=self.owner, name=name)
+
+    def post_at(self, at_ms: float, callback: Callable[..., Any], *args: Any) -> None:
+        """An event at ``at_ms`` nobody cancels (the kernel's fast path); it dies with this process."""
+        self.kernel.post_at(at_ms, callback, *args, owner=self.owner)
+
+    def halt(self) -> None:
+        """Crash this node at the current time, after the event being handled (Kafka's ``Exit.halt``)."""
+        self.kernel.post(0.0, self.world.crash, self.node_id)
+
     def rng(self, name: str) -> random.Random:
         """The node's random stream ``name`` (continues across restarts)."""
         return self.kernel.rng(f"{self.node_id}/{name}")
@@ -70,48 +88,8 @@ class ProcessContext:
         self.metrics.record(self.node_id, metric, value, **labels)
 
 
-class NamedTimers:
-    """Deadlines by name on a process context; ``callback(name)`` runs when one is due."""
-
-    def __init__(self, ctx: ProcessContext, callback: Callable[[str], None], label: str = "timer") -> None:
-        self.ctx = ctx
-        self.callback = callback
-        self.label = label
-        self._deadlines: dict[str, float] = {}
-        self._timers: dict[str, Timer] = {}
-
-    def set(self, name: str, at_ms: float) -> None:
-        self._deadlines[name] = at_ms
-        timer = self._timers.get(name)
-        if timer is not None and timer.callback is not None:
-            if timer.time_ms <= at_ms:
-                return      # it fires first and re-arms for the new deadline
-            timer.cancel()
-        kernel = self.ctx.kernel
-        self._timers[name] = kernel.schedule_at(max(at_ms, kernel.now), self._fire, name, owner=self.ctx.owner,
-                                                name=f"{self.label}:{name}")
-
-    def cancel(self, name: str) -> None:
-        self._deadlines.pop(name, None)
-
-    def deadline(self, name: str) -> float | None:
-        return self._deadlines.get(name)
-
-    def _fire(self, name: str) -> None:
-        self._timers.pop(name, None)
-        at = self._deadlines.get(name)
-        if at is None:
-            return
-        kernel = self.ctx.kernel
-        if at > kernel.now:
-            self._timers[name] = kernel.schedule_at(at, self._fire, name, owner=self.ctx.owner,
-                                                    name=f"{self.label}:{name}")
-            return
-        del self._deadlines[name]
-        self.callback(name)
-
-
-Factory = Callable[[ProcessContext], Process]
+#: ``factory(port) -> process``: what starts one incarnation of a node (given a ProcessContext, typed by its port).
+Factory = Callable[[ProcessPort], Process]
 
 
 class World:
@@ -262,3 +240,13 @@ class World:
         """Give one link a different latency (both directions unless symmetric=False)."""
         self.network.set_link(a, b, latency_ms=latency_ms, symmetric=symmetric)
         self.kernel.trace(f"slow-link {a}-{b} {latency_ms}")
+
+
+
+# mypy checks here that the simulator's context and disk implement the port (structural typing, no inheritance).
+def _implements_port(ctx: ProcessContext) -> ProcessPort:
+    return ctx
+
+
+def _implements_storage(disk: Disk) -> Storage:
+    return disk

@@ -13,7 +13,7 @@ from kafkalab.broker.lifecycle import BrokerLifecycleManager, BrokerState
 from kafkalab.broker.metadata import BrokerMetadataListener
 from kafkalab.controller.server import ControllerServer
 from kafkalab.metadata.image import Change, MetadataImage
-from kafkalab.metadata.log_replica import NamedTimers
+from kafkalab.ports import NamedTimers
 from kafkalab.protocol import admin as cm
 from kafkalab.protocol.controller import message_size_bytes
 from kafkalab.sim.world import ProcessContext, World

@@ -172,7 +172,7 @@ def test_unknown_nodes_and_double_registration_are_clear_errors():
 
 
 def test_a_client_writing_to_a_dead_process_on_a_live_host_gets_a_reset_back():
-    from kafkalab.transport import ConnectionReset
+    from kafkalab.ports import ConnectionReset
 
     k, net, inbox = make_net(nodes=(1, 2), clients=("c",))
     net.down(1)                                    # kill -9: the host's kernel answers with RST
@@ -196,7 +196,7 @@ def test_no_reset_from_a_powered_off_host_or_across_a_partition():
 
 
 def test_a_process_crash_resets_the_connections_of_clients_that_talked_to_it():
-    from kafkalab.transport import ConnectionReset
+    from kafkalab.ports import ConnectionReset
 
     k, net, inbox = make_net(nodes=(1, 2), clients=("c", "d"))
     net.send("c", 1, "request in flight")

@@ -1,8 +1,12 @@
-"""RaftCluster: a KRaft quorum in a simulated world, to poke at from a notebook.
+"""RaftCluster: a KRaft quorum in a simulated world, to poke at from a notebook (the Raft playground).
+
+This is the one module of :mod:`kafkalab.raft` that imports the simulator: it wires nodes onto a
+:class:`~kafkalab.sim.world.World`. Everything else in the package is sans-I/O.
 
 How it works. A :class:`RaftCluster` is a :class:`~kafkalab.sim.world.World` with one node per voter (ids ``1..voters``)
 and per observer (the ids after them). Each node's process (:class:`RaftProcess`) wraps a sans-I/O
-:class:`~kafkalab.raft.node.RaftNode` and adapts its port to the process context: messages go on the modelled network
+:class:`~kafkalab.raft.node.RaftNode` and adapts its port to the process port (:class:`kafkalab.ports.ProcessPort`,
+which the World implements): messages go on the modelled network
 (sized by their record batches), the quorum-state and snapshot files and the ``__cluster_metadata-0`` log live on the
 node's :class:`~kafkalab.sim.disk.Disk` (so a restart recovers from them and a power loss drops what was not flushed),
 and ``flush`` is the disk's fsync. Timers are lazy: the node sets deadlines by name as often as it likes; at most one
@@ -22,13 +26,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kafkalab.log.partition_log import PartitionLog
+from kafkalab.ports import NamedTimers, ProcessPort
 from kafkalab.protocol.raft import Snapshot, message_size_bytes
 from kafkalab.raft.config import RaftConfig
 from kafkalab.raft.invariants import RaftInvariants
 from kafkalab.raft.node import METADATA_LOG_NAME, QUORUM_STATE_KEY, SNAPSHOT_KEY, RaftNode, new_metadata_log
 from kafkalab.raft.state import ElectionState, Role
 from kafkalab.sim.network import LinkSpec
-from kafkalab.sim.world import NamedTimers, ProcessContext, World
+from kafkalab.sim.world import World
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +49,7 @@ CRASHED = "crashed"
 class RaftProcess:
     """One incarnation of a KRaft node in a World: the node plus the port it talks through."""
 
-    def __init__(self, cluster: RaftCluster, ctx: ProcessContext) -> None:
+    def __init__(self, cluster: RaftCluster, ctx: ProcessPort) -> None:
         self.cluster = cluster
         self.ctx = ctx
         self.node_id: int = ctx.node_id  # type: ignore[assignment]
@@ -62,7 +67,7 @@ class RaftProcess:
 
     # -- World's Process interface --------------------------------------------------------------------------------
     def on_message(self, src: Any, msg: Any) -> None:
-        self.node.handle(src, msg, self.ctx.kernel.now)
+        self.node.handle(src, msg, self.ctx.now)
         self.cluster._after(self.node_id)
 
     # -- RaftPort ---------------------------------------------------------------------------------------------------
@@ -76,7 +81,7 @@ class RaftProcess:
         self.timers.cancel(name)
 
     def _on_timer(self, name: str) -> None:
-        self.node.on_timer(name, self.ctx.kernel.now)
+        self.node.on_timer(name, self.ctx.now)
         self.cluster._after(self.node_id)
 
     def persist(self, key: str, value: Any) -> None:
@@ -86,7 +91,7 @@ class RaftProcess:
         self.ctx.disk.fsync(self._flushed, name="raft:fsync")
 
     def _flushed(self) -> None:
-        self.node.on_flushed(self.ctx.kernel.now)
+        self.node.on_flushed(self.ctx.now)
         self.cluster._after(self.node_id)
 
 
@@ -137,12 +142,12 @@ class RaftCluster:
         for node_id in self.voters + self.observers:
             self.world.add_node(node_id, self._factory(node_id))
 
-    def _factory(self, node_id: int) -> Callable[[ProcessContext], RaftProcess]:
-        def start(ctx: ProcessContext) -> RaftProcess:
+    def _factory(self, node_id: int) -> Callable[[ProcessPort], RaftProcess]:
+        def start(ctx: ProcessPort) -> RaftProcess:
             proc = RaftProcess(self, ctx)
             self._procs[node_id] = proc
             self._hw_seen[node_id] = None
-            proc.node.start(ctx.kernel.now)
+            proc.node.start(ctx.now)
             self._after(node_id)
             return proc
         return start
