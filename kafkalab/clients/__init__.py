@@ -1,5 +1,10 @@
 """Kafka clients: the partitioner, the producer, the consumer and its group membership, the admin client.
 
+Mirrors Kafka's ``clients`` module (``org.apache.kafka.clients.producer``, ``.consumer``, ``.admin``). It imports only
+the shared layers (:mod:`kafkalab.common`, :mod:`kafkalab.protocol`, :mod:`kafkalab.ports`, the history recorder),
+never a server package. The client-side assignors (range, roundrobin, sticky, cooperative-sticky) are
+:mod:`.assignors` with the sticky engine in :mod:`.sticky`, as Kafka keeps them in ``clients.consumer``.
+
 ``KafkaProducer``/``KafkaConsumer`` (``producer.py``, ``consumer.py``) are the facades a notebook holds
 (``cluster.producer(config)``, ``cluster.consumer(config)``); each runs a core as a client node of a World that talks
 to brokers only through a port: ``sender.py`` (``Sender``; with ``produce_requests.py`` and ``idempotence.py``, the

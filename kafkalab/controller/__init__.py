@@ -4,7 +4,7 @@ RPCs and the sans-I/O :class:`QuorumController`.
 It reads and writes the metadata of :mod:`kafkalab.metadata` (records, image, log replica) and answers the RPCs of
 :mod:`kafkalab.protocol.controller` and :mod:`kafkalab.protocol.admin`. Here: :mod:`~kafkalab.controller.placement` (``StripedReplicaPlacer``), :mod:`~kafkalab.controller.quorum_controller`
 (sans-I/O), then the process shell :mod:`~kafkalab.controller.server`
-(``ControllerServer``; import it from there, it pulls in the simulator).
+(``ControllerServer``, the process shell on a :class:`~kafkalab.ports.ProcessPort`).
 """
 from kafkalab.controller.placement import StripedReplicaPlacer, UsableBroker, place_replicas
 from kafkalab.controller.quorum_controller import (

@@ -1,4 +1,7 @@
-"""Consumer groups: the group coordinator (classic and KIP-848 protocols), assignors, offsets.
+"""Consumer groups: the group coordinator (classic and KIP-848 protocols), server-side assignors, offsets.
+
+Mirrors Kafka's ``group-coordinator`` module (``GroupCoordinatorService``, ``GroupMetadataManager``,
+``OffsetMetadataManager``, ``ClassicGroup``, ``ConsumerGroup``). Sans-I/O: the broker hosts it (``broker/groups.py``).
 
 - :mod:`.hashing`: which ``__consumer_offsets`` partition (and so which broker) coordinates a group.
 - :mod:`.server_assignors`: KIP-848's server-side assignors (uniform, range), pure functions. The group RPCs are

@@ -1,7 +1,8 @@
-"""The partitioned log: record batches, segments, offsets, the leader epoch cache, retention and compaction.
+"""The partitioned log: segments, offsets, the leader epoch cache, retention and compaction.
 
-Follows Kafka's storage layer (``UnifiedLog``, ``LocalLog``, ``LogSegment``, ``LeaderEpochFileCache``, ``LogCleaner``).
-Time is always an argument (``now_ms``); nothing here reads a clock or draws random numbers.
+Mirrors Kafka's ``storage`` module (``UnifiedLog``, ``LocalLog``, ``LogSegment``, ``LeaderEpochFileCache``,
+``LogCleaner``). The record batches it stores are :mod:`kafkalab.common.records` (Kafka's ``common.record``),
+re-exported here. Time is always an argument (``now_ms``); nothing here reads a clock or draws random numbers.
 """
 from kafkalab.common.records import (
     BATCH_OVERHEAD_BYTES,
