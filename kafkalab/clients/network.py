@@ -42,7 +42,8 @@ class TimerHandle(Protocol):
 
 
 class ClientPort(Protocol):
-    """What a client core may touch (a World ``ProcessContext`` satisfies it)."""
+    """What a client core may touch: the part of :class:`kafkalab.ports.ProcessPort` it uses (so a test can hand it a
+    small fake; the simulator's ``ProcessContext`` satisfies both)."""
 
     node_id: Any
 

@@ -1,0 +1,48 @@
+"""The names DESIGN.md promises stay where it says (issue: module boundaries moved their definitions)."""
+import kafkalab as kl
+from kafkalab import common, ports
+from kafkalab.sim.world import ProcessContext
+
+
+def test_top_level_names_are_the_shared_vocabulary():
+    assert kl.TopicPartition is common.TopicPartition
+    assert kl.OffsetAndMetadata is common.OffsetAndMetadata
+    assert kl.TopicPartition("orders", 3) == ("orders", 3) and str(kl.TopicPartition("orders", 3)) == "orders-3"
+    assert kl.OffsetAndMetadata(42).offset == 42
+    assert kl.raft.RaftCluster.__module__ == "kafkalab.raft.playground"
+    assert issubclass(kl.errors.NotEnoughReplicasError, kl.errors.KafkaError)
+
+
+def test_clients_hand_back_the_common_record_types():
+    from kafkalab.clients import ConsumerRecord, RecordMetadata
+    assert RecordMetadata is common.RecordMetadata and ConsumerRecord is common.ConsumerRecord
+
+
+def test_protocol_families_are_importable_by_kafka_api_name():
+    from kafkalab.protocol import (
+        admin,
+        consumer_group,
+        controller,
+        fetch,
+        group,
+        list_offsets,
+        metadata,
+        produce,
+        raft,
+        txn,
+    )
+    names = {
+        produce: "ProduceRequest", fetch: "FetchResponse", metadata: "MetadataRequest",
+        list_offsets: "ListOffsetsRequest", group: "JoinGroupRequest",
+        consumer_group: "ConsumerGroupHeartbeatRequest", raft: "VoteRequest", controller: "BrokerHeartbeatRequest",
+        admin: "CreateTopicsRequest", txn: "InitProducerIdRequest",
+    }
+    for module, name in names.items():
+        assert name in module.__all__ and getattr(module, name).__module__ == module.__name__
+
+
+def test_the_simulator_context_is_a_process_port():
+    members = [m for m in dir(ports.ProcessPort) if not m.startswith("_")]
+    assert sorted(members) == ["alive", "disk", "halt", "incarnation", "node_id", "now", "post_at", "record", "rng",
+                               "schedule_at", "send", "set_timer"]
+    assert all(hasattr(ProcessContext, m) or m in ProcessContext.__slots__ for m in members)
