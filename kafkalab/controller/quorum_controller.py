@@ -58,6 +58,7 @@ from kafkalab.config import keys as config_keys
 from kafkalab.controller.heartbeats import BrokerHeartbeatManager
 from kafkalab.controller.partition_change import ELECTION_ONLINE, build_partition_change, validate_topic_name
 from kafkalab.controller.placement import StripedReplicaPlacer, UsableBroker
+from kafkalab.controller.producer_id_control import ProducerIdControlManager
 from kafkalab.errors import ConfigError, InvalidReplicationFactorError, InvariantViolation
 from kafkalab.metadata.image import MetadataImage
 from kafkalab.metadata.records import (
@@ -70,7 +71,6 @@ from kafkalab.metadata.records import (
     MetadataRecord,
     NoOpRecord,
     PartitionRecord,
-    ProducerIdsRecord,
     RegisterBrokerRecord,
     RemoveTopicRecord,
     TopicRecord,
@@ -78,7 +78,6 @@ from kafkalab.metadata.records import (
 from kafkalab.protocol import admin as cm
 from kafkalab.protocol.common import NONE
 from kafkalab.protocol.controller import (
-    PRODUCER_ID_BLOCK_SIZE,
     AllocateProducerIdsRequest,
     AllocateProducerIdsResponse,
     AlterPartitionItem,
@@ -136,6 +135,7 @@ class QuorumController:
         self._pending: deque[tuple[int, int, Any, Any]] = deque()
         self.heartbeats: BrokerHeartbeatManager | None = None
         self.records_written = 0
+        self.producer_id_control = ProducerIdControlManager(self)
         self._handlers: dict[type, Callable[[int, Any, float], None]] = {
             BrokerRegistrationRequest: self._on_register,
             BrokerHeartbeatRequest: self._on_heartbeat,
@@ -145,7 +145,7 @@ class QuorumController:
             cm.CreatePartitionsRequest: self._on_create_partitions,
             cm.IncrementalAlterConfigsRequest: self._on_alter_configs,
             cm.ElectLeadersRequest: self._on_elect_leaders,
-            AllocateProducerIdsRequest: self._on_allocate_producer_ids,
+            AllocateProducerIdsRequest: self.producer_id_control.allocate_producer_ids,
         }
 
     def __repr__(self) -> str:
@@ -820,18 +820,6 @@ class QuorumController:
         if records and self._write(records, now_ms) is None:
             return
         self._respond_on_commit(src, req, cm.ElectLeadersResponse(NONE, tuple(results), req.correlation_id))
-
-    def _on_allocate_producer_ids(self, src: int, req: AllocateProducerIdsRequest, now_ms: float) -> None:
-        reg = self.working.brokers.get(req.broker_id)
-        if reg is None or reg.broker_epoch != req.broker_epoch:
-            self.port.send(src, AllocateProducerIdsResponse("STALE_BROKER_EPOCH",
-                                                               correlation_id=req.correlation_id))
-            return
-        start = self.working.next_producer_id
-        size = PRODUCER_ID_BLOCK_SIZE
-        if self._write([ProducerIdsRecord(req.broker_id, req.broker_epoch, start + size)], now_ms) is None:
-            return
-        self._respond_on_commit(src, req, AllocateProducerIdsResponse(NONE, start, size, req.correlation_id))
 
 
 def _kafka_text(value: Any) -> str:
