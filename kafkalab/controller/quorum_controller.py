@@ -54,7 +54,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from kafkalab.config import Config, resolve
-from kafkalab.config import keys as config_keys
+from kafkalab.controller.configuration_control import ConfigurationControlManager
 from kafkalab.controller.heartbeats import BrokerHeartbeatManager
 from kafkalab.controller.partition_change import ELECTION_ONLINE, build_partition_change, validate_topic_name
 from kafkalab.controller.placement import StripedReplicaPlacer, UsableBroker
@@ -67,7 +67,6 @@ from kafkalab.metadata.records import (
     NO_CHANGE,
     NO_LEADER,
     BrokerRegistrationChangeRecord,
-    ConfigRecord,
     MetadataRecord,
     NoOpRecord,
     PartitionRecord,
@@ -135,6 +134,7 @@ class QuorumController:
         self._pending: deque[tuple[int, int, Any, Any]] = deque()
         self.heartbeats: BrokerHeartbeatManager | None = None
         self.records_written = 0
+        self.configuration_control = ConfigurationControlManager(self)
         self.producer_id_control = ProducerIdControlManager(self)
         self._handlers: dict[type, Callable[[int, Any, float], None]] = {
             BrokerRegistrationRequest: self._on_register,
@@ -143,7 +143,7 @@ class QuorumController:
             cm.CreateTopicsRequest: self._on_create_topics,
             cm.DeleteTopicsRequest: self._on_delete_topics,
             cm.CreatePartitionsRequest: self._on_create_partitions,
-            cm.IncrementalAlterConfigsRequest: self._on_alter_configs,
+            cm.IncrementalAlterConfigsRequest: self.configuration_control.incremental_alter_configs,
             cm.ElectLeadersRequest: self._on_elect_leaders,
             AllocateProducerIdsRequest: self.producer_id_control.allocate_producer_ids,
         }
@@ -304,14 +304,9 @@ class QuorumController:
         reg = self.working.brokers.get(broker_id)
         return reg is not None and not reg.fenced and not reg.in_controlled_shutdown
 
-    def _unclean_enabled(self, topic: str) -> bool:
-        override = self.working.configs.get(("topic", topic), {}).get("unclean.leader.election.enable")
-        if override is not None:
-            return bool(config_keys("topic")["unclean.leader.election.enable"].parse(override))
-        return bool(self.config["unclean.leader.election.enable"])
-
     def _election_for(self, topic: str) -> str:
-        return cm.ELECTION_UNCLEAN if self._unclean_enabled(topic) else ELECTION_ONLINE
+        return cm.ELECTION_UNCLEAN if self.configuration_control.unclean_leader_election_enabled(topic) \
+            else ELECTION_ONLINE
 
     def _isr_removal(self, broker_id: int) -> list[MetadataRecord]:
         """``generateLeaderAndIsrUpdates(brokerToRemove=broker_id)``: leave every ISR (unless it would empty it) and
@@ -632,8 +627,7 @@ class QuorumController:
         if validate_only:
             return result, []
         records: list[MetadataRecord] = [TopicRecord(t.name, topic_id)]
-        for key in sorted(topic_config.overrides):
-            records.append(ConfigRecord("topic", t.name, key, _kafka_text(topic_config.overrides[key])))
+        records.extend(self.configuration_control.topic_config_records(t.name, topic_config))
         records.extend(partition_records)
         return result, records
 
@@ -717,62 +711,6 @@ class QuorumController:
             return fail("INVALID_REPLICATION_FACTOR", problem)
         return cm.CreatePartitionsTopicResult(t.name, NONE), records
 
-    def _on_alter_configs(self, src: int, req: cm.IncrementalAlterConfigsRequest, now_ms: float) -> None:
-        results = []
-        records: list[MetadataRecord] = []
-        unclean_topics: list[str] = []
-        topic_keys = config_keys("topic")
-        for res in req.resources:
-            def result(error: str, message: str | None = None, res: cm.AlterConfigsResource = res
-                       ) -> cm.AlterConfigsResourceResult:
-                return cm.AlterConfigsResourceResult(res.resource_type, res.resource_name, error, message)
-
-            if res.resource_type != "topic":
-                results.append(result("INVALID_REQUEST", f"kafkalab models dynamic configs of topics only, not "
-                                                         f"{res.resource_type!r}"))
-                continue
-            if res.resource_name not in self.working.topics:
-                results.append(result("UNKNOWN_TOPIC_OR_PARTITION", "This server does not host this topic-partition."))
-                continue
-            res_records: list[MetadataRecord] = []
-            problem: tuple[str, str] | None = None
-            for op in res.configs:
-                if op.op == "SET":
-                    try:
-                        parsed = resolve("topic", {op.name: op.value})
-                    except ConfigError as exc:
-                        problem = ("INVALID_CONFIG", str(exc))
-                        break
-                    res_records.append(ConfigRecord("topic", res.resource_name, op.name,
-                                                    _kafka_text(parsed[op.name])))
-                elif op.op == "DELETE":
-                    if op.name not in topic_keys:
-                        try:
-                            resolve("topic", {op.name: None})
-                        except ConfigError as exc:
-                            problem = ("INVALID_CONFIG", str(exc))
-                            break
-                    res_records.append(ConfigRecord("topic", res.resource_name, op.name, None))
-                else:
-                    problem = ("INVALID_REQUEST", f"Unknown alter config operation {op.op!r}; use SET or DELETE")
-                    break
-            if problem is not None:
-                results.append(result(*problem))
-                continue
-            results.append(result(NONE))
-            if not req.validate_only:
-                records.extend(res_records)
-                if any(getattr(r, "name", None) == "unclean.leader.election.enable" for r in res_records):
-                    unclean_topics.append(res.resource_name)
-        if records:
-            if self._write(records, now_ms) is None:
-                return
-            # Enabling unclean election on a topic elects leaders for its offline partitions right away.
-            for name in unclean_topics:
-                if self._unclean_enabled(name) and self._write(self._elect_leaderless(name), now_ms) is None:
-                    return
-        self._respond_on_commit(src, req, cm.IncrementalAlterConfigsResponse(tuple(results), req.correlation_id))
-
     def _on_elect_leaders(self, src: int, req: cm.ElectLeadersRequest, now_ms: float) -> None:
         if req.election_type not in (cm.ELECTION_PREFERRED, cm.ELECTION_UNCLEAN):
             self.port.send(src, cm.ElectLeadersResponse("INVALID_REQUEST", correlation_id=req.correlation_id))
@@ -821,10 +759,3 @@ class QuorumController:
             return
         self._respond_on_commit(src, req, cm.ElectLeadersResponse(NONE, tuple(results), req.correlation_id))
 
-
-def _kafka_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
-    return str(value)
