@@ -107,7 +107,7 @@ class ConfigurationControlManager:
             # Enabling unclean election on a topic elects leaders for its offline partitions right away.
             for name in unclean_topics:
                 if (self.unclean_leader_election_enabled(name)
-                        and ctl._write(ctl._elect_leaderless(name), now_ms) is None):
+                        and ctl._write(ctl.replication_control.elect_leaderless(name), now_ms) is None):
                     return
         ctl._respond_on_commit(src, req, cm.IncrementalAlterConfigsResponse(tuple(results), req.correlation_id))
 

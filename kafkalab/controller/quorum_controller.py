@@ -48,7 +48,6 @@ topic configs only; ``leader.imbalance.per.broker.percentage`` is ignored (as Ka
 from __future__ import annotations
 
 import random
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -59,28 +58,21 @@ from kafkalab.controller.heartbeats import BrokerHeartbeatManager
 from kafkalab.controller.partition_change import ELECTION_ONLINE, build_partition_change, validate_topic_name
 from kafkalab.controller.placement import StripedReplicaPlacer, UsableBroker
 from kafkalab.controller.producer_id_control import ProducerIdControlManager
-from kafkalab.errors import ConfigError, InvalidReplicationFactorError, InvariantViolation
+from kafkalab.controller.replication_control import ReplicationControlManager
+from kafkalab.errors import InvariantViolation
 from kafkalab.metadata.image import MetadataImage
 from kafkalab.metadata.records import (
-    LEADER_RECOVERY_RECOVERED,
-    LEADER_RECOVERY_RECOVERING,
-    NO_CHANGE,
     NO_LEADER,
     BrokerRegistrationChangeRecord,
     MetadataRecord,
     NoOpRecord,
-    PartitionRecord,
     RegisterBrokerRecord,
-    RemoveTopicRecord,
-    TopicRecord,
 )
 from kafkalab.protocol import admin as cm
 from kafkalab.protocol.common import NONE
 from kafkalab.protocol.controller import (
     AllocateProducerIdsRequest,
     AllocateProducerIdsResponse,
-    AlterPartitionItem,
-    AlterPartitionItemResult,
     AlterPartitionRequest,
     AlterPartitionResponse,
     BrokerHeartbeatRequest,
@@ -135,16 +127,17 @@ class QuorumController:
         self.heartbeats: BrokerHeartbeatManager | None = None
         self.records_written = 0
         self.configuration_control = ConfigurationControlManager(self)
+        self.replication_control = ReplicationControlManager(self)
         self.producer_id_control = ProducerIdControlManager(self)
         self._handlers: dict[type, Callable[[int, Any, float], None]] = {
             BrokerRegistrationRequest: self._on_register,
             BrokerHeartbeatRequest: self._on_heartbeat,
-            AlterPartitionRequest: self._on_alter_partition,
-            cm.CreateTopicsRequest: self._on_create_topics,
-            cm.DeleteTopicsRequest: self._on_delete_topics,
-            cm.CreatePartitionsRequest: self._on_create_partitions,
+            AlterPartitionRequest: self.replication_control.alter_partition,
+            cm.CreateTopicsRequest: self.replication_control.create_topics,
+            cm.DeleteTopicsRequest: self.replication_control.delete_topics,
+            cm.CreatePartitionsRequest: self.replication_control.create_partitions,
             cm.IncrementalAlterConfigsRequest: self.configuration_control.incremental_alter_configs,
-            cm.ElectLeadersRequest: self._on_elect_leaders,
+            cm.ElectLeadersRequest: self.replication_control.elect_leaders,
             AllocateProducerIdsRequest: self.producer_id_control.allocate_producer_ids,
         }
 
@@ -230,7 +223,7 @@ class QuorumController:
             if self.active:
                 self.port.set_timer("noop", self._last_write_ms + self.idle_interval_ms)
         elif name == "rebalance":
-            self._balance_leaders(now_ms)
+            self.replication_control.balance_leaders(now_ms)
             if self.active:
                 self.port.set_timer("rebalance", now_ms + self.imbalance_interval_ms)
         else:
@@ -304,65 +297,6 @@ class QuorumController:
         reg = self.working.brokers.get(broker_id)
         return reg is not None and not reg.fenced and not reg.in_controlled_shutdown
 
-    def _election_for(self, topic: str) -> str:
-        return cm.ELECTION_UNCLEAN if self.configuration_control.unclean_leader_election_enabled(topic) \
-            else ELECTION_ONLINE
-
-    def _isr_removal(self, broker_id: int) -> list[MetadataRecord]:
-        """``generateLeaderAndIsrUpdates(brokerToRemove=broker_id)``: leave every ISR (unless it would empty it) and
-        move leadership to another ISR member (or to none)."""
-        records: list[MetadataRecord] = []
-
-        def acceptable(b: int) -> bool:
-            return self._acceptable(b, broker_id)
-
-        for name, topic in self.working.topics.items():
-            election: str | None = None
-            for pid, part in topic.partitions.items():
-                if broker_id not in part.isr and part.leader != broker_id:
-                    continue
-                if election is None:
-                    election = self._election_for(name)
-                target = tuple(r for r in part.isr if r != broker_id)
-                change = build_partition_change(topic.topic_id, pid, part, acceptable, target_isr=target,
-                                                election=election)
-                if change is not None:
-                    records.append(change)
-        return records
-
-    def _elect_leaderless(self, only_topic: str | None = None) -> list[MetadataRecord]:
-        """Elect leaders for partitions without one (``handleBrokerUnfenced``; unclean where the topic allows it)."""
-        records: list[MetadataRecord] = []
-        for name, topic in self.working.topics.items():
-            if only_topic is not None and name != only_topic:
-                continue
-            election: str | None = None
-            for pid, part in topic.partitions.items():
-                if part.leader != NO_LEADER:
-                    continue
-                if election is None:
-                    election = self._election_for(name)
-                change = build_partition_change(topic.topic_id, pid, part, self._acceptable, election=election)
-                if change is not None:
-                    records.append(change)
-        return records
-
-    def _balance_leaders(self, now_ms: float) -> None:
-        """Preferred-leader election for every partition whose preferred replica is a valid leader but does not
-        lead (``maybeBalancePartitionLeaders``)."""
-        records: list[MetadataRecord] = []
-        for topic in self.working.topics.values():
-            for pid, part in topic.partitions.items():
-                preferred = part.replicas[0]
-                if part.leader == preferred or preferred not in part.isr or not self._acceptable(preferred):
-                    continue
-                change = build_partition_change(topic.topic_id, pid, part, self._acceptable,
-                                                election=cm.ELECTION_PREFERRED)
-                if change is not None:
-                    records.append(change)
-        if records:
-            self._write(records, now_ms)
-
     def _lowest_active_offset(self) -> int:
         """The lowest metadata offset reported by an active broker (unfenced, not shutting down): a broker in
         controlled shutdown may go once every active broker has seen the records that moved its leadership."""
@@ -375,9 +309,6 @@ class QuorumController:
                 lowest = offset if lowest is None else min(lowest, offset)
         return (1 << 63) - 1 if lowest is None else lowest
 
-    def _leads_any(self, broker_id: int) -> bool:
-        return any(part.leader == broker_id for t in self.working.topics.values() for part in t.partitions.values())
-
     # ================================================================================================================
     # broker lifecycle
     # ================================================================================================================
@@ -389,7 +320,7 @@ class QuorumController:
 
     def _fence_records(self, broker_id: int, *, shutdown: bool = False) -> list[MetadataRecord]:
         reg = self.working.brokers[broker_id]
-        records = self._isr_removal(broker_id)
+        records = self.replication_control.isr_removal(broker_id)
         # A fenced broker leaves controlled shutdown (BrokerHeartbeatManager.touch); its next heartbeat may go.
         leaves_shutdown = shutdown or reg.in_controlled_shutdown
         records.append(BrokerRegistrationChangeRecord(broker_id, reg.broker_epoch, fenced=True,
@@ -419,7 +350,7 @@ class QuorumController:
                 "DUPLICATE_BROKER_REGISTRATION", error_message="Another broker is registered with that broker id.",
                 correlation_id=req.correlation_id))
             return
-        records: list[MetadataRecord] = self._isr_removal(req.broker_id) if existing is not None else []
+        records: list[MetadataRecord] = self.replication_control.isr_removal(req.broker_id) if existing is not None else []
         broker_epoch = self._next_write_offset + len(records)
         records.append(RegisterBrokerRecord(req.broker_id, broker_epoch, req.incarnation_id, req.rack, fenced=True))
         if self._write(records, now_ms) is None:
@@ -460,16 +391,16 @@ class QuorumController:
                                  now_ms) is not None
                 if ok:
                     hb.touch(broker_id, False, now_ms)
-                    ok = self._write(self._elect_leaderless(), now_ms) is not None
+                    ok = self._write(self.replication_control.elect_leaderless(), now_ms) is not None
                     if ok:
                         self._arm_session_timer()
         elif reg.in_controlled_shutdown:
-            if (not self._leads_any(broker_id)
+            if (not self.replication_control.leads_any(broker_id)
                     and hb.shutdown_offsets.get(broker_id, -1) <= self._lowest_active_offset()):
                 should_shut_down = True                                  # SHUTDOWN_NOW
                 hb.fenced(broker_id)
                 ok = self._write(self._fence_records(broker_id, shutdown=True), now_ms) is not None
-        elif req.want_fence or (req.want_shut_down and not self._leads_any(broker_id)):
+        elif req.want_fence or (req.want_shut_down and not self.replication_control.leads_any(broker_id)):
             should_shut_down = req.want_shut_down                        # FENCED or SHUTDOWN_NOW
             hb.fenced(broker_id)
             ok = self._write(self._fence_records(broker_id), now_ms) is not None
@@ -477,7 +408,7 @@ class QuorumController:
             ok = self._write([BrokerRegistrationChangeRecord(broker_id, reg.broker_epoch,
                                                              in_controlled_shutdown=True)], now_ms) is not None
             if ok:
-                end = self._write(self._isr_removal(broker_id), now_ms)
+                end = self._write(self.replication_control.isr_removal(broker_id), now_ms)
                 ok = end is not None
                 if end is not None:
                     hb.shutdown_offsets[broker_id] = end - 1
@@ -488,274 +419,6 @@ class QuorumController:
             NONE, is_caught_up=caught_up, is_fenced=after.fenced, should_shut_down=should_shut_down,
             correlation_id=req.correlation_id))
 
-    # ================================================================================================================
-    # AlterPartition (KIP-497)
-    # ================================================================================================================
-    def _on_alter_partition(self, src: int, req: AlterPartitionRequest, now_ms: float) -> None:
-        working = self.working
-        reg = working.brokers.get(req.broker_id)
-        if reg is None or reg.broker_epoch != req.broker_epoch:
-            self.port.send(src, AlterPartitionResponse("STALE_BROKER_EPOCH", correlation_id=req.correlation_id))
-            return
-        records: list[MetadataRecord] = []
-        outcome: list[tuple[AlterPartitionItem, str]] = []
-        for item in req.partitions:
-            error = self._check_alter_partition(req.broker_id, item)
-            if error == NONE:
-                topic = working.topics[item.topic]
-                part = topic.partitions[item.partition]
-                change = build_partition_change(topic.topic_id, item.partition, part, self._acceptable,
-                                                target_isr=item.new_isr,
-                                                leader_recovery_state=item.leader_recovery_state)
-                if change is not None:
-                    records.append(change)
-            outcome.append((item, error))
-        if records and self._write(records, now_ms) is None:
-            return
-        results = []
-        for item, error in outcome:
-            if error != NONE:
-                results.append(AlterPartitionItemResult(item.topic, item.partition, error))
-                continue
-            part = working.topics[item.topic].partitions[item.partition]
-            results.append(AlterPartitionItemResult(item.topic, item.partition, NONE, part.leader,
-                                                       part.leader_epoch, part.isr, part.partition_epoch))
-        self._respond_on_commit(src, req, AlterPartitionResponse(NONE, tuple(results), req.correlation_id))
-
-    def _check_alter_partition(self, broker_id: int, item: AlterPartitionItem) -> str:
-        """``ReplicationControlManager.validateAlterPartitionData``: the error for one partition, or NONE."""
-        topic = self.working.topics.get(item.topic)
-        part = None if topic is None else topic.partitions.get(item.partition)
-        if part is None:
-            return "UNKNOWN_TOPIC_OR_PARTITION"
-        if item.leader_epoch < part.leader_epoch:
-            return "FENCED_LEADER_EPOCH"
-        if item.leader_epoch > part.leader_epoch:
-            return NOT_CONTROLLER
-        if broker_id != part.leader:
-            return "INVALID_REQUEST"
-        if item.partition_epoch != part.partition_epoch:
-            return "INVALID_UPDATE_VERSION"
-        isr = item.new_isr
-        if (len(set(isr)) != len(isr) or any(r not in part.replicas for r in isr) or part.leader not in isr):
-            return "INVALID_REQUEST"
-        if any(not self._acceptable(r) for r in isr):
-            return "INELIGIBLE_REPLICA"
-        if (len(isr) > 1 and part.leader_recovery_state == LEADER_RECOVERY_RECOVERING
-                and item.leader_recovery_state != LEADER_RECOVERY_RECOVERED):
-            return "INVALID_REQUEST"
-        return NONE
-
-    # ================================================================================================================
-    # topics
-    # ================================================================================================================
     def _usable_brokers(self) -> list[UsableBroker]:
         return [UsableBroker(b, reg.rack, reg.fenced) for b, reg in sorted(self.working.brokers.items())
                 if not reg.in_controlled_shutdown]
-
-    def _new_topic_id(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-
-    def _check_assignment(self, replicas: tuple[int, ...], partition: int) -> str | None:
-        if not replicas:
-            return f"The manual partition assignment includes an empty replica list for partition {partition}."
-        if len(set(replicas)) != len(replicas):
-            return f"The manual partition assignment for partition {partition} includes a duplicate replica."
-        unknown = [r for r in replicas if r not in self.working.brokers]
-        if unknown:
-            return (f"The manual partition assignment includes broker {unknown[0]}, but no such broker is "
-                    f"registered.")
-        return None
-
-    def _partition_records(self, topic_id: str, first_partition: int,
-                           assignments: Sequence[tuple[int, ...]]) -> tuple[list[MetadataRecord], str | None]:
-        records: list[MetadataRecord] = []
-        for i, replicas in enumerate(assignments):
-            isr = tuple(r for r in replicas if self._acceptable(r))
-            if not isr:
-                return [], (f"All brokers specified in the partition assignment for partition "
-                            f"{first_partition + i} are fenced or in controlled shutdown.")
-            records.append(PartitionRecord(topic_id, first_partition + i, tuple(replicas), isr, isr[0]))
-        return records, None
-
-    def _create_one(self, t: cm.CreatableTopic, seen: set[str],
-                    validate_only: bool) -> tuple[cm.CreatableTopicResult, list[MetadataRecord]]:
-        def fail(error: str, message: str) -> tuple[cm.CreatableTopicResult, list[MetadataRecord]]:
-            return cm.CreatableTopicResult(t.name, error, message), []
-
-        bad_name = validate_topic_name(t.name)
-        if bad_name is not None:
-            return fail("INVALID_TOPIC_EXCEPTION", bad_name)
-        if t.name in seen:
-            return fail("INVALID_REQUEST", "Duplicate topic name.")
-        seen.add(t.name)
-        if t.name in self.working.topics:
-            return fail("TOPIC_ALREADY_EXISTS", f"Topic '{t.name}' already exists.")
-        try:
-            topic_config = resolve("topic", dict(t.configs))
-        except ConfigError as exc:
-            return fail("INVALID_CONFIG", str(exc))
-        if t.assignments is not None:
-            if t.num_partitions != -1 or t.replication_factor != -1:
-                return fail("INVALID_REQUEST", "Both numPartitions or replicationFactor and replicasAssignments "
-                                               "were set. Both cannot be used at the same time.")
-            if not t.assignments:
-                return fail("INVALID_REPLICA_ASSIGNMENT", "The manual partition assignment is empty.")
-            for i, replicas in enumerate(t.assignments):
-                problem = self._check_assignment(tuple(replicas), i)
-                if problem is not None:
-                    return fail("INVALID_REPLICA_ASSIGNMENT", problem)
-            assignments = [tuple(r) for r in t.assignments]
-        else:
-            partitions = int(self.config["num.partitions"]) if t.num_partitions == -1 else t.num_partitions
-            rf = int(self.config["default.replication.factor"]) if t.replication_factor == -1 \
-                else t.replication_factor
-            if partitions <= 0:
-                return fail("INVALID_PARTITIONS", "Number of partitions was set to an invalid non-positive value.")
-            if rf <= 0:
-                return fail("INVALID_REPLICATION_FACTOR",
-                            "Replication factor must be larger than 0, or -1 to use the default value.")
-            try:
-                assignments = self.placer.place(self._usable_brokers(), partitions, rf)
-            except InvalidReplicationFactorError as exc:
-                return fail("INVALID_REPLICATION_FACTOR", f"Unable to replicate the partition {rf} time(s): {exc.message}")
-        topic_id = self._new_topic_id()
-        partition_records, problem = self._partition_records(topic_id, 0, assignments)
-        if problem is not None:
-            return fail("INVALID_REPLICATION_FACTOR", problem)
-        result = cm.CreatableTopicResult(t.name, NONE, None, topic_id, len(assignments), len(assignments[0]))
-        if validate_only:
-            return result, []
-        records: list[MetadataRecord] = [TopicRecord(t.name, topic_id)]
-        records.extend(self.configuration_control.topic_config_records(t.name, topic_config))
-        records.extend(partition_records)
-        return result, records
-
-    def _on_create_topics(self, src: int, req: cm.CreateTopicsRequest, now_ms: float) -> None:
-        results: list[cm.CreatableTopicResult] = []
-        records: list[MetadataRecord] = []
-        seen: set[str] = set()
-        for t in req.topics:
-            result, topic_records = self._create_one(t, seen, req.validate_only)
-            results.append(result)
-            records.extend(topic_records)
-        if records and self._write(records, now_ms) is None:
-            return
-        self._respond_on_commit(src, req, cm.CreateTopicsResponse(tuple(results), req.correlation_id))
-
-    def _on_delete_topics(self, src: int, req: cm.DeleteTopicsRequest, now_ms: float) -> None:
-        results = []
-        records: list[MetadataRecord] = []
-        deleted: set[str] = set()
-        for name in req.topic_names:
-            topic = self.working.topics.get(name)
-            if topic is None or name in deleted:
-                results.append(cm.DeletableTopicResult(name, "UNKNOWN_TOPIC_OR_PARTITION",
-                                                       "This server does not host this topic-partition."))
-                continue
-            deleted.add(name)
-            records.append(RemoveTopicRecord(topic.topic_id))
-            results.append(cm.DeletableTopicResult(name, NONE))
-        if records and self._write(records, now_ms) is None:
-            return
-        self._respond_on_commit(src, req, cm.DeleteTopicsResponse(tuple(results), req.correlation_id))
-
-    def _on_create_partitions(self, src: int, req: cm.CreatePartitionsRequest, now_ms: float) -> None:
-        results = []
-        records: list[MetadataRecord] = []
-        for t in req.topics:
-            result, topic_records = self._create_partitions_one(t)
-            results.append(result)
-            if not req.validate_only:
-                records.extend(topic_records)
-        if records and self._write(records, now_ms) is None:
-            return
-        self._respond_on_commit(src, req, cm.CreatePartitionsResponse(tuple(results), req.correlation_id))
-
-    def _create_partitions_one(self, t: cm.CreatePartitionsTopic
-                               ) -> tuple[cm.CreatePartitionsTopicResult, list[MetadataRecord]]:
-        def fail(error: str, message: str) -> tuple[cm.CreatePartitionsTopicResult, list[MetadataRecord]]:
-            return cm.CreatePartitionsTopicResult(t.name, error, message), []
-
-        topic = self.working.topics.get(t.name)
-        if topic is None:
-            return fail("UNKNOWN_TOPIC_OR_PARTITION", "This server does not host this topic-partition.")
-        current = len(topic.partitions)
-        if t.count < current:
-            return fail("INVALID_PARTITIONS", f"The topic {t.name} currently has {current} partition(s); {t.count} "
-                                              f"would not be an increase.")
-        if t.count == current:
-            return fail("INVALID_PARTITIONS", f"Topic already has {current} partition(s).")
-        rf = len(topic.partitions[0].replicas) if 0 in topic.partitions else 1
-        added = t.count - current
-        if t.assignments is not None:
-            if len(t.assignments) != added:
-                return fail("INVALID_REPLICA_ASSIGNMENT", f"Attempted to add {added} additional partition(s), but "
-                                                          f"only {len(t.assignments)} assignment(s) were specified.")
-            for i, replicas in enumerate(t.assignments):
-                problem = self._check_assignment(tuple(replicas), current + i)
-                if problem is None and len(replicas) != rf:
-                    problem = (f"The manual partition assignment includes a partition with {len(replicas)} "
-                               f"replica(s), but this is not consistent with previous partitions, which have {rf} "
-                               f"replica(s).")
-                if problem is not None:
-                    return fail("INVALID_REPLICA_ASSIGNMENT", problem)
-            assignments = [tuple(r) for r in t.assignments]
-        else:
-            try:
-                assignments = self.placer.place(self._usable_brokers(), added, rf)
-            except InvalidReplicationFactorError as exc:
-                return fail("INVALID_REPLICATION_FACTOR", f"Unable to replicate the partition {rf} time(s): {exc.message}")
-        records, problem = self._partition_records(topic.topic_id, current, assignments)
-        if problem is not None:
-            return fail("INVALID_REPLICATION_FACTOR", problem)
-        return cm.CreatePartitionsTopicResult(t.name, NONE), records
-
-    def _on_elect_leaders(self, src: int, req: cm.ElectLeadersRequest, now_ms: float) -> None:
-        if req.election_type not in (cm.ELECTION_PREFERRED, cm.ELECTION_UNCLEAN):
-            self.port.send(src, cm.ElectLeadersResponse("INVALID_REQUEST", correlation_id=req.correlation_id))
-            return
-        working = self.working
-        explicit = req.partitions is not None
-        if req.partitions is None:
-            targets = [(name, pid) for name, t in working.topics.items() for pid in t.partitions]
-        else:
-            targets = list(req.partitions)
-        results = []
-        records: list[MetadataRecord] = []
-        for name, pid in targets:
-            topic = working.topics.get(name)
-            part = None if topic is None else topic.partitions.get(pid)
-            if topic is None or part is None:
-                results.append(cm.PartitionElectionResult(name, pid, "UNKNOWN_TOPIC_OR_PARTITION",
-                                                          "This server does not host this topic-partition."))
-                continue
-            if req.election_type == cm.ELECTION_PREFERRED:
-                if part.leader == part.replicas[0]:
-                    if explicit:
-                        results.append(cm.PartitionElectionResult(name, pid, "ELECTION_NOT_NEEDED",
-                                                                  "Leader election not needed for topic partition."))
-                    continue
-            elif part.leader != NO_LEADER:
-                if explicit:
-                    results.append(cm.PartitionElectionResult(name, pid, "ELECTION_NOT_NEEDED",
-                                                              "Leader election not needed for topic partition."))
-                continue
-            change = build_partition_change(topic.topic_id, pid, part, self._acceptable, election=req.election_type)
-            new_leader = part.leader if change is None or change.leader == NO_CHANGE else change.leader
-            if req.election_type == cm.ELECTION_PREFERRED and new_leader != part.replicas[0]:
-                results.append(cm.PartitionElectionResult(name, pid, "PREFERRED_LEADER_NOT_AVAILABLE",
-                                                          "Failed to elect leader for partition. Preferred replica "
-                                                          "is not available."))
-                continue
-            if new_leader == NO_LEADER:
-                results.append(cm.PartitionElectionResult(name, pid, "ELIGIBLE_LEADERS_NOT_AVAILABLE",
-                                                          "Failed to elect leader for partition."))
-                continue
-            if change is not None:
-                records.append(change)
-            results.append(cm.PartitionElectionResult(name, pid, NONE))
-        if records and self._write(records, now_ms) is None:
-            return
-        self._respond_on_commit(src, req, cm.ElectLeadersResponse(NONE, tuple(results), req.correlation_id))
-
