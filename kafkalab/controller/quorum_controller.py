@@ -53,23 +53,20 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from kafkalab.config import Config, resolve
+from kafkalab.controller.cluster_control import ClusterControlManager
 from kafkalab.controller.configuration_control import ConfigurationControlManager
 from kafkalab.controller.heartbeats import BrokerHeartbeatManager
 from kafkalab.controller.partition_change import ELECTION_ONLINE, build_partition_change, validate_topic_name
-from kafkalab.controller.placement import StripedReplicaPlacer, UsableBroker
+from kafkalab.controller.placement import StripedReplicaPlacer
 from kafkalab.controller.producer_id_control import ProducerIdControlManager
 from kafkalab.controller.replication_control import ReplicationControlManager
 from kafkalab.errors import InvariantViolation
 from kafkalab.metadata.image import MetadataImage
 from kafkalab.metadata.records import (
-    NO_LEADER,
-    BrokerRegistrationChangeRecord,
     MetadataRecord,
     NoOpRecord,
-    RegisterBrokerRecord,
 )
 from kafkalab.protocol import admin as cm
-from kafkalab.protocol.common import NONE
 from kafkalab.protocol.controller import (
     AllocateProducerIdsRequest,
     AllocateProducerIdsResponse,
@@ -115,7 +112,6 @@ class QuorumController:
         self.session_timeout_ms = float(self.config["broker.session.timeout.ms"])
         self.idle_interval_ms = float(self.config["metadata.max.idle.interval.ms"])
         self.imbalance_interval_ms = float(self.config["leader.imbalance.check.interval.seconds"]) * 1000.0
-        self.placer = StripedReplicaPlacer(rng)
         self.image = MetadataImage()
         self.active = False
         self.activated_at_ms: float | None = None
@@ -124,14 +120,14 @@ class QuorumController:
         self._committed_end = 0
         self._last_write_ms = 0.0
         self._pending: deque[tuple[int, int, Any, Any]] = deque()
-        self.heartbeats: BrokerHeartbeatManager | None = None
         self.records_written = 0
+        self.cluster_control = ClusterControlManager(self)
         self.configuration_control = ConfigurationControlManager(self)
         self.replication_control = ReplicationControlManager(self)
         self.producer_id_control = ProducerIdControlManager(self)
         self._handlers: dict[type, Callable[[int, Any, float], None]] = {
-            BrokerRegistrationRequest: self._on_register,
-            BrokerHeartbeatRequest: self._on_heartbeat,
+            BrokerRegistrationRequest: self.cluster_control.register_broker,
+            BrokerHeartbeatRequest: self.cluster_control.process_broker_heartbeat,
             AlterPartitionRequest: self.replication_control.alter_partition,
             cm.CreateTopicsRequest: self.replication_control.create_topics,
             cm.DeleteTopicsRequest: self.replication_control.delete_topics,
@@ -143,6 +139,15 @@ class QuorumController:
 
     def __repr__(self) -> str:
         return f"QuorumController({self.node_id}, active={self.active}, image={self.image!r})"
+
+    @property
+    def heartbeats(self) -> BrokerHeartbeatManager | None:
+        """The heartbeat soft state (only while active); kept by :attr:`cluster_control`."""
+        return self.cluster_control.heartbeats
+
+    @property
+    def placer(self) -> StripedReplicaPlacer:
+        return self.cluster_control.placer
 
     @property
     def working(self) -> MetadataImage:
@@ -178,11 +183,7 @@ class QuorumController:
         self._next_write_offset = next_write_offset
         self._committed_end = max(self._committed_end, next_write_offset)
         self._last_write_ms = now_ms
-        hb = BrokerHeartbeatManager(self.session_timeout_ms)
-        for broker_id in sorted(self.image.brokers):
-            hb.touch(broker_id, self.image.brokers[broker_id].fenced, now_ms)
-        self.heartbeats = hb
-        self._arm_session_timer()
+        self.cluster_control.activate(now_ms)
         self.port.set_timer("noop", now_ms + self.idle_interval_ms)
         if self.config["auto.leader.rebalance.enable"]:
             self.port.set_timer("rebalance", now_ms + self.imbalance_interval_ms)
@@ -194,7 +195,7 @@ class QuorumController:
         self.active = False
         self.activated_at_ms = None
         self._working = None
-        self.heartbeats = None
+        self.cluster_control.deactivate()
         for name in ("session", "noop", "rebalance"):
             self.port.cancel_timer(name)
         pending, self._pending = self._pending, deque()
@@ -216,7 +217,7 @@ class QuorumController:
         if not self.active:
             return
         if name == "session":
-            self._fence_stale_brokers(now_ms)
+            self.cluster_control.fence_stale_brokers(now_ms)
         elif name == "noop":
             if now_ms >= self._last_write_ms + self.idle_interval_ms:
                 self._write([NoOpRecord()], now_ms)
@@ -286,139 +287,3 @@ class QuorumController:
         if kind is AllocateProducerIdsRequest:
             return AllocateProducerIdsResponse(error, correlation_id=cid)
         raise TypeError(f"not a controller request: {kind.__name__}")
-
-    # ================================================================================================================
-    # partition leadership
-    # ================================================================================================================
-    def _acceptable(self, broker_id: int, excluded: int = NO_LEADER) -> bool:
-        """May lead or join an ISR: registered, unfenced, not in controlled shutdown (``ClusterControlManager.isActive``)."""
-        if broker_id == excluded:
-            return False
-        reg = self.working.brokers.get(broker_id)
-        return reg is not None and not reg.fenced and not reg.in_controlled_shutdown
-
-    def _lowest_active_offset(self) -> int:
-        """The lowest metadata offset reported by an active broker (unfenced, not shutting down): a broker in
-        controlled shutdown may go once every active broker has seen the records that moved its leadership."""
-        assert self.heartbeats is not None
-        offsets = self.heartbeats.metadata_offsets
-        lowest: int | None = None
-        for broker_id, reg in self.working.brokers.items():
-            if not reg.fenced and not reg.in_controlled_shutdown:
-                offset = offsets.get(broker_id, -1)
-                lowest = offset if lowest is None else min(lowest, offset)
-        return (1 << 63) - 1 if lowest is None else lowest
-
-    # ================================================================================================================
-    # broker lifecycle
-    # ================================================================================================================
-    def _arm_session_timer(self) -> None:
-        assert self.heartbeats is not None
-        deadline = self.heartbeats.next_expiry_ms()
-        if deadline is not None:
-            self.port.set_timer("session", deadline)
-
-    def _fence_records(self, broker_id: int, *, shutdown: bool = False) -> list[MetadataRecord]:
-        reg = self.working.brokers[broker_id]
-        records = self.replication_control.isr_removal(broker_id)
-        # A fenced broker leaves controlled shutdown (BrokerHeartbeatManager.touch); its next heartbeat may go.
-        leaves_shutdown = shutdown or reg.in_controlled_shutdown
-        records.append(BrokerRegistrationChangeRecord(broker_id, reg.broker_epoch, fenced=True,
-                                                      in_controlled_shutdown=False if leaves_shutdown else None))
-        return records
-
-    def _fence_stale_brokers(self, now_ms: float) -> None:
-        hb = self.heartbeats
-        assert hb is not None
-        for broker_id in hb.stale(now_ms):
-            hb.fenced(broker_id)
-            reg = self.working.brokers.get(broker_id)
-            if reg is None or reg.fenced:
-                continue
-            if self._write(self._fence_records(broker_id), now_ms) is None:
-                return
-        if self.active:
-            self._arm_session_timer()
-
-    def _on_register(self, src: int, req: BrokerRegistrationRequest, now_ms: float) -> None:
-        hb = self.heartbeats
-        assert hb is not None
-        existing = self.working.brokers.get(req.broker_id)
-        if (existing is not None and existing.incarnation_id != req.incarnation_id
-                and hb.has_valid_session(req.broker_id, now_ms)):
-            self.port.send(src, BrokerRegistrationResponse(
-                "DUPLICATE_BROKER_REGISTRATION", error_message="Another broker is registered with that broker id.",
-                correlation_id=req.correlation_id))
-            return
-        records: list[MetadataRecord] = self.replication_control.isr_removal(req.broker_id) if existing is not None else []
-        broker_epoch = self._next_write_offset + len(records)
-        records.append(RegisterBrokerRecord(req.broker_id, broker_epoch, req.incarnation_id, req.rack, fenced=True))
-        if self._write(records, now_ms) is None:
-            return
-        hb.touch(req.broker_id, True, now_ms)
-        hb.fenced(req.broker_id)
-        self._respond_on_commit(src, req, BrokerRegistrationResponse(NONE, broker_epoch,
-                                                                   correlation_id=req.correlation_id))
-
-    def _on_heartbeat(self, src: int, req: BrokerHeartbeatRequest, now_ms: float) -> None:
-        hb = self.heartbeats
-        assert hb is not None
-        reg = self.working.brokers.get(req.broker_id)
-        if reg is None:
-            self.port.send(src, BrokerHeartbeatResponse(
-                "BROKER_ID_NOT_REGISTERED", error_message=f"Broker {req.broker_id} is not registered.",
-                correlation_id=req.correlation_id))
-            return
-        if reg.broker_epoch != req.broker_epoch:
-            self.port.send(src, BrokerHeartbeatResponse(
-                "STALE_BROKER_EPOCH", error_message=f"Expected broker epoch {reg.broker_epoch}, but got broker "
-                                                    f"epoch {req.broker_epoch}",
-                correlation_id=req.correlation_id))
-            return
-        broker_id = req.broker_id
-        hb.touch(broker_id, reg.fenced, now_ms)
-        hb.metadata_offsets[broker_id] = req.current_metadata_offset
-        caught_up = req.current_metadata_offset >= reg.broker_epoch
-        should_shut_down = False
-        ok = True
-        # BrokerHeartbeatManager.calculateNextBrokerState, then the records of the next state.
-        if reg.fenced:
-            if req.want_shut_down:
-                should_shut_down = True                                  # SHUTDOWN_NOW
-                hb.fenced(broker_id)
-            elif not req.want_fence and caught_up:                       # UNFENCED
-                ok = self._write([BrokerRegistrationChangeRecord(broker_id, reg.broker_epoch, fenced=False)],
-                                 now_ms) is not None
-                if ok:
-                    hb.touch(broker_id, False, now_ms)
-                    ok = self._write(self.replication_control.elect_leaderless(), now_ms) is not None
-                    if ok:
-                        self._arm_session_timer()
-        elif reg.in_controlled_shutdown:
-            if (not self.replication_control.leads_any(broker_id)
-                    and hb.shutdown_offsets.get(broker_id, -1) <= self._lowest_active_offset()):
-                should_shut_down = True                                  # SHUTDOWN_NOW
-                hb.fenced(broker_id)
-                ok = self._write(self._fence_records(broker_id, shutdown=True), now_ms) is not None
-        elif req.want_fence or (req.want_shut_down and not self.replication_control.leads_any(broker_id)):
-            should_shut_down = req.want_shut_down                        # FENCED or SHUTDOWN_NOW
-            hb.fenced(broker_id)
-            ok = self._write(self._fence_records(broker_id), now_ms) is not None
-        elif req.want_shut_down:                                         # CONTROLLED_SHUTDOWN
-            ok = self._write([BrokerRegistrationChangeRecord(broker_id, reg.broker_epoch,
-                                                             in_controlled_shutdown=True)], now_ms) is not None
-            if ok:
-                end = self._write(self.replication_control.isr_removal(broker_id), now_ms)
-                ok = end is not None
-                if end is not None:
-                    hb.shutdown_offsets[broker_id] = end - 1
-        if not ok:
-            return
-        after = self.working.brokers[broker_id]
-        self._respond_on_commit(src, req, BrokerHeartbeatResponse(
-            NONE, is_caught_up=caught_up, is_fenced=after.fenced, should_shut_down=should_shut_down,
-            correlation_id=req.correlation_id))
-
-    def _usable_brokers(self) -> list[UsableBroker]:
-        return [UsableBroker(b, reg.rack, reg.fenced) for b, reg in sorted(self.working.brokers.items())
-                if not reg.in_controlled_shutdown]

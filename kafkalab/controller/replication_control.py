@@ -79,10 +79,11 @@ class ReplicationControlManager:
         """``generateLeaderAndIsrUpdates(brokerToRemove=broker_id)``: leave every ISR (unless it would empty it) and
         move leadership to another ISR member (or to none)."""
         ctl = self.controller
+        is_active = ctl.cluster_control.is_active
         records: list[MetadataRecord] = []
 
         def acceptable(b: int) -> bool:
-            return ctl._acceptable(b, broker_id)
+            return is_active(b, broker_id)
 
         for name, topic in ctl.working.topics.items():
             election: str | None = None
@@ -101,6 +102,7 @@ class ReplicationControlManager:
     def elect_leaderless(self, only_topic: str | None = None) -> list[MetadataRecord]:
         """Elect leaders for partitions without one (``handleBrokerUnfenced``; unclean where the topic allows it)."""
         ctl = self.controller
+        is_active = ctl.cluster_control.is_active
         records: list[MetadataRecord] = []
         for name, topic in ctl.working.topics.items():
             if only_topic is not None and name != only_topic:
@@ -111,7 +113,7 @@ class ReplicationControlManager:
                     continue
                 if election is None:
                     election = self.election_for(name)
-                change = build_partition_change(topic.topic_id, pid, part, ctl._acceptable, election=election)
+                change = build_partition_change(topic.topic_id, pid, part, is_active, election=election)
                 if change is not None:
                     records.append(change)
         return records
@@ -120,13 +122,14 @@ class ReplicationControlManager:
         """Preferred-leader election for every partition whose preferred replica is a valid leader but does not
         lead (``maybeBalancePartitionLeaders``)."""
         ctl = self.controller
+        is_active = ctl.cluster_control.is_active
         records: list[MetadataRecord] = []
         for topic in ctl.working.topics.values():
             for pid, part in topic.partitions.items():
                 preferred = part.replicas[0]
-                if part.leader == preferred or preferred not in part.isr or not ctl._acceptable(preferred):
+                if part.leader == preferred or preferred not in part.isr or not is_active(preferred):
                     continue
-                change = build_partition_change(topic.topic_id, pid, part, ctl._acceptable,
+                change = build_partition_change(topic.topic_id, pid, part, is_active,
                                                 election=cm.ELECTION_PREFERRED)
                 if change is not None:
                     records.append(change)
@@ -143,6 +146,7 @@ class ReplicationControlManager:
     def alter_partition(self, src: int, req: AlterPartitionRequest, now_ms: float) -> None:
         """``alterPartition``: a leader's ISR (and leader recovery state) changes, partition by partition."""
         ctl = self.controller
+        is_active = ctl.cluster_control.is_active
         working = ctl.working
         reg = working.brokers.get(req.broker_id)
         if reg is None or reg.broker_epoch != req.broker_epoch:
@@ -155,7 +159,7 @@ class ReplicationControlManager:
             if error == NONE:
                 topic = working.topics[item.topic]
                 part = topic.partitions[item.partition]
-                change = build_partition_change(topic.topic_id, item.partition, part, ctl._acceptable,
+                change = build_partition_change(topic.topic_id, item.partition, part, is_active,
                                                 target_isr=item.new_isr,
                                                 leader_recovery_state=item.leader_recovery_state)
                 if change is not None:
@@ -170,12 +174,13 @@ class ReplicationControlManager:
                 continue
             part = working.topics[item.topic].partitions[item.partition]
             results.append(AlterPartitionItemResult(item.topic, item.partition, NONE, part.leader,
-                                                       part.leader_epoch, part.isr, part.partition_epoch))
+                                                    part.leader_epoch, part.isr, part.partition_epoch))
         ctl._respond_on_commit(src, req, AlterPartitionResponse(NONE, tuple(results), req.correlation_id))
 
     def _check_alter_partition(self, broker_id: int, item: AlterPartitionItem) -> str:
         """``ReplicationControlManager.validateAlterPartitionData``: the error for one partition, or NONE."""
         ctl = self.controller
+        is_active = ctl.cluster_control.is_active
         topic = ctl.working.topics.get(item.topic)
         part = None if topic is None else topic.partitions.get(item.partition)
         if part is None:
@@ -191,7 +196,7 @@ class ReplicationControlManager:
         isr = item.new_isr
         if (len(set(isr)) != len(isr) or any(r not in part.replicas for r in isr) or part.leader not in isr):
             return "INVALID_REQUEST"
-        if any(not ctl._acceptable(r) for r in isr):
+        if any(not is_active(r) for r in isr):
             return "INELIGIBLE_REPLICA"
         if (len(isr) > 1 and part.leader_recovery_state == LEADER_RECOVERY_RECOVERING
                 and item.leader_recovery_state != LEADER_RECOVERY_RECOVERED):
@@ -218,9 +223,10 @@ class ReplicationControlManager:
     def _partition_records(self, topic_id: str, first_partition: int,
                            assignments: Sequence[tuple[int, ...]]) -> tuple[list[MetadataRecord], str | None]:
         ctl = self.controller
+        is_active = ctl.cluster_control.is_active
         records: list[MetadataRecord] = []
         for i, replicas in enumerate(assignments):
-            isr = tuple(r for r in replicas if ctl._acceptable(r))
+            isr = tuple(r for r in replicas if is_active(r))
             if not isr:
                 return [], (f"All brokers specified in the partition assignment for partition "
                             f"{first_partition + i} are fenced or in controlled shutdown.")
@@ -267,7 +273,8 @@ class ReplicationControlManager:
                 return fail("INVALID_REPLICATION_FACTOR",
                             "Replication factor must be larger than 0, or -1 to use the default value.")
             try:
-                assignments = ctl.placer.place(ctl._usable_brokers(), partitions, rf)
+                cluster = ctl.cluster_control
+                assignments = cluster.placer.place(cluster.usable_brokers(), partitions, rf)
             except InvalidReplicationFactorError as exc:
                 return fail("INVALID_REPLICATION_FACTOR", f"Unable to replicate the partition {rf} time(s): {exc.message}")
         topic_id = self._new_topic_id()
@@ -359,7 +366,8 @@ class ReplicationControlManager:
             assignments = [tuple(r) for r in t.assignments]
         else:
             try:
-                assignments = ctl.placer.place(ctl._usable_brokers(), added, rf)
+                cluster = ctl.cluster_control
+                assignments = cluster.placer.place(cluster.usable_brokers(), added, rf)
             except InvalidReplicationFactorError as exc:
                 return fail("INVALID_REPLICATION_FACTOR", f"Unable to replicate the partition {rf} time(s): {exc.message}")
         records, problem = self._partition_records(topic.topic_id, current, assignments)
@@ -370,6 +378,7 @@ class ReplicationControlManager:
     # -- ElectLeaders (KIP-460) ---------------------------------------------------------------------------------------
     def elect_leaders(self, src: int, req: cm.ElectLeadersRequest, now_ms: float) -> None:
         ctl = self.controller
+        is_active = ctl.cluster_control.is_active
         if req.election_type not in (cm.ELECTION_PREFERRED, cm.ELECTION_UNCLEAN):
             ctl.port.send(src, cm.ElectLeadersResponse("INVALID_REQUEST", correlation_id=req.correlation_id))
             return
@@ -399,7 +408,7 @@ class ReplicationControlManager:
                     results.append(cm.PartitionElectionResult(name, pid, "ELECTION_NOT_NEEDED",
                                                               "Leader election not needed for topic partition."))
                 continue
-            change = build_partition_change(topic.topic_id, pid, part, ctl._acceptable, election=req.election_type)
+            change = build_partition_change(topic.topic_id, pid, part, is_active, election=req.election_type)
             new_leader = part.leader if change is None or change.leader == NO_CHANGE else change.leader
             if req.election_type == cm.ELECTION_PREFERRED and new_leader != part.replicas[0]:
                 results.append(cm.PartitionElectionResult(name, pid, "PREFERRED_LEADER_NOT_AVAILABLE",
