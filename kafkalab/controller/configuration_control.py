@@ -54,6 +54,7 @@ class ConfigurationControlManager:
         return [ConfigRecord("topic", topic, key, _kafka_text(overrides[key])) for key in sorted(overrides)]
 
     def incremental_alter_configs(self, src: int, req: cm.IncrementalAlterConfigsRequest, now_ms: float) -> None:
+        """``incrementalAlterConfigs`` for topics: SET and DELETE, checked per resource, all records in one write."""
         ctl = self.controller
         results = []
         records: list[MetadataRecord] = []

@@ -10,40 +10,32 @@ and answers a request only once its records are committed (Kafka completes the r
 that wrote nothing waits for everything written before it). On deactivation the working state is dropped and pending
 requests fail with NOT_CONTROLLER, as Kafka reverts to its last committed snapshot.
 
-What it follows:
-- ``ClusterControlManager``: registration gives a broker epoch = the offset of its RegisterBrokerRecord; a broker
-  starts fenced; a different incarnation while the old session is valid gets DUPLICATE_BROKER_REGISTRATION; a
-  re-registration first takes the broker out of every ISR (``handleBrokerUncleanShutdown``).
-- ``BrokerHeartbeatManager``: heartbeat times are soft state of the active controller only. A newly active
-  controller starts every registered broker's session afresh, so a broker that died just before a failover is
-  fenced ``broker.session.timeout.ms`` after the *new* controller took over. Unfenced brokers sit in an ordered
-  dict by last contact, so the oldest is first and one timer (set for the oldest deadline) finds every stale broker.
-  Next state per heartbeat (``calculateNextBrokerState``): fenced -> unfenced once it does not ``want_fence`` and
-  its metadata offset reached its registration record; ``want_shut_down`` -> controlled shutdown (leadership and
-  ISR membership move away), then ``should_shut_down`` once it leads nothing and every active broker has seen
-  those records (lowest active metadata offset >= its controlled-shutdown offset); a fenced broker, or one that
-  leads nothing, may go at once.
-- ``ReplicationControlManager`` / ``PartitionChangeBuilder``: leader election keeps a valid leader, else the first
-  ISR member in replica order that is unfenced and not shutting down; unclean election (the first live replica, ISR
-  set to it alone, leader recovery state RECOVERING) only when the topic's, else the controller's,
-  ``unclean.leader.election.enable`` is true. A fenced broker leaves every ISR unless it would empty it (KIP-966's
-  eligible leader replicas are off, so an ISR is never emptied: the last member stays and the partition goes
-  offline with leader -1). Leader epochs bump on every leader change (``PartitionRegistration.merge``), not on an
-  ISR shrink (Kafka >= 3.6). AlterPartition checks broker epoch, leader epoch, partition epoch and eligibility.
-- Topics: CreateTopics (StripedReplicaPlacer, ISR = live replicas, leader = first of them; all partitions of a
-  request in one proposal), DeleteTopics, CreatePartitions, IncrementalAlterConfigs (validated by
-  :func:`kafkalab.config.resolve`), ElectLeaders, AllocateProducerIds (blocks of 1000, ProducerIdsRecord).
-- Periodic work: a NoOpRecord when nothing was written for ``metadata.max.idle.interval.ms`` (KIP-835); preferred
-  leader election every ``leader.imbalance.check.interval.seconds`` when ``auto.leader.rebalance.enable``.
+The controller is a facade, as Kafka's is: it owns activation, the working state, writing and the answers that wait
+for commit, request dispatch and the timers, and hands each request to the control manager that serves it:
 
-The election rules are in :mod:`~kafkalab.controller.partition_change`, the heartbeat soft state in
-:mod:`~kafkalab.controller.heartbeats`, placement in :mod:`~kafkalab.controller.placement`.
+- :mod:`~kafkalab.controller.cluster_control` (``ClusterControlManager``): BrokerRegistration, BrokerHeartbeat,
+  session fencing and controlled shutdown, with the heartbeat soft state (:mod:`~kafkalab.controller.heartbeats`)
+  and replica placement (:mod:`~kafkalab.controller.placement`);
+- :mod:`~kafkalab.controller.replication_control` (``ReplicationControlManager``): CreateTopics, DeleteTopics,
+  CreatePartitions, AlterPartition, ElectLeaders, and the ISR changes and elections that broker changes cause (the
+  election rules are in :mod:`~kafkalab.controller.partition_change`);
+- :mod:`~kafkalab.controller.configuration_control` (``ConfigurationControlManager``): IncrementalAlterConfigs and
+  the per-topic ``unclean.leader.election.enable``;
+- :mod:`~kafkalab.controller.producer_id_control` (``ProducerIdControlManager``): AllocateProducerIds.
 
-Cost: no per-partition or per-broker timers; three named timers in all. Fencing, unfencing, controlled shutdown and
-the imbalance check scan the partitions once (Kafka keeps a broker -> ISR index instead; fine at 10^4 partitions).
+A manager decides from :attr:`~QuorumController.working` and writes through the controller: ``_write`` proposes the
+records and replays them into the working state at once, ``_respond_on_commit`` queues the answer behind them.
+Kafka's managers return a ``ControllerResult`` (records and response) that the controller then writes; here some
+handlers write more than once and decide the later records from the state after an earlier write (unfencing, then
+elections for leaderless partitions; a config change, then unclean elections), so they write as they go.
 
-Simplifications: no reassignments, directories, features, ACLs, quotas or delegation tokens; dynamic configs are
-topic configs only; ``leader.imbalance.per.broker.percentage`` is ignored (as Kafka's KRaft controller does).
+Timers: three named timers in all, no per-partition or per-broker ones. ``session`` (the oldest unfenced broker's
+session deadline; the cluster manager), ``noop`` (a NoOpRecord when nothing was written for
+``metadata.max.idle.interval.ms``, KIP-835) and ``rebalance`` (preferred-leader election every
+``leader.imbalance.check.interval.seconds`` when ``auto.leader.rebalance.enable``; the replication manager).
+
+Simplifications: no reassignments, directories, features (hence no ``FeatureControlManager``), ACLs, quotas or
+delegation tokens; dynamic configs are topic configs only. Each manager's docstring names its own.
 """
 from __future__ import annotations
 
@@ -62,10 +54,7 @@ from kafkalab.controller.producer_id_control import ProducerIdControlManager
 from kafkalab.controller.replication_control import ReplicationControlManager
 from kafkalab.errors import InvariantViolation
 from kafkalab.metadata.image import MetadataImage
-from kafkalab.metadata.records import (
-    MetadataRecord,
-    NoOpRecord,
-)
+from kafkalab.metadata.records import MetadataRecord, NoOpRecord
 from kafkalab.protocol import admin as cm
 from kafkalab.protocol.controller import (
     AllocateProducerIdsRequest,
@@ -147,6 +136,7 @@ class QuorumController:
 
     @property
     def placer(self) -> StripedReplicaPlacer:
+        """The replica placer; kept by :attr:`cluster_control`."""
         return self.cluster_control.placer
 
     @property

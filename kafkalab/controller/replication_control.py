@@ -222,8 +222,9 @@ class ReplicationControlManager:
 
     def _partition_records(self, topic_id: str, first_partition: int,
                            assignments: Sequence[tuple[int, ...]]) -> tuple[list[MetadataRecord], str | None]:
-        ctl = self.controller
-        is_active = ctl.cluster_control.is_active
+        """The ``PartitionRecord`` rows of new partitions (ISR = the live replicas, leader = the first of them), or
+        the reason none can be created."""
+        is_active = self.controller.cluster_control.is_active
         records: list[MetadataRecord] = []
         for i, replicas in enumerate(assignments):
             isr = tuple(r for r in replicas if is_active(r))
@@ -272,8 +273,8 @@ class ReplicationControlManager:
             if rf <= 0:
                 return fail("INVALID_REPLICATION_FACTOR",
                             "Replication factor must be larger than 0, or -1 to use the default value.")
+            cluster = ctl.cluster_control
             try:
-                cluster = ctl.cluster_control
                 assignments = cluster.placer.place(cluster.usable_brokers(), partitions, rf)
             except InvalidReplicationFactorError as exc:
                 return fail("INVALID_REPLICATION_FACTOR", f"Unable to replicate the partition {rf} time(s): {exc.message}")
@@ -290,6 +291,7 @@ class ReplicationControlManager:
         return result, records
 
     def create_topics(self, src: int, req: cm.CreateTopicsRequest, now_ms: float) -> None:
+        """``createTopics``: every topic checked on its own, the records of all of them in one write."""
         ctl = self.controller
         results: list[cm.CreatableTopicResult] = []
         records: list[MetadataRecord] = []
@@ -303,6 +305,7 @@ class ReplicationControlManager:
         ctl._respond_on_commit(src, req, cm.CreateTopicsResponse(tuple(results), req.correlation_id))
 
     def delete_topics(self, src: int, req: cm.DeleteTopicsRequest, now_ms: float) -> None:
+        """``deleteTopics``: a ``RemoveTopicRecord`` per existing topic, in one write."""
         ctl = self.controller
         results = []
         records: list[MetadataRecord] = []
@@ -321,6 +324,7 @@ class ReplicationControlManager:
         ctl._respond_on_commit(src, req, cm.DeleteTopicsResponse(tuple(results), req.correlation_id))
 
     def create_partitions(self, src: int, req: cm.CreatePartitionsRequest, now_ms: float) -> None:
+        """``createPartitions``: new partitions of existing topics, in one write."""
         ctl = self.controller
         results = []
         records: list[MetadataRecord] = []
@@ -365,8 +369,8 @@ class ReplicationControlManager:
                     return fail("INVALID_REPLICA_ASSIGNMENT", problem)
             assignments = [tuple(r) for r in t.assignments]
         else:
+            cluster = ctl.cluster_control
             try:
-                cluster = ctl.cluster_control
                 assignments = cluster.placer.place(cluster.usable_brokers(), added, rf)
             except InvalidReplicationFactorError as exc:
                 return fail("INVALID_REPLICATION_FACTOR", f"Unable to replicate the partition {rf} time(s): {exc.message}")
@@ -377,6 +381,8 @@ class ReplicationControlManager:
 
     # -- ElectLeaders (KIP-460) ---------------------------------------------------------------------------------------
     def elect_leaders(self, src: int, req: cm.ElectLeadersRequest, now_ms: float) -> None:
+        """``electLeaders``: PREFERRED or UNCLEAN elections for the listed partitions, or for all of them (then
+        partitions that need none are left out of the answer)."""
         ctl = self.controller
         is_active = ctl.cluster_control.is_active
         if req.election_type not in (cm.ELECTION_PREFERRED, cm.ELECTION_UNCLEAN):
