@@ -36,10 +36,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kafkalab.common.records import Record, RecordBatch, value_size_bytes
 from kafkalab.log.log_config import LogConfig
 from kafkalab.log.partition_log import PartitionLog
 from kafkalab.protocol import raft as m
@@ -48,12 +46,12 @@ from kafkalab.raft.config import RaftConfig
 from kafkalab.raft.quorum import (
     EpochElection,
     binary_exponential_backoff_ms,
-    high_watermark_candidate,
     is_log_up_to_date,
-    majority,
     strict_exponential_backoff_ms,
 )
 from kafkalab.raft.state import OBSERVER_ROLES, TRANSITIONS, ElectionState, IllegalTransition, Role
+from kafkalab.raft.states.base import EpochState
+from kafkalab.raft.states.leader import MAX_BATCH_SIZE_BYTES, LeaderState
 
 __all__ = ["RaftNode", "RaftPort", "QUORUM_STATE_KEY", "SNAPSHOT_KEY", "METADATA_LOG_NAME", "MAX_BATCH_SIZE_BYTES",
            "new_metadata_log"]
@@ -61,8 +59,6 @@ __all__ = ["RaftNode", "RaftPort", "QUORUM_STATE_KEY", "SNAPSHOT_KEY", "METADATA
 QUORUM_STATE_KEY = "quorum-state"
 SNAPSHOT_KEY = "raft-snapshot"
 METADATA_LOG_NAME = "__cluster_metadata-0"
-#: KafkaRaftClient.MAX_BATCH_SIZE_BYTES
-MAX_BATCH_SIZE_BYTES = 8 * 1024 * 1024
 
 
 def new_metadata_log() -> PartitionLog:
@@ -84,30 +80,8 @@ class RaftPort(Protocol):
     def flush(self) -> None: ...
 
 
-@dataclass(slots=True)
-class _Replica:
-    """The leader's view of one replica (LeaderState.ReplicaState)."""
-
-    end_offset: int | None = None
-    last_fetch_ms: float | None = None
-    hw_sent: int | None = None
-
-
 def _unwrap(value: Any) -> Any:
     return value.value if type(value) is m.Payload else value
-
-
-#: Upper bound of a record's framing around its value (length, attributes, deltas, key, headers count).
-_RECORD_OVERHEAD_BYTES = 24
-
-
-def _value_size(value: Any) -> int:
-    kind = type(value)
-    if kind is bytes:
-        return len(value)
-    if kind is m.Payload:
-        return int(value.size_bytes)
-    return max(0, value_size_bytes(value))
 
 
 #: Roles whose remaining election time carries over into Unattached of a higher epoch.
@@ -161,15 +135,8 @@ class RaftNode:
         self._fetching_snapshot: tuple[int, int] | None = None
         self._fetch_after_flush = False
         self._discover_index = 0
-        # leader
-        self._replicas: dict[int, _Replica] = {}
-        self._epoch_start_offset = 0
-        self._fetched_voters: dict[int, None] = {}
-        self._unacked: dict[int, None] = {}
-        self._parked: dict[int, m.FetchRequest] = {}
-        self._pending: list[Record] = []
-        self._pending_bytes = 0
-        self._linger_armed = False
+        #: the current role's state (replaced on every transition)
+        self.state: EpochState = EpochState(self)
         # durability
         self._state_version = 0
         self._durable_version = 0
@@ -252,20 +219,13 @@ class RaftNode:
                 self._fetch_corr = None
                 self._maybe_fetch(now_ms)
         elif name == "linger":
-            self._linger_armed = False
-            if role is Role.LEADER:
-                self._append_pending(now_ms)
+            self.state.on_linger_timeout(now_ms)
         elif name == "check_quorum":
-            if role is Role.LEADER and self.config.check_quorum and len(self.voters) > 1:
-                self.resign(now_ms)
+            self.state.on_check_quorum_timeout(now_ms)
         elif name == "begin_quorum":
-            if role is Role.LEADER:
-                self._send_begin_quorum_epoch(now_ms)
+            self.state.on_begin_quorum_timeout(now_ms)
         elif name.startswith("park:"):
-            replica = int(name[5:])
-            request = self._parked.pop(replica, None)
-            if request is not None and role is Role.LEADER:
-                self._respond_fetch(replica, request, now_ms)
+            self.state.on_park_timeout(int(name[5:]), now_ms)
         else:
             raise ValueError(f"node {self.node_id}: unknown timer {name!r}")
 
@@ -288,9 +248,8 @@ class RaftNode:
         if self._flush_wanted:
             self._flush_wanted = False
             self._request_flush()
-        if self.role is Role.LEADER:
-            self._update_leader_end_offset(now_ms)
-        elif self._fetch_after_flush and self.role in (Role.FOLLOWER, Role.UNATTACHED):
+        self.state.on_flushed(now_ms)
+        if self._fetch_after_flush and self.role in (Role.FOLLOWER, Role.UNATTACHED):
             self._fetch_after_flush = False
             self._maybe_fetch(now_ms)
 
@@ -301,35 +260,11 @@ class RaftNode:
                             f"wrap a single value in a list")
         if not values:
             raise ValueError("propose needs at least one value")
-        if self.role is not Role.LEADER:
-            return None
-        offset = self.log.log_end_offset + len(self._pending)
-        wrap = m.Payload.wrap
-        pending = self._pending
-        size = 0
-        for value in values:
-            wrapped = wrap(value)
-            pending.append(Record(None, wrapped))
-            size += _value_size(wrapped)
-        self._pending_bytes += size + _RECORD_OVERHEAD_BYTES * len(values)
-        if not self._linger_armed:
-            self._linger_armed = True
-            self.port.set_timer("linger", now_ms + self.config.append_linger_ms)
-        return offset
+        return self.state.propose(values, now_ms)
 
     def resign(self, now_ms: float) -> bool:
         """Leave leadership gracefully (EndQuorumEpoch with preferred successors); False if not the leader."""
-        if self.role is not Role.LEADER:
-            return False
-        others = [v for v in self.voters if v != self.node_id]
-        ends: dict[int, int] = {}
-        for v in others:
-            end = self._replicas[v].end_offset
-            ends[v] = -1 if end is None else end
-        successors = tuple(sorted(others, key=lambda v: (-ends[v], v)))
-        self._transition(Role.RESIGNED, self.epoch, self.node_id, self.voted_id, now_ms,
-                         resigned_successors=successors)
-        return True
+        return self.state.resign(now_ms)
 
     def take_snapshot(self, now_ms: float) -> tuple[int, int] | None:
         """Snapshot the state machine at the applied offset (the high watermark); the log before it is deleted once
@@ -374,7 +309,8 @@ class RaftNode:
 
     def replica_end_offsets(self) -> dict[int, int | None]:
         """The leader's view of every replica's end offset (empty unless leader)."""
-        return {r: s.end_offset for r, s in self._replicas.items()}
+        state = self.state
+        return {r: s.end_offset for r, s in state.replicas.items()} if isinstance(state, LeaderState) else {}
 
     # ================================================================================================================
     # role changes
@@ -406,16 +342,7 @@ class RaftNode:
         cancel = self.port.cancel_timer
         for name in ("election", "fetch", "request", "check_quorum", "begin_quorum", "linger"):
             cancel(name)
-        parked = list(self._parked.items())
-        for replica in self._parked:
-            cancel(f"park:{replica}")
-        self._parked = {}
-        self._replicas = {}
-        self._pending = []
-        self._pending_bytes = 0
-        self._linger_armed = False
-        self._unacked = {}
-        self._fetched_voters = {}
+        parked = self.state.close()
         self._election = None
         self._backing_off = False
         self._fetch_corr = None
@@ -428,6 +355,8 @@ class RaftNode:
         role = self.role
         if role is not Role.CANDIDATE and role is not Role.PROSPECTIVE:
             self._retries = 0
+        state = self.state = LeaderState(self) if role is Role.LEADER else EpochState(self)
+        state.enter(now_ms, previous)
         if role is Role.UNATTACHED:
             if self.is_voter:
                 deadline = self._election_deadline
@@ -455,8 +384,6 @@ class RaftNode:
                 self._on_election_won(now_ms)
             else:
                 self._send_vote_requests(pre_vote=role is Role.PROSPECTIVE)
-        elif role is Role.LEADER:
-            self._become_leader(now_ms)
         elif role is Role.RESIGNED:
             self._set_election_timer(now_ms)
             for voter in self.voters:
@@ -596,78 +523,6 @@ class RaftNode:
                 # Rejected by a majority: go straight to the random backoff instead of waiting the timeout out.
                 self._start_backoff(now_ms)
 
-    # ================================================================================================================
-    # leadership
-    # ================================================================================================================
-    def _become_leader(self, now_ms: float) -> None:
-        self._retries = 0
-        self._replicas = {v: _Replica() for v in self.voters}
-        self._epoch_start_offset = self.log.log_end_offset
-        granting = self._election.granted if self._election is not None else (self.node_id,)
-        control = m.LeaderChange(self.node_id, self.voters, tuple(sorted(granting)))
-        self.log.append_as_leader(RecordBatch((Record(None, control),), is_control=True), self.epoch, now_ms)
-        self._request_flush()
-        self._unacked = {v: None for v in self.voters if v != self.node_id}
-        self._send_begin_quorum_epoch(now_ms)
-        if self.config.check_quorum and len(self.voters) > 1:
-            self.port.set_timer("check_quorum", now_ms + self.config.check_quorum_timeout_ms)
-
-    def _send_begin_quorum_epoch(self, now_ms: float) -> None:
-        if not self._unacked:
-            return
-        request = m.BeginQuorumEpochRequest(self.epoch, self.node_id)
-        for voter in self._unacked:
-            self._send(voter, request)
-        self.port.set_timer("begin_quorum", now_ms + self.config.begin_quorum_epoch_timeout_ms)
-
-    def _append_pending(self, now_ms: float) -> None:
-        pending, self._pending = self._pending, []
-        total, self._pending_bytes = self._pending_bytes, 0
-        if not pending:
-            return
-        if total <= MAX_BATCH_SIZE_BYTES:
-            self.log.append_as_leader(RecordBatch(tuple(pending)), self.epoch, now_ms)
-        else:
-            chunk: list[Record] = []
-            size = 0
-            for record in pending:
-                record_size = _value_size(record.value) + _RECORD_OVERHEAD_BYTES
-                if chunk and size + record_size > MAX_BATCH_SIZE_BYTES:
-                    self.log.append_as_leader(RecordBatch(tuple(chunk)), self.epoch, now_ms)
-                    chunk, size = [], 0
-                chunk.append(record)
-                size += record_size
-            self.log.append_as_leader(RecordBatch(tuple(chunk)), self.epoch, now_ms)
-        self._request_flush()
-        self._complete_parked(now_ms)
-
-    def _update_leader_end_offset(self, now_ms: float) -> None:
-        own = self._replicas.get(self.node_id)
-        if own is None:
-            return
-        flushed = self.log.flushed_offset
-        if own.end_offset is None or flushed > own.end_offset:
-            own.end_offset = flushed
-            self._maybe_advance_high_watermark(now_ms)
-
-    def _maybe_advance_high_watermark(self, now_ms: float) -> None:
-        candidate = high_watermark_candidate([self._replicas[v].end_offset for v in self.voters])
-        if candidate is None or candidate <= self._epoch_start_offset:
-            return
-        if self.high_watermark is not None and candidate <= self.high_watermark:
-            return
-        self.high_watermark = candidate
-        self._apply()
-        self._complete_parked(now_ms)
-
-    def _check_quorum_fetch(self, replica: int, now_ms: float) -> None:
-        if replica == self.node_id or replica not in self.voters or not self.config.check_quorum:
-            return
-        self._fetched_voters[replica] = None
-        if len(self._fetched_voters) >= majority(len(self.voters)) - 1:
-            self._fetched_voters = {}
-            self.port.set_timer("check_quorum", now_ms + self.config.check_quorum_timeout_ms)
-
     def _leader_request_error(self, epoch: int) -> str | None:
         if self.role is not Role.LEADER:
             if epoch > self.epoch:
@@ -690,67 +545,7 @@ class RaftNode:
         if error is not None:
             self._send(src, self._fetch_error(req, error))
             return
-        replica = self._replicas.get(src)
-        if replica is None:
-            replica = self._replicas[src] = _Replica()
-        replica.last_fetch_ms = now_ms
-        if src in self._parked:
-            # A newer fetch supersedes the parked one (the replica gave up on it).
-            del self._parked[src]
-            self.port.cancel_timer(f"park:{src}")
-        if src in self._unacked:
-            del self._unacked[src]
-        self._check_quorum_fetch(src, now_ms)
-        log = self.log
-        offset, last_epoch = req.fetch_offset, req.last_fetched_epoch
-        start = log.log_start_offset
-        snap = self.snapshot
-        if start > 0 and snap is not None and (offset < start or (offset == start and last_epoch != snap.epoch)
-                                                or last_epoch < snap.epoch):
-            self._send(src, m.FetchResponse(NONE, self.epoch, self.node_id, self.high_watermark, start,
-                                            snapshot_id=snap.snapshot_id, correlation_id=req.correlation_id))
-            return
-        if not (offset == start and (start == 0 or (snap is not None and last_epoch == snap.epoch))):
-            end_epoch, end_offset = log.end_offset_for_epoch(last_epoch)
-            if end_epoch != last_epoch or end_offset < offset:
-                self._send(src, m.FetchResponse(NONE, self.epoch, self.node_id, self.high_watermark, start,
-                                                diverging_epoch=(end_epoch, end_offset),
-                                                correlation_id=req.correlation_id))
-                return
-        replica.end_offset = offset
-        if src in self.voters:
-            self._maybe_advance_high_watermark(now_ms)
-        if (req.max_wait_ms > 0 and offset >= log.log_end_offset and replica.hw_sent == self.high_watermark):
-            self._parked[src] = req
-            self.port.set_timer(f"park:{src}", now_ms + req.max_wait_ms)
-            return
-        self._respond_fetch(src, req, now_ms)
-
-    def _respond_fetch(self, src: int, req: m.FetchRequest, now_ms: float) -> None:
-        log = self.log
-        offset = req.fetch_offset
-        if offset < log.log_start_offset or offset > log.log_end_offset:
-            # The log moved under a parked fetch (a snapshot advanced the start): let the replica ask again.
-            self._send(src, m.FetchResponse(NONE, self.epoch, self.node_id, self.high_watermark,
-                                            log.log_start_offset, correlation_id=req.correlation_id))
-            return
-        batches = tuple(log.read(offset, self.config.fetch_max_bytes))
-        size = 64
-        for batch in batches:
-            size += batch.size_bytes
-        replica = self._replicas.get(src)
-        if replica is not None:
-            replica.hw_sent = self.high_watermark
-        self._send(src, m.FetchResponse(NONE, self.epoch, self.node_id, self.high_watermark, log.log_start_offset,
-                                        batches, correlation_id=req.correlation_id, size_bytes=size))
-
-    def _complete_parked(self, now_ms: float) -> None:
-        if not self._parked:
-            return
-        parked, self._parked = self._parked, {}
-        for replica, request in parked.items():
-            self.port.cancel_timer(f"park:{replica}")
-            self._respond_fetch(replica, request, now_ms)
+        self.state.on_fetch(src, req, now_ms)
 
     def _on_begin_quorum_epoch(self, src: int, req: m.BeginQuorumEpochRequest, now_ms: float) -> None:
         if req.leader_epoch < self.epoch:
@@ -762,8 +557,7 @@ class RaftNode:
     def _on_begin_quorum_epoch_response(self, src: int, resp: m.BeginQuorumEpochResponse, now_ms: float) -> None:
         if self._observe(resp.leader_epoch, resp.leader_id, now_ms):
             return
-        if self.role is Role.LEADER and resp.error == NONE and resp.leader_epoch == self.epoch:
-            self._unacked.pop(src, None)
+        self.state.on_begin_quorum_epoch_response(src, resp)
 
     def _on_end_quorum_epoch(self, src: int, req: m.EndQuorumEpochRequest, now_ms: float) -> None:
         if req.leader_epoch < self.epoch:
@@ -871,13 +665,7 @@ class RaftNode:
             self._send(src, m.FetchSnapshotResponse(error, self.epoch, self._known_leader(),
                                                     correlation_id=req.correlation_id))
             return
-        self._check_quorum_fetch(src, now_ms)
-        snap = self.snapshot
-        if snap is None or snap.snapshot_id != req.snapshot_id:
-            self._send(src, m.FetchSnapshotResponse(m.SNAPSHOT_NOT_FOUND, self.epoch, self.node_id,
-                                                    correlation_id=req.correlation_id))
-            return
-        self._send(src, m.FetchSnapshotResponse(NONE, self.epoch, self.node_id, snap, req.correlation_id))
+        self.state.on_fetch_snapshot(src, req, now_ms)
 
     def _on_fetch_snapshot_response(self, src: int, resp: m.FetchSnapshotResponse, now_ms: float) -> None:
         matched = resp.correlation_id == self._fetch_corr and self._fetch_corr is not None

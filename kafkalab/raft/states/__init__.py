@@ -1,0 +1,14 @@
+"""The per-role states of a KRaft replica, one module per Kafka ``EpochState`` class, driven by
+:class:`~kafkalab.raft.node.RaftNode`.
+
+The roles and the legal moves between them are data in :mod:`kafkalab.raft.state`; this package holds what each role
+keeps and does. The node builds one state object per role change and hands it every input after the epoch rule.
+
+- :mod:`~kafkalab.raft.states.base`: :class:`EpochState`, the hooks every role may override, and the election timer.
+- :mod:`~kafkalab.raft.states.leader`: :class:`LeaderState` (Kafka's ``LeaderState``): replica progress, high
+  watermark, parked fetches, BeginQuorumEpoch resends, check quorum, appends, resignation.
+"""
+from kafkalab.raft.states.base import EpochState
+from kafkalab.raft.states.leader import LeaderState, ReplicaState
+
+__all__ = ["EpochState", "LeaderState", "ReplicaState"]
