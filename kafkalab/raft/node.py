@@ -47,11 +47,12 @@ from kafkalab.raft.quorum import (
     EpochElection,
     binary_exponential_backoff_ms,
     is_log_up_to_date,
-    strict_exponential_backoff_ms,
 )
 from kafkalab.raft.state import OBSERVER_ROLES, TRANSITIONS, ElectionState, IllegalTransition, Role
 from kafkalab.raft.states.base import EpochState
+from kafkalab.raft.states.follower import FollowerState
 from kafkalab.raft.states.leader import MAX_BATCH_SIZE_BYTES, LeaderState
+from kafkalab.raft.states.unattached import UnattachedState, VotedState, grant_without_leader
 
 __all__ = ["RaftNode", "RaftPort", "QUORUM_STATE_KEY", "SNAPSHOT_KEY", "METADATA_LOG_NAME", "MAX_BATCH_SIZE_BYTES",
            "new_metadata_log"]
@@ -84,8 +85,10 @@ def _unwrap(value: Any) -> Any:
     return value.value if type(value) is m.Payload else value
 
 
-#: Roles whose remaining election time carries over into Unattached of a higher epoch.
-_KEEPS_ELECTION_TIMER = frozenset({Role.UNATTACHED, Role.VOTED, Role.CANDIDATE, Role.PROSPECTIVE})
+#: The state class of each role (Candidate, Prospective and Resigned are still handled by the node itself).
+_STATE_CLASSES: dict[Role, type[EpochState]] = {
+    Role.UNATTACHED: UnattachedState, Role.VOTED: VotedState, Role.FOLLOWER: FollowerState, Role.LEADER: LeaderState,
+}
 
 
 class RaftNode:
@@ -128,15 +131,11 @@ class RaftNode:
         self._retries = 0
         self._backing_off = False
         self._election_deadline: float | None = None
-        # follower / observer
-        self._fetch_corr: int | None = None
+        # fetch correlation ids, and the next voter an observer without a leader asks
         self._corr = 0
-        self._has_fetched = False
-        self._fetching_snapshot: tuple[int, int] | None = None
-        self._fetch_after_flush = False
         self._discover_index = 0
         #: the current role's state (replaced on every transition)
-        self.state: EpochState = EpochState(self)
+        self.state: EpochState = UnattachedState(self)
         # durability
         self._state_version = 0
         self._durable_version = 0
@@ -205,27 +204,21 @@ class RaftNode:
 
     def on_timer(self, name: str, now_ms: float) -> None:
         """The timer ``name`` (set through the port) expired."""
-        role = self.role
+        state = self.state
         if name == "election":
             self._on_election_timeout(now_ms)
         elif name == "fetch":
-            if role is Role.FOLLOWER:
-                if self.is_voter:
-                    self._start_election(now_ms)
-                else:
-                    self._transition(Role.UNATTACHED, self.epoch, None, None, now_ms)
+            state.on_fetch_timeout(now_ms)
         elif name == "request":
-            if role is Role.FOLLOWER or (role is Role.UNATTACHED and not self.is_voter):
-                self._fetch_corr = None
-                self._maybe_fetch(now_ms)
+            state.on_request_timeout(now_ms)
         elif name == "linger":
-            self.state.on_linger_timeout(now_ms)
+            state.on_linger_timeout(now_ms)
         elif name == "check_quorum":
-            self.state.on_check_quorum_timeout(now_ms)
+            state.on_check_quorum_timeout(now_ms)
         elif name == "begin_quorum":
-            self.state.on_begin_quorum_timeout(now_ms)
+            state.on_begin_quorum_timeout(now_ms)
         elif name.startswith("park:"):
-            self.state.on_park_timeout(int(name[5:]), now_ms)
+            state.on_park_timeout(int(name[5:]), now_ms)
         else:
             raise ValueError(f"node {self.node_id}: unknown timer {name!r}")
 
@@ -249,9 +242,6 @@ class RaftNode:
             self._flush_wanted = False
             self._request_flush()
         self.state.on_flushed(now_ms)
-        if self._fetch_after_flush and self.role in (Role.FOLLOWER, Role.UNATTACHED):
-            self._fetch_after_flush = False
-            self._maybe_fetch(now_ms)
 
     def propose(self, values: Sequence[Any], now_ms: float) -> int | None:
         """Append ``values`` (after the append linger) if this node leads; returns the offset of the first, else None."""
@@ -345,47 +335,28 @@ class RaftNode:
         parked = self.state.close()
         self._election = None
         self._backing_off = False
-        self._fetch_corr = None
-        self._fetching_snapshot = None
-        self._fetch_after_flush = False
-        self._has_fetched = False
         return parked
 
     def _enter(self, now_ms: float, *, resigned_successors: tuple[int, ...], previous: Role | None = None) -> None:
         role = self.role
         if role is not Role.CANDIDATE and role is not Role.PROSPECTIVE:
             self._retries = 0
-        state = self.state = LeaderState(self) if role is Role.LEADER else EpochState(self)
+        state_class = _STATE_CLASSES.get(role, EpochState)
+        state = self.state = state_class(self)
         state.enter(now_ms, previous)
-        if role is Role.UNATTACHED:
-            if self.is_voter:
-                deadline = self._election_deadline
-                if previous in _KEEPS_ELECTION_TIMER and deadline is not None:
-                    # QuorumState.transitionToUnattached keeps the remaining election time: a disruptive
-                    # candidate bumping the epoch again and again must not postpone everyone else's election.
-                    self.port.set_timer("election", max(deadline, now_ms))
-                else:
-                    self._set_election_timer(now_ms)
-            else:
-                self._maybe_fetch(now_ms)
-        elif role is Role.VOTED:
-            self._set_election_timer(now_ms)
-        elif role is Role.FOLLOWER:
-            self._reset_fetch_timer(now_ms)
-            self._maybe_fetch(now_ms)
-        elif role is Role.PROSPECTIVE or role is Role.CANDIDATE:
+        if role is Role.PROSPECTIVE or role is Role.CANDIDATE:
             if role is Role.CANDIDATE:
                 self._retries += 1
             self._election_id += 1
             self._election = EpochElection(self.voters)
             self._election.record(self.node_id, True)
-            self._set_election_timer(now_ms)
+            self.state.set_election_timer(now_ms)
             if self._election.is_won():
                 self._on_election_won(now_ms)
             else:
                 self._send_vote_requests(pre_vote=role is Role.PROSPECTIVE)
         elif role is Role.RESIGNED:
-            self._set_election_timer(now_ms)
+            self.state.set_election_timer(now_ms)
             for voter in self.voters:
                 if voter != self.node_id:
                     self._send(voter, m.EndQuorumEpochRequest(self.epoch, self.node_id, resigned_successors))
@@ -407,17 +378,6 @@ class RaftNode:
     # ================================================================================================================
     # elections
     # ================================================================================================================
-    def _election_timeout_ms(self) -> float:
-        base = self.config.election_timeout_ms
-        jitter = self.config.election_jitter_ms
-        if jitter is None:
-            return base + (self.rng.randrange(int(base)) if int(base) > 0 else 0)
-        return base + self.rng.random() * jitter
-
-    def _set_election_timer(self, now_ms: float) -> None:
-        self._election_deadline = now_ms + self._election_timeout_ms()
-        self.port.set_timer("election", self._election_deadline)
-
     def _start_election(self, now_ms: float) -> None:
         if self.config.pre_vote:
             leader = self.leader_id if self.role is Role.FOLLOWER else None
@@ -427,7 +387,7 @@ class RaftNode:
 
     def _on_election_timeout(self, now_ms: float) -> None:
         role = self.role
-        if role in (Role.UNATTACHED, Role.VOTED, Role.RESIGNED):
+        if role is Role.RESIGNED:
             if self.is_voter:
                 self._start_election(now_ms)
         elif role is Role.PROSPECTIVE:
@@ -437,6 +397,8 @@ class RaftNode:
                 self._start_election(now_ms)
             else:
                 self._start_backoff(now_ms)
+        else:
+            self.state.on_election_timeout(now_ms)
 
     def _start_backoff(self, now_ms: float) -> None:
         self._backing_off = True
@@ -467,22 +429,11 @@ class RaftNode:
 
     def _can_grant(self, candidate: int, up_to_date: bool, pre_vote: bool) -> bool:
         role = self.role
-        if role is Role.UNATTACHED or role is Role.PROSPECTIVE:
-            if pre_vote:
-                return up_to_date
-            if self.voted_id is not None:
-                return self.voted_id == candidate
-            if self.leader_id is not None:
-                return False
-            return up_to_date
-        if role is Role.VOTED:
-            return up_to_date if pre_vote else self.voted_id == candidate
-        if role is Role.FOLLOWER:
-            # KIP-996: a follower that heard from its leader in this role rejects pre-votes.
-            return pre_vote and not self._has_fetched and up_to_date
+        if role is Role.PROSPECTIVE:
+            return grant_without_leader(self, candidate, up_to_date, pre_vote)
         if role is Role.CANDIDATE:
             return pre_vote and up_to_date
-        return False
+        return self.state.can_grant_vote(candidate, up_to_date, pre_vote)
 
     def _on_vote_request(self, src: int, req: m.VoteRequest, now_ms: float) -> None:
         if not self.is_voter:
@@ -564,100 +515,15 @@ class RaftNode:
             self._send(src, m.EndQuorumEpochResponse(m.FENCED_LEADER_EPOCH, self.epoch, self._known_leader()))
             return
         self._observe(req.leader_epoch, req.leader_id, now_ms)
-        if self.role is Role.FOLLOWER and self.leader_id == req.leader_id and self.is_voter:
-            successors = req.preferred_successors
-            position = successors.index(self.node_id) if self.node_id in successors else -1
-            backoff = strict_exponential_backoff_ms(position, len(successors), self.config.election_backoff_max_ms)
-            self.port.set_timer("fetch", now_ms + backoff)
+        self.state.on_end_quorum_epoch(req, now_ms)
         self._send(src, m.EndQuorumEpochResponse(NONE, self.epoch, self._known_leader()))
 
     def _on_end_quorum_epoch_response(self, src: int, resp: m.EndQuorumEpochResponse, now_ms: float) -> None:
         self._observe(resp.leader_epoch, resp.leader_id, now_ms)
 
-    # ================================================================================================================
-    # following
-    # ================================================================================================================
-    def _reset_fetch_timer(self, now_ms: float) -> None:
-        timeout = self.config.fetch_timeout_ms
-        jitter = self.config.fetch_timeout_jitter_ms
-        if jitter > 0:
-            timeout += self.rng.random() * jitter
-        self.port.set_timer("fetch", now_ms + timeout)
-
-    def _maybe_fetch(self, now_ms: float) -> None:
-        if self._fetch_corr is not None:
-            return
-        log = self.log
-        if self.role is Role.FOLLOWER:
-            target = self.leader_id
-        elif self.role is Role.UNATTACHED and not self.is_voter:
-            # An observer without a leader asks the voters in turn (KafkaRaftClient.maybeSendAnyVoterFetch).
-            target = self.voters[self._discover_index % len(self.voters)]
-            self._discover_index += 1
-        else:
-            return
-        assert target is not None
-        if self._fetching_snapshot is not None:
-            self._corr += 1
-            self._fetch_corr = self._corr
-            self._send(target, m.FetchSnapshotRequest(self.epoch, self.node_id, self._fetching_snapshot, self._corr))
-        else:
-            if log.flushed_offset < log.log_end_offset:
-                # The fetch offset tells the leader what we hold: it must be durable first.
-                self._fetch_after_flush = True
-                self._request_flush()
-                return
-            self._corr += 1
-            self._fetch_corr = self._corr
-            self._send(target, m.FetchRequest(self.epoch, self.node_id, log.log_end_offset,
-                                              self.last_fetched_epoch(), self.config.fetch_max_wait_ms, self._corr))
-        self.port.set_timer("request", now_ms + self.config.request_timeout_ms)
-
-    def _retry_fetch_later(self, now_ms: float) -> None:
-        self._fetch_corr = None
-        self.port.set_timer("request", now_ms + self.config.retry_backoff_ms)
-
     def _on_fetch_response(self, src: int, resp: m.FetchResponse, now_ms: float) -> None:
-        matched = resp.correlation_id == self._fetch_corr and self._fetch_corr is not None
-        if self._observe(resp.leader_epoch, resp.leader_id, now_ms):
-            return
-        if not matched:
-            return
-        if self.role is Role.UNATTACHED:
-            self._retry_fetch_later(now_ms)
-            return
-        if self.role is not Role.FOLLOWER or src != self.leader_id:
-            return
-        if resp.error != NONE:
-            self._retry_fetch_later(now_ms)
-            return
-        self._fetch_corr = None
-        self.port.cancel_timer("request")
-        self._reset_fetch_timer(now_ms)
-        self._has_fetched = True
-        log = self.log
-        if resp.diverging_epoch is not None:
-            epoch, end_offset = resp.diverging_epoch
-            local_epoch, local_end = log.end_offset_for_epoch(epoch)
-            target = min(local_end, end_offset) if local_epoch >= 0 else end_offset
-            log.truncate_to(max(0, target))
-            self._maybe_fetch(now_ms)
-            return
-        if resp.snapshot_id is not None:
-            self._fetching_snapshot = resp.snapshot_id
-            self._maybe_fetch(now_ms)
-            return
-        if resp.batches:
-            for batch in resp.batches:
-                log.append_as_follower(batch, now_ms)
-            self._request_flush()
-        hw = resp.high_watermark
-        if hw is not None:
-            hw = min(hw, log.log_end_offset)
-            if self.high_watermark is None or hw > self.high_watermark:
-                self.high_watermark = hw
-                self._apply()
-        self._maybe_fetch(now_ms)
+        if not self._observe(resp.leader_epoch, resp.leader_id, now_ms):
+            self.state.on_fetch_response(src, resp, now_ms)
 
     def _on_fetch_snapshot(self, src: int, req: m.FetchSnapshotRequest, now_ms: float) -> None:
         error = self._leader_request_error(req.replica_epoch)
@@ -668,31 +534,8 @@ class RaftNode:
         self.state.on_fetch_snapshot(src, req, now_ms)
 
     def _on_fetch_snapshot_response(self, src: int, resp: m.FetchSnapshotResponse, now_ms: float) -> None:
-        matched = resp.correlation_id == self._fetch_corr and self._fetch_corr is not None
-        if self._observe(resp.leader_epoch, resp.leader_id, now_ms):
-            return
-        if not matched or self.role is not Role.FOLLOWER or src != self.leader_id:
-            return
-        self._fetch_corr = None
-        self._fetching_snapshot = None
-        self.port.cancel_timer("request")
-        if resp.error != NONE or resp.snapshot is None:
-            self._maybe_fetch(now_ms)
-            return
-        self._reset_fetch_timer(now_ms)
-        self._has_fetched = True
-        snap = resp.snapshot
-        if snap.end_offset > self.applied_offset:
-            self.log.truncate_fully_and_start_at(snap.end_offset, now_ms)
-            self.snapshot = snap
-            self.port.persist(SNAPSHOT_KEY, snap)
-            self._state_version += 1
-            self._request_flush()
-            self.committed = list(snap.values)
-            self.applied_offset = snap.end_offset
-            if self.high_watermark is None or snap.end_offset > self.high_watermark:
-                self.high_watermark = snap.end_offset
-        self._maybe_fetch(now_ms)
+        if not self._observe(resp.leader_epoch, resp.leader_id, now_ms):
+            self.state.on_fetch_snapshot_response(src, resp, now_ms)
 
     # ================================================================================================================
     # state machine, snapshots, durability
@@ -728,6 +571,19 @@ class RaftNode:
                     committed.append(_unwrap(row[1]))
                     self.applied_offset = offset + 1
                 self.applied_offset = max(self.applied_offset, min(batch.next_offset, hw))
+
+    def _load_snapshot(self, snap: m.Snapshot, now_ms: float) -> None:
+        """A snapshot fetched from the leader replaces the log and the state machine if it is ahead of them."""
+        if snap.end_offset > self.applied_offset:
+            self.log.truncate_fully_and_start_at(snap.end_offset, now_ms)
+            self.snapshot = snap
+            self.port.persist(SNAPSHOT_KEY, snap)
+            self._state_version += 1
+            self._request_flush()
+            self.committed = list(snap.values)
+            self.applied_offset = snap.end_offset
+            if self.high_watermark is None or snap.end_offset > self.high_watermark:
+                self.high_watermark = snap.end_offset
 
     def _install_local_snapshot(self, snap: m.Snapshot) -> None:
         """``snap`` is durable: it becomes the node's snapshot and the log before it is deleted."""

@@ -5,10 +5,19 @@ The roles and the legal moves between them are data in :mod:`kafkalab.raft.state
 keeps and does. The node builds one state object per role change and hands it every input after the epoch rule.
 
 - :mod:`~kafkalab.raft.states.base`: :class:`EpochState`, the hooks every role may override, and the election timer.
+- :mod:`~kafkalab.raft.states.unattached`: :class:`UnattachedState` and :class:`VotedState` (Kafka's
+  ``UnattachedState``, with and without a vote): election timer, kept across epochs; the vote rule.
+- :mod:`~kafkalab.raft.states.fetching`: :class:`FetchingState`, the fetch loop shared by followers and observers.
+- :mod:`~kafkalab.raft.states.follower`: :class:`FollowerState` (Kafka's ``FollowerState``): fetch timer, fetch
+  responses (append, high watermark, truncation), snapshot fetch, EndQuorumEpoch backoff.
 - :mod:`~kafkalab.raft.states.leader`: :class:`LeaderState` (Kafka's ``LeaderState``): replica progress, high
   watermark, parked fetches, BeginQuorumEpoch resends, check quorum, appends, resignation.
 """
 from kafkalab.raft.states.base import EpochState
+from kafkalab.raft.states.fetching import FetchingState
+from kafkalab.raft.states.follower import FollowerState
 from kafkalab.raft.states.leader import LeaderState, ReplicaState
+from kafkalab.raft.states.unattached import UnattachedState, VotedState
 
-__all__ = ["EpochState", "LeaderState", "ReplicaState"]
+__all__ = ["EpochState", "FetchingState", "FollowerState", "LeaderState", "ReplicaState", "UnattachedState",
+           "VotedState"]
