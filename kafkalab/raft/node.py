@@ -52,6 +52,7 @@ from kafkalab.raft.state import OBSERVER_ROLES, TRANSITIONS, ElectionState, Ille
 from kafkalab.raft.states.base import EpochState
 from kafkalab.raft.states.follower import FollowerState
 from kafkalab.raft.states.leader import MAX_BATCH_SIZE_BYTES, LeaderState
+from kafkalab.raft.states.resigned import ResignedState
 from kafkalab.raft.states.unattached import UnattachedState, VotedState, grant_without_leader
 
 __all__ = ["RaftNode", "RaftPort", "QUORUM_STATE_KEY", "SNAPSHOT_KEY", "METADATA_LOG_NAME", "MAX_BATCH_SIZE_BYTES",
@@ -85,7 +86,7 @@ def _unwrap(value: Any) -> Any:
     return value.value if type(value) is m.Payload else value
 
 
-#: The state class of each role (Candidate, Prospective and Resigned are still handled by the node itself).
+#: The state class of each role (Candidate and Prospective are still handled by the node itself).
 _STATE_CLASSES: dict[Role, type[EpochState]] = {
     Role.UNATTACHED: UnattachedState, Role.VOTED: VotedState, Role.FOLLOWER: FollowerState, Role.LEADER: LeaderState,
 }
@@ -341,8 +342,11 @@ class RaftNode:
         role = self.role
         if role is not Role.CANDIDATE and role is not Role.PROSPECTIVE:
             self._retries = 0
-        state_class = _STATE_CLASSES.get(role, EpochState)
-        state = self.state = state_class(self)
+        if role is Role.RESIGNED:
+            state: EpochState = ResignedState(self, resigned_successors)
+        else:
+            state = _STATE_CLASSES.get(role, EpochState)(self)
+        self.state = state
         state.enter(now_ms, previous)
         if role is Role.PROSPECTIVE or role is Role.CANDIDATE:
             if role is Role.CANDIDATE:
@@ -355,11 +359,6 @@ class RaftNode:
                 self._on_election_won(now_ms)
             else:
                 self._send_vote_requests(pre_vote=role is Role.PROSPECTIVE)
-        elif role is Role.RESIGNED:
-            self.state.set_election_timer(now_ms)
-            for voter in self.voters:
-                if voter != self.node_id:
-                    self._send(voter, m.EndQuorumEpochRequest(self.epoch, self.node_id, resigned_successors))
 
     def _observe(self, epoch: int, leader_id: int | None, now_ms: float) -> bool:
         """Kafka's ``maybeTransition``: the epoch rule, applied before any role-specific handling."""
@@ -387,10 +386,7 @@ class RaftNode:
 
     def _on_election_timeout(self, now_ms: float) -> None:
         role = self.role
-        if role is Role.RESIGNED:
-            if self.is_voter:
-                self._start_election(now_ms)
-        elif role is Role.PROSPECTIVE:
+        if role is Role.PROSPECTIVE:
             self._after_lost_pre_vote(now_ms)
         elif role is Role.CANDIDATE:
             if self._backing_off:

@@ -12,12 +12,15 @@ keeps and does. The node builds one state object per role change and hands it ev
   responses (append, high watermark, truncation), snapshot fetch, EndQuorumEpoch backoff.
 - :mod:`~kafkalab.raft.states.leader`: :class:`LeaderState` (Kafka's ``LeaderState``): replica progress, high
   watermark, parked fetches, BeginQuorumEpoch resends, check quorum, appends, resignation.
+- :mod:`~kafkalab.raft.states.resigned`: :class:`ResignedState` (Kafka's ``ResignedState``): EndQuorumEpoch with
+  preferred successors, then an election timeout.
 """
 from kafkalab.raft.states.base import EpochState
 from kafkalab.raft.states.fetching import FetchingState
 from kafkalab.raft.states.follower import FollowerState
 from kafkalab.raft.states.leader import LeaderState, ReplicaState
+from kafkalab.raft.states.resigned import ResignedState
 from kafkalab.raft.states.unattached import UnattachedState, VotedState
 
-__all__ = ["EpochState", "FetchingState", "FollowerState", "LeaderState", "ReplicaState", "UnattachedState",
-           "VotedState"]
+__all__ = ["EpochState", "FetchingState", "FollowerState", "LeaderState", "ReplicaState", "ResignedState",
+           "UnattachedState", "VotedState"]
