@@ -6,22 +6,29 @@ Everything it does goes out through a :class:`RaftPort`: ``send``, ``set_timer``
 re-setting one moves it), ``persist`` (a value file on the node's disk) and ``flush`` (fsync; the driver answers with
 ``on_flushed(now_ms)``). Randomness comes from the ``random.Random`` it is handed. It never imports the simulator.
 
-The protocol follows Kafka's ``raft`` module (``KafkaRaftClient``, ``QuorumState``, ``LeaderState``, ...):
+The protocol follows Kafka's ``raft`` module. The node is the facade, as ``KafkaRaftClient`` with its ``QuorumState``
+is; what each role keeps and does lives in one state object, ``node.state``, from :mod:`kafkalab.raft.states` (one
+module per Kafka ``EpochState`` class: Unattached/Voted, Prospective, Candidate, Leader, Resigned, Follower):
 
 - Roles are :class:`~kafkalab.raft.state.Role` values; every change goes through ``_transition``, checked against the
-  table in :mod:`kafkalab.raft.state`. The epoch rule runs once, before role-specific handling (``_observe``, Kafka's
-  ``maybeTransition``): a higher epoch in any message moves the node to Follower (leader known) or Unattached.
-- Replication is pull-based. Followers and observers send ``Fetch(fetch_offset, last_fetched_epoch)``; the leader
-  answers with batches, a DivergingEpoch (the follower truncates to ``min(own end of that epoch, leader's end)``), or a
-  snapshot id (the follower then sends FetchSnapshot). An idle fetch is parked up to ``fetch_max_wait_ms`` and answered
-  early when data is appended or the high watermark moves past what that replica was last told.
+  table in :mod:`kafkalab.raft.state`: it persists the quorum-state file, closes the old state object and enters a new
+  one. The epoch rule runs once, before role-specific handling (``_observe``, Kafka's ``maybeTransition``): a higher
+  epoch in any message moves the node to Follower (leader known) or Unattached; only then does the state get the input.
+- Replication is pull-based (:mod:`~kafkalab.raft.states.leader`, :mod:`~kafkalab.raft.states.follower`,
+  :mod:`~kafkalab.raft.states.fetching`). Followers and observers send ``Fetch(fetch_offset, last_fetched_epoch)``; the
+  leader answers with batches, a DivergingEpoch (the follower truncates to ``min(own end of that epoch, leader's
+  end)``), or a snapshot id (the follower then sends FetchSnapshot). An idle fetch is parked up to
+  ``fetch_max_wait_ms`` and answered early when data is appended or the high watermark moves past what that replica
+  was last told.
 - The high watermark is the ``voters // 2``-th largest voter end offset, applied only above the leader's epoch start
   offset (the LeaderChange control record it appends on election must commit first) and never backwards. Followers
   take ``min(leader HW, own log end)`` from fetch responses. Committed values are applied in order to ``committed``.
-- Elections: randomised election timeout (``base + random[0, base)``), fixed follower fetch timeout, binary
-  exponential backoff after a lost election, BeginQuorumEpoch resent every fetch timeout / 2 until acknowledged,
-  EndQuorumEpoch with preferred successors on resignation, check quorum (a leader without fetches from a majority for
-  1.5 x fetch timeout resigns), pre-vote through the Prospective role.
+- Elections (:mod:`~kafkalab.raft.states.unattached`, :mod:`~kafkalab.raft.states.prospective`,
+  :mod:`~kafkalab.raft.states.candidate`, :mod:`~kafkalab.raft.states.resigned`): randomised election timeout
+  (``base + random[0, base)``), fixed follower fetch timeout, binary exponential backoff after a lost election,
+  BeginQuorumEpoch resent every fetch timeout / 2 until acknowledged, EndQuorumEpoch with preferred successors on
+  resignation, check quorum (a leader without fetches from a majority for 1.5 x fetch timeout resigns), pre-vote
+  through the Prospective role. The vote rule is each state's ``can_grant_vote`` (Kafka's ``canGrantVote``).
 - Durability: the quorum-state file (epoch, leader, vote) is persisted on every change and no message leaves the node
   until that write is flushed, so a vote granted or cast survives a power loss. A follower fetches (reporting its log
   end to the leader) only once its log is flushed to that offset; the leader counts its own end offset only when
@@ -43,17 +50,15 @@ from kafkalab.log.partition_log import PartitionLog
 from kafkalab.protocol import raft as m
 from kafkalab.protocol.common import NONE
 from kafkalab.raft.config import RaftConfig
-from kafkalab.raft.quorum import (
-    EpochElection,
-    binary_exponential_backoff_ms,
-    is_log_up_to_date,
-)
+from kafkalab.raft.quorum import is_log_up_to_date
 from kafkalab.raft.state import OBSERVER_ROLES, TRANSITIONS, ElectionState, IllegalTransition, Role
 from kafkalab.raft.states.base import EpochState
+from kafkalab.raft.states.candidate import CandidateState
 from kafkalab.raft.states.follower import FollowerState
 from kafkalab.raft.states.leader import MAX_BATCH_SIZE_BYTES, LeaderState
+from kafkalab.raft.states.prospective import ProspectiveState
 from kafkalab.raft.states.resigned import ResignedState
-from kafkalab.raft.states.unattached import UnattachedState, VotedState, grant_without_leader
+from kafkalab.raft.states.unattached import UnattachedState, VotedState
 
 __all__ = ["RaftNode", "RaftPort", "QUORUM_STATE_KEY", "SNAPSHOT_KEY", "METADATA_LOG_NAME", "MAX_BATCH_SIZE_BYTES",
            "new_metadata_log"]
@@ -86,10 +91,13 @@ def _unwrap(value: Any) -> Any:
     return value.value if type(value) is m.Payload else value
 
 
-#: The state class of each role (Candidate and Prospective are still handled by the node itself).
+#: The state class of each role (Resigned is built with its preferred successors).
 _STATE_CLASSES: dict[Role, type[EpochState]] = {
-    Role.UNATTACHED: UnattachedState, Role.VOTED: VotedState, Role.FOLLOWER: FollowerState, Role.LEADER: LeaderState,
+    Role.UNATTACHED: UnattachedState, Role.VOTED: VotedState, Role.PROSPECTIVE: ProspectiveState,
+    Role.CANDIDATE: CandidateState, Role.LEADER: LeaderState, Role.FOLLOWER: FollowerState,
 }
+#: Every timer a role may set except the leader's ``park:<replica>``; leaving a role cancels them all.
+_ROLE_TIMERS = ("election", "fetch", "request", "check_quorum", "begin_quorum", "linger")
 
 
 class RaftNode:
@@ -126,13 +134,11 @@ class RaftNode:
         self.committed: list[Any] = []
         self.applied_offset = log.log_start_offset
         self.snapshot: m.Snapshot | None = None
-        # elections
-        self._election: EpochElection | None = None
+        # what outlives one role's state: election correlation id, elections stood in a row, the election deadline an
+        # Unattached state may keep, fetch correlation ids, the next voter an observer without a leader asks
         self._election_id = 0
         self._retries = 0
-        self._backing_off = False
         self._election_deadline: float | None = None
-        # fetch correlation ids, and the next voter an observer without a leader asks
         self._corr = 0
         self._discover_index = 0
         #: the current role's state (replaced on every transition)
@@ -204,10 +210,10 @@ class RaftNode:
         handler(src, msg, now_ms)
 
     def on_timer(self, name: str, now_ms: float) -> None:
-        """The timer ``name`` (set through the port) expired."""
+        """The timer ``name`` (set through the port) expired; the current state decides what it means."""
         state = self.state
         if name == "election":
-            self._on_election_timeout(now_ms)
+            state.on_election_timeout(now_ms)
         elif name == "fetch":
             state.on_fetch_timeout(now_ms)
         elif name == "request":
@@ -318,7 +324,10 @@ class RaftNode:
         if epoch < self.epoch:
             raise IllegalTransition(f"node {self.node_id}: epoch may not go back ({self.epoch} -> {epoch}) in "
                                     f"{src.value} -> {to.value}", from_role=src, to_role=to)
-        parked = self._exit(now_ms)
+        cancel = self.port.cancel_timer
+        for name in _ROLE_TIMERS:
+            cancel(name)
+        parked = self.state.close()
         changed = (epoch, leader_id, voted_id) != (self.epoch, self.leader_id, self.voted_id)
         self.role, self.epoch, self.leader_id, self.voted_id = to, epoch, leader_id, voted_id
         if changed:
@@ -329,15 +338,6 @@ class RaftNode:
             self._send(replica, self._fetch_error(request, m.NOT_LEADER_OR_FOLLOWER))
         self._enter(now_ms, resigned_successors=resigned_successors, previous=src)
 
-    def _exit(self, now_ms: float) -> list[tuple[int, m.FetchRequest]]:
-        cancel = self.port.cancel_timer
-        for name in ("election", "fetch", "request", "check_quorum", "begin_quorum", "linger"):
-            cancel(name)
-        parked = self.state.close()
-        self._election = None
-        self._backing_off = False
-        return parked
-
     def _enter(self, now_ms: float, *, resigned_successors: tuple[int, ...], previous: Role | None = None) -> None:
         role = self.role
         if role is not Role.CANDIDATE and role is not Role.PROSPECTIVE:
@@ -345,20 +345,9 @@ class RaftNode:
         if role is Role.RESIGNED:
             state: EpochState = ResignedState(self, resigned_successors)
         else:
-            state = _STATE_CLASSES.get(role, EpochState)(self)
+            state = _STATE_CLASSES[role](self)
         self.state = state
         state.enter(now_ms, previous)
-        if role is Role.PROSPECTIVE or role is Role.CANDIDATE:
-            if role is Role.CANDIDATE:
-                self._retries += 1
-            self._election_id += 1
-            self._election = EpochElection(self.voters)
-            self._election.record(self.node_id, True)
-            self.state.set_election_timer(now_ms)
-            if self._election.is_won():
-                self._on_election_won(now_ms)
-            else:
-                self._send_vote_requests(pre_vote=role is Role.PROSPECTIVE)
 
     def _observe(self, epoch: int, leader_id: int | None, now_ms: float) -> bool:
         """Kafka's ``maybeTransition``: the epoch rule, applied before any role-specific handling."""
@@ -374,63 +363,17 @@ class RaftNode:
             return True
         return False
 
-    # ================================================================================================================
-    # elections
-    # ================================================================================================================
     def _start_election(self, now_ms: float) -> None:
+        """Prospective of this epoch with pre-vote (keeping a known leader to fall back to), else Candidate of the next."""
         if self.config.pre_vote:
             leader = self.leader_id if self.role is Role.FOLLOWER else None
             self._transition(Role.PROSPECTIVE, self.epoch, leader, self.voted_id, now_ms)
         else:
             self._transition(Role.CANDIDATE, self.epoch + 1, None, self.node_id, now_ms)
 
-    def _on_election_timeout(self, now_ms: float) -> None:
-        role = self.role
-        if role is Role.PROSPECTIVE:
-            self._after_lost_pre_vote(now_ms)
-        elif role is Role.CANDIDATE:
-            if self._backing_off:
-                self._start_election(now_ms)
-            else:
-                self._start_backoff(now_ms)
-        else:
-            self.state.on_election_timeout(now_ms)
-
-    def _start_backoff(self, now_ms: float) -> None:
-        self._backing_off = True
-        backoff = binary_exponential_backoff_ms(max(1, self._retries), self.rng, self.config.election_backoff_max_ms)
-        self.port.set_timer("election", now_ms + backoff)
-
-    def _after_lost_pre_vote(self, now_ms: float) -> None:
-        if self.leader_id is not None:
-            self._transition(Role.FOLLOWER, self.epoch, self.leader_id, self.voted_id, now_ms)
-        elif self.voted_id is not None:
-            self._transition(Role.VOTED, self.epoch, None, self.voted_id, now_ms)
-        else:
-            self._transition(Role.UNATTACHED, self.epoch, None, None, now_ms)
-
-    def _send_vote_requests(self, *, pre_vote: bool) -> None:
-        epoch = self.epoch + 1 if pre_vote else self.epoch
-        request = m.VoteRequest(epoch, self.node_id, self.last_fetched_epoch(), self.log.log_end_offset, pre_vote,
-                                self._election_id)
-        for voter in self.voters:
-            if voter != self.node_id:
-                self._send(voter, request)
-
-    def _on_election_won(self, now_ms: float) -> None:
-        if self.role is Role.PROSPECTIVE:
-            self._transition(Role.CANDIDATE, self.epoch + 1, None, self.node_id, now_ms)
-        elif self.role is Role.CANDIDATE:
-            self._transition(Role.LEADER, self.epoch, self.node_id, self.voted_id, now_ms)
-
-    def _can_grant(self, candidate: int, up_to_date: bool, pre_vote: bool) -> bool:
-        role = self.role
-        if role is Role.PROSPECTIVE:
-            return grant_without_leader(self, candidate, up_to_date, pre_vote)
-        if role is Role.CANDIDATE:
-            return pre_vote and up_to_date
-        return self.state.can_grant_vote(candidate, up_to_date, pre_vote)
-
+    # ================================================================================================================
+    # messages: the epoch rule here, the rest in the state
+    # ================================================================================================================
     def _on_vote_request(self, src: int, req: m.VoteRequest, now_ms: float) -> None:
         if not self.is_voter:
             self._send(src, m.VoteResponse(m.INCONSISTENT_VOTER_SET, self.epoch, self.leader_id, False,
@@ -444,55 +387,15 @@ class RaftNode:
             self._observe(req.replica_epoch, None, now_ms)
         up_to_date = is_log_up_to_date(req.last_offset_epoch, req.last_offset, self.last_fetched_epoch(),
                                        self.log.log_end_offset)
-        granted = self._can_grant(req.candidate_id, up_to_date, req.pre_vote)
+        granted = self.state.can_grant_vote(req.candidate_id, up_to_date, req.pre_vote)
         if granted and not req.pre_vote and self.role in (Role.UNATTACHED, Role.PROSPECTIVE):
             self._transition(Role.VOTED, self.epoch, None, req.candidate_id, now_ms)
         self._send(src, m.VoteResponse(NONE, self.epoch, self.leader_id, granted, req.pre_vote,
                                        req.correlation_id))
 
     def _on_vote_response(self, src: int, resp: m.VoteResponse, now_ms: float) -> None:
-        if self._observe(resp.leader_epoch, resp.leader_id, now_ms):
-            return
-        election = self._election
-        if election is None or resp.correlation_id != self._election_id:
-            return
-        if resp.pre_vote != (self.role is Role.PROSPECTIVE):
-            return
-        if resp.error not in (NONE, m.FENCED_LEADER_EPOCH):
-            return
-        election.record(src, resp.vote_granted)
-        if election.is_won():
-            self._on_election_won(now_ms)
-        elif election.is_lost():
-            if self.role is Role.PROSPECTIVE:
-                self._after_lost_pre_vote(now_ms)
-            elif not self._backing_off:
-                # Rejected by a majority: go straight to the random backoff instead of waiting the timeout out.
-                self._start_backoff(now_ms)
-
-    def _leader_request_error(self, epoch: int) -> str | None:
-        if self.role is not Role.LEADER:
-            if epoch > self.epoch:
-                return m.UNKNOWN_LEADER_EPOCH
-            return m.FENCED_LEADER_EPOCH if epoch < self.epoch else m.NOT_LEADER_OR_FOLLOWER
-        if epoch < self.epoch:
-            return m.FENCED_LEADER_EPOCH
-        if epoch > self.epoch:
-            return m.UNKNOWN_LEADER_EPOCH
-        return None
-
-    def _known_leader(self) -> int | None:
-        return None if self.role is Role.RESIGNED else self.leader_id
-
-    def _fetch_error(self, req: m.FetchRequest, error: str) -> m.FetchResponse:
-        return m.FetchResponse(error, self.epoch, self._known_leader(), correlation_id=req.correlation_id)
-
-    def _on_fetch(self, src: int, req: m.FetchRequest, now_ms: float) -> None:
-        error = self._leader_request_error(req.replica_epoch)
-        if error is not None:
-            self._send(src, self._fetch_error(req, error))
-            return
-        self.state.on_fetch(src, req, now_ms)
+        if not self._observe(resp.leader_epoch, resp.leader_id, now_ms):
+            self.state.on_vote_response(src, resp, now_ms)
 
     def _on_begin_quorum_epoch(self, src: int, req: m.BeginQuorumEpochRequest, now_ms: float) -> None:
         if req.leader_epoch < self.epoch:
@@ -502,9 +405,8 @@ class RaftNode:
         self._send(src, m.BeginQuorumEpochResponse(NONE, self.epoch, self._known_leader()))
 
     def _on_begin_quorum_epoch_response(self, src: int, resp: m.BeginQuorumEpochResponse, now_ms: float) -> None:
-        if self._observe(resp.leader_epoch, resp.leader_id, now_ms):
-            return
-        self.state.on_begin_quorum_epoch_response(src, resp)
+        if not self._observe(resp.leader_epoch, resp.leader_id, now_ms):
+            self.state.on_begin_quorum_epoch_response(src, resp)
 
     def _on_end_quorum_epoch(self, src: int, req: m.EndQuorumEpochRequest, now_ms: float) -> None:
         if req.leader_epoch < self.epoch:
@@ -516,6 +418,13 @@ class RaftNode:
 
     def _on_end_quorum_epoch_response(self, src: int, resp: m.EndQuorumEpochResponse, now_ms: float) -> None:
         self._observe(resp.leader_epoch, resp.leader_id, now_ms)
+
+    def _on_fetch(self, src: int, req: m.FetchRequest, now_ms: float) -> None:
+        error = self._leader_request_error(req.replica_epoch)
+        if error is not None:
+            self._send(src, self._fetch_error(req, error))
+            return
+        self.state.on_fetch(src, req, now_ms)
 
     def _on_fetch_response(self, src: int, resp: m.FetchResponse, now_ms: float) -> None:
         if not self._observe(resp.leader_epoch, resp.leader_id, now_ms):
@@ -532,6 +441,24 @@ class RaftNode:
     def _on_fetch_snapshot_response(self, src: int, resp: m.FetchSnapshotResponse, now_ms: float) -> None:
         if not self._observe(resp.leader_epoch, resp.leader_id, now_ms):
             self.state.on_fetch_snapshot_response(src, resp, now_ms)
+
+    def _leader_request_error(self, epoch: int) -> str | None:
+        """Why a request only the leader of ``epoch`` serves is refused here; None on that leader."""
+        if self.role is not Role.LEADER:
+            if epoch > self.epoch:
+                return m.UNKNOWN_LEADER_EPOCH
+            return m.FENCED_LEADER_EPOCH if epoch < self.epoch else m.NOT_LEADER_OR_FOLLOWER
+        if epoch < self.epoch:
+            return m.FENCED_LEADER_EPOCH
+        if epoch > self.epoch:
+            return m.UNKNOWN_LEADER_EPOCH
+        return None
+
+    def _known_leader(self) -> int | None:
+        return None if self.role is Role.RESIGNED else self.leader_id
+
+    def _fetch_error(self, req: m.FetchRequest, error: str) -> m.FetchResponse:
+        return m.FetchResponse(error, self.epoch, self._known_leader(), correlation_id=req.correlation_id)
 
     # ================================================================================================================
     # state machine, snapshots, durability
