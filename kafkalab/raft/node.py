@@ -11,9 +11,10 @@ is; what each role keeps and does lives in one state object, ``node.state``, fro
 module per Kafka ``EpochState`` class: Unattached/Voted, Prospective, Candidate, Leader, Resigned, Follower):
 
 - Roles are :class:`~kafkalab.raft.state.Role` values; every change goes through ``_transition``, checked against the
-  table in :mod:`kafkalab.raft.state`: it persists the quorum-state file, closes the old state object and enters a new
-  one. The epoch rule runs once, before role-specific handling (``_observe``, Kafka's ``maybeTransition``): a higher
-  epoch in any message moves the node to Follower (leader known) or Unattached; only then does the state get the input.
+  table in :mod:`kafkalab.raft.state`: it closes the old state object, persists the quorum-state file if epoch, leader
+  or vote changed, and enters a new state object. The epoch rule runs once, before role-specific handling
+  (``_observe``, Kafka's ``maybeTransition``): a higher epoch in any message moves the node to Follower (leader known)
+  or Unattached; only then does the current state get the input.
 - Replication is pull-based (:mod:`~kafkalab.raft.states.leader`, :mod:`~kafkalab.raft.states.follower`,
   :mod:`~kafkalab.raft.states.fetching`). Followers and observers send ``Fetch(fetch_offset, last_fetched_epoch)``; the
   leader answers with batches, a DivergingEpoch (the follower truncates to ``min(own end of that epoch, leader's
@@ -364,7 +365,7 @@ class RaftNode:
         return False
 
     def _start_election(self, now_ms: float) -> None:
-        """Prospective of this epoch with pre-vote (keeping a known leader to fall back to), else Candidate of the next."""
+        """Prospective of this epoch with pre-vote (keeping a known leader to go back to), else Candidate of the next."""
         if self.config.pre_vote:
             leader = self.leader_id if self.role is Role.FOLLOWER else None
             self._transition(Role.PROSPECTIVE, self.epoch, leader, self.voted_id, now_ms)
@@ -464,6 +465,7 @@ class RaftNode:
     # state machine, snapshots, durability
     # ================================================================================================================
     def _apply(self) -> None:
+        """Append the values below the high watermark not yet applied to ``committed`` (control batches skipped)."""
         hw = self.high_watermark
         if hw is None:
             return

@@ -1,10 +1,11 @@
 """What a KRaft replica keeps for one role in one epoch, and what each input does there (Kafka's ``EpochState``).
 
-How it works. A :class:`~kafkalab.raft.node.RaftNode` holds exactly one :class:`EpochState`, ``node.state``. Every role
-change goes through the node's ``_transition``, which closes the current state and builds a fresh one for the new role
-(as Kafka's ``QuorumState`` replaces its ``EpochState``), so every field of a state starts anew on every transition,
-even Follower -> Follower. The node applies the epoch rule first and then calls one hook of the current state; a hook
-ignores its input unless the role overrides it.
+How it works. A :class:`~kafkalab.raft.node.RaftNode` holds exactly one :class:`EpochState`, ``node.state``; ``start``
+builds the first from the durable quorum state. Every role change goes through the node's ``_transition``, which
+closes the current state and builds a fresh one for the new role (as Kafka's ``QuorumState`` replaces its
+``EpochState``), so every field of a state starts anew on every transition, even Follower -> Follower. The node
+applies the epoch rule first and then calls one hook of the current state; a hook ignores its input unless the role
+overrides it.
 
 What outlives one state stays on the node: the quorum-state file (epoch, leader, vote), the high watermark and the
 applied state machine, durability (held messages, flushes), and the election bookkeeping that carries over from one

@@ -3,10 +3,10 @@
 How it works. The candidate has bumped the epoch and voted for itself (both durable before any request leaves) and
 asks the other voters for their votes (see :mod:`~kafkalab.raft.states.nominee` for the tally). Won: it becomes
 Leader of this epoch. Lost (a majority refused) or its election timeout expired: it backs off for a random
-``min(100 ms * random[0, 2^retries), election_backoff_max_ms)`` (binary exponential backoff, ``retries`` counting the
-elections this voter stood in since it was last neither Candidate nor Prospective), then starts a new election
-(Prospective with pre-vote, else Candidate of the next epoch). It grants pre-votes to up-to-date candidates but no
-real vote in its own epoch.
+``min(100 ms * random[0, 2^retries), election_backoff_max_ms)`` (binary exponential backoff; ``retries``, kept on the
+node, counts the Candidate states entered since the voter last held a role other than Prospective or Candidate), then
+starts a new election (Prospective with pre-vote, else Candidate of the next epoch). It grants pre-votes to
+up-to-date candidates but no real vote in its own epoch.
 """
 from __future__ import annotations
 

@@ -6,12 +6,12 @@ records its epoch start offset (its log end) and appends a LeaderChange control 
 BeginQuorumEpoch to the other voters and resends it every ``begin_quorum_epoch_timeout_ms`` to those that have neither
 answered nor fetched.
 
-- Fetch: each Fetch records the replica's progress and refreshes check quorum. A fetch offset before the log start
-  (or at it with the wrong epoch) is answered with the snapshot id; one that does not match the log's epochs with a
-  DivergingEpoch (the largest epoch not above the follower's, and where it ends here); otherwise the fetch offset is
-  that replica's end offset and the batches from it are returned. An idle fetch (nothing to read, high watermark
-  already told) is parked up to its ``max_wait_ms`` and answered early when data is appended or the high watermark
-  moves; a newer fetch from the same replica replaces it.
+- Fetch: each Fetch records that the replica fetched and counts toward check quorum. A fetch from before the leader's
+  snapshot (an offset below the log start, or an epoch older than the snapshot's) is answered with the snapshot id;
+  one whose offset and epoch do not match the log with a DivergingEpoch (the largest epoch here not above the
+  follower's, and where it ends); otherwise the fetch offset is that replica's end offset and the batches from it are
+  returned. An idle fetch (nothing to read, high watermark already told) is parked up to its ``max_wait_ms`` and
+  answered early when data is appended or the high watermark moves; a newer fetch from the same replica replaces it.
 - High watermark: the ``voters // 2``-th largest voter end offset (the leader's own counts only once flushed), taken
   only above the epoch start offset, so the LeaderChange batch commits first, and never backwards. Each advance
   applies the newly committed values and completes the parked fetches.

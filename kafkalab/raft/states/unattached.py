@@ -31,7 +31,7 @@ KEEPS_ELECTION_TIMER = frozenset({Role.UNATTACHED, Role.VOTED, Role.CANDIDATE, R
 
 
 def grant_without_leader(node: RaftNode, candidate: int, up_to_date: bool, pre_vote: bool) -> bool:
-    """The vote rule of a replica without a leader that has not voted as Voted (Unattached and Prospective)."""
+    """The vote rule Unattached and Prospective share (Kafka's ``QuorumState.unattachedOrProspectiveCanGrantVote``)."""
     if pre_vote:
         return up_to_date
     if node.voted_id is not None:
