@@ -4,7 +4,6 @@ optimum, determinism)."""
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Mapping, Sequence
 
 import pytest
@@ -263,15 +262,13 @@ def test_result_does_not_depend_on_dict_order(name: str, group, seed: int) -> No
 
 @pytest.mark.parametrize("name", sorted(SERVER_ASSIGNORS))
 @pytest.mark.parametrize("heterogeneous", [False, True])
-def test_hundred_members_thousand_partitions_is_fast(name: str, heterogeneous: bool) -> None:
+def test_hundred_members_thousand_partitions_then_one_leaves(name: str, heterogeneous: bool) -> None:
+    # How long this takes is benchmarks/assignors.py's business; a test asserts only the result.
     counts = {f"topic-{i}": 100 for i in range(10)}
     topics = {f"m{i:03d}": frozenset(list(counts)[: 10 - (i % 3 if heterogeneous else 0)]) for i in range(100)}
     assignor = SERVER_ASSIGNORS[name]
-    start = time.perf_counter()
     first = assignor({m: MemberSpec(ts, frozenset()) for m, ts in topics.items()}, counts)
     del topics["m000"]
     members = {m: MemberSpec(ts, first[m]) for m, ts in topics.items()}
     second = assignor(members, counts)
-    elapsed = time.perf_counter() - start
     check_valid(counts, members, second)
-    assert elapsed < 2.0, f"{name}: two assignments of 100 members x 1000 partitions took {elapsed:.2f}s"
