@@ -21,7 +21,10 @@ synonym that is set, converted to the topic's unit. Without a broker config, Kaf
 Parsing follows ``ConfigDef.parseType``: strings are trimmed, booleans are ``true``/``false`` in any case, integers
 are decimal and must fit the Java type, a bool is never a number nor a number a bool. Normalised values: lists become
 tuples (a Config is immutable); ``acks`` accepts ``all``/``-1``/``0``/``1`` (strings or ints) and is stored as
-``"all"``, ``"1"`` or ``"0"``; string choices match case-insensitively and are stored in Kafka's spelling.
+``"all"``, ``"1"`` or ``"0"``. String choices match as Kafka's validator for that key matches them: exactly, as
+``ValidString``/``ValidList`` do (``message.timestamp.type=CREATETIME`` is refused, with a hint), or ignoring case where
+Kafka uses ``CaseInsensitiveValidString`` (``group.protocol``, ``group.consumer.migration.policy``); either way the
+stored value is Kafka's spelling.
 
 Deliberate differences from Kafka's ``ConfigDef``:
 - Keys the simulation cannot mean anything by (security, serializers, socket buffers, metrics reporters) are left out,
@@ -113,36 +116,47 @@ class Range:
 
 @dataclass(frozen=True, slots=True)
 class OneOf:
-    """Kafka's ``ValidString.in`` (for strings) and ``ValidList.in`` (for every element of a list).
+    """Kafka's ``ValidString.in`` (for strings) and ``ValidList.in`` (for every element of a list), both case-sensitive;
+    ``case_insensitive=True`` is Kafka's ``CaseInsensitiveValidString.in``.
 
     ``aliases`` maps other accepted spellings to a canonical value (``-1`` -> ``all``). ``class_names`` maps Kafka's Java
-    class names to kafkalab's short names; the simple class name (after the last dot) is accepted too. Matching is
-    case-insensitive; the stored value is always the canonical spelling in ``values``.
+    class names to kafkalab's short names; the simple class name (after the last dot) is accepted too. The stored value
+    is always the canonical spelling in ``values``.
     """
 
     values: tuple[str, ...]
     aliases: tuple[tuple[str, str], ...] = ()
     class_names: tuple[tuple[str, str], ...] = ()
+    case_insensitive: bool = False
 
     def canonical(self, text: str) -> str | None:
-        folded = text.strip().lower()
+        wanted = self._fold(text.strip())
         for value in self.values:
-            if value.lower() == folded:
+            if self._fold(value) == wanted:
                 return value
         for alias, value in self.aliases:
-            if alias.lower() == folded:
+            if self._fold(alias) == wanted:
                 return value
         for class_name, value in self.class_names:
-            if folded in (class_name.lower(), class_name.rsplit(".", 1)[-1].lower()):
+            if wanted in (self._fold(class_name), self._fold(class_name.rsplit(".", 1)[-1])):
                 return value
         return None
 
+    def _fold(self, text: str) -> str:
+        return text.lower() if self.case_insensitive else text
+
     def closest(self, text: str) -> str:
-        """``"; did you mean 'x'"`` for the allowed value closest to ``text``, or ``""``."""
-        close = difflib.get_close_matches(text.strip().lower(), [v.lower() for v in self.values], n=1, cutoff=0.6)
+        """``" (did you mean 'x'?)"`` for the allowed value closest to ``text`` ignoring case, or ``""``.
+
+        The hint ignores case even where matching does not, since a value that differs only in case is the likeliest
+        mistake of all; it then says that case matters."""
+        folded = text.strip().lower()
+        close = difflib.get_close_matches(folded, [v.lower() for v in self.values], n=1, cutoff=0.6)
         if not close:
             return ""
         value = next(v for v in self.values if v.lower() == close[0])
+        if value.lower() == folded:
+            return f" (did you mean {value!r}? values are case-sensitive)"
         return f" (did you mean {value!r}?)"
 
     def __str__(self) -> str:
@@ -151,6 +165,8 @@ class OneOf:
             text += " (" + ", ".join(f"{alias} = {value}" for alias, value in self.aliases) + ")"
         if self.class_names:
             text += f" (or Kafka's class names, such as {self.class_names[0][0]})"
+        if self.case_insensitive:
+            text += " (case insensitive)"
         return text
 
 
@@ -336,10 +352,19 @@ AT_LEAST_0 = Range(0)
 AT_LEAST_1 = Range(1)
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 
+# Choices are case-sensitive unless Kafka's validator is CaseInsensitiveValidString. Kafka's validator for each key:
+# cleanup.policy, log.cleanup.policy: ValidList.in (LogConfig); message.timestamp.type, log.message.timestamp.type:
+# ValidString.in (LogConfig); compression.type of topic and broker: ValidString.in(BrokerCompressionType.names())
+# (LogConfig, ServerConfigs); the producer's compression.type and acks: ValidString.in (ProducerConfig);
+# isolation.level: ValidString.in, auto.offset.reset: AutoOffsetResetStrategy.Validator, exact names, group.protocol:
+# CaseInsensitiveValidString.in (ConsumerConfig); process.roles: ValidList.in (KRaftConfigs);
+# group.coordinator.rebalance.protocols: ValidList.in, group.consumer.migration.policy: CaseInsensitiveValidString.in
+# (GroupCoordinatorConfig).
 _CLEANUP_POLICY = OneOf(("delete", "compact"))
 _TIMESTAMP_TYPE = OneOf(("CreateTime", "LogAppendTime"))
 _BROKER_COMPRESSION = OneOf(("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"))
 _CLIENT_COMPRESSION = OneOf(("none", "gzip", "snappy", "lz4", "zstd"))
+# Kafka resolves assignors by class name (Class.forName), so case matters there too.
 _CLIENT_ASSIGNORS = OneOf(
     ("range", "roundrobin", "sticky", "cooperative-sticky"),
     class_names=(
@@ -552,7 +577,7 @@ _TABLE: tuple[ConfigKey, ...] = (
               "Server-side assignors; the first is the default.", _SERVER_ASSIGNORS, MEDIUM),
     ConfigKey("broker", "group.consumer.migration.policy", STRING, "bidirectional",
               "Online migration between classic and consumer groups.",
-              OneOf(("disabled", "downgrade", "upgrade", "bidirectional")), MEDIUM),
+              OneOf(("disabled", "downgrade", "upgrade", "bidirectional"), case_insensitive=True), MEDIUM),
     # ---- topic (TopicConfig / LogConfig), each with its broker synonyms ----
     ConfigKey("topic", "segment.bytes", INT, 1073741824, "Max size of one log segment.", Range(1048576), MEDIUM,
               (("log.segment.bytes", 1),)),
@@ -663,7 +688,7 @@ _TABLE: tuple[ConfigKey, ...] = (
     ConfigKey("consumer", "group.id", STRING, None, "Consumer group this consumer belongs to.", None, HIGH),
     ConfigKey("consumer", "group.instance.id", STRING, None, "Static member id (KIP-345).", NonEmpty(), MEDIUM),
     ConfigKey("consumer", "group.protocol", STRING, "classic", "Rebalance protocol: classic, or consumer (KIP-848).",
-              OneOf(("classic", "consumer")), HIGH),
+              OneOf(("classic", "consumer"), case_insensitive=True), HIGH),
     ConfigKey("consumer", "group.remote.assignor", STRING, None,
               "Server-side assignor for group.protocol=consumer; null = the broker's default.", None, MEDIUM),
     ConfigKey("consumer", "session.timeout.ms", INT, 45000,

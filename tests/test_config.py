@@ -120,7 +120,7 @@ def test_lists(value: object, expected: tuple[str, ...]) -> None:
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("all", "all"), ("-1", "all"), (-1, "all"), ("1", "1"), (1, "1"), ("0", "0"), (0, "0"), ("ALL", "all")])
+    ("all", "all"), ("-1", "all"), (-1, "all"), ("1", "1"), (1, "1"), ("0", "0"), (0, "0")])
 def test_acks_is_normalised(value: object, expected: str) -> None:
     assert resolve("producer", {"acks": value})["acks"] == expected
 
@@ -134,9 +134,60 @@ def test_assignors_accept_short_and_class_names() -> None:
     assert broker["group.consumer.assignors"] == ("range", "uniform")
 
 
-def test_choices_match_case_insensitively_and_store_kafkas_spelling() -> None:
-    assert resolve("consumer", {"group.protocol": "CONSUMER"})["group.protocol"] == "consumer"
-    assert resolve("topic", {"message.timestamp.type": "logappendtime"})["message.timestamp.type"] == "LogAppendTime"
+@pytest.mark.parametrize(("scope", "name", "value", "expected"), [
+    ("consumer", "group.protocol", "CONSUMER", "consumer"),               # CaseInsensitiveValidString in ConsumerConfig
+    ("broker", "group.consumer.migration.policy", "Upgrade", "upgrade"),  # CaseInsensitiveValidString in GroupCoordinatorConfig
+])
+def test_case_insensitive_choices_store_kafkas_spelling(scope: str, name: str, value: str, expected: str) -> None:
+    assert resolve(scope, {name: value})[name] == expected
+
+
+@pytest.mark.parametrize(("scope", "name", "value", "hint", "allowed"), [
+    ("topic", "message.timestamp.type", "CREATETIME", "CreateTime", "one of CreateTime, LogAppendTime"),
+    ("broker", "log.message.timestamp.type", "logappendtime", "LogAppendTime", "one of CreateTime, LogAppendTime"),
+    ("topic", "compression.type", "GZIP", "gzip", "one of uncompressed, zstd, lz4, snappy, gzip, producer"),
+    ("broker", "compression.type", "Producer", "producer", "one of uncompressed, zstd, lz4, snappy, gzip, producer"),
+    ("producer", "compression.type", "LZ4", "lz4", "one of none, gzip, snappy, lz4, zstd"),
+    ("producer", "acks", "ALL", "all", "one of all, 1, 0 (-1 = all)"),
+    ("consumer", "auto.offset.reset", "Earliest", "earliest", "one of latest, earliest, none"),
+    ("consumer", "isolation.level", "READ_COMMITTED", "read_committed", "one of read_committed, read_uncommitted"),
+])
+def test_case_sensitive_choices_refuse_another_case_with_a_hint(scope: str, name: str, value: str, hint: str,
+                                                                allowed: str) -> None:
+    err = fails(scope, {name: value}, f"invalid value {value!r} for {scope} config {name!r} (string): not an allowed "
+                                      f"value (did you mean {hint!r}? values are case-sensitive); allowed: {allowed}")
+    assert (err.key, err.scope, err.value) == (name, scope, value)
+
+
+@pytest.mark.parametrize(("scope", "name", "value", "element", "hint", "allowed"), [
+    ("topic", "cleanup.policy", "delete,Compact", "Compact", "compact", "each of delete, compact"),
+    ("broker", "log.cleanup.policy", ["DELETE"], "DELETE", "delete", "each of delete, compact"),
+    ("broker", "process.roles", "Broker", "Broker", "broker", "each of broker, controller"),
+    ("broker", "group.coordinator.rebalance.protocols", "classic,CONSUMER", "CONSUMER", "consumer",
+     "each of classic, consumer"),
+    ("broker", "group.consumer.assignors", "Uniform", "Uniform", "uniform",
+     "each of uniform, range (or Kafka's class names, such as org.apache.kafka.coordinator.group.assignor.UniformAssignor)"),
+    ("consumer", "partition.assignment.strategy", "Range", "Range", "range",
+     "each of range, roundrobin, sticky, cooperative-sticky (or Kafka's class names, such as "
+     "org.apache.kafka.clients.consumer.RangeAssignor)"),
+])
+def test_case_sensitive_list_choices_refuse_another_case_with_a_hint(scope: str, name: str, value: object, element: str,
+                                                                     hint: str, allowed: str) -> None:
+    err = fails(scope, {name: value}, f"invalid value {value!r} for {scope} config {name!r} (list): element {element!r} "
+                                      f"is not an allowed value (did you mean {hint!r}? values are case-sensitive); "
+                                      f"allowed: {allowed}")
+    assert (err.key, err.scope, err.value) == (name, scope, value)
+
+
+def test_class_names_of_assignors_are_case_sensitive_as_javas_are() -> None:
+    fails("consumer", {"partition.assignment.strategy": "org.apache.kafka.clients.consumer.rangeassignor"},
+          "element 'org.apache.kafka.clients.consumer.rangeassignor' is not an allowed value; allowed: each of range")
+
+
+def test_case_insensitive_choices_say_so_in_the_allowed_values() -> None:
+    fails("consumer", {"group.protocol": "streams"},
+          "invalid value 'streams' for consumer config 'group.protocol' (string): not an allowed value; "
+          "allowed: one of classic, consumer (case insensitive)")
 
 
 def test_nullable_keys_accept_none_and_strings_are_trimmed() -> None:
