@@ -15,7 +15,10 @@ that the controller writes; an answer waits for the commit of what was written.
   join an ISR is the cluster's answer (``ClusterControlManager.isActive``).
 - AlterPartition (KIP-497) checks broker epoch, leader epoch, partition epoch and eligibility
   (``validateAlterPartitionData``); the answer carries each partition's state after the write.
-- CreateTopics: ``StripedReplicaPlacer`` over the cluster's usable brokers (or a checked manual assignment), ISR =
+- CreateTopics: a name must be valid (``Topic.validate``) and must not collide with an existing topic's once '.' and
+  '_' are unified (``validateNewTopicNames``: ``foo_bar`` is refused while ``foo.bar`` exists; as in Kafka, only
+  existing topics count, not the others of the same request). ``StripedReplicaPlacer`` over the cluster's usable
+  brokers (or a checked manual assignment), ISR =
   the live replicas, leader = the first of them; the topic id is a random UUID from the controller's rng; all
   partitions of a request go in one write. DeleteTopics. CreatePartitions (new partitions get the replication
   factor of partition 0). ElectLeaders (PREFERRED or UNCLEAN, for every partition or the listed ones).
@@ -36,7 +39,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kafkalab.config import resolve
-from kafkalab.controller.partition_change import ELECTION_ONLINE, build_partition_change, validate_topic_name
+from kafkalab.controller.partition_change import (
+    ELECTION_ONLINE,
+    build_partition_change,
+    collision_key,
+    validate_topic_name,
+)
 from kafkalab.errors import ConfigError, InvalidReplicationFactorError
 from kafkalab.metadata.records import (
     LEADER_RECOVERY_RECOVERED,
@@ -234,7 +242,19 @@ class ReplicationControlManager:
             records.append(PartitionRecord(topic_id, first_partition + i, tuple(replicas), isr, isr[0]))
         return records, None
 
-    def _create_one(self, t: cm.CreatableTopic, seen: set[str],
+    def _colliding_topics(self, names: Sequence[str]) -> dict[str, list[str]]:
+        """Existing topics by collision key, for the keys of ``names`` only (Kafka keeps this index,
+        ``topicsWithCollisionChars``, up to date on replay; one scan per request is enough here)."""
+        wanted = {k for k in map(collision_key, names) if k is not None}
+        index: dict[str, list[str]] = {}
+        if wanted:
+            for existing in self.controller.working.topics:
+                key = collision_key(existing)
+                if key is not None and key in wanted:
+                    index.setdefault(key, []).append(existing)
+        return {key: sorted(existing) for key, existing in index.items()}
+
+    def _create_one(self, t: cm.CreatableTopic, seen: set[str], colliding: dict[str, list[str]],
                     validate_only: bool) -> tuple[cm.CreatableTopicResult, list[MetadataRecord]]:
         ctl = self.controller
 
@@ -249,6 +269,10 @@ class ReplicationControlManager:
         seen.add(t.name)
         if t.name in ctl.working.topics:
             return fail("TOPIC_ALREADY_EXISTS", f"Topic '{t.name}' already exists.")
+        key = collision_key(t.name)
+        if key is not None and key in colliding:
+            return fail("INVALID_TOPIC_EXCEPTION",
+                        f"Topic '{t.name}' collides with existing topic: {colliding[key][0]}")
         try:
             topic_config = resolve("topic", dict(t.configs))
         except ConfigError as exc:
@@ -296,8 +320,9 @@ class ReplicationControlManager:
         results: list[cm.CreatableTopicResult] = []
         records: list[MetadataRecord] = []
         seen: set[str] = set()
+        colliding = self._colliding_topics([t.name for t in req.topics if isinstance(t.name, str)])
         for t in req.topics:
-            result, topic_records = self._create_one(t, seen, req.validate_only)
+            result, topic_records = self._create_one(t, seen, colliding, req.validate_only)
             results.append(result)
             records.extend(topic_records)
         if records and ctl._write(records, now_ms) is None:
