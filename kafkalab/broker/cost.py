@@ -1,6 +1,6 @@
 """The broker's cost model: how long a broker is busy with each request, so throughput experiments mean something.
 
-How it works. Link bandwidth and latency come from the network model (:mod:`kafkalab.sim.network`, 1 Gbit/s by
+How it works. Link bandwidth and latency come from the network model (the simulator's links, 1 Gbit/s by
 default). On top of that each broker has one *request-handler queue*: a request that arrives waits FIFO until the
 handler is free, then occupies it for ``request_ms + size_bytes * byte_ns / 1e6`` ms, and only then is handled (its
 response sent, or parked as a delayed operation). Follower fetch responses are charged the same way on a second queue,
