@@ -42,6 +42,7 @@ from kafkalab.clients.fetcher import ConsumerCore, PartitionState
 from kafkalab.clients.futures import ClientCrashedError, Drive
 from kafkalab.clients.group_common import NO_GROUP_ID_MESSAGE, GroupMembership
 from kafkalab.clients.metadata import bootstrap_nodes
+from kafkalab.clients.producer import check_timeout_ms
 from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 from kafkalab.common.types import ConsumerRecord
 from kafkalab.config import Config, resolve
@@ -245,6 +246,9 @@ class KafkaConsumer:
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be a callable taking (offsets, error) or None, got "
                             f"{type(callback).__name__}")
+        if not isinstance(asynchronous, bool):
+            raise TypeError(f"asynchronous must be a bool, got {type(asynchronous).__name__} {asynchronous!r}")
+        check_timeout_ms(timeout_ms)
         parsed = None if offsets is None else _parse_offsets(offsets)
         if parsed is None:
             parsed = group.current_positions()
@@ -271,6 +275,7 @@ class KafkaConsumer:
         """The group's committed offsets of ``partitions`` (None where nothing is committed); drives the
         simulation up to ``timeout_ms`` (default ``default.api.timeout.ms``)."""
         group = self._live_group()
+        check_timeout_ms(timeout_ms)
         if isinstance(partitions, TopicPartition):
             raise TypeError(f"committed() takes a collection of partitions, got the single partition {partitions}; "
                             f"use committed([{partitions!r}])")
@@ -292,10 +297,12 @@ class KafkaConsumer:
     # -- positions -----------------------------------------------------------------------------------------------
     def seek(self, tp: TopicPartition | tuple[str, int], offset: int) -> None:
         """Fetch ``tp`` from ``offset`` on the next poll."""
-        if not isinstance(offset, int) or offset < 0:
-            raise ValueError(f"seek offset must be an int >= 0, got {offset!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise TypeError(f"offset must be an int >= 0, got {type(offset).__name__} {offset!r}")
+        if offset < 0:
+            raise ValueError(f"seek offset must not be a negative number (offset={offset})")
+        tp = _topic_partition(tp)
         core = self._live_core()
-        tp = TopicPartition(tp[0], tp[1])
         core.seek(tp, offset)
         self._record("seek", {(tp.topic, tp.partition): offset})
 
@@ -307,15 +314,16 @@ class KafkaConsumer:
 
     def _seek_to(self, partitions: Iterable[TopicPartition] | None, strategy: str) -> None:
         core = self._live_core()
-        tps = list(core.assignment) if partitions is None else [TopicPartition(t, p) for t, p in partitions]
+        tps = list(core.assignment) if partitions is None else _topic_partitions(partitions, "partitions")
         for tp in tps:
             core.seek_to(tp, strategy)
         self._record("seek", {(tp.topic, tp.partition): -1 for tp in tps})
 
     def position(self, tp: TopicPartition | tuple[str, int], timeout_ms: float | None = None) -> int:
         """The offset of the next record ``poll`` returns for ``tp``; drives the simulation until it is known."""
+        tp = _topic_partition(tp)
+        check_timeout_ms(timeout_ms)
         core = self._live_core()
-        tp = TopicPartition(tp[0], tp[1])
         state = core._state(tp)
         if state.position is None:
             core.wakeup()
@@ -330,7 +338,7 @@ class KafkaConsumer:
 
     def highwater(self, tp: TopicPartition | tuple[str, int]) -> int | None:
         """The partition's high watermark from the last fetch answer (None before one)."""
-        state = self.core._state(TopicPartition(tp[0], tp[1]))
+        state = self.core._state(_topic_partition(tp))
         return state.high_watermark if state.high_watermark >= 0 else None
 
     # -- polling -------------------------------------------------------------------------------------------------
@@ -338,6 +346,7 @@ class KafkaConsumer:
         """Records fetched for the assigned partitions, at most ``max.poll.records``. Runs the group's due work
         (joins, rebalance callbacks, auto-commit), drives the simulation up to ``timeout_ms`` and returns as soon as
         there are records."""
+        check_timeout_ms(timeout_ms, allow_none=False)
         core = self._live_core()
         if not core.assignment and not self._subscription:
             raise RuntimeError("Consumer is not subscribed to any topics or assigned any partitions")
@@ -407,6 +416,7 @@ class KafkaConsumer:
     def close(self, timeout_ms: float | None = None) -> None:
         """Commit the positions (with ``enable.auto.commit``), revoke the partitions, leave the group (a static
         member does not: KIP-345) and stop fetching; later calls raise."""
+        check_timeout_ms(timeout_ms)
         if self._closed:
             return
         core = self._core
@@ -459,4 +469,27 @@ def _parse_offsets(offsets: Mapping[Any, int | OffsetAndMetadata]) -> dict[Topic
         if om.offset < 0:
             raise ValueError(f"Invalid negative offset {om.offset} for partition {TopicPartition(tp[0], tp[1])}")
         out[TopicPartition(tp[0], tp[1])] = om
+    return out
+
+
+def _topic_partition(tp: Any, name: str = "tp") -> TopicPartition:
+    """A ``TopicPartition`` or a (str, int) pair; anything else is a TypeError naming the argument."""
+    if (isinstance(tp, tuple) and len(tp) == 2 and isinstance(tp[0], str) and isinstance(tp[1], int)
+            and not isinstance(tp[1], bool)):
+        return TopicPartition(tp[0], tp[1])
+    raise TypeError(f"{name} must be a TopicPartition(topic, partition), got {type(tp).__name__} {tp!r}")
+
+
+def _topic_partitions(partitions: Any, name: str) -> list[TopicPartition]:
+    if isinstance(partitions, str | bytes) or not isinstance(partitions, Iterable) or (
+            isinstance(partitions, TopicPartition)):
+        raise TypeError(f"{name} must be a collection of TopicPartition(topic, partition) values, got "
+                        f"{type(partitions).__name__} {partitions!r}")
+    out = []
+    for tp in partitions:
+        try:
+            out.append(_topic_partition(tp))
+        except TypeError:
+            raise TypeError(f"{name} must hold TopicPartition(topic, partition) values, got "
+                            f"{type(tp).__name__} {tp!r}") from None
     return out

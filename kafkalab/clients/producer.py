@@ -6,12 +6,17 @@ server=False)`` makes it a client node; each incarnation of that node runs a
 The facade drives the simulation (the ``drive`` callable, ``kernel.run_until`` by default) only when it must block:
 metadata for a new topic, a full buffer, ``future.result()``, ``flush()``.
 
-``send()``: serialize (bytes; ``str`` as UTF-8; anything else is a TypeError saying how to serialize), record the
+``send()``: check the arguments (``ProducerRecord``'s checks: a negative ``timestamp_ms`` or ``partition`` is a ValueError
+with Kafka's IllegalArgumentException text; a wrong type is a TypeError naming the argument; all before anything is
+recorded or sent), serialize (bytes; ``str`` as UTF-8; anything else is a TypeError saying how to serialize; a ``str``
+with a lone surrogate is a ValueError, where Java's ``StringSerializer`` would silently send ``?``), record the
 invocation in the history, wait for the topic's metadata (up to ``max.block.ms``), choose the partition
 (``partition_for_key`` for keyed records, KIP-794 sticky partitioning otherwise), check the size against
 ``max.request.size`` and ``buffer.memory``, append to the accumulator (blocking up to ``max.block.ms`` for memory),
 return a future. Failures before the append complete the future with the error (Kafka's ``FutureFailure``), call
-``on_delivery`` and are ``fail`` in the history.
+``on_delivery`` and are ``fail`` in the history. A ``partition`` beyond the topic's known partition count is not refused
+at the call: as ``KafkaProducer.waitOnMetadata`` does (the metadata may be stale), it waits up to ``max.block.ms`` and
+then fails the future with Kafka's "Partition 7 of topic t with partition count 3 is not present in metadata" timeout.
 
 Idempotence and acks follow Kafka's ``ProducerConfig``: ``enable.idempotence=true`` set explicitly with acks other than
 all (or with more than 5 requests in flight, or retries=0) is a ConfigError; left at its default, idempotence quietly
@@ -23,7 +28,7 @@ history is closed), and a restart starts a fresh incarnation with a new producer
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from kafkalab.check.history import History
@@ -34,7 +39,8 @@ from kafkalab.common.records import Header
 from kafkalab.config import Config, resolve
 from kafkalab.errors import ConfigError, KafkaTimeoutError, MessageTooLargeError
 
-__all__ = ["KafkaProducer", "ProducerCore", "producer_config", "to_bytes", "to_headers", "ClientCrashedError"]
+__all__ = ["KafkaProducer", "ProducerCore", "producer_config", "to_bytes", "to_headers", "ClientCrashedError",
+           "check_timeout_ms"]
 
 NodeId = Hashable
 
@@ -45,7 +51,13 @@ def to_bytes(value: Any, what: str) -> bytes | None:
     if value is None or type(value) is bytes:
         return value
     if isinstance(value, str):
-        return value.encode("utf-8")
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            # Java's StringSerializer would quietly send '?' for a lone surrogate; a changed record is worse than a
+            # refused one, so this refuses it (see the module docstring).
+            raise ValueError(f"record {what} is a str that cannot be encoded as UTF-8 ({exc.reason} at index "
+                             f"{exc.start}: {value[exc.start:exc.end]!r}); pass bytes or a valid str") from None
     if isinstance(value, bytes):
         return bytes(value)
     raise TypeError(
@@ -55,6 +67,11 @@ def to_bytes(value: Any, what: str) -> bytes | None:
 
 def to_headers(headers: Any) -> tuple[Header, ...]:
     """Headers as Kafka has them: (str key, bytes value) pairs; a dict or a list of pairs is accepted."""
+    if headers is None:
+        return ()
+    if isinstance(headers, str | bytes) or not isinstance(headers, Mapping | Iterable):
+        raise TypeError(f"headers must be a dict or a list of (str key, bytes value) pairs or None, got "
+                        f"{type(headers).__name__} {headers!r}")
     if not headers:
         return ()
     items = headers.items() if isinstance(headers, Mapping) else headers
@@ -65,9 +82,52 @@ def to_headers(headers: Any) -> tuple[Header, ...]:
         except (TypeError, ValueError):
             raise TypeError(f"headers must be (key, value) pairs or a dict, got {item!r}") from None
         if not isinstance(key, str):
-            raise TypeError(f"header key must be str, got {type(key).__name__}")
+            raise TypeError(f"header key must be str, got {type(key).__name__} {key!r}")
         out.append((key, to_bytes(value, "header value")))
     return tuple(out)
+
+
+def check_timeout_ms(value: Any, name: str = "timeout_ms", *, allow_none: bool = True) -> float | None:
+    """A timeout argument as Kafka takes it: a finite number of milliseconds >= 0 (None where a default applies).
+
+    Kafka's ``Timer`` refuses a negative timeout with IllegalArgumentException "Invalid negative timeout -5"; here that
+    is a ValueError with Kafka's words and the argument's name. ``bool`` is not a number of milliseconds."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        allowed = "a number of milliseconds >= 0" + (" or None" if allow_none else "")
+        raise TypeError(f"{name} must be {allowed}, got {type(value).__name__} {value!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be a finite number of milliseconds >= 0, got {value!r}")
+    if value < 0:
+        raise ValueError(f"Invalid negative timeout {value:g}: {name} must be >= 0")
+    return value
+
+
+def _check_send_args(topic: Any, partition: Any, timestamp_ms: Any, on_delivery: Any) -> None:
+    """``ProducerRecord``'s constructor checks (IllegalArgumentException there, ValueError here) and the types."""
+    if not isinstance(topic, str):
+        raise TypeError(f"topic must be a str, got {type(topic).__name__} {topic!r}")
+    if not topic:
+        raise ValueError("topic must be a non-empty str, got ''")
+    if timestamp_ms is not None:
+        if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int | float):
+            raise TypeError(f"timestamp_ms must be an int (ms since the epoch) or None, got "
+                            f"{type(timestamp_ms).__name__} {timestamp_ms!r}")
+        if timestamp_ms != timestamp_ms or timestamp_ms in (float("inf"), float("-inf")):
+            raise ValueError(f"timestamp_ms must be a finite number of ms since the epoch, got {timestamp_ms!r}")
+        if timestamp_ms < 0:
+            raise ValueError(f"Invalid timestamp: {timestamp_ms:g}. Timestamp should always be non-negative or null. "
+                             f"(timestamp_ms={timestamp_ms!r})")
+    if partition is not None:
+        if isinstance(partition, bool) or not isinstance(partition, int):
+            raise TypeError(f"partition must be an int or None, got {type(partition).__name__} {partition!r}")
+        if partition < 0:
+            raise ValueError(f"Invalid partition: {partition}. Partition number should always be non-negative or "
+                             f"null. (partition={partition!r})")
+    if on_delivery is not None and not callable(on_delivery):
+        raise TypeError(f"on_delivery must be a callable taking (metadata, error) or None, got "
+                        f"{type(on_delivery).__name__}")
 
 
 # -- configuration ----------------------------------------------------------------------------------------------------
@@ -161,11 +221,15 @@ class KafkaProducer:
              on_delivery: DeliveryCallback | None = None) -> FutureRecordMetadata:
         """Queue one record; a future of its :class:`RecordMetadata`. Blocks (drives the simulation) up to
         ``max.block.ms`` for the topic's metadata or for buffer memory; failures then are in the future."""
+        if partition is not None or timestamp_ms is not None or on_delivery is not None or type(topic) is not str:
+            _check_send_args(topic, partition, timestamp_ms, on_delivery)
+        elif not topic:
+            raise ValueError("topic must be a non-empty str, got ''")
         if value is not None and type(value) is not bytes:
             value = to_bytes(value, "value")
         if key is not None and type(key) is not bytes:
             key = to_bytes(key, "key")
-        hdrs = to_headers(headers) if headers else ()
+        hdrs = to_headers(headers) if headers is not None else ()
         core = self._core
         if core is None or self._closed or not core.port.alive:
             core = self._live_core()       # raises the reason
@@ -207,6 +271,7 @@ class KafkaProducer:
 
     def flush(self, timeout_ms: float | None = None) -> None:
         """Send everything queued now and drive the simulation until all of it is acknowledged or failed."""
+        check_timeout_ms(timeout_ms)
         core = self._live_core()
         flushed = core.begin_flush()
         try:
@@ -217,6 +282,7 @@ class KafkaProducer:
 
     def close(self, timeout_ms: float | None = None) -> None:
         """Flush (up to ``timeout_ms``), then stop; batches still pending then fail ("Producer is closed forcefully")."""
+        check_timeout_ms(timeout_ms)
         if self._closed:
             return
         core = self.core
@@ -240,6 +306,8 @@ class KafkaProducer:
 
     def partitions_for(self, topic: str, timeout_ms: float | None = None) -> list[int]:
         """The topic's partitions, waiting up to ``timeout_ms`` (default max.block.ms) for metadata."""
+        _check_send_args(topic, None, None, None)
+        check_timeout_ms(timeout_ms)
         core = self._live_core()
         md = core.metadata
         md.add_topics((topic,))
