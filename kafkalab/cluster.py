@@ -13,7 +13,13 @@ How it works. A :class:`Cluster` is a :class:`~kafkalab.sim.world.World` with th
 The constructor boots the quorum and the brokers in virtual time and returns once every broker is registered and
 unfenced. Blocking calls (``create_topic``, ``future.result()``, ``consumer.poll``) drive the simulation themselves.
 Faults are the World's: ``crash`` (``lose_unflushed=True`` = power loss), ``restart``, ``pause``/``resume``,
-``isolate``, ``partition``, ``heal``, ``slow_link``, or a :class:`~kafkalab.sim.faults.Nemesis` schedule.
+``isolate``, ``partition``, ``heal``, ``slow_link``, or a :class:`~kafkalab.sim.faults.Nemesis` schedule. A script's
+``crash`` of a node that is down or ``restart`` of one that runs is a ValueError; the same fault applied by a
+simulation event (a Nemesis schedule) keeps the World's lenient meaning.
+
+Arguments are checked at the call, before anything is sent: a wrong type is a TypeError naming the argument, a value
+the controller would refuse is Kafka's error with the controller's words (``partitions=0`` is INVALID_PARTITIONS),
+and ``leader_for`` of a partition the metadata does not have is UNKNOWN_TOPIC_OR_PARTITION, not None.
 
 The facade is the only place that looks at every node at once (``describe_topic``, ``active_controller``): it reads,
 it never decides. What a client knows, it learned through messages.
@@ -33,7 +39,15 @@ from kafkalab.clients.consumer import KafkaConsumer
 from kafkalab.clients.producer import KafkaProducer
 from kafkalab.config import Config, resolve
 from kafkalab.controller.server import ControllerServer
-from kafkalab.errors import GroupIdNotFoundError, KafkaTimeoutError, error_for_name
+from kafkalab.errors import (
+    GroupIdNotFoundError,
+    InvalidPartitionsError,
+    InvalidReplicationFactorError,
+    KafkaTimeoutError,
+    PolicyViolationError,
+    UnknownTopicOrPartitionError,
+    error_for_name,
+)
 from kafkalab.groups.hashing import OFFSETS_TOPIC, partition_for
 from kafkalab.metadata.image import MetadataImage
 from kafkalab.protocol import admin as cm
@@ -45,6 +59,11 @@ __all__ = ["Cluster", "CONTROLLER_ID_BASE"]
 #: Controllers get node ids 1000, 1001, ...; brokers 1, 2, ... (KRaft needs distinct ids in separate-role mode).
 CONTROLLER_ID_BASE = 1000
 _BOOT_TIMEOUT_MS = 60_000.0
+#: QuorumController.MAX_RECORDS_PER_USER_OP: one operation writing more records than this (a topic of 10,000
+#: partitions) fails with POLICY_VIOLATION "Unable to perform excessively large batch operation."
+_MAX_RECORDS_PER_USER_OP = 10_000
+_INT32_MAX = 2**31 - 1
+_INT16_MAX = 2**15 - 1
 
 
 class Cluster(World):
@@ -64,6 +83,7 @@ class Cluster(World):
         self.clients: list[Hashable] = []
         self.history = History()
         self._client_counts: dict[str, int] = {}
+        self._running = 0      # > 0 while run()/run_until() executes events: faults then come from the simulation
         self.kernel.trace(f"cluster seed={seed} brokers={brokers} controllers={controllers}")
         for c in self.controllers:
             self.add_node(c, ControllerServer.factory(self.controllers, self.config))
@@ -116,6 +136,49 @@ class Cluster(World):
     def _all_brokers_unfenced(self) -> bool:
         return self.active_controller is not None and set(self.brokers) <= set(self._unfenced())
 
+    # -- time -------------------------------------------------------------------------------------------------------
+    def run(self, ms: float) -> None:
+        """Advance virtual time by ``ms``."""
+        self._running += 1
+        try:
+            super().run(ms)
+        finally:
+            self._running -= 1
+
+    def run_until(self, predicate: Callable[[], bool], timeout_ms: float) -> bool:
+        """Run until ``predicate()`` holds or ``timeout_ms`` of virtual time pass; returns whether it held."""
+        self._running += 1
+        try:
+            return super().run_until(predicate, timeout_ms)
+        finally:
+            self._running -= 1
+
+    # -- faults -------------------------------------------------------------------------------------------------------
+    # A script's crash() of a node that is down, or restart() of one that runs, has lost track of its faults: a
+    # ValueError says so. A fault applied by a simulation event (a Nemesis schedule, an experiment's timer) keeps the
+    # World's lenient semantics (crash of a down node and restart of a running one are allowed), because a schedule
+    # drawn in advance cannot know what the script did to that node meanwhile.
+    def crash(self, node: Hashable, lose_unflushed: bool = False) -> None:
+        """Kill a running node's process (``lose_unflushed=True``: power loss, the unflushed log suffix is lost).
+
+        A node that is already down cannot crash again (ValueError). Power loss of a crashed node is allowed: its
+        host's page cache still held the unflushed data.
+        """
+        self._check(node)
+        if not isinstance(lose_unflushed, bool):
+            raise TypeError(f"lose_unflushed must be a bool, got {type(lose_unflushed).__name__} {lose_unflushed!r}")
+        if not lose_unflushed and not self._running and not self.is_alive(node):
+            raise ValueError(f"node {node!r} is already down; restart it with cluster.restart({node!r})")
+        super().crash(node, lose_unflushed)
+
+    def restart(self, node: Hashable) -> None:
+        """Start a crashed node again from its durable state. A running node is a ValueError: crash it first."""
+        self._check(node)
+        if not self._running and self.is_alive(node):
+            raise ValueError(f"node {node!r} is running; crash it first with cluster.crash({node!r}) (or "
+                             f"cluster.crash({node!r}, lose_unflushed=True) for a power loss)")
+        super().restart(node)
+
     # -- topics -------------------------------------------------------------------------------------------------------
     def create_topic(self, name: str, partitions: int = 1, replication_factor: int | None = None,
                      config: Mapping[str, Any] | None = None, timeout_ms: float = 30_000.0) -> None:
@@ -126,10 +189,29 @@ class Cluster(World):
         """
         if not isinstance(name, str) or not name:
             raise ValueError(f"topic name must be a non-empty string, got {name!r}")
+        _check_count(partitions, "partitions", "an int", _INT32_MAX)
+        if replication_factor is not None:
+            _check_count(replication_factor, "replication_factor", "an int or None", _INT16_MAX)
+        # The controller's checks (ReplicationControlManager.createTopic), made here so that nothing is sent.
+        if replication_factor is not None and (replication_factor < -1 or replication_factor == 0):
+            raise InvalidReplicationFactorError(
+                f"create topic {name!r}: Replication factor must be larger than 0, or -1 to use the default value. "
+                f"(replication_factor={replication_factor})")
+        if partitions < -1 or partitions == 0:
+            raise InvalidPartitionsError(f"create topic {name!r}: Number of partitions was set to an invalid "
+                                         f"non-positive value. (partitions={partitions})")
+        if config is not None and not isinstance(config, Mapping):
+            raise TypeError(f"config must be a dict of topic config keys to values or None, got "
+                            f"{type(config).__name__} {config!r}")
+        _check_timeout(timeout_ms)
         rf = replication_factor if replication_factor is not None else min(len(self.brokers), 3)
         overrides = dict(config or {})
         topic_config = resolve("topic", overrides, broker=self.config)  # raises ConfigError before anything is sent
         configs = tuple((k, _kafka_string(topic_config[k])) for k in overrides)
+        if partitions + 1 + len(configs) > _MAX_RECORDS_PER_USER_OP:
+            raise PolicyViolationError(f"create topic {name!r}: Unable to perform excessively large batch operation. "
+                                       f"(partitions={partitions}: one record per partition, at most "
+                                       f"{_MAX_RECORDS_PER_USER_OP} records per controller operation)")
         response = self.admin.create_topics([cm.CreatableTopic(name, partitions, rf, None, configs)], timeout_ms)
         result = response.topics[0]
         _raise_for(result.error, result.error_message, f"create topic {name!r}")
@@ -155,6 +237,9 @@ class Cluster(World):
 
     def delete_topic(self, name: str, timeout_ms: float = 30_000.0) -> None:
         """Delete a topic (UnknownTopicOrPartitionError if there is none) and wait until brokers dropped it."""
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"topic name must be a non-empty str, got {type(name).__name__} {name!r}")
+        _check_timeout(timeout_ms)
         response = self.admin.delete_topics([name], timeout_ms)
         result = response.responses[0]
         _raise_for(result.error, result.error_message, f"delete topic {name!r}")
@@ -163,6 +248,10 @@ class Cluster(World):
 
     def create_partitions(self, name: str, total_count: int, timeout_ms: float = 30_000.0) -> None:
         """Increase a topic's partition count to ``total_count`` (InvalidPartitionsError if not an increase)."""
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"topic name must be a non-empty str, got {type(name).__name__} {name!r}")
+        _check_count(total_count, "total_count", "an int", _INT32_MAX)
+        _check_timeout(timeout_ms)
         response = self.admin.create_partitions([cm.CreatePartitionsTopic(name, total_count)], timeout_ms)
         result = response.results[0]
         _raise_for(result.error, result.error_message, f"create partitions of {name!r}")
@@ -224,7 +313,8 @@ class Cluster(World):
         rows = []
         for tp in sorted(committed):
             hw = None
-            leader = self.leader_for(tp.topic, tp.partition)
+            reg = self.image().partition(tp.topic, tp.partition)      # a deleted topic's commits stay: no leader
+            leader = None if reg is None or reg.leader < 0 else reg.leader
             broker = self.broker(leader) if leader is not None else None
             part = broker.rm.partition(tp.topic, tp.partition) if broker is not None else None
             if part is not None:
@@ -242,9 +332,28 @@ class Cluster(World):
         return None if broker is None or broker.groups is None else broker.groups.coordinator
 
     def leader_for(self, topic: str, partition: int) -> int | None:
-        """The partition's leader in the freshest metadata image (None when offline or unknown)."""
-        reg = self.image().partition(topic, partition)
-        return None if reg is None or reg.leader < 0 else reg.leader
+        """The partition's leader in the freshest metadata image; None while it has no leader (offline), or while
+        no live node holds a metadata image at all. UnknownTopicOrPartitionError for a topic or partition the image
+        does not have (naming the closest topic)."""
+        if not isinstance(topic, str):
+            raise TypeError(f"topic must be a str, got {type(topic).__name__} {topic!r}")
+        if isinstance(partition, bool) or not isinstance(partition, int):
+            raise TypeError(f"partition must be an int, got {type(partition).__name__} {partition!r}")
+        image = self.image()
+        t = image.topics.get(topic)
+        if t is None:
+            if not image.topics and image.offset < 0:
+                return None      # every node with an image is down: nobody can tell
+            known = sorted(image.topics)
+            close = difflib.get_close_matches(topic, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UnknownTopicOrPartitionError(f"topic {topic!r} does not exist (topics: "
+                                               f"{', '.join(known) or 'none'}){hint}")
+        reg = t.partitions.get(partition)
+        if reg is None:
+            raise UnknownTopicOrPartitionError(f"topic {topic!r} has no partition {partition} (partitions 0.."
+                                               f"{len(t.partitions) - 1})")
+        return None if reg.leader < 0 else reg.leader
 
     def describe_topic(self, name: str) -> pd.DataFrame:
         """One row per partition: partition, leader, leader_epoch, replicas, isr, high_watermark, log_end_offset.
@@ -355,6 +464,24 @@ class Cluster(World):
     def __repr__(self) -> str:
         return (f"Cluster(brokers={self.brokers}, controllers={self.controllers}, seed={self.seed}, "
                 f"now={self.now:.0f} ms, active_controller={self.active_controller})")
+
+
+def _check_count(value: object, name: str, allowed: str, maximum: int) -> None:
+    """A count argument of the admin API: an int (Kafka's int32/int16 field; ``bool`` is not a count)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be {allowed}, got {type(value).__name__} {value!r}")
+    if value > maximum:
+        raise ValueError(f"{name} must be at most {maximum} (the protocol field's range), got {value}")
+
+
+def _check_timeout(timeout_ms: object) -> None:
+    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int | float):
+        raise TypeError(f"timeout_ms must be a number of milliseconds >= 0, got {type(timeout_ms).__name__} "
+                        f"{timeout_ms!r}")
+    if timeout_ms < 0:
+        raise ValueError(f"Invalid negative timeout {timeout_ms:g}: timeout_ms must be >= 0")
+    if not timeout_ms < float("inf"):
+        raise ValueError(f"timeout_ms must be a finite number of milliseconds >= 0, got {timeout_ms!r}")
 
 
 def kl_config_error(message: str) -> Exception:
