@@ -17,6 +17,10 @@ named timers, AlterPartition to the controller, logs on the node's Disk) and dis
   restarted broker does not replicate (or rejoin an ISR) on a stale image. :meth:`BrokerServer.begin_controlled_shutdown`
   asks the controller to move leadership away, flushes the logs and stops the process.
 
+A request whose sizing or handling raises and that breaks its schema (:func:`~kafkalab.protocol.conformance.violations`:
+what Kafka could not have parsed) is counted in ``broker.invalid_requests`` and dropped unanswered, as Kafka closes
+such a connection; a well-formed request that raises is a bug and still stops the run.
+
 With ``controller_ids=()`` there is no control plane: tests (and the data-plane playground) hand the broker a
 metadata image with :meth:`BrokerServer.apply_image`, and AlterPartition proposals go to ``alter_partition_hook``.
 
@@ -34,6 +38,7 @@ from kafkalab.broker.groups import TIMER_PREFIX, LocalReply
 from kafkalab.broker.partition import IsrProposal
 from kafkalab.broker.replica_manager import ReplicaManager
 from kafkalab.config import Config, resolve
+from kafkalab.errors import InvariantViolation
 from kafkalab.groups.hashing import OFFSETS_TOPIC
 from kafkalab.log.log_config import LogConfig
 from kafkalab.log.partition_log import PartitionLog
@@ -42,6 +47,7 @@ from kafkalab.ports import ProcessPort, TimerHandle
 from kafkalab.protocol import controller as cm
 from kafkalab.protocol.admin import CreateTopicsResponse
 from kafkalab.protocol.common import NONE
+from kafkalab.protocol.conformance import violations
 from kafkalab.protocol.fetch import FetchRequest, FetchResponse
 from kafkalab.protocol.group import GROUP_REQUESTS, FindCoordinatorRequest
 from kafkalab.protocol.list_offsets import ListOffsetsRequest
@@ -292,7 +298,15 @@ class BrokerServer:
                 self._handle(src, msg)
             else:
                 ctx = self.ctx
-                done = self.handler.admit(ctx.now, message_size_bytes(msg))
+                try:
+                    size = message_size_bytes(msg)
+                except InvariantViolation:
+                    raise
+                except Exception:
+                    if not self._malformed(src, msg):
+                        raise
+                    return
+                done = self.handler.admit(ctx.now, size)
                 ctx.post_at(done, self._handle, src, msg)
             return
         if kind is FetchResponse:
@@ -322,6 +336,26 @@ class BrokerServer:
         self.rm.on_fetch_response(src, msg, self.ctx.now)
 
     def _handle(self, src: Any, msg: Any) -> None:
+        try:
+            self._dispatch(src, msg)
+        except InvariantViolation:
+            raise
+        except Exception:
+            if not self._malformed(src, msg):
+                raise        # a well-formed request broke a handler: our bug, which must stop the run
+
+    def _malformed(self, src: Any, msg: Any) -> bool:
+        """Whether a request that made its handling raise breaks its schema (then it is counted and dropped).
+
+        Kafka cannot even parse such a request: no handler runs, the connection is closed, no answer goes back (the
+        client's request times out). What a handler did before raising is not undone, so handlers check their input
+        before they change state."""
+        problems = violations(msg)
+        if problems:
+            self.ctx.record("broker.invalid_requests", 1, api=type(msg).__name__, src=str(src), problem=problems[0])
+        return bool(problems)
+
+    def _dispatch(self, src: Any, msg: Any) -> None:
         now = self.ctx.now
         kind = type(msg)
         if kind is ProduceRequest:

@@ -15,6 +15,10 @@ The active controller records metrics of what commits: ``controller.active`` (1/
 ``controller.broker_registered``/``_fenced``/``_unfenced``/``_controlled_shutdown`` (value: the broker id) and
 ``controller.leader_changes`` (how many partitions changed leader in one commit).
 
+A request that makes the controller raise and breaks its schema (:func:`~kafkalab.protocol.conformance.violations`:
+what Kafka could not have parsed) is counted in ``controller.invalid_requests`` and dropped unanswered, as Kafka closes
+such a connection; a well-formed request that raises is a bug and still stops the run.
+
 A restart builds a fresh process from the disk: the log (and snapshot, if one was taken) is replayed into a new image
 as the high watermark becomes known again, so every controller's image converges to the same state.
 """
@@ -25,6 +29,7 @@ from typing import Any
 
 from kafkalab.config import Config, resolve
 from kafkalab.controller.quorum_controller import QuorumController
+from kafkalab.errors import InvariantViolation
 from kafkalab.metadata.image import MetadataImage
 from kafkalab.metadata.log_replica import MetadataLogReplica
 from kafkalab.metadata.records import (
@@ -35,6 +40,7 @@ from kafkalab.metadata.records import (
     RegisterBrokerRecord,
 )
 from kafkalab.ports import NamedTimers, ProcessPort
+from kafkalab.protocol.conformance import violations
 from kafkalab.protocol.controller import CONTROLLER_REQUESTS, message_size_bytes
 from kafkalab.raft.config import RaftConfig
 from kafkalab.raft.state import Role
@@ -85,7 +91,17 @@ class ControllerServer:
     # -- World process ----------------------------------------------------------------------------------------------
     def on_message(self, src: Any, msg: Any) -> None:
         if type(msg) in _REQUEST_TYPES:
-            self.controller.handle(src, msg, self.ctx.now)
+            try:
+                self.controller.handle(src, msg, self.ctx.now)
+            except InvariantViolation:
+                raise
+            except Exception:
+                problems = violations(msg)
+                if not problems:
+                    raise    # a well-formed request broke the controller: our bug, which must stop the run
+                # An unparseable request never reaches Kafka's controller: the connection closes, nothing answers.
+                self.ctx.record("controller.invalid_requests", 1, api=type(msg).__name__, src=str(src),
+                                problem=problems[0])
             self._after()
         else:
             self.replica.handle(src, msg)
