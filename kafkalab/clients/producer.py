@@ -111,13 +111,11 @@ def _check_send_args(topic: Any, partition: Any, timestamp_ms: Any, on_delivery:
     if not topic:
         raise ValueError("topic must be a non-empty str, got ''")
     if timestamp_ms is not None:
-        if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int | float):
-            raise TypeError(f"timestamp_ms must be an int (ms since the epoch) or None, got "
+        if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int):
+            raise TypeError(f"timestamp_ms must be an int (ms since the epoch, Kafka's long) or None, got "
                             f"{type(timestamp_ms).__name__} {timestamp_ms!r}")
-        if timestamp_ms != timestamp_ms or timestamp_ms in (float("inf"), float("-inf")):
-            raise ValueError(f"timestamp_ms must be a finite number of ms since the epoch, got {timestamp_ms!r}")
         if timestamp_ms < 0:
-            raise ValueError(f"Invalid timestamp: {timestamp_ms:g}. Timestamp should always be non-negative or null. "
+            raise ValueError(f"Invalid timestamp: {timestamp_ms}. Timestamp should always be non-negative or null. "
                              f"(timestamp_ms={timestamp_ms!r})")
     if partition is not None:
         if isinstance(partition, bool) or not isinstance(partition, int):
