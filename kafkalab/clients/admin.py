@@ -6,7 +6,8 @@ controller it believes active, and on NOT_CONTROLLER or a request timeout tries 
 network node like any client (``node_id``), so it can be partitioned away from the quorum.
 
 The facade drives the simulation (``drive(predicate, timeout_ms)``) until the answer arrives; the answers are the
-controller's response messages, which the Cluster facade turns into Kafka errors.
+controller's response messages, which the Cluster facade turns into Kafka errors. A request whose fields break its
+schema (a wrong type: what Kafka's client could not serialize) is a TypeError before anything is sent.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 from kafkalab.errors import KafkaTimeoutError
 from kafkalab.ports import ProcessPort
 from kafkalab.protocol import admin as cm
+from kafkalab.protocol.conformance import violations
 from kafkalab.protocol.controller import message_size_bytes
 
 __all__ = ["AdminClient"]
@@ -57,6 +59,14 @@ class AdminClient:
 
     def request(self, build: Callable[[int], Any], timeout_ms: float = 30_000.0) -> Any:
         """Send ``build(correlation_id)`` to the active controller; retry elsewhere on NOT_CONTROLLER or silence."""
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int | float):
+            raise TypeError(f"timeout_ms must be a number of milliseconds >= 0, got {type(timeout_ms).__name__} "
+                            f"{timeout_ms!r}")
+        if not 0 <= timeout_ms < float("inf"):
+            raise ValueError(f"timeout_ms must be a finite number of milliseconds >= 0, got {timeout_ms!r}")
+        problems = violations(build(0))
+        if problems:
+            raise TypeError(f"malformed admin request: {'; '.join(problems)}")
         deadline = self.world.now + timeout_ms
         last_error = "no controller answered"
         while self.world.now < deadline:
@@ -88,21 +98,25 @@ class AdminClient:
 
     def create_topics(self, topics: Sequence[cm.CreatableTopic], timeout_ms: float = 30_000.0,
                       validate_only: bool = False) -> cm.CreateTopicsResponse:
-        return self.request(lambda c: cm.CreateTopicsRequest(tuple(topics), validate_only, correlation_id=c),  # type: ignore[no-any-return]
+        items = tuple(topics)      # build() runs once to check and once per attempt: an iterator would run dry
+        return self.request(lambda c: cm.CreateTopicsRequest(items, validate_only, correlation_id=c),  # type: ignore[no-any-return]
                             timeout_ms)
 
     def delete_topics(self, names: Sequence[str], timeout_ms: float = 30_000.0) -> cm.DeleteTopicsResponse:
-        return self.request(lambda c: cm.DeleteTopicsRequest(tuple(names), correlation_id=c),  # type: ignore[no-any-return]
+        items = tuple(names)
+        return self.request(lambda c: cm.DeleteTopicsRequest(items, correlation_id=c),  # type: ignore[no-any-return]
                             timeout_ms)
 
     def create_partitions(self, topics: Sequence[cm.CreatePartitionsTopic],
                           timeout_ms: float = 30_000.0) -> cm.CreatePartitionsResponse:
-        return self.request(lambda c: cm.CreatePartitionsRequest(tuple(topics), correlation_id=c),  # type: ignore[no-any-return]
+        items = tuple(topics)
+        return self.request(lambda c: cm.CreatePartitionsRequest(items, correlation_id=c),  # type: ignore[no-any-return]
                             timeout_ms)
 
     def alter_configs(self, resources: Sequence[cm.AlterConfigsResource],
                       timeout_ms: float = 30_000.0) -> cm.IncrementalAlterConfigsResponse:
-        return self.request(lambda c: cm.IncrementalAlterConfigsRequest(tuple(resources), correlation_id=c),  # type: ignore[no-any-return]
+        items = tuple(resources)
+        return self.request(lambda c: cm.IncrementalAlterConfigsRequest(items, correlation_id=c),  # type: ignore[no-any-return]
                             timeout_ms)
 
     def elect_leaders(self, election_type: str = cm.ELECTION_PREFERRED,

@@ -123,3 +123,19 @@ def test_a_nemesis_schedule_keeps_the_worlds_lenient_faults():
                                Fault(cluster.now + 300, "restart", node=3)])
     cluster.run(1_000)
     assert cluster.is_alive(1) and cluster.is_alive(3)
+
+
+def test_the_admin_client_refuses_a_request_it_could_not_serialize(cluster):
+    from kafkalab.protocol import admin as cm
+
+    now = cluster.now
+    with pytest.raises(TypeError, match=re.escape(
+            "malformed admin request: CreateTopicsRequest.topics[0].num_partitions: str '3' is not int; "
+            "CreateTopicsRequest.topics[0].replication_factor: float 1.5 is not int")):
+        cluster.admin.create_topics([cm.CreatableTopic("x", "3", 1.5)])
+    with pytest.raises(TypeError, match=re.escape(
+            "malformed admin request: DeleteTopicsRequest.topic_names[0]: int 7 is not str")):
+        cluster.admin.delete_topics([7])
+    with pytest.raises(ValueError, match=r"^timeout_ms must be a finite number of milliseconds >= 0, got -5$"):
+        cluster.admin.delete_topics(["orders"], timeout_ms=-5)
+    assert cluster.now == now and "orders" in cluster.topics()
