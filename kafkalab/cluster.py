@@ -139,6 +139,8 @@ class Cluster(World):
     # -- time -------------------------------------------------------------------------------------------------------
     def run(self, ms: float) -> None:
         """Advance virtual time by ``ms``."""
+        if isinstance(ms, bool) or not isinstance(ms, int | float):
+            raise TypeError(f"ms must be a number of virtual milliseconds >= 0, got {type(ms).__name__} {ms!r}")
         self._running += 1
         try:
             super().run(ms)
@@ -147,6 +149,12 @@ class Cluster(World):
 
     def run_until(self, predicate: Callable[[], bool], timeout_ms: float) -> bool:
         """Run until ``predicate()`` holds or ``timeout_ms`` of virtual time pass; returns whether it held."""
+        if not callable(predicate):
+            raise TypeError(f"predicate must be a callable returning bool, got {type(predicate).__name__} "
+                            f"{predicate!r}")
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int | float):
+            raise TypeError(f"timeout_ms must be a number of virtual milliseconds >= 0, got "
+                            f"{type(timeout_ms).__name__} {timeout_ms!r}")
         self._running += 1
         try:
             return super().run_until(predicate, timeout_ms)

@@ -173,6 +173,9 @@ class KafkaConsumer:
     # -- assignment ----------------------------------------------------------------------------------------------
     def assign(self, partitions: Iterable[TopicPartition | tuple[str, int]]) -> None:
         """Consume exactly these partitions (replaces the previous assignment)."""
+        if isinstance(partitions, str | bytes | TopicPartition) or not isinstance(partitions, Iterable):
+            raise TypeError(f"assign() takes a collection of TopicPartition(topic, partition) values, got "
+                            f"{type(partitions).__name__} {partitions!r}")
         core = self._live_core()
         if self._subscription:
             raise RuntimeError(f"{MUTUALLY_EXCLUSIVE}: this consumer subscribed to {list(self._subscription)}; call "
@@ -279,6 +282,9 @@ class KafkaConsumer:
         if isinstance(partitions, TopicPartition):
             raise TypeError(f"committed() takes a collection of partitions, got the single partition {partitions}; "
                             f"use committed([{partitions!r}])")
+        if isinstance(partitions, str | bytes) or not isinstance(partitions, Iterable):
+            raise TypeError(f"committed() takes a collection of TopicPartition(topic, partition) values, got "
+                            f"{type(partitions).__name__} {partitions!r}")
         tps = []
         for tp in partitions:
             if not isinstance(tp, tuple) or len(tp) != 2 or not isinstance(tp[0], str) or not isinstance(tp[1], int):

@@ -173,3 +173,17 @@ def test_poll_and_commit_after_close_raise_kafkas_message(consumer):
         consumer.seek(("t", 0), 0)
     with pytest.raises(RuntimeError, match=r"^This consumer has already been closed\.$"):
         consumer.position(("t", 0))
+
+
+def test_assign_and_committed_take_a_collection_of_partitions(cluster):
+    consumer = cluster.consumer({"group.id": "bad-input"})
+    with pytest.raises(TypeError, match=r"^assign\(\) takes a collection of TopicPartition\(topic, partition\) "
+                                        r"values, got int 5$"):
+        consumer.assign(5)
+    with pytest.raises(TypeError, match=r"^assign\(\) takes a collection of TopicPartition\(topic, partition\) "
+                                        r"values, got TopicPartition TopicPartition\(topic='t', partition=0\)$"):
+        consumer.assign(kl.TopicPartition("t", 0))
+    with pytest.raises(TypeError, match=r"^committed\(\) takes a collection of TopicPartition\(topic, partition\) "
+                                        r"values, got str 't'$"):
+        consumer.committed("t")
+    consumer.close()

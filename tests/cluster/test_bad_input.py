@@ -139,3 +139,16 @@ def test_the_admin_client_refuses_a_request_it_could_not_serialize(cluster):
     with pytest.raises(ValueError, match=r"^timeout_ms must be a finite number of milliseconds >= 0, got -5$"):
         cluster.admin.delete_topics(["orders"], timeout_ms=-5)
     assert cluster.now == now and "orders" in cluster.topics()
+
+
+def test_run_and_run_until_name_a_bad_argument(cluster):
+    now = cluster.now
+    with pytest.raises(TypeError, match=r"^ms must be a number of virtual milliseconds >= 0, got str '5'$"):
+        cluster.run("5")
+    with pytest.raises(ValueError, match=r"^run\(ms\) needs ms >= 0, got -5$"):
+        cluster.run(-5)
+    with pytest.raises(TypeError, match=r"^predicate must be a callable returning bool, got int 5$"):
+        cluster.run_until(5, 100)
+    with pytest.raises(TypeError, match=r"^timeout_ms must be a number of virtual milliseconds >= 0, got NoneType"):
+        cluster.run_until(lambda: True, None)
+    assert cluster.now == now
