@@ -195,8 +195,8 @@ class Cluster(World):
         Raises Kafka's errors: TopicAlreadyExistsError, InvalidReplicationFactorError, InvalidPartitionsError,
         InvalidConfigError (a bad topic config is checked here first, with the closest key named).
         """
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"topic name must be a non-empty string, got {name!r}")
+        if not isinstance(name, str):
+            raise TypeError(f"topic name must be a str, got {type(name).__name__} {name!r}")
         _check_count(partitions, "partitions", "an int", _INT32_MAX)
         if replication_factor is not None:
             _check_count(replication_factor, "replication_factor", "an int or None", _INT16_MAX)

@@ -53,7 +53,7 @@ __all__ = [
     "InvalidFetchSizeError", "LeaderNotAvailableError", "NotLeaderOrFollowerError", "RequestTimedOutError",
     "BrokerNotAvailableError", "ReplicaNotAvailableError", "MessageTooLargeError", "StaleControllerEpochError",
     "OffsetMetadataTooLargeError", "NetworkExceptionError", "CoordinatorLoadInProgressError",
-    "CoordinatorNotAvailableError", "NotCoordinatorError", "InvalidTopicExceptionError",
+    "CoordinatorNotAvailableError", "NotCoordinatorError", "InvalidTopicExceptionError", "InvalidTopicError",
     "RecordListTooLargeError", "NotEnoughReplicasError", "NotEnoughReplicasAfterAppendError",
     "InvalidRequiredAcksError", "IllegalGenerationError", "InconsistentGroupProtocolError", "InvalidGroupIdError",
     "UnknownMemberIdError", "InvalidSessionTimeoutError", "RebalanceInProgressError",
@@ -223,7 +223,11 @@ class NotCoordinatorError(RetriableError, code=16, name="NOT_COORDINATOR"):
 
 
 class InvalidTopicExceptionError(KafkaError, code=17, name="INVALID_TOPIC_EXCEPTION"):
-    """The request names an invalid topic."""
+    """The request names an invalid topic (Kafka's ``InvalidTopicException``; also ``kl.errors.InvalidTopicError``)."""
+
+
+#: The shorter name, as Kafka's exception class is called (``InvalidTopicException``).
+InvalidTopicError = InvalidTopicExceptionError
 
 
 class RecordListTooLargeError(KafkaError, code=18, name="RECORD_LIST_TOO_LARGE"):

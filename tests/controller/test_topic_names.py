@@ -119,9 +119,8 @@ def test_an_invalid_name_reaches_the_caller_of_create_topic(cluster: kl.Cluster,
         cluster.create_topic(name)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="Cluster.create_topic refuses '' itself with a ValueError before asking the controller")
 def test_the_empty_name_reaches_the_caller_of_create_topic(cluster: kl.Cluster) -> None:
-    with pytest.raises(InvalidTopicExceptionError,
+    assert kl.errors.InvalidTopicError is InvalidTopicExceptionError
+    with pytest.raises(kl.errors.InvalidTopicError,
                        match="^INVALID_TOPIC_EXCEPTION: create topic '': Topic name is invalid: the empty string is not allowed$"):
         cluster.create_topic("")
