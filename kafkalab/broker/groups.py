@@ -17,10 +17,12 @@ How it works. Every broker runs a :class:`~kafkalab.groups.coordinator.GroupCoor
 - **Writes.** ``append(partition, records, callback)`` appends one batch to the local leader replica through the
   replica manager's produce path with ``acks=1`` (Kafka's ``CoordinatorPartitionWriter``); a failed append (nothing
   written: NOT_LEADER_OR_FOLLOWER, MESSAGE_TOO_LARGE, ...) calls back with its error at once, otherwise the callback
-  gets ``"NONE"`` once the high watermark passed the batch (the runtime's high-watermark listener). There is no
-  time-out and no failure after the append: what is in the log stays in the coordinator's state, so a coordinator
-  that replays the log later rebuilds exactly that state. If leadership is lost first, the callback never comes and
-  the coordinator, unloaded, answers NOT_COORDINATOR. The answer comes back in-process (no network hop).
+  gets ``"NONE"`` once the high watermark passed the batch (the runtime's high-watermark listener), however late:
+  the time-out (``offsets.commit.timeout.ms``) is the coordinator runtime's, which answers the request but keeps
+  waiting for this callback, so what reaches the committed log also reaches the coordinator's state and a
+  coordinator that replays the log later rebuilds exactly that state. There is no failure after the append. If
+  leadership is lost first, the callback never comes and the coordinator, unloaded, answers NOT_COORDINATOR. The
+  answer comes back in-process (no network hop).
 - **Reads.** ``read(partition)`` walks the local log, record by record, as the loader does.
 
 Loading takes a modelled time proportional to the bytes read (the coordinator's ``LOAD_BYTES_PER_MS``), answered with

@@ -11,7 +11,7 @@ How it works. A group belongs to partition ``abs(javaHashCode(group.id)) % offse
 shard and hands it to the piece that serves it:
 
 - :mod:`kafkalab.groups.runtime`: shards, timers, writes (complete once the high watermark passed them, errors
-  mapped by :data:`WRITE_ERRORS`) and the replay of a partition's log.
+  mapped by :data:`WRITE_ERRORS`, time out after ``offsets.commit.timeout.ms``) and the replay of a partition's log.
 - :mod:`kafkalab.groups.classic_protocol` (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) over
   :mod:`kafkalab.groups.classic_rebalance` (the rebalance, the pending-sync and session timers).
 - :mod:`kafkalab.groups.offset_handlers`: OffsetCommit, OffsetFetch and offset expiration.
@@ -24,7 +24,7 @@ writes fail with NOT_COORDINATOR, parked JoinGroup/SyncGroup requests are answer
 the partition becomes Dead and is dropped.
 
 Timer names: ``gc:heartbeat:<group>:<member>``, ``gc:join:<group>``, ``gc:sync:<group>``, ``gc:load:<partition>``,
-``gc:expire:<partition>``; names starting with ``cg:`` belong to the KIP-848 manager.
+``gc:expire:<partition>``, ``gc:write:<partition>:<seq>``; names starting with ``cg:`` belong to the KIP-848 manager.
 
 Simplifications (named): answers that write nothing go out at once (Kafka defers them until earlier writes of the
 partition are committed); a JoinGroup for a group id that has a KIP-848 group answers INCONSISTENT_GROUP_PROTOCOL
@@ -103,7 +103,8 @@ class GroupCoordinator:
         self._protocols = tuple(self.config["group.coordinator.rebalance.protocols"])
         factory = consumer_manager_factory or _default_consumer_manager
         self.consumer_groups: Any = factory(port, self.config) if "consumer" in self._protocols else None
-        self._runtime = CoordinatorRuntime(port, self.consumer_groups)
+        self._runtime = CoordinatorRuntime(port, self.consumer_groups,
+                                           write_timeout_ms=float(self.config["offsets.commit.timeout.ms"]))
         expiration = OffsetExpiration(self._runtime, float(self.config["offsets.retention.minutes"]) * 60_000,
                                       float(self.config["offsets.retention.check.interval.ms"]))
         self._rebalance = ClassicRebalance(self._runtime, expiration,

@@ -4,7 +4,9 @@ the classic-group part of ``GroupMetadataManager.cleanupGroupMetadata``).
 How it works. OffsetCommit is validated against the group (generation, member, instance id, state; a consumer without
 group management commits with generation -1 and no member id while the group is empty or unknown; a KIP-848 group
 validates the member epoch itself), written one record per partition and answered once committed; the offsets become
-visible (replayed into the shard's :class:`~kafkalab.groups.offsets.OffsetStore`) only then. A commit of a classic
+visible (replayed into the shard's :class:`~kafkalab.groups.offsets.OffsetStore`) only then. A commit not committed
+within ``offsets.commit.timeout.ms`` is answered COORDINATOR_NOT_AVAILABLE, yet its offsets become visible if the high
+watermark passes them later (Kafka does not revert a timed-out write: the records are in the log). A commit of a classic
 member in Stable or PreparingRebalance also keeps its session alive, as in Kafka. OffsetFetch answers from the store.
 
 Offsets expire (``offsets.retention.minutes``, checked every ``offsets.retention.check.interval.ms`` while a
@@ -72,9 +74,7 @@ class OffsetExpiration:
                 records.append((group_key(group_id), None))
                 emptied.append(group_id)
         if records:
-            def done(error: str) -> None:
-                if error != "NONE":
-                    return
+            def on_commit() -> None:
                 for key, value in records:
                     if key[:1] == OFFSET_TAG:
                         shard.offsets.replay(key, value)
@@ -85,7 +85,7 @@ class OffsetExpiration:
                         del shard.groups[group_id]
                 runtime.port.record("group_offsets_expired", sum(1 for k, _ in records if k[:1] == OFFSET_TAG),
                                     partition=shard.partition)
-            runtime.write(shard, records, done)
+            runtime.write(shard, records, lambda error: None, on_commit)
         self.maybe_schedule(shard, now_ms)
 
 
@@ -108,16 +108,18 @@ class OffsetHandlers:
             respond(OffsetCommitResponse(errors=errors))
             return
 
+        def on_commit() -> None:        # also after a time-out: the offsets are in the log (see the runtime)
+            for key, value in records:
+                shard.offsets.replay(key, value)
+            self.expiration.maybe_schedule(shard, self.runtime.clock())
+
         def done(write_error: str) -> None:
             if write_error == "NONE":
-                for key, value in records:
-                    shard.offsets.replay(key, value)
                 respond(OffsetCommitResponse(errors=errors))
-                self.expiration.maybe_schedule(shard, self.runtime.clock())
             else:
                 respond(OffsetCommitResponse(errors={tp: write_error if e == "NONE" else e
                                                      for tp, e in errors.items()}))
-        self.runtime.write(shard, records, done)
+        self.runtime.write(shard, records, done, on_commit)
 
     def _validate_commit(self, shard: Shard, msg: OffsetCommitRequest, now_ms: float) -> str:
         generation = msg.generation_id_or_member_epoch

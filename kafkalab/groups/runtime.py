@@ -14,13 +14,22 @@ handlers what they share:
   once the write failed, with the error mapped to Kafka's coordinator errors
   (:data:`WRITE_ERRORS`), and at most once. A shard that is no longer led gets no callbacks from the port; its pending
   writes are failed with NOT_COORDINATOR by :meth:`CoordinatorRuntime.fail_pending_writes` on resignation.
+- Write time-out: a write not committed ``offsets.commit.timeout.ms`` after its append (timer
+  ``gc:write:<partition>:<seq>``) is answered REQUEST_TIMED_OUT, which clients see as COORDINATOR_NOT_AVAILABLE
+  (``CoordinatorRuntime.OperationTimeout`` completes the write event with a ``TimeoutException``;
+  ``CoordinatorOperationExceptionHelper.handleOperationException`` and ``appendGroupMetadataErrorToResponseError``
+  map it). As in Kafka the time-out reverts nothing: the records stay in the log, and Kafka's reads see them only
+  once the high watermark passes them (its timeline state is read at the last committed offset). Here that is the
+  write's ``on_commit``, which runs when the high watermark passes the records even after ``done`` timed out, so
+  the shard's state stays what a replay of its committed log gives. What a caller changed in memory for a write
+  (a classic group's member or assignment) it undoes in ``done`` on any error, the time-out included, as
+  Kafka's ``appendFuture`` handlers do.
 - Loading: :meth:`CoordinatorRuntime.replay` rebuilds a shard from its log: the last value per key wins, a tombstone
   deletes; ``C`` records go to the KIP-848 manager. The coordinator reads the log when it becomes leader and replays
   it after ``bytes / LOAD_BYTES_PER_MS`` of modelled time (Kafka's loader reads the log on a separate thread).
 
 The port's append callback carries no time, so callbacks use ``port.now_ms()`` when the port has it and otherwise the
-latest time the coordinator was told (:meth:`CoordinatorRuntime.clock`); write time-outs (``offsets.commit.timeout.ms``)
-are reported by the port as REQUEST_TIMED_OUT.
+latest time the coordinator was told (:meth:`CoordinatorRuntime.clock`).
 """
 from __future__ import annotations
 
@@ -33,10 +42,13 @@ from kafkalab.groups.offsets import OffsetStore
 from kafkalab.groups.records import CONSUMER_GROUP_TAG, GROUP_TAG, OFFSET_TAG, parse_group_key
 
 __all__ = ["CoordinatorPort", "CoordinatorRuntime", "Shard", "Respond", "WRITE_ERRORS", "map_write_error",
-           "LOAD_BYTES_PER_MS"]
+           "LOAD_BYTES_PER_MS", "DEFAULT_WRITE_TIMEOUT_MS", "write_timer"]
 
 #: modelled replay speed of a coordinator load (bytes of records per virtual millisecond, i.e. 50 MB/s)
 LOAD_BYTES_PER_MS = 50_000.0
+
+#: ``offsets.commit.timeout.ms``: how long a write may wait for the high watermark (Kafka's default)
+DEFAULT_WRITE_TIMEOUT_MS = 5000.0
 
 #: append error -> the error a coordinator answers (``CoordinatorOperationExceptionHelper`` and the classic
 #: ``appendGroupMetadataErrorToResponseError``; NOT_ENOUGH_REPLICAS_AFTER_APPEND as the pre-4.0 coordinator mapped it)
@@ -56,6 +68,11 @@ WRITE_ERRORS: Mapping[str, str] = {
 def map_write_error(error: str) -> str:
     """The error a client gets when the coordinator's write failed with ``error`` (NONE stays NONE)."""
     return WRITE_ERRORS.get(error, error)
+
+
+def write_timer(partition: int, seq: int) -> str:
+    """The name of the time-out timer of write ``seq`` of ``partition``."""
+    return f"gc:write:{partition}:{seq}"
 
 
 class CoordinatorPort(Protocol):
@@ -95,9 +112,11 @@ class CoordinatorRuntime:
     """The shards one broker leads, with their timers and writes; ``consumer_groups`` is the KIP-848 manager (or
     None), which gets the ``C`` records of a replayed log."""
 
-    def __init__(self, port: CoordinatorPort, consumer_groups: Any) -> None:
+    def __init__(self, port: CoordinatorPort, consumer_groups: Any, *,
+                 write_timeout_ms: float = DEFAULT_WRITE_TIMEOUT_MS) -> None:
         self.port = port
         self.consumer_groups = consumer_groups
+        self.write_timeout_ms = write_timeout_ms
         self.shards: dict[int, Shard] = {}
         self.timer_shard: dict[str, Shard] = {}
         #: the latest time the coordinator was told (see :meth:`clock`)
@@ -145,17 +164,33 @@ class CoordinatorRuntime:
             fn(now_ms)
 
     # ---- writes -------------------------------------------------------------------------------------------------
-    def write(self, shard: Shard, records: list[tuple[bytes, Any]], done: Callable[[str], None]) -> None:
-        """Append ``records``; ``done(error)`` once committed (NONE) or failed (already mapped), at most once."""
+    def write(self, shard: Shard, records: list[tuple[bytes, Any]], done: Callable[[str], None],
+              on_commit: Callable[[], None] | None = None) -> None:
+        """Append ``records``; ``done(error)`` once committed (NONE), failed or timed out (already mapped), at most
+        once. ``on_commit()`` runs (before ``done``, if that is still due) whenever the records commit while the
+        shard is led, also after ``done`` timed out: the state that follows the log goes there."""
         shard.write_seq += 1
         seq = shard.write_seq
         shard.pending[seq] = done
+        timer = write_timer(shard.partition, seq)
 
         def callback(error: str) -> None:
+            if not self.is_led(shard):
+                return
+            if error == "NONE" and on_commit is not None:
+                on_commit()
             pending = shard.pending.pop(seq, None)
-            if pending is not None and self.is_led(shard):
+            if pending is not None:
+                self.cancel_timer(shard, timer)
                 pending(map_write_error(error))
+
+        def timed_out(_now_ms: float) -> None:
+            pending = shard.pending.pop(seq, None)
+            if pending is not None:
+                pending(map_write_error("REQUEST_TIMED_OUT"))
         self.port.append(shard.partition, records, callback)
+        if seq in shard.pending:        # not answered at once (a failed append, or committed on the spot)
+            self.set_timer(shard, timer, self.clock() + self.write_timeout_ms, timed_out)
 
     def fail_pending_writes(self, shard: Shard) -> None:
         """Every write of ``shard`` still in flight fails with NOT_COORDINATOR, oldest first."""
