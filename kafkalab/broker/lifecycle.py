@@ -4,15 +4,20 @@ How it works. A sans-I/O state machine with one request in flight at a time, sch
 
 - ``start(now)``: STARTING; send BrokerRegistration (a new ``incarnation_id`` per process start). On success it
   heartbeats at once with its current metadata offset and ``want_fence = not ready_to_unfence``.
-- STARTING: heartbeats every 10 ms ("so that ... we start up a bit quicker") until the controller says
-  ``is_caught_up`` (its metadata reached its registration record); then RECOVERY. The data plane calls
-  :meth:`set_ready_to_unfence` once its logs are recovered, which sends a heartbeat at once without ``want_fence``;
-  the controller unfences it and it is RUNNING. RECOVERY and RUNNING heartbeat every ``broker.heartbeat.interval.ms``.
-  Deliberate simplification, the default ``auto_ready_to_unfence=True``: a broker with nothing to recover is ready
-  from the start, so it never asks to stay fenced and the controller unfences it on the first heartbeat that shows it
-  caught up (one round trip sooner than Kafka, whose BrokerServer calls ``setReadyToUnfence`` after start-up).
-  A data plane that models log recovery passes ``auto_ready_to_unfence=False`` and calls :meth:`set_ready_to_unfence`.
-  A running broker fenced by the controller (a missed session) stays RUNNING and its next heartbeat unfences it.
+- STARTING: heartbeats every 10 ms ("so that ... we start up a bit quicker"), each with ``want_fence=true``, until
+  the controller says ``is_caught_up`` (the broker's metadata offset reached its registration record); then
+  RECOVERY. The broker is then ready to unfence (:meth:`set_ready_to_unfence`): it sends a heartbeat at once without
+  ``want_fence``, the controller writes the unfence record and answers ``is_fenced=false``, and it is RUNNING.
+  This is Kafka's order: ``BrokerServer.startup`` waits for ``initialCatchUpFuture`` (completed by the heartbeat
+  answer that says caught up) and the first metadata publish, then calls ``setReadyToUnfence``, whose event
+  schedules the next heartbeat immediately; so the heartbeat that asks to be unfenced is the one after the answer
+  that says caught up, never the first one that shows the registration record applied (``want_fence =
+  !readyToUnfence``). With the default ``auto_ready_to_unfence=True`` the manager does this itself (the broker has
+  no log recovery to wait for); a data plane that models recovery passes ``auto_ready_to_unfence=False`` and calls
+  :meth:`set_ready_to_unfence`. RECOVERY and RUNNING heartbeat every ``broker.heartbeat.interval.ms``. Readiness
+  is kept for the life of the process, as Kafka's ``readyToUnfence``: a running broker fenced by the controller (a
+  missed session) stays RUNNING and its next heartbeat unfences it, and one that registers again (below) asks to be
+  unfenced from its first heartbeat.
 - ``begin_controlled_shutdown(now)``: from RUNNING, PENDING_CONTROLLED_SHUTDOWN and a heartbeat at once with
   ``want_shut_down``; the first pending answer brings the next heartbeat after 50 ms, later ones after the interval,
   until the controller answers ``should_shut_down`` (it moved every leadership away first); then SHUTTING_DOWN and
@@ -111,7 +116,7 @@ class BrokerLifecycleManager:
         self.fenced = True
         self.caught_up = False
         self.want_shut_down = False
-        self.ready_to_unfence = auto_ready_to_unfence
+        self.ready_to_unfence = False
         self.auto_ready_to_unfence = auto_ready_to_unfence
         self._got_shutdown_response = False
         self.registered_at_ms: float | None = None
@@ -289,6 +294,10 @@ class BrokerLifecycleManager:
             if self.state is BrokerState.RECOVERY and not msg.is_fenced:
                 self._transition(BrokerState.RUNNING)
                 self._schedule(now_ms, self.heartbeat_interval_ms)
+            elif self.state is BrokerState.RECOVERY and self.auto_ready_to_unfence and not self.ready_to_unfence:
+                # BrokerServer's setReadyToUnfence once caught up: the next heartbeat goes now, after this event
+                self.ready_to_unfence = True
+                self._schedule(now_ms, 0.0)
             else:
                 self._schedule(now_ms, STARTUP_HEARTBEAT_MS)
         elif state is BrokerState.RECOVERY:

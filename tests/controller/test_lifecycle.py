@@ -38,14 +38,38 @@ def test_registers_then_heartbeats_quickly_until_unfenced_then_every_interval() 
     assert port.sent == [(3001, cm.BrokerRegistrationRequest(0, "inc", "r1", 1))]
     assert port.timers["request"] == 2_000
     m.handle(3001, cm.BrokerRegistrationResponse("NONE", broker_epoch=40, correlation_id=1), 5.0)
-    assert port.sent[-1] == (3001, cm.BrokerHeartbeatRequest(0, 40, 41, want_fence=False, correlation_id=2))
+    assert port.sent[-1] == (3001, cm.BrokerHeartbeatRequest(0, 40, 41, want_fence=True, correlation_id=2))
     m.handle(3001, cm.BrokerHeartbeatResponse("NONE", is_caught_up=False, is_fenced=True, correlation_id=2), 8.0)
     assert m.state is BrokerState.STARTING and port.timers["communicate"] == 18.0
     m.on_timer("communicate", 18.0)
-    m.handle(3001, cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=False, correlation_id=3), 20.0)
-    assert m.state is BrokerState.RUNNING and not m.fenced and m.unfenced_at_ms == 20.0
-    assert port.timers["communicate"] == 2_020.0
+    assert port.sent[-1][1].want_fence is True                # caught up or not, it has not been told so yet
+    m.handle(3001, cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=True, correlation_id=3), 20.0)
+    # told it caught up (Kafka's initialCatchUpFuture): ready to unfence, the next heartbeat goes now
+    assert m.state is BrokerState.RECOVERY and port.timers["communicate"] == 20.0
+    m.on_timer("communicate", 20.0)
+    assert port.sent[-1] == (3001, cm.BrokerHeartbeatRequest(0, 40, 41, want_fence=False, correlation_id=4))
+    m.handle(3001, cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=False, correlation_id=4), 22.0)
+    assert m.state is BrokerState.RUNNING and not m.fenced and m.unfenced_at_ms == 22.0
+    assert port.timers["communicate"] == 2_022.0
     assert states == [BrokerState.STARTING, BrokerState.RECOVERY, BrokerState.RUNNING]
+
+
+def test_readiness_outlives_a_re_registration_as_kafkas_ready_to_unfence() -> None:
+    m, port, states = manager()
+    m.start(0.0)
+    m.handle(3001, cm.BrokerRegistrationResponse("NONE", broker_epoch=40, correlation_id=1), 1.0)
+    m.handle(3001, cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=True, correlation_id=2), 2.0)
+    m.on_timer("communicate", 2.0)
+    m.handle(3001, cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=False, correlation_id=3), 3.0)
+    assert m.state is BrokerState.RUNNING
+    m.on_timer("communicate", port.timers["communicate"])
+    m.handle(3001, cm.BrokerHeartbeatResponse("STALE_BROKER_EPOCH", correlation_id=4), 2_004.0)
+    assert m.state is BrokerState.STARTING and m.broker_epoch == -1
+    m.on_timer("communicate", port.timers["communicate"])
+    m.handle(3001, cm.BrokerRegistrationResponse("NONE", broker_epoch=90, correlation_id=5), 4_005.0)
+    # registered again under a new epoch: the first heartbeat already asks to be unfenced (Kafka's
+    # resendBrokerRegistration keeps readyToUnfence); the controller grants it once it shows offset >= 90
+    assert port.sent[-1][1] == cm.BrokerHeartbeatRequest(0, 90, 41, want_fence=False, correlation_id=6)
 
 
 def test_a_data_plane_may_hold_unfencing_until_its_logs_are_recovered() -> None:
