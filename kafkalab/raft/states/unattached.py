@@ -8,6 +8,13 @@ How it works. An Unattached or Voted voter waits one randomised election timeout
 everyone else's election. An Unattached observer has no election timer; it runs the fetch loop
 (:mod:`~kafkalab.raft.states.fetching`) against the voters in turn until an answer names the leader.
 
+A fresh quorum starts here: every voter is Unattached in epoch 0 with a timer of ``base + random[0, base)``
+(``QuorumState.initialize`` with ``randomElectionTimeoutMs``, 1000..2000 ms by default), so the first voter to expire
+is normally elected before any other expires, as in Kafka (measured over seeds 0..199: 199/200 three-voter and
+197/200 five-voter RaftCluster boots, and 200/200 ``kl.Cluster`` boots, elect in epoch 1 with one candidacy; see
+``tests/raft/test_first_election.py``). The first round after a leader crash does split, in Kafka too: followers
+campaign after the fixed fetch timeout, counted from fetch answers the leader sent them together.
+
 The vote rule (``canGrantVote``): a pre-vote is granted to any candidate whose log is at least as up to date; a real
 vote only once per epoch (Voted grants again only to the same candidate), and not after the leader of the epoch is
 known. Granting a real vote moves Unattached to Voted (the node does that, persisting the vote first).
