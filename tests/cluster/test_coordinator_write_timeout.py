@@ -10,8 +10,11 @@ COORDINATOR_NOT_AVAILABLE, and an OffsetFetch still sees 5. After the cut heals,
 """
 from typing import Any
 
+import pytest
+
 import kafkalab as kl
 from kafkalab.common.topic_partition import OffsetAndMetadata
+from kafkalab.errors import KafkaTimeoutError
 from kafkalab.groups.hashing import OFFSETS_TOPIC, partition_for
 from kafkalab.groups.records import OFFSET_TAG
 from kafkalab.protocol.group import (
@@ -117,3 +120,17 @@ def test_the_consumer_retries_a_timed_out_commit_and_succeeds_once_the_partition
     consumer.commit({TP: 9})       # COORDINATOR_NOT_AVAILABLE is retriable (default.api.timeout.ms = 60 s)
     assert cluster.now - started >= 8_000
     assert consumer.committed([TP])[TP].offset == 9
+
+
+def test_a_commit_that_keeps_timing_out_fails_at_the_api_timeout_naming_the_coordinator_error():
+    cluster, probe, coordinator, followers = _boot()
+    consumer = cluster.consumer({"group.id": "g", "enable.auto.commit": False})
+    consumer.assign([TP])
+    cluster.partition([coordinator], followers)
+    started = cluster.now
+    with pytest.raises(KafkaTimeoutError, match=r"before successfully committing offsets \{t-0=9\} "
+                                                r"\(last error: COORDINATOR_NOT_AVAILABLE\)") as caught:
+        consumer.commit({TP: 9}, timeout_ms=12_000)
+    assert caught.value.retriable
+    assert 12_000 <= cluster.now - started
+    assert _fetch(cluster, probe, coordinator, 10) == 5      # nothing of it committed while the cut lasts
