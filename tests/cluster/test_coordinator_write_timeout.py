@@ -54,12 +54,8 @@ def _boot() -> tuple[kl.Cluster, Probe, int, list[int]]:
     return cluster, probes[0], coordinator, followers
 
 
-def _send(cluster: kl.Cluster, probe: Probe, dst: int, msg: Any) -> None:
-    probe.ctx.send(dst, msg)
-
-
 def _fetch(cluster: kl.Cluster, probe: Probe, coordinator: int, correlation_id: int) -> int:
-    _send(cluster, probe, coordinator, OffsetFetchRequest("g", (TP,), require_stable=False,
+    probe.ctx.send(coordinator, OffsetFetchRequest("g", (TP,), require_stable=False,
                                                           correlation_id=correlation_id))
     assert cluster.run_until(lambda: any(getattr(m, "correlation_id", None) == correlation_id
                                          for _, m in probe.inbox), 1_000)
@@ -85,7 +81,7 @@ def test_a_commit_the_high_watermark_does_not_reach_times_out_after_5_s_and_the_
 
     cluster.partition([coordinator], followers)      # the followers cannot fetch: the HW is stuck
     sent_at = cluster.now
-    _send(cluster, probe, coordinator, OffsetCommitRequest("g", -1, "", None, {TP: OffsetAndMetadata(7)},
+    probe.ctx.send(coordinator, OffsetCommitRequest("g", -1, "", None, {TP: OffsetAndMetadata(7)},
                                                            correlation_id=2))
     cluster.run(4_990)
     assert [m for _, m in probe.inbox if m.correlation_id == 2] == []    # parked while the write waits
