@@ -55,8 +55,7 @@ def _boot() -> tuple[kl.Cluster, Probe, int, list[int]]:
 
 
 def _fetch(cluster: kl.Cluster, probe: Probe, coordinator: int, correlation_id: int) -> int:
-    probe.ctx.send(coordinator, OffsetFetchRequest("g", (TP,), require_stable=False,
-                                                          correlation_id=correlation_id))
+    probe.ctx.send(coordinator, OffsetFetchRequest("g", (TP,), require_stable=False, correlation_id=correlation_id))
     assert cluster.run_until(lambda: any(getattr(m, "correlation_id", None) == correlation_id
                                          for _, m in probe.inbox), 1_000)
     (answer,) = [m for _, m in probe.inbox if m.correlation_id == correlation_id]
@@ -81,8 +80,7 @@ def test_a_commit_the_high_watermark_does_not_reach_times_out_after_5_s_and_the_
 
     cluster.partition([coordinator], followers)      # the followers cannot fetch: the HW is stuck
     sent_at = cluster.now
-    probe.ctx.send(coordinator, OffsetCommitRequest("g", -1, "", None, {TP: OffsetAndMetadata(7)},
-                                                           correlation_id=2))
+    probe.ctx.send(coordinator, OffsetCommitRequest("g", -1, "", None, {TP: OffsetAndMetadata(7)}, correlation_id=2))
     cluster.run(4_990)
     assert [m for _, m in probe.inbox if m.correlation_id == 2] == []    # parked while the write waits
     assert cluster.run_until(lambda: any(m.correlation_id == 2 for _, m in probe.inbox), 1_000)
