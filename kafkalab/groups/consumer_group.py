@@ -67,7 +67,7 @@ from kafkalab.groups.reconciliation import (
     reconcile,
     validate_heartbeat,
 )
-from kafkalab.groups.server_assignors import MemberSpec, get_server_assignor
+from kafkalab.groups.server_assignors import MemberSpec, get_server_assignor, uniform_assign
 from kafkalab.protocol.consumer_group import (
     JOIN_EPOCH,
     LEAVE_EPOCH,
@@ -92,7 +92,9 @@ Respond = Callable[[ConsumerGroupHeartbeatResponse], None]
 
 
 class CoordinatorPort(Protocol):
-    """What the manager needs from the coordinator (the broker implements it)."""
+    """What the manager needs from the coordinator (the broker implements it). A port may also offer
+    ``topic_ids() -> Mapping[str, str]`` (topic name -> id, from the metadata image): ``uniform`` then orders
+    topics by their real ids, as Kafka does."""
 
     def set_timer(self, name: str, at_ms: float) -> None: ...
     def cancel_timer(self, name: str) -> None: ...
@@ -430,7 +432,15 @@ class ConsumerGroupManager:
                                             m.rack_id)
         specs = dict(sorted(specs.items()))
         name = self._preferred_assignor([*others, updated])
-        result = self._assignors[name](specs, dict(sorted(metadata.items())))
+        assignor = self._assignors[name]
+        # uniform orders topics by id: the image's ids when the port can tell them (an optional ``topic_ids()``),
+        # else the assignor's ids derived from the names
+        topic_ids = getattr(self._port, "topic_ids", None)
+        result: Mapping[str, Iterable[TopicPartition]]
+        if assignor is uniform_assign and callable(topic_ids):
+            result = uniform_assign(specs, dict(sorted(metadata.items())), topic_ids())
+        else:
+            result = assignor(specs, dict(sorted(metadata.items())))
         new_target: frozenset[TopicPartition] = frozenset()
         for member_id in specs:
             parts = frozenset(result.get(member_id, ()))
