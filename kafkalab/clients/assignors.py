@@ -30,8 +30,8 @@ The sticky engine (Kafka's ``AbstractStickyAssignor``: its constrained and gener
 :func:`get_assignor` and :func:`lookup_by_name`) and the negotiation.
 
 Simplifications: no rack-aware assignment (KIP-881): ``partitions_per_topic`` carries counts, not replica racks, so
-``rack_id`` is ignored. The sticky engine's own (tie order, claim conflicts, "all subscriptions equal") are listed in
-:mod:`kafkalab.clients.sticky`.
+``rack_id`` is ignored. The sticky engine walks members in Kafka's ``HashMap`` order; its own simplifications (claim
+conflicts, "all subscriptions equal") are listed in :mod:`kafkalab.clients.sticky`.
 """
 from __future__ import annotations
 
@@ -40,10 +40,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from kafkalab.clients.sticky import sticky_assign
+from kafkalab.clients.sticky import java_hashmap_order, sticky_assign
 from kafkalab.common.names import lookup_by_name
 from kafkalab.common.topic_partition import TopicPartition
-from kafkalab.common.utils import java_string_hash
 from kafkalab.errors import ConfigError
 from kafkalab.protocol.group import Assignment, Subscription
 
@@ -260,20 +259,6 @@ def rebalance_protocol(assignor_names: Sequence[str]) -> str:
     return max(common, key=_PROTOCOL_RANK.__getitem__)
 
 
-def _java_hashmap_order(keys: Sequence[str]) -> list[str]:
-    """The iteration order of a Java ``HashMap<String, ?>`` filled with ``keys`` in this order: by bucket
-    (``(h ^ (h >>> 16)) & (capacity - 1)`` with the table grown from 16 at load factor 0.75), then insertion."""
-    capacity = 16
-    while len(keys) > capacity * 3 // 4:
-        capacity *= 2
-
-    def bucket(key: str) -> int:
-        h = java_string_hash(key) & 0xFFFFFFFF
-        return (h ^ (h >> 16)) & (capacity - 1)
-
-    return sorted(keys, key=bucket)   # sorted() is stable, so a bucket keeps insertion order
-
-
 def choose_protocol(member_protocols: Sequence[Sequence[str]]) -> str:
     """The assignor a classic group uses (``ClassicGroup.selectProtocol``): the candidates are the names every member
     supports; each member votes for the first candidate in its own preference list; most votes wins, and a tie goes
@@ -291,7 +276,7 @@ def choose_protocol(member_protocols: Sequence[Sequence[str]]) -> str:
         vote = next(n for n in names if n in candidates)
         votes[vote] = votes.get(vote, 0) + 1
     best = None
-    for name in _java_hashmap_order(list(votes)):
+    for name in java_hashmap_order(list(votes)):
         if best is None or votes[name] > votes[best]:
             best = name
     assert best is not None

@@ -14,32 +14,72 @@ generation neither keeps it. Then one of Kafka's two paths runs:
   subscriber, then move partitions from fuller to emptier members (remembering moves in ``PartitionMovements`` so a
   partition never ping-pongs) until no move helps, keeping the result only if it is better balanced.
 
-Simplifications: Kafka walks Java HashMaps in places where the order decides ties (which member keeps its owned
-partitions when too many own a full quota, the order of candidates in the general path); kafkalab uses sorted
-member ids there, so results equal Kafka's up to those ties. In a claim conflict kafkalab compares both claimants'
-member-data generations (Kafka reads the earlier claimant's from its Subscription field; the consumer fills both
-with the same value). "All subscriptions equal" compares every member's topic set (Kafka skips members until one
-subscribes to something, so an empty subscription could slip into its constrained path).
+Iteration order. Where Kafka's result depends on the order it walks a Java ``HashMap`` or ``HashSet``, kafkalab walks
+it in the same order (:func:`java_hash_order`: by hash bucket, then insertion): the members in the order of the
+leader's ``HashMap`` of subscriptions (the String hash of the member id), which decides who keeps a full quota when
+more members own one than may keep it and, between owners from equally old generations, whose earlier claim counts;
+and a (topic, member pair) set of ``PartitionMovements``, whose first element (by ``TopicPartition.hashCode``) is the
+partition swapped back. Members sharing a bucket keep the order the leader's map got them in (the JoinGroup answer's
+member order); kafkalab uses member id order there.
+
+Simplifications: in a claim conflict kafkalab compares both claimants' member-data generations (Kafka reads the
+earlier claimant's from its Subscription field; the consumer fills both with the same value). "All subscriptions
+equal" compares every member's topic set (Kafka skips members until one subscribes to something, so an empty
+subscription could slip into its constrained path).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from kafkalab.common.topic_partition import TopicPartition
+from kafkalab.common.utils import java_string_hash
 from kafkalab.protocol.group import Subscription
 
-__all__ = ["MemberData", "sticky_assign"]
+__all__ = ["MemberData", "sticky_assign", "java_hash_order", "java_hashmap_order", "grown_capacity",
+           "topic_partition_hash"]
 
 #: what a member says it owns and the generation of that claim (None when it says nothing), from its Subscription
 MemberData = Callable[[Subscription], tuple[tuple[TopicPartition, ...], "int | None"]]
 _Pair = tuple[str, str]
+_K = TypeVar("_K")
+
+
+def grown_capacity(size: int) -> int:
+    """The table size of a Java ``HashMap``/``HashSet`` made with ``new`` and grown to ``size`` entries by puts:
+    16, doubled whenever it gets more than 3/4 full (tables never shrink)."""
+    capacity = 16
+    while size > capacity * 3 // 4:
+        capacity *= 2
+    return capacity
+
+
+def java_hash_order(keys: Sequence[_K], hash32: Callable[[_K], int], capacity: int) -> list[_K]:
+    """The iteration order of a Java ``HashMap`` with this table size holding ``keys``, put in this order: by
+    bucket (``(h ^ (h >>> 16)) & (capacity - 1)``), then insertion order within a bucket (resizing keeps it)."""
+    def bucket(key: _K) -> int:
+        h = hash32(key) & 0xFFFFFFFF
+        return (h ^ (h >> 16)) & (capacity - 1)
+
+    return sorted(keys, key=bucket)   # sorted() is stable, so a bucket keeps insertion order
+
+
+def java_hashmap_order(keys: Sequence[str]) -> list[str]:
+    """The iteration order of a ``new HashMap<String, ?>()`` filled with ``keys`` in this order."""
+    return java_hash_order(keys, java_string_hash, grown_capacity(len(keys)))
+
+
+def topic_partition_hash(tp: TopicPartition) -> int:
+    """Kafka's ``TopicPartition.hashCode``: ``31 * (31 + partition) + topic.hashCode()`` in int arithmetic."""
+    return (31 * (31 + tp.partition) + java_string_hash(tp.topic)) & 0xFFFFFFFF
 
 
 def sticky_assign(partitions_per_topic: Mapping[str, int], subscriptions: Mapping[str, Subscription],
                   member_data: MemberData) -> tuple[dict[str, list[TopicPartition]], dict[TopicPartition, str] | None]:
     """The sticky assignment, and the partitions changing owner (partition -> new owner) when the constrained path
     tracked them (None from the general path, whose caller computes them from the owned partitions)."""
-    members = sorted(subscriptions)
+    # Kafka walks the group's subscriptions (and the owned-partition map built from them) in Java HashMap order
+    members = java_hashmap_order(sorted(subscriptions))
     counts = {t: partitions_per_topic[t] for t in sorted({t for m in members for t in subscriptions[m].topics})
               if partitions_per_topic.get(t, 0) > 0}
     data = {m: member_data(subscriptions[m]) for m in members}
@@ -66,7 +106,7 @@ def sticky_assign(partitions_per_topic: Mapping[str, int], subscriptions: Mappin
     if len(topic_sets) <= 1:
         return _constrained_assign(counts, members, owned, multiple_owners)
     max_generation = max(generation.values(), default=-1)
-    builder = _GeneralAssignment(counts, subscriptions, owned, data, max_generation)
+    builder = _GeneralAssignment(counts, subscriptions, members, owned, data, max_generation)
     return builder.build(), None
 
 
@@ -138,11 +178,14 @@ def _constrained_assign(counts: Mapping[str, int], members: list[str], owned: di
 
 class _Movements:
     """Kafka's ``PartitionMovements``: who moved which partition where during balancing, so a partition moving back
-    along a pair of members it already crossed is swapped for one that crossed that way (no ping-pong)."""
+    along a pair of members it already crossed is swapped for one that crossed that way (no ping-pong). The
+    partitions of one (topic, pair) form a Java ``HashSet``, and the swap takes its first element in Java's order,
+    so each set remembers the table size it grew to (a set emptied is dropped, as Kafka drops it)."""
 
     def __init__(self) -> None:
         self.by_topic: dict[str, dict[_Pair, dict[TopicPartition, None]]] = {}
         self.moves: dict[TopicPartition, _Pair] = {}
+        self.capacity: dict[tuple[str, _Pair], int] = {}
 
     def _remove(self, tp: TopicPartition) -> _Pair:
         pair = self.moves.pop(tp)
@@ -150,13 +193,17 @@ class _Movements:
         del pairs[pair][tp]
         if not pairs[pair]:
             del pairs[pair]
+            del self.capacity[tp.topic, pair]
         if not pairs:
             del self.by_topic[tp.topic]
         return pair
 
     def _add(self, tp: TopicPartition, pair: _Pair) -> None:
         self.moves[tp] = pair
-        self.by_topic.setdefault(tp.topic, {}).setdefault(pair, {})[tp] = None
+        partitions = self.by_topic.setdefault(tp.topic, {}).setdefault(pair, {})
+        partitions[tp] = None
+        key = (tp.topic, pair)
+        self.capacity[key] = max(self.capacity.get(key, 16), grown_capacity(len(partitions)))
 
     def move(self, tp: TopicPartition, old: str, new: str) -> None:
         if tp in self.moves:
@@ -172,7 +219,9 @@ class _Movements:
         if tp in self.moves:
             old = self.moves[tp][0]
         reverse = self.by_topic[tp.topic].get((new, old))
-        return next(iter(reverse)) if reverse else tp
+        if not reverse:
+            return tp
+        return java_hash_order(list(reverse), topic_partition_hash, self.capacity[tp.topic, (new, old)])[0]
 
 
 class _GeneralAssignment:
@@ -180,11 +229,10 @@ class _GeneralAssignment:
     least loaded subscriber, then move partitions from fuller to emptier members until no move helps; the result
     is kept only if it is better balanced than before the moves (unless starting from nothing)."""
 
-    def __init__(self, counts: Mapping[str, int], subscriptions: Mapping[str, Subscription],
+    def __init__(self, counts: Mapping[str, int], subscriptions: Mapping[str, Subscription], members: list[str],
                  owned: dict[str, list[TopicPartition]],
                  data: Mapping[str, tuple[tuple[TopicPartition, ...], int | None]], max_generation: int) -> None:
         self.counts = counts
-        members = sorted(subscriptions)
         self.consumer_topics = {m: [t for t in dict.fromkeys(subscriptions[m].topics) if t in counts] for m in members}
         self.topic_consumers: dict[str, list[str]] = {t: [] for t in counts}
         for m in members:
@@ -198,7 +246,8 @@ class _GeneralAssignment:
         self.sorted_partitions = [TopicPartition(t, p)
                                   for t in sorted(counts, key=lambda t: (len(self.topic_consumers[t]), t))
                                   for p in range(counts[t])]
-        # the latest earlier owner of a partition, from members of an older generation
+        # the latest earlier owner of a partition, from members of an older generation; between equal generations
+        # the first member in HashMap order (Kafka's prepopulateCurrentAssignments replaces only a lower one)
         self.previous: dict[TopicPartition, tuple[str, int]] = {}
         for m in members:
             partitions, generation = data[m]

@@ -20,6 +20,7 @@ from kafkalab.clients.assignors import (
     get_assignor,
     rebalance_protocol,
 )
+from kafkalab.clients.sticky import _Movements, java_hash_order, java_hashmap_order, topic_partition_hash
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import ConfigError
 from kafkalab.protocol.group import Assignment, Subscription
@@ -207,6 +208,24 @@ def test_choose_protocol_breaks_a_tie_by_java_hashmap_order() -> None:
     assert choose_protocol([["range", "cooperative-sticky"], ["cooperative-sticky", "range"]]) == "range"
     assert choose_protocol([["cooperative-sticky", "range"], ["range", "cooperative-sticky"]]) == "range"
     assert choose_protocol([["roundrobin", "sticky"], ["sticky", "roundrobin"]]) == "sticky"
+
+
+def test_java_orders_of_member_ids_and_topic_partitions() -> None:
+    # "consumer1".."consumer4" spread-hash to buckets 9..12 of 16, so Kafka's HashMap walks them from consumer4 down
+    assert java_hashmap_order(["consumer1", "consumer2", "consumer3", "consumer4"]) == [
+        "consumer4", "consumer3", "consumer2", "consumer1"]
+    # TopicPartition.hashCode = 31 * (31 + p) + "t".hashCode() = 1077 + 31p: buckets 5, 4, 3 for t-0, t-1, t-2
+    t0, t1, t2 = (TopicPartition("t", p) for p in range(3))
+    assert topic_partition_hash(t0) == 1077
+    assert java_hash_order([t0, t1, t2], topic_partition_hash, 16) == [t2, t1, t0]
+
+
+def test_partition_movements_swap_back_the_first_partition_of_the_java_hashset() -> None:
+    # t-0, t-1, t-2 moved a -> b; moving any t partition b -> a swaps in the HashSet's first, t-2 (not t-0, the oldest)
+    movements = _Movements()
+    for p in range(3):
+        movements.move(TopicPartition("t", p), "a", "b")
+    assert movements.actual_partition(TopicPartition("t", 7), "b", "a") == TopicPartition("t", 2)
 
 
 def test_choose_protocol_error_paths() -> None:
