@@ -13,10 +13,12 @@ and leaves unknown names out of the assignment spec).
   and topics in Java ``HashMap`` order, and kafkalab computes the same order: members by the bucket of their id's
   ``String.hashCode`` (:func:`kafka_member_order`), topics by the bucket of their topic id's ``Uuid.hashCode``,
   partitions of a topic by the bucket of the number, each table sized as Kafka's coordinator sizes it.
-  Homogeneous subscriptions (``UniformHomogeneousAssignmentBuilder``): total P partitions over M members; the first
-  ``P % M`` members in that order get ``P // M + 1`` and the others ``P // M``, whatever they own. Each member keeps
-  its partitions, in the order it iterates them, up to its quota; the partitions nobody holds (topic by topic) and
-  then the ones cut off go, in member order, to the members still under quota.
+  Homogeneous subscriptions (``UniformHomogeneousAssignmentBuilder``, Kafka 4.1's KAFKA-18688 version): total P
+  partitions over M members; walking the members in that order, each keeps its partitions, in the order it iterates
+  them, up to ``P // M``, or up to one more while fewer than ``P % M`` members have claimed an extra partition (a
+  member claims one only by owning that many). The extra partitions left over go to the last members still under
+  quota; the partitions nobody holds (topic by topic) and then the ones cut off fill the members under quota, in
+  member order. No member loses a partition that a balanced assignment would let it keep.
   Heterogeneous (``UniformHeterogeneousAssignmentBuilder``): members keep what they still subscribe to; topics sorted
   by partitions per subscriber (descending), subscriber count, then topic id (``Uuid.compareTo``) hand their free
   partitions round-robin to their least loaded subscribers (ties by member index, the position in member order);
@@ -193,8 +195,8 @@ def uniform_assign(members: Mapping[str, MemberSpec], partitions_per_topic: Mapp
     from the names (:func:`topic_id_for_name`). ``heterogeneous`` forces a builder (None: the homogeneous one
     exactly when every member subscribes to the same topic names, as Kafka's ``SubscriptionType``).
 
-    Two members A and B of ``t`` with 3 partitions, B owning ``t-0, t-1``: A comes first in Kafka's member order,
-    so A gets the extra partition; B keeps ``t-0`` and A gets ``t-1`` and ``t-2``."""
+    Two members A and B of ``t`` with 3 partitions, B owning ``t-0, t-1``: B keeps both (it owns the one extra
+    partition there is to claim) and A gets ``t-2``."""
     if not members:
         return {}
     topics = _Topics(members, partitions_per_topic, topic_ids)
@@ -209,10 +211,12 @@ def uniform_assign(members: Mapping[str, MemberSpec], partitions_per_topic: Mapp
 
 def _uniform_homogeneous(members: Mapping[str, MemberSpec], order: list[str],
                          topics: _Topics) -> dict[str, list[TopicPartition]]:
-    """``UniformHomogeneousAssignmentBuilder``: the first ``P % M`` members in Kafka's order get one partition over
-    ``P // M``; each member keeps its partitions up to its quota in its assignment's iteration order; the
-    partitions nobody holds (topics in ``HashSet`` order) and then the ones cut off go to the members under quota,
-    in member order."""
+    """``UniformHomogeneousAssignmentBuilder`` as of Kafka 4.1 (KAFKA-18688): every member may keep ``P // M``
+    partitions, in its assignment's iteration order, and one more while fewer than ``P % M`` members have claimed an
+    extra partition, a claim it keeps only if it owns that many. Partitions past a quota are cut off. Then the
+    extra partitions nobody claimed go to the last members still under quota (member order, from the end), and the
+    members under quota fill up, in member order, from the partitions nobody holds (topics in ``HashSet`` order)
+    followed by the ones cut off."""
     subscribed = members[order[0]].subscribed_topics
     claims = _claims(members, order, topics)
     taken = {tp for m in order for tp in claims[m]}
@@ -222,12 +226,13 @@ def _uniform_homogeneous(members: Mapping[str, MemberSpec], order: list[str],
                   if TopicPartition(t, p) not in taken]
     min_quota, extra = divmod(sum(topics.counts[t] for t in topic_order), len(order))
     target: dict[str, list[TopicPartition]] = {}
-    unfilled: list[tuple[str, int]] = []
-    for i, m in enumerate(order):
-        quota = min_quota + (1 if i < extra else 0)
-        mine = claims[m]
+    unfilled: list[str] = []                   # Kafka's MemberWithRemainingQuota list, with room in `room`
+    room: dict[str, int] = {}
+    for m in order:
+        with_extra = extra > 0
+        quota = min_quota + with_extra
         by_topic: dict[str, list[TopicPartition]] = {}
-        for tp in mine:
+        for tp in claims[m]:
             by_topic.setdefault(tp.topic, []).append(tp)
         kept: list[TopicPartition] = []
         for partitions in by_topic.values():
@@ -236,12 +241,19 @@ def _uniform_homogeneous(members: Mapping[str, MemberSpec], order: list[str],
             unassigned.extend(partitions[quota:])
             quota -= min(quota, len(partitions))
         target[m] = kept
-        if quota > 0:
-            unfilled.append((m, quota))
+        if quota > 0 and with_extra:
+            quota, with_extra = quota - 1, False          # not full: the extra partition is left for another
+        if quota == 0 and with_extra:
+            extra -= 1                                    # full with the extra partition: claimed
+        if quota > 0 or (extra > 0 and not with_extra):
+            unfilled.append(m)
+            room[m] = quota
+    for m in unfilled[max(0, len(unfilled) - extra):] if extra > 0 else ():
+        room[m] += 1                                      # the unclaimed extras, to the last unfilled members
     position = 0
-    for m, room in unfilled:
-        target[m].extend(unassigned[position:position + room])
-        position += room
+    for m in unfilled:
+        target[m].extend(unassigned[position:position + room[m]])
+        position += room[m]
     if position < len(unassigned):
         raise AssertionError("uniform assignor left partitions unassigned (a bug in kafkalab)")
     return target

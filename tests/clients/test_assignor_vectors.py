@@ -69,7 +69,7 @@ def expect(**per_member: Iterable[TopicPartition]) -> dict[str, frozenset[TopicP
     return {m: frozenset(parts) for m, parts in per_member.items()}
 
 
-# ---- AbstractStickyAssignorTest ----------------------------------------------------------------------------------------
+# ---- AbstractStickyAssignorTest ------------------------------------------------------------------------------------
 
 @BOTH
 def test_one_consumer_one_topic(name: str) -> None:                  # testOneConsumerOneTopic
@@ -102,7 +102,8 @@ def test_two_consumers_one_topic_two_partitions(name: str) -> None:  # testTwoCo
 
 
 @BOTH
-def test_multiple_consumers_mixed_topic_subscriptions(name: str) -> None:   # testMultipleConsumersMixedTopicSubscriptions
+def test_multiple_consumers_mixed_topic_subscriptions(name: str) -> None:
+    # testMultipleConsumersMixedTopicSubscriptions
     g = Group(name)
     g.plain("consumer1", "topic1")
     g.plain("consumer2", "topic1", "topic2")
@@ -233,7 +234,8 @@ def test_partitions_transferring_ownership_include_the_partition_claimed_by_mult
 
 
 @BOTH
-def test_ensure_partitions_assigned_to_highest_generation(name: str) -> None:   # testEnsurePartitionsAssignedToHighestGeneration
+def test_ensure_partitions_assigned_to_highest_generation(name: str) -> None:
+    # testEnsurePartitionsAssignedToHighestGeneration
     g = Group(name)
     topics = ["topic", "topic2", "topic3"]
     g.v2("consumer1", topics, [tp("topic", 0), tp("topic2", 0), tp("topic3", 0)], 10)
@@ -269,7 +271,7 @@ def test_owned_partitions_are_invalidated_for_consumer_with_multiple_generation(
         consumer2=[tp("topic", 2), tp("topic2", 2), tp("topic2", 0)])
 
 
-# ---- StickyAssignorTest and CooperativeStickyAssignorTest --------------------------------------------------------------
+# ---- StickyAssignorTest and CooperativeStickyAssignorTest ----------------------------------------------------------
 
 @pytest.mark.parametrize(("name", "count", "consumer1", "consumer3"), [
     ("sticky", 3, [1], [0]), ("sticky", 4, [1, 3], [0]),
@@ -289,8 +291,9 @@ def test_all_consumers_have_owned_partition_invalidated_when_claimed_by_multiple
                                                 consumer3=[tp("topic", p) for p in consumer3])
 
 
-def test_sticky_assignor_with_old_version_subscriptions() -> None:   # StickyAssignorTest.testAssignorWithOldVersionSubscriptions
-    # v0 carries the owned partitions in user data only, v1 in both: the eager assignor reads user data either way
+def test_sticky_assignor_with_old_version_subscriptions() -> None:
+    # StickyAssignorTest.testAssignorWithOldVersionSubscriptions: v0 carries the owned partitions in user data only,
+    # v1 in both; the eager assignor reads user data either way
     g = Group("sticky")
     g.subs["consumer1"] = Subscription(("topic1",), StickyUserData((tp("topic1", 0),), GENERATION))
     g.subs["consumer2"] = Subscription(("topic1",), StickyUserData((tp("topic1", 1),), GENERATION), (tp("topic1", 1),))
