@@ -1,7 +1,8 @@
 """Kafka's own expectations for the ``uniform`` server assignor, ported as data: the homogeneous builder's vectors
 (``UniformHomogeneousAssignmentBuilderTest`` as of Kafka 4.1, after KAFKA-18688 changed who gets the extra
 partitions; three cases differ from 4.0's ``OptimizedUniformAssignmentBuilderTest``, noted below) and the
-heterogeneous builder's (``UniformHeterogeneousAssignmentBuilderTest``). Each case names the Kafka test it comes from.
+heterogeneous builder's (``UniformHeterogeneousAssignmentBuilderTest``), and ``CommonAssignorTests``' stickiness check.
+Each case names the Kafka test it comes from.
 
 Kafka's tests use fixed topic ids (below) and member ids "A", "B", "C" in a ``TreeMap``, which for these one-letter
 ids is also Java ``HashMap`` order. Where a test builds a member's current assignment with ``LinkedHashMap``, the
@@ -134,3 +135,16 @@ def test_kafka_member_order_is_java_hashmap_order() -> None:
     # 17 ids grow the table to 32 buckets: "`" (96) moves to bucket 0, ahead of "P" (80, bucket 16)
     ids = [chr(c) for c in range(ord("P"), ord("P") + 17)]
     assert kafka_member_order(ids)[:3] == ["`", "P", "Q"]
+
+
+@pytest.mark.parametrize("heterogeneous", [False, True], ids=["homogeneous", "heterogeneous"])
+@pytest.mark.parametrize("ids", [TOPIC_IDS, None], ids=["kafka-ids", "name-derived-ids"])
+def test_reassignment_stickiness(heterogeneous: bool, ids: dict[str, str] | None) -> None:
+    # CommonAssignorTests.testReassignmentStickiness (Kafka 4.1): A, B, C on topics of 2, 5 and 7 partitions; fed
+    # its own result, the assignor gives it back unchanged
+    counts = {"t1": 2, "t2": 5, "t3": 7}
+    fresh = {m: member("t1 t2 t3") for m in "ABC"}
+    first = uniform_assign(fresh, counts, ids, heterogeneous=heterogeneous)
+    assert sorted(len(p) for p in first.values()) == [4, 5, 5]
+    again = {m: MemberSpec(frozenset(counts), first[m]) for m in "ABC"}
+    assert uniform_assign(again, counts, ids, heterogeneous=heterogeneous) == first
