@@ -364,7 +364,8 @@ class Cluster(World):
         return None if reg.leader < 0 else reg.leader
 
     def describe_topic(self, name: str) -> pd.DataFrame:
-        """One row per partition: partition, leader, leader_epoch, replicas, isr, high_watermark, log_end_offset.
+        """One row per partition: partition, leader, leader_epoch, replicas, isr, high_watermark, log_end_offset, elr,
+        last_known_elr (KIP-966's eligible leader replicas, empty unless ``eligible.leader.replicas.version`` is 1).
 
         Leadership, replicas and ISR come from the metadata image; the high watermark and log end offset from the
         leader's replica (None while the partition is offline or its leader is down).
@@ -384,9 +385,26 @@ class Cluster(World):
                 hw, leo = part.high_watermark, part.log.log_end_offset
             rows.append({"partition": p, "leader": reg.leader if reg.leader >= 0 else None,
                          "leader_epoch": reg.leader_epoch, "replicas": list(reg.replicas), "isr": list(reg.isr),
-                         "high_watermark": hw, "log_end_offset": leo})
+                         "high_watermark": hw, "log_end_offset": leo,
+                         "elr": list(reg.eligible_leader_replicas or ()), "last_known_elr": list(reg.last_known_elr or ())})
         return pd.DataFrame(rows, columns=["partition", "leader", "leader_epoch", "replicas", "isr",
-                                           "high_watermark", "log_end_offset"])
+                                           "high_watermark", "log_end_offset", "elr", "last_known_elr"])
+
+    def features(self) -> pd.DataFrame:
+        """The feature levels in force, as ``kafka-features describe`` lists them: one row per feature (feature,
+        supported_min, supported_max, finalized_level; ``version`` names a metadata.version level, "4.3-IV0").
+        Finalized levels come from the metadata image (``FeatureLevelRecord``); a feature without one is at 0;
+        ``kraft.version`` is 0 (static voters). See :mod:`kafkalab.metadata.features`."""
+        from kafkalab.metadata import features as kf
+
+        finalized = self.image().features
+        rows = []
+        for name in kf.FEATURE_NAMES:
+            lo, hi = kf.supported_range(name)
+            level = finalized.get(name, 0)
+            rows.append({"feature": name, "supported_min": lo, "supported_max": hi, "finalized_level": level,
+                         "version": kf.metadata_version_name(level) if name == kf.METADATA_VERSION and level else None})
+        return pd.DataFrame(rows, columns=["feature", "supported_min", "supported_max", "finalized_level", "version"])
 
     def replicas(self, topic: str, partition: int) -> pd.DataFrame:
         """Every replica of one partition as its broker sees it: broker, role, leader_epoch, log_end_offset,

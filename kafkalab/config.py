@@ -454,6 +454,30 @@ _TABLE: tuple[ConfigKey, ...] = (
     ConfigKey("broker", "unclean.leader.election.enable", BOOL, False,
               "Let an out-of-sync replica become leader when no ISR member is alive (may lose committed data).",
               None, HIGH),
+    # ---- broker: format-time feature levels (kafka-storage format --release-version / --feature; KIP-1022) ----
+    # Not server.properties keys in Kafka: a Cluster is format plus start, so its config carries the format choice.
+    # None = the default of the modelled release (kafkalab.metadata.features: which Kafka release each default is from).
+    ConfigKey("broker", "metadata.version", STRING, None,
+              "Feature level the cluster is formatted at, as --release-version takes it: a release ('4.1') or a "
+              "level name ('4.1-IV1'); null = 4.3-IV0, the latest Kafka 4 release.", NonEmpty(), HIGH),
+    ConfigKey("broker", "eligible.leader.replicas.version", SHORT, None,
+              "Format-time level of KIP-966 eligible leader replicas (0 off, 1 on); null = the release's default "
+              "(1 from metadata.version 4.1-IV0, 0 before).", Range(0, 1), MEDIUM),
+    ConfigKey("broker", "group.version", SHORT, None,
+              "Format-time level of the KIP-848 group protocol; null = the release's default (1 from 4.0-IV0).",
+              Range(0, 1), LOW),
+    ConfigKey("broker", "transaction.version", SHORT, None,
+              "Format-time level of KIP-890 transactions; null = the release's default (2 from 4.0-IV2).",
+              Range(0, 2), LOW),
+    ConfigKey("broker", "share.version", SHORT, None,
+              "Format-time level of KIP-932 share groups (recorded, not modelled); null = 1 from 4.2-IV0.",
+              Range(0, 1), LOW),
+    ConfigKey("broker", "streams.version", SHORT, None,
+              "Format-time level of the KIP-1071 streams group protocol (recorded, not modelled); null = 1 from "
+              "4.2-IV1.", Range(0, 1), LOW),
+    ConfigKey("broker", "kraft.version", SHORT, None,
+              "Format-time KRaft version; kafkalab's quorum has static voters, so only 0 (KIP-853's 1 is refused).",
+              Range(0, 1), LOW),
     ConfigKey("broker", "auto.leader.rebalance.enable", BOOL, True,
               "Periodically move leadership back to the preferred (first) replica.", None, HIGH),
     ConfigKey("broker", "leader.imbalance.check.interval.seconds", LONG, 300,

@@ -6,7 +6,9 @@ How it works.
 
 - Registration gives a broker epoch = the offset of its RegisterBrokerRecord; a broker starts fenced; a different
   incarnation while the old session is valid gets DUPLICATE_BROKER_REGISTRATION; a re-registration first takes the
-  broker out of every ISR (``handleBrokerUncleanShutdown``).
+  broker out of every ISR, and with KIP-966's ELR on a new incarnation out of every ELR too
+  (``handleBrokerShutdown`` with ``isCleanShutdown=false``: kafkalab's brokers keep no clean-shutdown file, so no
+  restart can prove ``previousBrokerEpoch``).
 - Heartbeat times are soft state of the active controller only (:class:`~kafkalab.controller.heartbeats.
   BrokerHeartbeatManager`, built in :meth:`ClusterControlManager.activate`, dropped on deactivation). A newly active
   controller starts every registered broker's session afresh, so a broker that died just before a failover is
@@ -146,7 +148,11 @@ class ClusterControlManager:
                 "DUPLICATE_BROKER_REGISTRATION", error_message="Another broker is registered with that broker id.",
                 correlation_id=req.correlation_id))
             return
-        records: list[MetadataRecord] = [] if existing is None else ctl.replication_control.isr_removal(req.broker_id)
+        # handleBrokerShutdown: a new incarnation cannot prove a clean shutdown (no previousBrokerEpoch here), so with
+        # ELR on it also leaves every ELR; without ELR (or the same incarnation) it only leaves the ISRs.
+        new_incarnation = existing is not None and existing.incarnation_id != req.incarnation_id
+        records: list[MetadataRecord] = [] if existing is None else ctl.replication_control.isr_removal(
+            req.broker_id, unclean_shutdown=new_incarnation)
         broker_epoch = ctl._next_write_offset + len(records)
         records.append(RegisterBrokerRecord(req.broker_id, broker_epoch, req.incarnation_id, req.rack, fenced=True))
         if ctl._write(records, now_ms) is None:

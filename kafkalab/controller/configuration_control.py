@@ -8,6 +8,9 @@ way. A resource whose operations all pass gets its records; one failing operatio
 (INVALID_CONFIG, or INVALID_REQUEST for an unknown operation) and nothing of it is written. ``validate_only`` checks
 without writing. The records of all resources go in one write; the response waits for its commit.
 
+Setting or deleting a topic's ``min.insync.replicas`` clears the ELR and last-known ELR of its partitions when KIP-966
+is on (Kafka cleans the ELR state on any min ISR change).
+
 ``unclean.leader.election.enable`` is looked up per topic: the topic's override, else the controller's config
 (``uncleanLeaderElectionEnabledForTopic``). Turning it on for a topic elects leaders for that topic's leaderless
 partitions right after the config records are written (Kafka leaves it to its scheduled ``maybeElectUncleanLeaders``).
@@ -59,6 +62,7 @@ class ConfigurationControlManager:
         results = []
         records: list[MetadataRecord] = []
         unclean_topics: list[str] = []
+        min_isr_topics: list[str] = []
         topic_keys = config_keys("topic")
         for res in req.resources:
             def result(error: str, message: str | None = None, res: cm.AlterConfigsResource = res
@@ -102,9 +106,15 @@ class ConfigurationControlManager:
                 records.extend(res_records)
                 if any(getattr(r, "name", None) == "unclean.leader.election.enable" for r in res_records):
                     unclean_topics.append(res.resource_name)
+                if any(getattr(r, "name", None) == "min.insync.replicas" for r in res_records):
+                    min_isr_topics.append(res.resource_name)
         if records:
             if ctl._write(records, now_ms) is None:
                 return
+            # A new min.insync.replicas invalidates the ELRs computed against the old one (KIP-966).
+            for name in min_isr_topics:
+                if ctl._write(ctl.replication_control.clear_elr(name), now_ms) is None:
+                    return
             # Enabling unclean election on a topic elects leaders for its offline partitions right away.
             for name in unclean_topics:
                 if (self.unclean_leader_election_enabled(name)

@@ -34,8 +34,13 @@ session deadline; the cluster manager), ``noop`` (a NoOpRecord when nothing was 
 ``metadata.max.idle.interval.ms``, KIP-835) and ``rebalance`` (preferred-leader election every
 ``leader.imbalance.check.interval.seconds`` when ``auto.leader.rebalance.enable``; the replication manager).
 
-Simplifications: no reassignments, directories, features (hence no ``FeatureControlManager``), ACLs, quotas or
-delegation tokens; dynamic configs are topic configs only. Each manager's docstring names its own.
+Feature levels (KIP-584, KIP-1022): the controller is formatted with :func:`~kafkalab.metadata.features.
+bootstrap_features` (from its config) and, activating on an empty log, writes them as ``FeatureLevelRecord`` rows
+before anything else, as Kafka's first active controller writes the bootstrap checkpoint's records. There is no
+``FeatureControlManager``: no UpdateFeatures, so levels stay as formatted; managers read them from the image.
+
+Simplifications: no reassignments, directories, feature upgrades, ACLs, quotas or delegation tokens; dynamic
+configs are topic configs only. Each manager's docstring names its own.
 """
 from __future__ import annotations
 
@@ -53,8 +58,9 @@ from kafkalab.controller.placement import StripedReplicaPlacer
 from kafkalab.controller.producer_id_control import ProducerIdControlManager
 from kafkalab.controller.replication_control import ReplicationControlManager
 from kafkalab.errors import InvariantViolation
+from kafkalab.metadata.features import METADATA_VERSION, bootstrap_features
 from kafkalab.metadata.image import MetadataImage
-from kafkalab.metadata.records import MetadataRecord, NoOpRecord
+from kafkalab.metadata.records import FeatureLevelRecord, MetadataRecord, NoOpRecord
 from kafkalab.protocol import admin as cm
 from kafkalab.protocol.controller import (
     AllocateProducerIdsRequest,
@@ -101,6 +107,8 @@ class QuorumController:
         self.session_timeout_ms = float(self.config["broker.session.timeout.ms"])
         self.idle_interval_ms = float(self.config["metadata.max.idle.interval.ms"])
         self.imbalance_interval_ms = float(self.config["leader.imbalance.check.interval.seconds"]) * 1000.0
+        #: the finalized feature levels this cluster is formatted with (raises ConfigError for a bad choice)
+        self.bootstrap_features = bootstrap_features(self.config)
         self.image = MetadataImage()
         self.active = False
         self.activated_at_ms: float | None = None
@@ -177,6 +185,16 @@ class QuorumController:
         self.port.set_timer("noop", now_ms + self.idle_interval_ms)
         if self.config["auto.leader.rebalance.enable"]:
             self.port.set_timer("rebalance", now_ms + self.imbalance_interval_ms)
+        if METADATA_VERSION not in self.image.features:
+            self._write(self._bootstrap_records(), now_ms)
+
+    def _bootstrap_records(self) -> list[MetadataRecord]:
+        """The bootstrap records of an empty log (``ActivationRecordsGenerator.recordsForEmptyLog``): one
+        ``FeatureLevelRecord`` per finalized feature, ``metadata.version`` first; level 0 is not written and
+        ``kraft.version`` lives in the Raft log, not here."""
+        levels = self.bootstrap_features
+        names = [METADATA_VERSION] + [n for n in levels if n not in (METADATA_VERSION, "kraft.version")]
+        return [FeatureLevelRecord(n, levels[n]) for n in names if levels[n] > 0]
 
     def deactivate(self, now_ms: float) -> None:
         """Leadership lost: drop the uncommitted state and fail the waiting requests with NOT_CONTROLLER."""

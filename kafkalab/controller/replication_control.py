@@ -8,9 +8,14 @@ that the controller writes; an answer waits for the commit of what was written.
   (``PartitionChangeBuilder``): it keeps a valid leader, else elects the first ISR member in replica order that is
   unfenced and not shutting down; unclean election (the first live replica, ISR set to it alone, leader recovery
   state RECOVERING) only when the topic's, else the controller's, ``unclean.leader.election.enable`` is true. A
-  broker that is fenced, shuts down or re-registers leaves every ISR unless it would empty it (KIP-966's eligible
-  leader replicas are off, so an ISR is never emptied: the last member stays and the partition goes offline with
-  leader -1); a broker that is unfenced gets the leaderless partitions it may lead. Leader epochs bump on every
+  broker that is fenced, shuts down or re-registers leaves every ISR. With KIP-966's eligible leader replicas off
+  (``eligible.leader.replicas.version=0``) an ISR is never emptied: the last member stays and the partition goes
+  offline with leader -1. With them on (the 4.1+ default), the ISR may empty; replicas that leave an ISR smaller
+  than the topic's effective ``min.insync.replicas`` become ELR and may lead later; a re-registration is an unclean
+  shutdown (kafkalab's brokers send no ``previousBrokerEpoch``, so, as Kafka does for a broker that cannot prove a
+  clean shutdown, the controller assumes one), which also takes the broker out of every ELR
+  (``handleBrokerShutdown``); a change of a topic's ``min.insync.replicas`` clears its ELRs. A broker that is
+  unfenced gets the leaderless partitions it may lead. Leader epochs bump on every
   leader change (``PartitionRegistration.merge``), not on an ISR shrink (Kafka >= 3.6). Which brokers may lead or
   join an ISR is the cluster's answer (``ClusterControlManager.isActive``).
 - AlterPartition (KIP-497) checks broker epoch, leader epoch, partition epoch and eligibility
@@ -35,8 +40,8 @@ Kafka's KRaft controller does).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from kafkalab.config import resolve
 from kafkalab.controller.partition_change import (
@@ -46,12 +51,15 @@ from kafkalab.controller.partition_change import (
     validate_topic_name,
 )
 from kafkalab.errors import ConfigError, InvalidReplicationFactorError
+from kafkalab.metadata.features import elr_enabled
+from kafkalab.metadata.image import PartitionRegistration
 from kafkalab.metadata.records import (
     LEADER_RECOVERY_RECOVERED,
     LEADER_RECOVERY_RECOVERING,
     NO_CHANGE,
     NO_LEADER,
     MetadataRecord,
+    PartitionChangeRecord,
     PartitionRecord,
     RemoveTopicRecord,
     TopicRecord,
@@ -83,11 +91,38 @@ class ReplicationControlManager:
         unclean = self.controller.configuration_control.unclean_leader_election_enabled(topic)
         return cm.ELECTION_UNCLEAN if unclean else ELECTION_ONLINE
 
-    def isr_removal(self, broker_id: int) -> list[MetadataRecord]:
-        """``generateLeaderAndIsrUpdates(brokerToRemove=broker_id)``: leave every ISR (unless it would empty it) and
-        move leadership to another ISR member (or to none)."""
+    def elr_enabled(self) -> bool:
+        """KIP-966 is on (``isElrEnabled``): the finalized ``eligible.leader.replicas.version`` is 1."""
+        return elr_enabled(self.controller.working.features)
+
+    def effective_min_isr(self, topic: str, replication_factor: int) -> int:
+        """``getTopicEffectiveMinIsr``: the topic's ``min.insync.replicas`` (its override, else the controller's
+        config), capped at the replication factor."""
+        ctl = self.controller
+        override = ctl.working.configs.get(("topic", topic), {}).get("min.insync.replicas")
+        min_isr = int(ctl.config["min.insync.replicas"]) if override is None else int(override)
+        return min(min_isr, replication_factor)
+
+    def _change(self, name: str, topic_id: str, pid: int, part: PartitionRegistration, acceptable: Callable[[int], bool],
+                elr: bool, **kwargs: Any) -> PartitionChangeRecord | None:
+        """``build_partition_change`` with the ELR switch and, when it is on, the topic's effective min ISR."""
+        if elr:
+            kwargs["elr"] = True
+            kwargs["min_isr"] = self.effective_min_isr(name, len(part.replicas))
+        return build_partition_change(topic_id, pid, part, acceptable, **kwargs)
+
+    def isr_removal(self, broker_id: int, *, unclean_shutdown: bool = False) -> list[MetadataRecord]:
+        """``generateLeaderAndIsrUpdates(brokerToRemove=broker_id)``: leave every ISR and move leadership to another
+        ISR member (or to none). Without ELR the last ISR member stays; with ELR the ISR may empty and the replicas
+        that leave an ISR below min ISR join the ELR.
+
+        ``unclean_shutdown`` (``handleBrokerShutdown`` with ELR on and a restart that cannot prove a clean shutdown,
+        Kafka's ``brokerWithUncleanShutdown``): the broker also leaves every ELR, since its log may have lost records
+        it had acknowledged."""
         ctl = self.controller
         is_active = ctl.cluster_control.is_active
+        elr = self.elr_enabled()
+        unclean = unclean_shutdown and elr
         records: list[MetadataRecord] = []
 
         def acceptable(b: int) -> bool:
@@ -96,21 +131,24 @@ class ReplicationControlManager:
         for name, topic in ctl.working.topics.items():
             election: str | None = None
             for pid, part in topic.partitions.items():
-                if broker_id not in part.isr and part.leader != broker_id:
+                if broker_id not in part.isr and part.leader != broker_id and not (
+                        unclean and broker_id in (part.eligible_leader_replicas or ())):
                     continue
                 if election is None:
                     election = self.election_for(name)
                 target = tuple(r for r in part.isr if r != broker_id)
-                change = build_partition_change(topic.topic_id, pid, part, acceptable, target_isr=target,
-                                                election=election)
+                change = self._change(name, topic.topic_id, pid, part, acceptable, elr, target_isr=target,
+                                      election=election, unclean_shutdown=(broker_id,) if unclean else ())
                 if change is not None:
                     records.append(change)
         return records
 
     def elect_leaderless(self, only_topic: str | None = None) -> list[MetadataRecord]:
-        """Elect leaders for partitions without one (``handleBrokerUnfenced``; unclean where the topic allows it)."""
+        """Elect leaders for partitions without one (``handleBrokerUnfenced``; unclean where the topic allows it;
+        with ELR, an unfenced ELR member or the last known leader when the ISR is empty)."""
         ctl = self.controller
         is_active = ctl.cluster_control.is_active
+        elr = self.elr_enabled()
         records: list[MetadataRecord] = []
         for name, topic in ctl.working.topics.items():
             if only_topic is not None and name != only_topic:
@@ -121,10 +159,20 @@ class ReplicationControlManager:
                     continue
                 if election is None:
                     election = self.election_for(name)
-                change = build_partition_change(topic.topic_id, pid, part, is_active, election=election)
+                change = self._change(name, topic.topic_id, pid, part, is_active, elr, election=election)
                 if change is not None:
                     records.append(change)
         return records
+
+    def clear_elr(self, topic: str) -> list[MetadataRecord]:
+        """``min.insync.replicas`` of ``topic`` changed: the ELR was computed against the old value, so every
+        partition's ELR and last-known ELR are cleared (Kafka 4.x: "ELR state will be cleaned" on a min ISR
+        change, ``getPartitionElrUpdatesForConfigChanges``)."""
+        t = self.controller.working.topics.get(topic)
+        if t is None or not self.elr_enabled():
+            return []
+        return [PartitionChangeRecord(t.topic_id, pid, eligible_leader_replicas=(), last_known_elr=())
+                for pid, part in t.partitions.items() if part.eligible_leader_replicas or part.last_known_elr]
 
     def balance_leaders(self, now_ms: float) -> None:
         """Preferred-leader election for every partition whose preferred replica is a valid leader but does not
@@ -137,8 +185,8 @@ class ReplicationControlManager:
                 preferred = part.replicas[0]
                 if part.leader == preferred or preferred not in part.isr or not is_active(preferred):
                     continue
-                change = build_partition_change(topic.topic_id, pid, part, is_active,
-                                                election=cm.ELECTION_PREFERRED)
+                change = self._change(topic.name, topic.topic_id, pid, part, is_active, self.elr_enabled(),
+                                      election=cm.ELECTION_PREFERRED)
                 if change is not None:
                     records.append(change)
         if records:
@@ -167,9 +215,9 @@ class ReplicationControlManager:
             if error == NONE:
                 topic = working.topics[item.topic]
                 part = topic.partitions[item.partition]
-                change = build_partition_change(topic.topic_id, item.partition, part, is_active,
-                                                target_isr=item.new_isr,
-                                                leader_recovery_state=item.leader_recovery_state)
+                change = self._change(item.topic, topic.topic_id, item.partition, part, is_active,
+                                      self.elr_enabled(), target_isr=item.new_isr,
+                                      leader_recovery_state=item.leader_recovery_state)
                 if change is not None:
                     records.append(change)
             outcome.append((item, error))
@@ -439,7 +487,8 @@ class ReplicationControlManager:
                     results.append(cm.PartitionElectionResult(name, pid, "ELECTION_NOT_NEEDED",
                                                               "Leader election not needed for topic partition."))
                 continue
-            change = build_partition_change(topic.topic_id, pid, part, is_active, election=req.election_type)
+            change = self._change(name, topic.topic_id, pid, part, is_active, self.elr_enabled(),
+                                  election=req.election_type)
             new_leader = part.leader if change is None or change.leader == NO_CHANGE else change.leader
             if req.election_type == cm.ELECTION_PREFERRED and new_leader != part.replicas[0]:
                 results.append(cm.PartitionElectionResult(name, pid, "PREFERRED_LEADER_NOT_AVAILABLE",

@@ -21,6 +21,7 @@ from kafkalab.metadata.records import (
     NO_LEADER,
     BrokerRegistrationChangeRecord,
     ConfigRecord,
+    FeatureLevelRecord,
     FenceBrokerRecord,
     NoOpRecord,
     PartitionChangeRecord,
@@ -113,10 +114,11 @@ _NOTHING = Change()
 
 
 class MetadataImage:
-    """Brokers, topics, partitions, configs and the producer-id block, as of log ``offset``."""
+    """Brokers, topics, partitions, configs, finalized features and the producer-id block, as of log ``offset``."""
 
     def __init__(self) -> None:
         self.offset = -1
+        self.features: dict[str, int] = {}                           # finalized feature levels (FeatureLevelRecord)
         self.brokers: dict[int, BrokerRegistration] = {}
         self.topics: dict[str, TopicImage] = {}
         self.topic_names: dict[str, str] = {}                        # topic id -> name
@@ -139,6 +141,7 @@ class MetadataImage:
         """An independent copy (registrations are immutable, so only the containers are copied)."""
         other = MetadataImage()
         other.offset = self.offset
+        other.features = dict(self.features)
         other.brokers = dict(self.brokers)
         other.topics = {name: TopicImage(t.name, t.topic_id, dict(t.partitions)) for name, t in self.topics.items()}
         other.topic_names = dict(self.topic_names)
@@ -150,7 +153,7 @@ class MetadataImage:
     def state(self) -> tuple[Any, ...]:
         """Everything the image holds except bookkeeping (``records_applied``), for comparing two images."""
         return (self.offset, self.brokers, {n: (t.topic_id, t.partitions) for n, t in self.topics.items()},
-                self.configs, self.next_producer_id)
+                self.configs, self.next_producer_id, self.features)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, MetadataImage) and self.state() == other.state()
@@ -230,6 +233,12 @@ class MetadataImage:
             return Change(configs=(key,))
         if kind is ProducerIdsRecord:
             self.next_producer_id = record.next_producer_id
+            return _NOTHING
+        if kind is FeatureLevelRecord:
+            if record.feature_level == 0:
+                self.features.pop(record.name, None)
+            else:
+                self.features[record.name] = record.feature_level
             return _NOTHING
         raise InvariantViolation(f"cannot replay {kind.__name__}: not a metadata record")
 

@@ -4,7 +4,7 @@ Every change to the cluster's metadata is one of these frozen records, appended 
 controller and replayed, in log order, by every controller and broker into a
 :class:`~kafkalab.metadata.image.MetadataImage`. Names and fields follow Kafka's ``metadata/src/main/resources/
 common/metadata/*Record.json`` in snake case; what kafkalab does not model (directories, listeners' endpoints,
-features, ACLs, delegation tokens, SCRAM) is left out.
+ACLs, delegation tokens, SCRAM) is left out.
 
 Conventions: ``leader = -1`` means no leader (``NO_LEADER``); a ``PartitionChangeRecord`` field left ``None`` is
 unchanged (Kafka's tagged fields with defaults), ``NO_CHANGE`` for ints. Each record knows its serialized size
@@ -19,7 +19,7 @@ __all__ = [
     "NO_LEADER", "NO_CHANGE", "MetadataRecord", "RegisterBrokerRecord", "UnregisterBrokerRecord",
     "BrokerRegistrationChangeRecord", "FenceBrokerRecord", "UnfenceBrokerRecord", "TopicRecord", "PartitionRecord",
     "PartitionChangeRecord", "RemoveTopicRecord", "ConfigRecord", "NoOpRecord", "ProducerIdsRecord",
-    "record_size_bytes", "LEADER_RECOVERY_RECOVERED", "LEADER_RECOVERY_RECOVERING",
+    "FeatureLevelRecord", "record_size_bytes", "LEADER_RECOVERY_RECOVERED", "LEADER_RECOVERY_RECOVERING",
 ]
 
 NO_LEADER = -1
@@ -117,7 +117,7 @@ class PartitionRecord(MetadataRecord):
     removing_replicas: tuple[int, ...] = ()
     adding_replicas: tuple[int, ...] = ()
     leader_recovery_state: int = LEADER_RECOVERY_RECOVERED
-    eligible_leader_replicas: tuple[int, ...] | None = None   # KIP-966 (not used unless enabled)
+    eligible_leader_replicas: tuple[int, ...] | None = None   # KIP-966 (only with eligible.leader.replicas.version)
     last_known_elr: tuple[int, ...] | None = None
 
 
@@ -166,3 +166,12 @@ class ProducerIdsRecord(MetadataRecord):
     broker_id: int
     broker_epoch: int
     next_producer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureLevelRecord(MetadataRecord):
+    """A finalized feature level (Kafka's ``FeatureLevelRecord``: ``Name``, ``FeatureLevel``; level 0 removes the
+    feature). The bootstrap records of a new cluster (:mod:`kafkalab.metadata.features`)."""
+
+    name: str
+    feature_level: int

@@ -8,8 +8,8 @@ SESSION_MS = 9_000
 HEARTBEAT_MS = 2_000
 
 
-def booted(seed: int = 11) -> ControlPlane:
-    cp = ControlPlane(seed=seed)
+def booted(seed: int = 11, config: dict[str, object] | None = None) -> ControlPlane:
+    cp = ControlPlane(seed=seed, config=config)
     cp.boot()
     assert cp.create_topic("t", partitions=6, replication_factor=3).error == "NONE"
     return cp
@@ -113,7 +113,7 @@ def test_controlled_shutdown_moves_leadership_before_the_broker_leaves() -> None
 
 
 def test_losing_all_brokers_but_one_leaves_last_isr_members_in_place() -> None:
-    cp = booted(seed=16)
+    cp = booted(seed=16, config={"eligible.leader.replicas.version": 0})
     cp.crash(1)
     cp.crash(2)
     fenced_at(cp, 1)
@@ -130,6 +130,28 @@ def test_losing_all_brokers_but_one_leaves_last_isr_members_in_place() -> None:
     assert cp.run_until(lambda: all(p.leader == 0 for p in cp.image().topics["t"].partitions.values()), 20_000)
     assert sorted(cp.image().unfenced_brokers()) == [0]
     assert set(BROKERS) == set(cp.image().brokers)
+
+
+def test_with_elr_losing_the_last_isr_member_empties_the_isr_and_its_return_is_an_unclean_recovery() -> None:
+    cp = booted(seed=16)                 # eligible.leader.replicas.version=1, min.insync.replicas=1
+    cp.crash(1)
+    cp.crash(2)
+    fenced_at(cp, 1)
+    fenced_at(cp, 2)
+    for part in cp.image().topics["t"].partitions.values():
+        assert part.isr == (0,) and part.leader == 0 and not part.eligible_leader_replicas
+    cp.crash(0)
+    fenced_at(cp, 0)
+    # The ISR empties; broker 0 was the last ISR member when the ISR fell below min ISR (1), so it is the ELR, and
+    # the last known leader.
+    for part in cp.image().topics["t"].partitions.values():
+        assert (part.isr, part.leader, part.eligible_leader_replicas, part.last_known_elr) == ((), -1, (0,), (0,))
+    # It restarts: a new incarnation cannot prove a clean shutdown, so it leaves the ELR; with ISR and ELR empty,
+    # the last known leader is elected once unfenced, as an unclean election (leader recovery RECOVERING).
+    cp.restart(0)
+    assert cp.run_until(lambda: all(p.leader == 0 for p in cp.image().topics["t"].partitions.values()), 20_000)
+    for part in cp.image().topics["t"].partitions.values():
+        assert (part.isr, part.eligible_leader_replicas, part.last_known_elr) == ((0,), (), ())
 
 
 def test_isolated_active_controller_is_replaced_and_no_broker_is_fenced() -> None:

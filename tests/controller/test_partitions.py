@@ -71,13 +71,27 @@ def shrink_to_leader(cp: ControlPlane, topic: str) -> tuple[int, int]:
 
 
 def test_without_unclean_election_a_partition_whose_isr_died_goes_offline() -> None:
-    cp = booted(seed=24)
+    cp = booted(seed=24, config={"eligible.leader.replicas.version": 0})
     cp.create_topic("t", 1, 2)
     leader, other = shrink_to_leader(cp, "t")
     cp.crash(leader)
     assert cp.run_until(lambda: cp.image().brokers[leader].fenced, 20_000)
     part = cp.partition("t")
     assert part.leader == -1 and part.isr == (leader,) and part.leader_epoch == 1
+    cp.run(5_000)
+    assert cp.partition("t").leader == -1          # the live out-of-sync replica is never elected
+
+
+def test_with_elr_the_dead_last_isr_member_is_kept_as_eligible_and_the_out_of_sync_replica_still_never_leads() -> None:
+    cp = booted(seed=24)                          # eligible.leader.replicas.version=1 (the 4.1+ default)
+    cp.create_topic("t", 1, 2)
+    leader, other = shrink_to_leader(cp, "t")
+    cp.crash(leader)
+    assert cp.run_until(lambda: cp.image().brokers[leader].fenced, 20_000)
+    part = cp.partition("t")
+    # The ISR empties; the last member was in it while the ISR was below min ISR: it is the ELR and last leader.
+    assert (part.leader, part.isr, part.eligible_leader_replicas, part.last_known_elr, part.leader_epoch) == \
+        (-1, (), (leader,), (leader,), 1)
     cp.run(5_000)
     assert cp.partition("t").leader == -1          # the live out-of-sync replica is never elected
 

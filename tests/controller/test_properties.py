@@ -26,7 +26,12 @@ def check(cp: ControlPlane, seen_epochs: dict[tuple[str, int], int]) -> None:
     image = cp.controller(active).image
     for name, topic in image.topics.items():
         for p, part in topic.partitions.items():
-            assert part.isr and set(part.isr) <= set(part.replicas), f"{name}-{p}: {part}"
+            # With KIP-966's ELR (on by default) the ISR may be empty, but only without a leader; ISR and ELR are
+            # disjoint sets of replicas.
+            elr = part.eligible_leader_replicas or ()
+            assert part.isr or part.leader == -1, f"{name}-{p}: {part}"
+            assert set(part.isr) <= set(part.replicas) and set(elr) <= set(part.replicas), f"{name}-{p}: {part}"
+            assert not set(part.isr) & set(elr), f"{name}-{p}: ISR and ELR overlap: {part}"
             if part.leader != -1:
                 assert part.leader in part.isr, f"{name}-{p}: leader outside the ISR: {part}"
                 assert not image.brokers[part.leader].fenced, f"{name}-{p}: fenced leader: {part}"

@@ -54,18 +54,27 @@ def commit_all(qc: QuorumController, port: FakeLog, now: float = 0.0) -> None:
 
 
 def active_controller() -> tuple[QuorumController, FakeLog]:
+    """An active controller on an empty log: it has written (and here committed) the bootstrap FeatureLevelRecords,
+    so the next record is at offset :data:`BOOT`."""
     port = FakeLog()
     qc = QuorumController(1, port, random.Random(0))
     qc.activate(0.0, 0)
+    assert len(port.log) == BOOT
+    commit_all(qc, port)
     return qc, port
+
+
+#: FeatureLevelRecords a new 4.3 cluster bootstraps with: metadata.version, eligible.leader.replicas.version,
+#: group.version, share.version, streams.version, transaction.version (kraft.version lives in the Raft log).
+BOOT = 6
 
 
 def test_a_request_is_answered_only_once_its_records_commit() -> None:
     qc, port = active_controller()
     qc.handle(7, cm.BrokerRegistrationRequest(0, "inc-0", correlation_id=1), 10.0)
-    assert port.sent == [] and len(port.log) == 1
+    assert port.sent == [] and len(port.log) == BOOT + 1
     commit_all(qc, port)
-    assert port.sent == [(7, cm.BrokerRegistrationResponse("NONE", broker_epoch=0, correlation_id=1))]
+    assert port.sent == [(7, cm.BrokerRegistrationResponse("NONE", broker_epoch=BOOT, correlation_id=1))]
 
 
 def test_an_inactive_controller_answers_not_controller() -> None:
@@ -87,11 +96,11 @@ def test_heartbeat_unfences_once_caught_up_to_the_registration() -> None:
     qc, port = active_controller()
     qc.handle(7, cm.BrokerRegistrationRequest(0, "inc-0", correlation_id=1), 0.0)
     commit_all(qc, port)
-    qc.handle(7, cm.BrokerHeartbeatRequest(0, 0, current_metadata_offset=-1, correlation_id=2), 5.0)
+    qc.handle(7, cm.BrokerHeartbeatRequest(0, BOOT, current_metadata_offset=BOOT - 1, correlation_id=2), 5.0)
     commit_all(qc, port)
     assert port.sent[-1][1] == cm.BrokerHeartbeatResponse("NONE", is_caught_up=False, is_fenced=True,
                                                           correlation_id=2)
-    qc.handle(7, cm.BrokerHeartbeatRequest(0, 0, current_metadata_offset=0, correlation_id=3), 10.0)
+    qc.handle(7, cm.BrokerHeartbeatRequest(0, BOOT, current_metadata_offset=BOOT, correlation_id=3), 10.0)
     commit_all(qc, port)
     assert port.sent[-1][1] == cm.BrokerHeartbeatResponse("NONE", is_caught_up=True, is_fenced=False,
                                                           correlation_id=3)
