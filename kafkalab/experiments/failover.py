@@ -29,7 +29,8 @@ process on a live host would reset its connections. A client learns of it only w
 the trials use ``request.timeout.ms=1000`` unless told otherwise (the notebook shows the default too).
 
 (b) **Durability** (:func:`durability_trial`, :func:`durability_matrix`): acks 0/1/all x ``min.insync.replicas`` 1/2 x
-``unclean.leader.election.enable`` off/on, under three fault schedules:
+``unclean.leader.election.enable`` off/on x ``eligible.leader.replicas.version`` 0/1 (KIP-966's eligible leader
+replicas: off is the Kafka 4.0 default, on the 4.1+ default), under four fault schedules:
 
 - ``isolation``: the leader is cut off from every other server for 12-20 s (past the 9 s session timeout, so a new
   leader is elected), clients still reach it, then the network heals (Jepsen 2013's partition; the faithfulness
@@ -42,6 +43,12 @@ the trials use ``request.timeout.ms=1000`` unless told otherwise (the notebook s
   other follower together (``lose_unflushed=True``: Kafka does not fsync per write) and all three restart. This loses
   acknowledged writes even with acks=all and min.insync.replicas=2: the case KIP-966 (eligible leader replicas) targets.
   The first crash comes 5-40 s into the run, so the 30 s OS writeback has flushed more or less of the log.
+- ``last_isr_power_loss``: KIP-966's own case. One follower crashes (the ISR shrinks to two), the other is cut off
+  from every server until it is fenced (the ISR is the leader alone: below ``min.insync.replicas=2`` acks=all writes
+  are refused and the HW stops); the lone leader runs on for 1-5 s, then loses power; the network heals and the
+  leader and the crashed follower restart. Without ELR the dead leader stays the ISR and is elected again with what
+  its disk kept; with ELR the cut-off follower, which left an ISR below min ISR holding every committed record, is
+  elected as soon as it is unfenced.
 
 Every duration marked as a range is drawn from the seed (stream ``experiment/durability``), so seeds differ in
 timing, not only in the simulation's own randomness.
@@ -52,6 +59,10 @@ history) but that are not in that final log; ``duplicates`` = values found more 
 history checker, after Jepsen's kafka workload) is run over the same history as a cross-check: ``lost_by_checker``
 counts its ``lost_write`` and ``unseen`` anomalies (the audit read the whole log, so an acknowledged value never read is
 lost); it cannot see acks=0 writes, whose offsets the client never learns.
+
+acks=0 writes are never acknowledged (the producer completes them with offset -1 as soon as they are sent), so they
+are counted apart: ``acknowledged`` and ``lost`` count acks=1/all writes only (0 for acks=0); ``unacknowledged`` is
+the number of acks=0 sends the producer completed and ``unacknowledged_missing`` how many of them the final log lacks.
 """
 from __future__ import annotations
 
@@ -77,7 +88,7 @@ __all__ = [
 #: Faults of the failover experiment.
 FAULTS: tuple[str, ...] = ("crash", "isolate", "controlled_shutdown")
 #: Fault schedules of the durability matrix.
-DURABILITY_FAULTS: tuple[str, ...] = ("isolation", "isr_shrink", "power_loss")
+DURABILITY_FAULTS: tuple[str, ...] = ("isolation", "isr_shrink", "power_loss", "last_isr_power_loss")
 #: The failover scenarios the notebook compares: name -> failover_trial keyword arguments.
 SCENARIOS: dict[str, dict[str, Any]] = {
     "crash, default 9 s session": {"fault": "crash", "session_timeout_ms": 9000, "heartbeat_interval_ms": 2000},
@@ -92,8 +103,8 @@ FAILOVER_COLUMNS: tuple[str, ...] = (
     "new_leader", "fault_ms", "window_start_ms", "window_end_ms", "unavailable_ms", *PART_COLUMNS, "acknowledged",
     "errors")
 DURABILITY_COLUMNS: tuple[str, ...] = (
-    "acks", "min_isr", "unclean", "fault", "seed", "acknowledged", "lost", "duplicates", "unavailable_ms",
-    "lost_by_checker", "final_log_size")
+    "acks", "min_isr", "unclean", "elr", "fault", "seed", "acknowledged", "lost", "unacknowledged",
+    "unacknowledged_missing", "duplicates", "unavailable_ms", "lost_by_checker", "final_log_size")
 TOPIC = "events"
 _ACKS = ("0", "1", "all")
 
@@ -437,16 +448,19 @@ def _read_all(cluster: kl.Cluster, timeout_ms: float = 20_000.0) -> list[bytes]:
 
 
 def durability_trial(acks: str | int = "all", min_isr: int = 2, unclean: bool = False, fault: str = "isolation",
-                     seed: int = 0, *, send_interval_ms: float = 20.0) -> pd.DataFrame:
-    """One cell of the durability matrix for one seed: a one-row DataFrame with :data:`DURABILITY_COLUMNS`."""
+                     seed: int = 0, *, elr: int = 1, send_interval_ms: float = 20.0) -> pd.DataFrame:
+    """One cell of the durability matrix for one seed: a one-row DataFrame with :data:`DURABILITY_COLUMNS`.
+    ``elr``: the cluster's ``eligible.leader.replicas.version`` (1, the Kafka 4.1+ default, or 0)."""
     acks = str(acks)
     _check_choice("acks", acks, _ACKS)
     _check_choice("min_isr", min_isr, (1, 2))
     _check_choice("unclean", unclean, (False, True))
+    _check_choice("elr", elr, (0, 1))
     _check_choice("fault", fault, DURABILITY_FAULTS)
     _check_positive("send_interval_ms", send_interval_ms)
     cluster = kl.Cluster(brokers=3, controllers=3, seed=seed, config={
-        "min.insync.replicas": min_isr, "unclean.leader.election.enable": unclean})
+        "min.insync.replicas": min_isr, "unclean.leader.election.enable": unclean,
+        "eligible.leader.replicas.version": elr})
     cluster.create_topic(TOPIC, partitions=1, replication_factor=3)
     producer = cluster.producer({"acks": acks, "linger.ms": 0, "request.timeout.ms": 5_000,
                                  "delivery.timeout.ms": 120_000, "max.block.ms": 0})
@@ -477,6 +491,20 @@ def durability_trial(acks: str | int = "all", min_isr: int = 2, unclean: bool = 
         cluster.heal()
         cluster.run(12_000.0)                         # fenced; a follower leads only if unclean election is on
         cluster.restart(leader)
+    elif fault == "last_isr_power_loss":
+        lagging, survivor = followers
+        cluster.crash(lagging)
+        cluster.run_until(lambda: sorted(isr()) == sorted([leader, survivor]), 60_000.0)
+        cluster.isolate(survivor)                     # fenced: the ISR is the leader alone, below min ISR 2
+        cluster.run_until(lambda: isr() == [leader], 60_000.0)
+        cluster.run(rng.uniform(1_000.0, 5_000.0))   # acks=all refused (min ISR 2); acks=1 taken by the leader alone
+        fault_ms = cluster.now
+        cluster.crash(leader, lose_unflushed=True)
+        cluster.run(12_000.0)                         # fenced: the last ISR member is gone
+        cluster.heal()                                # with ELR the survivor leads once unfenced
+        cluster.run(5_000.0)
+        for b in (leader, lagging):
+            cluster.restart(b)
     else:
         cluster.run(rng.uniform(5_000.0, 40_000.0))  # the OS writes back every 30 s: some of this is flushed
         fault_ms = cluster.now
@@ -497,15 +525,19 @@ def durability_trial(acks: str | int = "all", min_isr: int = 2, unclean: bool = 
         pass                                          # undelivered sends end as fail/info in the history
     cluster.run(5_000.0)                              # old leaders truncate and catch up
     final = _read_all(cluster)
-    acked = [e.value for e in cluster.history.ops if e.type == "ok" and e.f == "send" and e.process == producer.node_id]
+    completed = [e.value for e in cluster.history.ops
+                 if e.type == "ok" and e.f == "send" and e.process == producer.node_id]
+    acked = completed if acks != "0" else []          # acks=0: completed on sending, never acknowledged
+    unacked = completed if acks == "0" else []
     in_log = set(final)
     counts: dict[bytes, int] = {}
     for v in final:
         counts[v] = counts.get(v, 0) + 1
     check = check_queue(cluster.history)
     start, end = _window(_ack_times(cluster.history, producer.node_id), fault_ms)
-    row = {"acks": acks, "min_isr": min_isr, "unclean": unclean, "fault": fault, "seed": seed,
+    row = {"acks": acks, "min_isr": min_isr, "unclean": unclean, "elr": elr, "fault": fault, "seed": seed,
            "acknowledged": len(acked), "lost": sum(1 for v in acked if v not in in_log),
+           "unacknowledged": len(unacked), "unacknowledged_missing": sum(1 for v in unacked if v not in in_log),
            "duplicates": sum(1 for c in counts.values() if c > 1), "unavailable_ms": end - start,
            "lost_by_checker": check.count("lost_write") + check.count("unseen"), "final_log_size": len(final)}
     return pd.DataFrame([row], columns=list(DURABILITY_COLUMNS))
@@ -513,21 +545,27 @@ def durability_trial(acks: str | int = "all", min_isr: int = 2, unclean: bool = 
 
 def durability_matrix(seeds: Iterable[int] = (0,), *, acks: Iterable[str | int] = _ACKS,
                       min_isr: Iterable[int] = (1, 2), unclean: Iterable[bool] = (False, True),
-                      faults: Iterable[str] = DURABILITY_FAULTS) -> pd.DataFrame:
-    """Every (acks, min_isr, unclean, fault, seed): one row each (:data:`DURABILITY_COLUMNS`)."""
+                      faults: Iterable[str] = DURABILITY_FAULTS, elr: Iterable[int] = (0, 1)) -> pd.DataFrame:
+    """Every (acks, min_isr, unclean, elr, fault, seed): one row each (:data:`DURABILITY_COLUMNS`)."""
     seed_list = _check_seeds(seeds)
-    frames = [durability_trial(a, m, u, f, s) for f in faults for a in acks for m in min_isr for u in unclean
-              for s in seed_list]
+    frames = [durability_trial(a, m, u, f, s, elr=e) for f in faults for a in acks for m in min_isr for u in unclean
+              for e in elr for s in seed_list]
     if not frames:
-        raise ValueError("durability_matrix needs at least one value of acks, min_isr, unclean and faults")
+        raise ValueError("durability_matrix needs at least one value of acks, min_isr, unclean, elr and faults")
     return pd.concat(frames, ignore_index=True)
 
 
-def durability_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Acknowledged writes lost, summed over seeds, one row per (acks, min_isr, unclean), one column per fault."""
-    table = frame.pivot_table(index=["acks", "min_isr", "unclean"], columns="fault", values="lost", aggfunc="sum",
+def durability_summary(frame: pd.DataFrame, values: str = "lost") -> pd.DataFrame:
+    """``values`` (acknowledged writes lost) summed over seeds, one row per (acks, min_isr, unclean), one column per
+    (fault, elr): the ELR setting beside each fault. A frame without an ``elr`` column (older data) has one column
+    per fault. For acks=0 rows ``lost`` is 0 by definition: see ``unacknowledged_missing``."""
+    columns = ["fault", "elr"] if "elr" in frame.columns else "fault"
+    table = frame.pivot_table(index=["acks", "min_isr", "unclean"], columns=columns, values=values, aggfunc="sum",
                               sort=False)
-    return table.reindex(columns=[f for f in DURABILITY_FAULTS if f in table.columns])
+    order = [f for f in DURABILITY_FAULTS if f in table.columns.get_level_values(0)]
+    if isinstance(table.columns, pd.MultiIndex):
+        return table.reindex(columns=sorted(table.columns, key=lambda c: (order.index(c[0]), c[1])))
+    return table.reindex(columns=order)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -544,30 +582,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=100, help="failover trials per scenario")
     parser.add_argument("--durability-seeds", type=int, default=5, help="seeds per durability cell")
     parser.add_argument("--out", type=Path, default=DATA_DIR)
+    parser.add_argument("--durability-only", action="store_true", help="skip the failover trials")
     args = parser.parse_args(argv)
     version = code_version()
-    trials = failover(range(args.seeds))
-    write_result(trials, args.out, "failover_trials", {"code_version": version,
+    if not args.durability_only:
+        _failover_main(args.seeds, args.out, version)
+    matrix = durability_matrix(range(args.durability_seeds))
+    extra = " --durability-only" if args.durability_only else ""
+    write_result(matrix, args.out, "durability_matrix", {"code_version": version,
+        "what": "acknowledged writes lost per acks x min.insync.replicas x unclean election x "
+                "eligible.leader.replicas.version x fault, audited from the final log and the client history; acks=0 "
+                "writes are counted apart (unacknowledged, unacknowledged_missing)",
+        "produced_by": "kafkalab.experiments.failover.durability_matrix",
+        "command": f"python -m kafkalab.experiments.failover --durability-seeds {args.durability_seeds}{extra}",
+        "seeds": f"range({args.durability_seeds})", "faults": list(DURABILITY_FAULTS),
+        "config": {"brokers": 3, "controllers": 3, "replication_factor": 3, "linger.ms": 0,
+                   "request.timeout.ms": 5000, "send_interval_ms": 20, "eligible.leader.replicas.version": [0, 1]}})
+    print(durability_summary(matrix).to_string())
+    print(f"wrote durability_matrix (.csv, .json) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _failover_main(seeds: int, out: Path, version: Any) -> None:
+    trials = failover(range(seeds))
+    write_result(trials, out, "failover_trials", {"code_version": version,
         "what": "unavailability window seen by an acks=all producer when the partition leader fails, and its parts",
         "produced_by": "kafkalab.experiments.failover.failover",
-        "command": f"python -m kafkalab.experiments.failover --seeds {args.seeds}",
-        "seeds": f"range({args.seeds})", "scenarios": SCENARIOS,
+        "command": f"python -m kafkalab.experiments.failover --seeds {seeds}",
+        "seeds": f"range({seeds})", "scenarios": SCENARIOS,
         "config": {"brokers": 3, "controllers": 3, "replication_factor": 3, "min.insync.replicas": 2, "acks": "all",
                    "linger.ms": 5, "request.timeout.ms": 1000, "send_interval_ms": 10},
         "summary": json.loads(failover_summary(trials).to_json(orient="records"))})
-    matrix = durability_matrix(range(args.durability_seeds))
-    write_result(matrix, args.out, "durability_matrix", {"code_version": version,
-        "what": "acknowledged writes lost per acks x min.insync.replicas x unclean election x fault, audited from the "
-                "final log and the client history",
-        "produced_by": "kafkalab.experiments.failover.durability_matrix",
-        "command": f"python -m kafkalab.experiments.failover --durability-seeds {args.durability_seeds}",
-        "seeds": f"range({args.durability_seeds})", "faults": list(DURABILITY_FAULTS),
-        "config": {"brokers": 3, "controllers": 3, "replication_factor": 3, "linger.ms": 0,
-                   "request.timeout.ms": 5000, "send_interval_ms": 20}})
     print(failover_summary(trials).round(0).to_string(index=False))
-    print(durability_summary(matrix).to_string())
-    print(f"wrote failover_trials and durability_matrix (.csv, .json) to {args.out}", file=sys.stderr)
-    return 0
+    print(f"wrote failover_trials (.csv, .json) to {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

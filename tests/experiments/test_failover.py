@@ -147,17 +147,40 @@ def test_power_loss_of_the_last_isr_members_loses_writes_even_with_acks_all_min_
 
 
 def test_durability_matrix_and_summary_shapes():
-    frame = fo.durability_matrix([0], acks=["1"], min_isr=[2], unclean=[False], faults=["isolation"])
+    frame = fo.durability_matrix([0], acks=["1"], min_isr=[2], unclean=[False], faults=["isolation"], elr=[1])
     assert len(frame) == 1 and list(frame.columns) == list(fo.DURABILITY_COLUMNS)
     summary = fo.durability_summary(frame)
-    assert summary.index.names == ["acks", "min_isr", "unclean"] and list(summary.columns) == ["isolation"]
+    assert summary.index.names == ["acks", "min_isr", "unclean"] and list(summary.columns) == [("isolation", 1)]
+    old = frame.drop(columns=["elr"])                # data written before the ELR column: one column per fault
+    assert list(fo.durability_summary(old).columns) == ["isolation"]
+
+
+def test_elr_bad_level_raises_a_clear_error():
+    with pytest.raises(ValueError, match="elr must be one of 0, 1; got 2"):
+        fo.durability_trial("all", 2, False, "isolation", elr=2)
+
+
+def test_kip_966_power_loss_of_the_last_isr_member_loses_acks_all_writes_only_without_elr():
+    """The same seed and schedule: the leader alone is the ISR (below min ISR 2) when it loses power."""
+    off = fo.durability_trial("all", 2, False, "last_isr_power_loss", seed=0, elr=0).iloc[0]
+    on = fo.durability_trial("all", 2, False, "last_isr_power_loss", seed=0, elr=1).iloc[0]
+    assert (off["lost"], off["lost_by_checker"]) == (68, 68)
+    assert (on["lost"], on["lost_by_checker"], on["duplicates"]) == (0, 0, 0)
+
+
+def test_acks_0_writes_are_counted_apart_from_acknowledged_ones():
+    row = fo.durability_trial("0", 2, False, "isolation", seed=1).iloc[0]
+    assert (row["acknowledged"], row["lost"], row["lost_by_checker"]) == (0, 0, 0)
+    assert row["unacknowledged"] > 0 and row["unacknowledged_missing"] > 0
+    assert row["unacknowledged"] - row["unacknowledged_missing"] <= row["final_log_size"]
 
 
 @pytest.mark.parametrize("args, message", [
     (("2", 2, False, "isolation"), "acks must be one of '0', '1', 'all'; got '2'"),
     (("all", 3, False, "isolation"), "min_isr must be one of 1, 2; got 3"),
     (("all", 2, "yes", "isolation"), "unclean must be one of False, True; got 'yes'"),
-    (("all", 2, False, "flood"), "fault must be one of 'isolation', 'isr_shrink', 'power_loss'; got 'flood'"),
+    (("all", 2, False, "flood"), "fault must be one of 'isolation', 'isr_shrink', 'power_loss', "
+                                 "'last_isr_power_loss'; got 'flood'"),
 ])
 def test_durability_bad_arguments_raise_clear_errors(args, message):
     with pytest.raises(ValueError, match=message):
