@@ -6,6 +6,8 @@ controller both use:
 - :mod:`.records`: what the quorum controller writes (``RegisterBrokerRecord``, ``PartitionRecord``, ...);
 - :mod:`.image`: :class:`MetadataImage`, the state replayed from the log, and the :class:`Change` each record makes
   (Kafka's image and deltas);
+- :mod:`.features`: Kafka's feature levels (``metadata.version``, ``eligible.leader.replicas.version``, ...), the
+  defaults of each release and the format-time choice a new cluster bootstraps with;
 - :mod:`.log_replica`: :class:`MetadataLogReplica`, a KRaft node of ``__cluster_metadata`` on a process port (a voter
   on a controller, an observer on a broker), handing out newly committed records with their offsets.
 """
