@@ -24,7 +24,8 @@ a release's defaults follow from its latest production ``metadata.version`` (``F
 =================================== ========= =========================================================
 feature                             level     default for new clusters from (Kafka source)
 =================================== ========= =========================================================
-metadata.version                    22-30     4.0 -> 4.0-IV3 (25), 4.1 -> 4.1-IV1 (27), 4.2 -> 4.2-IV1 (29),
+metadata.version                    7-30      3.3-IV3 (7, ``MINIMUM_VERSION``) up to each release's latest:
+                                              4.0 -> 4.0-IV3 (25), 4.1 -> 4.1-IV1 (27), 4.2 -> 4.2-IV1 (29),
                                               4.3 -> 4.3-IV0 (30) (``MetadataVersion.LATEST_PRODUCTION``)
 group.version                       1         4.0-IV0: KIP-848 consumer protocol (``GroupVersion.GV_1``)
 transaction.version                 2         4.0-IV2: KIP-890 epoch bump (``TransactionVersion.TV_2``)
