@@ -22,7 +22,8 @@ With eligible leader replicas (KIP-966 part 1; ``PartitionChangeBuilder`` in Kaf
   last leader (Kafka's default ``useLastKnownLeaderInBalancedRecovery``); it is cleared once a leader exists again;
 - election order: a valid ISR member; with the ISR empty, an acceptable ELR member (which becomes the ISR alone and
   leaves the ELR); with ISR and ELR empty, the last known leader if it is acceptable (an unclean election: ISR set
-  to it, leader recovery RECOVERING); then, if allowed, Kafka's unclean election, which clears the ELR.
+  to it, leader recovery RECOVERING; "if acceptable" is Kafka 4.1's rule, KAFKA-19522: 4.0 elected it even while
+  fenced); then, if allowed, Kafka's unclean election, which clears the ELR.
 
 Replaying the record bumps the partition epoch, and the leader epoch on a leader change
 (:meth:`~kafkalab.metadata.image.PartitionRegistration.merge`); an ISR shrink alone does not bump the leader epoch
