@@ -8,7 +8,8 @@ Three brokers, ``orders`` with three replicas, ``min.insync.replicas=2``, an ack
    writes are acknowledged by the leader and the other follower, the *survivor*.
 3. The survivor is cut off from the other servers; it is fenced and the ISR shrinks to the leader alone, below min
    ISR: acks=all writes now fail and the high watermark stops at 100. The survivor holds every acknowledged record.
-4. The power fails on the leader, the last ISR member: its page cache, with every record Kafka never fsynced, is gone.
+4. The power fails on the leader, the last ISR member, about 26 s into the run: before the OS's first 30 s writeback,
+   so its page cache, with every record Kafka never fsynced, is gone.
 5. The network heals, then the leader's machine and the crashed follower restart.
 
 Without ELR the controller keeps the dead leader as the ISR's last member, so the partition is offline until it
