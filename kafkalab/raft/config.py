@@ -15,6 +15,15 @@ reads them once. The fields that are not Kafka keys are model knobs:
   ``election_jitter_ms`` set, a candidate's election timeout is ``election_timeout_ms + random[0, election_jitter_ms)``.
   Setting ``fetch_timeout_ms = election_timeout_ms = T``, both jitters to ``J`` and ``fetch_max_wait_ms`` to the
   heartbeat interval reproduces the paper's ``T..T+J`` runs.
+- ``election_mode`` (kafkalab's, not a Kafka setting; no Kafka key exists for it, so it is a field only and
+  :meth:`RaftConfig.from_config` never reads it from a Kafka config) says what a candidate that has not won does next.
+  ``"kraft"`` (default) is KafkaRaftClient: a majority of refusals or an expired election timeout starts a random
+  binary exponential backoff, ``min(100 ms * random[0, 2^retries), election_backoff_max_ms)``, and the next election
+  starts when it ends. ``"paper"`` is the Raft paper's rule (Ongaro and Ousterhout 2014, Figure 2, Candidates: "If
+  election timeout elapses: start new election"): no backoff; the candidate waits out the fresh randomised election
+  timeout it drew when it stood (refusals do not end it early) and then stands again, bumping the epoch. Pre-vote
+  stays its own knob: the paper has none, Ongaro's thesis (section 9.6) adds it as an extension; with both on, the
+  next election after a paper-mode timeout is a pre-vote.
 """
 from __future__ import annotations
 
@@ -24,7 +33,7 @@ from typing import Any
 
 from kafkalab.errors import ConfigError
 
-__all__ = ["RaftConfig", "KAFKA_KEYS"]
+__all__ = ["RaftConfig", "KAFKA_KEYS", "ELECTION_MODES"]
 
 #: RaftConfig field -> Kafka's config key.
 KAFKA_KEYS: dict[str, str] = {
@@ -35,6 +44,9 @@ KAFKA_KEYS: dict[str, str] = {
     "request_timeout_ms": "controller.quorum.request.timeout.ms",
     "retry_backoff_ms": "controller.quorum.retry.backoff.ms",
 }
+
+#: Values of :attr:`RaftConfig.election_mode`: Kafka's backoff after a lost election, or the Raft paper's retry.
+ELECTION_MODES: tuple[str, ...] = ("kraft", "paper")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +67,8 @@ class RaftConfig:
     check_quorum: bool = True
     fetch_timeout_jitter_ms: float = 0
     election_jitter_ms: float | None = None
+    #: what a candidate that has not won does next: ``"kraft"`` (random backoff) or ``"paper"`` (Figure 2's retry)
+    election_mode: str = "kraft"
 
     def __post_init__(self) -> None:
         for name in ("election_timeout_ms", "fetch_timeout_ms", "request_timeout_ms"):
@@ -77,6 +91,21 @@ class RaftConfig:
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"RaftConfig.{name} must be True or False, got {getattr(self, name)!r}",
                                   key=name, value=getattr(self, name))
+        self._check_election_mode()
+
+    def _check_election_mode(self) -> None:
+        import difflib
+
+        mode = self.election_mode
+        allowed = ", ".join(repr(m) for m in ELECTION_MODES)
+        if not isinstance(mode, str):
+            raise ConfigError(f"RaftConfig.election_mode must be a string, one of {allowed}; got "
+                              f"{type(mode).__name__} {mode!r}", key="election_mode", value=mode)
+        if mode not in ELECTION_MODES:
+            close = difflib.get_close_matches(mode.lower(), ELECTION_MODES, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown RaftConfig.election_mode {mode!r}: allowed values are {allowed}{hint}",
+                              key="election_mode", value=mode)
 
     @property
     def check_quorum_timeout_ms(self) -> float:

@@ -382,3 +382,105 @@ def test_single_voter_elects_itself_and_commits_alone():
     node.on_timer("linger", 1027.0)
     flush_done(node, 1028.0)
     assert node.committed == [b"solo"]
+
+
+# ---- election_mode="paper": the Raft paper's retry (Figure 2), no backoff ----------------------------------------
+def stand(node, port, now):
+    """Election timeout -> Candidate; flush the vote so the requests leave; return one request."""
+    node.on_timer("election", now)
+    flush_done(node, now)
+    return [msg for _, msg in port.take() if isinstance(msg, m.VoteRequest)][0]
+
+
+def test_paper_mode_candidate_refused_by_a_majority_waits_its_election_timeout_then_bumps_the_epoch():
+    node, port = make(pre_vote=False, election_mode="paper", election_jitter_ms=50)
+    node.start(0.0)
+    req = stand(node, port, 1200.0)
+    assert node.role is Role.CANDIDATE and node.epoch == 1
+    deadline = port.timers["election"]
+    assert 1200.0 + 1000 <= deadline < 1200.0 + 1050  # election_timeout_ms + random[0, election_jitter_ms)
+    node.handle(2, m.VoteResponse(NONE, 1, None, False, False, req.correlation_id), 1201.0)
+    node.handle(3, m.VoteResponse(NONE, 1, None, False, False, req.correlation_id), 1202.0)
+    # lost, but no backoff: still a candidate of epoch 1, same deadline
+    assert node.role is Role.CANDIDATE and node.epoch == 1 and port.timers["election"] == deadline
+    req2 = stand(node, port, deadline)
+    assert node.role is Role.CANDIDATE and node.epoch == 2 and node.voted_id == node.node_id
+    assert req2.replica_epoch == 2 and not req2.pre_vote
+    # a fresh randomised timeout, drawn again from [base, base + jitter)
+    assert deadline + 1000 <= port.timers["election"] < deadline + 1050
+    assert port.timers["election"] - deadline != deadline - 1200.0
+
+
+def test_paper_mode_split_vote_retries_after_a_fresh_timeout_and_each_round_bumps_the_epoch():
+    node, port = make(voters=(1, 2, 3, 4, 5), pre_vote=False, election_mode="paper")
+    node.start(0.0)
+    now = 1500.0
+    waits = []
+    for epoch in (1, 2, 3):
+        stand(node, port, now)
+        assert node.role is Role.CANDIDATE and node.epoch == epoch
+        # nobody answers (the others are candidates too): the timeout, not a backoff, starts the next round
+        waits.append(port.timers["election"] - now)
+        now = port.timers["election"]
+    assert all(1000 <= w < 2000 for w in waits) and len(set(waits)) == 3
+    assert port.files[QUORUM_STATE_KEY] == ElectionState(3, None, 1)
+
+
+def test_kraft_mode_candidate_backs_off_where_paper_mode_waits():
+    """Same node, same seed, same refusals: KRaft re-arms the election timer with a backoff of 0..100 ms."""
+    deadlines = {}
+    for mode in ("kraft", "paper"):
+        node, port = make(pre_vote=False, election_mode=mode)
+        node.start(0.0)
+        req = stand(node, port, 1200.0)
+        for voter in (2, 3):
+            node.handle(voter, m.VoteResponse(NONE, 1, None, False, False, req.correlation_id), 1202.0)
+        deadlines[mode] = port.timers["election"]
+    assert 1202.0 <= deadlines["kraft"] <= 1302.0
+    assert deadlines["paper"] >= 2200.0
+
+
+def test_paper_mode_with_pre_vote_retries_with_a_pre_vote_after_a_fresh_timeout():
+    """The paper has no pre-vote; kafkalab keeps it a separate knob (Ongaro's thesis, 9.6, adds it to Raft). With both,
+    a candidate that did not win waits its timeout and then asks for pre-votes first, keeping its epoch."""
+    node, port = make(election_mode="paper")
+    node.start(0.0)
+    node.on_timer("election", 1500.0)
+    [(_, pre)] = port.take()[:1]
+    assert node.role is Role.PROSPECTIVE and pre.pre_vote
+    node.handle(2, m.VoteResponse(NONE, 0, None, True, True, pre.correlation_id), 1501.0)
+    flush_done(node, 1501.0)
+    req = [msg for _, msg in port.take() if isinstance(msg, m.VoteRequest)][0]
+    assert node.role is Role.CANDIDATE and node.epoch == 1 and not req.pre_vote
+    deadline = port.timers["election"]
+    node.handle(2, m.VoteResponse(NONE, 1, None, False, False, req.correlation_id), 1502.0)
+    node.handle(3, m.VoteResponse(NONE, 1, None, False, False, req.correlation_id), 1502.0)
+    assert node.role is Role.CANDIDATE and port.timers["election"] == deadline
+    node.on_timer("election", deadline)
+    assert node.role is Role.PROSPECTIVE and node.epoch == 1
+    assert 1000 <= port.timers["election"] - deadline < 2000
+    # a lost pre-vote does not bump the epoch: back to Voted (for itself) in epoch 1 with a full election timeout
+    pre2 = [msg for _, msg in port.take() if isinstance(msg, m.VoteRequest)][0]
+    assert pre2.pre_vote and pre2.replica_epoch == 2
+    now = deadline + 1.0
+    node.handle(2, m.VoteResponse(NONE, 1, None, False, True, pre2.correlation_id), now)
+    node.handle(3, m.VoteResponse(NONE, 1, None, False, True, pre2.correlation_id), now)
+    assert node.role is Role.VOTED and node.epoch == 1 and node.voted_id == 1
+    assert 1000 <= port.timers["election"] - now < 2000
+
+
+def test_election_mode_errors_name_the_allowed_values_and_the_closest():
+    from kafkalab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"unknown RaftConfig.election_mode 'papr': allowed values are 'kraft', "
+                                          r"'paper'; did you mean 'paper'\?") as info:
+        RaftConfig(election_mode="papr")
+    assert info.value.key == "election_mode" and info.value.value == "papr"
+    with pytest.raises(ConfigError, match=r"did you mean 'kraft'\?"):
+        RaftConfig(election_mode="KRaft")
+    with pytest.raises(ConfigError, match=r"unknown RaftConfig.election_mode 'etcd': allowed values are 'kraft', "
+                                          r"'paper'$"):
+        RaftConfig(election_mode="etcd")
+    with pytest.raises(ConfigError, match=r"election_mode must be a string, one of 'kraft', 'paper'; got bool True"):
+        RaftConfig(election_mode=True)  # type: ignore[arg-type]
+    assert issubclass(ConfigError, ValueError)

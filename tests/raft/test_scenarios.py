@@ -324,3 +324,32 @@ def test_the_timeline_plot_is_a_figure():
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     assert isinstance(rc.plot_timeline(since_ms=1_000), Figure)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["node 1", "node 2", "node 3"]
+
+
+def test_paper_election_mode_elects_and_its_candidates_retry_only_after_a_full_election_timeout():
+    """The Raft paper's retry (election_mode="paper"): no backoff, so a candidacy in epoch e lasts its whole election
+    timeout (150..155 ms here, under a 7.5 ms one-way latency, so votes split often) before the same node stands in
+    e + 1; rounds split until the timers drift apart, and then a leader comes."""
+    rc = RaftCluster(voters=5, seed=16, election_timeout_ms=150, fetch_timeout_ms=150, pre_vote=False,
+                     check_quorum=False, fetch_timeout_jitter_ms=5, election_jitter_ms=5, fetch_max_wait_ms=75,
+                     append_linger_ms=0, election_mode="paper",
+                     network=LinkSpec(latency_ms=7.5, jitter_ms=0, bandwidth_bytes_per_ms=None))
+    leader = elect(rc)
+    commit_all(rc, [b"a"])
+    rc.crash(leader)
+    crashed_at = rc.now
+    assert rc.run_until(lambda: rc.leader() not in (None, leader), 30_000)
+    timeline = rc.timeline()
+    stood = timeline[(timeline["role"] == "candidate") & (timeline["time_ms"] >= crashed_at)]
+    gaps = stood.groupby("node")["time_ms"].diff().dropna()
+    assert len(gaps) >= 10 and stood["epoch"].max() - rc.epoch(leader) >= 5   # many split rounds, one epoch each
+    assert (gaps >= 150).all()   # a retry never comes sooner than the minimum election timeout
+    assert ((gaps < 155) | (gaps >= 300)).all()   # one timeout, or two when the node voted in between
+    assert rc.config.election_mode == "paper"
+
+
+def test_election_mode_is_a_cluster_knob_with_a_clear_error():
+    with pytest.raises(kl.errors.ConfigError, match=r"election_mode 'Paper'.*did you mean 'paper'\?"):
+        RaftCluster(voters=3, election_mode="Paper")
+    with pytest.raises(kl.errors.ConfigError, match=r"unknown Raft setting 'election_mod'.*did you mean 'election_mode'"):
+        RaftCluster(voters=3, election_mod="paper")

@@ -7,6 +7,11 @@ Leader of this epoch. Lost (a majority refused) or its election timeout expired:
 node, counts the Candidate states entered since the voter last held a role other than Prospective or Candidate), then
 starts a new election (Prospective with pre-vote, else Candidate of the next epoch). It grants pre-votes to
 up-to-date candidates but no real vote in its own epoch.
+
+With ``RaftConfig.election_mode == "paper"`` (kafkalab's knob, not Kafka's) the candidate follows the Raft paper's
+Figure 2 instead ("If election timeout elapses: start new election"): there is no backoff. A majority of refusals
+changes nothing; the candidate waits out the randomised election timeout it drew on entry, then starts the next
+election at once, so every retry draws a fresh timeout and (without pre-vote) bumps the epoch.
 """
 from __future__ import annotations
 
@@ -46,12 +51,15 @@ class CandidateState(NomineeState):
         node._transition(Role.LEADER, node.epoch, node.node_id, node.voted_id, now_ms)
 
     def on_lost(self, now_ms: float) -> None:
+        if self.node.config.election_mode == "paper":
+            # Figure 2: only the election timeout ends a candidacy; the lost election just waits for it.
+            return
         if not self.backing_off:
             # Refused by a majority: go straight to the random backoff instead of waiting the timeout out.
             self.start_backoff(now_ms)
 
     def on_election_timeout(self, now_ms: float) -> None:
-        if self.backing_off:
+        if self.backing_off or self.node.config.election_mode == "paper":
             self.node._start_election(now_ms)
         else:
             self.start_backoff(now_ms)
