@@ -11,18 +11,26 @@ derived from ``(seed, range, trial)``, so any trial replays alone:
 1. Raft's classic timing on KRaft's timers. A KRaft follower becomes a candidate when it has had no successful fetch
    from the leader for ``fetch_timeout_ms``; Raft's follower does so when it has heard nothing from the leader for a
    randomised election timeout. With ``fetch_timeout_ms=LO`` and ``fetch_timeout_jitter_ms=HI-LO`` the follower timeout
-   is uniform in [LO, HI) from the last message from the leader, which is Raft's rule. A candidate whose election
-   timeout, ``election_timeout_ms=LO`` plus ``random[0, HI-LO)`` (``election_jitter_ms``), expires without a result
-   retries, as Raft's does. The leader parks an idle fetch for ``fetch_max_wait_ms=LO/2``: the paper's heartbeat
-   interval, half the minimum timeout. The leader appends at once (``append.linger.ms=0``). Pre-vote (KIP-996) and
-   check-quorum are off, because the paper's Raft had neither.
-   Two KRaft behaviours stay, because no knob removes them and they are Kafka's (KafkaRaftClient): a candidate
-   rejected by a majority, or whose timeout expired, first waits a *random* backoff, ``min(100 ms * random(2^retries),
-   election.backoff.max.ms)`` (Kafka's default cap, 1000 ms); and a voter that sees a higher epoch
-   becomes Unattached with a fresh election timeout, so an ineligible candidate delays the eligible ones (the paper's
-   Figure 2 restarts a follower's timer only for the current leader or a granted vote). The random backoff is why
-   "150-150" does not livelock here as it did in the paper; ``election_backoff_max_ms=0`` removes it (and then a
-   rejected candidate retries at once, so ties repeat every round trip).
+   is uniform in [LO, HI) from the last message from the leader, which is Raft's rule. A candidate's election timeout
+   is ``election_timeout_ms=LO`` plus ``random[0, HI-LO)`` (``election_jitter_ms``). The leader parks an idle fetch for
+   ``fetch_max_wait_ms=LO/2``: the paper's heartbeat interval, half the minimum timeout. The leader appends at once
+   (``append.linger.ms=0``). Pre-vote (KIP-996) and check-quorum are off, because the paper's Raft had neither.
+   What a candidate that has not won does next is the one thing the two lines (``election_mode``, :data:`MODES`)
+   change:
+
+   - ``"paper"``, the paper's Raft (Figure 2, "If election timeout elapses: start new election"): it waits out the
+     fresh randomised election timeout it drew when it stood, then stands again in the next epoch. Nothing else is
+     random, so with fixed timeouts (150-150) rounds split for as long as the timers stay in step, as in the paper.
+   - ``"kraft"``, Kafka's KafkaRaftClient: a candidate rejected by a majority, or whose timeout expired, first waits a
+     *random* backoff, ``min(100 ms * random(2^retries), election.backoff.max.ms)`` (Kafka's default cap, 1000 ms),
+     then stands again. That second source of randomness is why "150-150" does not livelock in KRaft.
+     ``election_backoff_max_ms=0`` is not the paper's Raft either: a rejected candidate then retries at once, so ties
+     repeat every round trip.
+
+   One more KRaft behaviour stays in both lines, because it is Kafka's and the brief of the paper mode is the retry
+   rule only: a voter that sees a higher epoch becomes Unattached with a fresh election timeout, so an ineligible
+   candidate delays the eligible ones (the paper's Figure 2 restarts a follower's timer only for the current leader
+   or a granted vote).
 2. The voters start a couple of milliseconds apart (so even fixed timeouts elect a first leader), elect a leader and
    commit a few records on a fast LAN (0.05 ms one way, 0.05 ms fsync), so every follower is caught up and has a fetch
    parked at the leader.
@@ -64,14 +72,15 @@ import numpy as np
 import pandas as pd
 
 from kafkalab.experiments.provenance import DATA_DIR, code_version, write_result
-from kafkalab.raft import RaftCluster
+from kafkalab.raft import RaftCluster, RaftConfig
 from kafkalab.sim.kernel import derive_seed
 from kafkalab.sim.network import LinkSpec
 
 __all__ = [
-    "FIGURE16_RANGES", "TOP_RANGES", "BOTTOM_RANGES", "Figure16Setup",
+    "FIGURE16_RANGES", "TOP_RANGES", "BOTTOM_RANGES", "MODES", "Figure16Setup",
     "parse_range", "split_vote_probability", "split_vote_probability_exact",
-    "figure16_trial", "figure16", "figure16_summary", "paper_figure16", "compare_with_paper",
+    "figure16_trial", "figure16", "figure16_modes", "figure16_summary", "paper_figure16", "compare_with_paper",
+    "compare_modes_with_paper",
     "split_vote_trial", "split_vote_rate", "kraft_default_election", "prevote_runs", "prevote_demo", "quorum_story",
     "DATA_DIR", "main",
 ]
@@ -80,6 +89,9 @@ __all__ = [
 TOP_RANGES: tuple[str, ...] = ("150-150", "150-151", "150-155", "150-175", "150-200", "150-300")
 BOTTOM_RANGES: tuple[str, ...] = ("12-24", "25-50", "50-100", "100-200", "150-300")
 FIGURE16_RANGES: tuple[str, ...] = TOP_RANGES + BOTTOM_RANGES[:-1]
+#: The two lines of the redrawn figure: the paper's Raft (Figure 2's retry) and KRaft (random backoff); see
+#: :class:`kafkalab.raft.RaftConfig` ``election_mode``.
+MODES: tuple[str, ...] = ("paper", "kraft")
 
 
 _RANGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
@@ -176,6 +188,8 @@ class Figure16Setup:
     voters: int = 5
     #: cap of KRaft's backoff after a lost election (Kafka's default, controller.quorum.election.backoff.max.ms)
     election_backoff_max_ms: float = 1000.0
+    #: ``"kraft"`` (backoff after a lost election) or ``"paper"`` (Figure 2: a fresh election timeout, no backoff)
+    election_mode: str = "kraft"
 
     def __post_init__(self) -> None:
         if min(self.broadcast_ms, self.fsync_ms, self.lan_latency_ms, self.jitter_ms) < 0:
@@ -184,17 +198,18 @@ class Figure16Setup:
             raise ValueError(f"lagging must be in [0, voters - 2], got lagging={self.lagging} with {self.voters} voters")
         if self.max_downtime_ms <= 0:
             raise ValueError(f"max_downtime_ms must be > 0, got {self.max_downtime_ms}")
+        RaftConfig(election_mode=self.election_mode)   # a bad mode fails here, naming the allowed ones
 
 
 def _raft_cluster(voters: int, seed: int, lo: float, hi: float, latency_ms: float, *, pre_vote: bool = False,
                   check_quorum: bool = False, jitter_ms: float = 0.0, backoff_max_ms: float | None = None,
-                  fsync_latency_ms: float = 1.0) -> RaftCluster:
+                  fsync_latency_ms: float = 1.0, election_mode: str = "kraft") -> RaftCluster:
     return RaftCluster(voters=voters, seed=seed, election_timeout_ms=lo, fetch_timeout_ms=lo,
                        pre_vote=pre_vote, check_quorum=check_quorum,
                        network=LinkSpec(latency_ms=latency_ms, jitter_ms=jitter_ms, bandwidth_bytes_per_ms=None),
                        fetch_timeout_jitter_ms=hi - lo, election_jitter_ms=hi - lo, fetch_max_wait_ms=lo / 2,
                        election_backoff_max_ms=1000.0 if backoff_max_ms is None else backoff_max_ms, append_linger_ms=0,
-                       fsync_latency_ms=fsync_latency_ms)
+                       fsync_latency_ms=fsync_latency_ms, election_mode=election_mode)
 
 
 def _set_latency(rc: RaftCluster, latency_ms: float, jitter_ms: float) -> None:
@@ -299,7 +314,7 @@ def figure16_trial(timeout_range: str, seed: int, setup: Figure16Setup | None = 
     lo, hi = parse_range(timeout_range)
     rng = np.random.default_rng(derive_seed(seed, "figure16/trial"))
     rc = _raft_cluster(setup.voters, seed, lo, hi, setup.lan_latency_ms, backoff_max_ms=setup.election_backoff_max_ms,
-                       fsync_latency_ms=setup.lan_latency_ms)
+                       fsync_latency_ms=setup.lan_latency_ms, election_mode=setup.election_mode)
     _staggered_start(rc, gap_ms=min(2.0, lo / (2 * setup.voters)))
     leader = _settle(rc, timeout_ms=100 * hi + 10_000, quiet_ms=hi, park_ms=8 * setup.lan_latency_ms + 0.1)
     epoch0 = rc.epoch(leader)
@@ -319,7 +334,7 @@ def figure16_trial(timeout_range: str, seed: int, setup: Figure16Setup | None = 
     new_leader = _new_leader(rc, epoch0) if elected else None
     top_epoch = max(rc.epoch(n) for n in rc.nodes if rc.world.is_alive(n))
     return {
-        "timeout_range": timeout_range, "lo_ms": lo, "hi_ms": hi, "seed": seed,
+        "mode": setup.election_mode, "timeout_range": timeout_range, "lo_ms": lo, "hi_ms": hi, "seed": seed,
         "downtime_ms": float(rc.now) - crash_at if elected else setup.max_downtime_ms, "censored": not elected,
         "election_rounds": (rc.epoch(new_leader) if new_leader is not None else top_epoch) - epoch0,
         "crash_offset_ms": crash_offset, "old_leader": leader,
@@ -340,9 +355,10 @@ def figure16(trials: int = 1000, seed: int = 0, ranges: Iterable[str] | None = N
              setup: Figure16Setup | None = None, **setup_changes: Any) -> pd.DataFrame:
     """The paper's Figure 16: ``trials`` leader crashes per timeout range, one row per trial.
 
-    Columns: timeout_range, lo_ms, hi_ms, trial, seed (replay one trial with :func:`figure16_trial`), downtime_ms,
-    censored (no leader within ``max_downtime_ms``), election_rounds, crash_offset_ms, old_leader, new_leader, lagging.
-    ``setup_changes`` override :class:`Figure16Setup` fields, e.g. ``broadcast_ms=5``.
+    Columns: mode (``election_mode``), timeout_range, lo_ms, hi_ms, trial, seed (replay one trial with
+    :func:`figure16_trial`), downtime_ms, censored (no leader within ``max_downtime_ms``), election_rounds,
+    crash_offset_ms, old_leader, new_leader, lagging. ``setup_changes`` override :class:`Figure16Setup` fields, e.g.
+    ``broadcast_ms=5`` or ``election_mode="paper"``.
     """
     _check_trials(trials)
     chosen = _ranges(ranges)
@@ -357,14 +373,35 @@ def figure16(trials: int = 1000, seed: int = 0, ranges: Iterable[str] | None = N
             row["trial"] = trial
             rows.append(row)
     frame = pd.DataFrame(rows)
-    order = ["timeout_range", "lo_ms", "hi_ms", "trial", "seed", "downtime_ms", "censored", "election_rounds",
+    order = ["mode", "timeout_range", "lo_ms", "hi_ms", "trial", "seed", "downtime_ms", "censored", "election_rounds",
              "crash_offset_ms", "old_leader", "new_leader", "lagging"]
     return frame[order]
 
 
+def figure16_modes(trials: int = 1000, seed: int = 0, ranges: Iterable[str] | None = None, *,
+                   modes: Sequence[str] = MODES, setup: Figure16Setup | None = None,
+                   **setup_changes: Any) -> pd.DataFrame:
+    """:func:`figure16` once per ``election_mode`` (the paper's Raft, then KRaft), concatenated.
+
+    Both modes run the same trial seeds, so trial ``i`` of a range has the same crash moment and the same lagging
+    followers in every mode: the lines differ only by what a candidate does after a round without a winner.
+    """
+    if isinstance(modes, str) or not modes:
+        raise ValueError(f"modes must be a non-empty sequence of election modes from {MODES}, got {modes!r}")
+    frames = [figure16(trials, seed, ranges, setup=setup, **{**setup_changes, "election_mode": mode})
+              for mode in modes]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _modes_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``mode`` column (a result saved before the modes existed is KRaft's)."""
+    return frame if "mode" in frame.columns else frame.assign(mode="kraft")
+
+
 def figure16_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per range: trials, censored, mean/median/p99/max downtime (censored trials count at the cap), mean rounds."""
-    grouped = frame.groupby("timeout_range", sort=False)
+    """Per mode and range: trials, censored, mean/median/p99/max downtime (censored trials count at the cap), mean
+    rounds."""
+    grouped = _modes_of(frame).groupby(["mode", "timeout_range"], sort=False)
     out = pd.DataFrame({
         "trials": grouped.size(),
         "censored": grouped["censored"].sum().astype(int),
@@ -385,27 +422,50 @@ def paper_figure16(path: Path | None = None) -> pd.DataFrame:
 def compare_with_paper(frame: pd.DataFrame, paper: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each downtime number the paper states, beside the same statistic of ``frame`` (a :func:`figure16` result).
 
-    Columns: timeout_range, statistic, paper, kafkalab, trials. For the paper's "consistently longer than 10 s"
-    (150-150) the kafkalab value is the share of trials (in %) that reached the bound or were censored.
+    Columns: timeout_range, statistic, paper, kafkalab, trials; with a ``mode`` column first when ``frame`` holds more
+    than one mode (:func:`figure16_modes`). For the paper's "consistently longer than 10 s" (150-150) the kafkalab
+    value is the share of trials (in %) that reached the bound or were censored.
     """
     paper = paper_figure16() if paper is None else paper
+    frame = _modes_of(frame)
+    modes = list(dict.fromkeys(frame["mode"]))
     rows = []
-    for rec in paper.to_dict("records"):
-        timeout_range, stat, published = str(rec["timeout_range"]), str(rec["statistic"]), float(rec["value"])
-        ours = frame[frame["timeout_range"] == timeout_range]
-        if stat in ("trials", "recommended") or ours.empty:
-            continue
-        downtime = ours["downtime_ms"]
-        if stat == "downtime_lower_bound_ms":
-            value = 100.0 * float(((downtime >= published) | ours["censored"]).mean())
-            statistic, paper_value = f"% of trials >= {published:g} ms", 100.0
-        else:
-            how = {"median_downtime_ms": "median", "mean_downtime_ms": "mean", "max_downtime_ms": "max"}
-            value = float(getattr(downtime, how[stat])())
-            statistic, paper_value = stat, published
-        rows.append({"timeout_range": timeout_range, "statistic": statistic, "paper": paper_value,
-                     "kafkalab": value, "trials": len(ours)})
-    return pd.DataFrame(rows, columns=["timeout_range", "statistic", "paper", "kafkalab", "trials"])
+    for mode in modes:
+        of_mode = frame[frame["mode"] == mode]
+        for rec in paper.to_dict("records"):
+            timeout_range, stat, published = str(rec["timeout_range"]), str(rec["statistic"]), float(rec["value"])
+            ours = of_mode[of_mode["timeout_range"] == timeout_range]
+            if stat in ("trials", "recommended") or ours.empty:
+                continue
+            downtime = ours["downtime_ms"]
+            if stat == "downtime_lower_bound_ms":
+                value = 100.0 * float(((downtime >= published) | ours["censored"]).mean())
+                statistic, paper_value = f"% of trials >= {published:g} ms", 100.0
+            else:
+                how = {"median_downtime_ms": "median", "mean_downtime_ms": "mean", "max_downtime_ms": "max"}
+                value = float(getattr(downtime, how[stat])())
+                statistic, paper_value = stat, published
+            rows.append({"mode": mode, "timeout_range": timeout_range, "statistic": statistic, "paper": paper_value,
+                         "kafkalab": value, "trials": len(ours)})
+    columns = ["timeout_range", "statistic", "paper", "kafkalab", "trials"]
+    table = pd.DataFrame(rows, columns=["mode", *columns])
+    return table if len(modes) > 1 else table[columns]
+
+
+def compare_modes_with_paper(frame: pd.DataFrame, paper: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`compare_with_paper` with one column per mode: timeout_range, statistic, published (the paper's
+    number), then ``<mode> mode`` for each mode of ``frame`` (in its order), and trials (per mode, the smallest)."""
+    frame = _modes_of(frame)
+    long = compare_with_paper(frame, paper)
+    if "mode" not in long.columns:
+        long = long.assign(mode=frame["mode"].iloc[0])
+    keys = ["timeout_range", "statistic", "paper"]
+    wide = long.pivot_table(index=keys, columns="mode", values="kafkalab", sort=False)
+    order = [m for m in dict.fromkeys(frame["mode"]) if m in wide.columns]
+    wide = wide[order]
+    wide.columns = [f"{m} mode" for m in order]
+    trials = long.groupby(keys, sort=False)["trials"].min()
+    return wide.join(trials).reset_index().rename(columns={"paper": "published"})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -619,37 +679,64 @@ _INPUTS = ("kafkalab/sim", "kafkalab/log", "kafkalab/raft", "kafkalab/experiment
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write ``data/raft_figure16.csv`` (+ ``.json`` provenance) at full size: 1000 trials per range.
+    """Write ``data/raft_figure16.csv`` (+ ``.json`` provenance) at full size, 1000 trials per range and mode, and the
+    split-vote table ``data/raft_split_votes.csv`` (+ ``.json``), 2000 crashes per cell (``--split-trials 0`` skips).
 
-    ``python -m kafkalab.experiments.elections [--trials N] [--seed S] [--out DIR]``
+    ``python -m kafkalab.experiments.elections [--trials N] [--seed S] [--modes paper,kraft] [--split-trials N]
+    [--out DIR]``
     """
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m kafkalab.experiments.elections", description=main.__doc__)
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--modes", default=",".join(MODES), help="election modes, comma-separated (paper, kraft)")
+    parser.add_argument("--split-trials", type=int, default=2000, help="crashes per split-vote cell (0: skip)")
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     setup = Figure16Setup()
-    frame = figure16(trials=args.trials, seed=args.seed, setup=setup)
+    frame = figure16_modes(trials=args.trials, seed=args.seed, modes=modes, setup=setup)
     summary = figure16_summary(frame)
     provenance = {
-        "what": "Raft paper Figure 16 redrawn on kafkalab's KRaft quorum: downtime after a leader crash per timeout range",
-        "produced_by": "kafkalab.experiments.elections.figure16",
-        "command": f"python -m kafkalab.experiments.elections --trials {args.trials} --seed {args.seed}",
+        "what": "Raft paper Figure 16 redrawn on kafkalab's KRaft quorum: downtime after a leader crash per timeout "
+                "range, for the paper's Raft (election_mode=paper) and KRaft (election_mode=kraft)",
+        "produced_by": "kafkalab.experiments.elections.figure16_modes",
+        "command": f"python -m kafkalab.experiments.elections --trials {args.trials} --seed {args.seed} "
+                   f"--modes {','.join(modes)}",
         "code_version": code_version(_INPUTS),
         "seed": args.seed,
         "trials_per_range": args.trials,
+        "modes": modes,
         "ranges": list(FIGURE16_RANGES),
         "setup": asdict(setup),
         "timing": "fetch_timeout_ms=LO, fetch_timeout_jitter_ms=HI-LO, election_timeout_ms=LO, election_jitter_ms=HI-LO, "
-                  "fetch_max_wait_ms=LO/2, pre_vote=False, check_quorum=False",
+                  "fetch_max_wait_ms=LO/2, pre_vote=False, check_quorum=False; election_mode per row (mode column): "
+                  "paper = a candidate without a win waits a fresh election timeout, kraft = random backoff "
+                  "min(100 ms * random(2^retries), election_backoff_max_ms)",
         "summary": json.loads(summary.to_json(orient="records")),
         "paper": "data/raft_figure16_paper.csv",
     }
     csv_path = write_result(frame, args.out, "raft_figure16", provenance)
     print(summary.to_string(index=False))
     print(f"wrote {csv_path} and {csv_path.with_suffix('.json')}", file=sys.stderr)
+    if args.split_trials:
+        split = split_vote_rate(trials=args.split_trials, seed=args.seed)
+        split_provenance = {
+            "what": "first-round split votes after a leader crash, measured on kafkalab's KRaft quorum, beside "
+                    "Ongaro's closed form (thesis ch. 9) and the same model integrated numerically",
+            "produced_by": "kafkalab.experiments.elections.split_vote_rate",
+            "command": f"python -m kafkalab.experiments.elections --split-trials {args.split_trials} "
+                       f"--seed {args.seed}",
+            "code_version": code_version(_INPUTS),
+            "seed": args.seed,
+            "trials_per_cell": args.split_trials,
+            "timing": "timeouts 150-300 ms (fetch and election), fixed one-way latency l x 150 ms, no jitter, fsync 0, "
+                      "equal logs, pre_vote=False, election_mode=kraft (only the first round counts)",
+        }
+        split_path = write_result(split, args.out, "raft_split_votes", split_provenance)
+        print(split.round(4).to_string(index=False))
+        print(f"wrote {split_path} and {split_path.with_suffix('.json')}", file=sys.stderr)
     return 0
 
 

@@ -126,6 +126,60 @@ def test_without_any_randomness_fixed_timeouts_split_votes_until_the_cap():
     assert not frame.loc[frame["timeout_range"] == "150-300", "censored"].any()
 
 
+def test_paper_mode_fixed_timeouts_split_votes_until_the_cap_while_kraft_breaks_the_tie():
+    """The paper's Raft has no randomness left at 150-150 (Figure 2's retry draws from an empty range): every round
+    splits. KRaft's random backoff after a lost election breaks the tie in the same trials."""
+    frame = el.figure16_modes(trials=3, seed=0, ranges=["150-150"], max_downtime_ms=2_000)
+    paper, kraft = frame[frame["mode"] == "paper"], frame[frame["mode"] == "kraft"]
+    assert paper["censored"].all() and (paper["downtime_ms"] == 2_000).all()
+    assert (paper["election_rounds"] >= 10).all()   # one epoch per 150 ms round, no backoff between them
+    assert not kraft["censored"].any()
+    assert list(paper["seed"]) == list(kraft["seed"])   # same crashes in both lines
+    assert list(paper["crash_offset_ms"]) == list(kraft["crash_offset_ms"])
+
+
+def test_paper_mode_with_a_little_randomness_elects_and_is_deterministic():
+    first = el.figure16(trials=4, seed=2, ranges=["150-200"], election_mode="paper")
+    again = el.figure16(trials=4, seed=2, ranges=["150-200"], election_mode="paper")
+    pd.testing.assert_frame_equal(first, again)
+    assert (first["mode"] == "paper").all() and not first["censored"].any()
+    row = first.iloc[2]
+    alone = el.figure16_trial("150-200", int(row["seed"]), el.Figure16Setup(election_mode="paper"))
+    assert alone["downtime_ms"] == row["downtime_ms"]
+
+
+def test_summary_and_comparison_keep_the_modes_apart():
+    frame = pd.DataFrame({"mode": ["paper"] * 3 + ["kraft"] * 3, "timeout_range": ["150-155"] * 6,
+                          "downtime_ms": [280, 300, 320, 200, 210, 220], "censored": [False] * 6,
+                          "election_rounds": [2, 3, 4, 2, 2, 2]})
+    summary = el.figure16_summary(frame).set_index("mode")
+    assert summary.loc["paper", "median_ms"] == 300 and summary.loc["kraft", "median_ms"] == 210
+    wide = el.compare_modes_with_paper(frame)
+    assert list(wide.columns) == ["timeout_range", "statistic", "published", "paper mode", "kraft mode", "trials"]
+    assert wide.iloc[0].to_dict() == {"timeout_range": "150-155", "statistic": "median_downtime_ms",
+                                      "published": 287.0, "paper mode": 300.0, "kraft mode": 210.0, "trials": 3}
+    # a saved result from before the modes existed reads as KRaft's
+    old = frame[frame["mode"] == "kraft"].drop(columns="mode")
+    assert el.figure16_summary(old)["mode"].tolist() == ["kraft"]
+
+
+@pytest.mark.parametrize("modes, error, message", [
+    ("paper", ValueError, "modes must be a non-empty sequence"),
+    ([], ValueError, "modes must be a non-empty sequence"),
+    (["papr"], ValueError, r"unknown RaftConfig.election_mode 'papr'.*did you mean 'paper'\?"),
+])
+def test_bad_modes_raise_a_clear_error(modes, error, message):
+    with pytest.raises(error, match=message):
+        el.figure16_modes(trials=1, ranges=["150-300"], modes=modes)
+
+
+def test_bad_mode_in_the_setup_names_the_closest():
+    from kafkalab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"election_mode 'Kraft'.*did you mean 'kraft'\?"):
+        el.Figure16Setup(election_mode="Kraft")
+
+
 def test_split_votes_grow_with_latency():
     low = el.split_vote_rate(clusters=[(5, 4)], latencies=[0.001], trials=15, seed=1)
     high = el.split_vote_rate(clusters=[(5, 4)], latencies=[0.5], trials=15, seed=1)
