@@ -12,7 +12,7 @@ keeps and does. The node builds one state object per role change and hands it ev
 - :mod:`~kafkalab.raft.states.prospective`: :class:`ProspectiveState` (Kafka's ``ProspectiveState``, KIP-996
   pre-vote): on losing, back to the role it had in the epoch; and
 - :mod:`~kafkalab.raft.states.candidate`: :class:`CandidateState` (Kafka's ``CandidateState``): on losing, binary
-  exponential backoff.
+  exponential backoff (or, with ``election_mode="paper"``, the rest of its election timeout, as in the Raft paper).
 - :mod:`~kafkalab.raft.states.leader`: :class:`LeaderState` (Kafka's ``LeaderState``): replica progress, high
   watermark, parked fetches, BeginQuorumEpoch resends, check quorum, appends, resignation.
 - :mod:`~kafkalab.raft.states.resigned`: :class:`ResignedState` (Kafka's ``ResignedState``): EndQuorumEpoch with
