@@ -30,10 +30,12 @@ from typing import TYPE_CHECKING
 from kafkalab.clients.futures import DeliveryCallback, FutureRecordMetadata
 from kafkalab.common.records import (
     BATCH_OVERHEAD_BYTES,
+    MAX_RECORD_OVERHEAD_BYTES,
     Header,
     Record,
     RecordBatch,
     Row,
+    batch_size_upper_bound_bytes,
     record_size_bytes,
     size_of_varint,
 )
@@ -67,8 +69,9 @@ class NeedMemory(Exception):
 
 
 def estimate_record_size(key: bytes | None, value: bytes | None, headers: tuple[Header, ...]) -> int:
-    """Bytes of a batch holding only this record (Kafka's ``estimateSizeInBytesUpperBound`` for v2)."""
-    return BATCH_OVERHEAD_BYTES + record_size_bytes(Record(key, value, 0, headers), 0, 0)
+    """Bytes the producer assumes a batch holding only this record may take (Kafka's
+    ``estimateSizeInBytesUpperBound`` for v2: :func:`~kafkalab.common.records.batch_size_upper_bound_bytes`)."""
+    return batch_size_upper_bound_bytes(key, value, headers)
 
 
 class ProducerBatch:
@@ -233,7 +236,10 @@ class RecordAccumulator:
                              callback: DeliveryCallback | None, now_ms: float) -> FutureRecordMetadata:
         size = self._record_size(-1 if key is None else len(key), -1 if value is None else len(value), 0, 0,
                                  headers, key, value)
-        need = max(self.batch_size, BATCH_OVERHEAD_BYTES + size)
+        need = self.batch_size
+        if BATCH_OVERHEAD_BYTES + MAX_RECORD_OVERHEAD_BYTES + size > need:
+            # RecordAccumulator.append allocates max(batch.size, the record's upper-bound estimate)
+            need = max(need, batch_size_upper_bound_bytes(key, value, headers))
         if need > self.available_memory:
             raise NeedMemory(need)
         self.available_memory -= need
