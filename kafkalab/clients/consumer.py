@@ -46,7 +46,7 @@ from kafkalab.clients.producer import check_timeout_ms
 from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 from kafkalab.common.types import ConsumerRecord
 from kafkalab.config import Config, resolve
-from kafkalab.errors import InvalidGroupIdError, KafkaError, KafkaTimeoutError
+from kafkalab.errors import ConfigError, InvalidGroupIdError, KafkaError, KafkaTimeoutError
 
 __all__ = ["KafkaConsumer", "ConsumerCore", "PartitionState", "RebalanceCallback", "CommitResultCallback",
            "MUTUALLY_EXCLUSIVE", "new_membership"]
@@ -94,6 +94,24 @@ class _Listener:
             callback(self.consumer, sorted(partitions))
 
 
+#: ConsumerConfig's CLASSIC_PROTOCOL_UNSUPPORTED_CONFIGS and CONSUMER_PROTOCOL_UNSUPPORTED_CONFIGS (Kafka 4.0)
+_UNSUPPORTED_KEYS = {"classic": ("group.remote.assignor",),
+                     "consumer": ("partition.assignment.strategy", "heartbeat.interval.ms", "session.timeout.ms")}
+
+
+def _check_protocol_keys(config: Config, given: Mapping[str, Any] | None) -> None:
+    """``ConsumerConfig.checkUnsupportedConfigsPostProcess``: a key the chosen ``group.protocol`` does not use, set
+    explicitly to something not blank, is a ConfigError naming every such key (under KIP-848 the broker assigns
+    partitions and owns the session and heartbeat timeouts)."""
+    protocol = config["group.protocol"]
+    raw = given if given is not None and not isinstance(given, Config) else config.overrides
+    bad = [key for key in _UNSUPPORTED_KEYS.get(protocol, ())
+           if key in raw and raw[key] is not None and str(raw[key]).strip() != ""]
+    if bad:
+        raise ConfigError(f"{', '.join(bad)} cannot be set when group.protocol={protocol.upper()}", key=bad[0],
+                          scope="consumer", value=raw[bad[0]])
+
+
 class KafkaConsumer:
     """A consumer on node ``node_id`` of ``world`` (DESIGN.md's ``cluster.consumer(config)``).
 
@@ -105,6 +123,7 @@ class KafkaConsumer:
                  node_id: NodeId = "consumer-1", drive: Drive | None = None, history: History | None = None,
                  broker_node: Callable[[int], NodeId] | None = None) -> None:
         self.config = config if isinstance(config, Config) else resolve("consumer", config)
+        _check_protocol_keys(self.config, config)
         self.node_id = node_id
         self.history = history
         self._drive: Drive = drive if drive is not None else world.run_until

@@ -56,9 +56,10 @@ def group_digest(seed: int, protocol: str) -> str:
     tracer = Tracer(cluster.kernel)
     cluster.create_topic("t", partitions=6, replication_factor=3)
     producer = cluster.producer({"linger.ms": 2})
-    extra = {"group.protocol": "consumer"} if protocol == "consumer" else {"partition.assignment.strategy": protocol}
-    consumers = [cluster.consumer({"group.id": "g", "auto.offset.reset": "earliest", "session.timeout.ms": 6_000,
-                                   **extra}) for _ in range(3)]
+    # session.timeout.ms is classic only (Kafka's ConsumerConfig refuses it with group.protocol=consumer)
+    extra = {"group.protocol": "consumer"} if protocol == "consumer" else {"partition.assignment.strategy": protocol,
+                                                                          "session.timeout.ms": 6_000}
+    consumers = [cluster.consumer({"group.id": "g", "auto.offset.reset": "earliest", **extra}) for _ in range(3)]
     for c in consumers:
         c.subscribe(["t"])
     for _ in range(60):                      # ~9 s: the initial rebalance delay (3 s, extended once) and a join

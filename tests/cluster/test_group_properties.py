@@ -47,11 +47,14 @@ def run_group_workload(seed: int, protocol: str, duration_ms: float = 25_000, wr
     consumers = []
     for i in range(3):
         config = {"group.id": "g", "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                  "session.timeout.ms": 6_000, "heartbeat.interval.ms": 1_000, "request.timeout.ms": 5_000,
+                  "request.timeout.ms": 5_000,
                   # a JoinGroup waits up to max.poll.interval.ms + 5 s for its answer (Kafka's join timeout), so one
                   # lost to a partition would hang 305 s by default; 20 s keeps runs short
                   "max.poll.interval.ms": 20_000,
                   **PROTOCOLS[protocol]}
+        if protocol != "consumer":
+            # classic only: under KIP-848 the broker owns these timeouts, and Kafka's ConsumerConfig refuses them
+            config.update({"session.timeout.ms": 6_000, "heartbeat.interval.ms": 1_000})
         if protocol == "static":
             config["group.instance.id"] = f"member-{i}"
         consumer = cluster.consumer(config)
