@@ -14,7 +14,7 @@ records costs one assignment, and ``RecordMetadata`` is built only when somebody
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kafkalab.common.types import ConsumerRecord, RecordMetadata
 from kafkalab.errors import KafkaError, KafkaTimeoutError
@@ -22,10 +22,28 @@ from kafkalab.errors import KafkaError, KafkaTimeoutError
 if TYPE_CHECKING:
     from kafkalab.clients.accumulator import ProducerBatch
 
-__all__ = ["RecordMetadata", "ConsumerRecord", "FutureRecordMetadata", "Drive", "DeliveryCallback", "ClientCrashedError"]
+__all__ = ["RecordMetadata", "ConsumerRecord", "FutureRecordMetadata", "Drive", "DeliveryCallback", "ClientCrashedError",
+           "check_timeout_ms"]
 
 #: ``drive(predicate, timeout_ms) -> bool``: run the simulation until ``predicate()`` holds or the time passes.
 Drive = Callable[[Callable[[], bool], float], bool]
+
+
+def check_timeout_ms(value: Any, name: str = "timeout_ms", *, allow_none: bool = True) -> float | None:
+    """A timeout argument as Kafka takes it: a finite number of milliseconds >= 0 (None where a default applies).
+
+    Kafka's ``Timer`` refuses a negative timeout with IllegalArgumentException "Invalid negative timeout -5"; here that
+    is a ValueError with Kafka's words and the argument's name. ``bool`` is not a number of milliseconds."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        allowed = "a number of milliseconds >= 0" + (" or None" if allow_none else "")
+        raise TypeError(f"{name} must be {allowed}, got {type(value).__name__} {value!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be a finite number of milliseconds >= 0, got {value!r}")
+    if value < 0:
+        raise ValueError(f"Invalid negative timeout {value:g}: {name} must be >= 0")
+    return value
 
 
 class ClientCrashedError(KafkaError):
@@ -78,8 +96,10 @@ class FutureRecordMetadata:
     def result(self, timeout_ms: float | None = None) -> RecordMetadata:
         """Drive the simulation until this record is acknowledged; its metadata, or raise its error.
 
-        Raises :class:`~kafkalab.errors.KafkaTimeoutError` if ``timeout_ms`` of virtual time pass first.
+        Raises :class:`~kafkalab.errors.KafkaTimeoutError` if ``timeout_ms`` of virtual time pass first; a negative,
+        infinite or non-numeric ``timeout_ms`` is refused (:func:`check_timeout_ms`) even when the outcome is known.
         """
+        check_timeout_ms(timeout_ms)
         if not self.done():
             self._waiter._wait(self.done, timeout_ms, "the send to complete")
         error = self.exception()

@@ -32,7 +32,13 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from kafkalab.check.history import History
-from kafkalab.clients.futures import ClientCrashedError, DeliveryCallback, Drive, FutureRecordMetadata
+from kafkalab.clients.futures import (
+    ClientCrashedError,
+    DeliveryCallback,
+    Drive,
+    FutureRecordMetadata,
+    check_timeout_ms,
+)
 from kafkalab.clients.metadata import bootstrap_nodes
 from kafkalab.clients.sender import Blocked, ProducerCore
 from kafkalab.common.records import Header
@@ -85,23 +91,6 @@ def to_headers(headers: Any) -> tuple[Header, ...]:
             raise TypeError(f"header key must be str, got {type(key).__name__} {key!r}")
         out.append((key, to_bytes(value, "header value")))
     return tuple(out)
-
-
-def check_timeout_ms(value: Any, name: str = "timeout_ms", *, allow_none: bool = True) -> float | None:
-    """A timeout argument as Kafka takes it: a finite number of milliseconds >= 0 (None where a default applies).
-
-    Kafka's ``Timer`` refuses a negative timeout with IllegalArgumentException "Invalid negative timeout -5"; here that
-    is a ValueError with Kafka's words and the argument's name. ``bool`` is not a number of milliseconds."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        allowed = "a number of milliseconds >= 0" + (" or None" if allow_none else "")
-        raise TypeError(f"{name} must be {allowed}, got {type(value).__name__} {value!r}")
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{name} must be a finite number of milliseconds >= 0, got {value!r}")
-    if value < 0:
-        raise ValueError(f"Invalid negative timeout {value:g}: {name} must be >= 0")
-    return value
 
 
 def _check_send_args(topic: Any, partition: Any, timestamp_ms: Any, on_delivery: Any) -> None:
