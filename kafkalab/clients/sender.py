@@ -97,6 +97,9 @@ class ProducerCore(ProduceRequestsMixin):
         self._timer: Any = None
         self._timer_at = float("inf")
         self._tps: dict[str, list[TopicPartition]] = {}
+        # KafkaProducer.waitOnMetadata: while a send waits for a topic (or for a partition beyond the count known),
+        # every metadata answer that still lacks it asks for another (topic -> partition count needed).
+        self._awaiting: dict[str, int] = {}
         self._key_cache: dict[str, dict[bytes, int]] = {}    # key -> partition, per topic (murmur2 is slow here)
         self._size_unchecked = min(self.max_request_size, self.buffer_memory) - 128
         self._sticky: dict[str, StickyPartitioner] = {}
@@ -181,6 +184,9 @@ class ProducerCore(ProduceRequestsMixin):
         md = self.metadata
         md.add_topics((topic,))
         if md.partition_count(topic) is None or (partition is not None and partition >= (md.partition_count(topic) or 0)):
+            needed = 1 if partition is None else partition + 1
+            self._awaiting[topic] = max(needed, self._awaiting.get(topic, 0))
+            md.request_update()          # the metadata may be stale (partitions added since): ask again
             self._wakeup_at(self.port.now)
 
             def known() -> bool:
@@ -200,6 +206,7 @@ class ProducerCore(ProduceRequestsMixin):
         return tps
 
     def _metadata_error(self, topic: str, partition: int | None, waited_ms: float) -> KafkaError:
+        self._awaiting.pop(topic, None)          # nobody waits any more
         n = self.metadata.partition_count(topic)
         if partition is not None and n is not None:
             return KafkaTimeoutError(f"Partition {partition} of topic {topic} with partition count {n} is not "
@@ -345,8 +352,19 @@ class ProducerCore(ProduceRequestsMixin):
                 self._available[topic] = self.metadata.available_partitions(topic)
             for topic in list(self._tps):
                 self._refresh_tps(topic)
+            if self._awaiting:
+                self._still_awaiting()
         self.port.record("producer.metadata_refresh", 1, ok=error is None)
         self.wakeup()
+
+    def _still_awaiting(self) -> None:
+        """The next round of ``waitOnMetadata`` for each topic a send still waits for: request another update."""
+        md = self.metadata
+        for topic, needed in list(self._awaiting.items()):
+            if (md.partition_count(topic) or 0) >= needed:
+                del self._awaiting[topic]
+            else:
+                md.request_update()
 
     # -- flush and close -----------------------------------------------------------------------------------------
     def begin_flush(self) -> Callable[[], bool]:
