@@ -7,7 +7,8 @@ named timers, AlterPartition to the controller, logs on the node's Disk) and dis
 
 - client requests (Metadata, Produce, Fetch, ListOffsets, InitProducerId) and follower fetches go through the broker's
   request-handler queue (:mod:`kafkalab.broker.cost`), then to the replica manager; Metadata is answered from the
-  broker's metadata image;
+  broker's metadata image, and a missing topic is created through the controller when the broker and the request
+  allow it (:mod:`kafkalab.broker.auto_topic_creation`);
 - fetch responses from leaders go through the replica fetcher queue to the replica manager's fetchers;
 - KRaft messages go to the metadata listener (a KRaft observer, :mod:`kafkalab.broker.metadata`), whose replayed
   changes drive :meth:`ReplicaManager.apply_change`: leadership is acted on only through the image;
@@ -33,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from kafkalab.broker.auto_topic_creation import AutoTopicCreationManager, is_valid_topic_name
 from kafkalab.broker.cost import DEFAULT_COST, CostModel, HandlerQueue
 from kafkalab.broker.groups import TIMER_PREFIX, LocalReply
 from kafkalab.broker.partition import IsrProposal
@@ -117,6 +119,8 @@ class BrokerServer:
         self.metadata: Any = None
         self.lifecycle: Any = None
         self.groups: Any = None              # BrokerGroups: the group coordinator (with a control plane only)
+        self.auto_topic_creation: AutoTopicCreationManager | None = None     # with a control plane only
+        self.auto_create_topics = bool(self.config["auto.create.topics.enable"])
         self.stopped = False
         self.publishing = not self.controller_ids     # act on metadata (at once without a control plane)
         self._pid_next = 0
@@ -146,6 +150,7 @@ class BrokerServer:
         from kafkalab.broker.metadata import BrokerMetadataListener
 
         self.groups = BrokerGroups(self)
+        self.auto_topic_creation = AutoTopicCreationManager(self)
 
         metadata = BrokerMetadataListener(self.ctx, self.controller_ids, self.config)
         self.metadata = metadata
@@ -326,8 +331,11 @@ class BrokerServer:
             self._on_producer_id_block(msg)
             return
         if kind is CreateTopicsResponse:
-            if self.groups is not None:
+            # the group coordinator creates __consumer_offsets, auto topic creation every other topic
+            if self.groups is not None and any(r.name == OFFSETS_TOPIC for r in msg.topics):
                 self.groups.on_create_topics_response(msg)
+            elif self.auto_topic_creation is not None:
+                self.auto_topic_creation.on_create_topics_response(msg)
             return
         if self.lifecycle is not None and self.lifecycle.handle(src, msg, self.ctx.now):
             self._after_lifecycle()
@@ -430,16 +438,23 @@ class BrokerServer:
                                               r.partition_epoch)
 
     def metadata_response(self, req: MetadataRequest) -> MetadataResponse:
-        """Answer a Metadata request from this broker's image."""
+        """Answer a Metadata request from this broker's image. Topics it does not have are created when the broker
+        and the request allow it (:mod:`kafkalab.broker.auto_topic_creation`); without auto-creation they are
+        UNKNOWN_TOPIC_OR_PARTITION, or INVALID_TOPIC_EXCEPTION for a name Kafka's ``Topic.validate`` refuses."""
         image = self.image
         live = {b: reg for b, reg in sorted(image.brokers.items()) if not reg.fenced}
         brokers = tuple(BrokerInfo(b, reg.rack) for b, reg in live.items())
         names = sorted(image.topics) if req.topics is None else list(req.topics)
+        missing: dict[str, TopicMetadata] = {}
+        if req.topics is not None:
+            absent = [name for name in names if name not in image.topics]
+            if absent:
+                missing = self._missing_topics(absent, req.allow_auto_topic_creation)
         topics = []
         for name in names:
             topic = image.topics.get(name)
             if topic is None:
-                topics.append(TopicMetadata("UNKNOWN_TOPIC_OR_PARTITION", name, ()))
+                topics.append(missing[name])
                 continue
             parts = []
             for index, reg in sorted(topic.partitions.items()):
@@ -451,6 +466,14 @@ class BrokerServer:
         controller = self.active_controller_id
         return MetadataResponse(brokers, tuple(topics), -1 if controller is None else controller,
                                 req.correlation_id)
+
+    def _missing_topics(self, names: list[str], allow_auto_topic_creation: bool) -> dict[str, TopicMetadata]:
+        auto = self.auto_topic_creation
+        if auto is not None and allow_auto_topic_creation and self.auto_create_topics:
+            return auto.create_topics(names)
+        return {name: TopicMetadata("UNKNOWN_TOPIC_OR_PARTITION" if is_valid_topic_name(name)
+                                    else "INVALID_TOPIC_EXCEPTION", name, (), name == OFFSETS_TOPIC)
+                for name in names}
 
     def __repr__(self) -> str:
         return f"BrokerServer({self.broker_id}, partitions={len(self.rm.partitions)})"

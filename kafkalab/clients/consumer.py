@@ -149,6 +149,7 @@ class KafkaConsumer:
                 self._group.closed = True
         core = ConsumerCore(ctx, self.config, bootstrap=self._bootstrap, drive=self._drive, history=self.history,
                             broker_node=self._broker_node)
+        core.metadata.allow_auto_topic_creation = bool(self.config["allow.auto.create.topics"])
         self._core = core
         self._group = new_membership(core) if self.config["group.id"] else None
         if self._subscription and self._group is not None:

@@ -84,6 +84,9 @@ class ClientMetadata:
         # Kafka's requestVersion: an answer settles only the refreshes asked for before its request left.
         self._want_version = 0
         self._sent_version = 0
+        # Whether a broker may create a topic this client names and it lacks: always for the producer (Kafka's
+        # ProducerMetadata), allow.auto.create.topics for the consumer (ConsumerMetadata).
+        self.allow_auto_topic_creation = True
 
     # -- what the client uses -----------------------------------------------------------------------------------
     def add_topics(self, topics: Iterable[str]) -> None:
@@ -138,7 +141,7 @@ class ClientMetadata:
         self.in_flight = True
         self.last_attempt_ms = now_ms
         self._sent_version = self._want_version
-        return MetadataRequest(tuple(self.wanted), correlation_id)
+        return MetadataRequest(tuple(self.wanted), correlation_id, self.allow_auto_topic_creation)
 
     def failed(self, now_ms: float) -> None:
         """The metadata request got no answer (connection dropped or timed out)."""

@@ -15,8 +15,13 @@ invocation in the history, wait for the topic's metadata (up to ``max.block.ms``
 ``max.request.size`` and ``buffer.memory``, append to the accumulator (blocking up to ``max.block.ms`` for memory),
 return a future. Failures before the append complete the future with the error (Kafka's ``FutureFailure``), call
 ``on_delivery`` and are ``fail`` in the history. A ``partition`` beyond the topic's known partition count is not refused
-at the call: as ``KafkaProducer.waitOnMetadata`` does (the metadata may be stale), it waits up to ``max.block.ms`` and
-then fails the future with Kafka's "Partition 7 of topic t with partition count 3 is not present in metadata" timeout.
+at the call: as ``KafkaProducer.waitOnMetadata`` does (the metadata may be stale), it asks for fresh metadata on every
+round of the wait, up to ``max.block.ms``, and then fails the future with Kafka's "Partition 7 of topic t with partition
+count 3 is not present in metadata" timeout. A topic that does not exist is created by the broker the metadata request
+reaches when its ``auto.create.topics.enable`` is on (Kafka's default; the producer's requests always allow it); when
+it is off, the send times out with Kafka's "Topic x not present in metadata" text, to which kafkalab adds the closest
+existing topic ("did you mean 'orders'?"). A name a broker calls invalid fails the send with InvalidTopicError
+("Invalid topics: [a b]") as soon as the answer arrives.
 
 Idempotence and acks follow Kafka's ``ProducerConfig``: ``enable.idempotence=true`` set explicitly with acks other than
 all (or with more than 5 requests in flight, or retries=0) is a ConfigError; left at its default, idempotence quietly
@@ -43,7 +48,7 @@ from kafkalab.clients.metadata import bootstrap_nodes
 from kafkalab.clients.sender import Blocked, ProducerCore
 from kafkalab.common.records import Header
 from kafkalab.config import Config, resolve
-from kafkalab.errors import ConfigError, KafkaTimeoutError, MessageTooLargeError
+from kafkalab.errors import ConfigError, InvalidTopicError, KafkaTimeoutError, MessageTooLargeError
 
 __all__ = ["KafkaProducer", "ProducerCore", "producer_config", "to_bytes", "to_headers", "ClientCrashedError",
            "check_timeout_ms"]
@@ -182,7 +187,8 @@ class KafkaProducer:
         if old is not None:
             old.abandon(f"{self.node_id} crashed")
         core = ProducerCore(ctx, self.config, self.idempotent, bootstrap=self._bootstrap, drive=self._drive,
-                            history=self.history, broker_node=self._broker_node)
+                            history=self.history, broker_node=self._broker_node,
+                            topic_names=getattr(self._world, "topics", None))
         self._core = core
         self.cores.append(core)
         return core
@@ -228,7 +234,7 @@ class KafkaProducer:
         except Blocked as blocked:
             return self._send_blocking(core, op, blocked, topic, key, value, partition, timestamp_ms, hdrs,
                                        on_delivery)
-        except MessageTooLargeError as exc:
+        except (MessageTooLargeError, InvalidTopicError) as exc:
             return core.fail_send(op, exc, on_delivery)
 
     def _send_blocking(self, core: ProducerCore, op: int, blocked: Blocked, topic: str, key: bytes | None,
@@ -253,7 +259,7 @@ class KafkaProducer:
                 return core.try_send(op, topic, key, value, partition, timestamp_ms, headers, on_delivery)
             except Blocked as again:
                 blocked = again
-            except MessageTooLargeError as exc:
+            except (MessageTooLargeError, InvalidTopicError) as exc:
                 return core.fail_send(op, exc, on_delivery)
 
     def flush(self, timeout_ms: float | None = None) -> None:

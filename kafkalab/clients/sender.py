@@ -24,6 +24,7 @@ Simplifications (deliberate): see the two modules above; besides them, no compre
 """
 from __future__ import annotations
 
+import difflib
 import functools
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
@@ -38,7 +39,13 @@ from kafkalab.clients.produce_requests import ProduceRequestsMixin
 from kafkalab.common.records import Header
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.config import Config
-from kafkalab.errors import BufferExhaustedError, KafkaError, KafkaTimeoutError, MessageTooLargeError
+from kafkalab.errors import (
+    BufferExhaustedError,
+    InvalidTopicError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageTooLargeError,
+)
 from kafkalab.protocol.metadata import MetadataResponse
 from kafkalab.protocol.produce import NUM_BATCHES_TO_RETAIN
 
@@ -61,7 +68,8 @@ class ProducerCore(ProduceRequestsMixin):
     """One incarnation of a producer inside the simulation (accumulator, metadata, sender, idempotence)."""
 
     def __init__(self, port: ClientPort, config: Config, idempotent: bool, *, bootstrap: Sequence[NodeId],
-                 drive: Drive, history: History | None, broker_node: Callable[[int], NodeId] | None = None) -> None:
+                 drive: Drive, history: History | None, broker_node: Callable[[int], NodeId] | None = None,
+                 topic_names: Callable[[], Sequence[str]] | None = None) -> None:
         self.port = port
         self.node_id = port.node_id
         self.config = config
@@ -100,6 +108,7 @@ class ProducerCore(ProduceRequestsMixin):
         # KafkaProducer.waitOnMetadata: while a send waits for a topic (or for a partition beyond the count known),
         # every metadata answer that still lacks it asks for another (topic -> partition count needed).
         self._awaiting: dict[str, int] = {}
+        self._topic_names = topic_names
         self._key_cache: dict[str, dict[bytes, int]] = {}    # key -> partition, per topic (murmur2 is slow here)
         self._size_unchecked = min(self.max_request_size, self.buffer_memory) - 128
         self._sticky: dict[str, StickyPartitioner] = {}
@@ -182,6 +191,10 @@ class ProducerCore(ProduceRequestsMixin):
 
     def _topic_partitions(self, topic: str, partition: int | None) -> list[TopicPartition]:
         md = self.metadata
+        if md.topic_errors.get(topic) == "INVALID_TOPIC_EXCEPTION":
+            # Metadata.maybeThrowExceptionForTopic: a broker said the name is invalid (Topic.validate)
+            self._awaiting.pop(topic, None)
+            raise InvalidTopicError(f"Invalid topics: [{topic}]")
         md.add_topics((topic,))
         if md.partition_count(topic) is None or (partition is not None and partition >= (md.partition_count(topic) or 0)):
             needed = 1 if partition is None else partition + 1
@@ -191,7 +204,8 @@ class ProducerCore(ProduceRequestsMixin):
 
             def known() -> bool:
                 n = md.partition_count(topic)
-                return n is not None and (partition is None or partition < n)
+                return (n is not None and (partition is None or partition < n)
+                        or md.topic_errors.get(topic) == "INVALID_TOPIC_EXCEPTION")
             raise Blocked(known, functools.partial(self._metadata_error, topic, partition))
         if partition is not None and partition < 0:
             raise Blocked(lambda: False, functools.partial(self._metadata_error, topic, partition))
@@ -211,7 +225,12 @@ class ProducerCore(ProduceRequestsMixin):
         if partition is not None and n is not None:
             return KafkaTimeoutError(f"Partition {partition} of topic {topic} with partition count {n} is not "
                                      f"present in metadata after {waited_ms:g} ms.")
-        return KafkaTimeoutError(f"Topic {topic} not present in metadata after {waited_ms:g} ms.")
+        message = f"Topic {topic} not present in metadata after {waited_ms:g} ms."
+        close = difflib.get_close_matches(topic, self._topic_names(), n=1) if self._topic_names is not None else []
+        if close and close[0] != topic:
+            # kafkalab's addition to Kafka's text: the closest topic that exists (a typo is the usual cause)
+            message = f"{message[:-1]}; did you mean {close[0]!r}?"
+        return KafkaTimeoutError(message)
 
     def _buffer_error(self, size: int, waited_ms: float) -> KafkaError:
         return BufferExhaustedError(

@@ -11,10 +11,12 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class MetadataRequest:
-    """``topics=None``: every topic."""
+    """``topics=None``: every topic (never auto-created). ``allow_auto_topic_creation``: a named topic that does not
+    exist is created if the broker's ``auto.create.topics.enable`` allows it (the schema's default is true)."""
 
     topics: tuple[str, ...] | None = None
     correlation_id: int = 0
+    allow_auto_topic_creation: bool = True
 
 
 @dataclass(frozen=True, slots=True)
