@@ -181,7 +181,7 @@ class BrokerGroups:
         topics = {t for t, _ in change.partitions if t != OFFSETS_TOPIC} | set(change.removed_topics)
         if topics:
             counts = {t: len(image.topics[t].partitions) if t in image.topics else 0 for t in sorted(topics)}
-            self.coordinator.on_metadata(counts, self.server.ctx.now)
+            self.coordinator.on_metadata(counts, self.server.ctx.now, version=image.offset)
 
     def sync_leadership(self) -> None:
         now = self.server.ctx.now

@@ -34,7 +34,23 @@ rollback finds its member gone or at another epoch and does nothing. A timer who
 later. After loading, :meth:`ConsumerGroupManager.on_loaded` (or else the first call that carries a time) arms the
 session timer of every member and the rebalance timer of every member still revoking.
 
-Simplifications: no regex subscriptions, no rack-aware assignment inputs beyond passing ``rack_id``, no online
+Regex subscriptions (``SubscribedTopicRegex``; ``GroupMetadataManager.maybeUpdateRegularExpressions``,
+``refreshRegularExpressions``, ``handleRegularExpressionsResult`` of Kafka 4.0). A member may subscribe to a regex
+besides (or instead of) topic names; the group subscribes to the names plus what its regexes resolved to. A regex new
+to the group is compiled first (INVALID_REGULAR_EXPRESSION when it does not compile) and must be resolved; a regex
+other members already have bumps the group epoch at once. Every heartbeat of a group with regexes asks whether to
+resolve them all again, at most once per 10 s (``REGEX_BATCH_REFRESH_INTERVAL_MS``) and one resolution at a time:
+when some regex is unresolved, or a topic was created since the last resolution (the metadata version of the newest
+topic creation, from :meth:`ConsumerGroupManager.on_metadata`). The resolution runs as a ``cg:regex:`` timer (Kafka's
+executor off the request path), matches every topic of the metadata image against every regex (a full match, as
+``Matcher.matches``) and writes one record per regex; the group epoch bumps when a regex now resolves to other topics
+or the subscribed topics' sizes differ, and the next heartbeats assign. A topic deleted later drops out of the
+subscription metadata (it no longer exists) before any new resolution drops its name. The last member of a regex that
+leaves or changes it deletes the resolution. Kafka compiles with RE2J on the broker; kafkalab with Python's ``re``
+(so lookarounds and backreferences compile here and not in Kafka); ``__consumer_offsets`` is never a candidate here,
+while Kafka's image lists it.
+
+Simplifications: no rack-aware assignment inputs beyond passing ``rack_id``, no online
 migration to or from classic groups (the coordinator keeps the two kinds apart), no group deletion, no per-group
 config overrides. Member ids: Kafka 4 clients generate them (KIP-1082); an empty one at epoch 0 gets a deterministic
 id here. A rejoin with epoch 0 under a known member id is accepted (KAFKA-19233). Write errors that come back after
@@ -45,6 +61,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -54,6 +71,7 @@ from kafkalab.errors import (
     FencedInstanceIdError,
     GroupIdNotFoundError,
     GroupMaxSizeReachedError,
+    InvalidRegularExpressionError,
     KafkaError,
     UnknownMemberIdError,
     UnreleasedInstanceIdError,
@@ -76,7 +94,8 @@ from kafkalab.protocol.consumer_group import (
     ConsumerGroupHeartbeatResponse,
 )
 
-__all__ = ["ConsumerGroupManager", "CoordinatorPort", "map_write_error"]
+__all__ = ["ConsumerGroupManager", "CoordinatorPort", "map_write_error", "check_regex",
+           "REGEX_BATCH_REFRESH_INTERVAL_MS"]
 
 _WRITE_ERRORS = {
     "NOT_LEADER_OR_FOLLOWER": "NOT_COORDINATOR", "KAFKA_STORAGE_ERROR": "NOT_COORDINATOR",
@@ -87,6 +106,8 @@ _WRITE_ERRORS = {
 }
 #: how soon a timer whose write failed tries again (Kafka's timer retry backoff)
 _RETRY_BACKOFF_MS = 500
+#: the least time between two resolutions of a group's regexes (Kafka's ``REGEX_BATCH_REFRESH_INTERVAL_MS``)
+REGEX_BATCH_REFRESH_INTERVAL_MS = 10_000
 Assignor = Callable[[Mapping[str, Any], Mapping[str, int]], Mapping[str, Iterable[TopicPartition]]]
 Respond = Callable[[ConsumerGroupHeartbeatResponse], None]
 
@@ -101,6 +122,16 @@ class CoordinatorPort(Protocol):
     def append(self, partition: int, records: Any, callback: Callable[[str], None]) -> None: ...
     def topic_partitions(self) -> Mapping[str, int]: ...
     def record(self, metric: str, value: Any, **labels: Any) -> None: ...
+
+
+def check_regex(regex: str) -> None:
+    """Kafka's ``throwIfRegularExpressionIsInvalid``: InvalidRegularExpressionError when ``regex`` does not compile
+    (with Python's ``re`` here; RE2J in Kafka)."""
+    try:
+        re.compile(regex)
+    except re.error as exc:
+        raise InvalidRegularExpressionError(
+            f"SubscribedTopicRegex `{regex}` is not a valid regular expression: {exc.msg}.") from None
 
 
 def map_write_error(error: str) -> str:
@@ -122,7 +153,7 @@ class _Timer:
     partition: int
     group_id: str
     member_id: str
-    kind: str            # "session" | "rebalance"
+    kind: str            # "session" | "rebalance" | "regex"
     epoch: int = 0
 
 
@@ -162,6 +193,10 @@ class ConsumerGroupManager:
         self._stale: set[str] = set()
         self._unarmed: dict[int, set[tuple[str, str]]] = {}
         self._next_member = 0
+        # Metadata versions for regex resolution (Kafka's image offset and ``lastMetadataImageWithNewTopics``).
+        self._metadata_version = -1
+        self._new_topics_version = -1
+        self._known_topics: set[str] = set()
 
     # ---- reads ----------------------------------------------------------------------------------------------------
     def has_group(self, group_id: str) -> bool:
@@ -252,10 +287,21 @@ class ConsumerGroupManager:
         self._unarmed.pop(partition, None)
 
     # ---- metadata and timers --------------------------------------------------------------------------------------
-    def on_metadata(self, topics: Mapping[str, int], now_ms: float) -> None:
+    def on_metadata(self, topics: Mapping[str, int], now_ms: float, version: int | None = None) -> None:
         """Topics changed size: every group subscribed to one re-reads the metadata on its next heartbeat, bumping
-        its epoch if a subscribed topic's partition count differs (Kafka's metadata refresh deadline)."""
+        its epoch if a subscribed topic's partition count differs (Kafka's metadata refresh deadline). ``version``
+        is the metadata image's offset (one more than the last call's when not given); a topic seen for the first
+        time counts as created, which makes regexes due for resolution. (Before its first call about a topic, the
+        manager does not know it existed, so that call counts too: at worst one resolution more.)"""
         self._arm_all(now_ms)
+        self._metadata_version = self._metadata_version + 1 if version is None else max(version,
+                                                                                       self._metadata_version)
+        for topic, count in topics.items():
+            if count <= 0:
+                self._known_topics.discard(topic)
+            elif topic not in self._known_topics:
+                self._known_topics.add(topic)
+                self._new_topics_version = self._metadata_version
         changed = set(topics)
         for groups in self._groups.values():
             for group_id, group in groups.items():
@@ -267,6 +313,9 @@ class ConsumerGroupManager:
         self._arm_all(now_ms)
         timer = self._timers.pop(name, None)
         if timer is None:
+            return
+        if timer.kind == "regex":
+            self._resolve_regexes(timer.partition, timer.group_id, now_ms)
             return
         group = self._groups.get(timer.partition, {}).get(timer.group_id)
         member = None if group is None else group.members.get(timer.member_id)
@@ -290,7 +339,12 @@ class ConsumerGroupManager:
         change is committed (or at once for an error found before any write)."""
         self._arm_all(now_ms)
         try:
-            validate_heartbeat(req, self._assignors)
+            if req.subscribed_topic_names is None and req.subscribed_topic_regex is not None:
+                # a regex alone is a subscription too (Kafka 4: "Either SubscribedTopicNames or
+                # SubscribedTopicRegex must be non-null when (re-)joining.")
+                validate_heartbeat(replace(req, subscribed_topic_names=()), self._assignors)
+            else:
+                validate_heartbeat(req, self._assignors)
             if req.member_epoch in (LEAVE_EPOCH, STATIC_LEAVE_EPOCH):
                 records, response = self._leave(partition, req)
             else:
@@ -328,6 +382,8 @@ class ConsumerGroupManager:
             member, replaced = self._static_member(group, member_id, req, records)
 
         # 1. The member's subscription; a new one (or new topic sizes) bumps the group epoch.
+        old_regex = group.member_regex.get(replaced or member_id)
+        new_regex = old_regex if req.subscribed_topic_regex is None else (req.subscribed_topic_regex or None)
         updated = replace(
             member,
             instance_id=req.instance_id if req.instance_id is not None else member.instance_id,
@@ -338,14 +394,15 @@ class ConsumerGroupManager:
             subscribed_topics=(tuple(sorted(set(req.subscribed_topic_names)))
                                if req.subscribed_topic_names is not None else member.subscribed_topics))
         bump = group.group_epoch == 0
-        if updated != member:
-            records.append(rec.member_metadata_record(group_id, updated))
+        if updated != member or new_regex != old_regex:
+            records.append(rec.member_metadata_record(group_id, updated, new_regex))
             bump = bump or updated.subscribed_topics != member.subscribed_topics
+        bump = self._update_regexes(partition, group, old_regex, new_regex, records, now_ms) or bump
         others = [m for mid, m in sorted(group.members.items()) if mid not in (member_id, replaced)]
         group_epoch, metadata = group.group_epoch, group.subscription_metadata
         if bump or group_id in self._stale:
             self._stale.discard(group_id)
-            metadata = self._subscription_metadata([*others, updated])
+            metadata = self._subscription_metadata(group, others, updated, new_regex)
             if metadata != group.subscription_metadata:
                 bump = True
                 records.append(rec.partition_metadata_record(group_id, metadata))
@@ -356,7 +413,7 @@ class ConsumerGroupManager:
 
         # 2. A newer group epoch: a new target assignment for everyone.
         if group_epoch > group.assignment_epoch:
-            target = self._assign(group, group_epoch, others, updated, replaced, metadata, records)
+            target = self._assign(group, group_epoch, others, updated, replaced, metadata, records, new_regex)
             target_epoch = group_epoch
         else:
             target_epoch = group.assignment_epoch
@@ -414,7 +471,8 @@ class ConsumerGroupManager:
         # The restarted instance takes over its predecessor: same subscription, target and partitions, epoch 0.
         successor = replace(existing, member_id=member_id, member_epoch=0, previous_member_epoch=0)
         records.extend(rec.removal_records(group.group_id, existing.member_id))
-        records.append(rec.member_metadata_record(group.group_id, successor))
+        records.append(rec.member_metadata_record(group.group_id, successor,
+                                                  group.member_regex.get(existing.member_id)))
         records.append(rec.target_assignment_record(group.group_id, member_id,
                                                     group.target.get(existing.member_id, frozenset())))
         records.append(rec.current_assignment_record(group.group_id, successor))
@@ -423,12 +481,14 @@ class ConsumerGroupManager:
 
     def _assign(self, group: ConsumerGroup, epoch: int, others: list[ConsumerGroupMember],
                 updated: ConsumerGroupMember, replaced: str | None, metadata: Mapping[str, int],
-                records: list[Record]) -> frozenset[TopicPartition]:
-        # Kafka's TargetAssignmentBuilder: every member's spec with its current target (for stickiness).
+                records: list[Record], updated_regex: str | None = None) -> frozenset[TopicPartition]:
+        # Kafka's TargetAssignmentBuilder: every member's spec with its current target (for stickiness), and as its
+        # topics its names plus what its regex resolved to.
         specs: dict[str, Any] = {}
         for m in [*others, updated]:
             current = group.target.get(replaced if m is updated and replaced else m.member_id, frozenset())
-            specs[m.member_id] = MemberSpec(frozenset(m.subscribed_topics), frozenset(current), m.instance_id,
+            regex = updated_regex if m is updated else group.member_regex.get(m.member_id)
+            specs[m.member_id] = MemberSpec(group.member_topics(m, regex), frozenset(current), m.instance_id,
                                             m.rack_id)
         specs = dict(sorted(specs.items()))
         name = self._preferred_assignor([*others, updated])
@@ -461,10 +521,96 @@ class ConsumerGroupManager:
         order = list(self._assignors)
         return max(counts, key=lambda n: (counts[n], -order.index(n) if n in order else -len(order)))
 
-    def _subscription_metadata(self, members: Iterable[ConsumerGroupMember]) -> dict[str, int]:
+    def _subscription_metadata(self, group: ConsumerGroup, others: Iterable[ConsumerGroupMember],
+                               updated: ConsumerGroupMember | None = None,
+                               updated_regex: str | None = None) -> dict[str, int]:
+        """Partition counts of every existing topic the members subscribe to (names and resolved regexes);
+        ``updated`` is the member being changed, with ``updated_regex`` (the group's records are not applied yet)."""
+        topics: set[str] = set()
+        for m in others:
+            topics |= group.member_topics(m, group.member_regex.get(m.member_id))
+        if updated is not None:
+            topics |= group.member_topics(updated, updated_regex)
+        return self._topic_sizes(topics)
+
+    def _topic_sizes(self, topics: Iterable[str]) -> dict[str, int]:
         image = self._port.topic_partitions()
-        topics = sorted({t for m in members for t in m.subscribed_topics})
-        return {t: int(image[t]) for t in topics if t in image and int(image[t]) > 0}
+        return {t: int(image[t]) for t in sorted(topics) if t in image and int(image[t]) > 0}
+
+    # ---- regex subscriptions --------------------------------------------------------------------------------------
+    def _update_regexes(self, partition: int, group: ConsumerGroup, old: str | None, new: str | None,
+                        records: list[Record], now_ms: float) -> bool:
+        """Kafka's ``maybeUpdateRegularExpressions``: records for a changed regex, and a resolution of every regex
+        of the group when one is due. True when the group epoch must bump now (the member took a regex the group
+        has already resolved)."""
+        bump = refresh = False
+        if old != new:
+            if old and group.regex_subscribers(old) == 1:
+                records.append(rec.regular_expression_tombstone(group.group_id, old))   # its last member
+            if new:
+                if group.regex_subscribers(new) == 0:
+                    check_regex(new)
+                    refresh = True
+                else:
+                    bump = new in group.resolved_regex
+        if not refresh and not group.member_regex:
+            return bump
+        if self._regex_timer_name(group.group_id) in self._timers:      # one resolution at a time
+            return bump
+        if now_ms <= group.last_regex_refresh_ms() + REGEX_BATCH_REFRESH_INTERVAL_MS:
+            return bump
+        subscribed = {r: n for r in sorted(set(group.member_regex.values()))
+                      if (n := group.regex_subscribers(r) - (r == old) + (r == new)) > 0}
+        if new and new not in subscribed:
+            subscribed[new] = 1
+        refresh = refresh or len(subscribed) != len(group.resolved_regex)
+        refresh = refresh or group.last_regex_version() < self._new_topics_version
+        if refresh and subscribed:
+            name = self._regex_timer_name(group.group_id)
+            self._timers[name] = _Timer(partition, group.group_id, "", "regex")
+            self._port.set_timer(name, now_ms)
+        return bump
+
+    def _resolve_regexes(self, partition: int, group_id: str, now_ms: float) -> None:
+        """Resolve the group's regexes against the topics that exist now and write what changed (Kafka's
+        ``refreshRegularExpressions`` and ``handleRegularExpressionsResult``)."""
+        group = self._groups.get(partition, {}).get(group_id)
+        if group is None or not group.member_regex:
+            return
+        image = self._port.topic_partitions()
+        names = sorted(t for t, count in image.items() if int(count) > 0)
+        records: list[Record] = []
+        bump = False
+        resolved: dict[str, tuple[str, ...]] = {}
+        for regex in sorted(set(group.member_regex.values())):
+            try:
+                pattern = re.compile(regex)
+            except re.error:        # validated when a member brought it; Kafka logs and resolves it to nothing
+                topics: tuple[str, ...] = ()
+            else:
+                topics = tuple(t for t in names if pattern.fullmatch(t))
+            old = group.resolved_regex.get(regex)
+            if (old.topics if old is not None else ()) != topics:
+                bump = True
+            resolved[regex] = topics
+            records.append(rec.regular_expression_record(group_id, regex, topics, self._metadata_version, now_ms))
+        subscribed = {t for m in group.members.values() for t in m.subscribed_topics}
+        for topics in resolved.values():
+            subscribed.update(topics)
+        metadata = self._topic_sizes(subscribed)
+        if metadata != group.subscription_metadata:
+            bump = True
+            records.append(rec.partition_metadata_record(group_id, metadata))
+        if bump:
+            records.append(rec.group_epoch_record(group_id, group.group_epoch + 1))
+            self._port.record("consumer_group_rebalances", group.group_epoch + 1, group=group_id)
+        self._port.record("consumer_group_regex_resolutions", len(resolved), group=group_id)
+        # A failed write is rolled back; the next heartbeat finds the regexes still due and schedules another.
+        self._write(partition, group_id, records, lambda error: None)
+
+    @staticmethod
+    def _regex_timer_name(group_id: str) -> str:
+        return f"cg:regex:{group_id}"
 
     # ---- leaving and fencing --------------------------------------------------------------------------------------
     def _leave(self, partition: int,
@@ -495,8 +641,11 @@ class ConsumerGroupManager:
     def _fence_records(self, group: ConsumerGroup, member: ConsumerGroupMember) -> list[Record]:
         """Remove ``member`` and bump the group epoch (Kafka's ``consumerGroupFenceMember``)."""
         records = rec.removal_records(group.group_id, member.member_id)
+        regex = group.member_regex.get(member.member_id)
+        if regex and group.regex_subscribers(regex) == 1:
+            records.append(rec.regular_expression_tombstone(group.group_id, regex))      # its last member left
         others = [m for mid, m in sorted(group.members.items()) if mid != member.member_id]
-        metadata = self._subscription_metadata(others)
+        metadata = self._subscription_metadata(group, others)
         if metadata != group.subscription_metadata:
             records.append(rec.partition_metadata_record(group.group_id, metadata))
         records.append(rec.group_epoch_record(group.group_id, group.group_epoch + 1))

@@ -15,12 +15,17 @@ per-member records, the member id, separated by ``\\x00``. A ``None`` value is a
 | ``b"CT\\0<group>\\0<member>"`` | :class:`TargetAssignmentValue` | ConsumerGroupTargetAssignmentMember |
 | ``b"CE\\0<group>"`` | :class:`TargetEpochValue` | ConsumerGroupTargetAssignmentMetadata |
 | ``b"CC\\0<group>\\0<member>"`` | :class:`CurrentAssignmentValue` | ConsumerGroupCurrentMemberAssignment |
+| ``b"CR\\0<group>\\0<regex>"`` | :class:`RegularExpressionValue` | ConsumerGroupRegularExpression (a resolved regex) |
 
 The group also keeps who owns which partition at which epoch (Kafka's ``currentPartitionEpoch``): a partition enters
 the table when a member's assigned or pending-revocation set gains it and leaves when it loses it. Giving a partition
 to a second member while the first still holds it breaks the protocol, so it raises :class:`InvariantViolation`.
 
-Simplifications: sizes are estimates; topics are names (Kafka uses topic ids); no regex subscriptions.
+Regex subscriptions (KIP-848's ``SubscribedTopicRegex``): a member's regex is part of its metadata record; what a
+regex resolved to (topics, the metadata version it saw, when) is a record of its own, shared by every member with
+that regex. The group subscribes to the union of its members' topic names and of the topics its regexes resolved to.
+
+Simplifications: sizes are estimates; topics are names (Kafka uses topic ids).
 """
 from __future__ import annotations
 
@@ -36,10 +41,10 @@ from kafkalab.groups.reconciliation import NO_OWNER_EPOCH, ConsumerGroupMember, 
 __all__ = [
     "TAG", "ConsumerGroupState", "ConsumerGroup", "Record",
     "GroupEpochValue", "PartitionMetadataValue", "MemberMetadataValue", "TargetAssignmentValue", "TargetEpochValue",
-    "CurrentAssignmentValue", "parse_key",
+    "CurrentAssignmentValue", "RegularExpressionValue", "parse_key",
     "group_epoch_record", "partition_metadata_record", "member_metadata_record", "member_metadata_tombstone",
     "target_assignment_record", "target_assignment_tombstone", "target_epoch_record", "current_assignment_record",
-    "current_assignment_tombstone", "removal_records",
+    "current_assignment_tombstone", "removal_records", "regular_expression_record", "regular_expression_tombstone",
 ]
 
 TAG = b"C"
@@ -77,9 +82,11 @@ class MemberMetadataValue:
     rebalance_timeout_ms: int
     subscribed_topic_names: tuple[str, ...]
     server_assignor: str | None
+    subscribed_topic_regex: str | None = None
 
     def serialized_size(self) -> int:
-        return 4 * _FIELD_BYTES + sum(len(t) + 2 for t in self.subscribed_topic_names)
+        regex = 0 if self.subscribed_topic_regex is None else len(self.subscribed_topic_regex) + 2
+        return 4 * _FIELD_BYTES + sum(len(t) + 2 for t in self.subscribed_topic_names) + regex
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +118,19 @@ class CurrentAssignmentValue:
             self.partitions_pending_revocation)
 
 
+@dataclass(frozen=True, slots=True)
+class RegularExpressionValue:
+    """What a regex resolved to: ``topics`` (sorted), the metadata ``version`` it was resolved against and when
+    (``timestamp_ms``); Kafka's ConsumerGroupRegularExpressionValue."""
+
+    topics: tuple[str, ...]
+    version: int
+    timestamp_ms: float
+
+    def serialized_size(self) -> int:
+        return 2 * _FIELD_BYTES + sum(len(t) + 2 for t in self.topics)
+
+
 def _key(kind: bytes, group_id: str, member_id: str | None = None) -> bytes:
     key = TAG + kind + _SEP + group_id.encode()
     return key if member_id is None else key + _SEP + member_id.encode()
@@ -118,10 +138,12 @@ def _key(kind: bytes, group_id: str, member_id: str | None = None) -> bytes:
 
 def parse_key(key: bytes) -> tuple[bytes, str, str | None]:
     """``(record type, group id, member id or None)`` of a consumer group key; ValueError for any other key."""
-    parts = key.split(_SEP)
-    if len(parts) not in (2, 3) or len(parts[0]) != 2 or parts[0][:1] != TAG or parts[0][1:] not in b"GPMTEC":
+    # a regex (type R) may hold any character: only the first two separators count for it
+    parts = key.split(_SEP, 2) if key[1:2] == b"R" else key.split(_SEP)
+    if len(parts) not in (2, 3) or len(parts[0]) != 2 or parts[0][:1] != TAG or parts[0][1:] not in b"GPMTECR" \
+            or (parts[0][1:] == b"R" and len(parts) != 3):
         raise ValueError(f"not a consumer group record key: {key!r} (expected b'C<type>\\x00<group>[\\x00<member>]' "
-                         "with type one of G, P, M, T, E, C)")
+                         "with type one of G, P, M, T, E, C, or b'CR\\x00<group>\\x00<regex>')")
     return parts[0][1:], parts[1].decode(), parts[2].decode() if len(parts) == 3 else None
 
 
@@ -137,9 +159,10 @@ def partition_metadata_record(group_id: str, topics: dict[str, int]) -> Record:
     return _key(b"P", group_id), PartitionMetadataValue(tuple(sorted(topics.items())))
 
 
-def member_metadata_record(group_id: str, m: ConsumerGroupMember) -> Record:
+def member_metadata_record(group_id: str, m: ConsumerGroupMember, regex: str | None = None) -> Record:
+    """``regex``: the member's SubscribedTopicRegex (None or ``""`` when it has none)."""
     return _key(b"M", group_id, m.member_id), MemberMetadataValue(
-        m.instance_id, m.rack_id, m.rebalance_timeout_ms, m.subscribed_topics, m.server_assignor)
+        m.instance_id, m.rack_id, m.rebalance_timeout_ms, m.subscribed_topics, m.server_assignor, regex or None)
 
 
 def member_metadata_tombstone(group_id: str, member_id: str) -> Record:
@@ -167,6 +190,15 @@ def current_assignment_tombstone(group_id: str, member_id: str) -> Record:
     return _key(b"C", group_id, member_id), None
 
 
+def regular_expression_record(group_id: str, regex: str, topics: Iterable[str], version: int,
+                              timestamp_ms: float) -> Record:
+    return _key(b"R", group_id, regex), RegularExpressionValue(tuple(sorted(set(topics))), version, timestamp_ms)
+
+
+def regular_expression_tombstone(group_id: str, regex: str) -> Record:
+    return _key(b"R", group_id, regex), None
+
+
 def removal_records(group_id: str, member_id: str) -> list[Record]:
     """The tombstones that remove a member; in this order, so replay releases its partitions before it goes."""
     return [current_assignment_tombstone(group_id, member_id), target_assignment_tombstone(group_id, member_id),
@@ -186,7 +218,7 @@ class ConsumerGroup:
     """One consumer-protocol group: epochs, members, target assignment, partition owners. Changed only by replay."""
 
     __slots__ = ("group_id", "group_epoch", "assignment_epoch", "subscription_metadata", "members", "target",
-                 "static_members", "partition_epochs")
+                 "static_members", "partition_epochs", "member_regex", "resolved_regex")
 
     def __init__(self, group_id: str) -> None:
         self.group_id = group_id
@@ -197,6 +229,10 @@ class ConsumerGroup:
         self.target: dict[str, frozenset[TopicPartition]] = {}
         self.static_members: dict[str, str] = {}
         self.partition_epochs: dict[TopicPartition, int] = {}
+        #: member id -> its SubscribedTopicRegex (members without one are absent)
+        self.member_regex: dict[str, str] = {}
+        #: regex -> what it resolved to (Kafka's ``resolvedRegularExpressions``)
+        self.resolved_regex: dict[str, RegularExpressionValue] = {}
 
     def copy(self) -> ConsumerGroup:
         """An independent copy (members are immutable values, so copying the dicts is enough)."""
@@ -207,6 +243,8 @@ class ConsumerGroup:
         other.target = dict(self.target)
         other.static_members = dict(self.static_members)
         other.partition_epochs = dict(self.partition_epochs)
+        other.member_regex = dict(self.member_regex)
+        other.resolved_regex = dict(self.resolved_regex)
         return other
 
     # ---- reads ----------------------------------------------------------------------------------------------------
@@ -248,11 +286,39 @@ class ConsumerGroup:
                 "member_epoch": m.member_epoch, "state": m.state.value, "assignment": sorted(m.assigned),
                 "pending_revocation": sorted(m.pending_revocation), "target": sorted(self.target.get(mid, ())),
                 "subscribed_topics": list(m.subscribed_topics),
+                "subscribed_topic_regex": self.member_regex.get(mid),
             } for mid, m in sorted(self.members.items())],
+            "resolved_regex": {regex: list(value.topics) for regex, value in sorted(self.resolved_regex.items())},
         }
 
     def subscribed_topics(self) -> set[str]:
-        return {t for m in self.members.values() for t in m.subscribed_topics}
+        """Every topic some member subscribes to: by name, or through a regex resolved so far."""
+        names = {t for m in self.members.values() for t in m.subscribed_topics}
+        for regex in set(self.member_regex.values()):
+            resolved = self.resolved_regex.get(regex)
+            if resolved is not None:
+                names.update(resolved.topics)
+        return names
+
+    def member_topics(self, member: ConsumerGroupMember, regex: str | None) -> frozenset[str]:
+        """What one member subscribes to: its names plus what its regex resolved to (nothing while unresolved);
+        Kafka's ``TargetAssignmentBuilder`` gives the assignor this set."""
+        resolved = self.resolved_regex.get(regex) if regex else None
+        if resolved is None:
+            return frozenset(member.subscribed_topics)
+        return frozenset(member.subscribed_topics) | frozenset(resolved.topics)
+
+    def regex_subscribers(self, regex: str) -> int:
+        """How many members subscribe to ``regex`` (Kafka's ``numSubscribedMembers``)."""
+        return sum(1 for r in self.member_regex.values() if r == regex)
+
+    def last_regex_refresh_ms(self) -> float:
+        """When the newest resolution was made (-inf without any: virtual time starts at 0, so no 0 default)."""
+        return max((v.timestamp_ms for v in self.resolved_regex.values()), default=-float("inf"))
+
+    def last_regex_version(self) -> int:
+        """The oldest metadata version a current resolution saw (-1 without any)."""
+        return min((v.version for v in self.resolved_regex.values()), default=-1)
 
     # ---- replay ---------------------------------------------------------------------------------------------------
     def replay(self, kind: bytes, member_id: str | None, value: Any) -> None:
@@ -263,6 +329,12 @@ class ConsumerGroup:
             self.subscription_metadata = {} if value is None else dict(value.topics)
         elif kind == b"E":
             self.assignment_epoch = 0 if value is None else value.assignment_epoch
+        elif kind == b"R":
+            assert member_id is not None       # the regex is the key's third part
+            if value is None:
+                self.resolved_regex.pop(member_id, None)
+            else:
+                self.resolved_regex[member_id] = value
         else:
             assert member_id is not None
             if kind == b"T":
@@ -283,7 +355,12 @@ class ConsumerGroup:
                     raise InvariantViolation(f"consumer group {self.group_id}: member {member_id} removed while it "
                                              "still holds partitions (its assignment tombstone must come first)")
                 self._remove(old)
+            self.member_regex.pop(member_id, None)
             return
+        if value.subscribed_topic_regex:
+            self.member_regex[member_id] = value.subscribed_topic_regex
+        else:
+            self.member_regex.pop(member_id, None)
         base = old if old is not None else ConsumerGroupMember(member_id)
         self._update(replace(base, instance_id=value.instance_id, rack_id=value.rack_id,
                              rebalance_timeout_ms=value.rebalance_timeout_ms,

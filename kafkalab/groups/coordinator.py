@@ -155,10 +155,15 @@ class GroupCoordinator:
             return
         self._runtime.fire(name, now_ms)
 
-    def on_metadata(self, topics: Mapping[str, int], now_ms: float) -> None:
+    def on_metadata(self, topics: Mapping[str, int], now_ms: float, version: int | None = None) -> None:
+        """Topics that changed (partition counts, 0 when deleted); ``version`` is the metadata image's offset (KIP-848
+        regex resolution compares it with the version a regex was resolved at)."""
         self._runtime.now_ms = now_ms
         if self.consumer_groups is not None:
-            self.consumer_groups.on_metadata(topics, now_ms)
+            if version is None:
+                self.consumer_groups.on_metadata(topics, now_ms)
+            else:
+                self.consumer_groups.on_metadata(topics, now_ms, version=version)
 
     def owns(self, group_id: str) -> bool:
         """True when this broker coordinates ``group_id`` and has loaded its partition."""

@@ -3,6 +3,7 @@ reconcile and leave. Member epoch 0 joins, -1 leaves, -2 is the leave of a stati
 
 Partitions are :class:`~kafkalab.common.topic_partition.TopicPartition` values and topics are names (Kafka 4 sends
 topic ids in KIP-848 heartbeats; kafkalab keeps names, which changes nothing the protocol decides).
+``SubscribedTopicRegex`` is Kafka's RE2J syntax; kafkalab's coordinator reads it with Python's ``re`` (full match).
 """
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ STATIC_LEAVE_EPOCH = -2
 class ConsumerGroupHeartbeatRequest:
     """One RPC for join (``member_epoch=0``), heartbeat, acknowledging an assignment, and leave (-1, or -2 for a
     static member). Fields that did not change since the last heartbeat are None (Kafka sends them only when they
-    change or on a full heartbeat after an error); ``topic_partitions`` is what the member owns now."""
+    change or on a full heartbeat after an error); ``topic_partitions`` is what the member owns now.
+    ``subscribed_topic_regex`` is a server-side pattern subscription (KIP-848): the coordinator resolves it against
+    the topics that exist; ``""`` drops the member's regex, None leaves it as it was."""
 
     group_id: str
     member_id: str
@@ -34,6 +37,7 @@ class ConsumerGroupHeartbeatRequest:
     rack_id: str | None = None
     rebalance_timeout_ms: int = -1
     subscribed_topic_names: tuple[str, ...] | None = None
+    subscribed_topic_regex: str | None = None
     server_assignor: str | None = None
     topic_partitions: tuple[TopicPartition, ...] | None = None
     correlation_id: int = 0
