@@ -31,12 +31,23 @@ LeaveGroup; a static member sends nothing and lets the session expire, KIP-345) 
 rejoins when the partition count of a subscribed topic changes in its metadata. ``close`` sends LeaveGroup unless the
 member is static.
 
-Simplifications: no pattern subscriptions; no client-side session timer.
+Pattern subscriptions (``subscribe(Pattern)``; ``ConsumerCoordinator.maybeUpdateSubscriptionMetadata``,
+``updatePatternSubscription``, ``rejoinNeededOrPending``): the member's metadata asks for every topic
+(:class:`~kafkalab.clients.fetcher.ConsumerMetadata`); whenever a new metadata answer is in, the application's poll
+matches the pattern against it (a full match, internal topics excluded unless ``exclude.internal.topics=false``) and,
+when the matched topics differ from those it joined with, rejoins with them, so a topic created later joins the
+subscription at the next metadata refresh (``metadata.max.age.ms``) and a deleted one leaves it. Before every join the
+member asks for fresh metadata (unless the last refresh was less than ``retry.backoff.ms`` ago) and waits for it, as
+Kafka's ``poll`` does for a pattern subscription, so the group does not rebalance twice for one new topic. Topics the
+leader assigned that match the pattern but were unknown here are adopted (``onJoinComplete``).
+
+Simplifications: no client-side session timer.
 """
 from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -130,6 +141,8 @@ class ClassicMembership(GroupMembership):
         self._last_assignment_generation = NO_GENERATION
         self.rebalances = 0
         self._leaving = False
+        self._pattern_version = -1          # the metadata version the pattern was last matched against
+        self._join_metadata_version: int | None = None   # a join waits for a metadata answer newer than this
 
     # -- identity ----------------------------------------------------------------------------------------------------
     @property
@@ -159,18 +172,70 @@ class ClassicMembership(GroupMembership):
         self.core.metadata.add_topics(new)
         self.core.wakeup()
 
+    def subscribe_pattern(self, pattern: re.Pattern[str] | str, listener: RebalanceListener) -> None:
+        """Follow every topic ``pattern`` matches in full; the join starts on the next application poll, once
+        fresh metadata has been matched."""
+        compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
+        self.listener = listener
+        if compiled != self.pattern:
+            self.pattern = compiled
+            self.rejoin_needed = True
+            self._prepared = False
+            self._join_metadata_version = None
+        md = self.core.metadata
+        md.pattern = compiled
+        self._set_subscription(md.matching_topics())   # what the metadata known now says (Kafka's subscribe)
+        md.request_update()
+        self.core.wakeup()
+
+    def _set_subscription(self, topics: Sequence[str]) -> None:
+        new = tuple(sorted(set(topics)))
+        self._pattern_version = self.core.metadata.version
+        if new != self.subscription:
+            self.subscription = new
+            self.rejoin_needed = True       # Kafka's "subscription has changed" rejoin
+            self._prepared = False
+
+    def _maybe_update_pattern(self) -> None:
+        """Kafka's ``maybeUpdateSubscriptionMetadata``: match the pattern again when newer metadata is in."""
+        if isinstance(self.pattern, re.Pattern) and self.core.metadata.version != self._pattern_version:
+            self._set_subscription(self.core.metadata.matching_topics())
+
+    def _metadata_fresh_for_join(self) -> bool:
+        """Kafka's ``poll`` for a pattern subscription before a join: ask for a metadata refresh (unless the last
+        was less than ``retry.backoff.ms`` ago: ``timeToAllowUpdate``) and wait for it, then match again."""
+        md = self.core.metadata
+        if self._join_metadata_version is None:
+            if self.port.now - md.last_refresh_ms < self.retry_backoff_ms:
+                self._join_metadata_version = md.version - 1        # fresh enough: nothing to wait for
+            else:
+                self._join_metadata_version = md.version
+                md.request_update()
+                self.core.wakeup()
+        if md.version <= self._join_metadata_version:
+            return False
+        self._maybe_update_pattern()
+        return True
+
     def unsubscribe(self) -> None:
         """Kafka's ``unsubscribe``: revoke everything (or report it lost) and leave the group."""
         self._release_all(lost=self.generation == NO_GENERATION)
         self._leave("the consumer unsubscribed from all topics")
         self._reset_generation(reset_member_id=True)
         self.subscription = ()
+        self.pattern = None
+        self.core.metadata.pattern = None
         self.rejoin_needed = False
 
     def needs_app_poll(self) -> bool:
         if self._app_tasks:
             return True
-        return bool(self.subscription) and self.rejoin_needed and not self._in_flight \
+        if self.pattern is not None and self.core.metadata.version != self._pattern_version:
+            return True             # new metadata to match the pattern against
+        if self.pattern is not None and self._join_metadata_version is not None and self.rejoin_needed \
+                and self.core.metadata.version <= self._join_metadata_version:
+            return False            # a join waits for the metadata it asked for
+        return self.subscribed and self.rejoin_needed and not self._in_flight \
             and not self._prepare_commit_in_flight and not self.closed
 
     # -- the application's poll ------------------------------------------------------------------------------------
@@ -179,18 +244,22 @@ class ClassicMembership(GroupMembership):
             return
         self.last_poll_ms = now_ms
         self.run_app_tasks()
-        if not self.subscription:
+        if not self.subscribed:
             self.maybe_auto_commit(now_ms)       # assign() with a group.id auto-commits too
             return
+        self._maybe_update_pattern()
         if self._state is MemberState.STABLE and self.is_leader() and self._metadata_changed():
             self.rejoin_needed = True
         if self.rejoin_needed and not self._in_flight:
+            if self.pattern is not None and not self._prepare_commit_in_flight \
+                    and not self._metadata_fresh_for_join():
+                return
             self._join_prepare()
         elif self._state is MemberState.STABLE:
             self.maybe_auto_commit(now_ms)
 
     def may_auto_commit(self) -> bool:
-        return self._state is MemberState.STABLE or not self.subscription
+        return self._state is MemberState.STABLE or not self.subscribed
 
     def _join_prepare(self) -> None:
         """Kafka's ``onJoinPrepare`` then ``sendJoinGroupRequest``."""
@@ -219,6 +288,7 @@ class ClassicMembership(GroupMembership):
             self._prepared = True
         self._stop_heartbeats()
         self._state = MemberState.PREPARING_REBALANCE
+        self._join_metadata_version = None
         self._send_join()
 
     def _on_prepare_commit(self, error: KafkaError | None) -> None:
@@ -380,6 +450,13 @@ class ClassicMembership(GroupMembership):
 
     def _join_complete(self, assigned: list[TopicPartition]) -> None:
         """Kafka's ``onJoinComplete``, in the application's poll."""
+        if isinstance(self.pattern, re.Pattern):
+            # topics the leader assigned that match the pattern but this member did not know yet: adopt them
+            adopted = {tp.topic for tp in assigned if tp.topic not in self.subscription
+                       and self.pattern.fullmatch(tp.topic)}
+            if adopted:
+                self.subscription = tuple(sorted(set(self.subscription) | adopted))
+                self.core.metadata.request_update()
         owned = set(self.core.assignment)
         if self.rebalance_protocol == COOPERATIVE:
             revoked = sorted_tps(owned - set(assigned))
@@ -490,7 +567,7 @@ class ClassicMembership(GroupMembership):
         static, stop the heartbeats."""
         if self.closed:
             return
-        if self.subscription:
+        if self.subscribed:
             self._release_all(lost=self.generation == NO_GENERATION)
         self._leave("the consumer is being closed")
         self._stop_heartbeats()
@@ -500,7 +577,7 @@ class ClassicMembership(GroupMembership):
     # -- commits -------------------------------------------------------------------------------------------------------
     def commit_identity(self) -> tuple[int, str]:
         """Kafka's ``generationIfStable``: a subscribed member commits with a stable generation only."""
-        if not self.subscription:
+        if not self.subscribed:
             return NO_GENERATION, UNKNOWN_MEMBER_ID
         if self._state is MemberState.STABLE and self.generation != NO_GENERATION:
             return self.generation, self._member_id

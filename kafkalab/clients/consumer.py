@@ -32,6 +32,7 @@ a new member, a static one (``group.instance.id``) under the same instance id.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -119,6 +120,9 @@ class KafkaConsumer:
     :class:`~kafkalab.clients.producer.KafkaProducer`.
     """
 
+    #: a pattern subscription (set by subscribe(pattern=...)); a class default keeps it out of the constructor
+    _pattern: re.Pattern[str] | str | None = None
+
     def __init__(self, config: Mapping[str, Any] | None = None, *, world: Any, bootstrap: Sequence[NodeId],
                  node_id: NodeId = "consumer-1", drive: Drive | None = None, history: History | None = None,
                  broker_node: Callable[[int], NodeId] | None = None) -> None:
@@ -154,6 +158,8 @@ class KafkaConsumer:
         self._group = new_membership(core) if self.config["group.id"] else None
         if self._subscription and self._group is not None:
             self._group.subscribe(self._subscription, self._listener)   # rejoins; a static member as itself
+        elif self._pattern is not None and self._group is not None:
+            self._group.subscribe_pattern(self._pattern, self._listener)
         elif self._assigned:
             core.set_assignment(self._assigned)   # a restarted consumer has its assignment, not its positions
         return core
@@ -197,8 +203,8 @@ class KafkaConsumer:
             raise TypeError(f"assign() takes a collection of TopicPartition(topic, partition) values, got "
                             f"{type(partitions).__name__} {partitions!r}")
         core = self._live_core()
-        if self._subscription:
-            raise RuntimeError(f"{MUTUALLY_EXCLUSIVE}: this consumer subscribed to {list(self._subscription)}; call "
+        if self._subscription or self._pattern is not None:
+            raise RuntimeError(f"{MUTUALLY_EXCLUSIVE}: this consumer subscribed to {self._subscribed_to()}; call "
                                f"unsubscribe() before assign()")
         tps = []
         for tp in partitions:
@@ -214,13 +220,39 @@ class KafkaConsumer:
         return set(self.core.assignment)
 
     def subscription(self) -> set[str]:
-        """The topics subscribed to (empty after assign() or unsubscribe())."""
+        """The topics subscribed to (empty after assign() or unsubscribe()). With a pattern: the topics it matches
+        now (the classic protocol matches on the client); with ``group.protocol=consumer`` the coordinator resolves
+        the regex, so this is the topics of the current assignment."""
+        if self._pattern is not None:
+            group = self._group
+            if group is not None and group.protocol == "classic":
+                return set(group.subscription)
+            return {tp.topic for tp in self.core.assignment}
         return set(self._subscription)
 
-    def subscribe(self, topics: Iterable[str], on_assign: RebalanceCallback | None = None,
-                  on_revoke: RebalanceCallback | None = None, on_lost: RebalanceCallback | None = None) -> None:
-        """Join the ``group.id`` group for ``topics``; the join happens in the next ``poll()``. Callbacks get
-        ``(consumer, [TopicPartition, ...])``; ``on_lost`` defaults to ``on_revoke``. An empty list unsubscribes."""
+    def subscribe(self, topics: Iterable[str] | re.Pattern[str] | None = None, on_assign: RebalanceCallback | None = None,
+                  on_revoke: RebalanceCallback | None = None, on_lost: RebalanceCallback | None = None, *,
+                  pattern: re.Pattern[str] | str | None = None) -> None:
+        """Join the ``group.id`` group for ``topics``, or for every topic ``pattern`` matches (a str or a compiled
+        ``re.Pattern``, matched in full as Java's ``Matcher.matches``; a compiled pattern may also come first, as
+        Kafka's ``subscribe(Pattern)``); the join happens in the next ``poll()``. Callbacks get
+        ``(consumer, [TopicPartition, ...])``; ``on_lost`` defaults to ``on_revoke``. An empty list unsubscribes.
+
+        A pattern under ``group.protocol=classic`` is matched here against all topics, refreshed every
+        ``metadata.max.age.ms``: a topic created later joins the subscription at the next refresh. Under
+        ``group.protocol=consumer`` the regex goes to the coordinator (KIP-848's ``SubscribedTopicRegex``), which
+        resolves it; a str is then not compiled here, and one that does not compile makes a later ``poll()`` raise
+        ``InvalidRegularExpressionError``."""
+        if isinstance(topics, re.Pattern):
+            topics, pattern = (None, topics) if pattern is None else (topics, pattern)
+        if pattern is not None:
+            if topics is not None:
+                raise TypeError(f"subscribe() takes topics or pattern=, not both (got topics={topics!r} and "
+                                f"pattern={pattern!r})")
+            self._subscribe_pattern(pattern, on_assign, on_revoke, on_lost)
+            return
+        if topics is None:
+            raise TypeError("subscribe() needs a list of topic names or pattern= (a str or compiled re.Pattern)")
         if isinstance(topics, str | bytes) or not isinstance(topics, Iterable):
             hint = f"; use subscribe([{topics!r}])" if isinstance(topics, str) else ""
             raise TypeError(f"subscribe() takes a list of topic names, got {type(topics).__name__} {topics!r}{hint}")
@@ -230,10 +262,7 @@ class KafkaConsumer:
                 raise TypeError(f"topic names must be str, got {type(name).__name__} {name!r} in {names!r}")
             if not name.strip():
                 raise ValueError(f"Topic collection to subscribe to cannot contain null or empty topic: {names!r}")
-        for label, callback in (("on_assign", on_assign), ("on_revoke", on_revoke), ("on_lost", on_lost)):
-            if callback is not None and not callable(callback):
-                raise TypeError(f"{label} must be a callable taking (consumer, partitions) or None, got "
-                                f"{type(callback).__name__}")
+        _check_callbacks(on_assign, on_revoke, on_lost)
         if not names:
             self.unsubscribe()
             return
@@ -241,17 +270,63 @@ class KafkaConsumer:
         if self._assigned:
             raise RuntimeError(f"{MUTUALLY_EXCLUSIVE}: this consumer was assigned {sorted(self._assigned)}; call "
                                f"unsubscribe() before subscribe()")
+        if self._pattern is not None:
+            raise RuntimeError(f"{MUTUALLY_EXCLUSIVE}: this consumer subscribed to {self._subscribed_to()}; call "
+                               f"unsubscribe() before subscribe()")
         self._on_assign, self._on_revoke, self._on_lost = on_assign, on_revoke, on_lost
         self._subscription = tuple(sorted(set(names)))
         group.subscribe(self._subscription, self._listener)
         self._record("subscribe", topic=",".join(self._subscription))
 
+    def _subscribe_pattern(self, pattern: re.Pattern[str] | str, on_assign: RebalanceCallback | None,
+                           on_revoke: RebalanceCallback | None, on_lost: RebalanceCallback | None) -> None:
+        if isinstance(pattern, re.Pattern):
+            if not isinstance(pattern.pattern, str):
+                raise TypeError(f"pattern must match str topic names, got a bytes pattern {pattern.pattern!r}")
+            text = pattern.pattern
+        elif isinstance(pattern, str):
+            text = pattern
+        else:
+            raise TypeError(f"pattern must be a str or a compiled re.Pattern, got {type(pattern).__name__} "
+                            f"{pattern!r}")
+        if not text:
+            raise ValueError("Topic pattern to subscribe to cannot be empty")
+        _check_callbacks(on_assign, on_revoke, on_lost)
+        group = self._live_group()
+        if self._assigned:
+            raise RuntimeError(f"{MUTUALLY_EXCLUSIVE}: this consumer was assigned {sorted(self._assigned)}; call "
+                               f"unsubscribe() before subscribe()")
+        if self._subscription:
+            raise RuntimeError(f"{MUTUALLY_EXCLUSIVE}: this consumer subscribed to {self._subscribed_to()}; call "
+                               f"unsubscribe() before subscribe(pattern=...)")
+        subscribed: re.Pattern[str] | str
+        if group.protocol == "consumer":
+            # the coordinator resolves it: it gets the text, so flags cannot travel (inline ones, "(?i)...", can)
+            if isinstance(pattern, re.Pattern) and pattern.flags & ~re.UNICODE:
+                raise ValueError(f"a pattern for group.protocol=consumer goes to the coordinator as text, so its flags "
+                                 f"({re.RegexFlag(pattern.flags & ~re.UNICODE)!r}) would be lost; write them inline, "
+                                 f"e.g. '(?i){text}'")
+            subscribed = text
+        else:
+            subscribed = pattern if isinstance(pattern, re.Pattern) else re.compile(text)   # re.error as Java's
+        self._on_assign, self._on_revoke, self._on_lost = on_assign, on_revoke, on_lost
+        self._pattern = subscribed
+        group.subscribe_pattern(subscribed, self._listener)
+        self._record("subscribe", topic=f"pattern:{text}")
+
+    def _subscribed_to(self) -> str:
+        if self._pattern is not None:
+            text = self._pattern.pattern if isinstance(self._pattern, re.Pattern) else self._pattern
+            return f"the pattern {text!r}"
+        return str(list(self._subscription))
+
     def unsubscribe(self) -> None:
         """Leave the group (revoking the partitions first) or drop a manual assignment."""
         core = self._live_core()
-        if self._subscription and self._group is not None:
+        if (self._subscription or self._pattern is not None) and self._group is not None:
             self._group.unsubscribe()
         self._subscription = ()
+        self._pattern = None
         self._assigned = []
         core.set_assignment([])
         self._record("unsubscribe")
@@ -374,7 +449,7 @@ class KafkaConsumer:
         there are records."""
         check_timeout_ms(timeout_ms, allow_none=False)
         core = self._live_core()
-        if not core.assignment and not self._subscription:
+        if not core.assignment and not self._subscription and self._pattern is None:
             raise RuntimeError("Consumer is not subscribed to any topics or assigned any partitions")
         history = self.history
         op = history.invoke(core.port.now, self.node_id, "poll") if history is not None else -1
@@ -475,6 +550,13 @@ class KafkaConsumer:
 
     def __repr__(self) -> str:
         return f"KafkaConsumer({self.node_id!r}, assigned={sorted(self.core.assignment)})"
+
+
+def _check_callbacks(on_assign: Any, on_revoke: Any, on_lost: Any) -> None:
+    for label, callback in (("on_assign", on_assign), ("on_revoke", on_revoke), ("on_lost", on_lost)):
+        if callback is not None and not callable(callback):
+            raise TypeError(f"{label} must be a callable taking (consumer, partitions) or None, got "
+                            f"{type(callback).__name__}")
 
 
 def _parse_offsets(offsets: Mapping[Any, int | OffsetAndMetadata]) -> dict[TopicPartition, OffsetAndMetadata]:

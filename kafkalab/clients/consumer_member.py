@@ -29,12 +29,21 @@ Leaving: ``close`` revokes in the application's thread and sends epoch -1 (-2 fo
 way (a static member with -2 too, as ``transitionToSendingLeaveGroup(true)`` uses ``leaveGroupEpoch``), and on the
 next poll it reports its partitions lost and rejoins at epoch 0 (``maybeRejoinStaleMember``).
 
-Simplifications: no regex subscriptions (KIP-848's ``subscribed_topic_regex``), topic names instead of topic ids.
+Regex subscriptions (Kafka 4's ``subscribe(SubscriptionPattern)``): the member sends its regex as
+``SubscribedTopicRegex`` (with an empty list of names) on a full heartbeat and whenever it changes (``""`` to drop it),
+as ``ConsumerHeartbeatRequestManager`` does; the coordinator resolves it, also against topics created later, and the
+assignment follows. The client does not compile it: INVALID_REGULAR_EXPRESSION from the coordinator is fatal (the
+next poll raises it, "Invalid RE2J SubscriptionPattern provided in the call to subscribe. ..."). Kafka's
+``subscribe(java.util.regex.Pattern)`` with this protocol matches on the client instead; kafkalab always sends the
+regex to the coordinator.
+
+Simplifications: topic names instead of topic ids.
 """
 from __future__ import annotations
 
 import base64
 import enum
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +115,7 @@ class ConsumerProtocolMembership(GroupMembership):
         self._hb_now = False                 # send again as soon as the answer in flight is in
         self._send_full = True
         self._sent_topics: tuple[str, ...] | None = None
+        self._sent_regex: str | None = None
         self._sent_owned: tuple[TopicPartition, ...] | None = None
         self._reconciling = False
         self._round = 0                      # bumped by fencing and leaving: steps of an older round stop
@@ -143,11 +153,24 @@ class ConsumerProtocolMembership(GroupMembership):
         elif changed:
             self._heartbeat_soon()
 
+    def subscribe_pattern(self, pattern: re.Pattern[str] | str, listener: RebalanceListener) -> None:
+        """Follow the topics the coordinator resolves ``pattern`` (its text) to: join now, or send the new regex."""
+        regex = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+        self.listener = listener
+        changed = regex != self.pattern or bool(self.subscription)
+        self.pattern = regex
+        self.subscription = ()
+        if self._state in (MemberState.UNSUBSCRIBED, MemberState.FATAL):
+            self._join()
+        elif changed:
+            self._heartbeat_soon()
+
     def unsubscribe(self) -> None:
         """Revoke everything and leave (epoch -1, or -2 for a static member); the member may subscribe again."""
         self._release(lost=False)
         self._send_leave(self._leave_epoch())
         self.subscription = ()
+        self.pattern = None
         self._state = MemberState.UNSUBSCRIBED
 
     def _join(self) -> None:
@@ -168,15 +191,15 @@ class ConsumerProtocolMembership(GroupMembership):
         self.last_poll_ms = now_ms
         if self._state is MemberState.STALE and not self._leaving:
             self._release(lost=True)         # left on max.poll.interval.ms: lost, then rejoin
-            if self.subscription:
+            if self.subscribed:
                 self._join()
         self.run_app_tasks()
-        if not self.subscription or self._state in (MemberState.STABLE, MemberState.ACKNOWLEDGING,
+        if not self.subscribed or self._state in (MemberState.STABLE, MemberState.ACKNOWLEDGING,
                                                     MemberState.RECONCILING) and not self._reconciling:
             self.maybe_auto_commit(now_ms)
 
     def may_auto_commit(self) -> bool:
-        return self.member_epoch > 0 or not self.subscription
+        return self.member_epoch > 0 or not self.subscribed
 
     # -- heartbeats ----------------------------------------------------------------------------------------------------
     def _heartbeat_soon(self, delay_ms: float = 0.0) -> None:
@@ -210,6 +233,9 @@ class ConsumerProtocolMembership(GroupMembership):
                                   server_assignor=self.server_assignor)
         if full or topics != self._sent_topics:
             request_fields["subscribed_topic_names"] = topics
+        regex = self.pattern if isinstance(self.pattern, str) else None
+        if regex != self._sent_regex or (full and regex is not None):
+            request_fields["subscribed_topic_regex"] = regex if regex is not None else ""
         if full or owned != self._sent_owned:
             request_fields["topic_partitions"] = owned
         epoch, member_id, round_ = self.member_epoch, self._member_id, self._round
@@ -218,12 +244,12 @@ class ConsumerProtocolMembership(GroupMembership):
 
         def answered(response: Any, error: str | None) -> None:
             self._hb_in_flight = False
-            self._on_heartbeat(response, error, round_, topics, owned)
+            self._on_heartbeat(response, error, round_, topics, owned, regex)
         self.send_to_coordinator(lambda cid: ConsumerGroupHeartbeatRequest(
             self.group_id, member_id, epoch, correlation_id=cid, **request_fields), answered)
 
     def _on_heartbeat(self, response: Any, error: str | None, round_: int, topics: tuple[str, ...],
-                      owned: tuple[TopicPartition, ...]) -> None:
+                      owned: tuple[TopicPartition, ...], regex: str | None = None) -> None:
         name = error if error is not None else getattr(response, "error", "UNKNOWN_SERVER_ERROR")
         if self._state in (MemberState.UNSUBSCRIBED, MemberState.STALE, MemberState.LEAVING):
             return
@@ -233,7 +259,7 @@ class ConsumerProtocolMembership(GroupMembership):
             return
         if error is None and isinstance(response, ConsumerGroupHeartbeatResponse) and name == "NONE":
             self._send_full = False
-            self._sent_topics, self._sent_owned = topics, owned
+            self._sent_topics, self._sent_owned, self._sent_regex = topics, owned, regex
             if response.member_id:
                 self._member_id = response.member_id
             self.member_epoch = response.member_epoch
@@ -253,6 +279,10 @@ class ConsumerProtocolMembership(GroupMembership):
         elif name in COORDINATOR_ERRORS:
             self.coordinator_unknown(name)
             self._heartbeat_soon(self.retry_backoff_ms)
+        elif name == "INVALID_REGULAR_EXPRESSION":
+            self._state = MemberState.FATAL
+            self.fail(error_for_name(name)("Invalid RE2J SubscriptionPattern provided in the call to subscribe. "
+                                           f"{getattr(response, 'error_message', None) or ''}".rstrip()))
         elif name in _FATAL:
             self._state = MemberState.FATAL
             self.fail(error_for_name(name)(getattr(response, "error_message", None)))
@@ -271,7 +301,7 @@ class ConsumerProtocolMembership(GroupMembership):
             if round_ != self._round:
                 return
             self._release(lost=True)
-            if self.subscription:
+            if self.subscribed:
                 self._join()
         self.add_app_task(lost_then_rejoin)
 
@@ -369,7 +399,7 @@ class ConsumerProtocolMembership(GroupMembership):
         self._round += 1
         if self._state is MemberState.STALE:
             self._release(lost=True)         # it already left when the poll timer ran out
-        elif self.subscription:
+        elif self.subscribed:
             self._release(lost=self._state is MemberState.FENCED)
             self._send_leave(self._leave_epoch())
         self._state = MemberState.UNSUBSCRIBED
@@ -379,7 +409,7 @@ class ConsumerProtocolMembership(GroupMembership):
 
     # -- offsets -------------------------------------------------------------------------------------------------------
     def commit_identity(self) -> tuple[int, str]:
-        if not self.subscription:
+        if not self.subscribed:
             return NO_GENERATION, UNKNOWN_MEMBER_ID
         if self.member_epoch > 0 and self._state not in (MemberState.FENCED, MemberState.STALE,
                                                          MemberState.UNSUBSCRIBED, MemberState.LEAVING):
@@ -387,7 +417,7 @@ class ConsumerProtocolMembership(GroupMembership):
         raise CommitFailedError(COMMIT_FAILED_MESSAGE)
 
     def fetch_identity(self) -> tuple[str | None, int]:
-        if self.subscription and self.member_epoch > 0:
+        if self.subscribed and self.member_epoch > 0:
             return self._member_id, self.member_epoch
         return None, -1
 

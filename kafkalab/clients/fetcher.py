@@ -26,12 +26,19 @@ FENCED_LEADER_EPOCH (and other invalid-metadata errors) refresh metadata and ret
 OFFSET_OUT_OF_RANGE resets the position by ``auto.offset.reset`` or, with ``none``, raises
 :class:`~kafkalab.errors.OffsetOutOfRangeError` from the next ``poll()``. A ``seek`` discards what was buffered or in flight for the partition.
 
+Metadata (``ConsumerMetadata``): as Kafka's consumer, a consumer subscribed to a pattern asks for every topic on each
+refresh (``MetadataRequest`` without names), keeps the topics it uses or that match the pattern, and forgets those an
+all-topics answer no longer lists (deleted); internal topics never match while ``exclude.internal.topics`` is true.
+The group client matches the pattern against :meth:`ConsumerMetadata.matching_topics` (the classic protocol; a
+KIP-848 member sends its regex to the coordinator instead).
+
 Simplifications: no fetch sessions (KIP-227), no position validation with OffsetsForLeaderEpoch after a leader
 change (KIP-320's truncation detection), no fetching from followers (KIP-392), no ``pause``/``resume``.
 """
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
@@ -57,9 +64,9 @@ from kafkalab.protocol.list_offsets import (
     ListOffsetsRequest,
     ListOffsetsResponse,
 )
-from kafkalab.protocol.metadata import MetadataResponse
+from kafkalab.protocol.metadata import MetadataRequest, MetadataResponse
 
-__all__ = ["ConsumerCore", "PartitionState"]
+__all__ = ["ConsumerCore", "PartitionState", "ConsumerMetadata"]
 
 NodeId = Hashable
 _OUT_OF_RANGE = "OFFSET_OUT_OF_RANGE"
@@ -93,6 +100,53 @@ class PartitionState:
         return self.buffer_index < len(self.buffer)
 
 
+class ConsumerMetadata(ClientMetadata):
+    """Kafka's ``ConsumerMetadata``: the client metadata of a consumer, which asks for every topic while
+    :attr:`pattern` is set (``newMetadataRequestBuilder`` returning ``allTopics`` for a pattern subscription)."""
+
+    def __init__(self, metadata_max_age_ms: float, retry_backoff_ms: float, retry_backoff_max_ms: float,
+                 broker_node: Callable[[int], NodeId] | None = None, exclude_internal_topics: bool = True) -> None:
+        super().__init__(metadata_max_age_ms, retry_backoff_ms, retry_backoff_max_ms, broker_node)
+        self.exclude_internal_topics = exclude_internal_topics
+        #: the pattern subscription's regex (the classic protocol matches it here), else None
+        self.pattern: re.Pattern[str] | None = None
+        #: every topic of the last all-topics answer: name -> is_internal
+        self.cluster_topics: dict[str, bool] = {}
+        self._asked_all = False
+
+    @property
+    def needs_metadata(self) -> bool:
+        """Whether there is anything to refresh: topics in use, or a pattern to match."""
+        return bool(self.wanted) or self.pattern is not None
+
+    def request(self, correlation_id: int, now_ms: float) -> MetadataRequest:
+        request = super().request(correlation_id, now_ms)
+        self._asked_all = self.pattern is not None
+        return MetadataRequest(None, correlation_id) if self._asked_all else request
+
+    def update(self, response: MetadataResponse, now_ms: float) -> None:
+        asked_all, self._asked_all = self._asked_all, False
+        super().update(response, now_ms)
+        if not asked_all:
+            return
+        listed = {t.name: t.is_internal for t in response.topics if t.error == NONE}
+        self.cluster_topics = dict(sorted(listed.items()))
+        # Kafka's retainTopic: keep what is used or matches; an all-topics answer that omits a topic means it is gone
+        for name in [t for t in self.topics if t not in listed or (t not in self.wanted and not self._matches(t))]:
+            del self.topics[name]
+
+    def _matches(self, topic: str) -> bool:
+        pattern = self.pattern
+        if pattern is None or (self.exclude_internal_topics and self.cluster_topics.get(topic, False)):
+            return False
+        return pattern.fullmatch(topic) is not None
+
+    def matching_topics(self) -> tuple[str, ...]:
+        """The topics of the last all-topics answer the pattern matches in full (Java's ``Matcher.matches``),
+        sorted; internal topics only with ``exclude.internal.topics=false``."""
+        return tuple(t for t in self.cluster_topics if self._matches(t))
+
+
 class ConsumerCore:
     """One incarnation of a consumer inside the simulation: positions, fetcher, offset resets."""
 
@@ -114,8 +168,9 @@ class ConsumerCore:
         self.retry_backoff_ms = float(config["retry.backoff.ms"])
         self.request_timeout_ms = float(config["request.timeout.ms"])
         self.default_api_timeout_ms = float(config["default.api.timeout.ms"])
-        self.metadata = ClientMetadata(float(config["metadata.max.age.ms"]), self.retry_backoff_ms,
-                                       max(float(config["retry.backoff.max.ms"]), self.retry_backoff_ms), broker_node)
+        self.metadata = ConsumerMetadata(float(config["metadata.max.age.ms"]), self.retry_backoff_ms,
+                                         max(float(config["retry.backoff.max.ms"]), self.retry_backoff_ms), broker_node,
+                                         exclude_internal_topics=bool(config["exclude.internal.topics"]))
         # A fetch waits up to fetch.max.wait.ms at the broker: its timeout covers that too (as Kafka's does).
         self.network = NetworkClient(port, request_timeout_ms=self.request_timeout_ms + self.fetch_max_wait_ms,
                                      reconnect_backoff_ms=float(config["reconnect.backoff.ms"]),
@@ -285,11 +340,11 @@ class ConsumerCore:
         now = self.port.now
         md = self.metadata
         next_ms = float("inf")
-        if md.wanted and md.time_to_next_update_ms(now) <= 0:
+        if md.needs_metadata and md.time_to_next_update_ms(now) <= 0:
             self._send_metadata(now)
         next_ms = min(next_ms, self._send_resets(now))
         next_ms = min(next_ms, self._send_fetches(now))
-        if md.wanted:
+        if md.needs_metadata:
             next_ms = min(next_ms, md.time_to_next_update_ms(now))   # refreshes and metadata.max.age.ms
         if next_ms < float("inf"):
             self._wakeup_at(now + max(next_ms, 0.0))

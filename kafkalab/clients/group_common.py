@@ -32,6 +32,7 @@ metadata strings are empty.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -144,6 +145,9 @@ class GroupMembership:
         self._rng = core.port.rng("group")
         self.listener: RebalanceListener = NoopRebalanceListener()
         self.subscription: tuple[str, ...] = ()
+        #: a pattern subscription: compiled (the classic protocol matches it on the client) or the regex text a
+        #: KIP-848 member sends to the coordinator; None for a subscription by names
+        self.pattern: re.Pattern[str] | str | None = None
         self.last_poll_ms = core.port.now
         self.next_auto_commit_ms = core.port.now + self.auto_commit_interval_ms
         self._app_tasks: list[Callable[[], None]] = []
@@ -168,11 +172,20 @@ class GroupMembership:
     def state(self) -> str:
         return "manual"
 
+    @property
+    def subscribed(self) -> bool:
+        """Whether the member follows a subscription (names or a pattern, which may match nothing yet)."""
+        return bool(self.subscription) or self.pattern is not None
+
     def subscribe(self, topics: Sequence[str], listener: RebalanceListener) -> None:
+        raise RuntimeError("this group client serves assign() only; subscribe() needs a rebalance protocol")
+
+    def subscribe_pattern(self, pattern: re.Pattern[str] | str, listener: RebalanceListener) -> None:
         raise RuntimeError("this group client serves assign() only; subscribe() needs a rebalance protocol")
 
     def unsubscribe(self) -> None:
         self.subscription = ()
+        self.pattern = None
 
     def needs_app_poll(self) -> bool:
         """Whether progress waits on the application: listener callbacks to run, a join to start."""
