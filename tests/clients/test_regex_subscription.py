@@ -93,6 +93,28 @@ def test_records_of_a_topic_created_later_are_read(protocol: str) -> None:
     assert seen == [b"first"]
 
 
+@pytest.mark.parametrize("protocol", sorted(PROTOCOLS))
+def test_a_restarted_consumer_keeps_its_pattern(protocol: str) -> None:
+    cluster = kl.Cluster(seed=5)
+    cluster.create_topic("orders-us", partitions=2, replication_factor=3)
+    [consumer] = group_of(cluster, protocol, n=1)
+    consumer.subscribe(pattern="orders-.*")
+    poll_all([consumer], 60)
+    assert assigned([consumer]) == tps("orders-us", 2)
+    cluster.crash(consumer.node_id)
+    cluster.create_topic("orders-eu", partitions=1, replication_factor=3)
+    cluster.restart(consumer.node_id)
+    # The restarted incarnation joins as a new member with the same pattern; the old member's partitions move to it
+    # once its session (45 s) expires.
+    want = sorted(tps("orders-eu", 1) + tps("orders-us", 2))
+    for _ in range(700):
+        consumer.poll(100)
+        if assigned([consumer]) == want:
+            break
+    assert assigned([consumer]) == want
+    assert consumer.subscription() == {"orders-eu", "orders-us"}
+
+
 def test_classic_consumer_matches_its_pattern_against_all_topics_but_internal_ones() -> None:
     def response(*topics: tuple[str, bool]) -> MetadataResponse:
         part = (PartitionMetadata("NONE", 0, 1, 0, (1,), (1,)),)
