@@ -46,9 +46,10 @@ executor off the request path), matches every topic of the metadata image agains
 ``Matcher.matches``) and writes one record per regex; the group epoch bumps when a regex now resolves to other topics
 or the subscribed topics' sizes differ, and the next heartbeats assign. A topic deleted later drops out of the
 subscription metadata (it no longer exists) before any new resolution drops its name. The last member of a regex that
-leaves or changes it deletes the resolution. Kafka compiles with RE2J on the broker; kafkalab with Python's ``re``
-(so lookarounds and backreferences compile here and not in Kafka); ``__consumer_offsets`` is never a candidate here,
-while Kafka's image lists it.
+leaves or changes it deletes the resolution. Kafka compiles with RE2J on the broker; kafkalab refuses the constructs
+RE2J lacks (lookarounds, backreferences, possessive quantifiers, ...: :func:`re2j_unsupported`) and then compiles
+with Python's ``re``, so the rest of the two dialects' differences (``\\p{...}`` classes, ``(?U)``, Unicode details)
+remain; ``__consumer_offsets`` is never a candidate here, while Kafka's image lists it.
 
 Simplifications: no rack-aware assignment inputs beyond passing ``rack_id``, no online
 migration to or from classic groups (the coordinator keeps the two kinds apart), no group deletion, no per-group
@@ -94,7 +95,7 @@ from kafkalab.protocol.consumer_group import (
     ConsumerGroupHeartbeatResponse,
 )
 
-__all__ = ["ConsumerGroupManager", "CoordinatorPort", "map_write_error", "check_regex",
+__all__ = ["ConsumerGroupManager", "CoordinatorPort", "map_write_error", "check_regex", "re2j_unsupported",
            "REGEX_BATCH_REFRESH_INTERVAL_MS"]
 
 _WRITE_ERRORS = {
@@ -125,13 +126,58 @@ class CoordinatorPort(Protocol):
 
 
 def check_regex(regex: str) -> None:
-    """Kafka's ``throwIfRegularExpressionIsInvalid``: InvalidRegularExpressionError when ``regex`` does not compile
-    (with Python's ``re`` here; RE2J in Kafka)."""
-    try:
-        re.compile(regex)
-    except re.error as exc:
+    """Kafka's ``throwIfRegularExpressionIsInvalid``: InvalidRegularExpressionError when ``regex`` does not compile.
+    Kafka compiles with RE2J; here Python's ``re`` compiles, after :func:`re2j_unsupported` refused what ``re``
+    accepts and RE2J does not (with RE2J's description of the error)."""
+    description = re2j_unsupported(regex)
+    if description is None:
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            description = exc.msg
+    if description is not None:
         raise InvalidRegularExpressionError(
-            f"SubscribedTopicRegex `{regex}` is not a valid regular expression: {exc.msg}.") from None
+            f"SubscribedTopicRegex `{regex}` is not a valid regular expression: {description}.")
+
+
+_RE2J_PERL_OP = "invalid or unsupported Perl syntax"
+#: group openings Python's ``re`` knows and RE2J refuses: lookarounds, atomic, conditional, named backreference, comment
+_UNSUPPORTED_GROUPS = ("(?=", "(?!", "(?<=", "(?<!", "(?>", "(?(", "(?P=", "(?#")
+_COUNTED = re.compile(r"\{\d+(,\d*)?\}$")     # a counted repetition ends here (so a "+" after it is possessive)
+
+
+def re2j_unsupported(regex: str) -> str | None:
+    """RE2J's error description for the first construct of ``regex`` that Python's ``re`` accepts and RE2J (linear-
+    time matching, no backtracking) refuses: lookarounds and the other groups above, backreferences (``\\1``),
+    possessive quantifiers (``a++``), inline flags other than ``i``, ``m``, ``s``, ``U``. None when there is none
+    (a syntax error both refuse is left to ``re``)."""
+    i, n, in_class = 0, len(regex), False
+    while i < n:
+        c = regex[i]
+        if c == "\\":
+            if not in_class and i + 1 < n and regex[i + 1] in "123456789":
+                return "invalid escape sequence"
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if regex.startswith("]", i + 1) or regex.startswith("^]", i + 1):
+                i += 2 if regex[i + 1] == "]" else 3      # a leading ] is a literal member
+                continue
+        elif c == "(" and regex.startswith("(?", i):
+            if regex.startswith(_UNSUPPORTED_GROUPS, i):
+                return _RE2J_PERL_OP
+            j = n if regex.startswith("(?P<", i) else i + 2          # a named group: RE2J has them too
+            while j < n and regex[j].isalpha():
+                if regex[j] not in "imsU":
+                    return _RE2J_PERL_OP
+                j += 1
+        elif regex.startswith("+", i + 1) and (c in "*+?" or c == "}" and _COUNTED.search(regex, 0, i + 1)):
+            return "invalid nested repetition operator"
+        i += 1
+    return None
 
 
 def map_write_error(error: str) -> str:

@@ -14,7 +14,12 @@ import pytest
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import InvalidRegularExpressionError
 from kafkalab.groups import consumer_group_records as rec
-from kafkalab.groups.consumer_group import REGEX_BATCH_REFRESH_INTERVAL_MS, ConsumerGroupManager, check_regex
+from kafkalab.groups.consumer_group import (
+    REGEX_BATCH_REFRESH_INTERVAL_MS,
+    ConsumerGroupManager,
+    check_regex,
+    re2j_unsupported,
+)
 from kafkalab.protocol.consumer_group import ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse
 from tests.groups.test_consumer_group import Client, FakePort, G, _assignors, answer, request, tps
 
@@ -137,6 +142,31 @@ def test_an_invalid_regex_is_refused_with_invalid_regular_expression() -> None:
     assert info.value.code == 128 and not info.value.retriable
     assert info.value.message == ("SubscribedTopicRegex `(` is not a valid regular expression: missing ), "
                                   "unterminated subpattern.")
+
+
+@pytest.mark.parametrize("regex, description", [
+    ("orders-(?=eu)", "invalid or unsupported Perl syntax"),         # lookahead
+    ("(?<!x)orders", "invalid or unsupported Perl syntax"),          # lookbehind
+    ("(?P<r>eu)-(?P=r)", "invalid or unsupported Perl syntax"),      # named backreference
+    ("(?x) orders", "invalid or unsupported Perl syntax"),           # a flag RE2J lacks
+    (r"(eu)-\1", "invalid escape sequence"),                          # backreference
+    ("orders-.++", "invalid nested repetition operator"),            # possessive
+    ("orders-x{2}+", "invalid nested repetition operator"),
+])
+def test_what_re_accepts_and_re2j_refuses_is_invalid(regex: str, description: str) -> None:
+    assert re2j_unsupported(regex) == description
+    _, mgr = setup()
+    resp = answer(mgr, request(subscribed_topic_names=(), subscribed_topic_regex=regex))
+    assert (resp.error, resp.error_message) == (
+        "INVALID_REGULAR_EXPRESSION", f"SubscribedTopicRegex `{regex}` is not a valid regular expression: "
+                                      f"{description}.")
+
+
+@pytest.mark.parametrize("regex", ["orders-.*", "(?i)Orders-(us|eu)", r"\(?=", "[(?=]+", "[]x]+", r"a\++",
+                                   "(?P<region>us|eu)", "a}+", "(?s:.)*"])
+def test_what_both_accept_is_valid(regex: str) -> None:
+    assert re2j_unsupported(regex) is None
+    check_regex(regex)
 
 
 def test_a_join_needs_names_or_a_regex() -> None:
