@@ -221,11 +221,11 @@ class KafkaConsumer:
 
     def subscription(self) -> set[str]:
         """The topics subscribed to (empty after assign() or unsubscribe()). With a pattern: the topics it matches
-        now (the classic protocol matches on the client); with ``group.protocol=consumer`` the coordinator resolves
-        the regex, so this is the topics of the current assignment."""
+        now; for a regex the coordinator resolves (a str under ``group.protocol=consumer``), the topics of the
+        current assignment."""
         if self._pattern is not None:
             group = self._group
-            if group is not None and group.protocol == "classic":
+            if isinstance(self._pattern, re.Pattern) and group is not None:
                 return set(group.subscription)
             return {tp.topic for tp in self.core.assignment}
         return set(self._subscription)
@@ -238,11 +238,12 @@ class KafkaConsumer:
         Kafka's ``subscribe(Pattern)``); the join happens in the next ``poll()``. Callbacks get
         ``(consumer, [TopicPartition, ...])``; ``on_lost`` defaults to ``on_revoke``. An empty list unsubscribes.
 
-        A pattern under ``group.protocol=classic`` is matched here against all topics, refreshed every
-        ``metadata.max.age.ms``: a topic created later joins the subscription at the next refresh. Under
-        ``group.protocol=consumer`` the regex goes to the coordinator (KIP-848's ``SubscribedTopicRegex``), which
-        resolves it; a str is then not compiled here, and one that does not compile makes a later ``poll()`` raise
-        ``InvalidRegularExpressionError``."""
+        A pattern is matched here against all topics, refreshed every ``metadata.max.age.ms``: a topic created later
+        joins the subscription at the next refresh (Kafka's ``subscribe(Pattern)``; a str that does not compile
+        raises ``re.error`` as ``Pattern.compile`` would). Except a str under ``group.protocol=consumer``: that is
+        Kafka 4's ``subscribe(SubscriptionPattern)``, a regex the coordinator resolves (KIP-848's
+        ``SubscribedTopicRegex``, RE2J syntax) at most every 10 s; it is not compiled here, and one the coordinator
+        refuses makes a later ``poll()`` raise ``InvalidRegularExpressionError``."""
         if isinstance(topics, re.Pattern):
             topics, pattern = (None, topics) if pattern is None else (topics, pattern)
         if pattern is not None:
@@ -300,13 +301,8 @@ class KafkaConsumer:
             raise RuntimeError(f"{MUTUALLY_EXCLUSIVE}: this consumer subscribed to {self._subscribed_to()}; call "
                                f"unsubscribe() before subscribe(pattern=...)")
         subscribed: re.Pattern[str] | str
-        if group.protocol == "consumer":
-            # the coordinator resolves it: it gets the text, so flags cannot travel (inline ones, "(?i)...", can)
-            if isinstance(pattern, re.Pattern) and pattern.flags & ~re.UNICODE:
-                raise ValueError(f"a pattern for group.protocol=consumer goes to the coordinator as text, so its flags "
-                                 f"({re.RegexFlag(pattern.flags & ~re.UNICODE)!r}) would be lost; write them inline, "
-                                 f"e.g. '(?i){text}'")
-            subscribed = text
+        if group.protocol == "consumer" and isinstance(pattern, str):
+            subscribed = text           # Kafka's SubscriptionPattern: the coordinator compiles and resolves it
         else:
             subscribed = pattern if isinstance(pattern, re.Pattern) else re.compile(text)   # re.error as Java's
         self._on_assign, self._on_revoke, self._on_lost = on_assign, on_revoke, on_lost

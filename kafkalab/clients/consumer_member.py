@@ -29,13 +29,14 @@ Leaving: ``close`` revokes in the application's thread and sends epoch -1 (-2 fo
 way (a static member with -2 too, as ``transitionToSendingLeaveGroup(true)`` uses ``leaveGroupEpoch``), and on the
 next poll it reports its partitions lost and rejoins at epoch 0 (``maybeRejoinStaleMember``).
 
-Regex subscriptions (Kafka 4's ``subscribe(SubscriptionPattern)``): the member sends its regex as
-``SubscribedTopicRegex`` (with an empty list of names) on a full heartbeat and whenever it changes (``""`` to drop it),
-as ``ConsumerHeartbeatRequestManager`` does; the coordinator resolves it, also against topics created later, and the
-assignment follows. The client does not compile it: INVALID_REGULAR_EXPRESSION from the coordinator is fatal (the
-next poll raises it, "Invalid RE2J SubscriptionPattern provided in the call to subscribe. ..."). Kafka's
-``subscribe(java.util.regex.Pattern)`` with this protocol matches on the client instead; kafkalab always sends the
-regex to the coordinator.
+Pattern subscriptions come in Kafka 4's two kinds. A regex given as text (``subscribe(SubscriptionPattern)``) is
+resolved by the coordinator: the member sends it as ``SubscribedTopicRegex`` (with an empty list of names) on a full
+heartbeat and whenever it changes (``""`` to drop it), as ``ConsumerHeartbeatRequestManager`` does, and the coordinator
+resolves it, also against topics created later; the client does not compile it, and INVALID_REGULAR_EXPRESSION from
+the coordinator is fatal (the next poll raises it, "Invalid RE2J SubscriptionPattern provided in the call to
+subscribe. ..."). A compiled pattern (``subscribe(java.util.regex.Pattern)``) is matched here, as the classic
+protocol does (``AsyncKafkaConsumer.updatePatternSubscription``): the metadata asks for every topic, each new answer
+is matched in the application's poll, and the matched names go to the coordinator as ``SubscribedTopicNames``.
 
 Simplifications: topic names instead of topic ids.
 """
@@ -116,6 +117,7 @@ class ConsumerProtocolMembership(GroupMembership):
         self._send_full = True
         self._sent_topics: tuple[str, ...] | None = None
         self._sent_regex: str | None = None
+        self._pattern_version = -1            # metadata version a compiled pattern was last matched against
         self._sent_owned: tuple[TopicPartition, ...] | None = None
         self._reconciling = False
         self._round = 0                      # bumped by fencing and leaving: steps of an older round stop
@@ -154,12 +156,25 @@ class ConsumerProtocolMembership(GroupMembership):
             self._heartbeat_soon()
 
     def subscribe_pattern(self, pattern: re.Pattern[str] | str, listener: RebalanceListener) -> None:
-        """Follow the topics the coordinator resolves ``pattern`` (its text) to: join now, or send the new regex."""
-        regex = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+        """Follow the topics ``pattern`` matches: a str is resolved by the coordinator, a compiled pattern is
+        matched here against all topics and its matches sent as names. Join now, or tell the coordinator."""
         self.listener = listener
-        changed = regex != self.pattern or bool(self.subscription)
-        self.pattern = regex
-        self.subscription = ()
+        md = self.core.metadata
+        if isinstance(pattern, re.Pattern):
+            changed = pattern != self.pattern
+            self.pattern = pattern
+            md.pattern = pattern
+            new = md.matching_topics()
+            changed = changed or new != self.subscription
+            self.subscription = new
+            self._pattern_version = md.version
+            md.request_update()
+            self.core.wakeup()
+        else:
+            md.pattern = None
+            changed = pattern != self.pattern or bool(self.subscription)
+            self.pattern = pattern
+            self.subscription = ()
         if self._state in (MemberState.UNSUBSCRIBED, MemberState.FATAL):
             self._join()
         elif changed:
@@ -171,6 +186,7 @@ class ConsumerProtocolMembership(GroupMembership):
         self._send_leave(self._leave_epoch())
         self.subscription = ()
         self.pattern = None
+        self.core.metadata.pattern = None
         self._state = MemberState.UNSUBSCRIBED
 
     def _join(self) -> None:
@@ -183,7 +199,19 @@ class ConsumerProtocolMembership(GroupMembership):
         self._heartbeat_soon()
 
     def needs_app_poll(self) -> bool:
-        return bool(self._app_tasks) or (self._state is MemberState.STALE and not self._leaving)
+        return bool(self._app_tasks) or (self._state is MemberState.STALE and not self._leaving) or (
+            isinstance(self.pattern, re.Pattern) and self.core.metadata.version != self._pattern_version)
+
+    def _maybe_update_pattern(self) -> None:
+        """A compiled pattern: match it against newer metadata; new matches go out in a heartbeat at once."""
+        md = self.core.metadata
+        if isinstance(self.pattern, re.Pattern) and md.version != self._pattern_version:
+            self._pattern_version = md.version
+            new = md.matching_topics()
+            if new != self.subscription:
+                self.subscription = new
+                if self._state not in (MemberState.UNSUBSCRIBED, MemberState.FATAL):
+                    self._heartbeat_soon()
 
     def on_app_poll(self, now_ms: float) -> None:
         if self.closed:
@@ -194,6 +222,7 @@ class ConsumerProtocolMembership(GroupMembership):
             if self.subscribed:
                 self._join()
         self.run_app_tasks()
+        self._maybe_update_pattern()
         if not self.subscribed or self._state in (MemberState.STABLE, MemberState.ACKNOWLEDGING,
                                                     MemberState.RECONCILING) and not self._reconciling:
             self.maybe_auto_commit(now_ms)
