@@ -230,9 +230,9 @@ class KafkaConsumer:
             return {tp.topic for tp in self.core.assignment}
         return set(self._subscription)
 
-    def subscribe(self, topics: Iterable[str] | re.Pattern[str] | None = None, on_assign: RebalanceCallback | None = None,
-                  on_revoke: RebalanceCallback | None = None, on_lost: RebalanceCallback | None = None, *,
-                  pattern: re.Pattern[str] | str | None = None) -> None:
+    def subscribe(self, topics: Iterable[str] | re.Pattern[str] | None = None,
+                  on_assign: RebalanceCallback | None = None, on_revoke: RebalanceCallback | None = None,
+                  on_lost: RebalanceCallback | None = None, *, pattern: re.Pattern[str] | str | None = None) -> None:
         """Join the ``group.id`` group for ``topics``, or for every topic ``pattern`` matches (a str or a compiled
         ``re.Pattern``, matched in full as Java's ``Matcher.matches``; a compiled pattern may also come first, as
         Kafka's ``subscribe(Pattern)``); the join happens in the next ``poll()``. Callbacks get

@@ -7,9 +7,10 @@ not match): the group picks ``orders-eu`` up and assigns it. Then ``orders-us`` 
 
 With ``group.protocol=classic`` the consumers match the pattern themselves against all topics, refreshed every
 ``metadata.max.age.ms`` (5 s here, 5 min by default); with ``group.protocol=consumer`` (KIP-848) a str pattern is a
-regex the coordinator resolves, at most every 10 s (Kafka's ``SubscriptionPattern``), while a compiled one is matched
-by the consumers as under the classic protocol, which send the names (Kafka's ``subscribe(Pattern)``). Also here: every wrong call to ``subscribe`` fails at once naming what
-is wrong, an invalid regex reaches the application as Kafka's error, and a regex run is deterministic.
+regex the coordinator resolves, at most every 10 s (Kafka's ``SubscriptionPattern``), while a compiled one is
+matched by the consumers as under the classic protocol, which send the names (Kafka's ``subscribe(Pattern)``). Also
+here: every wrong call to ``subscribe`` fails at once naming what is wrong, an invalid regex reaches the application
+as Kafka's error, and a regex run is deterministic.
 """
 from __future__ import annotations
 
@@ -230,7 +231,7 @@ def test_same_seed_same_regex_trace(protocol: str) -> None:
 
 def test_same_regex_trace_under_another_hash_seed() -> None:
     code = ("import tests.clients.test_regex_subscription as t; "
-            "print(t.regex_digest(7, 'classic'), t.regex_digest(7, 'consumer'), t.regex_digest(7, 'consumer-compiled'))")
+            "print(*(t.regex_digest(7, p) for p in ('classic', 'consumer', 'consumer-compiled')))")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONHASHSEED="4242")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=root)
