@@ -92,7 +92,10 @@ def _settled(cluster, consumers) -> bool:
     except KafkaError:
         return False
     owned = [tp for c in consumers for tp in c.assignment()]
-    return group["state"] == "Stable" and sorted(owned) == [kl.TopicPartition("t", p) for p in range(PARTITIONS)]
+    # every partition served again: a leader that was just restarted reports no high watermark until it has loaded
+    served = bool(cluster.describe_topic("t")["high_watermark"].notna().all())
+    return (group["state"] == "Stable" and sorted(owned) == [kl.TopicPartition("t", p) for p in range(PARTITIONS)]
+            and served)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
