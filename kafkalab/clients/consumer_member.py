@@ -164,6 +164,7 @@ class ConsumerProtocolMembership(GroupMembership):
             changed = pattern != self.pattern
             self.pattern = pattern
             md.pattern = pattern
+            md.server_pattern = False
             new = md.matching_topics()
             changed = changed or new != self.subscription
             self.subscription = new
@@ -172,6 +173,7 @@ class ConsumerProtocolMembership(GroupMembership):
             self.core.wakeup()
         else:
             md.pattern = None
+            md.server_pattern = True
             changed = pattern != self.pattern or bool(self.subscription)
             self.pattern = pattern
             self.subscription = ()
@@ -187,6 +189,7 @@ class ConsumerProtocolMembership(GroupMembership):
         self.subscription = ()
         self.pattern = None
         self.core.metadata.pattern = None
+        self.core.metadata.server_pattern = False
         self._state = MemberState.UNSUBSCRIBED
 
     def _join(self) -> None:

@@ -112,16 +112,19 @@ class ConsumerMetadata(ClientMetadata):
         self.pattern: re.Pattern[str] | None = None
         #: every topic of the last all-topics answer: name -> is_internal
         self.cluster_topics: dict[str, bool] = {}
+        #: a regex the coordinator resolves (KIP-848's SubscriptionPattern): Kafka's consumer then asks for every
+        #: topic too (``hasRe2JPatternSubscription``), so its metadata requests never auto-create a topic
+        self.server_pattern = False
         self._asked_all = False
 
     @property
     def needs_metadata(self) -> bool:
         """Whether there is anything to refresh: topics in use, or a pattern to match."""
-        return bool(self.wanted) or self.pattern is not None
+        return bool(self.wanted) or self.pattern is not None or self.server_pattern
 
     def request(self, correlation_id: int, now_ms: float) -> MetadataRequest:
         request = super().request(correlation_id, now_ms)
-        self._asked_all = self.pattern is not None
+        self._asked_all = self.pattern is not None or self.server_pattern
         return MetadataRequest(None, correlation_id) if self._asked_all else request
 
     def update(self, response: MetadataResponse, now_ms: float) -> None:

@@ -237,3 +237,20 @@ def test_same_regex_trace_under_another_hash_seed() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=root)
     here = " ".join(regex_digest(7, p) for p in ("classic", "consumer", "consumer-compiled"))
     assert out.stdout.strip() == here
+
+
+def test_a_coordinator_resolved_regex_never_recreates_a_deleted_topic() -> None:
+    """Kafka's consumer asks for every topic while it has a SubscriptionPattern (ConsumerMetadata: allTopics), so
+    its metadata requests never auto-create: a matched topic deleted while assigned stays deleted (before this, the
+    consumer asked for it by name and the broker's auto-creation brought it back with one partition)."""
+    cluster = kl.Cluster(seed=3)
+    cluster.create_topic("orders-us", partitions=2, replication_factor=3)
+    consumers = group_of(cluster, "consumer")
+    for c in consumers:
+        c.subscribe(pattern="orders-.*")
+    poll_all(consumers, 60)
+    assert assigned(consumers) == tps("orders-us", 2)
+    cluster.delete_topic("orders-us")
+    poll_all(consumers, 100)
+    assert assigned(consumers) == []
+    assert "orders-us" not in cluster.topics()
