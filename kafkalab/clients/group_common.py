@@ -377,10 +377,13 @@ class GroupMembership:
         if not offsets:
             done(None)
             return
-        self._commit_attempt(offsets, done, deadline_ms)
+        # the timeout the caller gave, for the error text (Kafka names the commitSync timeout, not the default)
+        timeout_ms = None if deadline_ms is None else deadline_ms - self.port.now
+        self._commit_attempt(offsets, done, deadline_ms, timeout_ms)
 
     def _commit_attempt(self, offsets: dict[TopicPartition, OffsetAndMetadata],
-                        done: Callable[[KafkaError | None, bool], None], deadline_ms: float | None) -> None:
+                        done: Callable[[KafkaError | None, bool], None], deadline_ms: float | None,
+                        timeout_ms: float | None) -> None:
         if not self._alive():
             return
         try:
@@ -392,11 +395,11 @@ class GroupMembership:
 
         def retry_or_fail(exc: KafkaError, unknown: bool) -> None:
             if deadline_ms is not None and self.port.now + self.retry_backoff_ms < deadline_ms:
-                self.set_timer(self.retry_backoff_ms, lambda: self._commit_attempt(offsets, done, deadline_ms),
-                               "commit-retry")
+                self.set_timer(self.retry_backoff_ms,
+                               lambda: self._commit_attempt(offsets, done, deadline_ms, timeout_ms), "commit-retry")
             else:
-                done(exc if deadline_ms is None else KafkaTimeoutError(
-                    f"Timeout of {self.default_api_timeout_ms:g}ms expired before successfully committing offsets "
+                done(exc if timeout_ms is None else KafkaTimeoutError(
+                    f"Timeout of {timeout_ms:g}ms expired before successfully committing offsets "
                     f"{_describe(offsets)} (last error: {exc.error_name})"), unknown)
 
         def answered(response: Any, error: str | None) -> None:
