@@ -440,13 +440,15 @@ class GroupMembership:
         tps = tuple(sorted(set(partitions)))
         if deadline_ms is None:
             deadline_ms = self.port.now + self.default_api_timeout_ms
-        self._fetch_attempt(tps, callback, deadline_ms)
+        self._fetch_attempt(tps, callback, deadline_ms, deadline_ms - self.port.now)
 
     def fetch_identity(self) -> tuple[str | None, int]:
         """(member id, member epoch) an OffsetFetch carries (KIP-848 members only)."""
         return None, -1
 
-    def _fetch_attempt(self, tps: tuple[TopicPartition, ...], callback: FetchCallback, deadline_ms: float) -> None:
+    def _fetch_attempt(self, tps: tuple[TopicPartition, ...], callback: FetchCallback, deadline_ms: float,
+                       timeout_ms: float) -> None:
+        """One OffsetFetch; ``timeout_ms`` is what the caller allowed in all (for the timeout's message)."""
         if not self._alive():
             return
         if not tps:
@@ -455,10 +457,10 @@ class GroupMembership:
 
         def retry(name: str) -> None:
             if self.port.now + self.retry_backoff_ms < deadline_ms:
-                self.set_timer(self.retry_backoff_ms, lambda: self._fetch_attempt(tps, callback, deadline_ms),
-                               "offset-fetch-retry")
+                self.set_timer(self.retry_backoff_ms,
+                               lambda: self._fetch_attempt(tps, callback, deadline_ms, timeout_ms), "offset-fetch-retry")
             else:
-                callback(KafkaTimeoutError(f"Timeout of {self.default_api_timeout_ms:g}ms expired before the last "
+                callback(KafkaTimeoutError(f"Timeout of {timeout_ms:g}ms expired before the last "
                                            f"committed offset for partitions {list(map(str, tps))} could be "
                                            f"determined (last error: {name})"))
 

@@ -28,3 +28,20 @@ def test_a_commit_timing_out_names_the_timeout_ms_it_was_given() -> None:
                                  "offsets {t-0=9} (last error: COORDINATOR_NOT_AVAILABLE)")
     assert caught.value.retriable
     assert 30_000 <= cluster.now - started < 60_000
+
+
+def test_committed_timing_out_names_the_timeout_ms_it_was_given() -> None:
+    """``committed(timeout_ms=...)`` whose OffsetFetch keeps failing (the group's coordinator is down and its
+    partition has no other replica to lead) ends with Kafka's message naming that timeout."""
+    cluster = kl.Cluster(seed=7, config={"offsets.topic.replication.factor": 1})
+    cluster.create_topic("t", partitions=1, replication_factor=3)
+    consumer = cluster.consumer({"group.id": "g", "enable.auto.commit": False, "default.api.timeout.ms": 60_000})
+    consumer.assign([TP])
+    consumer.commit({TP: 5})
+    coordinator = cluster.group_coordinator("g")
+    assert coordinator is not None
+    cluster.crash(coordinator)
+    with pytest.raises(KafkaTimeoutError) as caught:
+        consumer.committed([TP], timeout_ms=5_000)
+    assert str(caught.value).startswith("REQUEST_TIMED_OUT: Timeout of 5000ms expired before the last committed "
+                                        "offset for partitions ['t-0'] could be determined (last error: ")
