@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 import kafkalab as kl
-from kafkalab.controller.server import ControllerServer
 from kafkalab.metadata.records import BrokerRegistrationChangeRecord, RegisterBrokerRecord
 from kafkalab.protocol import controller as cm
 from kafkalab.sim.network import Network
+from tests.controller.test_metadata_log import records as metadata_records
 
 Event = tuple[float, Any, Any, Any, Any]        # (sent at, src, dst, message, arrives at)
 
@@ -38,18 +38,6 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> list[Event]:
         return arrival
     monkeypatch.setattr(Network, "send", send)
     return sent
-
-
-def metadata_records(server: ControllerServer) -> list[tuple[int, Any]]:
-    log = server.replica.node.log
-    out: list[tuple[int, Any]] = []
-    offset = log.log_start_offset
-    while offset < log.log_end_offset:
-        for batch in log.read(offset):
-            if not batch.is_control:
-                out.extend(zip(batch.offsets(), (r.value for r in batch.records), strict=True))
-            offset = batch.next_offset
-    return out
 
 
 def unfencing_story(cluster: kl.Cluster, wire: list[Event], broker: int, epoch: int) -> dict[str, Any]:
