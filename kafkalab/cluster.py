@@ -44,7 +44,6 @@ from kafkalab.errors import (
     InvalidPartitionsError,
     InvalidReplicationFactorError,
     KafkaTimeoutError,
-    PolicyViolationError,
     UnknownTopicOrPartitionError,
     error_for_name,
 )
@@ -59,9 +58,6 @@ __all__ = ["Cluster", "CONTROLLER_ID_BASE"]
 #: Controllers get node ids 1000, 1001, ...; brokers 1, 2, ... (KRaft needs distinct ids in separate-role mode).
 CONTROLLER_ID_BASE = 1000
 _BOOT_TIMEOUT_MS = 60_000.0
-#: QuorumController.MAX_RECORDS_PER_USER_OP: one operation writing more records than this (a topic of 10,000
-#: partitions) fails with POLICY_VIOLATION "Unable to perform excessively large batch operation."
-_MAX_RECORDS_PER_USER_OP = 10_000
 _INT32_MAX = 2**31 - 1
 _INT16_MAX = 2**15 - 1
 
@@ -216,10 +212,6 @@ class Cluster(World):
         overrides = dict(config or {})
         topic_config = resolve("topic", overrides, broker=self.config)  # raises ConfigError before anything is sent
         configs = tuple((k, _kafka_string(topic_config[k])) for k in overrides)
-        if partitions + 1 + len(configs) > _MAX_RECORDS_PER_USER_OP:
-            raise PolicyViolationError(f"create topic {name!r}: Unable to perform excessively large batch operation. "
-                                       f"(partitions={partitions}: one record per partition, at most "
-                                       f"{_MAX_RECORDS_PER_USER_OP} records per controller operation)")
         response = self.admin.create_topics([cm.CreatableTopic(name, partitions, rf, None, configs)], timeout_ms)
         result = response.topics[0]
         _raise_for(result.error, result.error_message, f"create topic {name!r}")

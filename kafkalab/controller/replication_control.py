@@ -79,7 +79,13 @@ from kafkalab.protocol.controller import (
 if TYPE_CHECKING:       # the quorum controller builds its managers
     from kafkalab.controller.quorum_controller import QuorumController
 
-__all__ = ["ReplicationControlManager"]
+__all__ = ["ReplicationControlManager", "MAX_RECORDS_PER_USER_OP"]
+
+#: QuorumController.MAX_RECORDS_PER_USER_OP: an operation that would write more records than this fails as a whole
+#: with POLICY_VIOLATION (Kafka's BoundedList throws BoundedListTooLongException, which the controller reports as
+#: "Unable to perform excessively large batch operation.").
+MAX_RECORDS_PER_USER_OP = 10_000
+_TOO_LARGE = "Unable to perform excessively large batch operation."
 
 
 class ReplicationControlManager:
@@ -365,9 +371,27 @@ class ReplicationControlManager:
         records.extend(partition_records)
         return result, records
 
+    def _estimated_records(self, t: cm.CreatableTopic) -> int:
+        """Records creating ``t`` would write (a topic record, one per config, one per partition), counted before any
+        placement so that a huge partition count fails at once instead of being placed first."""
+        if t.assignments is not None:
+            partitions = len(t.assignments)
+        else:
+            partitions = int(self.controller.config["num.partitions"]) if t.num_partitions == -1 else t.num_partitions
+        return 1 + len(t.configs) + max(partitions, 0)
+
     def create_topics(self, src: int, req: cm.CreateTopicsRequest, now_ms: float) -> None:
-        """``createTopics``: every topic checked on its own, the records of all of them in one write."""
+        """``createTopics``: every topic checked on its own, the records of all of them in one write. A request that
+        would write more than :data:`MAX_RECORDS_PER_USER_OP` records fails as a whole: every topic is answered
+        POLICY_VIOLATION and nothing is written, as Kafka's controller fails the operation. (Kafka counts the records
+        of the topics that pass their checks; kafkalab counts every topic's, which differs only when a request is
+        both too large and holds invalid topics.)"""
         ctl = self.controller
+        if sum(self._estimated_records(t) for t in req.topics) > MAX_RECORDS_PER_USER_OP:
+            ctl._respond_on_commit(src, req, cm.CreateTopicsResponse(
+                tuple(cm.CreatableTopicResult(t.name, "POLICY_VIOLATION", _TOO_LARGE) for t in req.topics),
+                req.correlation_id))
+            return
         results: list[cm.CreatableTopicResult] = []
         records: list[MetadataRecord] = []
         seen: set[str] = set()

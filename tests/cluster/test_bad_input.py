@@ -45,9 +45,6 @@ def cluster():
                                         "2147483648"),
     ({"replication_factor": 2**15}, ValueError,
      "replication_factor must be at most 32767 (the protocol field's range), got 32768"),
-    ({"partitions": 10_000}, PolicyViolationError,
-     "POLICY_VIOLATION: create topic 'x': Unable to perform excessively large batch operation. (partitions=10000: "
-     "one record per partition, at most 10000 records per controller operation)"),
     ({"config": ["retention.ms"]}, TypeError,
      "config must be a dict of topic config keys to values or None, got list ['retention.ms']"),
     ({"timeout_ms": -1}, ValueError, "Invalid negative timeout -1: timeout_ms must be >= 0"),
@@ -152,3 +149,24 @@ def test_run_and_run_until_name_a_bad_argument(cluster):
     with pytest.raises(TypeError, match=r"^timeout_ms must be a number of virtual milliseconds >= 0, got NoneType"):
         cluster.run_until(lambda: True, None)
     assert cluster.now == now
+
+
+@pytest.mark.parametrize("partitions", [10_000, 2**31 - 1])
+def test_the_controller_refuses_an_operation_of_more_than_10000_records(cluster, partitions):
+    """Kafka's controller writes at most 10,000 records per operation (MAX_RECORDS_PER_USER_OP): a topic of 10,000
+    partitions is 10,001 records (its TopicRecord too) and fails whole with POLICY_VIOLATION, nothing written; the
+    count comes before placement, so 2**31 - 1 partitions fail as fast."""
+    with pytest.raises(PolicyViolationError,
+                       match=r"^POLICY_VIOLATION: create topic 'x': Unable to perform excessively large batch "
+                             r"operation\.$"):
+        cluster.create_topic("x", partitions=partitions)
+    assert "x" not in cluster.topics()
+
+
+def test_a_create_topics_request_too_large_in_sum_fails_for_every_topic(cluster):
+    from kafkalab.protocol.admin import CreatableTopic
+    response = cluster.admin.create_topics([CreatableTopic("a", 6_000, 1), CreatableTopic("b", 6_000, 1)], 30_000)
+    assert [(r.name, r.error, r.error_message) for r in response.topics] == [
+        ("a", "POLICY_VIOLATION", "Unable to perform excessively large batch operation."),
+        ("b", "POLICY_VIOLATION", "Unable to perform excessively large batch operation.")]
+    assert {"a", "b"}.isdisjoint(cluster.topics())
