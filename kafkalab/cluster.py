@@ -36,6 +36,7 @@ from kafkalab.broker.server import BrokerServer
 from kafkalab.check.history import History
 from kafkalab.clients.admin import AdminClient
 from kafkalab.clients.consumer import KafkaConsumer
+from kafkalab.clients.futures import check_timeout_ms
 from kafkalab.clients.producer import KafkaProducer
 from kafkalab.config import Config, resolve
 from kafkalab.controller.server import ControllerServer
@@ -207,7 +208,7 @@ class Cluster(World):
         if config is not None and not isinstance(config, Mapping):
             raise TypeError(f"config must be a dict of topic config keys to values or None, got "
                             f"{type(config).__name__} {config!r}")
-        _check_timeout(timeout_ms)
+        check_timeout_ms(timeout_ms, allow_none=False)
         rf = replication_factor if replication_factor is not None else min(len(self.brokers), 3)
         overrides = dict(config or {})
         topic_config = resolve("topic", overrides, broker=self.config)  # raises ConfigError before anything is sent
@@ -239,7 +240,7 @@ class Cluster(World):
         """Delete a topic (UnknownTopicOrPartitionError if there is none) and wait until brokers dropped it."""
         if not isinstance(name, str) or not name:
             raise TypeError(f"topic name must be a non-empty str, got {type(name).__name__} {name!r}")
-        _check_timeout(timeout_ms)
+        check_timeout_ms(timeout_ms, allow_none=False)
         response = self.admin.delete_topics([name], timeout_ms)
         result = response.responses[0]
         _raise_for(result.error, result.error_message, f"delete topic {name!r}")
@@ -251,7 +252,7 @@ class Cluster(World):
         if not isinstance(name, str) or not name:
             raise TypeError(f"topic name must be a non-empty str, got {type(name).__name__} {name!r}")
         _check_count(total_count, "total_count", "an int", _INT32_MAX)
-        _check_timeout(timeout_ms)
+        check_timeout_ms(timeout_ms, allow_none=False)
         response = self.admin.create_partitions([cm.CreatePartitionsTopic(name, total_count)], timeout_ms)
         result = response.results[0]
         _raise_for(result.error, result.error_message, f"create partitions of {name!r}")
@@ -490,16 +491,6 @@ def _check_count(value: object, name: str, allowed: str, maximum: int) -> None:
         raise TypeError(f"{name} must be {allowed}, got {type(value).__name__} {value!r}")
     if value > maximum:
         raise ValueError(f"{name} must be at most {maximum} (the protocol field's range), got {value}")
-
-
-def _check_timeout(timeout_ms: object) -> None:
-    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int | float):
-        raise TypeError(f"timeout_ms must be a number of milliseconds >= 0, got {type(timeout_ms).__name__} "
-                        f"{timeout_ms!r}")
-    if timeout_ms < 0:
-        raise ValueError(f"Invalid negative timeout {timeout_ms:g}: timeout_ms must be >= 0")
-    if not timeout_ms < float("inf"):
-        raise ValueError(f"timeout_ms must be a finite number of milliseconds >= 0, got {timeout_ms!r}")
 
 
 def kl_config_error(message: str) -> Exception:

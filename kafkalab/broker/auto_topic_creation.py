@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from kafkalab.common.topic import validate_topic_name
 from kafkalab.groups.hashing import OFFSETS_TOPIC
 from kafkalab.protocol import admin as cm
 from kafkalab.protocol.metadata import TopicMetadata
@@ -30,14 +31,10 @@ if TYPE_CHECKING:
 
 __all__ = ["AutoTopicCreationManager", "is_valid_topic_name"]
 
-_LEGAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-_MAX_NAME_LENGTH = 249
-
 
 def is_valid_topic_name(name: str) -> bool:
-    """Kafka's ``Topic.validate`` as a yes/no (the controller gives the reason; a broker may not import it)."""
-    return (bool(name) and name not in (".", "..") and len(name) <= _MAX_NAME_LENGTH
-            and all(c in _LEGAL_CHARS for c in name))
+    """Whether Kafka's ``Topic.validate`` accepts ``name``."""
+    return validate_topic_name(name) is None
 
 
 class AutoTopicCreationManager:

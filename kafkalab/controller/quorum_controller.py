@@ -49,11 +49,12 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from kafkalab.common.topic import validate_topic_name
 from kafkalab.config import Config, resolve
 from kafkalab.controller.cluster_control import ClusterControlManager
 from kafkalab.controller.configuration_control import ConfigurationControlManager
 from kafkalab.controller.heartbeats import BrokerHeartbeatManager
-from kafkalab.controller.partition_change import ELECTION_ONLINE, build_partition_change, validate_topic_name
+from kafkalab.controller.partition_change import ELECTION_ONLINE, build_partition_change
 from kafkalab.controller.placement import StripedReplicaPlacer
 from kafkalab.controller.producer_id_control import ProducerIdControlManager
 from kafkalab.controller.replication_control import ReplicationControlManager

@@ -46,12 +46,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from kafkalab.common.topic import collision_key, validate_topic_name
 from kafkalab.config import resolve
 from kafkalab.controller.partition_change import (
     ELECTION_ONLINE,
     build_partition_change,
-    collision_key,
-    validate_topic_name,
 )
 from kafkalab.errors import ConfigError, InvalidReplicationFactorError
 from kafkalab.metadata.features import elr_enabled

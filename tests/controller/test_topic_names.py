@@ -6,7 +6,7 @@ import re
 import pytest
 
 import kafkalab as kl
-from kafkalab.controller.partition_change import validate_topic_name
+from kafkalab.common.topic import validate_topic_name
 from kafkalab.errors import InvalidTopicExceptionError, error_for_name
 from kafkalab.protocol import admin as cm
 from tests.controller.harness import ControlPlane
