@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from kafkalab.clients.futures import check_timeout_ms
 from kafkalab.errors import KafkaTimeoutError
 from kafkalab.ports import ProcessPort
 from kafkalab.protocol import admin as cm
@@ -59,11 +60,7 @@ class AdminClient:
 
     def request(self, build: Callable[[int], Any], timeout_ms: float = 30_000.0) -> Any:
         """Send ``build(correlation_id)`` to the active controller; retry elsewhere on NOT_CONTROLLER or silence."""
-        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int | float):
-            raise TypeError(f"timeout_ms must be a number of milliseconds >= 0, got {type(timeout_ms).__name__} "
-                            f"{timeout_ms!r}")
-        if not 0 <= timeout_ms < float("inf"):
-            raise ValueError(f"timeout_ms must be a finite number of milliseconds >= 0, got {timeout_ms!r}")
+        check_timeout_ms(timeout_ms, allow_none=False)
         problems = violations(build(0))
         if problems:
             raise TypeError(f"malformed admin request: {'; '.join(problems)}")
