@@ -4,7 +4,8 @@ Mirrors Kafka's ``clients/src/main/java/org/apache/kafka/common`` (``TopicPartit
 - :mod:`.topic_partition`: :class:`TopicPartition` and :class:`OffsetAndMetadata`;
 - :mod:`.records`: records and record batches in Kafka's v2 format (``common.record``), the unit that moves;
 - :mod:`.types`: :class:`RecordMetadata` and :class:`ConsumerRecord`, what clients hand back;
-- :mod:`.utils`: Java's ``String.hashCode``; :mod:`.names`: class-name lookup with a closest-name hint.
+- :mod:`.utils`: Java's ``String.hashCode``; :mod:`.names`: class-name lookup with a closest-name hint;
+- :mod:`.topic`: Kafka's topic-name rules (``common.internals.Topic``: validity and the '.'/'_' collision).
 
 Nothing here imports any other kafkalab package except :mod:`kafkalab.errors`.
 """
