@@ -18,8 +18,11 @@ Interface for the data plane (``BrokerServer``)::
 
 ``metadata_offset`` is the highest committed offset applied (control records included), which the lifecycle
 manager reports in heartbeats. ``active_controller_id`` is the quorum leader the observer knows (None while unknown).
-A snapshot loaded from the leader replaces the image; listeners then get one ``Change`` naming every partition,
-removed topic and broker.
+A snapshot loaded from the leader (a new broker, or one whose metadata log is behind the leader's log start) or found
+on disk at a restart replaces the image; listeners then get one ``Change`` naming every partition, removed topic and
+broker. Like every Kafka 4 node the broker snapshots its own image too (:class:`~kafkalab.metadata.
+snapshot_generator.SnapshotGenerator`, ``metadata.log.max.record.bytes.between.snapshots`` /
+``metadata.log.max.snapshot.interval.ms``), so a restart replays only the log after its latest snapshot.
 """
 from __future__ import annotations
 
@@ -52,7 +55,7 @@ class BrokerMetadataListener:
         self.ctx = ctx
         cfg = config if isinstance(config, Config) else resolve("broker", dict(config or {}))
         self.replica = MetadataLogReplica(ctx, voters, raft_config or RaftConfig.from_config(cfg), self._after,
-                                          flush_log_only=True)
+                                          flush_log_only=True, metadata_config=cfg)
         self.image = MetadataImage()
         self._listeners: list[MetadataListenerFn] = []
         self._on_input: list[Callable[[], None]] = []
@@ -92,13 +95,11 @@ class BrokerMetadataListener:
     def _after(self) -> None:
         if not self._started:
             return
-        snapshot, records = self.replica.drain()
+        replica = self.replica
+        snapshot, records = replica.drain()
         listeners = self._listeners
         if snapshot is not None:
-            image = MetadataImage()
-            for value in snapshot.values:
-                image.replay(value)
-            image.offset = snapshot.end_offset - 1
+            image = MetadataImage.from_records(snapshot.values, snapshot.end_offset - 1)
             removed = tuple(sorted(n for n in self.image.topics if n not in image.topics))
             self.image = image
             change = Change(
@@ -112,6 +113,9 @@ class BrokerMetadataListener:
             if listeners and not change.empty:
                 for fn in listeners:
                     fn(change, image)
+        if image.offset < replica.next_offset - 1:
+            image.offset = replica.next_offset - 1      # control records count too (the image's provenance)
+        replica.maybe_snapshot(image)
         for hook in self._on_input:
             hook()
 

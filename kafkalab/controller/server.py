@@ -19,8 +19,15 @@ A request that makes the controller raise and breaks its schema (:func:`~kafkala
 what Kafka could not have parsed) is counted in ``controller.invalid_requests`` and dropped unanswered, as Kafka closes
 such a connection; a well-formed request that raises is a bug and still stops the run.
 
-A restart builds a fresh process from the disk: the log (and snapshot, if one was taken) is replayed into a new image
-as the high watermark becomes known again, so every controller's image converges to the same state.
+A restart builds a fresh process from the disk: the latest snapshot, if one was taken, is loaded into a new image and
+the log after it is replayed as the high watermark becomes known again, so every controller's image converges to the
+same state.
+
+Snapshots (KIP-630): like every Kafka 4 node, each controller, active or standby, snapshots its committed image when
+its :class:`~kafkalab.metadata.snapshot_generator.SnapshotGenerator` says so (``metadata.log.max.record.bytes.
+between.snapshots`` bytes of committed batches, or ``metadata.log.max.snapshot.interval.ms`` since the last
+snapshot); the active controller's uncommitted working state never goes into one. Metric
+``metadata.snapshot_generated`` (value: the snapshot's end offset).
 """
 from __future__ import annotations
 
@@ -59,7 +66,7 @@ class ControllerServer:
         self.node_id: int = ctx.node_id  # type: ignore[assignment]
         self.config = config if isinstance(config, Config) else resolve("broker", dict(config or {}))
         raft_config = raft_config if raft_config is not None else RaftConfig.from_config(self.config)
-        self.replica = MetadataLogReplica(ctx, voters, raft_config, self._after)
+        self.replica = MetadataLogReplica(ctx, voters, raft_config, self._after, metadata_config=self.config)
         self.timers = NamedTimers(ctx, self._on_timer, "controller")
         self.controller = QuorumController(self.node_id, self, ctx.rng("controller"), self.config)
         self._claim: tuple[int, int] | None = None      # (epoch, end offset of its LeaderChange record)
@@ -129,15 +136,16 @@ class ControllerServer:
             return
         now = self.ctx.now
         controller = self.controller
-        snapshot, records = self.replica.drain()
+        replica = self.replica
+        snapshot, records = replica.drain()
         if snapshot is not None:
-            image = MetadataImage()
-            for value in snapshot.values:
-                image.replay(value)
-            image.offset = snapshot.end_offset - 1
-            controller.reset_image(image)
+            controller.reset_image(MetadataImage.from_records(snapshot.values, snapshot.end_offset - 1))
         for offset, record in records:
             controller.replay(record, offset)
+        image = controller.image
+        if image.offset < replica.next_offset - 1:
+            image.offset = replica.next_offset - 1      # control records count too (the image's provenance)
+        replica.maybe_snapshot(image)
         if records and controller.active:
             self._record_events(records)
         node = self.replica.node

@@ -6,16 +6,23 @@ gives the same image anywhere, which is what makes a new active controller able 
 
 Kafka's ``MetadataImage`` is immutable with deltas; here the image is mutable for speed (10,000 partitions replayed
 record by record) and :meth:`MetadataImage.replay` returns what changed (a :class:`Change`), which is what a broker
-needs to become leader or follower of exactly the partitions that moved. ``offset`` is the last applied log offset.
+needs to become leader or follower of exactly the partitions that moved. ``offset`` is the last applied log offset
+(its drivers move it over control records too, as Kafka's image provenance does).
+
+Snapshots (KIP-630): :meth:`MetadataImage.write` gives the records that rebuild the image (Kafka's
+``MetadataImage.write``), and :meth:`MetadataImage.from_records` replays them; replaying a snapshot plus the records
+after it gives the image that replaying the whole log gives (a property test checks it).
 Replaying a record that refers to something unknown raises :class:`~kafkalab.errors.InvariantViolation`: a log the
 controller wrote must always replay.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kafkalab.errors import InvariantViolation
+from kafkalab.metadata.features import METADATA_VERSION
 from kafkalab.metadata.records import (
     NO_CHANGE,
     NO_LEADER,
@@ -23,6 +30,7 @@ from kafkalab.metadata.records import (
     ConfigRecord,
     FeatureLevelRecord,
     FenceBrokerRecord,
+    MetadataRecord,
     NoOpRecord,
     PartitionChangeRecord,
     PartitionRecord,
@@ -165,6 +173,48 @@ class MetadataImage:
         return (f"MetadataImage(offset={self.offset}, brokers={len(self.brokers)}, topics={len(self.topics)}, "
                 f"partitions={parts})")
 
+    # -- snapshots ------------------------------------------------------------------------------------------------
+    def write(self) -> list[MetadataRecord]:
+        """The records that rebuild this image from empty (Kafka's ``MetadataImage.write`` through an
+        ``ImageWriter``), in Kafka's order: features (``metadata.version`` first), the cluster (one
+        RegisterBrokerRecord per broker with its fencing and controlled-shutdown state), topics (a TopicRecord, then
+        a PartitionRecord per partition with its current registration), configs, the producer-id block. A snapshot
+        holds these; :meth:`from_records` replays them."""
+        out: list[MetadataRecord] = []
+        features = self.features
+        if METADATA_VERSION in features:
+            out.append(FeatureLevelRecord(METADATA_VERSION, features[METADATA_VERSION]))
+        out.extend(FeatureLevelRecord(name, level) for name, level in features.items() if name != METADATA_VERSION)
+        for broker_id in sorted(self.brokers):
+            broker = self.brokers[broker_id]
+            out.append(RegisterBrokerRecord(broker.broker_id, broker.broker_epoch, broker.incarnation_id, broker.rack,
+                                            broker.fenced, broker.in_controlled_shutdown))
+        for topic in self.topics.values():
+            topic_id = topic.topic_id
+            out.append(TopicRecord(topic.name, topic_id))
+            parts = topic.partitions
+            for p in sorted(parts):
+                reg = parts[p]
+                out.append(PartitionRecord(topic_id, p, reg.replicas, reg.isr, reg.leader, reg.leader_epoch,
+                                           reg.partition_epoch, reg.removing_replicas, reg.adding_replicas,
+                                           reg.leader_recovery_state, reg.eligible_leader_replicas,
+                                           reg.last_known_elr))
+        for (resource_type, resource_name), values in self.configs.items():
+            out.extend(ConfigRecord(resource_type, resource_name, name, value) for name, value in values.items())
+        if self.next_producer_id > 0:
+            out.append(ProducerIdsRecord(-1, -1, self.next_producer_id))
+        return out
+
+    @classmethod
+    def from_records(cls, records: Iterable[Any], offset: int) -> MetadataImage:
+        """An image rebuilt from a snapshot's records, as of log ``offset`` (the snapshot's end offset - 1)."""
+        image = cls()
+        replay = image.replay
+        for record in records:
+            replay(record)
+        image.offset = offset
+        return image
+
     # -- replay ---------------------------------------------------------------------------------------------------
     def replay(self, record: Any, offset: int | None = None) -> Change:
         """Apply one record (at log ``offset``) and say what changed."""
@@ -227,7 +277,12 @@ class MetadataImage:
         if kind is ConfigRecord:
             key = (record.resource_type, record.resource_name)
             if record.value is None:
-                self.configs.get(key, {}).pop(record.name, None)
+                values = self.configs.get(key)
+                if values is not None:
+                    values.pop(record.name, None)
+                    if not values:
+                        # a resource without overrides leaves the image (Kafka's ConfigurationDelta.apply)
+                        del self.configs[key]
             else:
                 self.configs.setdefault(key, {})[record.name] = record.value
             return Change(configs=(key,))

@@ -8,8 +8,17 @@ the same way RaftProcess does (log, quorum-state and snapshot on the node's Disk
 ``after_input()`` after every message, timer and fsync completion it handles. With ``flush_log_only`` (brokers:
 observers, whose disk also holds every partition log) a flush syncs the metadata log file alone
 (``Disk.fsync(files=...)``), as Kafka forces only that file: syncing the whole disk would cost O(partitions) per
-metadata append and make data partitions durable as a side effect. The quorum-state file of an observer then stays in the page cache (an
-observer's vote state does not matter); a snapshot write still takes a full fsync.
+metadata append and make data partitions durable as a side effect. The quorum-state file of an observer then stays in
+the page cache (an observer's vote state does not matter); a snapshot write forces the snapshot file with it.
+
+Snapshots (KIP-630). :meth:`MetadataLogReplica.drain` hands out a snapshot first when the node loaded one past what
+was read (a restart that found one on disk, a follower that fetched one); the owner rebuilds its image from it
+(:meth:`~kafkalab.metadata.image.MetadataImage.from_records`). It also counts the bytes of the committed batches it
+passed; after replaying them the owner calls :meth:`MetadataLogReplica.maybe_snapshot` with its image, and the
+node's :class:`~kafkalab.metadata.snapshot_generator.SnapshotGenerator` decides whether to write that image as a
+snapshot (``metadata.log.max.record.bytes.between.snapshots``, ``metadata.log.max.snapshot.interval.ms``). The log
+is created with ``metadata.log.segment.bytes``/``.ms``; its start moves only through the Raft node's retention
+(``metadata.max.retention.bytes``/``.ms``, read into :class:`~kafkalab.raft.config.RaftConfig`).
 
 Why offsets: ``RaftNode.committed`` lists committed values without control records, so an index there is not a log
 offset; broker epochs *are* log offsets (Kafka's). :meth:`MetadataLogReplica.drain` therefore reads the log itself
@@ -19,14 +28,25 @@ workaround, and costs nothing when nothing was committed.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from kafkalab.config import resolve
+from kafkalab.errors import InvariantViolation
+from kafkalab.metadata.image import MetadataImage
+from kafkalab.metadata.snapshot_generator import SnapshotGenerator
 from kafkalab.ports import NamedTimers, ProcessPort
 from kafkalab.protocol.raft import Payload, Snapshot
 from kafkalab.protocol.raft import message_size_bytes as raft_message_size_bytes
 from kafkalab.raft.config import RaftConfig
-from kafkalab.raft.node import METADATA_LOG_NAME, QUORUM_STATE_KEY, SNAPSHOT_KEY, RaftNode, new_metadata_log
+from kafkalab.raft.node import (
+    METADATA_LOG_NAME,
+    QUORUM_STATE_KEY,
+    SNAPSHOT_KEY,
+    RaftNode,
+    new_metadata_log,
+    read_snapshots,
+)
 from kafkalab.raft.state import ElectionState, Role
 
 __all__ = ["MetadataLogReplica"]
@@ -41,15 +61,17 @@ class MetadataLogReplica:
     """
 
     def __init__(self, ctx: ProcessPort, voters: Sequence[int], config: RaftConfig | None,
-                 after_input: Callable[[], None], *, flush_log_only: bool = False) -> None:
+                 after_input: Callable[[], None], *, flush_log_only: bool = False,
+                 metadata_config: Mapping[str, Any] | None = None) -> None:
         self.ctx = ctx
         self.after_input = after_input
         self.flush_log_only = flush_log_only
-        self._full_sync_needed = False
+        self._snapshot_dirty = False
+        cfg = metadata_config if metadata_config is not None else resolve("broker", {})
         disk = ctx.disk
         log = disk.log(METADATA_LOG_NAME)
         if log is None:
-            log = new_metadata_log()
+            log = new_metadata_log(int(cfg["metadata.log.segment.bytes"]), int(cfg["metadata.log.segment.ms"]))
             disk.attach_log(METADATA_LOG_NAME, log)
         state = disk.read(QUORUM_STATE_KEY)
         snapshot = disk.read(SNAPSHOT_KEY)
@@ -57,10 +79,16 @@ class MetadataLogReplica:
         node_id: int = ctx.node_id  # type: ignore[assignment]
         self.node = RaftNode(node_id, voters, log, self, ctx.rng("raft"), config,
                              election_state=state if isinstance(state, ElectionState) else None,
-                             snapshot=snapshot if isinstance(snapshot, Snapshot) else None)
+                             snapshot=read_snapshots(snapshot))
         #: the next log offset :meth:`drain` will read (everything below it was handed out)
         self.next_offset = 0
         self._snapshot_end = -1
+        #: bytes of the committed batches drained since :meth:`maybe_snapshot` last looked, and whether the last
+        #: drain stopped on a batch boundary
+        self._delta_bytes = 0
+        self._batch_aligned = True
+        #: Kafka's SnapshotGenerator for this node (its counters start with the process)
+        self.snapshot_generator = SnapshotGenerator.from_config(cfg, ctx.now)
 
     def start(self) -> None:
         self.node.start(self.ctx.now)
@@ -87,15 +115,20 @@ class MetadataLogReplica:
     def persist(self, key: str, value: Any) -> None:
         self.ctx.disk.write(key, value)
         if key == SNAPSHOT_KEY:
-            self._full_sync_needed = True
+            self._snapshot_dirty = True
 
     def flush(self) -> None:
         disk = self.ctx.disk
-        if self.flush_log_only and not self._full_sync_needed:
-            # fsync of the metadata log file alone (FileChannel.force on its segment), not of every log on the disk
-            disk.fsync(self._flushed, name="raft:fsync-log", files=(METADATA_LOG_NAME,))
+        if self.flush_log_only:
+            # fsync of the metadata log file alone (FileChannel.force on its segment), not of every log on the disk;
+            # a snapshot file is forced too when one was written (Kafka freezes it with an fsync of that file)
+            files: tuple[str, ...] = (METADATA_LOG_NAME,)
+            if self._snapshot_dirty:
+                self._snapshot_dirty = False
+                files = (METADATA_LOG_NAME, SNAPSHOT_KEY)
+            disk.fsync(self._flushed, name="raft:fsync-log", files=files)
             return
-        self._full_sync_needed = False
+        self._snapshot_dirty = False
         disk.fsync(self._flushed, name="raft:fsync")
 
     def _flushed(self) -> None:
@@ -117,9 +150,13 @@ class MetadataLogReplica:
             loaded = snap
             self._snapshot_end = snap.end_offset
             self.next_offset = snap.end_offset
+            self._delta_bytes = 0
+            self._batch_aligned = True
+            self.snapshot_generator.reset(self.ctx.now)
         target = node.applied_offset
         out: list[tuple[int, Any]] = []
         log = node.log
+        delta = 0
         while self.next_offset < target:
             batches = log.read(self.next_offset, _READ_BYTES)
             if not batches:
@@ -132,6 +169,7 @@ class MetadataLogReplica:
                     if batch.next_offset > target:
                         break
                     self.next_offset = batch.next_offset
+                    delta += batch.size_bytes
                     progressed = True
                     continue
                 for offset, record in zip(batch.offsets(), batch.records, strict=True):
@@ -143,6 +181,35 @@ class MetadataLogReplica:
                     out.append((offset, value.value if type(value) is Payload else value))
                     self.next_offset = offset + 1
                     progressed = True
+                if self.next_offset >= batch.next_offset:
+                    delta += batch.size_bytes
             if not progressed:
                 break
+        if delta or out:
+            self._delta_bytes += delta
+            last = log.read(self.next_offset - 1, 1) if self.next_offset > log.log_start_offset else []
+            self._batch_aligned = not last or last[0].next_offset <= self.next_offset
         return loaded, out
+
+    def maybe_snapshot(self, image: MetadataImage) -> tuple[int, int] | None:
+        """After the caller replayed what :meth:`drain` returned into ``image`` (which then ends at
+        ``next_offset - 1``): let the :class:`~kafkalab.metadata.snapshot_generator.SnapshotGenerator` decide, and
+        write the image as a snapshot when it says so. Returns the new snapshot id, or None."""
+        delta = self._delta_bytes
+        if not delta:
+            return None
+        self._delta_bytes = 0
+        now = self.ctx.now
+        generator = self.snapshot_generator
+        reason = generator.on_log_delta(delta, now, self._batch_aligned)
+        if reason is None:
+            return None
+        end = self.next_offset
+        if image.offset != end - 1:
+            raise InvariantViolation(f"node {self.ctx.node_id}: the image is at offset {image.offset} but the "
+                                     f"metadata log was replayed to {end - 1}; cannot snapshot it", time_ms=now)
+        generator.emitting(now)
+        snapshot_id = self.node.create_snapshot(end, image.write(), now)
+        if snapshot_id is not None:
+            self.ctx.record("metadata.snapshot_generated", end, epoch=snapshot_id[1], reason=reason)
+        return snapshot_id

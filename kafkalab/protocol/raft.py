@@ -181,12 +181,16 @@ class Payload:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A state-machine snapshot (KIP-630): every value committed below ``end_offset``; ``epoch`` of the last record."""
+    """A state-machine snapshot (KIP-630): the values that rebuild the state of every record committed below
+    ``end_offset`` (the playground's state machine: the committed values themselves; the metadata log's: the records
+    ``MetadataImage.write`` gives); ``epoch`` of the last contained record. ``last_contained_log_time_ms`` is what
+    ``metadata.max.retention.ms`` ages a snapshot by (Kafka's ``lastContainedLogTimestamp``)."""
 
     end_offset: int
     epoch: int
     values: tuple[Any, ...]
     size_bytes: int = field(default=-1, compare=False)
+    last_contained_log_time_ms: float = field(default=0.0, compare=False)
 
     def __post_init__(self) -> None:
         if self.size_bytes < 0:

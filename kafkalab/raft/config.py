@@ -1,7 +1,8 @@
 """Typed settings of a KRaft node: Kafka's ``controller.quorum.*`` keys with units in the field names.
 
-Kafka's dotted keys live in :mod:`kafkalab.config` (``QuorumConfig`` in Kafka's ``raft`` module); :meth:`RaftConfig.from_config`
-reads them once. The fields that are not Kafka keys are model knobs:
+Kafka's dotted keys live in :mod:`kafkalab.config` (``QuorumConfig`` in Kafka's ``raft`` module, and the
+``metadata.max.retention.*`` keys of ``MetadataLogConfig`` that bound the snapshots and log a replica keeps);
+:meth:`RaftConfig.from_config` reads them once. The fields that are not Kafka keys are model knobs:
 
 - ``pre_vote`` (KIP-996, on in Kafka 4.0) and ``check_quorum`` (KIP-595's leader resignation) can be switched off to
   show what they prevent.
@@ -43,6 +44,8 @@ KAFKA_KEYS: dict[str, str] = {
     "append_linger_ms": "controller.quorum.append.linger.ms",
     "request_timeout_ms": "controller.quorum.request.timeout.ms",
     "retry_backoff_ms": "controller.quorum.retry.backoff.ms",
+    "metadata_max_retention_bytes": "metadata.max.retention.bytes",
+    "metadata_max_retention_ms": "metadata.max.retention.ms",
 }
 
 #: Values of :attr:`RaftConfig.election_mode`: Kafka's backoff after a lost election, or the Raft paper's retry.
@@ -69,6 +72,14 @@ class RaftConfig:
     election_jitter_ms: float | None = None
     #: what a candidate that has not won does next: ``"kraft"`` (random backoff) or ``"paper"`` (Figure 2's retry)
     election_mode: str = "kraft"
+    #: snapshots (oldest first) and the log before the next one are deleted while the log plus the snapshots hold
+    #: more than this many bytes (KafkaMetadataLog.cleanSnapshotsRetentionSize); negative: no size limit
+    metadata_max_retention_bytes: int = 104_857_600
+    #: ... or while the oldest snapshot's last contained record is older than this (cleanSnapshotsRetentionMs);
+    #: negative: no time limit
+    metadata_max_retention_ms: float = 604_800_000
+    #: how often the log cleaner runs (KafkaRaftClient's RaftMetadataLogCleanerManager: 60 s, not a Kafka key)
+    log_clean_interval_ms: float = 60_000
 
     def __post_init__(self) -> None:
         for name in ("election_timeout_ms", "fetch_timeout_ms", "request_timeout_ms"):
@@ -87,6 +98,16 @@ class RaftConfig:
         if not isinstance(self.fetch_max_bytes, int) or self.fetch_max_bytes <= 0:
             raise ConfigError(f"RaftConfig.fetch_max_bytes must be an int > 0, got {self.fetch_max_bytes!r}",
                               key="fetch_max_bytes", value=self.fetch_max_bytes)
+        for name in ("metadata_max_retention_bytes", "metadata_max_retention_ms"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ConfigError(f"RaftConfig.{name} must be a number (negative = unlimited), got {value!r}",
+                                  key=name, value=value)
+        if (not isinstance(self.log_clean_interval_ms, (int, float)) or isinstance(self.log_clean_interval_ms, bool)
+                or self.log_clean_interval_ms <= 0):
+            raise ConfigError(f"RaftConfig.log_clean_interval_ms must be a number > 0, got "
+                              f"{self.log_clean_interval_ms!r}", key="log_clean_interval_ms",
+                              value=self.log_clean_interval_ms)
         for name in ("pre_vote", "check_quorum"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"RaftConfig.{name} must be True or False, got {getattr(self, name)!r}",

@@ -10,9 +10,8 @@ prefix of) and looks at the logs on the disks. Checked incrementally, so it can 
 - **majority reached the high watermark**: when a leader's HW moves to ``h``, a majority of the voters' logs are
   durable (flushed) up to ``h``;
 - **committed data consistent**: every node's committed values are a prefix of one sequence;
-- **snapshot at log start**: a log whose start offset is above 0 is covered by its node's snapshot (Kafka checks
-  that the *earliest* snapshot ends exactly at the log start; a node here keeps only its latest snapshot, which may
-  end later while the log before it waits for the snapshot's fsync);
+- **snapshot at log start**: a log whose start offset is above 0 begins exactly where the node's oldest snapshot
+  ends (Kafka's check: the log start moves only to a frozen snapshot, and the snapshots before it are forgotten);
 - **log matching** (at every new leader, and on demand with :meth:`check_log_matching`): two logs that hold a batch
   with the same base offset and epoch hold identical batches up to it.
 
@@ -78,9 +77,10 @@ class RaftInvariants:
                     self._check_majority_reached(node_id, hw)
         self._check_committed(node_id, node)
         start = node.log.log_start_offset
-        if start > 0 and (node.snapshot is None or node.snapshot.end_offset < start):
-            snap = None if node.snapshot is None else node.snapshot.snapshot_id
-            self._fail(f"node {node_id}: log starts at {start} but its latest snapshot is {snap}")
+        earliest = node.earliest_snapshot
+        if start > 0 and (earliest is None or earliest.end_offset != start):
+            snap = None if earliest is None else earliest.snapshot_id
+            self._fail(f"node {node_id}: log starts at {start} but its oldest snapshot is {snap}")
 
     def _check_majority_reached(self, leader: int, hw: int) -> None:
         logs = self._logs()

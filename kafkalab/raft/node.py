@@ -35,9 +35,24 @@ module per Kafka ``EpochState`` class: Unattached/Voted, Prospective, Candidate,
   end to the leader) only once its log is flushed to that offset; the leader counts its own end offset only when
   flushed. Hence every entry below a high watermark is durable on a majority.
 
+- Snapshots (KIP-630, Kafka's ``KafkaMetadataLog`` snapshot handling): the state machine's owner writes one with
+  :meth:`RaftNode.create_snapshot` (end offset at most the high watermark, epoch of the last contained record); it
+  counts (is frozen) once fsynced. The node keeps every frozen snapshot (``snapshots``, oldest first, stored under
+  :data:`SNAPSHOT_KEY` as one value). The log before a snapshot is deleted only by retention:
+  :meth:`RaftNode.maybe_clean`, run on the first input after each ``log_clean_interval_ms`` (60 s), deletes the oldest
+  snapshot and moves the log start to the next one while the log plus the snapshots exceed
+  ``metadata.max.retention.bytes`` or the oldest snapshot is older than ``metadata.max.retention.ms``, never the
+  latest. The leader answers a fetch from offset 0 (an empty replica) or from before its oldest snapshot with the
+  latest snapshot id; the follower fetches it, fsyncs it, then truncates its log fully at the snapshot's end and
+  takes the snapshot as its state. At startup, snapshots below the log start are dropped, a snapshot beyond the log
+  replaces it, and the state machine starts from the latest snapshot (KafkaRaftClient loads the latest snapshot
+  into a new listener).
+
 Deliberate simplifications: a fixed voter set (no KIP-853 reconfiguration); Vote requests are not resent within one
 election (the election timeout retries), EndQuorumEpoch is sent once; FetchSnapshot moves the snapshot in one
-response; the state machine is the list of committed values, and a snapshot is that list; proposals are appended
+response; the playground's state machine is the list of committed values (``committed``), and
+:meth:`RaftNode.take_snapshot` snapshots that list and deletes the log before it at once (``deleteBeforeSnapshot``);
+the log start offset survives a power loss (Kafka checkpoints it lazily); proposals are appended
 after ``append_linger_ms`` in batches of up to 8 MiB (Kafka's BatchAccumulator also drains a full batch early).
 """
 from __future__ import annotations
@@ -46,6 +61,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from kafkalab.errors import InvariantViolation
 from kafkalab.log.log_config import LogConfig
 from kafkalab.log.partition_log import PartitionLog
 from kafkalab.protocol import raft as m
@@ -62,16 +78,30 @@ from kafkalab.raft.states.resigned import ResignedState
 from kafkalab.raft.states.unattached import UnattachedState, VotedState
 
 __all__ = ["RaftNode", "RaftPort", "QUORUM_STATE_KEY", "SNAPSHOT_KEY", "METADATA_LOG_NAME", "MAX_BATCH_SIZE_BYTES",
-           "new_metadata_log"]
+           "new_metadata_log", "read_snapshots"]
 
 QUORUM_STATE_KEY = "quorum-state"
 SNAPSHOT_KEY = "raft-snapshot"
 METADATA_LOG_NAME = "__cluster_metadata-0"
 
 
-def new_metadata_log() -> PartitionLog:
-    """An empty metadata log whose batches may be as large as a KRaft batch."""
-    return PartitionLog(LogConfig(max_message_bytes=MAX_BATCH_SIZE_BYTES + 1024), name=METADATA_LOG_NAME)
+def new_metadata_log(segment_bytes: int = 1_073_741_824, segment_ms: int = 604_800_000) -> PartitionLog:
+    """An empty metadata log whose batches may be as large as a KRaft batch (``metadata.log.segment.bytes`` and
+    ``.ms`` roll its segments; time and size retention are off, as KafkaMetadataLog sets them: only snapshots
+    move its start)."""
+    config = LogConfig(max_message_bytes=MAX_BATCH_SIZE_BYTES + 1024, segment_bytes=segment_bytes,
+                       segment_ms=segment_ms, retention_ms=-1, retention_bytes=-1)
+    return PartitionLog(config, name=METADATA_LOG_NAME)
+
+
+def read_snapshots(value: Any) -> tuple[m.Snapshot, ...]:
+    """The snapshots stored under :data:`SNAPSHOT_KEY` (a tuple of snapshots, or one snapshot), oldest first."""
+    if isinstance(value, m.Snapshot):
+        return (value,)
+    if isinstance(value, (tuple, list)):
+        snaps = [s for s in value if isinstance(s, m.Snapshot)]
+        return tuple(sorted(snaps, key=lambda s: s.snapshot_id))
+    return ()
 
 
 class RaftPort(Protocol):
@@ -106,7 +136,7 @@ class RaftNode:
 
     def __init__(self, node_id: int, voters: Sequence[int], log: PartitionLog, port: RaftPort, rng: random.Random,
                  config: RaftConfig | None = None, *, election_state: ElectionState | None = None,
-                 snapshot: m.Snapshot | None = None) -> None:
+                 snapshot: m.Snapshot | Sequence[m.Snapshot] | None = None) -> None:
         if not isinstance(node_id, int) or isinstance(node_id, bool):
             raise TypeError(f"node_id must be an int, got {type(node_id).__name__} {node_id!r}")
         voter_ids = tuple(sorted(voters))
@@ -124,7 +154,7 @@ class RaftNode:
         self.port = port
         self.rng = rng
         self._initial_state = election_state if election_state is not None else ElectionState(0)
-        self._initial_snapshot = snapshot
+        self._initial_snapshots: tuple[m.Snapshot, ...] = read_snapshots(snapshot)
         # election state (the quorum-state file)
         self.role = Role.UNATTACHED
         self.epoch = 0
@@ -134,7 +164,11 @@ class RaftNode:
         self.high_watermark: int | None = None
         self.committed: list[Any] = []
         self.applied_offset = log.log_start_offset
-        self.snapshot: m.Snapshot | None = None
+        #: frozen (durable) snapshots by id ``(end_offset, epoch)``, oldest first (KafkaMetadataLog's ``snapshots``)
+        self.snapshots: dict[tuple[int, int], m.Snapshot] = {}
+        #: snapshots written but not yet durable: (state version, snapshot, what to do once durable)
+        self._snapshots_pending: list[tuple[int, m.Snapshot, str]] = []
+        self._next_clean_ms: float | None = None
         # what outlives one role's state: election correlation id, elections stood in a row, the election deadline an
         # Unattached state may keep, fetch correlation ids, the next voter an observer without a leader asks
         self._election_id = 0
@@ -150,7 +184,6 @@ class RaftNode:
         self._flush_inflight: int | None = None
         self._flush_wanted = False
         self._held: list[tuple[int, int, Any]] = []
-        self._snapshot_pending: tuple[int, m.Snapshot] | None = None
         self._started = False
         self._handlers: dict[type, Callable[[int, Any, float], None]] = {
             m.VoteRequest: self._on_vote_request,
@@ -177,20 +210,8 @@ class RaftNode:
         if self._started:
             raise RuntimeError(f"node {self.node_id} is already started")
         self._started = True
-        snap = self._initial_snapshot
-        if snap is not None:
-            self.snapshot = snap
-            self.committed = list(snap.values)
-            self.applied_offset = snap.end_offset
-            self.high_watermark = snap.end_offset
-            if self.log.log_start_offset < snap.end_offset:
-                # The snapshot may still sit unflushed in the page cache: delete the log before it only once it is
-                # durable, or a power loss would leave a log that starts after a snapshot that is gone.
-                self._state_version += 1
-                self._snapshot_pending = (self._state_version, snap)
-                self._request_flush()
-        else:
-            self.applied_offset = self.log.log_start_offset
+        self._recover_snapshots(now_ms)
+        self._next_clean_ms = now_ms + self.config.log_clean_interval_ms
         state = self._initial_state
         self.epoch = state.epoch
         if state.leader_id == self.node_id and self.is_voter:
@@ -209,6 +230,7 @@ class RaftNode:
         if handler is None:
             raise TypeError(f"node {self.node_id} got a {type(msg).__name__} from {src}, which is not a KRaft message")
         handler(src, msg, now_ms)
+        self._maybe_clean(now_ms)
 
     def on_timer(self, name: str, now_ms: float) -> None:
         """The timer ``name`` (set through the port) expired; the current state decides what it means."""
@@ -229,6 +251,7 @@ class RaftNode:
             state.on_park_timeout(int(name[5:]), now_ms)
         else:
             raise ValueError(f"node {self.node_id}: unknown timer {name!r}")
+        self._maybe_clean(now_ms)
 
     def on_flushed(self, now_ms: float) -> None:
         """The fsync requested through ``port.flush()`` completed: what was written before it is durable."""
@@ -242,14 +265,17 @@ class RaftNode:
                 self._held = [h for h in self._held if h[0] > self._durable_version]
                 for _, dst, msg in ready:
                     self.port.send(dst, msg)
-        pending = self._snapshot_pending
-        if pending is not None and pending[0] <= self._durable_version:
-            self._snapshot_pending = None
-            self._install_local_snapshot(pending[1])
+        if self._snapshots_pending and self._snapshots_pending[0][0] <= self._durable_version:
+            durable = self._durable_version
+            frozen = [p for p in self._snapshots_pending if p[0] <= durable]
+            self._snapshots_pending = [p for p in self._snapshots_pending if p[0] > durable]
+            for _, snap, action in frozen:
+                self._on_snapshot_frozen(snap, action, now_ms)
         if self._flush_wanted:
             self._flush_wanted = False
             self._request_flush()
         self.state.on_flushed(now_ms)
+        self._maybe_clean(now_ms)
 
     def propose(self, values: Sequence[Any], now_ms: float) -> int | None:
         """Append ``values`` (after the append linger) if this node leads; returns the offset of the first, else None."""
@@ -265,23 +291,100 @@ class RaftNode:
         return self.state.resign(now_ms)
 
     def take_snapshot(self, now_ms: float) -> tuple[int, int] | None:
-        """Snapshot the state machine at the applied offset (the high watermark); the log before it is deleted once
-        the snapshot is durable. Returns the snapshot id ``(end_offset, epoch)``, or None if there is nothing new."""
+        """The playground's snapshot: the committed values at the applied offset (the list *is* that state
+        machine), after which the log before it is deleted once the snapshot is durable (``deleteBeforeSnapshot``,
+        which Kafka's ``ReplicatedLog`` offers next to retention). Returns the snapshot id ``(end_offset, epoch)``,
+        or None if there is nothing new."""
         end = self.applied_offset
-        latest = self.snapshot.end_offset if self.snapshot is not None else 0
-        if self._snapshot_pending is not None:
-            latest = max(latest, self._snapshot_pending[1].end_offset)
-        if end <= latest:
+        latest = self.latest_snapshot_id()
+        if latest is not None and end <= latest[0]:
             return None
-        epoch = self.log.epoch_cache.epoch_for_offset(end - 1)
-        if epoch is None:
-            epoch = self.snapshot.epoch if self.snapshot is not None else 0
-        snap = m.Snapshot(end, epoch, tuple(self.committed))
-        self.port.persist(SNAPSHOT_KEY, snap)
-        self._state_version += 1
-        self._snapshot_pending = (self._state_version, snap)
-        self._request_flush()
-        return snap.snapshot_id
+        return self.create_snapshot(end, self.committed, now_ms, delete_before=True)
+
+    def create_snapshot(self, end_offset: int, values: Sequence[Any], now_ms: float, *,
+                        last_contained_log_time_ms: float | None = None,
+                        delete_before: bool = False) -> tuple[int, int] | None:
+        """Write a snapshot of the state machine as of ``end_offset`` (Kafka's ``RaftClient.createSnapshot``):
+        ``values`` must rebuild the state of every record below it. The epoch is that of the last contained record.
+        The snapshot counts (is *frozen*) once it is durable; ``delete_before=True`` then also moves the log start
+        to it. Returns the snapshot id, or None when ``end_offset`` is below the log start or that snapshot exists.
+
+        Raises ValueError for an ``end_offset`` above the high watermark (only committed state is snapshotted).
+        An empty snapshot (``end_offset`` 0) is never written: Kafka reserves id (0, 0) for the bootstrap checkpoint.
+        """
+        if isinstance(end_offset, bool) or not isinstance(end_offset, int):
+            raise TypeError(f"end_offset must be an int, got {type(end_offset).__name__} {end_offset!r}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise TypeError(f"values must be a sequence of state-machine values, got {type(values).__name__}")
+        log = self.log
+        if end_offset <= 0 or end_offset < log.log_start_offset:
+            return None
+        hw = self.high_watermark
+        if hw is None or end_offset > hw:
+            raise ValueError(f"node {self.node_id}: cannot create a snapshot with end offset {end_offset} greater "
+                             f"than the high watermark {hw}")
+        epoch = self._epoch_at(end_offset)
+        snapshot_id = (end_offset, epoch)
+        if snapshot_id in self.snapshots or any(p[1].snapshot_id == snapshot_id for p in self._snapshots_pending):
+            return None
+        when = now_ms if last_contained_log_time_ms is None else last_contained_log_time_ms
+        snap = m.Snapshot(end_offset, epoch, tuple(values), last_contained_log_time_ms=when)
+        self._write_snapshot(snap, "delete-before" if delete_before else "keep")
+        return snapshot_id
+
+    def delete_before_snapshot(self, snapshot_id: tuple[int, int]) -> bool:
+        """Move the log start to a frozen snapshot and forget the snapshots before it (Kafka's
+        ``deleteBeforeSnapshot``): only if that snapshot exists, lies above the log start and not past the latest
+        snapshot, and the log holds it. Whole segments below the new log start are deleted. Returns whether
+        anything changed."""
+        latest = self.latest_snapshot_id()
+        log = self.log
+        offset = snapshot_id[0]
+        if (latest is None or snapshot_id not in self.snapshots or offset <= log.log_start_offset
+                or offset > latest[0] or offset > log.log_end_offset):
+            return False
+        hw = self.high_watermark
+        log.advance_log_start(offset, high_watermark=max(offset, hw if hw is not None else offset))
+        self._forget_snapshots_before(offset)
+        return True
+
+    def maybe_clean(self, now_ms: float) -> bool:
+        """Delete old snapshots and the log before the next one while ``metadata.max.retention.bytes`` (the log
+        plus every snapshot) or ``metadata.max.retention.ms`` (the oldest snapshot's age) is exceeded; the latest
+        snapshot always stays (KafkaMetadataLog.maybeClean). Returns whether anything was deleted."""
+        cleaned = False
+        config = self.config
+        if config.metadata_max_retention_bytes >= 0:
+            total = [sum(s.size_bytes for s in self.snapshots.values())]
+            limit = config.metadata_max_retention_bytes
+
+            def over_size(snap: m.Snapshot) -> bool:
+                if self.log.size_bytes + total[0] > limit:
+                    total[0] -= snap.size_bytes
+                    return True
+                return False
+            cleaned |= self._clean_snapshots(over_size)
+        if config.metadata_max_retention_ms >= 0:
+            def too_old(snap: m.Snapshot) -> bool:
+                return now_ms - snap.last_contained_log_time_ms > config.metadata_max_retention_ms
+            cleaned |= self._clean_snapshots(too_old)
+        return cleaned
+
+    def _clean_snapshots(self, should_delete: Callable[[m.Snapshot], bool]) -> bool:
+        """Kafka's ``cleanSnapshots``: walk adjacent pairs oldest first; while the older one should go, delete
+        everything before the newer one."""
+        if len(self.snapshots) < 2:
+            return False
+        cleaned = False
+        ids = list(self.snapshots)
+        for older, newer in zip(ids, ids[1:], strict=False):
+            snap = self.snapshots.get(older)
+            if snap is None or not should_delete(snap):
+                return cleaned
+            if not self.delete_before_snapshot(newer):
+                return cleaned
+            cleaned = True
+        return cleaned
 
     # ================================================================================================================
     # queries
@@ -289,6 +392,26 @@ class RaftNode:
     @property
     def log_end_offset(self) -> int:
         return self.log.log_end_offset
+
+    @property
+    def snapshot(self) -> m.Snapshot | None:
+        """The latest frozen snapshot (None before any)."""
+        snaps = self.snapshots
+        return snaps[next(reversed(snaps))] if snaps else None
+
+    @property
+    def earliest_snapshot(self) -> m.Snapshot | None:
+        """The oldest frozen snapshot: once the log start moved, the one that ends exactly there."""
+        snaps = self.snapshots
+        return snaps[next(iter(snaps))] if snaps else None
+
+    def latest_snapshot_id(self) -> tuple[int, int] | None:
+        """The id of the latest snapshot, pending ones included."""
+        best = next(reversed(self.snapshots)) if self.snapshots else None
+        for _, snap, _ in self._snapshots_pending:
+            if best is None or snap.snapshot_id > best:
+                best = snap.snapshot_id
+        return best
 
     def last_fetched_epoch(self) -> int:
         """Epoch of the last record in the log (or of the snapshot when the log is empty)."""
@@ -303,7 +426,7 @@ class RaftNode:
                 "voted_for": self.voted_id, "log_start_offset": self.log.log_start_offset,
                 "log_end_offset": self.log.log_end_offset, "high_watermark": self.high_watermark,
                 "snapshot_id": self.snapshot.snapshot_id if self.snapshot is not None else None,
-                "voter": self.is_voter}
+                "snapshot_count": len(self.snapshots), "voter": self.is_voter}
 
     def replica_end_offsets(self) -> dict[int, int | None]:
         """The leader's view of every replica's end offset (empty unless leader)."""
@@ -497,29 +620,106 @@ class RaftNode:
                     self.applied_offset = offset + 1
                 self.applied_offset = max(self.applied_offset, min(batch.next_offset, hw))
 
-    def _load_snapshot(self, snap: m.Snapshot, now_ms: float) -> None:
-        """A snapshot fetched from the leader replaces the log and the state machine if it is ahead of them."""
-        if snap.end_offset > self.applied_offset:
-            self.log.truncate_fully_and_start_at(snap.end_offset, now_ms)
-            self.snapshot = snap
-            self.port.persist(SNAPSHOT_KEY, snap)
-            self._state_version += 1
-            self._request_flush()
-            self.committed = list(snap.values)
-            self.applied_offset = snap.end_offset
-            if self.high_watermark is None or snap.end_offset > self.high_watermark:
-                self.high_watermark = snap.end_offset
+    def _load_snapshot(self, snap: m.Snapshot, now_ms: float) -> bool:
+        """A snapshot fetched from the leader: written and fsynced first (Kafka freezes the downloaded file before it
+        truncates), then it replaces the log and the state machine if it is ahead of them. True while it waits for
+        the fsync (the fetch loop resumes after it)."""
+        if snap.end_offset <= self.applied_offset:
+            return False
+        self._write_snapshot(snap, "fetched")
+        return True
 
-    def _install_local_snapshot(self, snap: m.Snapshot) -> None:
-        """``snap`` is durable: it becomes the node's snapshot and the log before it is deleted."""
-        if self.snapshot is None or snap.end_offset >= self.snapshot.end_offset:
-            self.snapshot = snap
+    def _write_snapshot(self, snap: m.Snapshot, action: str) -> None:
+        self._snapshots_pending.append((self._state_version + 1, snap, action))
+        self._persist_snapshots()
+        self._state_version += 1
+        self._request_flush()
+
+    def _persist_snapshots(self) -> None:
+        """The snapshot files of the log directory, as one value: every frozen and pending snapshot, by id."""
+        every = dict(self.snapshots)
+        for _, snap, _ in self._snapshots_pending:
+            every[snap.snapshot_id] = snap
+        self.port.persist(SNAPSHOT_KEY, tuple(every[k] for k in sorted(every)))
+
+    def _on_snapshot_frozen(self, snap: m.Snapshot, action: str, now_ms: float) -> None:
+        """``snap`` is durable: it joins the node's snapshots; a fetched one then replaces log and state."""
+        if snap.end_offset < self.log.log_start_offset:
+            return
+        self._add_snapshot(snap)
+        if action == "delete-before":
+            self.delete_before_snapshot(snap.snapshot_id)
+        elif action == "fetched" and snap.end_offset > self.applied_offset:
+            self._truncate_to_snapshot(snap, now_ms)
+
+    def _add_snapshot(self, snap: m.Snapshot) -> None:
+        snaps = self.snapshots
+        if snap.snapshot_id in snaps:
+            return
+        snaps[snap.snapshot_id] = snap
+        ids = list(snaps)
+        if len(ids) > 1 and ids[-2] > ids[-1]:
+            self.snapshots = {k: snaps[k] for k in sorted(ids)}
+
+    def _truncate_to_snapshot(self, snap: m.Snapshot, now_ms: float) -> None:
+        """Kafka's ``truncateToLatestSnapshot``: the log restarts empty at the snapshot, older snapshots are
+        forgotten, the state machine is the snapshot's."""
+        self.log.truncate_fully_and_start_at(snap.end_offset, now_ms)
+        self._forget_snapshots_before(snap.end_offset)
+        self.committed = list(snap.values)
+        self.applied_offset = snap.end_offset
+        if self.high_watermark is None or snap.end_offset > self.high_watermark:
+            self.high_watermark = snap.end_offset
+
+    def _forget_snapshots_before(self, offset: int) -> None:
+        old = [k for k in self.snapshots if k[0] < offset]
+        if old:
+            for k in old:
+                del self.snapshots[k]
+            self._persist_snapshots()
+
+    def _recover_snapshots(self, now_ms: float) -> None:
+        """Startup (KafkaMetadataLog.recoverSnapshots, then truncateToLatestSnapshot and the listener's load of
+        the latest snapshot): snapshots below the log start are dropped; a snapshot beyond the log replaces it; the
+        state machine starts from the latest snapshot and the log after it."""
         log = self.log
-        if log.log_start_offset < snap.end_offset:
-            if snap.end_offset <= log.log_end_offset:
-                log.advance_log_start(snap.end_offset, high_watermark=snap.end_offset)
-            else:
-                log.truncate_fully_and_start_at(snap.end_offset)
+        for snap in self._initial_snapshots:
+            if snap.end_offset >= log.log_start_offset:
+                self._add_snapshot(snap)
+        latest = self.snapshot
+        if log.log_start_offset > 0 and (latest is None or latest.end_offset < log.log_start_offset):
+            raise InvariantViolation(f"node {self.node_id}: inconsistent snapshot state: the log starts at "
+                                     f"{log.log_start_offset} but the latest snapshot is "
+                                     f"{None if latest is None else latest.snapshot_id}", time_ms=now_ms)
+        if latest is None:
+            self.applied_offset = log.log_start_offset
+            return
+        log_epoch = log.latest_epoch if log.log_end_offset > log.log_start_offset else None
+        log_epoch = 0 if log_epoch is None else log_epoch
+        if latest.epoch > log_epoch or (latest.epoch == log_epoch and latest.end_offset > log.log_end_offset):
+            self._truncate_to_snapshot(latest, now_ms)
+            return
+        self.committed = list(latest.values)
+        self.applied_offset = latest.end_offset
+        self.high_watermark = latest.end_offset
+
+    def _epoch_at(self, end_offset: int) -> int:
+        """The epoch of the record before ``end_offset`` (of the snapshot ending there if the log starts there)."""
+        if end_offset > self.log.log_start_offset:
+            epoch = self.log.epoch_cache.epoch_for_offset(end_offset - 1)
+            if epoch is not None:
+                return epoch
+        for snap_id in self.snapshots:
+            if snap_id[0] == end_offset:
+                return snap_id[1]
+        return 0
+
+    def _maybe_clean(self, now_ms: float) -> None:
+        """The log cleaner runs on the first input after its interval passed (KafkaRaftClient.poll calls it)."""
+        due = self._next_clean_ms
+        if due is not None and now_ms >= due:
+            self._next_clean_ms = now_ms + self.config.log_clean_interval_ms
+            self.maybe_clean(now_ms)
 
     def _request_flush(self) -> None:
         if self._flush_inflight is not None:

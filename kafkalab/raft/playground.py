@@ -27,10 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 from kafkalab.log.partition_log import PartitionLog
 from kafkalab.ports import NamedTimers, ProcessPort
-from kafkalab.protocol.raft import Snapshot, message_size_bytes
+from kafkalab.protocol.raft import message_size_bytes
 from kafkalab.raft.config import RaftConfig
 from kafkalab.raft.invariants import RaftInvariants
-from kafkalab.raft.node import METADATA_LOG_NAME, QUORUM_STATE_KEY, SNAPSHOT_KEY, RaftNode, new_metadata_log
+from kafkalab.raft.node import (
+    METADATA_LOG_NAME,
+    QUORUM_STATE_KEY,
+    SNAPSHOT_KEY,
+    RaftNode,
+    new_metadata_log,
+    read_snapshots,
+)
 from kafkalab.raft.state import ElectionState, Role
 from kafkalab.sim.network import LinkSpec
 from kafkalab.sim.world import World
@@ -63,7 +70,7 @@ class RaftProcess:
         snapshot = disk.read(SNAPSHOT_KEY)
         self.node = RaftNode(self.node_id, cluster.voters, log, self, ctx.rng("raft"), cluster.config,
                              election_state=state if isinstance(state, ElectionState) else None,
-                             snapshot=snapshot if isinstance(snapshot, Snapshot) else None)
+                             snapshot=read_snapshots(snapshot))
 
     # -- World's Process interface --------------------------------------------------------------------------------
     def on_message(self, src: Any, msg: Any) -> None:

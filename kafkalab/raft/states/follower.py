@@ -8,8 +8,9 @@ else Candidate) and an observer becomes Unattached to look for a leader again. A
 
 - a DivergingEpoch ``(epoch, end)``: the follower truncates to ``min(own end of that epoch, end)`` (or to ``end`` if it
   has no such epoch) and fetches again;
-- a snapshot id: the follower fetches that snapshot (FetchSnapshot), installs it if it is ahead of what it applied,
-  then goes on fetching from the snapshot's end;
+- a snapshot id: the follower fetches that snapshot (FetchSnapshot); if it is ahead of what it applied, it is
+  written and fsynced, then replaces the log (truncated fully at its end) and the state machine, and the follower goes
+  on fetching from the snapshot's end;
 - batches: appended as follower, then flushed; the high watermark becomes ``min(leader's, own log end)`` if that is
   higher, and newly committed values are applied.
 
@@ -126,5 +127,8 @@ class FollowerState(FetchingState):
             return
         self.reset_fetch_timer(now_ms)
         self.has_fetched = True
-        node._load_snapshot(resp.snapshot, now_ms)
+        if node._load_snapshot(resp.snapshot, now_ms):
+            # fetch again from the snapshot's end once it is durable and installed
+            self.fetch_after_flush = True
+            return
         self.maybe_fetch(now_ms)

@@ -6,8 +6,9 @@ records its epoch start offset (its log end) and appends a LeaderChange control 
 BeginQuorumEpoch to the other voters and resends it every ``begin_quorum_epoch_timeout_ms`` to those that have neither
 answered nor fetched.
 
-- Fetch: each Fetch records that the replica fetched and counts toward check quorum. A fetch from before the leader's
-  snapshot (an offset below the log start, or an epoch older than the snapshot's) is answered with the snapshot id;
+- Fetch: each Fetch records that the replica fetched and counts toward check quorum. A fetch from offset 0 while a
+  snapshot exists, or from before the leader's oldest snapshot (an offset below the log start, or an epoch older
+  than that snapshot's) is answered with the latest snapshot id (``validateOffsetAndEpoch``);
   one whose offset and epoch do not match the log with a DivergingEpoch (the largest epoch here not above the
   follower's, and where it ends); otherwise the fetch offset is that replica's end offset and the batches from it are
   returned. An idle fetch (nothing to read, high watermark already told) is parked up to its ``max_wait_ms`` and
@@ -232,13 +233,19 @@ class LeaderState(EpochState):
         log = node.log
         offset, last_epoch = req.fetch_offset, req.last_fetched_epoch
         start = log.log_start_offset
-        snap = node.snapshot
-        if start > 0 and snap is not None and (offset < start or (offset == start and last_epoch != snap.epoch)
-                                                or last_epoch < snap.epoch):
+        latest = node.snapshot
+        earliest = node.earliest_snapshot
+        # KafkaRaftClient.tryCompleteFetchRequest and ReplicatedLog.validateOffsetAndEpoch: an empty replica gets the
+        # latest snapshot at once; so does one whose position lies before the oldest snapshot (below the log start,
+        # at the log start with another epoch, or in an older epoch).
+        if latest is not None and latest.end_offset > 0 and (offset == 0 or (
+                not (start == 0 and offset == 0) and earliest is not None
+                and (offset < start or (offset == start and last_epoch != earliest.epoch)
+                     or last_epoch < earliest.epoch))):
             node._send(src, m.FetchResponse(NONE, node.epoch, node.node_id, node.high_watermark, start,
-                                            snapshot_id=snap.snapshot_id, correlation_id=req.correlation_id))
+                                            snapshot_id=latest.snapshot_id, correlation_id=req.correlation_id))
             return
-        if not (offset == start and (start == 0 or (snap is not None and last_epoch == snap.epoch))):
+        if not (offset == start and (start == 0 or (earliest is not None and last_epoch == earliest.epoch))):
             end_epoch, end_offset = log.end_offset_for_epoch(last_epoch)
             if end_epoch != last_epoch or end_offset < offset:
                 node._send(src, m.FetchResponse(NONE, node.epoch, node.node_id, node.high_watermark, start,
@@ -289,8 +296,8 @@ class LeaderState(EpochState):
     def on_fetch_snapshot(self, src: int, req: m.FetchSnapshotRequest, now_ms: float) -> None:
         node = self.node
         self.check_quorum_fetch(src, now_ms)
-        snap = node.snapshot
-        if snap is None or snap.snapshot_id != req.snapshot_id:
+        snap = node.snapshots.get(req.snapshot_id)
+        if snap is None:
             node._send(src, m.FetchSnapshotResponse(m.SNAPSHOT_NOT_FOUND, node.epoch, node.node_id,
                                                     correlation_id=req.correlation_id))
             return
