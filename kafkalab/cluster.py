@@ -61,6 +61,9 @@ CONTROLLER_ID_BASE = 1000
 _BOOT_TIMEOUT_MS = 60_000.0
 _INT32_MAX = 2**31 - 1
 _INT16_MAX = 2**15 - 1
+_METADATA_LOG_COLUMNS = ("node", "process", "alive", "raft_role", "log_start_offset", "log_end_offset",
+                         "high_watermark", "log_size_bytes", "snapshot_count", "latest_snapshot_id", "snapshot_bytes",
+                         "snapshots_generated", "image_offset")
 
 
 class Cluster(World):
@@ -398,6 +401,45 @@ class Cluster(World):
             rows.append({"feature": name, "supported_min": lo, "supported_max": hi, "finalized_level": level,
                          "version": kf.metadata_version_name(level) if name == kf.METADATA_VERSION and level else None})
         return pd.DataFrame(rows, columns=["feature", "supported_min", "supported_max", "finalized_level", "version"])
+
+    def describe_metadata_log(self) -> pd.DataFrame:
+        """The ``__cluster_metadata`` replica of every controller and broker, one row each (KIP-630 snapshots):
+        node, process ("controller" or "broker"), alive, raft_role, log_start_offset, log_end_offset,
+        high_watermark, log_size_bytes, snapshot_count, latest_snapshot_id ``(end_offset, epoch)`` or None,
+        snapshot_bytes (all snapshots kept), snapshots_generated (by this process; a restart counts again) and
+        image_offset (last log offset replayed into the node's metadata image). A node that is down has
+        ``alive=False`` and None elsewhere.
+
+        Snapshots follow ``metadata.log.max.record.bytes.between.snapshots`` and
+        ``metadata.log.max.snapshot.interval.ms``; the log before them is deleted by ``metadata.max.retention.bytes``
+        and ``metadata.max.retention.ms`` (see :mod:`kafkalab.metadata.snapshot_generator`)."""
+        rows = []
+        for kind, nodes in (("controller", self.controllers), ("broker", self.brokers)):
+            for n in nodes:
+                replica: Any = None
+                image: MetadataImage | None = None
+                controller = self.controller(n) if kind == "controller" else None
+                broker = self.broker(n) if kind == "broker" else None
+                if controller is not None:
+                    replica, image = controller.replica, controller.image
+                elif broker is not None and broker.metadata is not None:
+                    replica, image = broker.metadata.replica, broker.metadata.image
+                row: dict[str, Any] = {"node": n, "process": kind, "alive": (controller or broker) is not None}
+                if replica is None:
+                    row.update(dict.fromkeys(_METADATA_LOG_COLUMNS[3:]))
+                else:
+                    raft = replica.node
+                    latest = raft.snapshot
+                    row.update({
+                        "raft_role": raft.role.value, "log_start_offset": raft.log.log_start_offset,
+                        "log_end_offset": raft.log.log_end_offset, "high_watermark": raft.high_watermark,
+                        "log_size_bytes": raft.log.size_bytes, "snapshot_count": len(raft.snapshots),
+                        "latest_snapshot_id": None if latest is None else latest.snapshot_id,
+                        "snapshot_bytes": sum(s.size_bytes for s in raft.snapshots.values()),
+                        "snapshots_generated": replica.snapshot_generator.emitted,
+                        "image_offset": None if image is None else image.offset})
+                rows.append(row)
+        return pd.DataFrame(rows, columns=list(_METADATA_LOG_COLUMNS))
 
     def replicas(self, topic: str, partition: int) -> pd.DataFrame:
         """Every replica of one partition as its broker sees it: broker, role, leader_epoch, log_end_offset,
