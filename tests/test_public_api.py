@@ -46,3 +46,11 @@ def test_the_simulator_context_is_a_process_port():
     assert sorted(members) == ["alive", "disk", "halt", "incarnation", "node_id", "now", "post_at", "record", "rng",
                                "schedule_at", "send", "set_timer"]
     assert all(hasattr(ProcessContext, m) or m in ProcessContext.__slots__ for m in members)
+
+
+def test_the_metadata_log_is_described_per_node():
+    assert callable(kl.Cluster.describe_metadata_log)
+    from kafkalab.metadata.image import MetadataImage
+    from kafkalab.metadata.snapshot_generator import SnapshotGenerator
+    assert callable(MetadataImage.write) and callable(MetadataImage.from_records)
+    assert SnapshotGenerator.__module__ == "kafkalab.metadata.snapshot_generator"

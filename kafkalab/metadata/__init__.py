@@ -9,7 +9,10 @@ controller both use:
 - :mod:`.features`: Kafka's feature levels (``metadata.version``, ``eligible.leader.replicas.version``, ...), the
   defaults of each release and the format-time choice a new cluster bootstraps with;
 - :mod:`.log_replica`: :class:`MetadataLogReplica`, a KRaft node of ``__cluster_metadata`` on a process port (a voter
-  on a controller, an observer on a broker), handing out newly committed records with their offsets.
+  on a controller, an observer on a broker), handing out newly committed records with their offsets and writing
+  snapshots of the image;
+- :mod:`.snapshot_generator`: :class:`SnapshotGenerator`, when a node snapshots its image (KIP-630; Kafka's
+  ``image.publisher.SnapshotGenerator``).
 """
 from kafkalab.metadata.image import (
     BrokerRegistration,
