@@ -157,6 +157,7 @@ class MetadataLogReplica:
         out: list[tuple[int, Any]] = []
         log = node.log
         delta = 0
+        aligned = self._batch_aligned
         while self.next_offset < target:
             batches = log.read(self.next_offset, _READ_BYTES)
             if not batches:
@@ -170,7 +171,7 @@ class MetadataLogReplica:
                         break
                     self.next_offset = batch.next_offset
                     delta += batch.size_bytes
-                    progressed = True
+                    progressed = aligned = True
                     continue
                 for offset, record in zip(batch.offsets(), batch.records, strict=True):
                     if offset < self.next_offset:
@@ -181,14 +182,13 @@ class MetadataLogReplica:
                     out.append((offset, value.value if type(value) is Payload else value))
                     self.next_offset = offset + 1
                     progressed = True
-                if self.next_offset >= batch.next_offset:
+                aligned = self.next_offset >= batch.next_offset
+                if aligned:
                     delta += batch.size_bytes
             if not progressed:
                 break
-        if delta or out:
-            self._delta_bytes += delta
-            last = log.read(self.next_offset - 1, 1) if self.next_offset > log.log_start_offset else []
-            self._batch_aligned = not last or last[0].next_offset <= self.next_offset
+        self._delta_bytes += delta
+        self._batch_aligned = aligned
         return loaded, out
 
     def maybe_snapshot(self, image: MetadataImage) -> tuple[int, int] | None:
