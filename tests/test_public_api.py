@@ -54,3 +54,10 @@ def test_the_metadata_log_is_described_per_node():
     from kafkalab.metadata.snapshot_generator import SnapshotGenerator
     assert callable(MetadataImage.write) and callable(MetadataImage.from_records)
     assert SnapshotGenerator.__module__ == "kafkalab.metadata.snapshot_generator"
+
+
+def test_streams_names_of_the_design():
+    from kafkalab import streams as ks
+    for name in ("StreamsBuilder", "KStream", "KTable", "KGroupedStream", "KGroupedTable", "Topology",
+                 "TopologyTestDriver", "Processor", "Record", "STREAM_TIME", "WALL_CLOCK_TIME", "TopologyException"):
+        assert name in ks.__all__ and hasattr(ks, name)
