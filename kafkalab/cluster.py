@@ -504,6 +504,13 @@ class Cluster(World):
         self.clients.append(node)
         return consumer
 
+    def streams(self, topology: Any, config: Mapping[str, Any] | None = None, instances: int = 1) -> Any:
+        """A Kafka Streams app of ``instances`` instance nodes (``<application.id>-1``, ...) running ``topology``
+        (a :class:`kafkalab.streams.KafkaStreams`); creates its internal topics first."""
+        from kafkalab.streams.app import KafkaStreams
+
+        return KafkaStreams(self, topology, config, instances)
+
     # -- observation --------------------------------------------------------------------------------------------------
     def topology(self) -> Any:
         """The picture's data: a :class:`~kafkalab.viz.topology.TopologyView` of this moment."""

@@ -143,6 +143,7 @@ class ClassicMembership(GroupMembership):
         self._leaving = False
         self._pattern_version = -1          # the metadata version the pattern was last matched against
         self._join_metadata_version: int | None = None   # a join waits for a metadata answer newer than this
+        self.assignment_user_data: Any = None          # the last SyncGroup assignment's user data
 
     # -- identity ----------------------------------------------------------------------------------------------------
     @property
@@ -423,6 +424,8 @@ class ClassicMembership(GroupMembership):
         if error is None and isinstance(response, SyncGroupResponse) and name == "NONE":
             assignment = response.assignment
             partitions = assignment.partitions if isinstance(assignment, Assignment) else tuple(assignment or ())
+            # what the leader's assignor told this member beyond partitions (Kafka Streams' AssignmentInfo)
+            self.assignment_user_data = assignment.user_data if isinstance(assignment, Assignment) else None
             self._state = MemberState.STABLE
             self._last_assignment = tuple(sorted_tps(partitions))
             self._last_assignment_generation = self.generation
