@@ -31,7 +31,8 @@ ALLOWED: dict[str, set[str]] = {
     "metadata": {"raft", "log", "protocol", "common", "ports"} | _BASE,
     "controller": {"metadata", "raft", "log", "protocol", "common", "ports"} | _BASE,
     "groups": {"log", "protocol", "common", "ports"} | _BASE,
-    "broker": {"groups", "metadata", "raft", "log", "protocol", "common", "ports"} | _BASE,
+    "txn": {"log", "protocol", "common", "ports"} | _BASE,      # the transaction coordinator, at the groups' level
+    "broker": {"groups", "txn", "metadata", "raft", "log", "protocol", "common", "ports"} | _BASE,
     "clients": {"protocol", "common", "ports", "check"} | _BASE,
     # Kafka Streams is a client library: it runs on the clients (and the vocabulary), never on a server package or
     # the simulator; Cluster.streams wires it into a World
@@ -116,5 +117,5 @@ def test_the_checker_reports_a_forbidden_arrow():
     inside_function = "def f():\n    from kafkalab.sim.world import World\n"
     assert [v.split(": ", 1)[1] for v in violations(broker, inside_function)] == [
         "broker may not import kafkalab.sim (allowed: common, config, errors, groups, log, metadata, ports, protocol, "
-        "raft)"]
+        "raft, txn)"]
     assert violations(broker, "import kafkalab.protocol.fetch\nfrom kafkalab import ports\n") == []

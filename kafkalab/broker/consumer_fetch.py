@@ -9,6 +9,11 @@ less than ``min_bytes`` (and no error) waits up to ``max_wait_ms``: it is parked
 ``consumer_waiters`` lists, read again when one of their HWs moves, and answered with what there is at its deadline
 (one entry in the expiry heap of :mod:`kafkalab.broker.timers`), or at once when the leadership moves.
 
+Transactions (KIP-98): every answer carries the last stable offset; a ``read_committed`` fetch
+(``isolation_level=1``) reads below it instead of the HW and gets the aborted transactions overlapping what it read
+(``UnifiedLog.collectAbortedTransactions``), with which the consumer drops aborted batches. ListOffsets LATEST for a
+read_committed consumer answers the LSO.
+
 Simplifications: ``max_bytes`` of a consumer fetch is spent partition by partition in request order (no round-robin
 fairness); ListOffsets by timestamp answers the first batch whose max timestamp reaches it.
 """
@@ -76,17 +81,24 @@ def leader_partition(partitions: Mapping[TopicPartition, Partition], image: Meta
 
 
 def read_partition(p: Partition, fp: FetchPartition, max_bytes: int, limit: int | None,
-                   min_one: bool) -> PartitionFetchResponse:
+                   min_one: bool, isolation_level: int = 0) -> PartitionFetchResponse:
     """Read ``p`` from ``fp.fetch_offset``, below ``limit`` (None: to the log end), at most ``max_bytes`` but at
-    least one batch when ``min_one``."""
+    least one batch when ``min_one``. ``isolation_level=1`` (read_committed) reads below the LSO instead of
+    ``limit`` and adds the aborted transactions."""
     log = p.log
     offset = fp.fetch_offset
+    hw = p.high_watermark
+    lso = hw if log.txn is None else log.last_stable_offset(hw)
     if offset < log.log_start_offset or offset > log.log_end_offset:
-        return PartitionFetchResponse("OFFSET_OUT_OF_RANGE", p.high_watermark, p.high_watermark,
-                                      log.log_start_offset)
+        return PartitionFetchResponse("OFFSET_OUT_OF_RANGE", hw, lso, log.log_start_offset)
+    if isolation_level == 1:
+        limit = lso
     batches = log.read(offset, max_bytes, max_offset=limit, min_one=min_one) if max_bytes > 0 or min_one else []
-    return PartitionFetchResponse(NONE, p.high_watermark, p.high_watermark, log.log_start_offset,
-                                  tuple(batches))
+    aborted: tuple[tuple[int, int], ...] = ()
+    if isolation_level == 1 and batches and log.txn is not None:
+        aborted = tuple((a.producer_id, a.first_offset)
+                        for a in log.aborted_transactions(offset, batches[-1].next_offset))
+    return PartitionFetchResponse(NONE, hw, lso, log.log_start_offset, tuple(batches), aborted_transactions=aborted)
 
 
 class ConsumerFetches:
@@ -112,7 +124,8 @@ class ConsumerFetches:
                 responses[tp] = error_response(error, partitions.get(tp))
                 errors = True
                 continue
-            r = read_partition(p, fp, min(fp.partition_max_bytes, budget - total), p.high_watermark, total == 0)
+            r = read_partition(p, fp, min(fp.partition_max_bytes, budget - total), p.high_watermark, total == 0,
+                               req.isolation_level)
             if r.error != NONE:
                 errors = True
             size = r.records_size_bytes
@@ -165,7 +178,12 @@ class ConsumerFetches:
             if timestamp == EARLIEST_TIMESTAMP:
                 offset = log.log_start_offset
             elif timestamp == LATEST_TIMESTAMP:
-                offset = log.log_end_offset if req.replica_id >= 0 else p.high_watermark
+                if req.replica_id >= 0:
+                    offset = log.log_end_offset
+                elif req.isolation_level == 1:
+                    offset = log.last_stable_offset(p.high_watermark)
+                else:
+                    offset = p.high_watermark
             else:
                 offset = -1
                 for batch in log.batches():

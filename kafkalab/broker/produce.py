@@ -65,8 +65,10 @@ class ProduceHandler:
         self._seq = rm._seq
         self._producer_ids = itertools.count()
 
-    def handle(self, src: Any, req: ProduceRequest, now_ms: float) -> None:
-        """Append ``req``'s batches on the partitions led here and answer as its ``acks`` asks."""
+    def handle(self, src: Any, req: ProduceRequest, now_ms: float, *, from_coordinator: bool = False) -> None:
+        """Append ``req``'s batches on the partitions led here and answer as its ``acks`` asks.
+        ``from_coordinator``: transaction markers (control batches) from WriteTxnMarkers, which clients may not
+        send (INVALID_RECORD, as ``UnifiedLog.analyzeAndValidateRecords`` for a client's control batch)."""
         rm = self.rm
         follower = rm._follower
         acks = req.acks
@@ -92,7 +94,15 @@ class ProduceHandler:
                     f"to satisfy the min.isr requirement of {p.min_isr} for partition {tp}")
                 continue
             duplicate = None
-            if batch.producer_id >= 0:
+            if batch.is_control:
+                error = p.producer_state.check_marker(batch.producer_id, batch.producer_epoch) \
+                    if from_coordinator else "INVALID_RECORD"
+                if error != NONE:
+                    responses[tp] = PartitionProduceResponse(
+                        error, error_message=None if from_coordinator else "Control batches may only be written "
+                        "by the transaction coordinator (WriteTxnMarkers).")
+                    continue
+            elif batch.producer_id >= 0:
                 error, duplicate = p.producer_state.check(batch)
                 if error != NONE:
                     responses[tp] = PartitionProduceResponse(error)

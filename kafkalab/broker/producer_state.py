@@ -16,8 +16,17 @@ five batches it appended (``ProducerStateEntry.NUM_BATCHES_TO_RETAIN``; the prod
 :meth:`update` records the appended batch. The state is rebuilt from the log's batches (per batch, never per record)
 when a replica becomes leader (:meth:`rebuild`), which is what Kafka's snapshots plus log recovery give.
 
-Simplifications: no transactions (no ongoing-transaction or LSO bookkeeping), no producer id expiration
-(``producer.id.expiration.ms``), no snapshot files (the rebuild scans the log).
+Transactions (KIP-98): a transaction marker (a control batch written by the transaction coordinator) is checked by
+:meth:`ProducerStateManager.check_marker` (its epoch may not be older than the producer's: INVALID_PRODUCER_EPOCH, as
+``ProducerAppendInfo.checkProducerEpoch`` for markers) and moves the producer to the marker's epoch without a batch
+(``appendEndTxnMarker``); under transaction version 2 that epoch is the bumped one, so the next transaction starts at
+sequence 0. The ongoing transactions, the last stable offset and the aborted index are the log's
+(:mod:`kafkalab.log.txn_index`). KIP-890's verification guard (:meth:`ProducerStateManager.start_verification`): before a
+producer's first transactional batch of a transaction is appended, the leader asks the transaction coordinator; a
+marker written meanwhile clears the guard, so a verified append that lost the race is refused (INVALID_TXN_STATE).
+
+Simplifications: no producer id expiration (``producer.id.expiration.ms``), no snapshot files (the rebuild scans the
+log).
 """
 from __future__ import annotations
 
@@ -81,10 +90,12 @@ class ProducerStateEntry:
 class ProducerStateManager:
     """Producer id -> :class:`ProducerStateEntry` for one partition."""
 
-    __slots__ = ("producers",)
+    __slots__ = ("producers", "verification")
 
     def __init__(self) -> None:
         self.producers: dict[int, ProducerStateEntry] = {}
+        #: producer id -> its verification guard while a KIP-890 verification is pending or done
+        self.verification: dict[int, object] = {}
 
     def check(self, batch: RecordBatch) -> tuple[str, BatchMetadata | None]:
         """Validate an idempotent batch before a leader append: ``(error name, duplicate or None)``."""
@@ -105,10 +116,34 @@ class ProducerStateManager:
             return OUT_OF_ORDER_SEQUENCE_NUMBER, None
         return NONE, None
 
+    def check_marker(self, producer_id: int, producer_epoch: int) -> str:
+        """Validate a transaction marker before a leader append (``checkProducerEpoch`` for markers)."""
+        entry = self.producers.get(producer_id)
+        if entry is not None and producer_epoch < entry.producer_epoch:
+            return INVALID_PRODUCER_EPOCH
+        return NONE
+
+    def start_verification(self, producer_id: int) -> object:
+        """A new verification guard for ``producer_id`` (Kafka's ``VerificationGuard``): the append that follows
+        the coordinator's answer must present this very object."""
+        guard = object()
+        self.verification[producer_id] = guard
+        return guard
+
+    def verified(self, producer_id: int, guard: object) -> bool:
+        """Whether ``guard`` is still the producer's (no marker came in between)."""
+        return self.verification.get(producer_id) is guard
+
     def update(self, batch: RecordBatch) -> None:
         """Remember an appended batch (it has its offsets)."""
         pid = batch.producer_id
         if pid < 0:
+            return
+        if batch.is_control:
+            self.verification.pop(pid, None)
+            entry = self.producers.get(pid)
+            if entry is None or entry.producer_epoch != batch.producer_epoch:
+                self.producers[pid] = ProducerStateEntry(pid, batch.producer_epoch)
             return
         entry = self.producers.get(pid)
         if entry is None or entry.producer_epoch != batch.producer_epoch:
@@ -121,6 +156,7 @@ class ProducerStateManager:
     def rebuild(self, batches: Iterable[RecordBatch]) -> None:
         """Forget everything and replay the log's batches (per batch)."""
         self.producers = {}
+        self.verification = {}
         update = self.update
         for batch in batches:
             if batch.producer_id >= 0:

@@ -25,7 +25,10 @@ produces, parked consumer fetches, and the partition is marked in the follower s
 
 A restarted broker's replicas start from the HWs in the port's checkpoint (``read_hw_checkpoint``).
 
-Simplifications: no quotas, no transactions, no fetch from followers (KIP-392); the others are named in the
+Transactions: transaction markers arrive as control batches appended ``from_coordinator`` (WriteTxnMarkers, see
+:mod:`kafkalab.broker.txn`); read_committed fetches and the LSO are :mod:`kafkalab.broker.consumer_fetch`'s.
+
+Simplifications: no quotas, no fetch from followers (KIP-392); the others are named in the
 modules above.
 """
 from __future__ import annotations
@@ -300,10 +303,10 @@ class ReplicaManager:
             self._produce.not_enough_replicas_after_append(p)
 
     # ==== requests ====================================================================================================
-    def handle_produce(self, src: Any, req: ProduceRequest, now_ms: float) -> None:
+    def handle_produce(self, src: Any, req: ProduceRequest, now_ms: float, *, from_coordinator: bool = False) -> None:
         self.now_ms = now_ms
         self.produce_requests += 1
-        self._produce.handle(src, req, now_ms)
+        self._produce.handle(src, req, now_ms, from_coordinator=from_coordinator)
 
     def handle_fetch(self, src: Any, req: FetchRequest, now_ms: float) -> None:
         self.now_ms = now_ms
@@ -367,3 +370,8 @@ class ReplicaManager:
         return [{"topic": tp.topic, "partition": tp.partition, "role": p.role.value, "leader": p.leader_id,
                  "leader_epoch": p.leader_epoch, "isr": p.isr, "high_watermark": p.high_watermark,
                  "log_end_offset": p.log.log_end_offset} for tp, p in sorted(self.partitions.items())]
+
+    def last_stable_offset(self, tp: TopicPartition) -> int | None:
+        """The LSO of ``tp`` if this broker has a replica of it (KIP-98)."""
+        p = self.partitions.get(tp)
+        return None if p is None else p.log.last_stable_offset(p.high_watermark)

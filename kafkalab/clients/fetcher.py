@@ -32,6 +32,13 @@ all-topics answer no longer lists (deleted); internal topics never match while `
 The group client matches the pattern against :meth:`ConsumerMetadata.matching_topics` (the classic protocol; a
 KIP-848 member sends its regex to the coordinator instead).
 
+Transactions (KIP-98, Kafka's ``CompletedFetch.nextFetchedRecord``): control batches (COMMIT/ABORT markers) are never
+handed out, under either isolation level. A ``read_committed`` consumer (``isolation.level``) fetches below the last
+stable offset and drops the batches of aborted transactions: walking the fetched batches in order, an aborted
+transaction of the answer's list whose first offset is at or below a batch's last offset marks its producer aborted;
+that producer's transactional batches are skipped until its ABORT marker. The position moves past skipped batches, so
+a fetch that returned only aborted data or markers still advances.
+
 Simplifications: no fetch sessions (KIP-227), no position validation with OffsetsForLeaderEpoch after a leader
 change (KIP-320's truncation detection), no fetching from followers (KIP-392), no ``pause``/``resume``.
 """
@@ -46,7 +53,7 @@ from kafkalab.check.history import History
 from kafkalab.clients.futures import Drive
 from kafkalab.clients.metadata import ClientMetadata
 from kafkalab.clients.network import ClientPort, NetworkClient
-from kafkalab.common.records import RecordBatch
+from kafkalab.common.records import ABORT_MARKER, RecordBatch, control_type
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.common.types import ConsumerRecord
 from kafkalab.config import Config
@@ -76,7 +83,8 @@ class PartitionState:
     """One assigned partition (Kafka's ``TopicPartitionState``)."""
 
     __slots__ = ("position", "needs_reset", "reset_in_flight", "buffer", "buffer_index", "high_watermark",
-                 "retry_at_ms", "generation", "error", "log_start_offset", "pending_revocation")
+                 "retry_at_ms", "generation", "error", "log_start_offset", "pending_revocation",
+                 "fetched_end")
 
     def __init__(self) -> None:
         self.position: int | None = None
@@ -90,14 +98,45 @@ class PartitionState:
         self.generation = 0            # bumped by seek/reset: answers for an older generation are dropped
         self.error: KafkaError | None = None
         self.pending_revocation = False    # a group rebalance takes it soon: no records, no fetches (Kafka's too)
+        self.fetched_end = -1          # offset after the last fetched batch (skipped markers/aborted data included)
 
     def clear_buffer(self) -> None:
         self.buffer = []
         self.buffer_index = 0
+        self.fetched_end = -1
 
     @property
     def has_buffered(self) -> bool:
         return self.buffer_index < len(self.buffer)
+
+
+def _visible_batches(batches: Sequence[RecordBatch], aborted: Sequence[tuple[int, int]],
+                     isolation_level: int) -> list[RecordBatch]:
+    """The batches a consumer may hand out: no control batches; under read_committed (``isolation_level=1``) no
+    batches of the aborted transactions ``aborted`` ((producer id, first offset) pairs)."""
+    if isolation_level == 0 or not aborted:
+        for b in batches:
+            if b.is_control:
+                return [b for b in batches if not b.is_control]
+        return list(batches)
+    pending = sorted(aborted, key=lambda a: (a[1], a[0]))
+    index = 0
+    aborted_pids: dict[int, None] = {}
+    kept: list[RecordBatch] = []
+    for b in batches:
+        if b.producer_id >= 0:
+            last = b.last_offset
+            while index < len(pending) and pending[index][1] <= last:
+                aborted_pids[pending[index][0]] = None
+                index += 1
+        if b.is_control:
+            if control_type(b) == ABORT_MARKER:
+                aborted_pids.pop(b.producer_id, None)
+            continue
+        if b.is_transactional and b.producer_id in aborted_pids:
+            continue
+        kept.append(b)
+    return kept
 
 
 class ConsumerMetadata(ClientMetadata):
@@ -316,9 +355,11 @@ class ConsumerCore:
                 if taken_all:
                     position = max(position, batch.next_offset)
                     state.buffer_index += 1
-            state.position = position
             if not state.has_buffered:
+                if state.fetched_end > position:
+                    position = state.fetched_end       # skipped markers or aborted batches at the end
                 state.clear_buffer()
+            state.position = position
         if out:
             self.wakeup()        # buffers drained: fetch the next data while the application works
         return out
@@ -459,9 +500,14 @@ class ConsumerCore:
                 state.high_watermark = part.high_watermark
                 state.log_start_offset = part.log_start_offset
                 if part.batches:
-                    state.buffer = list(part.batches)
+                    batches = part.batches
+                    kept = _visible_batches(batches, part.aborted_transactions, self.isolation_level)
+                    state.buffer = kept
                     state.buffer_index = 0
-                    fetched += sum(b.record_count for b in part.batches)
+                    state.fetched_end = batches[-1].next_offset
+                    if not kept and state.position is not None and state.fetched_end > state.position:
+                        state.position = state.fetched_end
+                    fetched += sum(b.record_count for b in kept)
                     size += part.records_size_bytes
                 continue
             self.port.record("consumer.fetch_errors", 1, error=part.error, topic=tp.topic, partition=tp.partition)

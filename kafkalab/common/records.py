@@ -43,6 +43,10 @@ __all__ = [
     "size_of_varint",
     "size_of_varlong",
     "value_size_bytes",
+    "ABORT_MARKER",
+    "COMMIT_MARKER",
+    "control_batch",
+    "control_type",
 ]
 
 #: DefaultRecordBatch.RECORD_BATCH_OVERHEAD: base offset (8) + length (4) + partition leader epoch (4) + magic (1)
@@ -265,3 +269,26 @@ def _replace_offset(batch: RecordBatch, base_offset: int, epoch: int) -> RecordB
     object.__setattr__(new, "base_offset", base_offset)
     object.__setattr__(new, "partition_leader_epoch", epoch)
     return new
+
+
+#: Control record types (Kafka's ``ControlRecordType``): the key of a transaction marker is (version 0, type).
+ABORT_MARKER = 0
+COMMIT_MARKER = 1
+_MARKER_KEYS = {ABORT_MARKER: b"\x00\x00\x00\x00", COMMIT_MARKER: b"\x00\x00\x00\x01"}
+
+
+def control_batch(marker: int, producer_id: int, producer_epoch: int, coordinator_epoch: int,
+                  timestamp_ms: int) -> RecordBatch:
+    """A transaction marker (KIP-98): a control batch of one record whose key is (version 0, ``marker``) and whose
+    value is ``EndTransactionMarker`` (version 0, the coordinator epoch), 4 + 6 bytes as in Kafka."""
+    if marker not in _MARKER_KEYS:
+        raise ValueError(f"marker must be ABORT_MARKER (0) or COMMIT_MARKER (1), got {marker!r}")
+    value = b"\x00\x00" + (coordinator_epoch & 0xFFFFFFFF).to_bytes(4, "big")
+    return RecordBatch(((_MARKER_KEYS[marker], value, timestamp_ms, ()),), producer_id=producer_id,
+                       producer_epoch=producer_epoch, is_control=True, is_transactional=True)
+
+
+def control_type(batch: RecordBatch) -> int:
+    """``COMMIT_MARKER`` or ``ABORT_MARKER`` of a control batch (its first record's key)."""
+    key = batch.rows[0][0]
+    return int.from_bytes(key[2:4], "big")

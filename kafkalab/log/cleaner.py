@@ -10,7 +10,8 @@ One cleaning pass over the cleanable range ``[log start, first uncleanable offse
    ``now + delete.retention.ms``; a later pass at or after the horizon drops it. Records without a key are dropped
    (Kafka counts them as invalid). Control batches are kept as they are.
 
-Simplifications: transactions are not modelled (no aborted-data removal); a batch emptied by cleaning is dropped
+Simplifications: aborted transactional data is not removed (Kafka's cleaner drops it and, later, the markers);
+markers are kept for ever and the aborted-transaction index of the rewritten segments is carried over; a batch emptied by cleaning is dropped
 (Kafka keeps an empty batch when it must preserve a producer's last sequence); the offset map has no memory bound.
 """
 from __future__ import annotations
@@ -116,6 +117,7 @@ def clean_segments(segments: list[LogSegment], end_offset: int, now_ms: float,
                 if kept is not None:
                     batches.append(kept)
         out.replace_batches(batches)
+        out.aborted = [entry for segment in group for entry in segment.aborted]
         out.last_modified_ms = max(s.last_modified_ms for s in group)
         cleaned.append(out)
     stats = CleanerStats(

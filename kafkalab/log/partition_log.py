@@ -23,7 +23,12 @@ time (``LogSegment.shouldRoll``). Finding an offset is two bisects: segment base
   rolled segments (Kafka schedules that flush at roll); ``flush.messages`` forces a flush.
   :meth:`drop_unflushed` is power loss: the unflushed suffix is gone.
 
-Deliberate simplifications: no producer-state (idempotence/transaction) bookkeeping here, that is the broker's; the
+* Transactions (:mod:`kafkalab.log.txn_index`): once a transactional batch is appended the log keeps a
+  :class:`~kafkalab.log.txn_index.TxnTracker` (ongoing transactions, the last stable offset, the aborted index per
+  segment), fed per transactional batch on both paths and rebuilt on truncation. A log that never saw one pays
+  one attribute test per batch.
+
+Deliberate simplifications: idempotence bookkeeping (sequences, epochs) is the broker's, not here; the
 epoch cache and log start offset survive a power loss with the log (Kafka checkpoints them); a truncation offset inside
 a batch removes that whole batch, so the log end may land below the requested offset.
 """
@@ -38,6 +43,7 @@ from kafkalab.log.cleaner import CleanerStats, clean_segments
 from kafkalab.log.epoch_cache import LeaderEpochCache
 from kafkalab.log.log_config import LONG_MAX, LogConfig
 from kafkalab.log.segment import LogSegment
+from kafkalab.log.txn_index import AbortedTxn, TxnTracker
 
 __all__ = ["PartitionLog", "UnexpectedAppendOffsetError"]
 
@@ -68,6 +74,7 @@ class PartitionLog:
         self._flushed_offset = log_start_offset
         self._size_bytes = 0
         self._first_dirty_offset = log_start_offset
+        self._txn: TxnTracker | None = None
 
     def __repr__(self) -> str:
         return (f"PartitionLog({self.name!r}, start={self._log_start_offset}, end={self._log_end_offset}, "
@@ -182,6 +189,11 @@ class PartitionLog:
                                self.config.segment_ms - self.config.segment_jitter_ms):
             segment = self._roll(now_ms, batch.base_offset)
         segment.append(batch, now_ms)
+        if batch.is_transactional:
+            txn = self._txn
+            if txn is None:
+                txn = self._txn = TxnTracker()
+            txn.on_append(batch, segment)
         self._size_bytes += batch.size_bytes
         self._log_end_offset = batch.next_offset
         epoch = batch.partition_leader_epoch
@@ -252,6 +264,29 @@ class PartitionLog:
             out.append(batch)
         return out
 
+    # ---- transactions ---------------------------------------------------------------------------------------------
+    @property
+    def has_transactions(self) -> bool:
+        """Whether a transactional batch was ever appended (since the last full truncation)."""
+        return self._txn is not None
+
+    @property
+    def txn(self) -> TxnTracker | None:
+        """The transaction tracker (None until the first transactional batch)."""
+        return self._txn
+
+    def last_stable_offset(self, high_watermark: int) -> int:
+        """The LSO: ``min(first offset of the earliest ongoing or unreplicated transaction, high_watermark)``."""
+        txn = self._txn
+        return high_watermark if txn is None else txn.last_stable_offset(min(high_watermark, self._log_end_offset))
+
+    def aborted_transactions(self, start_offset: int, upper_bound: int) -> list[AbortedTxn]:
+        """Aborted transactions overlapping ``[start_offset, upper_bound)`` (what a read_committed fetch carries)."""
+        if self._txn is None:
+            return []
+        si = max(0, bisect_right(self._segment_bases, start_offset) - 1)
+        return TxnTracker.collect_aborted(self._segments[si:], start_offset, upper_bound)
+
     # ---- truncation -----------------------------------------------------------------------------------------------
     def truncate_to(self, offset: int) -> int:
         """Remove everything at or above ``offset``; returns the new log end offset (Kafka's ``truncateTo``).
@@ -280,6 +315,8 @@ class PartitionLog:
         self._size_bytes -= before - active.size_bytes
         self._after_truncation(new_end)
         self._log_start_offset = min(self._log_start_offset, new_end)
+        if self._txn is not None:
+            self._txn.rebuild(self._segments)
         return new_end
 
     def truncate_fully_and_start_at(self, offset: int, now_ms: float = 0) -> None:
@@ -294,6 +331,8 @@ class PartitionLog:
         self._flushed_offset = offset
         self._log_end_offset = offset
         self.epoch_cache.clear()
+        if self._txn is not None:
+            self._txn = TxnTracker()
 
     def _after_truncation(self, new_end: int) -> None:
         self._log_end_offset = new_end

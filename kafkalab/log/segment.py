@@ -2,11 +2,13 @@
 
 Batches are kept in a list beside a list of their base offsets, so finding the batch holding an offset is a bisect
 (the offset index's job in Kafka). The time index is reduced to what rolling and retention read: the first batch's max
-timestamp (``rollingBasedTimestamp``) and the largest timestamp so far.
+timestamp (``rollingBasedTimestamp``) and the largest timestamp so far. ``aborted`` is the segment's aborted-transaction
+index (Kafka's ``.txnindex``; :mod:`kafkalab.log.txn_index` fills it).
 """
 from __future__ import annotations
 
 from bisect import bisect_right
+from typing import Any
 
 from kafkalab.common.records import RecordBatch
 
@@ -17,7 +19,7 @@ class LogSegment:
     """Mutable while active; rolled segments change only by truncation, cleaning or deletion."""
 
     __slots__ = ("base_offset", "batches", "bases", "size_bytes", "created_ms", "rolling_timestamp_ms",
-                 "largest_timestamp_ms", "last_modified_ms")
+                 "largest_timestamp_ms", "last_modified_ms", "aborted")
 
     def __init__(self, base_offset: int, created_ms: float) -> None:
         self.base_offset = base_offset
@@ -28,6 +30,7 @@ class LogSegment:
         self.rolling_timestamp_ms = -1
         self.largest_timestamp_ms = -1
         self.last_modified_ms = created_ms
+        self.aborted: list[Any] = []        # AbortedTxn entries whose marker is in this segment
 
     def __repr__(self) -> str:
         return (f"LogSegment(base_offset={self.base_offset}, batches={len(self.batches)}, "

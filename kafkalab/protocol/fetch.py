@@ -51,6 +51,7 @@ class FetchRequest:
     max_bytes: int
     partitions: dict[TopicPartition, FetchPartition]
     replica_epoch: int = -1
+    #: 0 = read_uncommitted (below the HW), 1 = read_committed (below the last stable offset, KIP-98)
     isolation_level: int = 0
     correlation_id: int = 0
     session_id: int = INVALID_SESSION_ID
@@ -61,7 +62,7 @@ class FetchRequest:
 @dataclass(frozen=True, slots=True)
 class PartitionFetchResponse:
     """``diverging_epoch``: (epoch, end_offset) when the follower's log diverged; ``batches`` are the shared
-    stored batch objects."""
+    stored batch objects; ``last_stable_offset`` is the LSO (KIP-98; the HW for a log without transactions)."""
 
     error: str
     high_watermark: int = -1
@@ -70,6 +71,8 @@ class PartitionFetchResponse:
     batches: tuple[RecordBatch, ...] = ()
     diverging_epoch: tuple[int, int] | None = None
     current_leader: tuple[int, int] | None = None     # (leader id, leader epoch) hint on NOT_LEADER_OR_FOLLOWER
+    #: read_committed only: the aborted transactions overlapping the batches, as (producer id, first offset)
+    aborted_transactions: tuple[tuple[int, int], ...] = ()
 
     @property
     def records_size_bytes(self) -> int:
