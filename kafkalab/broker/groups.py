@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kafkalab.broker.partition import Role
-from kafkalab.common.records import RecordBatch
+from kafkalab.common.records import COMMIT_MARKER, RecordBatch, control_type
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.groups.hashing import OFFSETS_TOPIC, partition_for
 from kafkalab.metadata.image import Change, MetadataImage
@@ -82,6 +82,7 @@ class BrokerGroups:
         self.serving: dict[int, int] = {}          # __consumer_offsets partition -> leader epoch it was loaded at
         self._create_sent_at = -float("inf")
         self._correlation = 0
+        self._open_txns: dict[int, dict[int, list[tuple[bytes, Any]]]] = {}
 
     # ---- the coordinator's port ----------------------------------------------------------------------------------
     def send(self, dst: Any, msg: Any) -> None:
@@ -112,13 +113,51 @@ class BrokerGroups:
         if not server.rm.watch_high_watermark(tp, required, lambda: callback(NONE)):  # pragma: no cover
             callback("NOT_LEADER_OR_FOLLOWER")
 
+    def append_transactional(self, partition: int, records: Sequence[tuple[bytes, Any]], producer_id: int,
+                             producer_epoch: int, callback: Callable[[str], None]) -> None:
+        """TxnOffsetCommit's write: a transactional batch of the producer (no sequence checks: the coordinator
+        writes it), reported once the high watermark passed it."""
+        server = self.server
+        now = server.ctx.now
+        tp = TopicPartition(OFFSETS_TOPIC, partition)
+        batch = RecordBatch(tuple((key, value, int(now), ()) for key, value in records), producer_id=producer_id,
+                            producer_epoch=producer_epoch, is_transactional=True)
+        reply = LocalReply(tp)
+        server.rm.handle_produce(reply, ProduceRequest(1, 0, {tp: batch}), now, from_coordinator=True)
+        response = reply.response
+        if response is None or response.error != NONE:
+            callback("UNKNOWN_SERVER_ERROR" if response is None else response.error)
+            return
+        if not server.rm.watch_high_watermark(tp, response.base_offset + len(records),
+                                              lambda: callback(NONE)):  # pragma: no cover
+            callback("NOT_LEADER_OR_FOLLOWER")
+
+    def on_txn_marker(self, partition: int, producer_id: int, committed: bool) -> None:
+        self.coordinator.on_txn_marker(partition, producer_id, committed)
+
     def read(self, partition: int) -> Iterator[tuple[bytes, Any]]:
+        """The partition's records as the loader replays them: a committed transaction's offsets at its marker,
+        an aborted one's never, an open one's not (see :meth:`open_transactions`)."""
         p = self.server.rm.partition(OFFSETS_TOPIC, partition)
         if p is None:
             return
+        open_txns: dict[int, list[tuple[bytes, Any]]] = {}
         for batch in p.log.batches():
+            if batch.is_transactional:
+                if batch.is_control:
+                    records = open_txns.pop(batch.producer_id, [])
+                    if control_type(batch) == COMMIT_MARKER:
+                        yield from records
+                else:
+                    open_txns.setdefault(batch.producer_id, []).extend((k, v) for k, v, _t, _h in batch.rows)
+                continue
             for key, value, _ts, _headers in batch.rows:
                 yield key, value
+        self._open_txns[partition] = open_txns
+
+    def open_transactions(self, partition: int) -> dict[int, list[tuple[bytes, Any]]]:
+        """The transactional offsets of ``partition`` without a marker at the last :meth:`read`."""
+        return self._open_txns.pop(partition, {})
 
     def topic_partitions(self) -> Mapping[str, int]:
         return {name: len(topic.partitions) for name, topic in self.server.image.topics.items()

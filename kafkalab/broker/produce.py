@@ -102,7 +102,7 @@ class ProduceHandler:
                         error, error_message=None if from_coordinator else "Control batches may only be written "
                         "by the transaction coordinator (WriteTxnMarkers).")
                     continue
-            elif batch.producer_id >= 0:
+            elif batch.producer_id >= 0 and not from_coordinator:
                 error, duplicate = p.producer_state.check(batch)
                 if error != NONE:
                     responses[tp] = PartitionProduceResponse(error)

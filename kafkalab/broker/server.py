@@ -39,6 +39,7 @@ from kafkalab.broker.cost import DEFAULT_COST, CostModel, HandlerQueue
 from kafkalab.broker.groups import TIMER_PREFIX, LocalReply
 from kafkalab.broker.partition import IsrProposal
 from kafkalab.broker.replica_manager import ReplicaManager
+from kafkalab.broker.txn import CallbackReply
 from kafkalab.config import Config, resolve
 from kafkalab.errors import InvariantViolation
 from kafkalab.groups.hashing import OFFSETS_TOPIC
@@ -62,7 +63,18 @@ from kafkalab.protocol.metadata import (
 )
 from kafkalab.protocol.produce import ProduceRequest
 from kafkalab.protocol.sizes import message_size_bytes
-from kafkalab.protocol.txn import InitProducerIdRequest, InitProducerIdResponse
+from kafkalab.protocol.txn import (
+    COORDINATOR_TRANSACTION,
+    AddOffsetsToTxnRequest,
+    AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResponse,
+    EndTxnRequest,
+    InitProducerIdRequest,
+    InitProducerIdResponse,
+    TxnOffsetCommitRequest,
+    WriteTxnMarkersRequest,
+    WriteTxnMarkersResponse,
+)
 
 __all__ = ["BrokerServer"]
 
@@ -71,12 +83,16 @@ _PID_BLOCK = "producer-id-block"
 _HW_CHECKPOINT = "hw-checkpoint"
 _HW_CHECKPOINT_KEY = "replication-offset-checkpoint"
 _PID_RETRY_MS = 100.0
-_REQUESTS = (ProduceRequest, FetchRequest, ListOffsetsRequest, InitProducerIdRequest, MetadataRequest)
-_GROUP_REQUESTS = frozenset((FindCoordinatorRequest, *GROUP_REQUESTS))
+_TXN_REQUESTS = frozenset((AddPartitionsToTxnRequest, AddOffsetsToTxnRequest, EndTxnRequest))
+_REQUESTS = (ProduceRequest, FetchRequest, ListOffsetsRequest, InitProducerIdRequest, MetadataRequest,
+             WriteTxnMarkersRequest, *_TXN_REQUESTS)
+_GROUP_REQUESTS = frozenset((FindCoordinatorRequest, TxnOffsetCommitRequest, *GROUP_REQUESTS))
 _ALL_REQUESTS = frozenset(_REQUESTS) | _GROUP_REQUESTS
 
 
 _CONTROLLER_REQUESTS = frozenset(cm.CONTROLLER_REQUESTS)
+_TXN_TIMER = "txn:"
+_TXN_TOPIC = "__transaction_state"
 
 
 class _PrefixedPort:
@@ -119,6 +135,7 @@ class BrokerServer:
         self.metadata: Any = None
         self.lifecycle: Any = None
         self.groups: Any = None              # BrokerGroups: the group coordinator (with a control plane only)
+        self.txn: Any = None                 # BrokerTxn: the transaction coordinator (with a control plane only)
         self.auto_topic_creation: AutoTopicCreationManager | None = None     # with a control plane only
         self.auto_create_topics = bool(self.config["auto.create.topics.enable"])
         self.stopped = False
@@ -148,8 +165,10 @@ class BrokerServer:
         from kafkalab.broker.groups import BrokerGroups
         from kafkalab.broker.lifecycle import BrokerLifecycleManager
         from kafkalab.broker.metadata import BrokerMetadataListener
+        from kafkalab.broker.txn import BrokerTxn
 
         self.groups = BrokerGroups(self)
+        self.txn = BrokerTxn(self)
         self.auto_topic_creation = AutoTopicCreationManager(self)
 
         metadata = BrokerMetadataListener(self.ctx, self.controller_ids, self.config)
@@ -184,6 +203,8 @@ class BrokerServer:
             self.rm.apply_change(image, change, self.ctx.now)
             if self.groups is not None:
                 self.groups.on_metadata_change(image, change)
+            if self.txn is not None:
+                self.txn.on_metadata_change(image, change)
 
     def _after_lifecycle(self) -> None:
         """Sync the broker epoch; once registered and caught up, start acting on the image (Kafka's BrokerServer
@@ -198,6 +219,8 @@ class BrokerServer:
             self.rm.apply_image(self.image, self.ctx.now)
             if self.groups is not None:
                 self.groups.sync_leadership()
+            if self.txn is not None:
+                self.txn.sync_leadership()
 
     def apply_image(self, image: MetadataImage, change: Change | None = None) -> None:
         """Without a control plane: act on a hand-made image (every partition, or just ``change``)."""
@@ -213,7 +236,7 @@ class BrokerServer:
 
     # ---- the replica manager's port -----------------------------------------------------------------------------
     def send(self, dst: Any, msg: Any) -> None:
-        if type(dst) is LocalReply:
+        if type(dst) in _LOCAL_REPLIES:
             dst.deliver(msg)
             return
         size = cm.message_size_bytes(msg) if type(msg) in _CONTROLLER_REQUESTS else message_size_bytes(msg)
@@ -240,6 +263,14 @@ class BrokerServer:
         if name == _PID_BLOCK:
             self._pid_in_flight = None
             self._request_producer_ids()
+            return
+        if name.startswith(_TXN_TIMER):
+            if self.txn is not None:
+                rest = name[len(_TXN_TIMER):]
+                if rest.startswith("verify:"):
+                    self.txn.on_verify_timeout(int(rest[7:]))
+                else:
+                    self.txn.on_timer(rest)
             return
         if name.startswith(TIMER_PREFIX):
             if self.groups is not None:
@@ -330,9 +361,20 @@ class BrokerServer:
         if kind is cm.AllocateProducerIdsResponse:
             self._on_producer_id_block(msg)
             return
+        if kind is WriteTxnMarkersResponse:
+            if self.txn is not None:
+                self.txn.on_marker_response(src, msg)
+            return
+        if kind is AddPartitionsToTxnResponse:
+            if self.txn is not None:
+                self.txn.on_verify_response(msg)
+            return
         if kind is CreateTopicsResponse:
-            # the group coordinator creates __consumer_offsets, auto topic creation every other topic
-            if self.groups is not None and any(r.name == OFFSETS_TOPIC for r in msg.topics):
+            # the group coordinator creates __consumer_offsets, the transaction coordinator __transaction_state, auto
+            # topic creation every other topic
+            if self.txn is not None and any(r.name == _TXN_TOPIC for r in msg.topics):
+                self.txn.on_create_topics_response(msg)
+            elif self.groups is not None and any(r.name == OFFSETS_TOPIC for r in msg.topics):
                 self.groups.on_create_topics_response(msg)
             elif self.auto_topic_creation is not None:
                 self.auto_topic_creation.on_create_topics_response(msg)
@@ -367,7 +409,10 @@ class BrokerServer:
         now = self.ctx.now
         kind = type(msg)
         if kind is ProduceRequest:
-            self.rm.handle_produce(src, msg, now)
+            if msg.transactional_id is not None and self.txn is not None:
+                self.txn.produce(src, msg)
+            else:
+                self.rm.handle_produce(src, msg, now)
         elif kind is FetchRequest:
             self.rm.handle_fetch(src, msg, now)
         elif kind is MetadataRequest:
@@ -375,7 +420,19 @@ class BrokerServer:
         elif kind is ListOffsetsRequest:
             self.rm.handle_list_offsets(src, msg, now)
         elif kind is InitProducerIdRequest:
-            self._init_producer_id(src, msg)
+            if msg.transactional_id is not None and self.txn is not None:
+                self.txn.handle(src, msg)
+            else:
+                self._init_producer_id(src, msg)
+        elif kind in _TXN_REQUESTS or kind is WriteTxnMarkersRequest:
+            if self.txn is None:
+                self.send(src, _no_txn_coordinator(msg))
+            elif kind is WriteTxnMarkersRequest:
+                self.txn.write_markers(src, msg)
+            else:
+                self.txn.handle(src, msg)
+        elif kind is FindCoordinatorRequest and msg.key_type == COORDINATOR_TRANSACTION and self.txn is not None:
+            self.send(src, self.txn.find_coordinator(msg))
         elif kind in _GROUP_REQUESTS:
             if self.groups is not None:
                 self.groups.handle(src, msg)
@@ -383,6 +440,10 @@ class BrokerServer:
                 self.send(src, _no_coordinator(msg))
 
     # ---- producer ids (KIP-730) ----------------------------------------------------------------------------------
+    def allocate_producer_id(self, callback: Callable[[str, int], None]) -> None:
+        """A new producer id for the transaction coordinator, from the same blocks (``ProducerIdManager``)."""
+        self._init_producer_id(_PidWaiter(callback), InitProducerIdRequest())
+
     def _init_producer_id(self, src: Any, req: InitProducerIdRequest) -> None:
         """New producer ids come from a block the controller allocated (``AllocateProducerIds``, blocks of 1000,
         Kafka's ``RPCProducerIdManager``); requests wait while a block is being fetched. Without a control plane the
@@ -479,6 +540,38 @@ class BrokerServer:
         return f"BrokerServer({self.broker_id}, partitions={len(self.rm.partitions)})"
 
 
+class _PidWaiter:
+    """A reply address inside the broker for a producer id the transaction coordinator asked for."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Callable[[str, int], None]) -> None:
+        self.callback = callback
+
+    def deliver(self, msg: Any) -> None:
+        self.callback(msg.error, msg.producer_id)
+
+
+_LOCAL_REPLIES = frozenset((LocalReply, CallbackReply, _PidWaiter))
+
+
+def _no_txn_coordinator(msg: Any) -> Any:
+    """The answer of a broker without a control plane to a transaction request."""
+    from kafkalab.protocol import txn as tm
+
+    cid = msg.correlation_id
+    error = "COORDINATOR_NOT_AVAILABLE"
+    kind = type(msg)
+    if kind is tm.AddPartitionsToTxnRequest:
+        return tm.AddPartitionsToTxnResponse({tp: error for tp in msg.partitions}, cid)
+    if kind is tm.AddOffsetsToTxnRequest:
+        return tm.AddOffsetsToTxnResponse(error, cid)
+    if kind is tm.WriteTxnMarkersRequest:
+        return tm.WriteTxnMarkersResponse({m.producer_id: {tp: "NOT_LEADER_OR_FOLLOWER" for tp in m.partitions}
+                                           for m in msg.markers}, cid)
+    return tm.EndTxnResponse(error, correlation_id=cid)
+
+
 def _no_coordinator(msg: Any) -> Any:
     """The answer of a broker without a control plane (and so without a group coordinator) to a group request."""
     from kafkalab.protocol import group as gm
@@ -502,4 +595,7 @@ def _no_coordinator(msg: Any) -> Any:
         return gm.OffsetCommitResponse({tp: error for tp in msg.offsets}, cid)
     if kind is gm.OffsetFetchRequest:
         return gm.OffsetFetchResponse(error, correlation_id=cid)
+    if kind is TxnOffsetCommitRequest:
+        from kafkalab.protocol.txn import TxnOffsetCommitResponse
+        return TxnOffsetCommitResponse({tp: error for tp in msg.offsets}, cid)
     return ConsumerGroupHeartbeatResponse(error, correlation_id=cid)

@@ -6,7 +6,9 @@ history model (knossos/elle): checkers read histories, never the system's own co
 
 An :class:`Op` is frozen data. A ``send`` carries topic, key, value and, on ``ok``, partition and offset. A ``poll``'s
 completion carries the records it returned as ``reads``: a tuple of (topic, partition, offset, key, value). ``commit``,
-``assign``, ``seek`` and the rest carry what they need in ``offsets`` ({(topic, partition): offset}).
+``assign``, ``seek`` and the rest carry what they need in ``offsets`` ({(topic, partition): offset}). A transaction
+(``f="txn"``, :meth:`History.invoke_txn`/:meth:`History.complete_txn`) completes with its writes in ``reads``, its
+committed consumer offsets in ``offsets``, their group id as ``key`` and the transactional id as ``value``.
 
 :meth:`History.to_frame` gives one row per event, and one row per record for a poll's completion, with the columns
 DESIGN.md names: time_ms, process, type, f, topic, partition, key, value, offset, error (plus ``op``: the id that ties a
@@ -244,6 +246,22 @@ class History:
                 offset += 1
         if len(out) >= _CHUNK:
             self._seal()
+
+    def invoke_txn(self, time_ms: float, process: Any, transactional_id: str) -> int:
+        """A transactional producer's ``begin_transaction()``: one ``txn`` operation per transaction (``value`` =
+        the transactional id); see :meth:`complete_txn`."""
+        return self.invoke(time_ms, process, "txn", value=transactional_id)
+
+    def complete_txn(self, op_id: int, time_ms: float, type_: str, writes: Sequence[ReadRecord],
+                     offsets: Mapping[tuple[str, int], int] | None, group_id: str | None,
+                     error: str | None = None) -> None:
+        """End a transaction: ``ok`` (committed), ``fail`` (aborted, ``error`` the Kafka error name) or ``info``
+        (unknown). ``writes``: (topic, partition, offset, key, value) of every send that got an offset, kept in
+        ``reads``; ``offsets``: what ``send_offsets_to_transaction`` committed; ``key``: their group id."""
+        if type_ not in ("ok", "fail", "info"):
+            raise ValueError(f"type_ must be 'ok', 'fail' or 'info', got {type_!r}")
+        self._complete(op_id, time_ms, type_, {"reads": tuple(writes), "offsets": offsets, "key": group_id,
+                                               "error": error})
 
     def fail(self, op_id: int, time_ms: float, error: str, **fields: Any) -> None:
         """The operation certainly did not happen; ``error`` is the Kafka error name."""

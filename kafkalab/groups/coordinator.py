@@ -15,6 +15,8 @@ shard and hands it to the piece that serves it:
 - :mod:`kafkalab.groups.classic_protocol` (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) over
   :mod:`kafkalab.groups.classic_rebalance` (the rebalance, the pending-sync and session timers).
 - :mod:`kafkalab.groups.offset_handlers`: OffsetCommit, OffsetFetch and offset expiration.
+- :mod:`kafkalab.groups.txn_offsets`: TxnOffsetCommit (KIP-447) and the transaction markers that publish its offsets
+  (:meth:`GroupCoordinator.on_txn_marker`).
 
 Loading: :meth:`GroupCoordinator.on_become_leader` reads the partition's log and, after a modelled time of
 ``bytes / LOAD_BYTES_PER_MS`` (Kafka's loader reads the log on a separate thread), replays it; a classic group comes
@@ -56,6 +58,7 @@ from kafkalab.groups.runtime import (
     Shard,
     map_write_error,
 )
+from kafkalab.groups.txn_offsets import TxnOffsets
 from kafkalab.protocol.consumer_group import ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse
 from kafkalab.protocol.group import (
     GROUP_REQUESTS,
@@ -73,6 +76,7 @@ from kafkalab.protocol.group import (
     SyncGroupRequest,
     SyncGroupResponse,
 )
+from kafkalab.protocol.txn import TxnOffsetCommitRequest, TxnOffsetCommitResponse
 
 __all__ = ["CoordinatorPort", "GroupCoordinator", "WRITE_ERRORS", "map_write_error", "LOAD_BYTES_PER_MS",
            "NEW_MEMBER_JOIN_TIMEOUT_MS", "EMPTY_ASSIGNMENT"]
@@ -112,6 +116,7 @@ class GroupCoordinator:
         self._classic = ClassicProtocol(broker_id, self._runtime, self._rebalance, int(self.config["group.max.size"]))
         self._offsets = OffsetHandlers(self._runtime, self._rebalance, expiration)
         self._expiration = expiration
+        self._txn_offsets = TxnOffsets(self._runtime)
 
     @property
     def _shards(self) -> dict[int, Shard]:
@@ -173,7 +178,7 @@ class GroupCoordinator:
     def handle(self, src: Any, msg: Any, now_ms: float) -> None:
         """Answer one group request (any type of ``messages.GROUP_REQUESTS``) with ``port.send(src, ...)``."""
         self._runtime.now_ms = now_ms
-        if not isinstance(msg, GROUP_REQUESTS):
+        if not isinstance(msg, (*GROUP_REQUESTS, TxnOffsetCommitRequest)):
             raise TypeError(f"the group coordinator does not handle {type(msg).__name__}")
         respond = self._runtime.responder(src, msg.correlation_id)
         error = self._precheck(msg)
@@ -201,8 +206,14 @@ class GroupCoordinator:
             self._offsets.commit(shard, msg, respond, now_ms)
         elif isinstance(msg, OffsetFetchRequest):
             self._offsets.fetch(shard, msg, respond)
+        elif isinstance(msg, TxnOffsetCommitRequest):
+            self._txn_offsets.commit(shard, msg, respond, now_ms)
         else:
             self._consumer_heartbeat(shard, msg, respond, now_ms)
+
+    def on_txn_marker(self, partition: int, producer_id: int, committed: bool) -> None:
+        """A transaction marker was written on ``partition`` (``onTransactionCompleted``)."""
+        self._txn_offsets.on_marker(partition, producer_id, committed)
 
     # ==== views for the cluster facade =========================================================================
     def describe_group(self, group_id: str) -> dict[str, Any] | None:
@@ -257,6 +268,8 @@ class GroupCoordinator:
             on_loaded(shard.partition, now_ms)
         self._classic.on_loaded(shard, now_ms)
         self._expiration.maybe_schedule(shard, now_ms)
+        open_txns = getattr(self.port, "open_transactions", None)
+        self._txn_offsets.on_loaded(shard, open_txns(shard.partition) if callable(open_txns) else {})
         self.port.record("group_coordinator_loaded_groups", len(shard.groups), partition=shard.partition)
 
     def _unload(self, shard: Shard) -> None:
@@ -264,6 +277,7 @@ class GroupCoordinator:
         self._runtime.detach(shard)
         self._classic.on_unloaded(shard, self._runtime.now_ms)
         self._runtime.fail_pending_writes(shard)
+        self._txn_offsets.on_unloaded(shard.partition)
         if self.consumer_groups is not None:
             self.consumer_groups.unload(shard.partition)
 
@@ -305,4 +319,6 @@ def _error_response(msg: Any, error: str) -> Any:
         return OffsetFetchResponse(error=error)
     if isinstance(msg, ConsumerGroupHeartbeatRequest):
         return ConsumerGroupHeartbeatResponse(error=error)
+    if isinstance(msg, TxnOffsetCommitRequest):
+        return TxnOffsetCommitResponse({tp: error for tp in msg.offsets})
     raise TypeError(f"the group coordinator does not handle {type(msg).__name__}")
