@@ -309,6 +309,44 @@ class Cluster(World):
                                        f"(groups: {', '.join(known) or 'none'}){hint}")
         return described
 
+    def _txn_coordinators(self) -> list[Any]:
+        out = []
+        for b in self.brokers:
+            broker = self.broker(b)
+            if broker is not None and broker.txn is not None:
+                out.append(broker.txn.coordinator)
+        return out
+
+    def describe_transactions(self, transactional_id: str) -> dict[str, Any]:
+        """Kafka's DescribeTransactions for one transactional id, as its coordinator holds it: state,
+        producer_id, producer_epoch, timeout_ms, partitions, start_ms, coordinator (broker id),
+        transaction_version, pending_state. Raises TransactionalIdNotFoundError for an id no coordinator knows."""
+        if not isinstance(transactional_id, str):
+            raise TypeError(f"transactional_id must be a str, got {type(transactional_id).__name__}")
+        for coordinator in self._txn_coordinators():
+            described = coordinator.describe(transactional_id)
+            if described is not None:
+                return dict(described)
+        known = sorted({tid for c in self._txn_coordinators() for tid in c.transactional_ids()})
+        close = difflib.get_close_matches(transactional_id, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise error_for_name("TRANSACTIONAL_ID_NOT_FOUND")(
+            f"transactional id {transactional_id!r} is not known to its coordinator "
+            f"(transactional ids: {', '.join(known) or 'none'}){hint}")
+
+    def list_transactions(self) -> pd.DataFrame:
+        """Kafka's ListTransactions: one row per transactional id (transactional_id, state, producer_id,
+        producer_epoch, coordinator), sorted by id."""
+        rows = []
+        for coordinator in self._txn_coordinators():
+            for tid in coordinator.transactional_ids():
+                d = coordinator.describe(tid)
+                rows.append({k: d[k] for k in ("transactional_id", "state", "producer_id", "producer_epoch",
+                                                "coordinator")})
+        rows.sort(key=lambda r: r["transactional_id"])
+        return pd.DataFrame(rows, columns=["transactional_id", "state", "producer_id", "producer_epoch",
+                                           "coordinator"])
+
     def group_offsets(self, group_id: str) -> pd.DataFrame:
         """The group's committed offsets with each partition's high watermark and the lag between them: one row per
         partition with a commit (topic, partition, committed, high_watermark, lag)."""

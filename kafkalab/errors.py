@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "TransactionAbortedError",
     # kafkalab's own failures
     "ConfigError", "InvariantViolation", "SimulationError",
     # bases and lookups
@@ -717,7 +718,13 @@ class NoOffsetForPartitionError(InvalidOffsetError):
     error_name = "NoOffsetForPartitionException"
 
 
-_CLIENT_ERRORS: tuple[type[KafkaError], ...] = (CommitFailedError, NoOffsetForPartitionError)
+class TransactionAbortedError(KafkaError):
+    """The record's transaction was aborted before the record was sent (Kafka's TransactionAbortedException)."""
+
+    error_name = "TransactionAbortedException"
+
+
+_CLIENT_ERRORS: tuple[type[KafkaError], ...] = (CommitFailedError, NoOffsetForPartitionError, TransactionAbortedError)
 
 
 def error_for_code(code: int) -> type[KafkaError]:

@@ -328,6 +328,20 @@ class KafkaConsumer:
         self._record("unsubscribe")
 
     # -- offsets ---------------------------------------------------------------------------------------------------
+    def group_metadata(self) -> Any:
+        """The group identity a transactional producer commits this consumer's offsets with (Kafka's
+        ``ConsumerGroupMetadata``: group id, generation or KIP-848 member epoch, member id, instance id;
+        KIP-447)."""
+        from kafkalab.clients.transactions import GroupMetadata
+        group = self.core.group
+        if group is None:
+            raise InvalidGroupIdError("To use the group management or offset commit APIs, you must provide a valid "
+                                      "group.id in the consumer configuration.")
+        generation: Any = getattr(group, "member_epoch", None)
+        if generation is None:
+            generation = getattr(group, "generation", -1)
+        return GroupMetadata(group.group_id, int(generation), str(group.member_id), group.instance_id)
+
     def commit(self, offsets: Mapping[Any, int | OffsetAndMetadata] | None = None, asynchronous: bool = False,
                callback: CommitResultCallback | None = None, timeout_ms: float | None = None) -> None:
         """Commit ``offsets`` ({partition: next offset to read}) or, with None, the positions of the assignment.

@@ -69,6 +69,7 @@ class IdempotenceMixin:
     wakeup: Callable[[], None]
     _backoff_ms: Callable[[int], float]
     _fail: Callable[[ProducerBatch, KafkaError, float], None]
+    txn: Any
 
     # -- what may be drained (RecordAccumulator.drain asks per batch) ---------------------------------------------
     def _may_send(self, batch: ProducerBatch) -> bool:
@@ -84,6 +85,9 @@ class IdempotenceMixin:
         in flight.)"""
         if not self.idempotent:
             return True
+        txn = self.txn
+        if txn is not None and not txn.may_send(batch.tp):
+            return False
         pending = self._in_flight.get(batch.tp)
         if not pending:
             return True
@@ -151,6 +155,8 @@ class IdempotenceMixin:
                 batch.built = None
 
     def _request_epoch_bump(self) -> None:
+        if self.txn is not None:
+            return      # a transactional producer aborts instead; the epoch moves with InitProducerId or EndTxn
         if self.idempotent and not self._bump_epoch:
             self._bump_epoch = True
             self.port.record("producer.epoch_bump", 1)

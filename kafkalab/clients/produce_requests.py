@@ -62,17 +62,21 @@ class ProduceRequestsMixin(IdempotenceMixin):
     batches_sent: int
     retried_batches: int
     error_counts: dict[str, int]
+    txn: Any
 
     # -- produce requests ----------------------------------------------------------------------------------------
     def _send_produce(self, node: NodeId, batches: list[ProducerBatch], now: float) -> None:
         wire = {}
         pid, epoch = self.producer_id, self.producer_epoch
+        txn = self.txn
         records = 0
         size = 0
         for batch in batches:
             tp = batch.tp
             if self.idempotent:
-                wire[tp] = batch.build(pid, epoch, self._sequence_for(batch))
+                built = wire[tp] = batch.build(pid, epoch, self._sequence_for(batch))
+                if txn is not None and not built.is_transactional:
+                    object.__setattr__(built, "is_transactional", True)
             else:
                 wire[tp] = batch.build(-1, -1, -1)
             batch.producer_id, batch.producer_epoch = pid, epoch
@@ -83,7 +87,8 @@ class ProduceRequestsMixin(IdempotenceMixin):
             size += batch.size_bytes
         acks = self.acks
         timeout = int(self.request_timeout_ms)
-        self.network.send(node, lambda cid: ProduceRequest(acks, timeout, wire, cid),
+        tid = None if txn is None else txn.transactional_id
+        self.network.send(node, lambda cid: ProduceRequest(acks, timeout, wire, cid, tid),
                           functools.partial(self._on_produce_response, batches), expect_response=acks != 0)
         self.records_sent += records
         self.batches_sent += len(batches)
@@ -168,6 +173,8 @@ class ProduceRequestsMixin(IdempotenceMixin):
         if self.idempotent and batch.base_sequence >= 0:
             self._acked_sequence(batch)
         history = self.history
+        if self.txn is not None and base_offset >= 0:
+            self.txn.record_write(batch.tp[0], batch.tp[1], base_offset, batch.records)
         if history is not None:
             history.ok_sends(batch.ops, now, self.node_id, batch.tp[0], batch.tp[1], batch.records,
                              base_offset if base_offset >= 0 and self.acks != 0 else -1)
@@ -180,6 +187,8 @@ class ProduceRequestsMixin(IdempotenceMixin):
     def _fail(self, batch: ProducerBatch, error: KafkaError, now: float) -> None:
         batch.done = True
         batch.error = error
+        if self.txn is not None:
+            self.txn.abortable(error)
         self.accumulator.release(batch)
         history = self.history
         if history is not None:

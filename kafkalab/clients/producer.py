@@ -46,9 +46,20 @@ from kafkalab.clients.futures import (
 )
 from kafkalab.clients.metadata import bootstrap_nodes
 from kafkalab.clients.sender import Blocked, ProducerCore
+from kafkalab.clients.transactions import TxnState
 from kafkalab.common.records import Header
+from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 from kafkalab.config import Config, resolve
-from kafkalab.errors import ConfigError, InvalidTopicError, KafkaTimeoutError, MessageTooLargeError
+from kafkalab.errors import (
+    ConfigError,
+    InvalidTopicError,
+    InvalidTxnStateError,
+    KafkaTimeoutError,
+    MessageTooLargeError,
+    TransactionAbortableError,
+    TransactionAbortedError,
+    error_for_name,
+)
 
 __all__ = ["KafkaProducer", "ProducerCore", "producer_config", "to_bytes", "to_headers", "ClientCrashedError",
            "check_timeout_ms"]
@@ -135,6 +146,12 @@ def producer_config(overrides: Mapping[str, Any] | Config | None) -> tuple[Confi
                           value=config["delivery.timeout.ms"])
     explicit = "enable.idempotence" in config.overrides
     idempotent = bool(config["enable.idempotence"])
+    if config["transactional.id"] is not None:
+        if not idempotent:
+            raise ConfigError("Cannot set a transactional.id without also enabling idempotence. (transactional.id="
+                              f"{config['transactional.id']!r} with enable.idempotence=false)",
+                              key="enable.idempotence", scope="producer", value=False)
+        explicit = True         # KafkaProducer: a transactional producer must be idempotent, so acks=all etc.
     if not idempotent:
         return config, False
     problems = []
@@ -226,6 +243,8 @@ class KafkaProducer:
         core = self._core
         if core is None or self._closed or not core.port.alive:
             core = self._live_core()       # raises the reason
+        if core.txn is not None:
+            core.txn.check_send()
         history = self.history
         now = core.port.now
         op = history.invoke_send(now, self.node_id, topic, key, value) if history is not None else -1
@@ -292,6 +311,106 @@ class KafkaProducer:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    # -- transactions (KIP-98; Kafka's KafkaProducer.initTransactions ... abortTransaction) ----------------------
+    def _txn(self) -> Any:
+        core = self._live_core()
+        if core.txn is None:
+            raise InvalidTxnStateError("Cannot use transactional methods without enabling transactions by setting "
+                                       "the transactional.id configuration property")
+        return core.txn
+
+    def _await(self, call: Any, timeout_ms: float | None, what: str) -> None:
+        check_timeout_ms(timeout_ms)
+        core = self.core
+        core._wait(lambda: call.done, self._max_block_ms if timeout_ms is None else timeout_ms, what)
+
+    def init_transactions(self, timeout_ms: float | None = None) -> None:
+        """Register the transactional id with its coordinator: fences older producers with the same id (their
+        open transaction is aborted) and gets this one's producer id and epoch. Blocks up to ``timeout_ms``
+        (default ``max.block.ms``)."""
+        txn = self._txn()
+        txn.transition(TxnState.INITIALIZING)
+        call = txn.init_call()
+        try:
+            self._await(call, timeout_ms, "initTransactions")
+        except KafkaTimeoutError:
+            txn.state = TxnState.UNINITIALIZED
+            raise
+        txn.on_initialized(call)
+
+    def begin_transaction(self) -> None:
+        """Start a transaction (local only: the coordinator hears of it with the first partition or offsets)."""
+        self._txn().begin()
+
+    def send_offsets_to_transaction(self, offsets: Mapping[Any, Any], group_metadata: Any,
+                                    timeout_ms: float | None = None) -> None:
+        """Commit ``offsets`` ({TopicPartition: OffsetAndMetadata or int}) for the consumer group of
+        ``group_metadata`` (``consumer.group_metadata()``) as part of the transaction (KIP-447: the group
+        coordinator refuses them from an older generation)."""
+        from kafkalab.clients.transactions import GroupMetadata
+        txn = self._txn()
+        if not isinstance(group_metadata, GroupMetadata):
+            raise TypeError(f"group_metadata must be consumer.group_metadata(), got {type(group_metadata).__name__}")
+        if txn.state is not TxnState.IN_TRANSACTION:
+            if txn.state is TxnState.FATAL_ERROR:
+                raise txn._fatal()
+            raise InvalidTxnStateError(f"Cannot send offsets if a transaction is not in progress (currentState= "
+                                       f"{txn.state.value})")
+        normalized = {TopicPartition(*tp): o if isinstance(o, OffsetAndMetadata) else OffsetAndMetadata(int(o))
+                      for tp, o in offsets.items()}
+        add = txn.add_offsets_call(group_metadata.group_id)
+        self._await(add, timeout_ms, "AddOffsetsToTxn")
+        if add.error is not None:
+            txn.abortable(error_for_name(add.error)(f"AddOffsetsToTxn failed: {add.error}"))
+            raise txn.last_error
+        commit = txn.txn_offset_commit_call(normalized, group_metadata)
+        self._await(commit, timeout_ms, "TxnOffsetCommit")
+        if commit.error is not None:
+            error = error_for_name(commit.error)(
+                f"Transactional offset commit failed for group {group_metadata.group_id}: {commit.error}")
+            txn.abortable(error)
+            raise error
+        txn.group_id = group_metadata.group_id
+        for tp, om in normalized.items():
+            txn.offsets[(tp.topic, tp.partition)] = om.offset
+
+    def commit_transaction(self, timeout_ms: float | None = None) -> None:
+        """Flush the transaction's records, then commit it (EndTxn). A failed record makes it raise
+        TransactionAbortableError: abort and retry. ``timeout_ms=None`` drives the simulation up to
+        ``max.block.ms``."""
+        txn = self._txn()
+        if txn.state is TxnState.ABORTABLE_ERROR:
+            raise TransactionAbortableError(f"Cannot commit transaction since at least one previous transactional "
+                                            f"call has failed: {txn.last_error}; abort_transaction() first")
+        txn.transition(TxnState.COMMITTING_TRANSACTION)
+        self.flush(timeout_ms)
+        if txn.state is not TxnState.COMMITTING_TRANSACTION:
+            if txn.state is TxnState.FATAL_ERROR:
+                raise txn._fatal()
+            raise TransactionAbortableError(f"Cannot commit transaction since a record of it failed: "
+                                            f"{txn.last_error}; abort_transaction() first")
+        call = txn.end_call(True)
+        if call is not None:
+            self._await(call, timeout_ms, "commitTransaction")
+        txn.on_ended(call, True)
+
+    def abort_transaction(self, timeout_ms: float | None = None) -> None:
+        """Abort the transaction: queued records fail, in-flight ones complete, then EndTxn(abort)."""
+        txn = self._txn()
+        txn.transition(TxnState.ABORTING_TRANSACTION)
+        core = self.core
+        for dq in list(core.accumulator.queues.values()):
+            for batch in list(dq):
+                if not batch.done and not batch.in_flight and batch.base_sequence < 0:
+                    dq.remove(batch)
+                    core._fail(batch, TransactionAbortedError("Failing batch since transaction was aborted"),
+                               core.port.now)
+        self.flush(timeout_ms)
+        call = txn.end_call(False)
+        if call is not None:
+            self._await(call, timeout_ms, "abortTransaction")
+        txn.on_ended(call, False)
 
     def metrics(self) -> dict[str, Any]:
         """Counters of the current incarnation (records and batches sent, retries, errors, producer id)."""

@@ -126,6 +126,12 @@ class ProducerCore(ProduceRequestsMixin):
         self._init_attempts = 0
         self._bump_epoch = False
         self.closed = False
+        #: the transaction manager when ``transactional.id`` is set (:mod:`kafkalab.clients.transactions`)
+        self.txn: Any = None
+        tid = config["transactional.id"]
+        if tid is not None:
+            from kafkalab.clients.transactions import TransactionManager
+            self.txn = TransactionManager(self, tid, int(config["transaction.timeout.ms"]))
         # metrics counters (also recorded as they change)
         self.records_sent = 0
         self.batches_sent = 0
@@ -316,7 +322,10 @@ class ProducerCore(ProduceRequestsMixin):
         next_ms = float("inf")
         if md.time_to_next_update_ms(now) <= 0 and (md.wanted or not md.brokers):
             self._send_metadata(now)
-        if self.idempotent and (self.producer_id < 0 or self._bump_epoch):
+        txn = self.txn
+        if txn is not None:
+            txn.on_wakeup()
+        elif self.idempotent and (self.producer_id < 0 or self._bump_epoch):
             next_ms = min(next_ms, self._maybe_init_producer_id(now))
         self._expire(now)
         if not self.idempotent or (self.producer_id >= 0 and not self._bump_epoch):

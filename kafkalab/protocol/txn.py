@@ -48,10 +48,14 @@ class InitProducerIdRequest:
 
 @dataclass(frozen=True, slots=True)
 class InitProducerIdResponse:
+    """``transaction_version``: the cluster's finalized ``transaction.version`` (a stand-in for the finalized
+    features of ApiVersions, which is how Kafka's client learns it; -1 from a broker that does not say)."""
+
     error: str
     producer_id: int = -1
     producer_epoch: int = -1
     correlation_id: int = 0
+    transaction_version: int = -1
 
 
 @dataclass(frozen=True, slots=True)

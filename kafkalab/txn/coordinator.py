@@ -321,11 +321,11 @@ class TransactionCoordinator:
         transit = md.prepare_increment_epoch(msg.transaction_timeout_ms, now_ms, tv)
         self._write(shard, md, transit, lambda e: respond(self._pid_response(md, e)))
 
-    @staticmethod
-    def _pid_response(md: TransactionMetadata, error: str) -> InitProducerIdResponse:
+    def _pid_response(self, md: TransactionMetadata, error: str) -> InitProducerIdResponse:
         if error != NONE:
             return InitProducerIdResponse(error)
-        return InitProducerIdResponse(NONE, md.producer_id, md.producer_epoch)
+        return InitProducerIdResponse(NONE, md.producer_id, md.producer_epoch,
+                                      transaction_version=self.port.transaction_version())
 
     def _fence_and_abort(self, shard: TxnShard, md: TransactionMetadata, now_ms: float,
                          done: Callable[[str], None]) -> None:
