@@ -575,8 +575,6 @@ _TABLE: tuple[ConfigKey, ...] = (
     ConfigKey("broker", "transaction.partition.verification.enable", BOOL, True,
               "KIP-890 part 1: a leader verifies with the coordinator that a partition is in the transaction "
               "before appending transactional data.", None, LOW),
-    ConfigKey("broker", "request.timeout.ms", INT, 30000,
-              "How long the transaction coordinator waits for its writes and its marker requests.", AT_LEAST_1, LOW),
     # ---- broker: group coordinator (GroupCoordinatorConfig) ----
     ConfigKey("broker", "offsets.topic.num.partitions", INT, 50, "Partitions of __consumer_offsets.", AT_LEAST_1, HIGH),
     ConfigKey("broker", "offsets.topic.replication.factor", SHORT, 3, "Replication factor of __consumer_offsets.",

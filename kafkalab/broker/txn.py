@@ -45,7 +45,12 @@ from kafkalab.protocol.txn import (
     WriteTxnMarkersRequest,
     WriteTxnMarkersResponse,
 )
-from kafkalab.txn.coordinator import TRANSACTION_STATE_TOPIC, TransactionCoordinator, partition_for
+from kafkalab.txn.coordinator import (
+    REQUEST_TIMEOUT_MS,
+    TRANSACTION_STATE_TOPIC,
+    TransactionCoordinator,
+    partition_for,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from kafkalab.broker.server import BrokerServer
@@ -79,7 +84,7 @@ class BrokerTxn:
         self.num_partitions = int(config["transaction.state.log.num.partitions"])
         self.replication_factor = int(config["transaction.state.log.replication.factor"])
         self.min_isr = int(config["transaction.state.log.min.isr"])
-        self.request_timeout_ms = int(config["request.timeout.ms"])
+        self.request_timeout_ms = REQUEST_TIMEOUT_MS
         self.verify = bool(config["transaction.partition.verification.enable"])
         self.coordinator = TransactionCoordinator(server.broker_id, self, config)
         self.serving: dict[int, int] = {}

@@ -66,12 +66,14 @@ from kafkalab.txn.metadata import (
 )
 
 __all__ = ["TxnCoordinatorPort", "TransactionCoordinator", "TxnShard", "partition_for", "TRANSACTION_STATE_TOPIC",
-           "WRITE_ERRORS", "LOAD_BYTES_PER_MS"]
+           "WRITE_ERRORS", "LOAD_BYTES_PER_MS", "REQUEST_TIMEOUT_MS"]
 
 S = TransactionState
 NONE = "NONE"
 #: The internal, compacted topic of transaction states.
 TRANSACTION_STATE_TOPIC = "__transaction_state"
+#: the broker's ``request.timeout.ms`` (Kafka's default), which the coordinator's writes and marker requests wait
+REQUEST_TIMEOUT_MS = 30_000
 #: modelled replay speed of a load (bytes per virtual ms), as the group coordinator's
 LOAD_BYTES_PER_MS = 50_000.0
 _OFFSETS_TOPIC = "__consumer_offsets"
@@ -134,7 +136,7 @@ class TransactionCoordinator:
         self.max_timeout_ms = int(config["transaction.max.timeout.ms"])
         self.abort_interval_ms = float(config["transaction.abort.timed.out.transaction.cleanup.interval.ms"])
         self.shards: dict[int, TxnShard] = {}
-        self.markers = TransactionMarkerChannel(self, float(config["request.timeout.ms"]))
+        self.markers = TransactionMarkerChannel(self, REQUEST_TIMEOUT_MS)
         self._abort_check_armed = False
         self._loads: dict[int, list[tuple[bytes, Any]]] = {}
 
