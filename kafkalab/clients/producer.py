@@ -203,6 +203,8 @@ class KafkaProducer:
         old = self._core
         if old is not None:
             old.abandon(f"{self.node_id} crashed")
+            if old.txn is not None:
+                old.txn.abandon()          # the transaction's outcome is unknown: info in the history
         core = ProducerCore(ctx, self.config, self.idempotent, bootstrap=self._bootstrap, drive=self._drive,
                             history=self.history, broker_node=self._broker_node,
                             topic_names=getattr(self._world, "topics", None))

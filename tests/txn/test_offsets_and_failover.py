@@ -108,3 +108,17 @@ def test_the_history_records_one_txn_operation_per_transaction() -> None:
     frame = c.history.to_frame()
     rows = frame[(frame.f == "txn") & (frame.type != "invoke")]
     assert list(zip(rows.type, rows.value, rows.offset, strict=True)) == [("ok", b"one", 0), ("fail", b"two", 2)]
+
+
+def test_a_producer_that_crashes_mid_transaction_leaves_an_info_txn() -> None:
+    c = cluster(seed=9)
+    p = c.producer({"transactional.id": "crashy"})
+    p.init_transactions()
+    p.begin_transaction()
+    p.send("out", value=b"maybe", key=b"k")
+    p.flush()
+    c.crash(p.node_id)
+    c.restart(p.node_id)
+    txns = [op for op in c.history.ops if op.f == "txn"]
+    assert [op.type for op in txns] == ["invoke", "info"]
+    assert txns[1].reads == (("out", txns[1].reads[0][1], 0, b"k", b"maybe"),)
