@@ -61,3 +61,9 @@ def test_streams_names_of_the_design():
     for name in ("StreamsBuilder", "KStream", "KTable", "KGroupedStream", "KGroupedTable", "Topology",
                  "TopologyTestDriver", "Processor", "Record", "STREAM_TIME", "WALL_CLOCK_TIME", "TopologyException"):
         assert name in ks.__all__ and hasattr(ks, name)
+
+def test_the_workbench_names_design_promises():
+    from kafkalab.check.analysis import analyze
+    from kafkalab.check.report import Report
+    assert kl.check.analyze is analyze and kl.check.Report is Report
+    assert callable(kl.check.check_queue)

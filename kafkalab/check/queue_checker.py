@@ -22,18 +22,17 @@ retention or compaction removed records the readers were expected to see.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kafkalab.check.history import History, Op
+from kafkalab.check.analysis import RESET_OPS, analyze
+from kafkalab.check.history import History
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["check_queue", "QueueCheck", "Anomaly", "RESET_OPS", "ANOMALY_KINDS"]
 
-RESET_OPS = frozenset({"assign", "seek", "subscribe", "rebalance", "restart", "unsubscribe"})
 ANOMALY_KINDS = ("lost_write", "unseen", "duplicate", "inconsistent_offsets", "failed_write_read",
                  "nonmonotonic_send", "nonmonotonic_poll", "poll_skip")
 #: Anomalies that break Kafka's guarantees for the configuration under test; ``unseen`` is informational.
@@ -88,119 +87,19 @@ class QueueCheck:
 
 
 def check_queue(history: History) -> QueueCheck:
-    """Judge a history of sends and polls; see the module docstring for the anomalies."""
-    result = QueueCheck()
-    acked: list[Op] = []
-    failed_values: dict[Any, Op] = {}
-    polls: list[Op] = []
-    resets: list[Op] = []
-    for e in history.ops:
-        if e.type == "ok" and e.f == "send":
-            acked.append(e)
-        elif e.type == "fail" and e.f == "send":
-            failed_values[e.value] = e
-        elif e.type == "ok" and e.f == "poll":
-            polls.append(e)
-        if e.f in RESET_OPS and e.type in ("ok", "info"):
-            resets.append(e)
-    result.acknowledged = len(acked)
+    """Judge a history of sends and polls; see the module docstring for the anomalies.
 
-    # Every position each value was seen at, and every value seen at each position.
-    positions: dict[Any, set[tuple[str, int, int]]] = defaultdict(set)
-    at_offset: dict[tuple[str, int, int], dict[Any, None]] = defaultdict(dict)
-    read_values: set[Any] = set()
-    max_read: dict[TopicPartition, int] = {}
-    for e in acked:
-        if e.topic is None or e.partition is None or e.offset is None or e.offset < 0:
-            continue  # acks=0: the client never learns the offset
-        positions[e.value].add((e.topic, e.partition, e.offset))
-        at_offset[(e.topic, e.partition, e.offset)][e.value] = None
-    for e in polls:
-        for topic, partition, offset, _key, value in e.reads:
-            positions[value].add((topic, partition, offset))
-            at_offset[(topic, partition, offset)][value] = None
-            read_values.add(value)
-            tp = (topic, partition)
-            if offset > max_read.get(tp, -1):
-                max_read[tp] = offset
-    result.read_values = len(read_values)
+    A thin view of :func:`kafkalab.check.analyze` (the one checker), kept for its summary table: the ``int_`` kinds
+    count as their cross-poll kinds, transaction kinds are left out.
+    """
+    import pandas as pd
 
-    anomalies = result.anomalies
-    for (topic, partition, offset), values in sorted(at_offset.items(), key=lambda kv: kv[0]):
-        if len(values) > 1:
-            anomalies.append(Anomaly("inconsistent_offsets", topic, partition, offset, tuple(values),
-                                     detail=f"{len(values)} different values at one offset"))
-    for value, where in positions.items():
-        if len(where) > 1:
-            first = min(where)
-            anomalies.append(Anomaly("duplicate", first[0], first[1], first[2], value,
-                                     detail=f"at {sorted(where)}"))
-    for value, op in failed_values.items():
-        if value in read_values:
-            at = min(positions[value])
-            anomalies.append(Anomaly("failed_write_read", at[0], at[1], at[2], value, op.process,
-                                     detail=f"send failed with {op.error} but the value was read"))
-    for e in acked:
-        if e.value in read_values or e.topic is None or e.partition is None or e.offset is None or e.offset < 0:
-            continue
-        tp = (e.topic, e.partition)
-        kind = "lost_write" if e.offset <= max_read.get(tp, -1) else "unseen"
-        anomalies.append(Anomaly(kind, e.topic, e.partition, e.offset, e.value, e.process,
-                                 detail=f"acknowledged at offset {e.offset}; reads reached {max_read.get(tp, -1)}"))
-    _check_send_order(history, anomalies)
-    _check_polls(history, at_offset, anomalies)
+    report = analyze(history)
+    result = QueueCheck(acknowledged=report.counts["acknowledged"], read_values=report.counts["read"])
+    for kind, process, topic, partition, _key, value, offset, _ops, detail in report.anomalies.itertuples(
+            index=False, name=None):
+        kind = kind.removeprefix("int_")
+        if kind in ANOMALY_KINDS:
+            result.anomalies.append(Anomaly(kind, topic, int(partition), None if offset is None or offset is pd.NA
+                                            else int(offset), value, process, detail))
     return result
-
-
-def _check_send_order(history: History, anomalies: list[Anomaly]) -> None:
-    invoked_at: dict[int, int] = {}
-    for index, e in enumerate(history.ops):
-        if e.type == "invoke" and e.f == "send":
-            invoked_at[e.op] = index
-    last: dict[tuple[Any, str, int], tuple[int, int]] = {}   # (process, topic, partition) -> (invoke index, offset)
-    acked = sorted((invoked_at.get(e.op, 0), e) for e in history.ops
-                   if e.type == "ok" and e.f == "send" and e.offset is not None and e.offset >= 0
-                   and e.topic is not None and e.partition is not None)
-    for index, e in acked:
-        assert e.topic is not None and e.partition is not None and e.offset is not None
-        key = (e.process, e.topic, e.partition)
-        prev = last.get(key)
-        if prev is not None and e.offset <= prev[1]:
-            anomalies.append(Anomaly("nonmonotonic_send", e.topic, e.partition, e.offset, e.value, e.process,
-                                     detail=f"sent after a write acknowledged at offset {prev[1]}"))
-        last[key] = (index, e.offset)
-
-
-def _check_polls(history: History, at_offset: dict[tuple[str, int, int], dict[Any, None]],
-                 anomalies: list[Anomaly]) -> None:
-    known: dict[TopicPartition, list[int]] = defaultdict(list)
-    for topic, partition, offset in at_offset:
-        known[(topic, partition)].append(offset)
-    for offsets in known.values():
-        offsets.sort()
-    import bisect
-
-    last: dict[tuple[Any, str, int], int] = {}
-    for e in history.ops:
-        if e.f in RESET_OPS and e.type in ("ok", "info"):
-            for key in [k for k in last if k[0] == e.process]:
-                del last[key]
-            continue
-        if not (e.type == "ok" and e.f == "poll"):
-            continue
-        for topic, partition, offset, _key, value in e.reads:
-            key = (e.process, topic, partition)
-            prev = last.get(key)
-            if prev is not None:
-                if offset <= prev:
-                    anomalies.append(Anomaly("nonmonotonic_poll", topic, partition, offset, value, e.process,
-                                             detail=f"read offset {offset} after offset {prev}"))
-                else:
-                    offsets = known[(topic, partition)]
-                    lo = bisect.bisect_right(offsets, prev)
-                    hi = bisect.bisect_left(offsets, offset)
-                    if hi > lo:
-                        anomalies.append(Anomaly(
-                            "poll_skip", topic, partition, offset, value, e.process,
-                            detail=f"jumped from {prev} to {offset} over {hi - lo} known offset(s)"))
-            last[key] = offset
