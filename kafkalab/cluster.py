@@ -81,7 +81,8 @@ class Cluster(World):
         self.controllers: list[int] = [CONTROLLER_ID_BASE + i for i in range(controllers)]
         self.brokers: list[int] = list(range(1, brokers + 1))
         self.clients: list[Hashable] = []
-        self.history = History()
+        self.history = History(metadata={"seed": seed, "brokers": brokers, "controllers": controllers,
+                                         "config": dict(config or {})})
         self._client_counts: dict[str, int] = {}
         self._running = 0      # > 0 while run()/run_until() executes events: faults then come from the simulation
         self.kernel.trace(f"cluster seed={seed} brokers={brokers} controllers={controllers}")

@@ -66,4 +66,4 @@ def test_the_workbench_names_design_promises():
     from kafkalab.check.analysis import analyze
     from kafkalab.check.report import Report
     assert kl.check.analyze is analyze and kl.check.Report is Report
-    assert callable(kl.check.check_queue)
+    assert callable(kl.check.check_queue) and callable(kl.check.History.load) and callable(kl.check.History.save)

@@ -20,6 +20,7 @@ import bisect
 import sys
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
@@ -83,7 +84,9 @@ class History:
     0
     """
 
-    def __init__(self) -> None:
+    def __init__(self, metadata: Mapping[str, Any] | None = None) -> None:
+        #: what the run was (seed, config, workload ...): saved with the history, see :meth:`save`
+        self.metadata: dict[str, Any] = dict(metadata or {})
         self._rows: list[tuple[Any, ...]] = []          # the newest events
         self._sealed: list[tuple[tuple[Any, ...], ...]] = []   # older events, _CHUNK-ish per tuple
         self._sealed_len = 0
@@ -291,6 +294,20 @@ class History:
             if reads:
                 size += sys.getsizeof(reads) + sum(sys.getsizeof(r) for r in reads)
         return size
+
+    def save(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
+        """Write this history to ``path`` as Parquet, with :attr:`metadata` (and ``metadata``) beside it
+        (:mod:`kafkalab.check.store`); :meth:`load` reads it back."""
+        from kafkalab.check.store import save_history
+
+        return save_history(self, path, metadata)
+
+    @classmethod
+    def load(cls, path: str | Path) -> History:
+        """The history :meth:`save` wrote at ``path``: the same events, metadata and open operations."""
+        from kafkalab.check.store import load_history
+
+        return load_history(path)
 
     @property
     def open_ops(self) -> list[Op]:
