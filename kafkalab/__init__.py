@@ -14,3 +14,12 @@ from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 __version__ = "0.1.0"
 __all__ = ["Cluster", "TopicPartition", "OffsetAndMetadata", "check", "config", "errors", "groups", "log", "raft",
            "sim", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    # kl.experiments and kl.workloads import on first use: they pull in the whole stack, and joblib, Dask, pyarrow
+    if name in ("experiments", "workloads"):
+        import importlib
+
+        return importlib.import_module(f"kafkalab.{name}")
+    raise AttributeError(f"module 'kafkalab' has no attribute {name!r}")

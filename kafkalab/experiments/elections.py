@@ -72,6 +72,7 @@ import numpy as np
 import pandas as pd
 
 from kafkalab.experiments.provenance import DATA_DIR, code_version, write_result
+from kafkalab.experiments.sweep import sweep
 from kafkalab.raft import RaftCluster, RaftConfig
 from kafkalab.sim.kernel import derive_seed
 from kafkalab.sim.network import LinkSpec
@@ -351,35 +352,37 @@ def _ranges(ranges: Iterable[str] | None) -> list[str]:
     return chosen
 
 
+def _figure16_row(timeout_range: str, seed: int, *, base: Figure16Setup, sweep_seed: int) -> dict[str, Any]:
+    """Trial number ``seed`` of a range (its own seed derived from the sweep's), as :func:`figure16` rows it."""
+    row = figure16_trial(timeout_range, derive_seed(sweep_seed, f"figure16/{timeout_range}/{seed}"), base)
+    row["trial"] = seed
+    return row
+
+
 def figure16(trials: int = 1000, seed: int = 0, ranges: Iterable[str] | None = None, *,
-             setup: Figure16Setup | None = None, **setup_changes: Any) -> pd.DataFrame:
+             setup: Figure16Setup | None = None, n_jobs: int = 1, **setup_changes: Any) -> pd.DataFrame:
     """The paper's Figure 16: ``trials`` leader crashes per timeout range, one row per trial.
 
     Columns: mode (``election_mode``), timeout_range, lo_ms, hi_ms, trial, seed (replay one trial with
     :func:`figure16_trial`), downtime_ms, censored (no leader within ``max_downtime_ms``), election_rounds,
     crash_offset_ms, old_leader, new_leader, lagging. ``setup_changes`` override :class:`Figure16Setup` fields, e.g.
-    ``broadcast_ms=5`` or ``election_mode="paper"``.
+    ``broadcast_ms=5`` or ``election_mode="paper"``. Trials run through :func:`~kafkalab.experiments.sweep`
+    (``n_jobs`` worker processes; the same frame for any).
     """
     _check_trials(trials)
     chosen = _ranges(ranges)
     base = setup or Figure16Setup()
     if setup_changes:
         base = Figure16Setup(**{**asdict(base), **setup_changes})
-    rows = []
-    for timeout_range in chosen:
-        for trial in range(trials):
-            trial_seed = derive_seed(seed, f"figure16/{timeout_range}/{trial}")
-            row = figure16_trial(timeout_range, trial_seed, base)
-            row["trial"] = trial
-            rows.append(row)
-    frame = pd.DataFrame(rows)
+    frame = sweep(partial(_figure16_row, base=base, sweep_seed=seed), {"timeout_range": chosen}, range(trials),
+                  n_jobs=n_jobs, label=False, progress=n_jobs != 1)
     order = ["mode", "timeout_range", "lo_ms", "hi_ms", "trial", "seed", "downtime_ms", "censored", "election_rounds",
              "crash_offset_ms", "old_leader", "new_leader", "lagging"]
     return frame[order]
 
 
 def figure16_modes(trials: int = 1000, seed: int = 0, ranges: Iterable[str] | None = None, *,
-                   modes: Sequence[str] = MODES, setup: Figure16Setup | None = None,
+                   modes: Sequence[str] = MODES, setup: Figure16Setup | None = None, n_jobs: int = 1,
                    **setup_changes: Any) -> pd.DataFrame:
     """:func:`figure16` once per ``election_mode`` (the paper's Raft, then KRaft), concatenated.
 
@@ -388,7 +391,7 @@ def figure16_modes(trials: int = 1000, seed: int = 0, ranges: Iterable[str] | No
     """
     if isinstance(modes, str) or not modes:
         raise ValueError(f"modes must be a non-empty sequence of election modes from {MODES}, got {modes!r}")
-    frames = [figure16(trials, seed, ranges, setup=setup, **{**setup_changes, "election_mode": mode})
+    frames = [figure16(trials, seed, ranges, setup=setup, n_jobs=n_jobs, **{**setup_changes, "election_mode": mode})
               for mode in modes]
     return pd.concat(frames, ignore_index=True)
 
@@ -509,28 +512,34 @@ def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def _split_trial(n: int, s: int, lat: float, seed: int, *, sweep_seed: int, timeout_ms: float,
+                 range_ms: float) -> dict[str, Any]:
+    trial_seed = derive_seed(sweep_seed, f"split/{n}/{s}/{lat}/{seed}")
+    return {"split": bool(split_vote_trial(n, s, lat, trial_seed, timeout_ms=timeout_ms, range_ms=range_ms)["split"])}
+
+
 def split_vote_rate(clusters: Sequence[tuple[int, int]] = ((3, 2), (5, 4), (5, 3), (7, 6)),
                     latencies: Sequence[float] = (0.01, 0.05, 0.1, 0.2), trials: int = 200, seed: int = 0, *,
-                    timeout_ms: float = 150.0, range_ms: float = 150.0) -> pd.DataFrame:
+                    timeout_ms: float = 150.0, range_ms: float = 150.0, n_jobs: int = 1) -> pd.DataFrame:
     """Measured split-vote probability per (n, s, l) beside the thesis' formula and the exact model.
 
     Columns: n, s, l, latency_ms, trials, splits, measured, ci_low, ci_high (95% Wilson), formula, exact_model
     (the model integrated numerically; it equals the formula).
     """
     _check_trials(trials)
+    cells: list[dict[str, Any]] = [{"n": n, "s": s, "lat": lat} for n, s in clusters for lat in latencies]
+    trial_rows = sweep(partial(_split_trial, sweep_seed=seed, timeout_ms=timeout_ms, range_ms=range_ms), cells,
+                       range(trials), n_jobs=n_jobs, progress=n_jobs != 1) if cells else None
     rows = []
-    for n, s in clusters:
-        for lat in latencies:
-            splits = 0
-            for trial in range(trials):
-                trial_seed = derive_seed(seed, f"split/{n}/{s}/{lat}/{trial}")
-                splits += bool(split_vote_trial(n, s, lat, trial_seed, timeout_ms=timeout_ms,
-                                                range_ms=range_ms)["split"])
-            low, high = _wilson(splits, trials)
-            rows.append({"n": n, "s": s, "l": lat, "latency_ms": lat * range_ms, "trials": trials, "splits": splits,
-                         "measured": splits / trials, "ci_low": low, "ci_high": high,
-                         "formula": split_vote_probability(n, s, lat),
-                         "exact_model": split_vote_probability_exact(n, s, lat)})
+    for i, cell in enumerate(cells):                 # the sweep's rows come cell by cell, trials in order
+        n, s, lat = cell["n"], cell["s"], cell["lat"]
+        assert trial_rows is not None
+        splits = int(trial_rows["split"].iloc[i * trials:(i + 1) * trials].sum())
+        low, high = _wilson(splits, trials)
+        rows.append({"n": n, "s": s, "l": lat, "latency_ms": lat * range_ms, "trials": trials, "splits": splits,
+                     "measured": splits / trials, "ci_low": low, "ci_high": high,
+                     "formula": split_vote_probability(n, s, lat),
+                     "exact_model": split_vote_probability_exact(n, s, lat)})
     return pd.DataFrame(rows)
 
 
@@ -540,38 +549,43 @@ def split_vote_rate(clusters: Sequence[tuple[int, int]] = ((3, 2), (5, 4), (5, 3
 _CAMPAIGNING = ("candidate", "prospective")
 
 
+def _kraft_default_trial(seed: int, *, sweep_seed: int, voters: int, max_downtime_ms: float) -> dict[str, Any]:
+    """Trial number ``seed`` of :func:`kraft_default_election` (its own seed derived from the sweep's)."""
+    trial = seed
+    trial_seed = derive_seed(sweep_seed, f"kraft-default/{trial}")
+    rng = np.random.default_rng(derive_seed(trial_seed, "crash-time"))
+    rc = RaftCluster(voters=voters, seed=trial_seed)
+    rc.run_until(partial(_has_leader, rc), 60_000)
+    rc.run(1_000.0 + float(rng.uniform(0.0, 2_000.0)))
+    leader = rc.leader()
+    if leader is None:
+        raise RuntimeError(f"no stable leader before the crash (seed={trial_seed})")
+    epoch0 = rc.epoch(leader)
+    crash_at = float(rc.now)
+    rc.crash(leader)
+    alive = [n for n in rc.nodes if n != leader]
+    rc.run_until(partial(_campaigning, rc, alive), max_downtime_ms)
+    detect = float(rc.now) - crash_at
+    elected = rc.run_until(partial(_elected_after, rc, epoch0),
+                           max(0.0, crash_at + max_downtime_ms - float(rc.now)))
+    new_leader = _new_leader(rc, epoch0) if elected else None
+    return {"trial": trial, "seed": trial_seed, "detect_ms": detect,
+            "downtime_ms": float(rc.now) - crash_at,
+            "election_rounds": None if new_leader is None else rc.epoch(new_leader) - epoch0,
+            "censored": not elected}
+
+
 def kraft_default_election(trials: int = 100, seed: int = 0, *, voters: int = 5,
-                           max_downtime_ms: float = 60_000.0) -> pd.DataFrame:
+                           max_downtime_ms: float = 60_000.0, n_jobs: int = 1) -> pd.DataFrame:
     """Leader crashes under KRaft's defaults (fetch timeout 2000, election timeout 1000, pre-vote and check-quorum on).
 
     The crash lands at a uniformly random moment of a quiet quorum. Columns: trial, seed, detect_ms (crash until some
     node starts campaigning), downtime_ms (crash until a new leader), election_rounds (epochs it took), censored.
+    Trials run through :func:`~kafkalab.experiments.sweep`.
     """
     _check_trials(trials)
-    rows = []
-    for trial in range(trials):
-        trial_seed = derive_seed(seed, f"kraft-default/{trial}")
-        rng = np.random.default_rng(derive_seed(trial_seed, "crash-time"))
-        rc = RaftCluster(voters=voters, seed=trial_seed)
-        rc.run_until(partial(_has_leader, rc), 60_000)
-        rc.run(1_000.0 + float(rng.uniform(0.0, 2_000.0)))
-        leader = rc.leader()
-        if leader is None:
-            raise RuntimeError(f"no stable leader before the crash (seed={trial_seed})")
-        epoch0 = rc.epoch(leader)
-        crash_at = float(rc.now)
-        rc.crash(leader)
-        alive = [n for n in rc.nodes if n != leader]
-        rc.run_until(partial(_campaigning, rc, alive), max_downtime_ms)
-        detect = float(rc.now) - crash_at
-        elected = rc.run_until(partial(_elected_after, rc, epoch0),
-                               max(0.0, crash_at + max_downtime_ms - float(rc.now)))
-        new_leader = _new_leader(rc, epoch0) if elected else None
-        rows.append({"trial": trial, "seed": trial_seed, "detect_ms": detect,
-                     "downtime_ms": float(rc.now) - crash_at,
-                     "election_rounds": None if new_leader is None else rc.epoch(new_leader) - epoch0,
-                     "censored": not elected})
-    return pd.DataFrame(rows)
+    return sweep(partial(_kraft_default_trial, sweep_seed=seed, voters=voters, max_downtime_ms=max_downtime_ms),
+                 None, range(trials), n_jobs=n_jobs, label=False, progress=n_jobs != 1)
 
 
 def prevote_runs(seed: int = 0, *, isolation_ms: float = 10_000.0, after_ms: float = 5_000.0,
@@ -679,8 +693,9 @@ _INPUTS = ("kafkalab/sim", "kafkalab/log", "kafkalab/raft", "kafkalab/experiment
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write ``data/raft_figure16.csv`` (+ ``.json`` provenance) at full size, 1000 trials per range and mode, and the
-    split-vote table ``data/raft_split_votes.csv`` (+ ``.json``), 2000 crashes per cell (``--split-trials 0`` skips).
+    """Write ``data/raft_figure16.parquet`` (+ ``.json`` provenance) at full size, 1000 trials per range and mode, and
+    the split-vote table ``data/raft_split_votes.parquet`` (+ ``.json``), 2000 crashes per cell (``--split-trials 0``
+    skips).
 
     ``python -m kafkalab.experiments.elections [--trials N] [--seed S] [--modes paper,kraft] [--split-trials N]
     [--out DIR]``
@@ -693,10 +708,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--modes", default=",".join(MODES), help="election modes, comma-separated (paper, kraft)")
     parser.add_argument("--split-trials", type=int, default=2000, help="crashes per split-vote cell (0: skip)")
     parser.add_argument("--out", type=Path, default=DATA_DIR)
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (kafkalab.experiments.sweep)")
     args = parser.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     setup = Figure16Setup()
-    frame = figure16_modes(trials=args.trials, seed=args.seed, modes=modes, setup=setup)
+    frame = figure16_modes(trials=args.trials, seed=args.seed, modes=modes, setup=setup, n_jobs=args.jobs)
     summary = figure16_summary(frame)
     provenance = {
         "what": "Raft paper Figure 16 redrawn on kafkalab's KRaft quorum: downtime after a leader crash per timeout "
@@ -717,11 +733,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "summary": json.loads(summary.to_json(orient="records")),
         "paper": "data/raft_figure16_paper.csv",
     }
-    csv_path = write_result(frame, args.out, "raft_figure16", provenance)
+    result_path = write_result(frame, args.out, "raft_figure16", provenance)
     print(summary.to_string(index=False))
-    print(f"wrote {csv_path} and {csv_path.with_suffix('.json')}", file=sys.stderr)
+    print(f"wrote {result_path} and {result_path.with_suffix('.json')}", file=sys.stderr)
     if args.split_trials:
-        split = split_vote_rate(trials=args.split_trials, seed=args.seed)
+        split = split_vote_rate(trials=args.split_trials, seed=args.seed, n_jobs=args.jobs)
         split_provenance = {
             "what": "first-round split votes after a leader crash, measured on kafkalab's KRaft quorum, beside "
                     "Ongaro's closed form (thesis ch. 9) and the same model integrated numerically",

@@ -78,6 +78,7 @@ import pandas as pd
 import kafkalab as kl
 from kafkalab.check import check_queue
 from kafkalab.experiments.provenance import DATA_DIR, code_version, write_result
+from kafkalab.experiments.sweep import sweep
 
 __all__ = [
     "FAULTS", "DURABILITY_FAULTS", "SCENARIOS", "FAILOVER_COLUMNS", "PART_COLUMNS", "DURABILITY_COLUMNS",
@@ -399,16 +400,16 @@ def _failover_row(cluster: kl.Cluster, probe: _LeadershipProbe, fault_ms: float,
             "acknowledged": len(acks), "errors": errors}
 
 
-def failover(seeds: Iterable[int] = range(5), scenarios: Mapping[str, Mapping[str, Any]] | None = None,
-             **overrides: Any) -> pd.DataFrame:
-    """Every scenario (default :data:`SCENARIOS`) over every seed: one row per trial (:data:`FAILOVER_COLUMNS`)."""
+def failover(seeds: Iterable[int] = range(5), scenarios: Mapping[str, Mapping[str, Any]] | None = None, *,
+             n_jobs: int = 1, **overrides: Any) -> pd.DataFrame:
+    """Every scenario (default :data:`SCENARIOS`) over every seed: one row per trial (:data:`FAILOVER_COLUMNS`),
+    through :func:`~kafkalab.experiments.sweep` (``n_jobs`` worker processes; the frame is the same for any)."""
     seed_list = _check_seeds(seeds)
     chosen = dict(SCENARIOS if scenarios is None else scenarios)
     if not chosen:
         raise ValueError("scenarios must name at least one scenario")
-    frames = [failover_trial(seed, scenario=name, **{**dict(kwargs), **overrides})
-              for name, kwargs in chosen.items() for seed in seed_list]
-    return pd.concat(frames, ignore_index=True)
+    points = [{"scenario": name, **dict(kwargs), **overrides} for name, kwargs in chosen.items()]
+    return sweep(failover_trial, points, seed_list, n_jobs=n_jobs, label=False, progress=n_jobs != 1)
 
 
 def failover_parts(frame: pd.DataFrame) -> pd.DataFrame:
@@ -545,14 +546,16 @@ def durability_trial(acks: str | int = "all", min_isr: int = 2, unclean: bool = 
 
 def durability_matrix(seeds: Iterable[int] = (0,), *, acks: Iterable[str | int] = _ACKS,
                       min_isr: Iterable[int] = (1, 2), unclean: Iterable[bool] = (False, True),
-                      faults: Iterable[str] = DURABILITY_FAULTS, elr: Iterable[int] = (0, 1)) -> pd.DataFrame:
-    """Every (acks, min_isr, unclean, elr, fault, seed): one row each (:data:`DURABILITY_COLUMNS`)."""
+                      faults: Iterable[str] = DURABILITY_FAULTS, elr: Iterable[int] = (0, 1),
+                      n_jobs: int = 1) -> pd.DataFrame:
+    """Every (acks, min_isr, unclean, elr, fault, seed): one row each (:data:`DURABILITY_COLUMNS`), through
+    :func:`~kafkalab.experiments.sweep`."""
     seed_list = _check_seeds(seeds)
-    frames = [durability_trial(a, m, u, f, s, elr=e) for f in faults for a in acks for m in min_isr for u in unclean
-              for e in elr for s in seed_list]
-    if not frames:
+    points = [{"acks": a, "min_isr": m, "unclean": u, "fault": f, "elr": e} for f in faults for a in acks
+              for m in min_isr for u in unclean for e in elr]
+    if not points:
         raise ValueError("durability_matrix needs at least one value of acks, min_isr, unclean, elr and faults")
-    return pd.concat(frames, ignore_index=True)
+    return sweep(durability_trial, points, seed_list, n_jobs=n_jobs, label=False, progress=n_jobs != 1)
 
 
 def durability_summary(frame: pd.DataFrame, values: str = "lost") -> pd.DataFrame:
@@ -572,9 +575,9 @@ def durability_summary(frame: pd.DataFrame, values: str = "lost") -> pd.DataFram
 # Full-size results for data/ (python -m kafkalab.experiments)
 # ---------------------------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write ``data/failover_trials.csv`` and ``data/durability_matrix.csv`` (+ ``.json`` provenance).
+    """Write ``data/failover_trials.parquet`` and ``data/durability_matrix.parquet`` (+ ``.json`` provenance).
 
-    ``python -m kafkalab.experiments.failover [--seeds N] [--durability-seeds N] [--out DIR]``
+    ``python -m kafkalab.experiments.failover [--seeds N] [--durability-seeds N] [--jobs N] [--out DIR]``
     """
     import argparse
 
@@ -583,11 +586,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--durability-seeds", type=int, default=5, help="seeds per durability cell")
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     parser.add_argument("--durability-only", action="store_true", help="skip the failover trials")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (kafkalab.experiments.sweep)")
     args = parser.parse_args(argv)
     version = code_version()
     if not args.durability_only:
-        _failover_main(args.seeds, args.out, version)
-    matrix = durability_matrix(range(args.durability_seeds))
+        _failover_main(args.seeds, args.out, version, args.jobs)
+    matrix = durability_matrix(range(args.durability_seeds), n_jobs=args.jobs)
     extra = " --durability-only" if args.durability_only else ""
     write_result(matrix, args.out, "durability_matrix", {"code_version": version,
         "what": "acknowledged writes lost per acks x min.insync.replicas x unclean election x "
@@ -599,12 +603,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": {"brokers": 3, "controllers": 3, "replication_factor": 3, "linger.ms": 0,
                    "request.timeout.ms": 5000, "send_interval_ms": 20, "eligible.leader.replicas.version": [0, 1]}})
     print(durability_summary(matrix).to_string())
-    print(f"wrote durability_matrix (.csv, .json) to {args.out}", file=sys.stderr)
+    print(f"wrote durability_matrix (.parquet, .json) to {args.out}", file=sys.stderr)
     return 0
 
 
-def _failover_main(seeds: int, out: Path, version: Any) -> None:
-    trials = failover(range(seeds))
+def _failover_main(seeds: int, out: Path, version: Any, n_jobs: int = 1) -> None:
+    trials = failover(range(seeds), n_jobs=n_jobs)
     write_result(trials, out, "failover_trials", {"code_version": version,
         "what": "unavailability window seen by an acks=all producer when the partition leader fails, and its parts",
         "produced_by": "kafkalab.experiments.failover.failover",
@@ -614,7 +618,7 @@ def _failover_main(seeds: int, out: Path, version: Any) -> None:
                    "linger.ms": 5, "request.timeout.ms": 1000, "send_interval_ms": 10},
         "summary": json.loads(failover_summary(trials).to_json(orient="records"))})
     print(failover_summary(trials).round(0).to_string(index=False))
-    print(f"wrote failover_trials (.csv, .json) to {out}", file=sys.stderr)
+    print(f"wrote failover_trials (.parquet, .json) to {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

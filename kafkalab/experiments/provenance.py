@@ -1,4 +1,5 @@
-"""Where a result in ``data/`` came from: every experiment writes a CSV and a JSON provenance file beside it.
+"""Where a result in ``data/`` came from: every result file (Parquet from a sweep; CSV for small reference tables)
+has a JSON provenance file beside it.
 
 The provenance names the code version (the git commit, and which package files differed from it when the run
 started), the command that reproduces the file, and the experiment's own config and seed (DESIGN.md: every result is
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DATA_DIR", "code_version", "write_result"]
+__all__ = ["DATA_DIR", "CSV_COPIES", "code_version", "write_result", "write_sweep", "sweep_provenance"]
 
 #: The repository's data/ folder.
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
@@ -36,11 +37,57 @@ def code_version(inputs: tuple[str, ...] = ("kafkalab",)) -> dict[str, Any]:
             "modified_files": modified}
 
 
+#: Result tables that notebooks 02-05 still read as CSV: written as a CSV copy beside the Parquet until they read
+#: the Parquet (the Parquet file is the result; the copy holds the same rows).
+CSV_COPIES = frozenset({"durability_matrix", "failover_trials", "raft_figure16", "raft_split_votes", "rebalance_growth",
+                        "rebalance_lag", "rebalance_runs", "throughput_kreps2014"})
+
+
 def write_result(frame: pd.DataFrame, out: Path, name: str, provenance: dict[str, Any]) -> Path:
-    """Write ``out/name.csv`` and ``out/name.json`` (``{"file": ..., **provenance}``); returns the CSV path."""
+    """Write ``out/name.parquet`` and ``out/name.json`` (``{"file": ..., **provenance}``), and ``out/name.csv`` for
+    the tables in :data:`CSV_COPIES`; returns the Parquet path."""
     out.mkdir(parents=True, exist_ok=True)
-    csv_path = out / f"{name}.csv"
-    frame.to_csv(csv_path, index=False)
-    meta = {"file": csv_path.name, **provenance}
+    path = out / f"{name}.parquet"
+    frame.to_parquet(path, index=False)
+    meta: dict[str, Any] = {"file": path.name, **provenance}
+    if name in CSV_COPIES:
+        frame.to_csv(out / f"{name}.csv", index=False)
+        meta["csv_copy"] = f"{name}.csv"
     (out / f"{name}.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-    return csv_path
+    return path
+
+
+def _seeds_text(seeds: list[int]) -> str:
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"range({seeds[0]}, {seeds[0] + len(seeds)})"
+    return repr(seeds)
+
+
+def sweep_provenance(*, fn: Any, grid: list[dict[str, Any]], seeds: list[int], backend: str, workers: int,
+                     wall_s: float, extra: Any = None) -> dict[str, Any]:
+    """What a sweep's JSON sidecar holds: code version (commit, dirty), function, grid, seeds, backend, wall time."""
+    import platform
+
+    import kafkalab
+
+    version = code_version()
+    return {"kafkalab_version": kafkalab.__version__, "commit": version["commit"], "dirty": version["inputs_modified"],
+            "modified_files": version["modified_files"],
+            "function": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}",
+            "grid": grid, "seeds": _seeds_text(seeds), "runs": len(grid) * len(seeds), "backend": backend,
+            "workers": workers, "wall_s": round(wall_s, 3), "python": platform.python_version(),
+            **dict(extra or {})}
+
+
+def write_sweep(frame: pd.DataFrame, out: Path, *, fn: Any, grid: list[dict[str, Any]], seeds: list[int],
+                backend: str, workers: int, wall_s: float, extra: Any = None) -> Path:
+    """Write ``out.parquet`` and ``out.json`` (a ``.parquet`` suffix on ``out`` is accepted); returns the Parquet
+    path."""
+    out = out.with_suffix("") if out.suffix == ".parquet" else out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = out.parent / f"{out.name}.parquet"
+    frame.to_parquet(path, index=False)
+    meta = {"file": path.name, **sweep_provenance(fn=fn, grid=grid, seeds=seeds, backend=backend, workers=workers,
+                                                   wall_s=wall_s, extra=extra)}
+    (out.parent / f"{out.name}.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    return path

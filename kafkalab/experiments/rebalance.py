@@ -55,6 +55,7 @@ import kafkalab as kl
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.experiments.consumer_app import ConsumerApp, GroupRecorder
 from kafkalab.experiments.provenance import DATA_DIR, code_version, write_result
+from kafkalab.experiments.sweep import sweep
 
 __all__ = ["PROTOCOLS", "SCENARIOS", "RUN_COLUMNS", "LAG_COLUMNS", "GROWTH_COLUMNS", "TOPIC", "GROUP",
            "RebalanceRun", "consumer_config", "rebalance_trial", "rebalance", "rebalance_summary", "growth_trial",
@@ -277,17 +278,22 @@ def _restart_later(g: _Group, app: ConsumerApp, delay_ms: float) -> None:
     app.stop_gracefully(exit_process)
 
 
+def _trial_frames(scenario: str, protocol: str, seed: int, **kwargs: Any) -> pd.DataFrame:
+    """One trial's row, its lag frame riding along in a ``_lag`` column (so a sweep carries both)."""
+    run = rebalance_trial(scenario, protocol, seed, **kwargs)
+    row = run.row.copy()
+    row["_lag"] = pd.Series([run.lag], index=row.index, dtype=object)
+    return row
+
+
 def rebalance(seeds: Iterable[int] = (0,), scenarios: Iterable[str] = SCENARIOS,
-              protocols: Iterable[str] = tuple(PROTOCOLS), **kwargs: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every scenario x protocol x seed: (runs, lag), two tidy frames (:data:`RUN_COLUMNS`, :data:`LAG_COLUMNS`)."""
-    rows, lags = [], []
-    for scenario in scenarios:
-        for protocol in protocols:
-            for seed in seeds:
-                run = rebalance_trial(scenario, protocol, seed, **kwargs)
-                rows.append(run.row)
-                lags.append(run.lag)
-    return pd.concat(rows, ignore_index=True), pd.concat(lags, ignore_index=True)
+              protocols: Iterable[str] = tuple(PROTOCOLS), *, n_jobs: int = 1,
+              **kwargs: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every scenario x protocol x seed: (runs, lag), two tidy frames (:data:`RUN_COLUMNS`, :data:`LAG_COLUMNS`),
+    through :func:`~kafkalab.experiments.sweep` (``n_jobs`` worker processes)."""
+    points = [{"scenario": sc, "protocol": p, **kwargs} for sc in scenarios for p in protocols]
+    frame = sweep(_trial_frames, points, list(seeds), n_jobs=n_jobs, label=False, progress=n_jobs != 1)
+    return frame.drop(columns="_lag"), pd.concat(list(frame["_lag"]), ignore_index=True)
 
 
 def rebalance_summary(runs: pd.DataFrame) -> pd.DataFrame:
@@ -343,10 +349,11 @@ def growth_trial(protocol: str = "kip848", seed: int = 0, *, consumers: int = 10
     return pd.DataFrame([row], columns=list(GROWTH_COLUMNS))
 
 
-def growth(seeds: Iterable[int] = (0,), protocols: Iterable[str] = ("eager", "cooperative", "kip848"),
-           **kwargs: Any) -> pd.DataFrame:
-    """:func:`growth_trial` per protocol and seed."""
-    return pd.concat([growth_trial(p, s, **kwargs) for p in protocols for s in seeds], ignore_index=True)
+def growth(seeds: Iterable[int] = (0,), protocols: Iterable[str] = ("eager", "cooperative", "kip848"), *,
+           n_jobs: int = 1, **kwargs: Any) -> pd.DataFrame:
+    """:func:`growth_trial` per protocol and seed, through :func:`~kafkalab.experiments.sweep`."""
+    points = [{"protocol": p, **kwargs} for p in protocols]
+    return sweep(growth_trial, points, list(seeds), n_jobs=n_jobs, label=False, progress=n_jobs != 1)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -429,7 +436,7 @@ class LagPlot:
 # Full-size results for data/ (python -m kafkalab.experiments)
 # ---------------------------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write ``data/rebalance_runs.csv``, ``data/rebalance_lag.csv`` and ``data/rebalance_growth.csv`` (+ ``.json``).
+    """Write ``data/rebalance_runs.parquet``, ``rebalance_lag.parquet`` and ``rebalance_growth.parquet`` (+ ``.json``).
 
     ``python -m kafkalab.experiments.rebalance [--seeds N] [--growth-seeds N] [--out DIR]``
     """
@@ -439,9 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=10, help="runs per scenario and protocol")
     parser.add_argument("--growth-seeds", type=int, default=10, help="runs of the 900-partition growth per protocol")
     parser.add_argument("--out", type=Path, default=DATA_DIR)
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (kafkalab.experiments.sweep)")
     args = parser.parse_args(argv)
     version = code_version()
-    runs, lag = rebalance(range(args.seeds))
+    runs, lag = rebalance(range(args.seeds), n_jobs=args.jobs)
     config = {"brokers": 3, "controllers": 1, "partitions": 12, "consumers": 3, "added": 3,
               "send_interval_ms": 100, "process_ms": 1, "idle_poll_ms": 20, "horizon_ms": 60_000,
               "restart_delay_ms": 3000, "restart_gap_ms": 10_000, "stuck_ms": 30_000, "warmup_ms": 10_000,
@@ -457,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "what": "committed lag and unprocessed records over time, every 500 ms, per run",
         "produced_by": "kafkalab.experiments.rebalance.rebalance", "command": command,
         "seeds": f"range({args.seeds})", "config": config})
-    grown = growth(range(args.growth_seeds))
+    grown = growth(range(args.growth_seeds), n_jobs=args.jobs)
     write_result(grown, args.out, "rebalance_growth", {"code_version": version,
         "what": "10 consumers, topic grows from 100 to 1000 partitions: time until every partition is owned "
                 "(the KIP-848 claim: 5 s instead of 103 s)",
@@ -467,7 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "idle_poll_ms": 100, "phase_ms": "uniform(0, 300000) from the seed"}})
     print(rebalance_summary(runs).round(2).to_string(index=False))
     print(grown.groupby("protocol")[["first_reaction_ms", "all_owned_ms"]].median().round(0).to_string())
-    print(f"wrote rebalance_runs, rebalance_lag and rebalance_growth (.csv, .json) to {args.out}", file=sys.stderr)
+    print(f"wrote rebalance_runs, rebalance_lag and rebalance_growth (.parquet, .json) to {args.out}", file=sys.stderr)
     return 0
 
 

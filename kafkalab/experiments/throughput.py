@@ -42,6 +42,7 @@ import math
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,8 @@ from kafkalab.broker.cost import DEFAULT_COST, CostModel
 from kafkalab.broker.server import BrokerServer
 from kafkalab.cluster import Cluster
 from kafkalab.common.topic_partition import TopicPartition
-from kafkalab.experiments.provenance import DATA_DIR, code_version
+from kafkalab.experiments.provenance import DATA_DIR, code_version, write_result
+from kafkalab.experiments.sweep import sweep as _sweep
 from kafkalab.sim.network import LinkSpec
 
 __all__ = [
@@ -254,8 +256,10 @@ def _summarise(w: Workload, seed: int, ops: Sequence[Any], sent: int, requests: 
 
 def sweep(parameter: str, values: Iterable[Any], workload: Workload | None = None, *, seed: int = 0,
           cost: CostModel | None = None, network: LinkSpec | None = None,
-          on_result: Callable[[pd.DataFrame], None] | None = None, **overrides: Any) -> pd.DataFrame:
-    """One :func:`run` per value of ``parameter`` (a :data:`SWEEP_PARAMETERS` name); a tidy frame, one row each.
+          on_result: Callable[[pd.DataFrame], None] | None = None, n_jobs: int = 1,
+          **overrides: Any) -> pd.DataFrame:
+    """One :func:`run` per value of ``parameter`` (a :data:`SWEEP_PARAMETERS` name); a tidy frame, one row each,
+    through :func:`kafkalab.experiments.sweep` (``n_jobs`` worker processes).
 
     ``on_result(frame_so_far)`` is called after every point (a notebook redraws its live plot there).
     """
@@ -265,12 +269,21 @@ def sweep(parameter: str, values: Iterable[Any], workload: Workload | None = Non
     values = list(values)
     if not values:
         raise ValueError(f"sweep of {parameter!r} needs at least one value")
-    rows: list[dict[str, Any]] = []
-    for value in values:
-        rows.append(run(replace(base, **{parameter: value}), seed=seed, cost=cost, network=network))
+    done: list[pd.DataFrame] = []
+
+    def arrived(frame: pd.DataFrame) -> None:
+        done.append(frame)
         if on_result is not None:
-            on_result(pd.DataFrame(rows, columns=list(COLUMNS)))
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+            on_result(pd.concat(done, ignore_index=True)[list(COLUMNS)])
+
+    frame = _sweep(partial(_run_point, base=base, parameter=parameter, cost=cost, network=network),
+                   {"value": values}, [seed], n_jobs=n_jobs, label=False, progress=False, on_result=arrived)
+    return frame[list(COLUMNS)]
+
+
+def _run_point(value: Any, seed: int, *, base: Workload, parameter: str, cost: CostModel | None,
+               network: LinkSpec | None) -> dict[str, Any]:
+    return run(replace(base, **{parameter: value}), seed=seed, cost=cost, network=network)
 
 
 # -- consumers and end-to-end latency -----------------------------------------------------------------------------
@@ -440,9 +453,9 @@ FULL_SWEEPS: dict[str, tuple[Any, ...]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write ``data/throughput_sweeps.csv`` and ``data/throughput_kreps2014.csv`` (+ ``.json`` provenance).
+    """Write ``data/throughput_sweeps.parquet`` and ``data/throughput_kreps2014.parquet`` (+ ``.json`` provenance).
 
-    ``python -m kafkalab.experiments.throughput [--records N] [--seed S] [--out DIR]``
+    ``python -m kafkalab.experiments.throughput [--records N] [--seed S] [--jobs N] [--out DIR]``
     """
     import argparse
 
@@ -450,19 +463,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DATA_DIR)
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes for the sweeps")
     args = parser.parse_args(argv)
     base = Workload(records=args.records)
     frames = []
     for parameter, values in FULL_SWEEPS.items():
-        frame = sweep(parameter, values, base, seed=args.seed)
+        frame = sweep(parameter, values, base, seed=args.seed, n_jobs=args.jobs)
         frame.insert(0, "sweep", parameter)
         frames.append(frame)
         print(f"swept {parameter}", file=sys.stderr)
     sweeps = pd.concat(frames, ignore_index=True)
     kreps = kreps2014(args.records, seed=args.seed, latency_samples=1000)
-    args.out.mkdir(parents=True, exist_ok=True)
-    sweeps.to_csv(args.out / "throughput_sweeps.csv", index=False)
-    kreps.to_csv(args.out / "throughput_kreps2014.csv", index=False)
     common = {
         "produced_by": "kafkalab.experiments.throughput",
         "command": f"python -m kafkalab.experiments.throughput --records {args.records} --seed {args.seed}",
@@ -470,17 +481,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cost_model": asdict(DEFAULT_COST), "network": asdict(LinkSpec()),
         "producer_us_per_record": PRODUCER_US_PER_RECORD, "consumer_us_per_record": CONSUMER_US_PER_RECORD,
     }
-    (args.out / "throughput_sweeps.json").write_text(json.dumps({
-        "file": "throughput_sweeps.csv",
+    write_result(sweeps, args.out, "throughput_sweeps", {
         "what": "virtual-time producer throughput and send-to-ack latency vs batch.size, linger.ms, partitions, "
                 "acks and replication factor; one parameter varied per sweep, the others at Workload()'s defaults",
         "base_workload": {k: v for k, v in asdict(base).items() if k != "producer_config"},
-        "sweeps": {k: list(v) for k, v in FULL_SWEEPS.items()}, **common}, indent=2) + "\n")
-    (args.out / "throughput_kreps2014.json").write_text(json.dumps({
-        "file": "throughput_kreps2014.csv",
+        "sweeps": {k: list(v) for k, v in FULL_SWEEPS.items()}, **common})
+    write_result(kreps, args.out, "throughput_kreps2014", {
         "what": "Kreps's 2014 benchmark tests redone on the model (anchors: data/kreps2014.csv)",
         "kreps_producer_settings": _KREPS_PRODUCER, "latency_samples": 1000,
-        "comparison": json.loads(compare_with_kreps(kreps).to_json(orient="records")), **common}, indent=2) + "\n")
+        "comparison": json.loads(compare_with_kreps(kreps).to_json(orient="records")), **common})
     print(compare_with_kreps(kreps).to_string(index=False))
     return 0
 
