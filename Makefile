@@ -36,11 +36,16 @@ notebooks: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m ruff check kafkalab tests benchmarks
 
-bench: $(STAMP)
-	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+JOBS ?= 2
 
+bench: $(STAMP)
+	$(BIN)/kafkalab bench
+
+# data/ at full size through kafkalab.experiments.sweep (JOBS worker processes), then the workbench's verdict sweep
 experiments: $(STAMP)
-	$(BIN)/python -m kafkalab.experiments
+	$(BIN)/kafkalab data --jobs $(JOBS)
+	$(BIN)/kafkalab run queue --param acks=1,all --param min_insync_replicas=1 --seeds 0:20 --jobs $(JOBS) \
+		--quiet --out data/queue_verdicts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis .ruff_cache
