@@ -71,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
     exp = get_experiment(args.name)
     grid = parse_params(exp, args.param)
     seeds = parse_seeds(args.seeds)
-    command = "kafkalab " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("kafkalab") else None
+    command = "kafkalab " + " ".join(args.argv)
     frame = sweep(exp.fn, grid or None, seeds, n_jobs=args.jobs, client=args.scheduler,
                   backend="dask" if args.scheduler else args.backend, out=args.out, progress=not args.quiet,
                   provenance={"experiment": exp.name, "defaults": exp.params, "command": command})
@@ -241,7 +241,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kafkalab`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.argv = argv
     try:
         return int(args.handler(args))
     except (ValueError, TypeError, FileNotFoundError) as exc:

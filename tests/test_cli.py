@@ -44,6 +44,8 @@ def test_run_sweeps_to_parquet_then_replay_and_check_agree(tmp_path):
     assert frame[["acks", "seed"]].values.tolist() == [["1", 0], ["1", 1], ["all", 0], ["all", 1]]
     meta = json.loads((tmp_path / "q.json").read_text())
     assert meta["experiment"] == "queue" and meta["backend"] == "joblib" and meta["seeds"] == "range(0, 2)"
+    assert meta["command"].startswith("kafkalab run queue --param duration_ms=3000")
+    assert meta["function"] == "kafkalab.experiments.registry._workload_row('queue')"
     replay = kafkalab("replay", "queue", "--seed", "1", "--param", "duration_ms=3000", "--param", "acks=all",
                       "--save", str(tmp_path / "h.parquet"))
     digest = frame[(frame.acks == "all") & (frame.seed == 1)].digest.iloc[0]

@@ -63,6 +63,16 @@ def _seeds_text(seeds: list[int]) -> str:
     return repr(seeds)
 
 
+def describe_function(fn: Any) -> str:
+    """``module.name``, with a partial's bound arguments: ``m.f('queue', x=1)``."""
+    import functools
+
+    if isinstance(fn, functools.partial):
+        args = [repr(a) for a in fn.args] + [f"{k}={v!r}" for k, v in fn.keywords.items()]
+        return f"{describe_function(fn.func)}({', '.join(args)})"
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
 def sweep_provenance(*, fn: Any, grid: list[dict[str, Any]], seeds: list[int], backend: str, workers: int,
                      wall_s: float, extra: Any = None) -> dict[str, Any]:
     """What a sweep's JSON sidecar holds: code version (commit, dirty), function, grid, seeds, backend, wall time."""
@@ -73,7 +83,7 @@ def sweep_provenance(*, fn: Any, grid: list[dict[str, Any]], seeds: list[int], b
     version = code_version()
     return {"kafkalab_version": kafkalab.__version__, "commit": version["commit"], "dirty": version["inputs_modified"],
             "modified_files": version["modified_files"],
-            "function": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}",
+            "function": describe_function(fn),
             "grid": grid, "seeds": _seeds_text(seeds), "runs": len(grid) * len(seeds), "backend": backend,
             "workers": workers, "wall_s": round(wall_s, 3), "python": platform.python_version(),
             **dict(extra or {})}
