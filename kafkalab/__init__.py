@@ -4,7 +4,8 @@
 and the layers as submodules: ``kl.errors`` (Kafka's error codes), ``kl.config`` (every config key with Kafka's
 defaults), ``kl.sim`` (kernel, network, disk, faults), ``kl.log`` (the partitioned log), ``kl.raft`` (the KRaft
 quorum and its ``RaftCluster`` playground), ``kl.groups`` (group coordinator, assignors, the group RPCs),
-``kl.check`` (histories and checkers). ``kl.OffsetAndMetadata`` is what ``consumer.committed()`` returns and
+``kl.check`` (histories and checkers), ``kl.viz`` (drawings and the ``ControlRoom``; imported on first use, so
+``import kafkalab`` does not load ipywidgets). ``kl.OffsetAndMetadata`` is what ``consumer.committed()`` returns and
 ``consumer.commit()`` accepts.
 """
 from kafkalab import check, config, errors, groups, log, raft, sim
@@ -12,13 +13,15 @@ from kafkalab.cluster import Cluster
 from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 
 __version__ = "0.1.0"
+
 __all__ = ["Cluster", "TopicPartition", "OffsetAndMetadata", "check", "config", "errors", "groups", "log", "raft",
-           "sim", "__version__"]
+           "sim", "viz", "__version__"]
 
 
 def __getattr__(name: str) -> object:
-    # kl.experiments and kl.workloads import on first use: they pull in the whole stack, and joblib, Dask, pyarrow
-    if name in ("experiments", "workloads"):
+    # kl.viz, kl.experiments and kl.workloads import on first use: viz pulls in ipywidgets, networkx and matplotlib,
+    # experiments and workloads the whole stack with joblib, Dask and pyarrow; scripts without them need none of it.
+    if name in ("viz", "experiments", "workloads"):
         import importlib
 
         return importlib.import_module(f"kafkalab.{name}")

@@ -3,8 +3,8 @@
 :func:`topology_graph` builds a networkx graph from plain data (so it can be tested and reused); :func:`draw_topology`
 lays it out in three rows (controllers on top, brokers in the middle, clients below) and draws it on a matplotlib
 ``Figure`` (object API, never pyplot). Each broker is labelled with the partitions it leads (bold) and follows; a
-broker outside some ISR it should be in is drawn with a red edge; a crashed node is grey; the active controller is
-gold; a cut link is a dashed red line.
+broker outside some ISR it should be in is drawn with a red edge; a crashed node is grey; a paused one (SIGSTOP) is
+light blue and labelled "paused"; the active controller is gold; a cut link is a dashed red line.
 
 The layout is fixed by node order, not by a force simulation, so the same cluster always draws the same picture.
 """
@@ -44,6 +44,7 @@ class TopologyView:
     down: Iterable[Hashable] = ()
     cuts: Iterable[tuple[Hashable, Hashable]] = ()
     partitions: Sequence[PartitionView] = field(default_factory=list)
+    paused: Iterable[Hashable] = ()
 
 
 def topology_graph(view: TopologyView) -> nx.Graph:
@@ -52,6 +53,7 @@ def topology_graph(view: TopologyView) -> nx.Graph:
     separated them (in either direction)."""
     g = nx.Graph()
     down = set(view.down)
+    paused = set(view.paused)
     leads: dict[Hashable, list[str]] = {b: [] for b in view.brokers}
     follows: dict[Hashable, list[str]] = {b: [] for b in view.brokers}
     out_of_isr: dict[Hashable, list[str]] = {b: [] for b in view.brokers}
@@ -66,12 +68,13 @@ def topology_graph(view: TopologyView) -> nx.Graph:
             if r not in p.isr:
                 out_of_isr[r].append(p.name)
     for c in view.controllers:
-        g.add_node(c, role="controller", alive=c not in down, active=c == view.active_controller)
+        g.add_node(c, role="controller", alive=c not in down, active=c == view.active_controller,
+                   paused=c in paused)
     for b in view.brokers:
         g.add_node(b, role="broker", alive=b not in down, active=False, leads=leads[b], follows=follows[b],
-                   out_of_isr=out_of_isr[b])
+                   out_of_isr=out_of_isr[b], paused=b in paused)
     for c in view.clients:
-        g.add_node(c, role="client", alive=c not in down, active=False)
+        g.add_node(c, role="client", alive=c not in down, active=False, paused=c in paused)
     cut = {frozenset(pair) for pair in view.cuts}
     servers = list(view.controllers) + list(view.brokers)
     for i, a in enumerate(servers):
@@ -108,13 +111,15 @@ def draw_topology(view: TopologyView, fig: Figure | None = None, title: str | No
         nodes = [n for n, d in g.nodes(data=True) if d["role"] == role]
         if not nodes:
             continue
-        fill = ["#bdbdbd" if not g.nodes[n]["alive"] else "#fdae6b" if g.nodes[n]["active"] else colors[role]
-                for n in nodes]
+        fill = ["#bdbdbd" if not g.nodes[n]["alive"] else "#c6dbef" if g.nodes[n]["paused"]
+                else "#fdae6b" if g.nodes[n]["active"] else colors[role] for n in nodes]
         edge = ["#d62728" if g.nodes[n].get("out_of_isr") else "#636363" for n in nodes]
         nx.draw_networkx_nodes(g, pos, nodelist=nodes, ax=ax, node_color=fill, edgecolors=edge, linewidths=1.5,
                                node_size=1400 if role != "client" else 900,
                                node_shape="s" if role == "controller" else "o")
-    nx.draw_networkx_labels(g, pos, labels={n: str(n) for n in g.nodes}, ax=ax, font_size=9)
+    labels = {n: f"{n}\n{'down' if not d['alive'] else 'paused' if d['paused'] else ''}".strip()
+              for n, d in g.nodes(data=True)}
+    nx.draw_networkx_labels(g, pos, labels=labels, ax=ax, font_size=9)
     for b in view.brokers:
         d = g.nodes[b]
         lines = []
