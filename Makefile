@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: lab test unit typecheck notebooks lint bench experiments clean .venv
+.PHONY: lab test unit typecheck notebooks browser lint bench experiments clean .venv
 
 .venv: $(STAMP)
 
@@ -19,19 +19,30 @@ $(STAMP): pyproject.toml
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_ARGS ?=
 
+# jupyter_config/ (on Jupyter's config path for this project only): no announcement pop-ups, no update check.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter_config $(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
-test: unit typecheck notebooks
+test: unit typecheck notebooks browser
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q tests --ignore=tests/browser
 
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env notebooks/
+
+# Every notebook in JupyterLab in a headless Chromium (Debian's; .ci/run installs it), the control room clicked.
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
+browser: $(STAMP)
+	@if [ -n "$(CHROMIUM)" ]; then \
+		KAFKALAB_BROWSER_TESTS=1 KAFKALAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -rs tests/browser; \
+	else \
+		echo "*** SKIPPED the browser tests (tests/browser): Chromium is not installed."; \
+		echo "*** Install it (Debian/Ubuntu: apt-get install chromium) and run make browser."; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check kafkalab tests benchmarks

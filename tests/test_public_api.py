@@ -67,3 +67,7 @@ def test_the_workbench_names_design_promises():
     from kafkalab.check.report import Report
     assert kl.check.analyze is analyze and kl.check.Report is Report
     assert callable(kl.check.check_queue) and callable(kl.check.History.load) and callable(kl.check.History.save)
+
+def test_the_control_room_is_kl_viz():
+    assert kl.viz.ControlRoom.__module__ == "kafkalab.viz.control_room"
+    assert kl.viz.replay.__module__ == "kafkalab.viz.room_model"

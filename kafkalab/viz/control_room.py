@@ -133,7 +133,7 @@ class ControlRoom(widgets.VBox):
         self.rate.observe(self._on_rate, names="value")
         for name, label in _SCENARIO_LABELS.items():
             self._button(f"scenario:{name}", label, "film", self._on_scenario_button(name), tooltip=SCENARIOS[name])
-        self.topology_image = widgets.Image(format="png", layout=widgets.Layout(width="500px"))
+        self.topology_image = widgets.Image(format="png", layout=widgets.Layout(width="440px"))
         self.topology_image.add_class("room-topology")
         self.charts = widgets.HTML()
         self.charts.add_class("room-charts-widget")

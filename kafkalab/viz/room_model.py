@@ -56,7 +56,6 @@ ACTION_COLUMNS = ("time_ms", "action", "target", "value")
 #: Columns of :meth:`RoomModel.samples`.
 SAMPLE_COLUMNS = ("time_ms", "produced_per_s", "consumed_per_s", "produce_errors_per_s", "e2e_p50_ms", "e2e_p99_ms",
                   "under_replicated", "offline", "active_controller", "metadata_epoch", "metadata_offset")
-_NODE_ACTIONS = ("crash", "power_loss", "restart", "pause", "resume", "isolate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,14 +255,14 @@ class RoomModel:
         p50, p99 = (np.percentile(latencies, [50, 99]).tolist() if latencies else (np.nan, np.nan))
         image = cluster.image()
         urp = offline = 0
-        for t in image.topics.values():
-            for p, reg in t.partitions.items():
-                if reg.leader < 0:
-                    offline += 1
-                elif len(reg.isr) < len(reg.replicas):
-                    urp += 1
-                if t.name == self.topic:
-                    self._isr.append((now, p, len(reg.isr) if reg.leader >= 0 else 0))
+        topic = image.topics.get(self.topic) if self.topic is not None else None
+        for p, reg in sorted(topic.partitions.items()) if topic is not None else ():
+            # the room's topic only: the 50 partitions of __consumer_offsets would dwarf it
+            if reg.leader < 0:
+                offline += 1
+            elif len(reg.isr) < len(reg.replicas):
+                urp += 1
+            self._isr.append((now, p, len(reg.isr) if reg.leader >= 0 else 0))
         active = cluster.active_controller
         server = cluster.controller(active) if active is not None else None
         epoch = server.raft.epoch if server is not None else np.nan

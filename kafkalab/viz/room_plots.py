@@ -61,7 +61,7 @@ class RoomPlots:
                 Series("p50", x, col("e2e_p50_ms"), "#1f77b4"),
                 Series("p99", x, col("e2e_p99_ms"), "#ff7f0e")], xlim=xlim, **size),
             svg_chart("consumer lag (records)", self._lag_series(lag, t0), xlim=xlim, **size),
-            svg_chart("partitions", [
+            svg_chart("partitions of the topic", [
                 Series("under-replicated", x, col("under_replicated"), "#ff7f0e", step=True),
                 Series("offline", x, col("offline"), "#d62728", step=True)], xlim=xlim, y_integer=True,
                 xlabel="virtual time (s)", **size),
@@ -144,23 +144,29 @@ class TopologyPicture:
 
 def _cell(value: Any) -> str:
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(str(v) for v in value) + "]"
+        return "[" + ",".join(str(v) for v in value) + "]"
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "&ndash;"
     return html.escape(str(value))
+
+
+_HEADERS = {"partition": "partition", "leader": "leader", "leader_epoch": "epoch", "replicas": "replicas",
+            "isr": "ISR", "elr": "ELR", "last_known_elr": "last known ELR", "high_watermark": "HW",
+            "log_end_offset": "LEO", "last_stable_offset": "LSO"}
 
 
 def partition_table_html(frame: pd.DataFrame, title: str = "") -> str:
     """The partition table as HTML: offline partitions red, under-replicated ones amber."""
     if frame.empty:
         return "<i>no topic yet</i>"
-    head = "".join(f"<th style='padding:2px 8px'>{html.escape(str(c))}</th>" for c in frame.columns)
+    style = "padding:1px 6px;white-space:nowrap"
+    head = "".join(f"<th style='{style}'>{html.escape(_HEADERS.get(str(c), str(c)))}</th>" for c in frame.columns)
     rows = []
     for rec in frame.to_dict("records"):
         offline = rec.get("leader") is None or (isinstance(rec.get("leader"), float) and np.isnan(rec["leader"]))
         urp = len(rec.get("isr") or ()) < len(rec.get("replicas") or ())
         colour = "#f8d0d0" if offline else "#fde9c4" if urp else "transparent"
-        cells = "".join(f"<td style='padding:2px 8px;text-align:center'>{_cell(rec[c])}</td>" for c in frame.columns)
+        cells = "".join(f"<td style='{style};text-align:center'>{_cell(rec[c])}</td>" for c in frame.columns)
         rows.append(f"<tr class='room-partition' style='background:{colour}'>{cells}</tr>")
     caption = f"<caption style='text-align:left;font-weight:bold'>{html.escape(title)}</caption>" if title else ""
     return (f"<table class='room-partitions' style='border-collapse:collapse;font-size:12px'>{caption}"

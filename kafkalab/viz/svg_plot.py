@@ -8,7 +8,7 @@ browser draws it natively, it stays sharp at any zoom, it needs nothing beyond a
 extension, no build step), and a test reads it as text (the polyline points are in it). The static figures of the
 notebooks and the topology picture stay matplotlib.
 
-:func:`svg_chart` draws one chart: a frame, "nice" ticks (1-2-5 steps) on both axes, one polyline per
+:func:`svg_chart` draws one chart: a frame, "nice" ticks (steps of 1, 2, 2.5 or 5 times a power of ten) on both axes, one polyline per
 :class:`Series` (broken at NaN, optionally as steps), and a one-line legend of coloured labels under the title.
 """
 from __future__ import annotations
@@ -37,14 +37,14 @@ class Series:
 
 
 def nice_ticks(lo: float, hi: float, count: int = 4, *, integer: bool = False) -> list[float]:
-    """Round tick values covering [lo, hi], about ``count`` of them, on steps of 1, 2 or 5 times a power of ten."""
+    """Round tick values covering [lo, hi], about ``count`` of them, on steps of 1, 2, 2.5 or 5 times a power of ten."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return []
     if hi <= lo:
         return [lo]
     raw = (hi - lo) / max(count, 1)
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
     if integer:
         step = max(1.0, round(step))
     first = math.ceil(lo / step - 1e-9) * step
