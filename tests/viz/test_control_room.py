@@ -214,3 +214,15 @@ def test_bad_arguments_of_the_room_and_of_replay():
         RoomModel(cluster, sample_ms=0)
     with pytest.raises(ValueError, match=r"producer rate must be a number of records per second >= 0, got -5"):
         ControlRoom(new_cluster(), consumers=0).set_producer_rate(-5)
+
+
+def test_the_table_shows_the_lso_once_the_cluster_reports_it(room, monkeypatch):
+    assert "last_stable_offset" not in room.model.partition_table().columns
+    assert list(room.model.partition_table().columns)[-4:] == ["elr", "last_known_elr", "high_watermark",
+                                                               "log_end_offset"]
+    describe = room.cluster.describe_topic
+    monkeypatch.setattr(room.cluster, "describe_topic",
+                        lambda name: describe(name).assign(last_stable_offset=lambda f: f.high_watermark))
+    room.refresh()
+    assert room.model.partition_table().columns[-1] == "last_stable_offset"
+    assert "<th style='padding:1px 6px;white-space:nowrap'>LSO</th>" in room.table.value
