@@ -77,7 +77,9 @@ def lab(tmp_path_factory):
         shutil.copy(nb, root / nb.name)
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "JUPYTER_RUNTIME_DIR": str(root / ".runtime"), "JUPYTER_CONFIG_PATH": str(ROOT / "jupyter_config")}
+           "JUPYTER_RUNTIME_DIR": str(root / ".runtime"), "JUPYTER_CONFIG_PATH": str(ROOT / "jupyter_config"),
+           # a fresh workspace and settings: no tab restored from an earlier session, no consent remembered
+           "JUPYTERLAB_WORKSPACES_DIR": str(root / ".workspaces"), "JUPYTERLAB_SETTINGS_DIR": str(root / ".settings")}
     env.pop("MPLBACKEND", None)            # the kernels render figures with the inline backend
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser",
            f"--port={port}", "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",

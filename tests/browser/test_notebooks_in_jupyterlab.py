@@ -20,8 +20,8 @@ from tests.browser.conftest import ROOT
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
 _RUN_TIMEOUT_S = 300
 
-_STATE_JS = """() => {
-  const panel = window.jupyterapp.shell.currentWidget;
+_STATE_JS = """(name) => {
+  const panel = Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === name);
   if (!panel || !panel.content || !panel.content.model) { return null; }
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
   const cells = [];
@@ -43,22 +43,26 @@ def _has_widgets(name: str) -> bool:
 def _open_and_run(browser, lab, name: str):
     page = browser.new_page()
     page.goto(lab.url(f"lab/tree/{name}"))
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
-                           "window.jupyterapp.shell.currentWidget.sessionContext && "
-                           "window.jupyterapp.shell.currentWidget.sessionContext.session && "
-                           "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel && "
-                           "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
-                           timeout=120_000)
+    page.wait_for_function("""(name) => {
+      if (!window.jupyterapp) { return false; }
+      const panel = Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === name);
+      const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
+      return kernel && kernel.status === 'idle';
+    }""", arg=name, timeout=120_000)
+    page.evaluate("""(name) => {
+      const panel = Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === name);
+      window.jupyterapp.shell.activateById(panel.id);
+    }""", name)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     deadline = time.monotonic() + _RUN_TIMEOUT_S
     state = None
     while time.monotonic() < deadline:
         time.sleep(1.0)
-        state = page.evaluate(_STATE_JS)
+        state = page.evaluate(_STATE_JS, name)
         if state and state["kernel"] == "idle" and all(c["count"] is not None for c in state["cells"]):
             time.sleep(1.0)          # let the last display messages render
-            state = page.evaluate(_STATE_JS)
+            state = page.evaluate(_STATE_JS, name)
             if state["kernel"] == "idle":
                 break
     else:
@@ -86,8 +90,9 @@ def _no_popups(page) -> list[str]:
             if m.lower() in text.lower()]
 
 
-def _shutdown(page) -> None:
-    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+def _shutdown(page, name: str) -> None:
+    page.evaluate("""(name) => Array.from(window.jupyterapp.shell.widgets('main'))
+      .find(w => w.context && w.context.path === name).sessionContext.shutdown()""", name)
     page.close()
 
 
@@ -104,9 +109,11 @@ def test_notebook_runs_in_jupyterlab_and_shows_pictures(browser, lab, output_dir
                                    timeout=30_000)
             assert "Error displaying widget" not in page.inner_text(".jp-Notebook")
         assert _no_popups(page) == []
+        if images:
+            page.locator(".jp-OutputArea-output img").first.scroll_into_view_if_needed()
         page.screenshot(path=str(output_dir / f"{Path(name).stem}.png"), full_page=False)
     finally:
-        _shutdown(page)
+        _shutdown(page, name)
 
 
 def _table_leader(room) -> str:
@@ -156,4 +163,4 @@ def test_control_room_plays_and_a_click_crashes_the_leader(browser, lab, output_
         room.locator(".room-play").click()                      # pause
         assert _no_popups(page) == []
     finally:
-        _shutdown(page)
+        _shutdown(page, "06_control_room.ipynb")
