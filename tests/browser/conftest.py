@@ -66,8 +66,8 @@ class Lab:
     def __init__(self, port: int, token: str, root: Path, process: subprocess.Popen[bytes]) -> None:
         self.port, self.token, self.root, self.process = port, token, root, process
 
-    def url(self, path: str = "lab") -> str:
-        return f"http://127.0.0.1:{self.port}/{path}?token={self.token}"
+    def url(self, path: str = "lab", query: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}/{path}?{query + '&' if query else ''}token={self.token}"
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,8 @@ def _has_widgets(name: str) -> bool:
 
 def _open_and_run(browser, lab, name: str):
     page = browser.new_page()
-    page.goto(lab.url(f"lab/tree/{name}"))
+    # a workspace of its own, reset: only this notebook open (a restored tab would take the run-all command)
+    page.goto(lab.url(f"lab/workspaces/{Path(name).stem}/tree/{name}", "reset"))
     page.wait_for_function("""(name) => {
       if (!window.jupyterapp) { return false; }
       const panel = Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === name);
@@ -111,6 +112,7 @@ def test_notebook_runs_in_jupyterlab_and_shows_pictures(browser, lab, output_dir
         assert _no_popups(page) == []
         if images:
             page.locator(".jp-OutputArea-output img").first.scroll_into_view_if_needed()
+            time.sleep(1.0)
         page.screenshot(path=str(output_dir / f"{Path(name).stem}.png"), full_page=False)
     finally:
         _shutdown(page, name)
