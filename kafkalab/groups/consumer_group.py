@@ -25,6 +25,16 @@ REQUEST_TIMED_OUT, UNKNOWN_TOPIC_OR_PARTITION -> COORDINATOR_NOT_AVAILABLE; MESS
 UNKNOWN_SERVER_ERROR. A heartbeat that changes nothing writes nothing; it is answered once the partition's writes in
 flight have committed, so no answer exposes uncommitted state.
 
+Write time-out (Kafka's ``CoordinatorRuntime``: every ``CoordinatorWriteEvent``, ConsumerGroupHeartbeat's among them,
+gets an ``OperationTimeout`` of ``offsets.commit.timeout.ms``). A caller still waiting that long for its write (or,
+for a heartbeat that wrote nothing, for the writes before it) is answered REQUEST_TIMED_OUT, which the heartbeat maps
+to COORDINATOR_NOT_AVAILABLE (``GroupCoordinatorService``'s ``handleOperationException``); the timer is
+``cg:write:<partition>:<n>``. Nothing is rolled back: the records are in the log, the group keeps them (later
+heartbeats see them, the member's retry finds itself already joined), and once the high watermark passes them the
+write completes without answering anyone twice, so ``describe_group`` then shows them, as a replay of the committed
+log does. A timer's write that timed out is retried after 500 ms, as Kafka's coordinator timer retries, and finds
+its work done.
+
 Timers (names start with ``cg:``): a session timer per member, re-armed by every heartbeat, removes the member when
 it expires (a static member that left with -2 keeps its assignment until then, so a restart within the session timeout
 takes it back without a new group epoch); a rebalance timer while the member must revoke removes it if it does not
@@ -86,6 +96,7 @@ from kafkalab.groups.reconciliation import (
     reconcile,
     validate_heartbeat,
 )
+from kafkalab.groups.runtime import DEFAULT_WRITE_TIMEOUT_MS
 from kafkalab.groups.server_assignors import MemberSpec, get_server_assignor, uniform_assign
 from kafkalab.protocol.consumer_group import (
     JOIN_EPOCH,
@@ -186,11 +197,18 @@ def map_write_error(error: str) -> str:
 
 
 @dataclass(eq=False)
+class _Waiter:
+    """One caller waiting for a write to commit; ``timer`` names its ``offsets.commit.timeout.ms`` time-out."""
+    on_done: Callable[[str], None]
+    timer: str | None = None
+
+
+@dataclass(eq=False)
 class _Write:
     partition: int
     group_id: str
     snapshot: ConsumerGroup | None
-    waiters: list[Callable[[str], None]] = field(default_factory=list)
+    waiters: list[_Waiter] = field(default_factory=list)
     done: bool = False
 
 
@@ -199,8 +217,8 @@ class _Timer:
     partition: int
     group_id: str
     member_id: str
-    kind: str            # "session" | "rebalance" | "regex"
-    epoch: int = 0
+    kind: str            # "session" | "rebalance" | "regex" | "write"
+    epoch: int = 0       # "rebalance": the member epoch it was armed at; "write": the waiter's sequence number
 
 
 def _config(config: Mapping[str, Any], key: str, default: Any) -> Any:
@@ -224,6 +242,11 @@ class ConsumerGroupManager:
         self._heartbeat_interval_ms = int(_config(config, "group.consumer.heartbeat.interval.ms", 5000))
         self._session_timeout_ms = int(_config(config, "group.consumer.session.timeout.ms", 45000))
         self._max_size = int(_config(config, "group.consumer.max.size", 2**31 - 1))
+        self._write_timeout_ms = float(_config(config, "offsets.commit.timeout.ms", DEFAULT_WRITE_TIMEOUT_MS))
+        self._write_seq = 0
+        self._waiting: dict[str, tuple[_Write, _Waiter]] = {}
+        #: the latest time a call carried (a write's time-out answers later than the call that wrote)
+        self._now_ms = 0.0
         names = _config(config, "group.consumer.assignors", ("uniform", "range"))
         if isinstance(names, str):
             names = [n.strip() for n in names.split(",") if n.strip()]
@@ -323,11 +346,12 @@ class ConsumerGroupManager:
             if not write.done:
                 write.done = True
                 for waiter in write.waiters:
-                    waiter("NOT_COORDINATOR")
+                    waiter.on_done("NOT_COORDINATOR")
         for name, timer in sorted(self._timers.items()):
             if timer.partition == partition:
                 self._port.cancel_timer(name)
                 del self._timers[name]
+                self._waiting.pop(name, None)
         for group_id in self._groups.pop(partition, {}):
             self._stale.discard(group_id)
         self._unarmed.pop(partition, None)
@@ -360,6 +384,9 @@ class ConsumerGroupManager:
         timer = self._timers.pop(name, None)
         if timer is None:
             return
+        if timer.kind == "write":
+            self._write_timed_out(name)
+            return
         if timer.kind == "regex":
             self._resolve_regexes(timer.partition, timer.group_id, now_ms)
             return
@@ -373,11 +400,13 @@ class ConsumerGroupManager:
         records = self._fence_records(group, member)
 
         def retry(error: str) -> None:
-            # The write failed and was rolled back: the member is still there, so try again a little later.
+            # The write failed and was rolled back (the member is still there), or it timed out (the fencing stays
+            # applied, so the retry finds the member gone and does nothing): try again a little later, as Kafka's
+            # timer does. (On NOT_COORDINATOR the partition is being unloaded, which cancels the retry.)
             if error != "NONE" and timer.partition in self._groups and name not in self._timers:
                 self._timers[name] = timer
-                self._port.set_timer(name, now_ms + _RETRY_BACKOFF_MS)
-        self._write(timer.partition, timer.group_id, records, retry)
+                self._port.set_timer(name, max(now_ms, self._now_ms) + _RETRY_BACKOFF_MS)
+        self._write(timer.partition, timer.group_id, records, retry, now_ms)
 
     # ---- the heartbeat ---------------------------------------------------------------------------------------------
     def heartbeat(self, partition: int, req: ConsumerGroupHeartbeatRequest, now_ms: float, respond: Respond) -> None:
@@ -406,7 +435,7 @@ class ConsumerGroupManager:
             else:
                 respond(ConsumerGroupHeartbeatResponse(error=map_write_error(error),
                                                        correlation_id=req.correlation_id))
-        self._write(partition, req.group_id, records, done)
+        self._write(partition, req.group_id, records, done, now_ms)
 
     def _heartbeat(self, partition: int, req: ConsumerGroupHeartbeatRequest,
                    now_ms: float) -> tuple[list[Record], ConsumerGroupHeartbeatResponse]:
@@ -652,7 +681,7 @@ class ConsumerGroupManager:
             self._port.record("consumer_group_rebalances", group.group_epoch + 1, group=group_id)
         self._port.record("consumer_group_regex_resolutions", len(resolved), group=group_id)
         # A failed write is rolled back; the next heartbeat finds the regexes still due and schedules another.
-        self._write(partition, group_id, records, lambda error: None)
+        self._write(partition, group_id, records, lambda error: None, now_ms)
 
     @staticmethod
     def _regex_timer_name(group_id: str) -> str:
@@ -700,21 +729,43 @@ class ConsumerGroupManager:
         return records
 
     # ---- writes ---------------------------------------------------------------------------------------------------
-    def _write(self, partition: int, group_id: str, records: list[Record], on_done: Callable[[str], None]) -> None:
-        """Apply ``records`` now and append them; ``on_done`` gets "NONE" once committed or the append's error."""
+    def _write(self, partition: int, group_id: str, records: list[Record], on_done: Callable[[str], None],
+               now_ms: float) -> None:
+        """Apply ``records`` now and append them; ``on_done`` gets "NONE" once committed, the append's error, or
+        REQUEST_TIMED_OUT when nothing committed within ``offsets.commit.timeout.ms`` (Kafka's
+        ``CoordinatorWriteEvent`` and its ``OperationTimeout``). No records: ``on_done`` waits for the partition's
+        writes in flight (Kafka defers such an event to the last written offset), with the same time-out."""
         pending = self._pending.setdefault(partition, [])
+        waiter = _Waiter(on_done)
         if not records:
-            if pending:
-                pending[-1].waiters.append(on_done)
-            else:
+            if not pending:
                 on_done("NONE")
-            return
-        current = self._groups.get(partition, {}).get(group_id)
-        write = _Write(partition, group_id, None if current is None else current.copy(), [on_done])
-        for key, value in records:
-            self._apply(partition, key, value)
-        pending.append(write)
-        self._port.append(partition, records, lambda error: self._written(write, error))
+                return
+            write = pending[-1]
+        else:
+            current = self._groups.get(partition, {}).get(group_id)
+            write = _Write(partition, group_id, None if current is None else current.copy())
+            for key, value in records:
+                self._apply(partition, key, value)
+            pending.append(write)
+        write.waiters.append(waiter)
+        if records:
+            self._port.append(partition, records, lambda error: self._written(write, error))
+        if not write.done and waiter in write.waiters:       # not answered on the spot: arm the time-out
+            self._write_seq += 1
+            waiter.timer = f"cg:write:{partition}:{self._write_seq}"
+            self._timers[waiter.timer] = _Timer(partition, group_id, "", "write", self._write_seq)
+            self._waiting[waiter.timer] = (write, waiter)
+            self._port.set_timer(waiter.timer, now_ms + self._write_timeout_ms)
+
+    def _write_timed_out(self, name: str) -> None:
+        """A waiter's time-out fired: it gets REQUEST_TIMED_OUT; the write stays in flight and its records stay
+        applied (Kafka reverts nothing on a time-out: the records are in the log and commit when the high watermark
+        passes them)."""
+        write, waiter = self._waiting.pop(name)
+        write.waiters.remove(waiter)
+        self._port.record("consumer_group_write_timeouts", 1, group=write.group_id)
+        waiter.on_done("REQUEST_TIMED_OUT")
 
     def _written(self, write: _Write, error: str) -> None:
         if write.done:
@@ -734,9 +785,13 @@ class ConsumerGroupManager:
         for w in victims:
             w.done = True
             pending.remove(w)
+            for waiter in w.waiters:
+                if waiter.timer is not None:
+                    self._cancel(waiter.timer)
+                    self._waiting.pop(waiter.timer, None)
         for w in victims:
             for waiter in w.waiters:
-                waiter(error)
+                waiter.on_done(error)
 
     def _apply(self, partition: int, key: bytes, value: Any) -> tuple[str, str | None]:
         kind, group_id, member_id = rec.parse_key(key)
@@ -789,5 +844,6 @@ class ConsumerGroupManager:
         self._cancel(self._timer_name("rebalance", group_id, member_id))
 
     def _arm_all(self, now_ms: float) -> None:
+        self._now_ms = max(self._now_ms, now_ms)
         for partition in sorted(self._unarmed):
             self.on_loaded(partition, now_ms)

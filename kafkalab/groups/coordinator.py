@@ -26,7 +26,8 @@ writes fail with NOT_COORDINATOR, parked JoinGroup/SyncGroup requests are answer
 the partition becomes Dead and is dropped.
 
 Timer names: ``gc:heartbeat:<group>:<member>``, ``gc:join:<group>``, ``gc:sync:<group>``, ``gc:load:<partition>``,
-``gc:expire:<partition>``, ``gc:write:<partition>:<seq>``; names starting with ``cg:`` belong to the KIP-848 manager.
+``gc:expire:<partition>``, ``gc:write:<partition>:<seq>``; names starting with ``cg:`` belong to the KIP-848 manager
+(whose writes time out on ``cg:write:<partition>:<n>``, after the same ``offsets.commit.timeout.ms``).
 
 Simplifications (named): answers that write nothing go out at once (Kafka defers them until earlier writes of the
 partition are committed); a JoinGroup for a group id that has a KIP-848 group answers INCONSISTENT_GROUP_PROTOCOL
