@@ -3,8 +3,12 @@
 How it works. ``_TABLE`` below is plain data: one :class:`ConfigKey` row per (scope, key), with Kafka's dotted name,
 Kafka's type and Kafka's default (checked against apache/kafka's ``ProducerConfig``, ``ConsumerConfig``,
 ``AdminClientConfig``, ``LogConfig``, ``ServerLogConfigs``, ``CleanerConfig``, ``ReplicationConfigs``,
-``QuorumConfig``, ``KRaftConfigs``, ``ServerConfigs`` and ``GroupCoordinatorConfig``, with the Kafka 4.0 changes of
-KIP-1030: ``linger.ms=5``, ``message.timestamp.after.max.ms`` one hour, ``segment.bytes`` at least 1 MiB).
+``QuorumConfig``, ``KRaftConfigs``, ``ServerConfigs`` and ``GroupCoordinatorConfig``, as of the latest Kafka 4
+release: every definition was compared between the 3.9.1, 4.0.0, 4.1.0 and 4.2.0 sources). :data:`KEY_HISTORY` says
+which release each changed default comes from (``linger.ms=5``: 4.0, KIP-1030; ``group.coordinator.append.linger.ms=-1``:
+4.2, ...) and lists the keys Kafka removed: :func:`resolve` refuses one with a message that says in which release it
+went and what replaces it. The table is rendered at the end of this docstring and checked against ``_TABLE`` by the
+tests.
 :func:`resolve` turns overrides into a read-only :class:`Config` holding every key of the scope: defaults first, then
 the overrides, each parsed from a Python value or from Kafka's string form (``"2"``, ``"false"``, ``"a,b"``) and
 validated. All problems are collected and raised together as one :class:`~kafkalab.errors.ConfigError`, so a failing
@@ -67,6 +71,11 @@ __all__ = [
     "describe",
     "INT_MAX",
     "LONG_MAX",
+    "KeyChange",
+    "KEY_HISTORY",
+    "removed_key",
+    "default_release",
+    "key_history",
 ]
 
 INT_MAX = 2**31 - 1
@@ -420,7 +429,7 @@ _TABLE: tuple[ConfigKey, ...] = (
               "Max time since the last snapshot before a new one is generated (if there are new records); 0 disables.",
               AT_LEAST_0, HIGH),
     ConfigKey("broker", "metadata.log.segment.bytes", INT, 1073741824, "Size of one segment of the metadata log.",
-              Range(12), HIGH),
+              Range(8 * 1024 * 1024), HIGH),
     ConfigKey("broker", "metadata.log.segment.ms", LONG, 604800000, "Max age of a metadata log segment before rolling.",
               None, HIGH),
     ConfigKey("broker", "metadata.max.retention.bytes", LONG, 104857600,
@@ -482,8 +491,6 @@ _TABLE: tuple[ConfigKey, ...] = (
               "Periodically move leadership back to the preferred (first) replica.", None, HIGH),
     ConfigKey("broker", "leader.imbalance.check.interval.seconds", LONG, 300,
               "How often the controller checks for leader imbalance.", AT_LEAST_1, HIGH),
-    ConfigKey("broker", "leader.imbalance.per.broker.percentage", INT, 10,
-              "Leader imbalance allowed per broker, in percent, before a preferred leader election.", None, HIGH),
     ConfigKey("broker", "default.replication.factor", INT, 1,
               "Replication factor of automatically created topics and of create_topic without one.", None, MEDIUM),
     ConfigKey("broker", "num.partitions", INT, 1, "Default number of partitions per topic.", AT_LEAST_1, MEDIUM),
@@ -589,10 +596,14 @@ _TABLE: tuple[ConfigKey, ...] = (
               "Max size of the metadata string of a committed offset (else OFFSET_METADATA_TOO_LARGE).", None, HIGH),
     ConfigKey("broker", "offsets.commit.timeout.ms", INT, 5000,
               "An offset commit waits this long for all replicas of the offsets partition.", AT_LEAST_1, HIGH),
-    ConfigKey("broker", "group.coordinator.rebalance.protocols", LIST, ("classic", "consumer"),
-              "Rebalance protocols the group coordinator accepts.", OneOf(("classic", "consumer")), MEDIUM),
-    ConfigKey("broker", "group.coordinator.append.linger.ms", INT, 10,
-              "How long the group coordinator waits to batch its writes to __consumer_offsets.", AT_LEAST_0, MEDIUM),
+    ConfigKey("broker", "group.coordinator.rebalance.protocols", LIST, ("classic", "consumer", "streams"),
+              "Rebalance protocols the group coordinator accepts (kafkalab models classic and consumer; share and "
+              "streams groups are accepted and not modelled).", OneOf(("classic", "consumer", "share", "streams")),
+              MEDIUM),
+    ConfigKey("broker", "group.coordinator.append.linger.ms", INT, -1,
+              "How long the group coordinator waits to batch its writes to __consumer_offsets; -1 = adaptive (the "
+              "batch is flushed once the queued events are processed). Not modelled: each write is appended at once.",
+              Range(-1), MEDIUM),
     ConfigKey("broker", "group.initial.rebalance.delay.ms", INT, 3000,
               "Delay of the first rebalance of an empty classic group, to let more members join.", None, MEDIUM),
     ConfigKey("broker", "group.min.session.timeout.ms", INT, 6000, "Min session timeout of a classic group member.",
@@ -811,6 +822,223 @@ def _index(table: tuple[ConfigKey, ...]) -> dict[str, dict[str, ConfigKey]]:
 _KEYS: dict[str, dict[str, ConfigKey]] = _index(_TABLE)
 
 
+# --- where each default comes from: the keys Kafka changed, added or removed -------------------------------------
+# Every key's definition (default, validator) was compared between Kafka's sources at the 3.9.1, 4.0.0, 4.1.0 and
+# 4.2.0 release tags; 4.3's upgrade notes name no change to these keys. Earlier entries were checked at the tags of
+# their releases. ``default`` and ``previous`` are in Kafka's text form.
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChange:
+    """One change Kafka made to one key in one release.
+
+    ``change`` is ``added`` (the key appeared, with ``default``), ``default`` (the default became ``default``; it was
+    ``previous``), ``constraint`` (the allowed values changed, ``note`` says how), ``deprecated`` or ``removed``
+    (``note`` says what replaces it). A ``removed`` name ending in ``.*`` stands for every key with that prefix.
+    ``source`` is the KIP or JIRA that made the change.
+    """
+
+    scope: str
+    name: str
+    release: str
+    change: str
+    default: str | None = None
+    previous: str | None = None
+    source: str = ""
+    note: str = ""
+
+    def matches(self, scope: str, name: str) -> bool:
+        if scope != self.scope:
+            return False
+        if self.name.endswith(".*"):
+            return name.startswith(self.name[:-1])
+        return name == self.name
+
+    def removal_message(self) -> str:
+        """Why a user's removed key is refused: when it went and what to use instead."""
+        source = f" ({self.source})" if self.source else ""
+        return f"removed in Kafka {self.release}{source}; {self.note}"
+
+
+CHANGES = ("added", "default", "constraint", "deprecated", "removed")
+_ALL_CLIENTS = ("producer", "consumer", "admin")
+
+
+def _changes(scopes: tuple[str, ...], name: str, release: str, change: str, **fields: str) -> list[KeyChange]:
+    return [KeyChange(scope, name, release, change, **fields) for scope in scopes]
+
+
+#: Every change Kafka 4 made to a kafkalab key's default or allowed values, every key Kafka removed that a user may
+#: still write (:func:`resolve` refuses those with :meth:`KeyChange.removal_message`), and the 3.x changes and
+#: additions behind today's defaults. A key not listed has had its current default since Kafka 3.9 at least.
+KEY_HISTORY: tuple[KeyChange, ...] = tuple([
+    # ---- Kafka 3.x ----
+    *_changes(("broker",), "quota.producer.default", "3.0", "removed", source="KAFKA-12591",
+              note="client quotas are dynamic configs (kafka-configs --entity-type clients --entity-default)"),
+    *_changes(("broker",), "quota.consumer.default", "3.0", "removed", source="KAFKA-12591",
+              note="client quotas are dynamic configs (kafka-configs --entity-type clients --entity-default)"),
+    KeyChange("producer", "acks", "3.0", "default", "all", "1", "KIP-679"),
+    KeyChange("producer", "enable.idempotence", "3.0", "default", "true", "false", "KIP-679"),
+    KeyChange("consumer", "session.timeout.ms", "3.0", "default", "45000", "10000", "KIP-735"),
+    KeyChange("consumer", "partition.assignment.strategy", "3.0", "default", "range,cooperative-sticky", "range",
+              "KIP-726"),
+    *_changes(("producer",), "partitioner.ignore.keys", "3.3", "added", default="false", source="KIP-794"),
+    *_changes(("producer",), "partitioner.adaptive.partitioning.enable", "3.3", "added", default="true",
+              source="KIP-794"),
+    *_changes(("producer",), "partitioner.availability.timeout.ms", "3.3", "added", default="0", source="KIP-794"),
+    KeyChange("broker", "producer.id.expiration.ms", "3.4", "added", "86400000", source="KIP-854"),
+    KeyChange("broker", "metadata.log.max.snapshot.interval.ms", "3.4", "added", "3600000", source="KIP-876"),
+    KeyChange("broker", "group.consumer.heartbeat.interval.ms", "3.5", "added", "5000", source="KIP-848"),
+    KeyChange("broker", "group.consumer.session.timeout.ms", "3.5", "added", "45000", source="KIP-848"),
+    *_changes(("broker",), "log.message.timestamp.before.max.ms", "3.6", "added", default="9223372036854775807",
+              source="KIP-937"),
+    *_changes(("broker",), "log.message.timestamp.after.max.ms", "3.6", "added", default="9223372036854775807",
+              source="KIP-937"),
+    *_changes(("topic",), "message.timestamp.before.max.ms", "3.6", "added", default="9223372036854775807",
+              source="KIP-937"),
+    *_changes(("topic",), "message.timestamp.after.max.ms", "3.6", "added", default="9223372036854775807",
+              source="KIP-937"),
+    *_changes(_ALL_CLIENTS, "retry.backoff.max.ms", "3.7", "added", default="1000", source="KIP-580"),
+    KeyChange("consumer", "group.protocol", "3.7", "added", "classic", source="KIP-848"),
+    KeyChange("consumer", "group.remote.assignor", "3.7", "added", "null", source="KIP-848"),
+    KeyChange("broker", "group.consumer.assignors", "3.7", "default", "uniform,range", "range", "KIP-848",
+              note="Kafka names the assignors by class"),
+    KeyChange("broker", "group.coordinator.rebalance.protocols", "3.7", "added", "classic", source="KAFKA-16036"),
+    KeyChange("broker", "group.consumer.migration.policy", "3.8", "added", "disabled", source="KAFKA-16294"),
+    KeyChange("broker", "group.coordinator.append.linger.ms", "3.8", "added", "10", source="KAFKA-16770"),
+    # ---- Kafka 4.0 ----
+    KeyChange("producer", "linger.ms", "4.0", "default", "5", "0", "KIP-1030"),
+    KeyChange("broker", "log.message.timestamp.after.max.ms", "4.0", "default", "3600000", "9223372036854775807",
+              "KIP-1030"),
+    KeyChange("topic", "message.timestamp.after.max.ms", "4.0", "default", "3600000", "9223372036854775807",
+              "KIP-1030"),
+    KeyChange("broker", "log.segment.bytes", "4.0", "constraint", source="KIP-1030",
+              note="at least 1048576 (1 MiB), was 14"),
+    KeyChange("broker", "group.coordinator.rebalance.protocols", "4.0", "default", "classic,consumer", "classic",
+              "KIP-848", note="the consumer protocol is GA"),
+    KeyChange("broker", "group.consumer.migration.policy", "4.0", "default", "bidirectional", "disabled",
+              "KIP-848"),
+    KeyChange("broker", "group.coordinator.append.linger.ms", "4.0", "default", "5", "10", "apache/kafka#18274"),
+    KeyChange("broker", "process.roles", "4.0", "constraint", source="KIP-500",
+              note="required (no default) now that every node is KRaft; kafkalab's Cluster sets it"),
+    KeyChange("broker", "node.id", "4.0", "constraint", source="KIP-500",
+              note="required, at least 0; kafkalab's Cluster sets it"),
+    KeyChange("broker", "log.message.format.version", "4.0", "removed", source="KIP-724",
+              note="every log is written in the v2 record format; remove the key"),
+    KeyChange("topic", "message.format.version", "4.0", "removed", source="KIP-724",
+              note="every log is written in the v2 record format; remove the key"),
+    KeyChange("broker", "log.message.downconversion.enable", "4.0", "removed", source="KIP-724, KIP-896",
+              note="brokers no longer down-convert records for old consumers; remove the key"),
+    KeyChange("topic", "message.downconversion.enable", "4.0", "removed", source="KIP-724, KIP-896",
+              note="brokers no longer down-convert records for old consumers; remove the key"),
+    KeyChange("broker", "log.message.timestamp.difference.max.ms", "4.0", "removed", source="KIP-937",
+              note="use 'log.message.timestamp.before.max.ms' and 'log.message.timestamp.after.max.ms'"),
+    KeyChange("topic", "message.timestamp.difference.max.ms", "4.0", "removed", source="KIP-937",
+              note="use 'message.timestamp.before.max.ms' and 'message.timestamp.after.max.ms'"),
+    KeyChange("broker", "offsets.commit.required.acks", "4.0", "removed", source="KIP-1041",
+              note="the group coordinator's writes complete when the high watermark passes them; remove the key"),
+    KeyChange("broker", "leader.imbalance.per.broker.percentage", "4.0", "removed", source="KAFKA-18743",
+              note="it was ZooKeeper-only; the KRaft controller balances leaders every "
+                   "'leader.imbalance.check.interval.seconds'"),
+    KeyChange("broker", "eligible.leader.replicas.enable", "4.0", "removed", source="KAFKA-18062",
+              note="use the feature level 'eligible.leader.replicas.version' (0 off, 1 on)"),
+    KeyChange("broker", "inter.broker.protocol.version", "4.0", "removed", source="KAFKA-18360",
+              note="use 'metadata.version'"),
+    KeyChange("broker", "delegation.token.master.key", "4.0", "removed", source="KAFKA-12601",
+              note="Kafka's replacement is 'delegation.token.secret.key' (kafkalab does not model delegation "
+                   "tokens)"),
+    KeyChange("broker", "control.plane.listener.name", "4.0", "removed", source="KIP-500",
+              note="controllers are reached through 'controller.listener.names' (kafkalab wires nodes itself)"),
+    KeyChange("broker", "broker.id.generation.enable", "4.0", "removed", source="KAFKA-18383",
+              note="use 'node.id'"),
+    KeyChange("broker", "reserved.broker.max.id", "4.0", "removed", source="KAFKA-18383", note="use 'node.id'"),
+    KeyChange("broker", "controlled.shutdown.max.retries", "4.0", "removed", source="KAFKA-18417",
+              note="the KRaft controller runs controlled shutdowns; remove the key"),
+    KeyChange("broker", "controlled.shutdown.retry.backoff.ms", "4.0", "removed", source="KAFKA-18417",
+              note="the KRaft controller runs controlled shutdowns; remove the key"),
+    KeyChange("broker", "zookeeper.*", "4.0", "removed", source="KIP-500",
+              note="Kafka 4 runs in KRaft mode only: the controller quorum ('controller.quorum.*') replaces "
+                   "ZooKeeper"),
+    KeyChange("broker", "password.encoder.*", "4.0", "removed", source="KIP-500",
+              note="KRaft keeps configs in metadata records, unencrypted; remove the key"),
+    *_changes(("broker", *_ALL_CLIENTS), "auto.include.jmx.reporter", "4.0", "removed", source="KIP-830",
+              note="JmxReporter is in 'metric.reporters' by default (kafkalab has no metric reporters)"),
+    # ---- Kafka 4.1 ----
+    KeyChange("topic", "segment.bytes", "4.1", "constraint", source="KAFKA-19080",
+              note="at least 1048576 (1 MiB) at topic level too, was 14 (4.0 changed only log.segment.bytes)"),
+    KeyChange("broker", "metadata.log.segment.bytes", "4.1", "constraint", source="KAFKA-19080",
+              note="at least 8388608 (8 MiB), was 12"),
+    KeyChange("broker", "group.coordinator.rebalance.protocols", "4.1", "default", "classic,consumer,streams",
+              "classic,consumer", "KIP-1071 (KAFKA-19173)", note="allowed values: classic, consumer, share, streams"),
+    KeyChange("broker", "log.cleaner.enable", "4.1", "deprecated", source="KIP-1148",
+              note="the log cleaner will always run from Kafka 5.0"),
+    # ---- Kafka 4.2 ----
+    KeyChange("broker", "group.coordinator.append.linger.ms", "4.2", "default", "-1", "5", "KAFKA-19826",
+              note="-1 = adaptive: the batch is flushed once the queued events are processed; at least -1"),
+    KeyChange("broker", "num.replica.fetchers", "4.2", "constraint", source="KIP-1161",
+              note="at least 1 (kafkalab always required it)"),
+])
+
+_REMOVED: tuple[KeyChange, ...] = tuple(c for c in KEY_HISTORY if c.change == "removed")
+
+
+def removed_key(scope: str, name: str) -> KeyChange | None:
+    """The removal of ``name`` from ``scope`` (a :class:`KeyChange`), or None when Kafka never removed it."""
+    return next((c for c in _REMOVED if c.matches(scope, name)), None)
+
+
+def default_release(scope: str, name: str) -> str | None:
+    """The Kafka release the current default of key ``name`` comes from, with its source (``"4.0 (KIP-1030)"``),
+    or None when the default is older than every entry of :data:`KEY_HISTORY` (from 3.0 on)."""
+    key(scope, name)
+    latest = [c for c in KEY_HISTORY if c.matches(scope, name) and c.change in ("added", "default")]
+    if not latest:
+        return None
+    return f"{latest[-1].release} ({latest[-1].source})" if latest[-1].source else latest[-1].release
+
+
+def key_history(scope: str | None = None) -> pd.DataFrame:
+    """:data:`KEY_HISTORY` as a table (one row per change, in release order): scope, key, release, change, default,
+    previous, source, note; only ``scope``'s rows when given."""
+    import pandas as pd
+
+    if scope is not None:
+        _check_scope(scope)
+    rows = [{"scope": c.scope, "key": c.name, "release": c.release, "change": c.change, "default": c.default,
+             "previous": c.previous, "source": c.source, "note": c.note}
+            for c in KEY_HISTORY if scope is None or c.scope == scope]
+    return pd.DataFrame(rows, columns=["scope", "key", "release", "change", "default", "previous", "source",
+                                       "note"])
+
+
+def _history_doc() -> str:
+    """The reST table of :data:`KEY_HISTORY` that ends the module docstring (generated, so it cannot drift)."""
+    rows: dict[tuple[str, str, str, str], list[str]] = {}
+    for c in KEY_HISTORY:
+        if c.change == "default":
+            what = f"{c.default} (was {c.previous})"
+        elif c.change == "added":
+            what = f"added, {c.default}"
+        else:
+            what = f"{c.change}: {c.note}" if c.note else c.change
+        if c.change != "removed" and c.note and c.change in ("added", "default"):
+            what += f"; {c.note}"
+        row = (c.name, c.release, c.source, what)
+        rows.setdefault(row, []).append(c.scope)
+    lines = [(f"{name} ({', '.join(scopes)})", release, source, what)
+             for (name, release, source, what), scopes in rows.items()]
+    header = ("key (scopes)", "release", "source", "default from this release, or the change")
+    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(3)]
+    rule = " ".join("=" * w for w in widths) + " " + "=" * 40
+    out = ["", "Where each default comes from (generated from :data:`KEY_HISTORY`; a key not listed has had its current",
+           "default since Kafka 3.9 at least; the feature levels' defaults are in :mod:`kafkalab.metadata.features`):",
+           "", rule,
+           " ".join(h.ljust(w) for h, w in zip(header[:3], widths, strict=True)) + " " + header[3], rule]
+    out += [" ".join(v.ljust(w) for v, w in zip(r[:3], widths, strict=True)) + " " + r[3] for r in lines]
+    out.append(rule)
+    return "\n".join(out) + "\n"
+
+
 # --- public API ---------------------------------------------------------------------------------------------------
 
 
@@ -976,6 +1204,13 @@ def _check_scope(scope: str) -> str:
 def _unknown_key(scope: str, name: str) -> ConfigError:
     """Unknown key: say where it belongs if it is another scope's key, else suggest the closest keys of this scope."""
     known = _KEYS[scope]
+    removal = removed_key(scope, name)
+    if removal is not None:
+        return ConfigError(f"{scope} config {name!r} was {removal.removal_message()}", key=name, scope=scope)
+    elsewhere = next((r for other in SCOPES if (r := removed_key(other, name)) is not None), None)
+    if elsewhere is not None:
+        return ConfigError(f"unknown {scope} config {name!r}: it was a {elsewhere.scope} config, "
+                           f"{elsewhere.removal_message()}", key=name, scope=scope)
     owners = [other for other in SCOPES if other != scope and name in _KEYS[other]]
     hints: list[str] = []
     if owners:
@@ -1022,3 +1257,6 @@ def _broker_defaults(broker: Mapping[str, Any]) -> dict[str, Any]:
             defaults[row.name] = value
             break
     return defaults
+
+
+__doc__ = (__doc__ or "") + _history_doc()

@@ -257,6 +257,11 @@ def test_bad_types(scope: str, name: str, value: object, message: str) -> None:
     ("topic", "retention.ms", -2, "value must be in [-1, ...]"),
     ("topic", "segment.bytes", 1024, "value must be in [1048576, ...]"),
     ("producer", "metadata.max.idle.ms", 10, "value must be in [5000, ...]"),
+    ("broker", "log.segment.bytes", 1048575, "value must be in [1048576, ...]"),              # Kafka 4.0, KIP-1030
+    ("broker", "metadata.log.segment.bytes", 1048576, "invalid value 1048576 for broker config "
+                                                      "'metadata.log.segment.bytes' (int): value must be in "
+                                                      "[8388608, ...]"),                    # Kafka 4.1
+    ("broker", "group.coordinator.append.linger.ms", -2, "value must be in [-1, ...]"),      # Kafka 4.2
 ])
 def test_out_of_range(scope: str, name: str, value: object, message: str) -> None:
     fails(scope, {name: value}, message)
@@ -434,3 +439,154 @@ def test_a_mistyped_choice_names_the_closest_allowed_value():
         resolve("consumer", {"group.protocol": "consumr"})
     with pytest.raises(ConfigError, match=r"element 'rnage' is not an allowed value \(did you mean 'range'\?\)"):
         resolve("consumer", {"partition.assignment.strategy": "rnage,cooperative-sticky"})
+
+
+# --- where each default comes from: KEY_HISTORY ---------------------------------------------------------------
+
+
+def _current(change: config.KeyChange) -> list[config.KeyChange]:
+    """The entries of the same key, in table order."""
+    return [c for c in config.KEY_HISTORY if (c.scope, c.name) == (change.scope, change.name)]
+
+
+def test_the_history_table_agrees_with_the_key_definitions() -> None:
+    """KEY_HISTORY cannot drift from _TABLE: every entry names a scope and a change kind; a key that still exists is
+    a key of its scope, and its latest default in the table is its default here; a removed key (or prefix) matches
+    no key of its scope and is not listed again later; releases are in order."""
+    releases = [tuple(int(x) for x in c.release.split(".")) for c in config.KEY_HISTORY]
+    assert releases == sorted(releases)
+    for change in config.KEY_HISTORY:
+        assert change.scope in scopes() and change.change in config.CHANGES, change
+        assert change.release and change.source, change
+        assert (change.default is not None) == (change.change in ("added", "default")), change
+        assert (change.previous is not None) == (change.change == "default"), change
+        if change.change == "removed":
+            assert change.note, change
+            assert not [n for n in keys(change.scope) if change.matches(change.scope, n)], change
+            assert _current(change)[-1] is change, change
+            continue
+        assert change.name in keys(change.scope), change
+        defaults = [c.default for c in _current(change) if c.default is not None]
+        if defaults:
+            assert defaults[-1] == config._kafka_text(key(change.scope, change.name).default), change
+        if change.change == "default":
+            earlier = [c.default for c in _current(change)[:_current(change).index(change)] if c.default]
+            assert not earlier or earlier[-1] == change.previous, change
+
+
+def test_the_module_docstring_ends_with_the_generated_table() -> None:
+    doc = config.__doc__ or ""
+    assert "Where each default comes from (generated from :data:`KEY_HISTORY`" in doc
+    lines = doc.splitlines()
+    for change in config.KEY_HISTORY:
+        assert any(line.startswith(change.name + " (") and f" {change.release} " in line and change.source in line
+                   for line in lines), change
+
+
+@pytest.mark.parametrize(("scope", "name", "release"), [
+    ("producer", "linger.ms", "4.0 (KIP-1030)"),
+    ("topic", "message.timestamp.after.max.ms", "4.0 (KIP-1030)"),
+    ("broker", "log.message.timestamp.after.max.ms", "4.0 (KIP-1030)"),
+    ("broker", "group.consumer.migration.policy", "4.0 (KIP-848)"),
+    ("broker", "group.coordinator.rebalance.protocols", "4.1 (KIP-1071 (KAFKA-19173))"),
+    ("broker", "group.coordinator.append.linger.ms", "4.2 (KAFKA-19826)"),
+    ("producer", "acks", "3.0 (KIP-679)"),
+    ("admin", "retry.backoff.max.ms", "3.7 (KIP-580)"),
+    ("consumer", "isolation.level", None),
+])
+def test_default_release_names_the_release_and_its_source(scope: str, name: str, release: str | None) -> None:
+    assert config.default_release(scope, name) == release
+
+
+def test_default_release_of_an_unknown_key_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=re.escape("unknown producer config 'lingr.ms': did you mean 'linger.ms'?")):
+        config.default_release("producer", "lingr.ms")
+
+
+def test_key_history_is_a_table_for_notebooks() -> None:
+    frame = config.key_history()
+    assert list(frame.columns) == ["scope", "key", "release", "change", "default", "previous", "source", "note"]
+    assert len(frame) == len(config.KEY_HISTORY)
+    linger = frame[(frame.scope == "producer") & (frame.key == "linger.ms")].iloc[0]
+    assert (linger.release, linger.change, linger.default, linger.previous) == ("4.0", "default", "5", "0")
+    assert set(config.key_history("topic").scope) == {"topic"}
+    with pytest.raises(ConfigError, match=re.escape("unknown config scope 'topics'")):
+        config.key_history("topics")
+
+
+def test_the_defaults_kafka_4_changed_are_the_latest_releases() -> None:
+    broker = resolve("broker")
+    assert broker["group.coordinator.append.linger.ms"] == -1                  # 4.2: adaptive
+    assert broker["group.coordinator.rebalance.protocols"] == ("classic", "consumer", "streams")   # 4.1
+    assert broker["group.consumer.migration.policy"] == "bidirectional"        # 4.0
+    assert broker["log.message.timestamp.after.max.ms"] == 3_600_000           # 4.0
+    assert resolve("producer")["linger.ms"] == 5                               # 4.0
+    assert resolve("broker", {"group.coordinator.rebalance.protocols": "classic,share"})[
+        "group.coordinator.rebalance.protocols"] == ("classic", "share")
+
+
+# --- keys Kafka removed --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("scope", "name", "message"), [
+    ("broker", "log.message.format.version",
+     "broker config 'log.message.format.version' was removed in Kafka 4.0 (KIP-724); every log is written in the v2 "
+     "record format; remove the key"),
+    ("topic", "message.format.version",
+     "topic config 'message.format.version' was removed in Kafka 4.0 (KIP-724); every log is written in the v2 "
+     "record format; remove the key"),
+    ("topic", "message.timestamp.difference.max.ms",
+     "topic config 'message.timestamp.difference.max.ms' was removed in Kafka 4.0 (KIP-937); use "
+     "'message.timestamp.before.max.ms' and 'message.timestamp.after.max.ms'"),
+    ("broker", "log.message.timestamp.difference.max.ms",
+     "was removed in Kafka 4.0 (KIP-937); use 'log.message.timestamp.before.max.ms' and "
+     "'log.message.timestamp.after.max.ms'"),
+    ("topic", "message.downconversion.enable", "was removed in Kafka 4.0 (KIP-724, KIP-896); brokers no longer "
+                                               "down-convert records for old consumers; remove the key"),
+    ("broker", "offsets.commit.required.acks", "broker config 'offsets.commit.required.acks' was removed in Kafka 4.0 "
+                                               "(KIP-1041)"),
+    ("broker", "leader.imbalance.per.broker.percentage",
+     "broker config 'leader.imbalance.per.broker.percentage' was removed in Kafka 4.0 (KAFKA-18743); it was "
+     "ZooKeeper-only; the KRaft controller balances leaders every 'leader.imbalance.check.interval.seconds'"),
+    ("broker", "eligible.leader.replicas.enable",
+     "was removed in Kafka 4.0 (KAFKA-18062); use the feature level 'eligible.leader.replicas.version' (0 off, 1 on)"),
+    ("broker", "delegation.token.master.key", "Kafka's replacement is 'delegation.token.secret.key'"),
+    ("broker", "inter.broker.protocol.version", "was removed in Kafka 4.0 (KAFKA-18360); use 'metadata.version'"),
+    ("broker", "zookeeper.connect", "broker config 'zookeeper.connect' was removed in Kafka 4.0 (KIP-500); Kafka 4 "
+                                    "runs in KRaft mode only"),
+    ("broker", "zookeeper.ssl.client.enable", "was removed in Kafka 4.0 (KIP-500)"),
+    ("broker", "control.plane.listener.name", "'controller.listener.names'"),
+    ("broker", "quota.producer.default", "broker config 'quota.producer.default' was removed in Kafka 3.0 "
+                                         "(KAFKA-12591)"),
+    ("producer", "auto.include.jmx.reporter", "producer config 'auto.include.jmx.reporter' was removed in Kafka 4.0 "
+                                              "(KIP-830)"),
+    ("consumer", "auto.include.jmx.reporter", "was removed in Kafka 4.0 (KIP-830)"),
+    ("admin", "auto.include.jmx.reporter", "was removed in Kafka 4.0 (KIP-830)"),
+])
+def test_a_removed_key_says_when_it_went_and_what_replaces_it(scope: str, name: str, message: str) -> None:
+    err = fails(scope, {name: "1"}, message)
+    assert (err.key, err.scope) == (name, scope)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        key(scope, name)
+
+
+def test_every_removed_key_is_refused_with_its_release() -> None:
+    for change in config.KEY_HISTORY:
+        if change.change == "removed":
+            name = change.name.replace("*", "anything")
+            fails(change.scope, {name: "x"}, f"{change.scope} config {name!r} was removed in Kafka {change.release} "
+                                             f"({change.source}); {change.note}")
+
+
+def test_a_removed_key_given_to_another_scope_says_where_it_was() -> None:
+    fails("topic", {"log.message.format.version": "3.0"},
+          "unknown topic config 'log.message.format.version': it was a broker config, removed in Kafka 4.0 (KIP-724)")
+    fails("consumer", {"zookeeper.connect": "zk:2181"},
+          "unknown consumer config 'zookeeper.connect': it was a broker config, removed in Kafka 4.0 (KIP-500)")
+
+
+def test_a_removed_key_among_other_problems_is_reported_with_them() -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve("topic", {"message.format.version": "2.8", "retention.ms": -5})
+    assert str(info.value).splitlines()[0] == "2 problems in topic config (nothing was applied):"
+    assert "'message.format.version' was removed in Kafka 4.0" in str(info.value)
