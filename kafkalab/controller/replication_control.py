@@ -34,9 +34,9 @@ that the controller writes; an answer waits for the commit of what was written.
 Cost: fencing, unfencing, controlled shutdown and the imbalance check scan the partitions once (Kafka keeps a
 broker -> ISR index and a set of imbalanced partitions instead; fine at 10^4 partitions).
 
-Simplifications: no reassignments and no log directories; ``leader.imbalance.per.broker.percentage`` is ignored (as
-Kafka's KRaft controller does). With ELR on, Kafka also writes a cluster-level ``min.insync.replicas`` config record
-and refuses to delete it; kafkalab has no cluster-level dynamic configs, so the controller's static value is the
+Simplifications: no reassignments and no log directories (Kafka's KRaft controller never read
+``leader.imbalance.per.broker.percentage``; Kafka 4.0 removed the key). With ELR on, Kafka also writes a
+cluster-level ``min.insync.replicas`` config record and refuses to delete it; kafkalab has no cluster-level dynamic configs, so the controller's static value is the
 cluster default. No restart is ever clean (no ``previousBrokerEpoch``), so a cleanly stopped ELR member also leaves
 the ELR when it comes back: safe, at some cost in availability.
 """
