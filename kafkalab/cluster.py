@@ -554,6 +554,15 @@ class Cluster(World):
 
         return KafkaStreams(self, topology, config, instances)
 
+    def connect(self, workers: int = 3, config: Mapping[str, Any] | None = None, *, mode: str = "distributed",
+                offsets_file: str | None = None) -> Any:
+        """Start a Kafka Connect cluster on this cluster: ``workers`` worker nodes (``connect-1``, ...) in
+        ``mode="distributed"`` (a worker group, internal topics) or one ``"standalone"`` worker (offsets in
+        ``offsets_file``). Returns a :class:`~kafkalab.connect.ConnectCluster` once every worker has started."""
+        from kafkalab.connect.connect_cluster import ConnectCluster
+
+        return ConnectCluster(self, workers, config, mode=mode, offsets_file=offsets_file)
+
     # -- observation --------------------------------------------------------------------------------------------------
     def topology(self) -> Any:
         """The picture's data: a :class:`~kafkalab.viz.topology.TopologyView` of this moment."""

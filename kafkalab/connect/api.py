@@ -1,0 +1,348 @@
+"""The connector developer's API: Kafka Connect's ``connect/api`` (``SourceConnector``, ``SourceTask``,
+``SinkConnector``, ``SinkTask``, ``SourceRecord``, ``SinkRecord``, ``Schema``, ``ConnectorTaskId``) in Python.
+
+How it works. A connector is a class registered by name (:func:`register_plugin`, or the ``plugin.path`` of a
+notebook: any subclass defined there can be registered). The runtime instantiates it on the worker the assignment
+names and calls the same methods in the same order as Kafka's ``WorkerConnector``, ``WorkerSourceTask`` and
+``WorkerSinkTask``: ``Connector.start(props)``, ``task_configs(max_tasks)``, ``stop()``; ``SourceTask.start(props)``,
+``poll()``, ``commit()``, ``commit_record(record, metadata)``, ``stop()``; ``SinkTask.start(props)``, ``open(parts)``,
+``put(records)``, ``flush(offsets)``, ``pre_commit(offsets)``, ``close(parts)``, ``stop()``.
+
+One difference, named: Kafka's ``SourceTask.poll()`` blocks its task thread until data arrives; a simulated task must
+return at once. ``poll()`` returns the records there are now (or None), and when it returned nothing the runtime polls
+again after :meth:`SourceTask.poll_delay_ms` of virtual time (FileStreamSource waits a second, as its Java task does;
+SqliteSource waits until ``poll.interval.ms`` since its last query, as the JDBC connector does).
+
+Values are Python values: ``dict`` stands for a ``Struct`` (fields by name, in the order of the value schema's fields
+when there is one), ``list`` for an array, ``str``/``int``/``float``/``bool``/``bytes``/None for the primitives.
+Schemas are optional, as in Kafka (a schemaless record has ``value_schema=None``).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+__all__ = ["Schema", "SchemaField", "ConnectRecord", "SourceRecord", "SinkRecord", "ConnectorTaskId", "Connector",
+           "SourceConnector", "SinkConnector", "Task", "SourceTask", "SinkTask", "ConnectorContext",
+           "SourceTaskContext", "SinkTaskContext", "OffsetStorageReader", "ConnectException", "DataException",
+           "RetriableException", "PRIMITIVE_TYPES", "struct_schema"]
+
+#: Kafka's ``Schema.Type`` values (lower case, as JsonConverter writes them)
+PRIMITIVE_TYPES = ("int8", "int16", "int32", "int64", "float32", "float64", "boolean", "string", "bytes")
+_ALL_TYPES = PRIMITIVE_TYPES + ("array", "map", "struct")
+
+
+class ConnectException(Exception):
+    """Kafka's ``org.apache.kafka.connect.errors.ConnectException``: a connector or the framework failed."""
+
+
+class DataException(ConnectException):
+    """Kafka's ``DataException``: data could not be converted or transformed."""
+
+
+class RetriableException(ConnectException):
+    """Kafka's ``RetriableException``: the operation may succeed if retried (``put`` is retried, not fatal)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaField:
+    name: str
+    schema: Schema
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """Kafka's ``ConnectSchema``: a type, optional, a name and version, fields for a struct, key/value schemas for a
+    map and the value schema of an array."""
+
+    type: str
+    optional: bool = False
+    name: str | None = None
+    version: int | None = None
+    doc: str | None = None
+    fields: tuple[SchemaField, ...] = ()
+    key_schema: Schema | None = None
+    value_schema: Schema | None = None
+    parameters: tuple[tuple[str, str], ...] = ()
+    default: Any = None
+
+    def __post_init__(self) -> None:
+        if self.type not in _ALL_TYPES:
+            raise ValueError(f"unknown schema type {self.type!r}; types: {', '.join(_ALL_TYPES)}")
+
+    def field(self, name: str) -> SchemaField | None:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+    def with_optional(self, optional: bool = True) -> Schema:
+        return replace(self, optional=optional)
+
+
+def struct_schema(fields: Mapping[str, Schema] | Sequence[tuple[str, Schema]], *, name: str | None = None,
+                  optional: bool = False) -> Schema:
+    """A struct schema from (name, schema) pairs, in order."""
+    items = fields.items() if isinstance(fields, Mapping) else fields
+    return Schema("struct", optional=optional, name=name, fields=tuple(SchemaField(n, s) for n, s in items))
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorTaskId:
+    """Kafka's ``ConnectorTaskId``: ordered by connector name, then task number (``"name-0"`` as text)."""
+
+    connector: str
+    task: int
+
+    def __str__(self) -> str:
+        return f"{self.connector}-{self.task}"
+
+    def __lt__(self, other: ConnectorTaskId) -> bool:
+        return (self.connector, self.task) < (other.connector, other.task)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectRecord:
+    """Kafka's ``ConnectRecord``: what converters produce and transforms change (``new_record`` copies)."""
+
+    topic: str
+    kafka_partition: int | None
+    key_schema: Schema | None
+    key: Any
+    value_schema: Schema | None
+    value: Any
+    timestamp: int | None = None
+    headers: tuple[tuple[str, Any], ...] = ()
+
+    def new_record(self, **changes: Any) -> Any:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord(ConnectRecord):
+    """Kafka's ``SourceRecord``: a record a source task read, with where it came from (``source_partition``) and how
+    far it got there (``source_offset``); both are small JSON-able dicts, stored in the offsets topic."""
+
+    source_partition: Mapping[str, Any] | None = None
+    source_offset: Mapping[str, Any] | None = None
+
+    @classmethod
+    def of(cls, source_partition: Mapping[str, Any] | None, source_offset: Mapping[str, Any] | None, topic: str,
+           value: Any, *, key: Any = None, partition: int | None = None, key_schema: Schema | None = None,
+           value_schema: Schema | None = None, timestamp: int | None = None,
+           headers: Sequence[tuple[str, Any]] = ()) -> SourceRecord:
+        """Kafka's constructor order: ``SourceRecord(sourcePartition, sourceOffset, topic, ..., value)``."""
+        return cls(topic, partition, key_schema, key, value_schema, value, timestamp, tuple(headers),
+                   source_partition, source_offset)
+
+
+@dataclass(frozen=True, slots=True)
+class SinkRecord(ConnectRecord):
+    """Kafka's ``SinkRecord``: a consumed record after conversion and transforms, with its Kafka offset (and the
+    original topic and partition, KIP-793, before a transform renamed it)."""
+
+    kafka_offset: int = -1
+    original_topic: str | None = None
+    original_kafka_partition: int | None = None
+
+
+# -- contexts -----------------------------------------------------------------------------------------------------
+class OffsetStorageReader:
+    """Kafka's ``OffsetStorageReader``: the committed source offsets of this connector, by source partition."""
+
+    def __init__(self, lookup: Any) -> None:
+        self._lookup = lookup
+
+    def offset(self, partition: Mapping[str, Any]) -> dict[str, Any] | None:
+        return self._lookup(partition)
+
+    def offsets(self, partitions: Sequence[Mapping[str, Any]]) -> dict[Any, dict[str, Any] | None]:
+        import json
+        return {json.dumps(p, sort_keys=True): self._lookup(p) for p in partitions}
+
+
+class ConnectorContext:
+    """Kafka's ``ConnectorContext``: ask for task reconfiguration, or fail the connector."""
+
+    def __init__(self, request_reconfiguration: Any, raise_error: Any,
+                 offset_storage_reader: OffsetStorageReader | None = None) -> None:
+        self._reconfigure = request_reconfiguration
+        self._raise = raise_error
+        self.offset_storage_reader = offset_storage_reader
+
+    def request_task_reconfiguration(self) -> None:
+        self._reconfigure()
+
+    def raise_error(self, error: BaseException) -> None:
+        self._raise(error)
+
+
+class SourceTaskContext:
+    """Kafka's ``SourceTaskContext``: the task's config and its offset reader."""
+
+    def __init__(self, configs: Mapping[str, str], offset_storage_reader: OffsetStorageReader,
+                 clock: Any = None) -> None:
+        self._configs = dict(configs)
+        self.offset_storage_reader = offset_storage_reader
+        self._clock = clock
+
+    def configs(self) -> dict[str, str]:
+        return dict(self._configs)
+
+    def time_ms(self) -> int:
+        """The worker's clock (virtual ms): what a Java task reads with ``System.currentTimeMillis()``."""
+        return int(self._clock()) if self._clock is not None else 0
+
+
+class SinkTaskContext:
+    """Kafka's ``SinkTaskContext``: rewind (``offset``), ``pause``/``resume`` partitions, ``request_commit``."""
+
+    def __init__(self, configs: Mapping[str, str], runtime: Any) -> None:
+        self._configs = dict(configs)
+        self._runtime = runtime
+
+    def configs(self) -> dict[str, str]:
+        return dict(self._configs)
+
+    def offset(self, offsets: Mapping[Any, int]) -> None:
+        self._runtime.rewind(dict(offsets))
+
+    def timeout(self, timeout_ms: int) -> None:
+        self._runtime.set_retry_timeout(timeout_ms)
+
+    def assignment(self) -> set[Any]:
+        return set(self._runtime.assignment())
+
+    def pause(self, *partitions: Any) -> None:
+        self._runtime.pause_partitions(partitions)
+
+    def resume(self, *partitions: Any) -> None:
+        self._runtime.resume_partitions(partitions)
+
+    def request_commit(self) -> None:
+        self._runtime.request_commit()
+
+
+# -- connectors and tasks -------------------------------------------------------------------------------------------
+class Connector:
+    """Kafka's ``Connector``. Subclasses define ``start``, ``task_class``, ``task_configs``, ``stop`` and may define
+    ``config_def`` (a list of :class:`~kafkalab.connect.config_def.ConfigField`) and ``validate``."""
+
+    #: "source" or "sink" (set by SourceConnector / SinkConnector)
+    type = "unknown"
+    #: shown by GET /connector-plugins
+    version_string = "4.0.0"
+    context: ConnectorContext
+
+    def initialize(self, context: ConnectorContext) -> None:
+        self.context = context
+
+    def version(self) -> str:
+        return self.version_string
+
+    def start(self, props: Mapping[str, str]) -> None:
+        raise NotImplementedError
+
+    def task_class(self) -> Any:
+        """The Task subclass this connector's tasks run."""
+        raise NotImplementedError
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        pass
+
+    def config_def(self) -> list[Any]:
+        """The connector's own config keys (:class:`~kafkalab.connect.config_def.ConfigField`)."""
+        return []
+
+
+class SourceConnector(Connector):
+    """Kafka's ``SourceConnector``."""
+
+    type = "source"
+
+
+class SinkConnector(Connector):
+    """Kafka's ``SinkConnector``."""
+
+    type = "sink"
+
+
+class Task:
+    """Kafka's ``Task``."""
+
+    def version(self) -> str:
+        return "4.0.0"
+
+    def start(self, props: Mapping[str, str]) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        pass
+
+
+class SourceTask(Task):
+    """Kafka's ``SourceTask``. ``poll()`` returns a list of :class:`SourceRecord` or None (see the module header for
+    the one difference: it must not block; :meth:`poll_delay_ms` says when to poll again after an empty poll)."""
+
+    context: SourceTaskContext
+
+    def initialize(self, context: SourceTaskContext) -> None:
+        self.context = context
+
+    def poll(self) -> list[SourceRecord] | None:
+        raise NotImplementedError
+
+    def poll_delay_ms(self) -> float:
+        """How long the runtime waits before polling again after an empty poll (the blocking poll's stand-in)."""
+        return 1000.0
+
+    def commit(self) -> None:
+        """Offsets up to now were committed to the offsets topic."""
+
+    def commit_record(self, record: SourceRecord, metadata: Any) -> None:
+        """``record`` was acknowledged by Kafka (``metadata`` is its RecordMetadata; None if it was filtered)."""
+
+
+class SinkTask(Task):
+    """Kafka's ``SinkTask``."""
+
+    context: SinkTaskContext
+
+    def initialize(self, context: SinkTaskContext) -> None:
+        self.context = context
+
+    def open(self, partitions: list[Any]) -> None:
+        """Partitions assigned to this task (after a rebalance)."""
+
+    def close(self, partitions: list[Any]) -> None:
+        """Partitions taken away (revoked or lost): write out what is buffered for them."""
+
+    def put(self, records: list[SinkRecord]) -> None:
+        raise NotImplementedError
+
+    def flush(self, current_offsets: Mapping[Any, Any]) -> None:
+        """Write everything ``put`` so far; the framework commits ``current_offsets`` afterwards."""
+
+    def pre_commit(self, current_offsets: Mapping[Any, Any]) -> Mapping[Any, Any]:
+        """Kafka's ``preCommit``: flush, then return the offsets that are safe to commit."""
+        self.flush(current_offsets)
+        return current_offsets
+
+
+def _default_field_list() -> list[Any]:
+    return []
+
+
+@dataclass
+class PluginInfo:
+    """A connector plugin as GET /connector-plugins lists it."""
+
+    class_name: str
+    type: str
+    version: str
+    cls: Any = None
+    aliases: list[str] = field(default_factory=_default_field_list)
