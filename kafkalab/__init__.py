@@ -8,7 +8,7 @@ quorum and its ``RaftCluster`` playground), ``kl.groups`` (group coordinator, as
 ``import kafkalab`` does not load ipywidgets). ``kl.OffsetAndMetadata`` is what ``consumer.committed()`` returns and
 ``consumer.commit()`` accepts.
 """
-from kafkalab import check, config, errors, groups, log, raft, sim
+from kafkalab import check, config, connect, errors, groups, log, raft, sim
 from kafkalab.cluster import Cluster
 from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 
@@ -26,3 +26,6 @@ def __getattr__(name: str) -> object:
 
         return importlib.import_module(f"kafkalab.{name}")
     raise AttributeError(f"module 'kafkalab' has no attribute {name!r}")
+
+__all__ = ["Cluster", "TopicPartition", "OffsetAndMetadata", "check", "config", "connect", "errors", "groups", "log", "raft",
+           "sim", "__version__"]

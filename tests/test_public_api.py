@@ -71,3 +71,13 @@ def test_the_workbench_names_design_promises():
 def test_the_control_room_is_kl_viz():
     assert kl.viz.ControlRoom.__module__ == "kafkalab.viz.control_room"
     assert kl.viz.replay.__module__ == "kafkalab.viz.room_model"
+
+def test_kafka_connect_names_are_where_design_md_says():
+    assert callable(kl.Cluster.connect)
+    for name in ("SourceConnector", "SourceTask", "SinkConnector", "SinkTask", "SourceRecord", "SinkRecord",
+                 "ConnectCluster", "RestResponse", "ConnectRestError", "register_plugin", "ConnectorTaskId"):
+        assert name in kl.connect.__all__ and getattr(kl.connect, name) is not None
+    assert kl.connect.RestResponse(200, []).status == 200
+    for method in ("rest", "create_connector", "status", "describe", "pause", "resume", "stop", "restart", "delete",
+                   "connectors", "offsets", "put_config", "wait_until_running", "assignments"):
+        assert callable(getattr(kl.connect.ConnectCluster, method))
