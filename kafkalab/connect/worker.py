@@ -666,8 +666,10 @@ class Worker:
             wc.state = "FAILED"
             self.connector_status(name, "FAILED", trace_of(exc))
 
-    def _reconfigure_tasks(self, name: str) -> None:
-        """``reconfigureConnectorTasksWithRetry``: new task configs go to the leader if they changed."""
+    def _reconfigure_tasks(self, name: str, attempt: int = 0) -> None:
+        """``reconfigureConnectorTasksWithRetry``: new task configs go to the leader if they changed; checked again
+        with backoff (250 ms doubling to 60 s, Kafka's) until the configs topic has them, since the leader may die
+        with the request."""
         wc = self.connectors.get(name)
         if wc is None or wc.instance is None or wc.state != "RUNNING":
             return
@@ -695,8 +697,10 @@ class Worker:
             self._leader_put_task_configs(name, configs)
         elif leader is not None:
             self.ctx.send(leader, payload, 512)
-        else:
-            self.ctx.set_timer(250.0, lambda: self._reconfigure_tasks(name), name="task-reconfig-retry")
+        if self.distributed:
+            delay = min(250.0 * 2 ** attempt, 60_000.0)
+            self.ctx.set_timer(delay, functools.partial(self._reconfigure_tasks, name, attempt + 1),
+                               name="task-reconfig-retry")
 
     def _leader_put_task_configs(self, name: str, configs: list[dict[str, str]]) -> None:
         if not self.is_leader():
