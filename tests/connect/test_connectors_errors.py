@@ -121,3 +121,46 @@ def test_worker_config_errors_name_the_key():
         cluster.connect(workers=2, mode="standalone")
     with pytest.raises(ValueError, match="mode must be 'distributed' or 'standalone', got 'cluster'"):
         cluster.connect(workers=1, mode="cluster")
+
+
+class Counter(kl.connect.SourceConnector):
+    def start(self, props):
+        self.props = dict(props)
+
+    def task_class(self):
+        return CounterTask
+
+    def task_configs(self, max_tasks):
+        return [{"topic": self.props["topic"], "upto": self.props.get("upto", "5")}]
+
+
+class CounterTask(kl.connect.SourceTask):
+    def start(self, props):
+        self.topic, self.upto = props["topic"], int(props["upto"])
+        last = self.context.offset_storage_reader.offset({"counter": "c"})
+        self.n = last["n"] + 1 if last else 0
+        self.committed_records = 0
+
+    def poll(self):
+        if self.n >= self.upto:
+            return None
+        record = kl.connect.SourceRecord.of({"counter": "c"}, {"n": self.n}, self.topic, self.n, key=str(self.n))
+        self.n += 1
+        return [record]
+
+    def commit_record(self, record, metadata):
+        self.committed_records += 1
+
+
+def test_a_connector_written_in_python_runs_like_a_built_in_one():
+    name = kl.connect.register_plugin(Counter)
+    assert name == "tests.connect.test_connectors_errors.Counter"
+    cluster, connect = start(seed=26, workers=1)
+    connect.create_connector("count", {"connector.class": "Counter", "topic": "counts", "upto": "7",
+                                       "value.converter": "org.apache.kafka.connect.storage.StringConverter"})
+    assert connect.wait_until_running("count")
+    cluster.run(5_000)
+    assert [v for *_, v in connect.observer.source_acks] == list(range(7))
+    consumer = cluster.consumer({"auto.offset.reset": "earliest"})
+    consumer.assign([kl.TopicPartition("counts", 0)])
+    assert sorted(int(r.value) for r in consumer.poll(2_000)) == list(range(7))
