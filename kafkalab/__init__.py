@@ -14,8 +14,8 @@ from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 
 __version__ = "0.1.0"
 
-__all__ = ["Cluster", "TopicPartition", "OffsetAndMetadata", "check", "config", "errors", "groups", "log", "raft",
-           "sim", "viz", "__version__"]
+__all__ = ["Cluster", "TopicPartition", "OffsetAndMetadata", "check", "config", "connect", "errors", "groups", "log",
+           "raft", "sim", "viz", "__version__"]
 
 
 def __getattr__(name: str) -> object:
@@ -26,6 +26,3 @@ def __getattr__(name: str) -> object:
 
         return importlib.import_module(f"kafkalab.{name}")
     raise AttributeError(f"module 'kafkalab' has no attribute {name!r}")
-
-__all__ = ["Cluster", "TopicPartition", "OffsetAndMetadata", "check", "config", "connect", "errors", "groups", "log", "raft",
-           "sim", "__version__"]
