@@ -124,10 +124,13 @@ class ProducerStateManager:
         return NONE
 
     def start_verification(self, producer_id: int) -> object:
-        """A new verification guard for ``producer_id`` (Kafka's ``VerificationGuard``): the append that follows
-        the coordinator's answer must present this very object."""
-        guard = object()
-        self.verification[producer_id] = guard
+        """The verification guard of ``producer_id`` (Kafka's ``VerificationGuard`` in its
+        ``VerificationStateEntry``): a new one, or the pending one when a verification of the producer is already
+        under way (``maybeCreateVerificationStateEntry`` keeps the entry, so requests verified together share it).
+        The append that follows the coordinator's answer must present this very object."""
+        guard = self.verification.get(producer_id)
+        if guard is None:
+            guard = self.verification[producer_id] = object()
         return guard
 
     def verified(self, producer_id: int, guard: object) -> bool:
