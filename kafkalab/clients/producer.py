@@ -354,6 +354,7 @@ class KafkaProducer:
         txn = self._txn()
         if not isinstance(group_metadata, GroupMetadata):
             raise TypeError(f"group_metadata must be consumer.group_metadata(), got {type(group_metadata).__name__}")
+        txn.check_not_pending("sendOffsetsToTransaction")
         if txn.state is not TxnState.IN_TRANSACTION:
             if txn.state is TxnState.FATAL_ERROR:
                 raise txn._fatal()
@@ -380,39 +381,52 @@ class KafkaProducer:
     def commit_transaction(self, timeout_ms: float | None = None) -> None:
         """Flush the transaction's records, then commit it (EndTxn). A failed record makes it raise
         TransactionAbortableError: abort and retry. ``timeout_ms=None`` drives the simulation up to
-        ``max.block.ms``."""
+        ``max.block.ms``; after a KafkaTimeoutError, call it again to finish the same commit."""
         txn = self._txn()
-        if txn.state is TxnState.ABORTABLE_ERROR:
-            raise TransactionAbortableError(f"Cannot commit transaction since at least one previous transactional "
-                                            f"call has failed: {txn.last_error}; abort_transaction() first")
-        txn.transition(TxnState.COMMITTING_TRANSACTION)
-        self.flush(timeout_ms)
-        if txn.state is not TxnState.COMMITTING_TRANSACTION:
-            if txn.state is TxnState.FATAL_ERROR:
-                raise txn._fatal()
-            raise TransactionAbortableError(f"Cannot commit transaction since a record of it failed: "
-                                            f"{txn.last_error}; abort_transaction() first")
-        call = txn.end_call(True)
-        if call is not None:
-            self._await(call, timeout_ms, "commitTransaction")
-        txn.on_ended(call, True)
+        pending = txn.pending_for(True)
+        if pending is None:
+            if txn.state is TxnState.ABORTABLE_ERROR:
+                raise TransactionAbortableError(f"Cannot commit transaction since at least one previous "
+                                                f"transactional call has failed: {txn.last_error}; "
+                                                f"abort_transaction() first")
+            txn.transition(TxnState.COMMITTING_TRANSACTION)
+            pending = txn.start_end(True)
+        self._end_transaction(txn, pending, timeout_ms)
 
     def abort_transaction(self, timeout_ms: float | None = None) -> None:
-        """Abort the transaction: queued records fail, in-flight ones complete, then EndTxn(abort)."""
+        """Abort the transaction: queued records fail, in-flight ones complete, then EndTxn(abort). After a
+        KafkaTimeoutError, call it again to finish the same abort."""
         txn = self._txn()
-        txn.transition(TxnState.ABORTING_TRANSACTION)
-        core = self.core
-        for dq in list(core.accumulator.queues.values()):
-            for batch in list(dq):
-                if not batch.done and not batch.in_flight and batch.base_sequence < 0:
-                    dq.remove(batch)
-                    core._fail(batch, TransactionAbortedError("Failing batch since transaction was aborted"),
-                               core.port.now)
-        self.flush(timeout_ms)
-        call = txn.end_call(False)
-        if call is not None:
-            self._await(call, timeout_ms, "abortTransaction")
-        txn.on_ended(call, False)
+        pending = txn.pending_for(False)
+        if pending is None:
+            txn.transition(TxnState.ABORTING_TRANSACTION)
+            pending = txn.start_end(False)
+            core = self.core
+            for dq in list(core.accumulator.queues.values()):
+                for batch in list(dq):
+                    if not batch.done and not batch.in_flight and batch.base_sequence < 0:
+                        dq.remove(batch)
+                        core._fail(batch, TransactionAbortedError("Failing batch since transaction was aborted"),
+                                   core.port.now)
+        self._end_transaction(txn, pending, timeout_ms)
+
+    def _end_transaction(self, txn: Any, pending: Any, timeout_ms: float | None) -> None:
+        """Flush, then EndTxn; a KafkaTimeoutError leaves ``pending`` for the next call of the same method."""
+        commit = pending.commit
+        if not pending.requested:
+            self.flush(timeout_ms)
+            if commit and txn.state is not TxnState.COMMITTING_TRANSACTION:
+                txn.pending_end = None
+                if txn.state is TxnState.FATAL_ERROR:
+                    raise txn._fatal()
+                raise TransactionAbortableError(f"Cannot commit transaction since a record of it failed: "
+                                                f"{txn.last_error}; abort_transaction() first")
+            pending.call = txn.end_call(commit)
+            pending.requested = True
+        if pending.call is not None:
+            self._await(pending.call, timeout_ms, pending.operation)
+        txn.pending_end = None
+        txn.on_ended(pending.call, commit)
 
     def metrics(self) -> dict[str, Any]:
         """Counters of the current incarnation (records and batches sent, retries, errors, producer id)."""

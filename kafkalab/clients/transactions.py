@@ -21,6 +21,10 @@ Requests to the coordinator (found with FindCoordinator, key type 1) are :class:
   partitions' sequences start again when the epoch changes.
 - Fatal errors (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH, INVALID_PRODUCER_ID_MAPPING, TRANSACTIONAL_ID_AUTHORIZATION
   ...) make every later call raise that error.
+- A ``commit_transaction``/``abort_transaction`` that times out in the application (KafkaTimeoutError) leaves its
+  :class:`PendingEnd` (Kafka's ``pendingTransition``): calling the same method again resumes it (the flush, then the
+  same EndTxn, never a second one); any other transactional call is refused until then, with Kafka's "Cannot attempt
+  operation `beginTransaction` because the previous call to `commitTransaction` timed out and must be retried".
 
 Simplification (named): an abort whose batches may have been written under the current epoch does not bump the
 epoch by itself (Kafka's client bumps it with InitProducerId under KIP-360); under version 2 EndTxn bumps it anyway.
@@ -52,7 +56,7 @@ from kafkalab.protocol.txn import (
 if TYPE_CHECKING:
     from kafkalab.clients.sender import ProducerCore
 
-__all__ = ["TransactionManager", "TxnState", "VALID_TRANSITIONS", "GroupMetadata"]
+__all__ = ["TransactionManager", "TxnState", "VALID_TRANSITIONS", "GroupMetadata", "PendingEnd"]
 
 
 class TxnState(enum.Enum):
@@ -151,6 +155,7 @@ class _Call:
     def _answer(self, response: Any, error: str | None) -> None:
         err = error if error is not None else self.error_of(response)
         if err in _RETRY or error is not None:
+            self.tm.core.port.record("producer.txn_retry", 1, error=err, request=self.key_type)
             if err in _LOST_COORDINATOR or error is not None:
                 self.tm.coordinators.pop((self.key_type, self.key), None)
             self._later()
@@ -159,6 +164,19 @@ class _Call:
         self.error = None if err == "NONE" else err
         self.response = response
         self.tm.core.wakeup()
+
+
+class PendingEnd:
+    """A commit or abort under way (Kafka's ``PendingStateTransition``): ``requested`` once its records are flushed
+    and its EndTxn ``call`` (None when the transaction never reached the coordinator) is made."""
+
+    __slots__ = ("commit", "operation", "call", "requested")
+
+    def __init__(self, commit: bool, operation: str) -> None:
+        self.commit = commit
+        self.operation = operation
+        self.call: _Call | None = None
+        self.requested = False
 
 
 class TransactionManager:
@@ -181,6 +199,8 @@ class TransactionManager:
         self.writes: list[tuple[str, int, int, Any, Any]] = []
         self.offsets: dict[tuple[str, int], int] = {}
         self.group_id: str | None = None
+        #: a commit or abort that timed out in the application, resumed by calling the same method again
+        self.pending_end: PendingEnd | None = None
 
     # ---- the state table -------------------------------------------------------------------------------------
     def transition(self, target: TxnState) -> None:
@@ -214,6 +234,25 @@ class TransactionManager:
         if self.state in (T.IN_TRANSACTION, T.COMMITTING_TRANSACTION, T.ABORTABLE_ERROR):
             self.last_error = error
             self.state = T.ABORTABLE_ERROR
+
+    # ---- commit and abort, resumable after a timeout (``handleCachedTransactionRequestResult``) ------------------
+    def check_not_pending(self, operation: str) -> None:
+        """Kafka's ``throwIfPendingState``: nothing else while a timed-out commit or abort waits to be retried."""
+        pending = self.pending_end
+        if pending is not None:
+            raise InvalidTxnStateError(f"Cannot attempt operation `{operation}` because the previous call to "
+                                       f"`{pending.operation}` timed out and must be retried")
+
+    def pending_for(self, commit: bool) -> PendingEnd | None:
+        """The timed-out call of the same kind to resume, or None; a pending call of the other kind refuses."""
+        pending = self.pending_end
+        if pending is not None and pending.commit != commit:
+            self.check_not_pending("commitTransaction" if commit else "abortTransaction")
+        return pending
+
+    def start_end(self, commit: bool) -> PendingEnd:
+        self.pending_end = PendingEnd(commit, "commitTransaction" if commit else "abortTransaction")
+        return self.pending_end
 
     # ---- checks the facade makes -------------------------------------------------------------------------------
     def check_send(self) -> None:
@@ -315,6 +354,7 @@ class TransactionManager:
         core.wakeup()
 
     def begin(self) -> None:
+        self.check_not_pending("beginTransaction")
         self.transition(T.IN_TRANSACTION)
         self.added = set()
         self.to_add = set()

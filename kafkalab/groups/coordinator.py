@@ -206,7 +206,10 @@ class GroupCoordinator:
         elif isinstance(msg, OffsetCommitRequest):
             self._offsets.commit(shard, msg, respond, now_ms)
         elif isinstance(msg, OffsetFetchRequest):
-            self._offsets.fetch(shard, msg, respond)
+            if msg.require_stable and self._txn_offsets.unstable(shard.partition, msg.group_id, msg.partitions):
+                respond(OffsetFetchResponse(error="UNSTABLE_OFFSET_COMMIT"))
+            else:
+                self._offsets.fetch(shard, msg, respond)
         elif isinstance(msg, TxnOffsetCommitRequest):
             self._txn_offsets.commit(shard, msg, respond, now_ms)
         else:

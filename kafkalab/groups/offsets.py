@@ -13,8 +13,8 @@ is too long); :meth:`OffsetStore.fetch` answers an OffsetFetch, -1 for partition
 for an Empty classic group counted from when it became empty (or from the commit, if later known), for a group
 without group management from the commit.
 
-Simplifications: no transactional offset commits (so never UNSTABLE_OFFSET_COMMIT), no per-request retention time,
-no OffsetDelete; the coordinator expires offsets of Empty classic groups only.
+Simplifications: transactional offset commits are :mod:`kafkalab.groups.txn_offsets`' (UNSTABLE_OFFSET_COMMIT too);
+no per-request retention time, no OffsetDelete; the coordinator expires offsets of Empty classic groups only.
 """
 from __future__ import annotations
 

@@ -15,15 +15,21 @@ The transaction coordinator's marker on that partition decides: COMMIT replays t
 drops them (:meth:`TxnOffsets.on_marker`). After a failover, the broker's log reader hands committed transactions'
 records to the normal replay at their marker and the still-open ones to :meth:`TxnOffsets.on_loaded`.
 
-Simplifications (named): the write has no ``offsets.commit.timeout.ms`` time-out; OffsetFetch does not answer
-UNSTABLE_OFFSET_COMMIT for partitions with pending transactional offsets (KIP-447's ``require_stable``).
+An OffsetFetch with ``require_stable`` (KIP-447; Kafka's consumer always sets it) for a partition whose offset a
+transaction of the group still holds pending is answered UNSTABLE_OFFSET_COMMIT (:meth:`TxnOffsets.unstable`), and
+the consumer retries until the marker decides, so a new owner never starts from an offset about to change.
+
+Simplifications (named): the write has no ``offsets.commit.timeout.ms`` time-out; UNSTABLE_OFFSET_COMMIT is the
+response's group-level error, not one per partition (Kafka's consumer fails and retries the whole fetch on it).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.groups.offsets import commit_records
+from kafkalab.groups.records import parse_offset_key
 from kafkalab.groups.runtime import CoordinatorRuntime, Respond, Shard, map_write_error
 from kafkalab.protocol.txn import TxnOffsetCommitRequest, TxnOffsetCommitResponse
 
@@ -84,6 +90,19 @@ class TxnOffsets:
         for key, value in records:
             shard.offsets.replay(key, value)
         self.runtime.port.record("group_txn_offsets_committed", len(records), partition=partition)
+
+    def unstable(self, partition: int, group_id: str, partitions: tuple[TopicPartition, ...] | None) -> bool:
+        """Whether a transaction holds a pending offset of ``group_id`` for one of ``partitions`` (None: any)."""
+        pending = self.pending.get(partition)
+        if not pending:
+            return False
+        wanted = None if partitions is None else set(partitions)
+        for records in pending.values():
+            for key, _value in records:
+                gid, tp = parse_offset_key(key)
+                if gid == group_id and (wanted is None or tp in wanted):
+                    return True
+        return False
 
     def on_loaded(self, shard: Shard, open_transactions: Mapping[int, list[tuple[bytes, Any]]]) -> None:
         """A loaded partition's transactions still without a marker become pending again."""

@@ -201,7 +201,7 @@ class OffsetCommitResponse:
 @dataclass(frozen=True, slots=True)
 class OffsetFetchRequest:
     """``partitions=None``: every partition the group has an offset for. ``member_id``/``member_epoch`` are checked
-    for KIP-848 groups (STALE_MEMBER_EPOCH); ``require_stable`` waits out pending transactional commits (none here)."""
+    for KIP-848 groups (STALE_MEMBER_EPOCH); ``require_stable`` waits out pending transactional commits (UNSTABLE_OFFSET_COMMIT)."""
 
     group_id: str
     partitions: tuple[TopicPartition, ...] | None
