@@ -249,7 +249,8 @@ def hanging_transaction(seed: int = 0, timeout_ms: int = 20_000, run_ms: float =
     while c.now - start < run_ms:
         writer.send("out", value=f"w{n}", partition=0)
         n += 1
-        read += len(reader.poll(timeout_ms=step_ms))
+        c.run(step_ms)
+        read += len(reader.poll(timeout_ms=10))
         row = c.describe_topic("out").iloc[0]
         rows.append({"time_ms": round(c.now - start), "high_watermark": int(row["high_watermark"]),
                      "last_stable_offset": int(row["last_stable_offset"]),
