@@ -23,6 +23,10 @@ How it works, following :mod:`kafkalab.broker.groups`:
   while the leader asks the coordinator (``AddPartitionsToTxn`` from the broker: ``verify_only`` under transaction
   version 1, adding the partition under version 2). A verification guard is set first; a marker appended meanwhile
   clears it, and the append then fails with INVALID_TXN_STATE. Partitions the coordinator refused get its error.
+  Under version 2 a CONCURRENT_TRANSACTIONS answer (the previous transaction's markers are still being written, or
+  another leader's add is being written) is retried by the leader every
+  :data:`ADD_PARTITIONS_RETRY_BACKOFF_MS` for up to :data:`ADD_PARTITIONS_RETRY_BACKOFF_MAX_MS` before the producer
+  gets it (Kafka 4.0's ``add.partitions.to.txn.retry.backoff.ms``/``.max.ms`` defaults, KAFKA-18654).
 
 Simplification (named): the whole produce request waits for the verification of its partitions.
 """
@@ -55,9 +59,13 @@ from kafkalab.txn.coordinator import (
 if TYPE_CHECKING:  # pragma: no cover
     from kafkalab.broker.server import BrokerServer
 
-__all__ = ["BrokerTxn", "CallbackReply", "TXN_TIMER_PREFIX"]
+__all__ = ["BrokerTxn", "CallbackReply", "TXN_TIMER_PREFIX", "ADD_PARTITIONS_RETRY_BACKOFF_MS",
+           "ADD_PARTITIONS_RETRY_BACKOFF_MAX_MS"]
 
 TXN_TIMER_PREFIX = "txn:"
+#: Kafka 4.0's ``add.partitions.to.txn.retry.backoff.ms`` and ``add.partitions.to.txn.retry.backoff.max.ms`` defaults
+ADD_PARTITIONS_RETRY_BACKOFF_MS = 20.0
+ADD_PARTITIONS_RETRY_BACKOFF_MAX_MS = 100.0
 _CREATE_RETRY_MS = 500.0
 _OFFSETS_TOPIC = "__consumer_offsets"
 
@@ -91,6 +99,7 @@ class BrokerTxn:
         self._create_sent_at = -float("inf")
         self._correlation = 0
         self._verifying: dict[int, Callable[[AddPartitionsToTxnResponse | None], None]] = {}
+        self._verify_retries: dict[int, Callable[[], None]] = {}
 
     # ---- the coordinator's port ----------------------------------------------------------------------------------
     def send(self, dst: Any, msg: Any) -> None:
@@ -139,6 +148,11 @@ class BrokerTxn:
         self.coordinator.handle(src, msg, self.server.ctx.now)
 
     def on_timer(self, name: str) -> None:
+        if name.startswith("verify-retry:"):
+            retry = self._verify_retries.pop(int(name[13:]), None)
+            if retry is not None:
+                retry()
+            return
         self.coordinator.on_timer(name, self.server.ctx.now)
 
     def find_coordinator(self, req: FindCoordinatorRequest) -> FindCoordinatorResponse:
@@ -261,19 +275,30 @@ class BrokerTxn:
         if coordinator is None:
             self._answer_partially(src, req, {tp: "NOT_COORDINATOR" for tp in need}, guards)
             return
-        self._correlation += 1
-        cid = self._correlation
+        tv = self.transaction_version()
+        parts = tuple(need)
 
         def on_answer(resp: AddPartitionsToTxnResponse | None) -> None:
-            refused = {tp: "REQUEST_TIMED_OUT" if resp is None else resp.errors.get(tp, "UNKNOWN_SERVER_ERROR")
-                       for tp in need}
-            refused = {tp: e for tp, e in refused.items() if e != NONE}
-            self._answer_partially(src, req, refused, guards)
-        self._verifying[cid] = on_answer
-        tv = self.transaction_version()
-        server.send(coordinator, AddPartitionsToTxnRequest(tid or "", pid, epoch, tuple(need), verify_only=tv < 2,
-                                                           from_broker=True, correlation_id=cid))
-        server.set_timer(f"{TXN_TIMER_PREFIX}verify:{cid}", now + self.request_timeout_ms)
+            errors = {tp: "REQUEST_TIMED_OUT" if resp is None else resp.errors.get(tp, "UNKNOWN_SERVER_ERROR")
+                      for tp in parts}
+            values = set(errors.values())
+            if tv >= 2 and "CONCURRENT_TRANSACTIONS" in values and values <= {NONE, "CONCURRENT_TRANSACTIONS"} \
+                    and server.ctx.now + ADD_PARTITIONS_RETRY_BACKOFF_MS - now <= ADD_PARTITIONS_RETRY_BACKOFF_MAX_MS:
+                self._correlation += 1
+                self._verify_retries[self._correlation] = ask
+                server.set_timer(f"{TXN_TIMER_PREFIX}verify-retry:{self._correlation}",
+                                 server.ctx.now + ADD_PARTITIONS_RETRY_BACKOFF_MS)
+                return
+            self._answer_partially(src, req, {tp: e for tp, e in errors.items() if e != NONE}, guards)
+
+        def ask() -> None:
+            self._correlation += 1
+            cid = self._correlation
+            self._verifying[cid] = on_answer
+            server.send(coordinator, AddPartitionsToTxnRequest(tid or "", pid, epoch, parts, verify_only=tv < 2,
+                                                               from_broker=True, correlation_id=cid))
+            server.set_timer(f"{TXN_TIMER_PREFIX}verify:{cid}", server.ctx.now + self.request_timeout_ms)
+        ask()
 
     def on_verify_timeout(self, cid: int) -> None:
         callback = self._verifying.pop(cid, None)

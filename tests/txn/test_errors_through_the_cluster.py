@@ -20,7 +20,8 @@ from tests.txn.helpers import cluster, read_all
 
 def _retries(c: kl.Cluster, node: str) -> list[str]:
     m = c.metrics()
-    return list(m[(m.metric == "producer.txn_retry") & (m.node == node)]["error"])
+    rows = m[(m.metric == "producer.txn_retry") & (m.node == node)]
+    return list(rows["error"]) if "error" in rows else []
 
 
 def test_a_producer_id_the_coordinator_does_not_map_to_the_transactional_id_is_fatal() -> None:
@@ -173,3 +174,22 @@ def test_offset_fetch_answers_unstable_offset_commit_while_a_transactional_commi
     p.send_offsets_to_transaction({tp: kl.OffsetAndMetadata(9)}, GroupMetadata("app"))
     p.abort_transaction()
     assert reader.committed([tp], timeout_ms=5_000)[tp] == kl.OffsetAndMetadata(5)
+
+
+def test_under_version_2_the_leaders_retry_concurrent_transactions_themselves() -> None:
+    """KAFKA-18654 (Kafka 4.0): a leader's AddPartitionsToTxn that meets another leader's add, or the previous
+    transaction's markers, is retried by the leader every 20 ms for up to 100 ms; the producer never sees it."""
+    c = cluster(tv=2, seed=4)
+    assert c.leader_for("out", 0) != c.leader_for("out", 1)
+    p = c.producer({"transactional.id": "two-leaders"})
+    p.init_transactions()
+    for n in range(4):
+        p.begin_transaction()
+        p.send("out", value=b"a%d" % n, partition=0)
+        p.send("out", value=b"b%d" % n, partition=1)
+        p.commit_transaction()
+    m = c.metrics()
+    errors = m[(m.metric == "producer.errors") & (m.node == p.node_id)]
+    assert errors.empty and not _retries(c, p.node_id)
+    c.run(1_000)
+    assert len(read_all(c, "read_committed", "rc")) == 8
