@@ -81,21 +81,25 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def run(n: int, seed: int = 0) -> dict[str, Any]:
+def run(n: int, seed: int = 0, partitions: int = PARTITIONS, producer_config: dict[str, Any] | None = None,
+        chunk: int = CHUNK, profiler: Any = None) -> dict[str, Any]:
+    """Produce ``n`` records into ``partitions`` partitions, ``chunk`` records between the consumers' polls, and
+    consume them all; wall time and counters."""
     keys, values = make_records(n)
     cluster = kl.Cluster(brokers=3, controllers=3, seed=seed)
-    cluster.create_topic(TOPIC, partitions=PARTITIONS, replication_factor=3, config={"min.insync.replicas": 2})
-    producer = cluster.producer()
+    cluster.create_topic(TOPIC, partitions=partitions, replication_factor=3, config={"min.insync.replicas": 2},
+                         timeout_ms=120_000)
+    producer = cluster.producer(producer_config)
     # A real consumer group (issue 5): three members of group "bench" split the six partitions (range: two each).
     consumers = [cluster.consumer({"group.id": "bench", "auto.offset.reset": "earliest"}) for _ in range(3)]
     for consumer in consumers:
         consumer.subscribe([TOPIC])
     deadline = cluster.now + 30_000
-    while sum(len(c.assignment()) for c in consumers) < PARTITIONS:
+    while sum(len(c.assignment()) for c in consumers) < partitions:
         for consumer in consumers:
             consumer.poll(100)
         if cluster.now > deadline:
-            raise RuntimeError(f"the group did not assign all {PARTITIONS} partitions in 30 s of virtual time")
+            raise RuntimeError(f"the group did not assign all {partitions} partitions in 30 s of virtual time")
     gc.collect()
     rss_before = rss_mb()
     virtual0 = cluster.now
@@ -103,9 +107,12 @@ def run(n: int, seed: int = 0) -> dict[str, Any]:
     send = producer.send
     gc_clock = GcClock()
     gc.callbacks.append(gc_clock)
+    if profiler is not None:
+        profiler.enable()         # the timed window only
     start = time.perf_counter()
-    for first in range(0, n, CHUNK):
-        for i in range(first, min(first + CHUNK, n)):
+    cpu0 = time.process_time()
+    for first in range(0, n, chunk):
+        for i in range(first, min(first + chunk, n)):
             j = i % KEYS
             send(TOPIC, values[j], keys[j])
         for consumer in consumers:
@@ -114,8 +121,8 @@ def run(n: int, seed: int = 0) -> dict[str, Any]:
     producer.flush()
     produced_at = time.perf_counter()
     # Each consumer waits only for the rest of its own partitions (a finished one would idle out its poll timeout).
-    ends = {p: hw for p, hw in zip(cluster.describe_topic(TOPIC)["partition"],
-                                   cluster.describe_topic(TOPIC)["high_watermark"], strict=True)}
+    described = cluster.describe_topic(TOPIC)
+    ends = {p: hw for p, hw in zip(described["partition"], described["high_watermark"], strict=True)}
     for c, consumer in enumerate(consumers):
         for tp in sorted(consumer.assignment()):
             while consumer.position(tp) < ends[tp.partition]:
@@ -124,26 +131,29 @@ def run(n: int, seed: int = 0) -> dict[str, Any]:
                     raise RuntimeError(f"consumer {c} stalled on {tp} (seed={seed}, t={cluster.now:.0f} ms)")
                 consumed += len(got)
     wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
+    if profiler is not None:
+        profiler.disable()
     peak_rss = rss_mb()          # before the statistics below build anything
     gc.callbacks.remove(gc_clock)
     if consumed != n:
         raise RuntimeError(f"consumed {consumed} records, produced {n}")
-    shared = share_report(cluster)
+    shared = share_report(cluster, partitions)
     history_mb = cluster.history.memory_bytes() / 2**20
-    return {"records": n, "wall_s": wall, "produce_wall_s": produced_at - start, "gc_s": gc_clock.seconds,
+    return {"records": n, "wall_s": wall, "cpu_s": cpu, "produce_wall_s": produced_at - start, "gc_s": gc_clock.seconds,
             "gc_collections": gc_clock.collections, "history_ops": len(cluster.history),
             "history_mb": history_mb, "peak_rss_mb": peak_rss,
             "records_per_s": n / wall, "virtual_ms": cluster.now - virtual0,
             "events": cluster.kernel.events_processed, "rss_before_mb": rss_before, **shared}
 
 
-def share_report(cluster: kl.Cluster) -> dict[str, Any]:
+def share_report(cluster: kl.Cluster, partitions: int = PARTITIONS) -> dict[str, Any]:
     """Batch references in all replica logs versus distinct batch objects, and what one copy of the records costs."""
     refs = 0
     distinct: dict[int, Any] = {}
     for b in cluster.brokers:
         broker = cluster.broker(b)
-        for p in range(PARTITIONS):
+        for p in range(partitions):
             part = broker.rm.partition(TOPIC, p) if broker is not None else None
             if part is None:
                 continue

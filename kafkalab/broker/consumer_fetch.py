@@ -93,6 +93,13 @@ def read_partition(p: Partition, fp: FetchPartition, max_bytes: int, limit: int 
         return PartitionFetchResponse("OFFSET_OUT_OF_RANGE", hw, lso, log.log_start_offset)
     if isolation_level == 1:
         limit = lso
+    if offset == limit and isolation_level == 0:
+        # Nothing to read (the common case of a consumer fetch over many partitions): one shared empty answer.
+        empty = p.empty_read
+        if (empty is None or empty.high_watermark != hw or empty.last_stable_offset != lso
+                or empty.log_start_offset != log.log_start_offset):
+            empty = p.empty_read = PartitionFetchResponse(NONE, hw, lso, log.log_start_offset)
+        return empty
     batches = log.read(offset, max_bytes, max_offset=limit, min_one=min_one) if max_bytes > 0 or min_one else []
     aborted: tuple[tuple[int, int], ...] = ()
     if isolation_level == 1 and batches and log.txn is not None:

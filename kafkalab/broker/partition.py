@@ -100,6 +100,8 @@ class Partition:
         # the follower fetch sessions that replicate this partition.
         self.produce_waiters: list[Any] = []
         self.consumer_waiters: list[Any] = []
+        #: the last answer to a consumer fetch with nothing to read (shared while HW, LSO and log start stay put)
+        self.empty_read: Any = None
         self.sessions: list[Any] = []
         #: (offset, seq, callback) heap: in-process writers (the group coordinator) waiting for the HW to pass offset
         self.hw_watchers: list[Any] = []

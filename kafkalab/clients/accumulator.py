@@ -163,6 +163,11 @@ class RecordAccumulator:
         self.on_new_batch = on_new_batch
         self.on_batch_full = on_batch_full
         self.queues: dict[TopicPartition, deque[ProducerBatch]] = {}
+        # The queues that may hold batches (a stale empty one is dropped when seen), so the sender's wake-ups cost
+        # what is queued rather than every partition ever written (issue 14); visited in the order of ``queues``.
+        self._queue_index: dict[TopicPartition, int] = {}
+        self._active: dict[TopicPartition, None] = {}
+        self._active_order: list[TopicPartition] | None = []
         self.incomplete: dict[ProducerBatch, None] = {}    # every batch not yet done, in creation order
         self.flushing = 0
         self.closing = False
@@ -221,7 +226,7 @@ class RecordAccumulator:
                     return FutureRecordMetadata(batch, n, self.waiter)
                 self._full(batch)
         elif dq is None:
-            dq = self.queues[tp] = deque()
+            dq = self._new_queue(tp)
         return self._append_to_new_batch(dq, tp, key, value, timestamp_ms, headers, op, callback, now_ms)
 
     def _full(self, batch: ProducerBatch) -> None:
@@ -246,6 +251,8 @@ class RecordAccumulator:
         self._batch_seq += 1
         batch = ProducerBatch(tp, now_ms, timestamp_ms, need, self._batch_seq)
         dq.append(batch)
+        if tp not in self._active:
+            self._activate(tp)
         self.incomplete[batch] = None
         self.on_new_batch(batch)
         batch.records.append((key, value, timestamp_ms, headers))
@@ -279,6 +286,32 @@ class RecordAccumulator:
             body += (_VARINT[vlen] if vlen < _SMALL else size_of_varint(vlen)) + vlen
         return body + (_VARINT[body] if body < _SMALL else size_of_varint(body))
 
+    def _new_queue(self, tp: TopicPartition) -> deque[ProducerBatch]:
+        dq: deque[ProducerBatch] = deque()
+        self.queues[tp] = dq
+        self._queue_index[tp] = len(self._queue_index)
+        return dq
+
+    def _activate(self, tp: TopicPartition) -> None:
+        self._active[tp] = None
+        self._active_order = None
+
+    def active(self) -> list[TopicPartition]:
+        """The partitions whose queues may hold batches, in the order of :attr:`queues` (some may be empty)."""
+        order = self._active_order
+        if order is None:
+            index = self._queue_index
+            order = self._active_order = sorted(self._active, key=index.__getitem__)
+        return order
+
+    def _forget_empty(self) -> None:
+        queues = self.queues
+        order = self.active()
+        kept = [tp for tp in order if queues[tp]]
+        if len(kept) != len(order):
+            self._active = dict.fromkeys(kept)
+            self._active_order = kept
+
     def release(self, batch: ProducerBatch) -> None:
         """The batch is done: give its memory back and forget it."""
         self.available_memory += batch.memory_bytes
@@ -287,7 +320,8 @@ class RecordAccumulator:
 
     # -- the sender's side -----------------------------------------------------------------------------------------
     def has_queued(self) -> bool:
-        return any(self.queues.values())
+        queues = self.queues
+        return any(queues[tp] for tp in self._active)
 
     def ready(self, leader_of: Callable[[TopicPartition], NodeId | None], now_ms: float,
               epoch_of: Callable[[TopicPartition], int] | None = None
@@ -300,8 +334,12 @@ class RecordAccumulator:
         next_check = float("inf")
         force = self.flushing > 0 or self.closing or self.exhausted
         linger = self.linger_ms
-        for tp, dq in self.queues.items():
+        queues = self.queues
+        empty = False
+        for tp in self.active():
+            dq = queues[tp]
             if not dq:
+                empty = True
                 continue
             leader = leader_of(tp)
             if leader is None:
@@ -324,6 +362,8 @@ class RecordAccumulator:
                 ready_nodes[leader] = None
             elif wait < next_check:
                 next_check = wait
+        if empty:
+            self._forget_empty()
         return {n: nodes[n] for n in ready_nodes}, next_check, unknown
 
     def drain(self, node: NodeId, tps: list[TopicPartition], max_request_size: int, now_ms: float,
@@ -356,7 +396,11 @@ class RecordAccumulator:
     def reenqueue(self, batch: ProducerBatch, by_sequence: bool) -> None:
         """Put a batch back for a retry: at the front, or (idempotence) in base-sequence order among retried batches,
         so sequences are resent in order (``insertInSequenceOrder``)."""
-        dq = self.queues.setdefault(batch.tp, deque())
+        dq = self.queues.get(batch.tp)
+        if dq is None:
+            dq = self._new_queue(batch.tp)
+        if batch.tp not in self._active:
+            self._activate(batch.tp)
         if not by_sequence or batch.base_sequence < 0:
             dq.appendleft(batch)
             return
@@ -369,7 +413,9 @@ class RecordAccumulator:
         """Queued batches past ``delivery.timeout.ms``, removed from their queues (oldest first per partition)."""
         out: list[ProducerBatch] = []
         limit = self.delivery_timeout_ms
-        for dq in self.queues.values():
+        queues = self.queues
+        for tp in self.active():
+            dq = queues[tp]
             while dq and dq[0].created_ms + limit <= now_ms:
                 out.append(dq.popleft())
         return out
@@ -377,7 +423,9 @@ class RecordAccumulator:
     def next_expiry_ms(self) -> float:
         """When the oldest queued batch reaches its delivery timeout (virtual time), or inf."""
         oldest = float("inf")
-        for dq in self.queues.values():
+        queues = self.queues
+        for tp in self._active:
+            dq = queues[tp]
             if dq and dq[0].created_ms < oldest:
                 oldest = dq[0].created_ms
         return oldest + self.delivery_timeout_ms

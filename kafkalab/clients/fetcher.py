@@ -45,6 +45,7 @@ change (KIP-320's truncation detection), no fetching from followers (KIP-392), n
 from __future__ import annotations
 
 import functools
+import heapq
 import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
@@ -84,7 +85,7 @@ class PartitionState:
 
     __slots__ = ("position", "needs_reset", "reset_in_flight", "buffer", "buffer_index", "high_watermark",
                  "retry_at_ms", "generation", "error", "log_start_offset", "pending_revocation",
-                 "fetched_end")
+                 "fetched_end", "fetch_part")
 
     def __init__(self) -> None:
         self.position: int | None = None
@@ -99,6 +100,7 @@ class PartitionState:
         self.error: KafkaError | None = None
         self.pending_revocation = False    # a group rebalance takes it soon: no records, no fetches (Kafka's too)
         self.fetched_end = -1          # offset after the last fetched batch (skipped markers/aborted data included)
+        self.fetch_part: FetchPartition | None = None      # the last one sent, reused while nothing changed
 
     def clear_buffer(self) -> None:
         self.buffer = []
@@ -218,6 +220,14 @@ class ConsumerCore:
                                      reconnect_backoff_ms=float(config["reconnect.backoff.ms"]),
                                      max_in_flight=5, on_disconnect=lambda node: self.metadata.request_update())
         self.assignment: dict[TopicPartition, PartitionState] = {}
+        # Indexes kept so a poll costs what it hands out, not the number of assigned partitions (issue 14): the
+        # partitions that may have buffered data, and those that may hold an error for the application. Both may
+        # hold stale entries (checked against the state and dropped when read); every place that buffers data or
+        # sets an error adds to them. Read in assignment order (``_order``), as a walk of ``assignment`` would be.
+        self._buffered: dict[TopicPartition, None] = {}
+        self._buffered_heap: list[tuple[int, TopicPartition]] = []    # the same, by assignment order
+        self._problems: dict[TopicPartition, None] = {}
+        self._order: dict[TopicPartition, int] = {}
         self._fetching: dict[NodeId, None] = {}        # brokers with a fetch in flight
         self._reset_override: dict[TopicPartition, str] = {}   # seek_to_beginning/end until the reset is done
         self._rng = port.rng("consumer")
@@ -255,8 +265,12 @@ class ConsumerCore:
                     state.position = committed
                 else:
                     state.needs_reset = True
+                    self._problems[tp] = None
             new[tp] = state
         self.assignment = new
+        self._order = order = {tp: i for i, tp in enumerate(new)}
+        self._buffered = {tp: None for tp in self._buffered if tp in new and new[tp].has_buffered}
+        self._buffered_heap = sorted((order[tp], tp) for tp in self._buffered)
         self.metadata.add_topics(tp.topic for tp in new)
         self.wakeup()
 
@@ -281,6 +295,7 @@ class ConsumerCore:
         state.generation += 1
         state.clear_buffer()
         self._reset_override[tp] = strategy
+        self._problems[tp] = None
         self.wakeup()
 
     def _state(self, tp: TopicPartition) -> PartitionState:
@@ -292,20 +307,57 @@ class ConsumerCore:
 
     def pending_error(self) -> KafkaError | None:
         """The first partition error the application must see (no offset and reset none, out of range)."""
-        for tp, state in self.assignment.items():
+        problems = self._problems
+        if not problems:
+            return None
+        for tp in self._in_order(problems):
+            state = self.assignment.get(tp)
+            if state is None:
+                del problems[tp]
+                continue
             if state.error is not None:
                 return state.error
-            if state.needs_reset and self._strategy(tp) == "none":
-                return NoOffsetForPartitionError(f"Undefined offset with no reset policy for partitions: [{tp}]")
+            if state.needs_reset:
+                if self._strategy(tp) == "none":
+                    return NoOffsetForPartitionError(f"Undefined offset with no reset policy for partitions: [{tp}]")
+            else:
+                del problems[tp]
         return None
+
+    def _in_order(self, tps: dict[TopicPartition, None]) -> list[TopicPartition]:
+        """The partitions of an index in assignment order (unassigned ones last)."""
+        order = self._order
+        if len(tps) == 1:
+            return list(tps)
+        return sorted(tps, key=lambda tp: order.get(tp, len(order)))
 
     def _strategy(self, tp: TopicPartition) -> str:
         return self._reset_override.get(tp, self.reset_strategy)
 
     # -- collecting records ------------------------------------------------------------------------------------------
+    def _note_buffered(self, tp: TopicPartition) -> None:
+        if tp not in self._buffered:
+            self._buffered[tp] = None
+            heapq.heappush(self._buffered_heap, (self._order.get(tp, len(self._order)), tp))
+
     def has_records(self) -> bool:
-        for state in self.assignment.values():
-            if state.has_buffered and not state.pending_revocation:
+        buffered = self._buffered
+        if not buffered:
+            return False
+        heap = self._buffered_heap
+        assignment = self.assignment
+        while heap:
+            tp = heap[0][1]
+            state = assignment.get(tp)
+            if state is not None and state.has_buffered:
+                if not state.pending_revocation:
+                    return True
+                break
+            heapq.heappop(heap)
+            buffered.pop(tp, None)
+        for tp in buffered:          # the first one is being revoked (rare): look at the others
+            state = assignment.get(tp)
+            if state is not None and state.has_buffered and not state.pending_revocation:
                 return True
         return False
 
@@ -316,10 +368,21 @@ class ConsumerCore:
         out: list[ConsumerRecord] = []
         make = tuple.__new__            # ConsumerRecord without its Python-level __new__ (the hot path of poll)
         cls = ConsumerRecord
-        for tp, state in self.assignment.items():
-            if len(out) >= max_records:
-                break
-            if not state.has_buffered or state.position is None or state.pending_revocation:
+        buffered = self._buffered
+        if not buffered:
+            return out
+        assignment = self.assignment
+        heap = self._buffered_heap
+        keep: list[tuple[int, TopicPartition]] = []      # visited and still buffered: back into the heap
+        while heap and len(out) < max_records:
+            entry = heapq.heappop(heap)
+            tp = entry[1]
+            state = assignment.get(tp)
+            if state is None or not state.has_buffered:
+                buffered.pop(tp, None)
+                continue
+            if state.position is None or state.pending_revocation:
+                keep.append(entry)
                 continue
             topic, partition = tp
             position = state.position
@@ -359,7 +422,12 @@ class ConsumerCore:
                 if state.fetched_end > position:
                     position = state.fetched_end       # skipped markers or aborted batches at the end
                 state.clear_buffer()
+                del buffered[tp]
+            else:
+                keep.append(entry)
             state.position = position
+        for entry in keep:
+            heapq.heappush(heap, entry)
         if out:
             self.wakeup()        # buffers drained: fetch the next data while the application works
         return out
@@ -453,25 +521,47 @@ class ConsumerCore:
         generations: dict[NodeId, dict[TopicPartition, int]] = {}
         wait = float("inf")
         md = self.metadata
+        topics = md.topics
+        brokers = md.brokers
+        fetching = self._fetching
+        ready: dict[NodeId, bool] = {}          # per leader: may a fetch go to it now (asked once per call)
+        max_bytes = self.max_partition_fetch_bytes
         for tp, state in self.assignment.items():
-            if state.position is None or state.needs_reset or state.has_buffered or state.error is not None \
-                    or state.pending_revocation:
+            if state.position is None or state.needs_reset or state.buffer_index < len(state.buffer) \
+                    or state.error is not None or state.pending_revocation:
                 continue
             if state.retry_at_ms > now:
                 wait = min(wait, state.retry_at_ms - now)
                 continue
-            leader = md.leader_node(tp)
+            # md.partition and md.leader_node, inlined (this loop runs over every assigned partition)
+            infos = topics.get(tp[0])
+            info = infos[tp[1]] if infos is not None and 0 <= tp[1] < len(infos) else None
+            if info is None or info.leader < 0:
+                leader = None
+            else:
+                leader = brokers.get(info.leader)
+                if leader is None:
+                    leader = md.leader_node(tp)
             if leader is None:
                 md.request_update()
                 continue
-            if leader in self._fetching or not self.network.is_ready(leader, now):
-                if leader not in self._fetching:
+            ok = ready.get(leader)
+            if ok is None:
+                ok = ready[leader] = leader not in fetching and self.network.is_ready(leader, now)
+            if not ok:
+                if leader not in fetching:
                     wait = min(wait, max(self.network.backoff_remaining_ms(leader, now), 1.0))
                 continue
-            info = md.partition(tp)
-            epoch = info.leader_epoch if info is not None else -1
-            by_node.setdefault(leader, {})[tp] = FetchPartition(state.position, self.max_partition_fetch_bytes, epoch)
-            generations.setdefault(leader, {})[tp] = state.generation
+            epoch = info.leader_epoch  # type: ignore[union-attr]
+            fp = state.fetch_part
+            if fp is None or fp.fetch_offset != state.position or fp.current_leader_epoch != epoch:
+                fp = state.fetch_part = FetchPartition(state.position, max_bytes, epoch)
+            node_parts = by_node.get(leader)
+            if node_parts is None:
+                node_parts = by_node[leader] = {}
+                generations[leader] = {}
+            node_parts[tp] = fp
+            generations[leader][tp] = state.generation
         for node, parts in by_node.items():
             self._fetching[node] = None
             request_parts = parts
@@ -504,6 +594,8 @@ class ConsumerCore:
                     kept = _visible_batches(batches, part.aborted_transactions, self.isolation_level)
                     state.buffer = kept
                     state.buffer_index = 0
+                    if kept:
+                        self._note_buffered(tp)
                     state.fetched_end = batches[-1].next_offset
                     if not kept and state.position is not None and state.fetched_end > state.position:
                         state.position = state.fetched_end
@@ -517,10 +609,12 @@ class ConsumerCore:
                     state.error = OffsetOutOfRangeError(
                         f"Fetch position FetchPosition{{offset={state.position}}} is out of range for partition "
                         f"{tp}")
+                    self._problems[tp] = None
                 else:
                     state.position = None
                     state.needs_reset = True
                     state.generation += 1
+                    self._problems[tp] = None
                 continue
             cls = error_for_name(part.error)
             hint = part.current_leader

@@ -56,6 +56,7 @@ class IdempotenceMixin:
     retry_backoff_ms: float
     _rng: Random
     _in_flight: dict[TopicPartition, list[ProducerBatch]]
+    _in_flight_index: dict[TopicPartition, int]
     _max_unacked: int
     producer_id: int
     producer_epoch: int

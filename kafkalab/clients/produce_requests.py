@@ -82,7 +82,12 @@ class ProduceRequestsMixin(IdempotenceMixin):
             batch.producer_id, batch.producer_epoch = pid, epoch
             batch.last_attempt_ms = now
             batch.in_flight = True
-            self._in_flight.setdefault(tp, []).append(batch)
+            pending = self._in_flight.get(tp)
+            if pending is None:
+                pending = self._in_flight[tp] = []
+                if tp not in self._in_flight_index:
+                    self._in_flight_index[tp] = len(self._in_flight_index)
+            pending.append(batch)
             records += len(batch.records)
             size += batch.size_bytes
         acks = self.acks
@@ -106,6 +111,9 @@ class ProduceRequestsMixin(IdempotenceMixin):
                 pending.remove(batch)
             except ValueError:
                 pass
+            if not pending:
+                # only partitions with batches in flight stay, so a wake-up's expiry check costs what is in flight
+                del self._in_flight[batch.tp]
 
     def _on_produce_response(self, batches: list[ProducerBatch], response: Any, error: str | None) -> None:
         now = self.port.now
@@ -209,11 +217,18 @@ class ProduceRequestsMixin(IdempotenceMixin):
     def _expire(self, now: float) -> None:
         for batch in self.accumulator.expired(now):
             self._expire_one(batch, now)
-        for pending in self._in_flight.values():
-            for batch in pending:
+        if self._next_in_flight_expiry_ms() > now:
+            return
+        for tp in self.in_flight_partitions():
+            for batch in self._in_flight[tp]:
                 if not batch.done and batch.created_ms + self.delivery_timeout_ms <= now:
                     batch.maybe_written = True
                     self._expire_one(batch, now)
+
+    def in_flight_partitions(self) -> list[TopicPartition]:
+        """Partitions with batches in flight, in the order they first had one."""
+        index = self._in_flight_index
+        return sorted(self._in_flight, key=index.__getitem__)
 
     def _expire_one(self, batch: ProducerBatch, now: float) -> None:
         if batch.base_sequence >= 0:

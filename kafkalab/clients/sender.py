@@ -114,6 +114,7 @@ class ProducerCore(ProduceRequestsMixin):
         self._sticky: dict[str, StickyPartitioner] = {}
         self._available: dict[str, list[int]] = {}
         self._in_flight: dict[TopicPartition, list[ProducerBatch]] = {}
+        self._in_flight_index: dict[TopicPartition, int] = {}      # order of first send, for ordered walks
         # idempotence: a partition's unacknowledged batches (in flight to any broker), at most the broker's five
         self._max_unacked = min(int(config["max.in.flight.requests.per.connection"]), NUM_BATCHES_TO_RETAIN)
         # idempotence (TransactionManager)
@@ -447,7 +448,8 @@ class ProducerCore(ProduceRequestsMixin):
         """Per partition, the batches sent whose outcome is still unknown: in flight (to any broker, the previous
         leader included, and expired ones until their answer or disconnect) or queued for a retry with a sequence."""
         out: dict[TopicPartition, int] = {}
-        for tp, pending in self._in_flight.items():
+        for tp in self.in_flight_partitions():
+            pending = self._in_flight[tp]
             if pending:
                 out[tp] = len(pending)
         for tp, dq in self.accumulator.queues.items():

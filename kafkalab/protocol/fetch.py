@@ -76,7 +76,12 @@ class PartitionFetchResponse:
 
     @property
     def records_size_bytes(self) -> int:
-        return sum(b.size_bytes for b in self.batches)
+        batches = self.batches
+        if not batches:
+            return 0
+        if len(batches) == 1:
+            return batches[0].size_bytes
+        return sum(b.size_bytes for b in batches)
 
 
 @dataclass(frozen=True, slots=True)
