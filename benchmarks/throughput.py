@@ -82,7 +82,7 @@ def rss_mb() -> float:
 
 
 def run(n: int, seed: int = 0, partitions: int = PARTITIONS, producer_config: dict[str, Any] | None = None,
-        chunk: int = CHUNK, profiler: Any = None) -> dict[str, Any]:
+        chunk: int = CHUNK, profiler: Any = None, bulk: bool = False, freeze: bool = True) -> dict[str, Any]:
     """Produce ``n`` records into ``partitions`` partitions, ``chunk`` records between the consumers' polls, and
     consume them all; wall time and counters."""
     keys, values = make_records(n)
@@ -101,6 +101,10 @@ def run(n: int, seed: int = 0, partitions: int = PARTITIONS, producer_config: di
         if cluster.now > deadline:
             raise RuntimeError(f"the group did not assign all {partitions} partitions in 30 s of virtual time")
     gc.collect()
+    if freeze:
+        # The booted cluster (processes, metadata images, the group) lives for the whole run: move it out of the
+        # collector's generations so full collections walk only what the run adds (gc.freeze, Python 3.7+).
+        gc.freeze()
     rss_before = rss_mb()
     virtual0 = cluster.now
     consumed = 0
@@ -112,9 +116,13 @@ def run(n: int, seed: int = 0, partitions: int = PARTITIONS, producer_config: di
     start = time.perf_counter()
     cpu0 = time.process_time()
     for first in range(0, n, chunk):
-        for i in range(first, min(first + chunk, n)):
-            j = i % KEYS
-            send(TOPIC, values[j], keys[j])
+        if bulk:
+            idx = [i % KEYS for i in range(first, min(first + chunk, n))]
+            producer.send_many(TOPIC, [values[j] for j in idx], [keys[j] for j in idx])
+        else:
+            for i in range(first, min(first + chunk, n)):
+                j = i % KEYS
+                send(TOPIC, values[j], keys[j])
         for consumer in consumers:
             while batch := consumer.poll(0):
                 consumed += len(batch)
@@ -136,6 +144,8 @@ def run(n: int, seed: int = 0, partitions: int = PARTITIONS, producer_config: di
         profiler.disable()
     peak_rss = rss_mb()          # before the statistics below build anything
     gc.callbacks.remove(gc_clock)
+    if freeze:
+        gc.unfreeze()
     if consumed != n:
         raise RuntimeError(f"consumed {consumed} records, produced {n}")
     shared = share_report(cluster, partitions)
@@ -172,9 +182,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bulk", action="store_true", help="send with producer.send_many, a chunk at a time")
+    parser.add_argument("--no-freeze", action="store_true", help="leave the booted cluster to the collector")
     args = parser.parse_args()
     lim = max(limit(args.records) for _ in range(3))   # best of 3: the loop is short and a shared machine is noisy
-    r = run(args.records, args.seed)
+    r = run(args.records, args.seed, bulk=args.bulk, freeze=not args.no_freeze)
     peak = r["peak_rss_mb"]
     ratio = r["records_per_s"] / lim
     three = peak + 2 * r["one_copy_mb"]
@@ -182,6 +194,7 @@ def main() -> None:
     rows = [
         ("records (100 B values, 10,000 keys)", f"{r['records']:,}"),
         ("wall s end to end", f"{r['wall_s']:.2f}"),
+        ("process CPU s end to end", f"{r['cpu_s']:.2f}"),
         ("  of which producing (send + flush)", f"{r['produce_wall_s']:.2f}"),
         ("  of which in the garbage collector", f"{r['gc_s']:.2f}"),
         ("  gc collections (gen 0/1/2)", "/".join(map(str, r["gc_collections"]))),
@@ -202,8 +215,9 @@ def main() -> None:
     ]
     for name, value in rows:
         print(f"{name:<44}{value:>16}")
-    print(f"target >= 250,000 records/s: {'met' if r['records_per_s'] >= 250_000 else 'NOT met'}")
+    print(f"target >= 600,000 records/s: {'met' if r['records_per_s'] >= 600_000 else 'NOT met'}")
     print(json.dumps({"benchmark": "throughput", "records_per_s": round(r["records_per_s"]),
+                      "records_per_cpu_s": round(r["records"] / r["cpu_s"]), "gc_s": round(r["gc_s"], 2),
                       "limit_records_per_s": round(lim), "ratio_vs_limit": round(ratio, 4),
                       "virtual_ms": round(r["virtual_ms"], 1), "peak_rss_mb": round(peak, 1)}))
 
