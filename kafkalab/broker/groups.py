@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from kafkalab.broker.internal_topics import coordinator_for, create_internal_topic
 from kafkalab.broker.partition import Role
 from kafkalab.common.records import COMMIT_MARKER, RecordBatch, control_type
 from kafkalab.common.topic_partition import TopicPartition
@@ -185,16 +186,8 @@ class BrokerGroups:
         if not req.key:
             return FindCoordinatorResponse("INVALID_REQUEST", correlation_id=cid,
                                            error_message="The group id must not be empty.")
-        topic = self.server.image.topics.get(OFFSETS_TOPIC)
-        if topic is None:
-            self._create_offsets_topic()
-            return FindCoordinatorResponse("COORDINATOR_NOT_AVAILABLE", correlation_id=cid,
-                                           error_message=f"{OFFSETS_TOPIC} is being created.")
-        reg = topic.partitions.get(partition_for(req.key, len(topic.partitions)))
-        if reg is None or reg.leader < 0:
-            return FindCoordinatorResponse("COORDINATOR_NOT_AVAILABLE", correlation_id=cid,
-                                           error_message="The coordinator is not available.")
-        return FindCoordinatorResponse(NONE, reg.leader, cid)
+        return coordinator_for(self.server.image, OFFSETS_TOPIC, lambda n: partition_for(req.key, n), cid,
+                               self._create_offsets_topic)
 
     def _create_offsets_topic(self) -> None:
         server = self.server
@@ -203,13 +196,11 @@ class BrokerGroups:
         if controller is None or now - self._create_sent_at < _CREATE_RETRY_MS:
             return
         self._create_sent_at = now
-        registered = sum(1 for reg in server.image.brokers.values() if not reg.fenced)
-        rf = max(1, min(self.replication_factor, registered))
         self._correlation += 1
-        topic = cm.CreatableTopic(OFFSETS_TOPIC, self.num_partitions, rf,
-                                  configs=(("cleanup.policy", "compact"),
-                                           ("segment.bytes", str(server.config["offsets.topic.segment.bytes"]))))
-        server.send(controller, cm.CreateTopicsRequest((topic,), correlation_id=self._correlation))
+        create_internal_topic(server, controller, OFFSETS_TOPIC, self.num_partitions, self.replication_factor,
+                              self._correlation, lambda rf: (
+                                  ("cleanup.policy", "compact"),
+                                  ("segment.bytes", str(server.config["offsets.topic.segment.bytes"]))))
 
     def on_metadata_change(self, image: MetadataImage, change: Change) -> None:
         """Load the ``__consumer_offsets`` partitions this broker now leads, unload the ones it lost, and tell the

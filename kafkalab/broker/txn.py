@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from kafkalab.broker.internal_topics import coordinator_for, create_internal_topic
 from kafkalab.broker.partition import Role
 from kafkalab.common.records import ABORT_MARKER, COMMIT_MARKER, RecordBatch, control_batch
 from kafkalab.common.topic_partition import TopicPartition
@@ -160,16 +161,8 @@ class BrokerTxn:
         if not req.key:
             return FindCoordinatorResponse("INVALID_REQUEST", correlation_id=cid,
                                            error_message="The transactional id must not be empty.")
-        topic = self.server.image.topics.get(TRANSACTION_STATE_TOPIC)
-        if topic is None:
-            self._create_topic()
-            return FindCoordinatorResponse("COORDINATOR_NOT_AVAILABLE", correlation_id=cid,
-                                           error_message=f"{TRANSACTION_STATE_TOPIC} is being created.")
-        reg = topic.partitions.get(partition_for(req.key, len(topic.partitions)))
-        if reg is None or reg.leader < 0:
-            return FindCoordinatorResponse("COORDINATOR_NOT_AVAILABLE", correlation_id=cid,
-                                           error_message="The coordinator is not available.")
-        return FindCoordinatorResponse(NONE, reg.leader, cid)
+        return coordinator_for(self.server.image, TRANSACTION_STATE_TOPIC, lambda n: partition_for(req.key, n), cid,
+                               self._create_topic)
 
     def _create_topic(self) -> None:
         server = self.server
@@ -178,13 +171,11 @@ class BrokerTxn:
         if controller is None or now - self._create_sent_at < _CREATE_RETRY_MS:
             return
         self._create_sent_at = now
-        registered = sum(1 for reg in server.image.brokers.values() if not reg.fenced)
-        rf = max(1, min(self.replication_factor, registered))
         self._correlation += 1
-        topic = cm.CreatableTopic(TRANSACTION_STATE_TOPIC, self.num_partitions, rf, configs=(
-            ("cleanup.policy", "compact"), ("min.insync.replicas", str(min(self.min_isr, rf))),
-            ("segment.bytes", str(server.config["transaction.state.log.segment.bytes"]))))
-        server.send(controller, cm.CreateTopicsRequest((topic,), correlation_id=self._correlation))
+        create_internal_topic(server, controller, TRANSACTION_STATE_TOPIC, self.num_partitions, self.replication_factor,
+                              self._correlation, lambda rf: (
+                                  ("cleanup.policy", "compact"), ("min.insync.replicas", str(min(self.min_isr, rf))),
+                                  ("segment.bytes", str(server.config["transaction.state.log.segment.bytes"]))))
 
     def on_create_topics_response(self, msg: cm.CreateTopicsResponse) -> None:
         if any(r.error not in (NONE, "TOPIC_ALREADY_EXISTS") for r in msg.topics):
