@@ -25,8 +25,17 @@ from kafkalab.streams.errors import (
 from kafkalab.streams.processor import STREAM_TIME, WALL_CLOCK_TIME, Change, Processor, Record
 from kafkalab.streams.serdes import Serde, serde
 from kafkalab.streams.topology import Topology, TopologyDescription
+from kafkalab.streams.windows import (
+    JoinWindows,
+    SessionWindows,
+    SlidingWindows,
+    TimeWindows,
+    Window,
+    Windowed,
+)
 
 __all__ = ["StreamsBuilder", "KStream", "KTable", "KGroupedStream", "KGroupedTable", "BranchedKStream", "Topology",
            "TopologyDescription", "TopologyTestDriver", "Processor", "Record", "Change", "STREAM_TIME",
            "WALL_CLOCK_TIME", "Serde", "serde", "StreamsConfig", "streams_config", "StreamsException",
-           "TopologyException", "InvalidStateStoreException", "UnknownStateStoreException"]
+           "TopologyException", "InvalidStateStoreException", "UnknownStateStoreException", "TimeWindows",
+           "SlidingWindows", "SessionWindows", "JoinWindows", "Window", "Windowed"]

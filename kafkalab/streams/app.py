@@ -14,7 +14,8 @@ from the instance's state directory (held here, per instance: it survives crashe
 Observation: :meth:`KafkaStreams.tasks` (a DataFrame of every task on every live instance), :meth:`store`
 (an interactive query over the running active tasks of every live instance), :meth:`restorations` (start, end and
 records of each restoration), :meth:`state`, and the metrics the threads record (``streams.processed``,
-``streams.commit_latency_ms``, ``streams.restore_records``).
+``streams.commit_latency_ms``, ``streams.restore_records``, ``streams.dropped_records``: null keys and late
+records, per task).
 """
 from __future__ import annotations
 
@@ -28,10 +29,10 @@ from kafkalab.clients.network import _INCARNATION_STRIDE
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.streams.config import streams_config
 from kafkalab.streams.errors import InvalidStateStoreException, StreamsException, UnknownStateStoreException
-from kafkalab.streams.state import ReadOnlyKeyValueStore
 from kafkalab.streams.task import default_serdes
 from kafkalab.streams.thread import StandbyTask, StreamThread
 from kafkalab.streams.topology import SINK, SOURCE, Topology, plan_partitions
+from kafkalab.streams.window_state import read_only_store
 
 __all__ = ["KafkaStreams", "StreamsInstance"]
 
@@ -181,7 +182,8 @@ class KafkaStreams:
     def _create_internal_topics(self) -> None:
         rf = int(self.config["replication.factor"])
         existing = self.world.image().topics
-        for t in self.topology.internal_topics(self.application_id):
+        for t in self.topology.internal_topics(
+                self.application_id, int(self.config["windowstore.changelog.additional.retention.ms"])):
             if t.name in existing:
                 continue
             self.world.create_topic(t.name, partitions=self.counts[t.name],
@@ -272,7 +274,7 @@ class KafkaStreams:
         """Each restoration: task, instance, thread, start_ms, end_ms (None while restoring), records."""
         return pd.DataFrame(self._restores, columns=["task", "instance", "thread", "start_ms", "end_ms", "records"])
 
-    def store(self, name: str) -> ReadOnlyKeyValueStore:
+    def store(self, name: str) -> Any:
         """Interactive query: the store ``name`` over every running active task of every live instance."""
         if name not in self.topology.stores:
             close = difflib.get_close_matches(name, list(self.topology.stores), n=1)
@@ -285,7 +287,7 @@ class KafkaStreams:
                                              f"NOT_RUNNING, not RUNNING")
         parts = [task.stores[name] for t in self.threads() for tid, task in sorted(t.tasks.items())
                  if name in task.stores and tid not in t.restoring]
-        return ReadOnlyKeyValueStore(name, parts)
+        return read_only_store(name, self.topology.stores[name].kind, parts)
 
     def processed(self) -> int:
         """Records processed by the live instances' current threads."""

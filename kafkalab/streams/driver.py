@@ -23,10 +23,13 @@ from typing import Any
 from kafkalab.clients.partitioner import partition_for_key
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.streams.config import streams_config
+from kafkalab.streams.errors import InvalidStateStoreException
 from kafkalab.streams.serdes import Serde, serde
 from kafkalab.streams.state import ReadOnlyKeyValueStore, ThreadCache
 from kafkalab.streams.task import StreamTask, default_serdes
 from kafkalab.streams.topology import SOURCE, Topology, plan_partitions
+from kafkalab.streams.window_state import ReadOnlySessionStore, ReadOnlyWindowStore, read_only_store
+from kafkalab.streams.windows import WindowedSerde
 
 __all__ = ["TopologyTestDriver", "OutputRecord"]
 
@@ -209,7 +212,9 @@ class TopologyTestDriver:
         """The serdes of the sink writing ``topic`` (the defaults where it has none)."""
         for node in self.topology.nodes.values():
             if node.topic == topic:
-                return node.key_serde or self.key_serde, node.value_serde or self.value_serde
+                ks = node.key_serde.resolve(self.key_serde) if isinstance(node.key_serde, WindowedSerde) else \
+                    node.key_serde
+                return ks or self.key_serde, node.value_serde or self.value_serde
         return self.key_serde, self.value_serde
 
     def _is_sink(self, topic: str) -> bool:
@@ -220,7 +225,18 @@ class TopologyTestDriver:
         return [(r.key, r.value) for r in self.read_records(topic, key_serde=key_serde, value_serde=value_serde)]
 
     def get_key_value_store(self, name: str) -> ReadOnlyKeyValueStore:
-        """Every partition's part of the store ``name``."""
+        """Every partition's part of the key-value store ``name``."""
+        return self._store(name, "kv")
+
+    def get_window_store(self, name: str) -> ReadOnlyWindowStore:
+        """Every partition's part of the window store ``name`` (``fetch(key, time_from, time_to)``, ``all()``)."""
+        return self._store(name, "window")
+
+    def get_session_store(self, name: str) -> ReadOnlySessionStore:
+        """Every partition's part of the session store ``name`` (``fetch(key)``, ``all()``)."""
+        return self._store(name, "session")
+
+    def _store(self, name: str, kind: str) -> Any:
         if name not in self.topology.stores:
             import difflib
 
@@ -230,8 +246,14 @@ class TopologyTestDriver:
             raise UnknownStateStoreException(f"Cannot get state store {name} because no such store is registered "
                                              f"in the topology (stores: {', '.join(self.topology.stores) or 'none'})"
                                              f"{hint}")
+        actual = self.topology.stores[name].kind
+        if actual != kind:
+            what = {"kv": "key-value", "window": "window", "session": "session"}
+            getter = {"kv": "get_key_value_store", "window": "get_window_store", "session": "get_session_store"}
+            raise InvalidStateStoreException(f"store {name} is a {what[actual]} store, not a {what[kind]} store; "
+                                             f"use {getter[actual]}({name!r})")
         parts = [t.stores[name] for t in self.tasks.values() if name in t.stores]
-        return ReadOnlyKeyValueStore(name, parts)
+        return read_only_store(name, kind, parts)
 
     def dropped_records(self) -> int:
         return sum(t.dropped_records for t in self.tasks.values())

@@ -15,8 +15,8 @@ none is known, the app's ``default.key.serde``/``default.value.serde`` applies a
 
 Functions: predicates, mappers and key selectors take ``(key, value)``; ``map_values``/``flat_map_values`` take the
 value; aggregators take ``(key, value, aggregate)``; reducers ``(aggregate, value)``; joiners ``(left, right)``.
-Not modelled (yet): windowed aggregations, stream-stream joins, foreign-key joins, GlobalKTables, ``suppress``,
-topology optimization.
+Windowed aggregations live in :mod:`kafkalab.streams.dsl_windowed` (``grouped.windowed_by(...)``).
+Not modelled (yet): stream-stream joins, foreign-key joins, GlobalKTables, ``suppress``, topology optimization.
 """
 from __future__ import annotations
 
@@ -375,6 +375,19 @@ class KGroupedStream:
         table._materialized = True
         return table
 
+    def windowed_by(self, windows: Any) -> Any:
+        """Aggregate per key *and window*: ``TimeWindows`` or ``SlidingWindows`` give a
+        :class:`~kafkalab.streams.dsl_windowed.TimeWindowedKStream`, ``SessionWindows`` a
+        :class:`~kafkalab.streams.dsl_windowed.SessionWindowedKStream`."""
+        from kafkalab.streams.dsl_windowed import SessionWindowedKStream, TimeWindowedKStream
+        from kafkalab.streams.windows import SessionWindows, SlidingWindows, TimeWindows
+        if isinstance(windows, TimeWindows | SlidingWindows):
+            return TimeWindowedKStream(self, windows)
+        if isinstance(windows, SessionWindows):
+            return SessionWindowedKStream(self, windows)
+        raise TypeError(f"windowed_by() takes TimeWindows, SlidingWindows or SessionWindows, got "
+                        f"{type(windows).__name__} {windows!r}")
+
     def count(self, *, materialized: str | None = None) -> KTable:
         """Records per key, as a table of ``long`` counts."""
         return self._aggregate("KSTREAM-AGGREGATE-", lambda: 0, lambda k, v, agg: agg + 1, serde("long"),
@@ -413,6 +426,7 @@ class KTable:
         self._transform = transform
         self._getter = getter
         self.send_old_values = False
+        self._windowed = False          # keys are Windowed (a windowed aggregation's result)
 
     def _send_old(self) -> bool:
         return self.send_old_values

@@ -13,8 +13,8 @@ changelog and the ``flush_listener``, which forwards ``Change(new, old)`` downst
 a count's output shows one update per key per commit interval instead of one per input record.
 
 Simplifications: sizes are the serialized key and value lengths plus a fixed 64-byte entry overhead; eviction flushes
-the evicting store's oldest dirty entries (Kafka evicts per named cache in LRU order); window and session stores are
-not modelled yet.
+the evicting store's oldest dirty entries (Kafka evicts per named cache in LRU order). Window and session stores
+(:mod:`kafkalab.streams.window_state`) are key-value stores of composite keys on top of this one.
 """
 from __future__ import annotations
 

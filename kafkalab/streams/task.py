@@ -34,6 +34,8 @@ from kafkalab.streams.processor import STREAM_TIME, WALL_CLOCK_TIME, Punctuation
 from kafkalab.streams.serdes import Serde, change_serde, serde
 from kafkalab.streams.state import KeyValueStore, ThreadCache
 from kafkalab.streams.topology import PROCESSOR, SINK, SOURCE, NodeDef, Subtopology, Topology
+from kafkalab.streams.window_state import make_store
+from kafkalab.streams.windows import WindowedSerde
 
 __all__ = ["StreamTask", "TaskId", "RawRecord", "task_id", "default_serdes", "NodeContext"]
 
@@ -146,6 +148,7 @@ class StreamTask:
         self.current: RecordMetadata | None = None
         self.commit_requested = False
         self.dropped_records = 0
+        self.dropped_reported = 0
         self.processed = 0
         self.punctuations: list[Punctuation] = []
         self.queues: dict[TopicPartition, deque[RawRecord]] = {
@@ -158,8 +161,8 @@ class StreamTask:
             sd = topology.stores[s]
             ks = self._serde(sd.key_serde, key_serde, f"store {s} key", "default.key.serde")
             vs = self._serde(sd.value_serde, value_serde, f"store {s} value", "default.value.serde")
-            log = self._changelog_writer(s, ks, vs) if sd.logged else None
-            store = KeyValueStore(s, ks, vs, log=log, cache=cache if sd.cached else None)
+            log = self._changelog_writer(s, sd.kind) if sd.logged else None
+            store = make_store(sd, ks, vs, log=log, cache=cache)
             if restored and s in restored:
                 store.load(restored[s])
             self.stores[s] = store
@@ -190,6 +193,8 @@ class StreamTask:
 
     @staticmethod
     def _serde(own: Serde | None, default: Serde | None, what: str, key: str) -> Serde:
+        if isinstance(own, WindowedSerde):
+            own = own.resolve(default)
         if own is not None:
             return own
         if default is None:
@@ -197,13 +202,16 @@ class StreamTask:
                                    f"set {key!r} (string, json, long, integer, double, bytes)")
         return default
 
-    def _changelog_writer(self, store: str, ks: Serde, vs: Serde) -> Callable[[Any, Any, int], None]:
+    def _changelog_writer(self, store: str, kind: str) -> Callable[[Any, Any, int], None]:
         topic = self.changelog_topic(store)
         collector = self.collector
         partition = self.partition
+        stores = self.stores
 
         def write(key: Any, value: Any, timestamp: int) -> None:
-            collector.send(topic, ks.serialize(key), vs.serialize(value), int(timestamp), partition, ())
+            st = stores[store]          # the store's own (composite, for window stores) serdes
+            collector.send(topic, st.key_serde.serialize(key), st.value_serde.serialize(value), int(timestamp),
+                           partition, ())
         return write
 
     # -- input --------------------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from kafkalab.streams.assignor import AssignmentInfo, StreamsAssignor, Subscript
 from kafkalab.streams.collector import AtLeastOnceCommit, ProducerCollector
 from kafkalab.streams.state import KeyValueStore, ThreadCache
 from kafkalab.streams.task import StreamTask, TaskId
+from kafkalab.streams.window_state import make_store
 
 __all__ = ["StreamThread", "StandbyTask", "Restoration"]
 
@@ -201,7 +202,7 @@ class StreamThread:
             ks = d.key_serde or self.app.key_serde
             vs = d.value_serde or self.app.value_serde
             assert ks is not None and vs is not None
-            store = KeyValueStore(s, ks, vs)
+            store = make_store(d, ks, vs)
             store.load(snapshots.get(s, {}))
             stores[s] = store
             rest.append(Restoration(store, TopicPartition(f"{self.app.application_id}-{s}-changelog", p),
@@ -276,6 +277,10 @@ class StreamThread:
             processed += n
         for task in running:
             task.punctuate_wall_clock()
+            if task.dropped_records > task.dropped_reported:
+                self.port.record("streams.dropped_records", task.dropped_records - task.dropped_reported,
+                                 task=task.id, thread=self.name)
+                task.dropped_reported = task.dropped_records
         self.processed += processed
         if processed:
             self.port.record("streams.processed", processed, thread=self.name)

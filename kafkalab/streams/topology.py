@@ -64,8 +64,11 @@ class StoreDef:
     value_serde: Serde | None = None
     logged: bool = True
     cached: bool = True
-    kind: str = "kv"
+    kind: str = "kv"                # "kv", "window" or "session"
     timestamped: bool = True
+    window_size_ms: int = 0         # window and session stores: window size and retention (ms)
+    retention_ms: int = 0
+    retain_duplicates: bool = False  # the window stores of a stream-stream join keep every record
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,17 +255,25 @@ class Topology:
                 return sub.id
         raise KeyError(node)
 
-    def internal_topics(self, application_id: str) -> list[InternalTopic]:
-        """Every repartition and changelog topic of this topology, named for ``application_id``."""
+    def internal_topics(self, application_id: str, additional_retention_ms: int = 86400000
+                        ) -> list[InternalTopic]:
+        """Every repartition and changelog topic of this topology, named for ``application_id``; a window or
+        session store's changelog is ``compact,delete`` with ``retention.ms`` = the store's retention plus
+        ``additional_retention_ms`` (``windowstore.changelog.additional.retention.ms``)."""
         out = []
         for sub in self.subtopologies():
             for t in sub.repartition_sources:
                 out.append(InternalTopic(f"{application_id}-{t}", "repartition", sub.id,
                                          (("cleanup.policy", "delete"), ("retention.ms", "-1"))))
             for s in sub.stores:
-                if self.stores[s].logged:
-                    out.append(InternalTopic(f"{application_id}-{s}-changelog", "changelog", sub.id,
-                                             (("cleanup.policy", "compact"),)))
+                sd = self.stores[s]
+                if not sd.logged:
+                    continue
+                config: tuple[tuple[str, str], ...] = (("cleanup.policy", "compact"),)
+                if sd.kind in ("window", "session"):
+                    config = (("cleanup.policy", "compact,delete"),
+                              ("retention.ms", str(sd.retention_ms + additional_retention_ms)))
+                out.append(InternalTopic(f"{application_id}-{s}-changelog", "changelog", sub.id, config))
         return out
 
     def describe(self) -> TopologyDescription:
