@@ -73,6 +73,9 @@ STREAMS_KEYS: dict[str, ConfigKey] = {k.name: k for k in (
          "retention.", _AT_LEAST_0, "low"),
     _key("repartition.purge.interval.ms", _L, 30000, "How often consumed repartition records are deleted.",
          _AT_LEAST_0, "low"),
+    _key("__emit.interval.ms.kstreams.outer.join.spurious.results.fix__", _L, 1000, "Kafka's internal config: "
+         "how often (wall clock) a left/outer stream-stream join emits parked non-joined records.", _AT_LEAST_0,
+         "low"),
     _key("default.key.serde", _S, None, "Serde of keys where none is given (string, json, long, integer, double, "
          "bytes)."),
     _key("default.value.serde", _S, None, "Serde of values where none is given."),

@@ -16,7 +16,10 @@ none is known, the app's ``default.key.serde``/``default.value.serde`` applies a
 Functions: predicates, mappers and key selectors take ``(key, value)``; ``map_values``/``flat_map_values`` take the
 value; aggregators take ``(key, value, aggregate)``; reducers ``(aggregate, value)``; joiners ``(left, right)``.
 Windowed aggregations live in :mod:`kafkalab.streams.dsl_windowed` (``grouped.windowed_by(...)``).
-Not modelled (yet): stream-stream joins, foreign-key joins, GlobalKTables, ``suppress``, topology optimization.
+Stream-stream joins (``join``/``left_join``/``outer_join`` with ``JoinWindows``) follow ``KStreamImplJoin``: a
+windowed node and a join node per side, a merge, two window stores retaining duplicates and, for left and outer
+joins, the shared outer-join store. Not modelled (yet): foreign-key joins, GlobalKTables, ``suppress``, topology
+optimization.
 """
 from __future__ import annotations
 
@@ -245,18 +248,88 @@ class KStream:
         return KGroupedStream(keyed, _opt(key_serde, "key_serde"), _opt(value_serde, "value_serde") or
                               self.value_serde, True)
 
-    def join(self, table: KTable, joiner: Callable[[Any, Any], Any]) -> KStream:
-        """Each record joined with the table's current value of its key; records without one are dropped."""
-        return self._table_join(table, joiner, left=False)
+    def join(self, other: KTable | KStream, joiner: Callable[[Any, Any], Any], windows: Any = None, *,
+             key_serde: Any = None, value_serde: Any = None, other_value_serde: Any = None) -> KStream:
+        """With a KTable: each record joined with the table's current value of its key (records without one are
+        dropped). With a KStream and ``windows`` (:class:`~kafkalab.streams.windows.JoinWindows`): each pair of
+        records of the same key within the windows, ``joiner(this, other)``."""
+        if isinstance(other, KStream):
+            return self._stream_join(other, joiner, windows, False, False, key_serde, value_serde,
+                                     other_value_serde)
+        self._no_windows(windows)
+        return self._table_join(other, joiner, left=False)
 
-    def left_join(self, table: KTable, joiner: Callable[[Any, Any], Any]) -> KStream:
-        """Each record joined with the table's value of its key, or with None."""
-        return self._table_join(table, joiner, left=True)
+    def left_join(self, other: KTable | KStream, joiner: Callable[[Any, Any], Any], windows: Any = None, *,
+                  key_serde: Any = None, value_serde: Any = None, other_value_serde: Any = None) -> KStream:
+        """Like :meth:`join`, and records without a match are joined with None (for a stream-stream join: once
+        their window has closed)."""
+        if isinstance(other, KStream):
+            return self._stream_join(other, joiner, windows, True, False, key_serde, value_serde, other_value_serde)
+        self._no_windows(windows)
+        return self._table_join(other, joiner, left=True)
 
-    def _table_join(self, table: KTable, joiner: Callable[[Any, Any], Any], left: bool) -> KStream:
+    def outer_join(self, other: KStream, joiner: Callable[[Any, Any], Any], windows: Any, *, key_serde: Any = None,
+                   value_serde: Any = None, other_value_serde: Any = None) -> KStream:
+        """A windowed stream-stream join where records of either side without a match are joined with None once
+        their window has closed."""
+        if not isinstance(other, KStream):
+            raise TypeError(f"outer_join() of a KStream takes another KStream, got {type(other).__name__}")
+        return self._stream_join(other, joiner, windows, True, True, key_serde, value_serde, other_value_serde)
+
+    @staticmethod
+    def _no_windows(windows: Any) -> None:
+        if windows is not None:
+            raise TypeError("a stream-table join takes no windows (JoinWindows are for joining two KStreams)")
+
+    def _stream_join(self, other: KStream, joiner: Callable[[Any, Any], Any], windows: Any, left_outer: bool,
+                     right_outer: bool, key_serde: Any, value_serde: Any, other_value_serde: Any) -> KStream:
+        from kafkalab.streams import join_processors as jp
+        from kafkalab.streams.windows import JoinWindows
+        if not isinstance(windows, JoinWindows):
+            raise TypeError(f"a stream-stream join needs JoinWindows, e.g. join(other, joiner, "
+                            f"ks.JoinWindows.of_time_difference_and_grace(5000, 1000)), got "
+                            f"{type(windows).__name__} {windows!r}")
+        _check_fn(joiner, "joiner", "(this_value, other_value)")
+        b = self.builder
+        this: KStream = self.repartition(name=f"{self.name}-left") if self.repartition_required else self
+        that: KStream = other.repartition(name=f"{other.name}-right") if other.repartition_required else other
+        ks = _opt(key_serde, "key_serde") or this.key_serde or that.key_serde
+        vs = _opt(value_serde, "value_serde") or this.value_serde
+        ovs = _opt(other_value_serde, "other_value_serde") or that.value_serde
+        names = b.names
+        this_windowed = names.processor("KSTREAM-WINDOWED-")
+        other_windowed = names.processor("KSTREAM-WINDOWED-")
+        join_this = names.processor("KSTREAM-OUTERTHIS-" if right_outer else "KSTREAM-JOINTHIS-")
+        join_other = names.processor("KSTREAM-OUTEROTHER-" if left_outer else "KSTREAM-JOINOTHER-")
+        merge = names.processor("KSTREAM-MERGE-")
+        this_store, other_store = f"{join_this}-store", f"{join_other}-store"
+        index = join_this[len("KSTREAM-OUTERTHIS-" if right_outer else "KSTREAM-JOINTHIS-"):]
+        outer_store = f"KSTREAM-OUTERSHARED-{index}-store" if left_outer else None
+        retention = windows.size() + windows.grace_ms
+        topo = b.topology
+        topo.add_processor(this_windowed, lambda: jp.JoinWindowNode(this_store), this.name)
+        topo.add_processor(other_windowed, lambda: jp.JoinWindowNode(other_store), that.name)
+        topo.add_processor(join_this, lambda: jp.StreamStreamJoin(
+            other_store, windows, joiner, left_side=True, outer=left_outer, outer_store=outer_store,
+            tracker_key=merge), this_windowed)
+        topo.add_processor(join_other, lambda: jp.StreamStreamJoin(
+            this_store, windows, joiner, left_side=False, outer=right_outer, outer_store=outer_store,
+            tracker_key=merge), other_windowed)
+        topo.add_processor(merge, dp.PassThrough, join_this, join_other)
+        for store, vserde, users in ((this_store, vs, (this_windowed, join_other)),
+                                     (other_store, ovs, (other_windowed, join_this))):
+            topo.add_state_store(StoreDef(store, ks, vserde, cached=False, kind="window", timestamped=False,
+                                          window_size_ms=windows.size(), retention_ms=retention,
+                                          retain_duplicates=True), *users)
+        if outer_store is not None:
+            topo.add_state_store(StoreDef(outer_store, ks, vs, cached=False, kind="outer-join",
+                                          other_value_serde=ovs), join_this, join_other)
+        topo.copartition_groups.append((this.name, that.name))
+        return KStream(b, merge, ks, None, False)
+
+    def _table_join(self, table: Any, joiner: Callable[[Any, Any], Any], left: bool) -> KStream:
         if not isinstance(table, KTable):
-            raise TypeError(f"join() takes a KTable here, got {type(table).__name__} (stream-stream joins with "
-                            f"JoinWindows are not modelled yet)")
+            raise TypeError(f"join() takes a KTable, or a KStream with JoinWindows, got {type(table).__name__}")
         _check_fn(joiner, "joiner", "(stream_value, table_value)")
         stream: KStream = self
         if self.repartition_required:

@@ -127,6 +127,27 @@ class NodeContext:
     def dropped_record(self) -> None:
         self._task.dropped_records += 1
 
+    def app_config(self, name: str, default: Any = None) -> Any:
+        """The app's value of config ``name`` (``context.appConfigs()``), or ``default``."""
+        config = self._task.config
+        if config is None:
+            return default
+        try:
+            return config[name]
+        except Exception:
+            return default
+
+    def task_local(self, key: str, factory: Callable[[], Any]) -> Any:
+        """One object per task shared by the processors that ask for ``key`` (Kafka's per-task suppliers, such
+        as the stream-stream join's ``TimeTrackerSupplier``)."""
+        shared = self._task.shared
+        if key not in shared:
+            shared[key] = factory()
+        return shared[key]
+
+    def task_local_drop(self, key: str) -> None:
+        self._task.shared.pop(key, None)
+
 
 class StreamTask:
     """One active task. ``collector`` sends records; ``resolve_topic`` maps a topology topic to the real one."""
@@ -134,7 +155,7 @@ class StreamTask:
     def __init__(self, topology: Topology, sub: Subtopology, partition: int, *, application_id: str,
                  collector: Any, key_serde: Serde | None, value_serde: Serde | None,
                  clock: Callable[[], float], cache: ThreadCache | None = None,
-                 restored: dict[str, dict[Any, Any]] | None = None) -> None:
+                 restored: dict[str, dict[Any, Any]] | None = None, config: Any = None) -> None:
         self.topology = topology
         self.sub = sub
         self.partition = partition
@@ -144,6 +165,8 @@ class StreamTask:
         self.default_key_serde = key_serde
         self.default_value_serde = value_serde
         self.clock = clock
+        self.config = config
+        self.shared: dict[str, Any] = {}
         self.stream_time = -1.0
         self.current: RecordMetadata | None = None
         self.commit_requested = False
@@ -162,7 +185,7 @@ class StreamTask:
             ks = self._serde(sd.key_serde, key_serde, f"store {s} key", "default.key.serde")
             vs = self._serde(sd.value_serde, value_serde, f"store {s} value", "default.value.serde")
             log = self._changelog_writer(s, sd.kind) if sd.logged else None
-            store = make_store(sd, ks, vs, log=log, cache=cache)
+            store = make_store(sd, ks, vs, log=log, cache=cache, default_value_serde=value_serde)
             if restored and s in restored:
                 store.load(restored[s])
             self.stores[s] = store

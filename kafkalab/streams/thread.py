@@ -179,7 +179,8 @@ class StreamThread:
         snapshots, offsets = self._local_state(tid)
         task = StreamTask(self.app.topology, sub, p, application_id=self.app.application_id,
                           collector=self.collector, key_serde=self.app.key_serde, value_serde=self.app.value_serde,
-                          clock=lambda: self.port.now, cache=self.cache, restored=snapshots)
+                          clock=lambda: self.port.now, cache=self.cache, restored=snapshots,
+                          config=self.app.config)
         rest = []
         for s, store in task.stores.items():
             if self.app.topology.stores[s].logged:
@@ -202,7 +203,7 @@ class StreamThread:
             ks = d.key_serde or self.app.key_serde
             vs = d.value_serde or self.app.value_serde
             assert ks is not None and vs is not None
-            store = make_store(d, ks, vs)
+            store = make_store(d, ks, vs, default_value_serde=self.app.value_serde)
             store.load(snapshots.get(s, {}))
             stores[s] = store
             rest.append(Restoration(store, TopicPartition(f"{self.app.application_id}-{s}-changelog", p),

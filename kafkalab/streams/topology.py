@@ -69,6 +69,7 @@ class StoreDef:
     window_size_ms: int = 0         # window and session stores: window size and retention (ms)
     retention_ms: int = 0
     retain_duplicates: bool = False  # the window stores of a stream-stream join keep every record
+    other_value_serde: Serde | None = None     # an outer-join store: the right side's values
 
 
 @dataclass(frozen=True, slots=True)

@@ -318,10 +318,49 @@ class ReadOnlySessionStore:
         return f"ReadOnlySessionStore({self.name!r}, {len(self._parts)} partitions)"
 
 
+def _outer_key_serde(inner: Serde) -> Serde:
+    """``TimestampedKeyAndJoinSideSerializer``: 8-byte timestamp, a side byte (1 = left), the key."""
+    def to_bytes(k: Any) -> bytes:
+        return _TS.pack(k[0]) + (b"\x01" if k[1] else b"\x00") + (inner.serialize(k[2]) or b"")
+
+    def from_bytes(b: bytes) -> Any:
+        return _TS.unpack_from(b, 0)[0], b[8] == 1, inner.deserialize(b[9:])
+    return Serde(f"timestamped-key-and-join-side({inner.name})", to_bytes, from_bytes)
+
+
+def _left_or_right_list_serde(left: Serde, right: Serde) -> Serde:
+    """A ``ListValueStore`` value of ``LeftOrRightValue`` s: per entry a 4-byte length, a side byte, the value."""
+    def to_bytes(entries: Any) -> bytes:
+        out = []
+        for is_left, v in entries:
+            body = (b"\x01" if is_left else b"\x00") + ((left if is_left else right).serialize(v) or b"")
+            out.append(_SEQ.pack(len(body)) + body)
+        return b"".join(out)
+
+    def from_bytes(b: bytes) -> Any:
+        entries, i = [], 0
+        while i < len(b):
+            n = _SEQ.unpack_from(b, i)[0]
+            body = b[i + 4:i + 4 + n]
+            is_left = body[0] == 1
+            entries.append((is_left, (left if is_left else right).deserialize(body[1:])))
+            i += 4 + n
+        return entries
+    return Serde(f"left-or-right-list({left.name},{right.name})", to_bytes, from_bytes)
+
+
 def make_store(defn: Any, key_serde: Serde, value_serde: Serde, *, log: LogWriter | None = None,
-               cache: ThreadCache | None = None) -> KeyValueStore:
-    """The store a :class:`~kafkalab.streams.topology.StoreDef` describes."""
+               cache: ThreadCache | None = None, default_value_serde: Serde | None = None) -> KeyValueStore:
+    """The store a :class:`~kafkalab.streams.topology.StoreDef` describes (``default_value_serde``: for the other
+    side of an outer-join store when it has none)."""
     use_cache = cache if defn.cached else None
+    if defn.kind == "outer-join":
+        other = defn.other_value_serde or default_value_serde
+        if other is None:
+            raise TypeError(f"store {defn.name}: no value serde for the join's other side; set "
+                            f"'default.value.serde'")
+        return KeyValueStore(defn.name, _outer_key_serde(key_serde), _left_or_right_list_serde(value_serde, other),
+                             log=log, cache=None)
     if defn.kind == "window":
         return WindowStore(defn.name, key_serde, value_serde, window_size_ms=defn.window_size_ms,
                            retention_ms=defn.retention_ms, retain_duplicates=defn.retain_duplicates,
