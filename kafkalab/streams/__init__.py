@@ -24,6 +24,7 @@ from kafkalab.streams.errors import (
 )
 from kafkalab.streams.processor import STREAM_TIME, WALL_CLOCK_TIME, Change, Processor, Record
 from kafkalab.streams.serdes import Serde, serde
+from kafkalab.streams.suppress import BufferConfig, Suppressed
 from kafkalab.streams.topology import Topology, TopologyDescription
 from kafkalab.streams.windows import (
     JoinWindows,
@@ -38,4 +39,4 @@ __all__ = ["StreamsBuilder", "KStream", "KTable", "KGroupedStream", "KGroupedTab
            "TopologyDescription", "TopologyTestDriver", "Processor", "Record", "Change", "STREAM_TIME",
            "WALL_CLOCK_TIME", "Serde", "serde", "StreamsConfig", "streams_config", "StreamsException",
            "TopologyException", "InvalidStateStoreException", "UnknownStateStoreException", "TimeWindows",
-           "SlidingWindows", "SessionWindows", "JoinWindows", "Window", "Windowed"]
+           "SlidingWindows", "SessionWindows", "JoinWindows", "Window", "Windowed", "Suppressed", "BufferConfig"]

@@ -18,8 +18,8 @@ value; aggregators take ``(key, value, aggregate)``; reducers ``(aggregate, valu
 Windowed aggregations live in :mod:`kafkalab.streams.dsl_windowed` (``grouped.windowed_by(...)``).
 Stream-stream joins (``join``/``left_join``/``outer_join`` with ``JoinWindows``) follow ``KStreamImplJoin``: a
 windowed node and a join node per side, a merge, two window stores retaining duplicates and, for left and outer
-joins, the shared outer-join store. Not modelled (yet): foreign-key joins, GlobalKTables, ``suppress``, topology
-optimization.
+joins, the shared outer-join store. ``KTable.suppress`` is in :mod:`kafkalab.streams.suppress`. Not modelled (yet):
+foreign-key joins, GlobalKTables, topology optimization.
 """
 from __future__ import annotations
 
@@ -500,6 +500,7 @@ class KTable:
         self._getter = getter
         self.send_old_values = False
         self._windowed = False          # keys are Windowed (a windowed aggregation's result)
+        self._grace_ms: int | None = None   # a windowed aggregation's grace (suppress until the window closes)
 
     def _send_old(self) -> bool:
         return self.send_old_values
@@ -577,6 +578,39 @@ class KTable:
                 return None if v is None else mapper(v)
             return f
         return self._derive("KTABLE-MAPVALUES-", lambda t: dp.TableMapValues(mapper, t._send_old), None, transform)
+
+    def _window_grace(self) -> int | None:
+        table: KTable | None = self
+        while table is not None:
+            if table._grace_ms is not None:
+                return table._grace_ms
+            table = table._parent
+        return None
+
+    def suppress(self, suppressed: Any) -> KTable:
+        """Hold updates back (:class:`~kafkalab.streams.suppress.Suppressed`): only each window's final result
+        (``until_window_closes``), or each key's latest update after a time limit (``until_time_limit``)."""
+        from kafkalab.streams.suppress import Suppressed, SuppressProcessor
+        if not isinstance(suppressed, Suppressed):
+            raise TypeError(f"suppress() takes a Suppressed (Suppressed.until_window_closes(...) or "
+                            f"Suppressed.until_time_limit(...)), got {type(suppressed).__name__}")
+        b = self.builder
+        name = suppressed.name if suppressed.name is not None else b.names.processor("KTABLE-SUPPRESS-")
+        store = f"{suppressed.name}-store" if suppressed.name is not None else b.names.store("KTABLE-SUPPRESS-")
+        grace = self._window_grace()
+        if suppressed.final_results and grace is None:
+            raise ValueError(f"Window close time is only defined for windowed computations. Got [{self.name}].")
+        self._enable_send_old()
+        b.topology.add_processor(name, lambda: SuppressProcessor(store, suppressed, grace or 0), self.name)
+        b.topology.add_state_store(StoreDef(store, self.key_serde, self.value_serde, cached=False, kind="suppress"),
+                                   name)
+
+        def identity(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            return get
+        table = KTable(b, name, self.key_serde, self.value_serde, source_nodes=self.source_nodes, parent=self,
+                       transform=identity)
+        table._windowed = self._windowed
+        return table
 
     def to_stream(self) -> KStream:
         """Every update of the table as a record (a deletion is a record with value None)."""

@@ -42,7 +42,7 @@ class _Windowed:
 
     def _build(self, prefix: str, materialized: str | None, value_serde: Serde | None,
                make: Callable[[str, KTable], Any], store_def: Callable[[str], StoreDef], session: bool,
-               size_ms: int) -> KTable:
+               size_ms: int, grace_ms: int) -> KTable:
         g = self.grouped
         b = g.stream.builder
         store = materialized if materialized is not None else b.names.store(prefix)
@@ -53,6 +53,7 @@ class _Windowed:
         key_serde = windowed_serde(g.key_serde, session=session, size_ms=size_ms)
         table = KTable(b, name, key_serde, value_serde, store_name=store, source_nodes=(parent,))
         table._windowed = True
+        table._grace_ms = grace_ms
         sd = store_def(store)
         sd.key_serde, sd.value_serde = g.key_serde, value_serde
         b.topology.add_processor(name, lambda: make(store, table), parent)
@@ -93,7 +94,7 @@ class TimeWindowedKStream(_Windowed):
 
             def make(store: str, table: KTable) -> Any:
                 return wp.SlidingWindowAggregate(store, w, initializer, aggregator, table._send_old)
-        return self._build(prefix, materialized, value_serde, make, store_def, False, size)
+        return self._build(prefix, materialized, value_serde, make, store_def, False, size, w.grace_ms)
 
     def count(self, *, materialized: str | None = None, retention_ms: Any = None) -> KTable:
         """Records per key and window (``long`` values)."""
@@ -136,7 +137,8 @@ class SessionWindowedKStream(_Windowed):
 
         def make(store: str, table: KTable) -> Any:
             return wp.SessionWindowAggregate(store, w, initializer, aggregator, merger, table._send_old)
-        return self._build(prefix, materialized, value_serde, make, store_def, True, 0)
+        return self._build(prefix, materialized, value_serde, make, store_def, True, 0,
+                           w.grace_ms + w.inactivity_gap_ms)
 
     def count(self, *, materialized: str | None = None, retention_ms: Any = None) -> KTable:
         """Records per key and session."""

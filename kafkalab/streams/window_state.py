@@ -114,6 +114,8 @@ class _TimeIndexedStore(KeyValueStore):
             self._expire()
 
     def _expire(self) -> None:
+        """Drop what is past retention from the store (dirty cache entries stay: they are still flushed, and
+        forwarded, at the next commit, as Kafka's caching layer forwards them)."""
         cutoff = self._cutoff()
         heap = self._heap
         while heap and heap[0][0] <= cutoff:
@@ -125,9 +127,14 @@ class _TimeIndexedStore(KeyValueStore):
                 if not entries:
                     del self._index[key]
             self._data.pop(ck, None)
-            entry = self._dirty.pop(ck, None)
-            if entry is not None and self.cache is not None:
-                self.cache.size_bytes -= entry[3]
+
+    def _write(self, key: Any, value: Any, timestamp: int) -> None:
+        if self._time_of(key) <= self._cutoff():      # expired in the store: only the changelog sees the write
+            self._data.pop(key, None)
+            if self._log is not None:
+                self._log(key, value, timestamp)
+            return
+        super()._write(key, value, timestamp)
 
     def _indexed(self, key: Any) -> list[tuple[int, int]]:
         return sorted(self._index.get(key, ()))
@@ -354,6 +361,9 @@ def make_store(defn: Any, key_serde: Serde, value_serde: Serde, *, log: LogWrite
     """The store a :class:`~kafkalab.streams.topology.StoreDef` describes (``default_value_serde``: for the other
     side of an outer-join store when it has none)."""
     use_cache = cache if defn.cached else None
+    if defn.kind == "suppress":
+        from kafkalab.streams.suppress import SuppressBuffer
+        return SuppressBuffer(defn.name, key_serde, value_serde, log=log)
     if defn.kind == "outer-join":
         other = defn.other_value_serde or default_value_serde
         if other is None:
