@@ -60,7 +60,8 @@ def test_streams_names_of_the_design():
     from kafkalab import streams as ks
     for name in ("StreamsBuilder", "KStream", "KTable", "KGroupedStream", "KGroupedTable", "Topology",
                  "TopologyTestDriver", "Processor", "Record", "STREAM_TIME", "WALL_CLOCK_TIME", "TopologyException",
-                 "TimeWindows", "SlidingWindows", "SessionWindows", "JoinWindows", "Windowed"):
+                 "TimeWindows", "SlidingWindows", "SessionWindows", "JoinWindows", "Windowed", "Suppressed",
+                 "BufferConfig"):
         assert name in ks.__all__ and hasattr(ks, name)
 
 def test_the_workbench_names_design_promises():

@@ -213,6 +213,16 @@ class KafkaStreams:
             lag += max(0, end - offsets.get(s, 0))
         return lag
 
+    def last_stable_offset(self, tp: TopicPartition) -> int:
+        """A changelog partition's last stable offset: where a ``read_committed`` restoration ends (Kafka's restore
+        consumer asks ListOffsets under read_committed; here the partition leader's answer is read directly)."""
+        reg = self.world.image().partition(tp.topic, tp.partition)
+        broker = self.world.broker(reg.leader) if reg is not None and reg.leader >= 0 else None
+        if broker is None:
+            return 1 << 62
+        lso = broker.rm.last_stable_offset(tp)
+        return 1 << 62 if lso is None else int(lso)
+
     def _end_offset(self, tp: TopicPartition) -> int:
         # The assignor's lag estimate needs changelog end offsets, which Kafka's leader gets with a ListOffsets call;
         # here the leader's answer is read from the partition leader's high watermark.

@@ -13,7 +13,8 @@ Committing offsets only after the output is durable is the whole guarantee: a cr
 the records since the last commit, so output and changelog get duplicates, never holes. ``exactly_once_v2``
 (KIP-447) plugs in here as another class with the same two calls: ``begin`` opens a transaction before the first
 send of a commit interval, and ``commit`` sends the offsets to the transaction (``send_offsets_to_transaction`` with
-the consumer's group metadata) and commits it, so output, changelog writes and offsets become visible together.
+the consumer's group metadata) and commits it, so output, changelog writes and offsets become visible together:
+:class:`~kafkalab.streams.eos.ExactlyOnceV2Commit`.
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ class ProducerCollector:
         self.error: BaseException | None = None
         self.sent = 0
         self._flushed: Callable[[], bool] | None = None
+        #: called before each record is handed to the producer (EOS: opens the transaction)
+        self.before_send: Callable[[], None] | None = None
 
     def partitions_for(self, topic: str) -> int | None:
         return self.producer.metadata.partition_count(topic)
@@ -56,6 +59,8 @@ class ProducerCollector:
     def _try(self, topic: str, key: bytes | None, value: bytes | None, timestamp: int, partition: int | None,
              headers: Any) -> bool:
         core = self.producer
+        if self.before_send is not None:
+            self.before_send()
         op = self.history.invoke_send(core.port.now, self.node_id, topic, key, value) \
             if self.history is not None else -1
         try:

@@ -12,8 +12,9 @@ overrides first (``max.poll.records=1000``, ``auto.offset.reset=earliest``, no a
 ``linger.ms=100`` for the producer), then the user's client keys, then what Streams owns (``group.id`` =
 ``application.id``, no auto-commit).
 
-Processing guarantee: only ``at_least_once`` runs here for now; ``exactly_once_v2`` is a known value that is refused
-with a message saying so, until the transactional producer is wired in (see :mod:`kafkalab.streams.collector`).
+Processing guarantee: ``at_least_once`` (the default) or ``exactly_once_v2`` (:mod:`kafkalab.streams.eos`): then
+``commit.interval.ms`` defaults to 100, the consumers read ``read_committed`` and each thread's producer is
+transactional (``transaction.timeout.ms=10000`` unless set), as ``StreamsConfig`` sets them for EOS.
 Serde defaults are null as in Kafka; a topology that needs a default serde checks for one when the app starts.
 """
 from __future__ import annotations
@@ -91,7 +92,8 @@ STREAMS_KEYS: dict[str, ConfigKey] = {k.name: k for k in (
 _CLIENT_PREFIXES = (("main.consumer.", "consumer"), ("restore.consumer.", "consumer"), ("consumer.", "consumer"),
                     ("producer.", "producer"), ("admin.", "admin"))
 #: keys Streams sets itself on its consumers (a user's value would break the app)
-_STREAMS_OWNED = ("group.id", "enable.auto.commit", "partition.assignment.strategy", "group.protocol")
+_STREAMS_OWNED = ("group.id", "enable.auto.commit", "partition.assignment.strategy", "group.protocol",
+                  "transactional.id")
 _CONSUMER_OVERRIDES = {"max.poll.records": 1000, "auto.offset.reset": "earliest", "enable.auto.commit": False,
                        "group.protocol": "classic"}
 _PRODUCER_OVERRIDES = {"linger.ms": 100}
@@ -122,6 +124,17 @@ class StreamsConfig(Mapping[str, Any]):
     def application_id(self) -> str:
         return str(self._values["application.id"])
 
+    @property
+    def eos(self) -> bool:
+        return bool(self._values["processing.guarantee"] == EXACTLY_ONCE_V2)
+
+    @property
+    def commit_interval_ms(self) -> int:
+        """``commit.interval.ms``: 100 under exactly_once_v2 unless the user set it (Kafka's EOS default)."""
+        if self.eos and "commit.interval.ms" not in self.overrides:
+            return 100
+        return int(self._values["commit.interval.ms"])
+
     def _client(self, scope: str, prefixes: tuple[str, ...], base: dict[str, Any], owned: dict[str, Any]
                 ) -> Config:
         merged = dict(base)
@@ -133,20 +146,32 @@ class StreamsConfig(Mapping[str, Any]):
             merged["bootstrap.servers"] = self._values["bootstrap.servers"]
         return resolve(scope, merged)
 
+    def _consumer_base(self) -> dict[str, Any]:
+        base = dict(_CONSUMER_OVERRIDES)
+        if self.eos:
+            base["isolation.level"] = "read_committed"
+        return base
+
     def main_consumer(self, client_id: str) -> Config:
-        """``getMainConsumerConfigs``: the group member of a stream thread."""
-        return self._client("consumer", ("consumer.", "main.consumer."), _CONSUMER_OVERRIDES,
+        """``getMainConsumerConfigs``: the group member of a stream thread (``read_committed`` under EOS)."""
+        return self._client("consumer", ("consumer.", "main.consumer."), self._consumer_base(),
                             {"group.id": self.application_id, "enable.auto.commit": False, "client.id": client_id})
 
     def restore_consumer(self, client_id: str) -> Config:
         """``getRestoreConsumerConfigs``: no group; reads changelogs for restoration and standbys."""
-        base = {k: v for k, v in _CONSUMER_OVERRIDES.items() if k != "group.protocol"}
+        base = {k: v for k, v in self._consumer_base().items() if k != "group.protocol"}
         return self._client("consumer", ("consumer.", "restore.consumer."), base, {"enable.auto.commit": False,
                                                                      "client.id": client_id})
 
-    def producer(self, client_id: str) -> Config:
-        """``getProducerConfigs``: ``linger.ms=100`` unless the user set it."""
-        return self._client("producer", ("producer.",), _PRODUCER_OVERRIDES, {"client.id": client_id})
+    def producer(self, client_id: str, transactional_id: str | None = None) -> Config:
+        """``getProducerConfigs``: ``linger.ms=100`` unless the user set it; under EOS a transactional producer
+        (``transactional.id`` given by the thread, ``transaction.timeout.ms=10000`` unless set)."""
+        base = dict(_PRODUCER_OVERRIDES)
+        owned: dict[str, Any] = {"client.id": client_id}
+        if self.eos:
+            base["transaction.timeout.ms"] = 10000
+            owned.update({"transactional.id": transactional_id, "enable.idempotence": True})
+        return self._client("producer", ("producer.",), base, owned)
 
     def __repr__(self) -> str:
         return f"StreamsConfig({self.overrides!r})"
@@ -202,10 +227,6 @@ def streams_config(overrides: Mapping[str, Any] | None) -> StreamsConfig:
     if not app_id:
         raise ConfigError("Missing required configuration \"application.id\" which has no default value.",
                           key="application.id", scope="streams")
-    if values["processing.guarantee"] == EXACTLY_ONCE_V2:
-        raise ConfigError("processing.guarantee=exactly_once_v2 is not available yet in kafkalab's Streams "
-                          "(it needs the transactional producer); use at_least_once", key="processing.guarantee",
-                          scope="streams", value=EXACTLY_ONCE_V2)
     if values["num.stream.threads"] > 64:
         raise ConfigError("num.stream.threads must be at most 64 in the simulation", key="num.stream.threads",
                           scope="streams", value=values["num.stream.threads"])

@@ -37,6 +37,8 @@ from kafkalab.clients.sender import ProducerCore
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.streams.assignor import AssignmentInfo, StreamsAssignor, SubscriptionInfo
 from kafkalab.streams.collector import AtLeastOnceCommit, ProducerCollector
+from kafkalab.streams.config import EXACTLY_ONCE_V2
+from kafkalab.streams.eos import ExactlyOnceV2Commit
 from kafkalab.streams.state import KeyValueStore, ThreadCache
 from kafkalab.streams.task import StreamTask, TaskId
 from kafkalab.streams.window_state import make_store
@@ -76,7 +78,7 @@ class StreamThread:
         self.name = f"{instance.instance_id}-StreamThread-{index}"
         self.index = index
         cfg = app.config
-        self.commit_interval_ms = float(cfg["commit.interval.ms"])
+        self.commit_interval_ms = float(cfg.commit_interval_ms)
         self.process_cost_ms = app.process_cost_ms
         world = app.world
         bootstrap = app.bootstrap
@@ -85,11 +87,18 @@ class StreamThread:
         self.main.metadata.allow_auto_topic_creation = False
         self.restore = ConsumerCore(ports[1], cfg.restore_consumer(f"{self.name}-restore-consumer"),
                                     bootstrap=bootstrap, drive=world.run_until, history=None)
-        pcfg, idempotent = producer_config(cfg.producer(f"{self.name}-producer"))
+        pcfg, idempotent = producer_config(cfg.producer(f"{self.name}-producer",
+                                                        transactional_id=f"{app.application_id}-"
+                                                        f"{instance.instance_id}-{index}"))
         self.producer = ProducerCore(ports[2], pcfg, idempotent, bootstrap=bootstrap, drive=world.run_until,
                                      history=None)
         self.collector = ProducerCollector(self.producer)
-        self.commit_path = AtLeastOnceCommit()
+        self.eos = cfg["processing.guarantee"] == EXACTLY_ONCE_V2
+        self.commit_path: Any = AtLeastOnceCommit()
+        if self.eos:
+            eos_path = ExactlyOnceV2Commit(self.producer, ports[2])
+            self.collector.before_send = eos_path.before_send
+            self.commit_path = eos_path
         self.cache = ThreadCache(int(cfg["statestore.cache.max.bytes"]) // int(cfg["num.stream.threads"]))
         self.assignor = StreamsAssignor(app.topology, app.application_id, int(cfg["num.standby.replicas"]),
                                         self._subscription_info)
@@ -118,6 +127,10 @@ class StreamThread:
         """Eager rebalance: suspend every active task (its queued records are dropped; positions move back on
         resume)."""
         self.state = "PARTITIONS_REVOKED"
+        if self.eos:
+            self.commit_path.abort_open("tasks revoked by a rebalance")
+            self._close_all_dirty()
+            return
         for tid, task in sorted(self.tasks.items()):
             for q in task.queues.values():
                 q.clear()
@@ -211,9 +224,34 @@ class StreamThread:
         self.standbys[tid] = StandbyTask(tid, stores, {s: offsets.get(s, 0) for s in stores})
         self.standby_restore[tid] = rest
 
+    def _close_all_dirty(self) -> None:
+        """EOS: every active task closed dirty; its in-memory state is thrown away (the state directory keeps the
+        checkpoint of the last commit, which is where it restores from)."""
+        for tid in sorted(set(self.tasks) | set(self.suspended)):
+            task = self.tasks.pop(tid, None) or self.suspended.pop(tid)
+            task.close(clean=False)
+            self.restoring.pop(tid, None)
+        self.owner_of = {}
+        self.committing = None
+
+    def _task_migrated(self) -> None:
+        """EOS: the transaction failed and was aborted: re-initialize every task and rejoin the group (Kafka's
+        ``TaskMigratedException`` handling)."""
+        reason = self.commit_path.migrated
+        self.commit_path.migrated = None
+        self.port.record("streams.task_migrated", 1, thread=self.name, reason=str(reason))
+        self._close_all_dirty()
+        self.collector.error = None
+        if reason in ("ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID"):
+            self.group.on_commit_fenced(str(reason))
+        self.group.rejoin_needed = True
+        self.state = "PARTITIONS_REVOKED"
+
     def _close_active(self, task: StreamTask) -> None:
         task.close(clean=False)
         self.restoring.pop(task.id, None)
+        if self.eos:
+            return          # uncommitted writes may be in the stores: keep the last commit's checkpoint
         saved = {}
         for s, store in task.stores.items():
             if self.app.topology.stores[s].logged:
@@ -257,7 +295,10 @@ class StreamThread:
         if not self.group.closed:
             self.group.on_app_poll(now)
         if self.collector.error is not None:
-            raise self.collector.error
+            if not self.eos:
+                raise self.collector.error
+            if not self.commit_path.busy():
+                self.commit_path.fail(self.collector.error)
         for r in self.main.collect(self.main.max_poll_records):
             task = self.owner_of.get(TopicPartition(r.topic, r.partition))
             if task is not None:
@@ -268,7 +309,14 @@ class StreamThread:
             if self.commit_path.ready(self.collector):
                 offsets, self.committing = self.committing, None
                 self._send_commit(offsets, now)
-            return _COMMIT_POLL_MS
+            if not self.eos or not self.commit_path.busy():
+                return _COMMIT_POLL_MS
+        if self.eos:
+            self.commit_path.poll()
+            if self.commit_path.migrated is not None and self.commit_path.phase not in ("abort-flush", "abort-end"):
+                self._task_migrated()
+            if not self.commit_path.ready_to_process():
+                return _COMMIT_POLL_MS
         processed = 0
         running = [t for tid, t in sorted(self.tasks.items()) if tid not in self.restoring]
         for task in running:
@@ -321,8 +369,10 @@ class StreamThread:
 
     def _caught_up(self, r: Restoration) -> bool:
         state = self.restore.assignment.get(r.tp)
-        return state is not None and state.high_watermark >= 0 and state.position is not None \
-            and state.position >= state.high_watermark
+        if state is None or state.high_watermark < 0 or state.position is None:
+            return False
+        end = self.app.last_stable_offset(r.tp) if self.eos else state.high_watermark
+        return state.position >= end
 
     # -- commit --------------------------------------------------------------------------------------------------------
     def _start_commit(self, now: float) -> None:

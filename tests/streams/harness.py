@@ -49,7 +49,8 @@ def lines(n: int, seed: int, words: list[str] = WORDS) -> list[str]:
 def run_word_count(seed: int = 0, *, instances: int = 2, threads: int = 1, standbys: int = 0,
                    cache_bytes: int = 10 * 1024 * 1024, commit_ms: int = 1000, n_lines: int = 600,
                    crashes: list[tuple[float, int, float | None]] = (), words: list[str] = WORDS,
-                   settle_ms: float = 40_000) -> Run:
+                   settle_ms: float = 40_000, guarantee: str = "at_least_once", read_committed: bool = False
+                   ) -> Run:
     """Produce ``n_lines`` lines (one every 20 ms) while the app runs; ``crashes``: (at ms after the first line,
     instance index, restart after ms or None). Then let it settle and read the whole output topic."""
     cluster = kl.Cluster(brokers=3, controllers=1, seed=seed)
@@ -60,6 +61,7 @@ def run_word_count(seed: int = 0, *, instances: int = 2, threads: int = 1, stand
         "application.id": "wc", "default.key.serde": "string", "default.value.serde": "string",
         "commit.interval.ms": commit_ms, "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
         "num.standby.replicas": standbys, "num.stream.threads": threads, "statestore.cache.max.bytes": cache_bytes,
+        "processing.guarantee": guarantee,
     }, instances=instances)
     cluster.run_until(lambda: app.state() == "RUNNING", 60_000)
     producer = cluster.producer({"linger.ms": 5})
@@ -82,7 +84,8 @@ def run_word_count(seed: int = 0, *, instances: int = 2, threads: int = 1, stand
     producer.flush()
     cluster.run(settle_ms)
     run = Run(cluster, app, reference)
-    consumer = cluster.consumer({"auto.offset.reset": "earliest"})
+    consumer = cluster.consumer({"auto.offset.reset": "earliest",
+                                 "isolation.level": "read_committed" if read_committed else "read_uncommitted"})
     consumer.assign([kl.TopicPartition("word-counts", p) for p in range(4)])
     long = serde("long")
     while True:

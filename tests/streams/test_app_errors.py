@@ -37,11 +37,6 @@ def test_application_id_is_required_and_group_id_is_streams_own(cluster):
         cluster.streams(topology(), {"application.id": "a", "group.id": "g"})
 
 
-def test_exactly_once_v2_is_refused_until_transactions_are_wired(cluster):
-    with pytest.raises(ConfigError, match="exactly_once_v2 is not available yet"):
-        cluster.streams(topology(), {"application.id": "a", "processing.guarantee": "exactly_once_v2"})
-
-
 def test_missing_serdes_and_missing_topics(cluster):
     with pytest.raises(ks.StreamsException, match="source KSTREAM-SOURCE-0000000000: no key serde given"):
         cluster.streams(topology(), {"application.id": "a"})
