@@ -413,6 +413,30 @@ class TopologyDescription:
         return (f"Processor: {name} (stores: [{', '.join(node.stores)}])\n      --> {succ_text}\n"
                 f"      <-- {pred_text}")
 
+    def to_networkx(self) -> Any:
+        """The topology as a ``networkx.DiGraph``: one node per source, processor, sink, store and topic (attribute
+        ``kind``: source, processor, sink, store, topic; ``subtopology`` for processing nodes), edges in the
+        direction records flow (topic -> source -> ... -> sink -> topic; processor <-> store as processor -> store)."""
+        import networkx as nx
+        g = nx.DiGraph()
+        topo = self.topology
+        for sub in self.subtopologies:
+            for name in sub.nodes:
+                node = topo.nodes[name]
+                g.add_node(name, kind=node.kind, subtopology=sub.id)
+                for p in node.predecessors:
+                    g.add_edge(p, name)
+                for t in node.topics:
+                    g.add_node(f"topic:{t}", kind="topic", subtopology=-1)
+                    g.add_edge(f"topic:{t}", name)
+                if node.kind == SINK and node.topic is not None:
+                    g.add_node(f"topic:{node.topic}", kind="topic", subtopology=-1)
+                    g.add_edge(name, f"topic:{node.topic}")
+                for s in node.stores:
+                    g.add_node(f"store:{s}", kind="store", subtopology=sub.id)
+                    g.add_edge(name, f"store:{s}")
+        return g
+
     def __str__(self) -> str:
         parts = ["Topologies:\n "]
         for sub in self.subtopologies:

@@ -137,3 +137,17 @@ def test_bad_serde_name_suggests_the_closest():
         ks.StreamsBuilder().stream("in", value_serde="strng")
     with pytest.raises(TypeError, match="key_serde must be a serde name"):
         ks.StreamsBuilder().stream("in", key_serde=42)
+
+
+def test_the_description_as_a_graph_links_topics_nodes_and_stores():
+    b = ks.StreamsBuilder()
+    b.stream("lines").flat_map_values(str.split).group_by(lambda k, w: w).count(materialized="counts") \
+        .to_stream().to("counts-out")
+    g = b.build().describe().to_networkx()
+    kinds = {n: d["kind"] for n, d in g.nodes(data=True)}
+    assert kinds["topic:lines"] == "topic" and kinds["store:counts"] == "store"
+    assert kinds["topic:counts-repartition"] == "topic"           # where sub-topology 0 ends and 1 begins
+    assert g.has_edge("topic:lines", "KSTREAM-SOURCE-0000000000")
+    assert g.has_edge("KSTREAM-SINK-0000000008", "topic:counts-out")
+    import networkx as nx
+    assert nx.has_path(g, "topic:lines", "topic:counts-out") and nx.is_directed_acyclic_graph(g)
