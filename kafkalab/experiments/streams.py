@@ -22,7 +22,7 @@ from kafkalab import streams as ks
 from kafkalab.streams.serdes import serde
 
 __all__ = ["word_count_topology", "windowed_count_topology", "word_count", "windowed_orders", "failover",
-           "guarantee_after_crash", "read_topic", "timed", "QUICKSTART_LINES"]
+           "guarantee_after_crash", "restore_time", "read_topic", "timed", "QUICKSTART_LINES"]
 
 #: the input lines of Kafka's Streams quickstart (docs/streams/quickstart.html)
 QUICKSTART_LINES = ("all streams lead to kafka", "hello kafka streams", "join kafka summit")
@@ -188,6 +188,40 @@ def failover(state_keys: int, standbys: int, seed: int = 0, *, lines: int = 1_50
             "downtime_ms": float(moved.end_ms.max() - crash_ms) if len(moved) else float("nan"),
             "restored_records": int(moved.records.sum()) if len(moved) else 0,
             "no_loss": all(store.get(k, 0) >= n for k, n in reference.items())}
+
+
+def restore_time(state_keys: int, standbys: int, seed: int = 0) -> dict[str, Any]:
+    """Word count over ``state_keys`` distinct words (each about twice) on 2 instances; once the input is processed
+    and committed, instance 1 crashes. Measures the survivor's restoration of the moved tasks: changelog records
+    replayed, virtual ms from the start of the first to the end of the last restoration, the downtime (crash to
+    end of restoration, virtual ms), and the wall seconds the simulation took from the crash until then."""
+    rng = random.Random(seed)
+    words = [f"w{i:07d}" for i in range(state_keys)]
+    cluster = kl.Cluster(brokers=3, controllers=1, seed=seed)
+    cluster.create_topic("streams-plaintext-input", partitions=4)
+    cluster.create_topic("streams-wordcount-output", partitions=4)
+    app = _start(cluster, word_count_topology(), {"application.id": "wc-restore", "commit.interval.ms": 500,
+                                                  "num.standby.replicas": standbys}, 2)
+    producer = cluster.producer({"linger.ms": 20})
+    n_lines = max(1, (2 * state_keys) // 5)
+    for i in range(n_lines):
+        producer.send("streams-plaintext-input", key=f"l{i}", value=" ".join(rng.choice(words) for _ in range(5)))
+        if i % 200 == 199:
+            cluster.run(20)
+    producer.flush()
+    cluster.run_until(lambda: app.processed() >= 2 * 5 * n_lines, 300_000)
+    cluster.run(3_000)
+    crash_ms = cluster.now
+    before = app.restoration_count()
+    cluster.crash(app.instances[0])
+    survivor = app.instances[1]
+    (_, wall_s) = timed(cluster.run_until, lambda: app.restoration_count() > before and app.state() == "RUNNING",
+                        120_000)
+    r = app.restorations()
+    moved = r[(r.instance == survivor) & (r.start_ms >= crash_ms)]
+    return {"state_keys": state_keys, "standbys": standbys, "restored_records": int(moved.records.sum()),
+            "restore_ms": float(moved.end_ms.max() - moved.start_ms.min()),
+            "downtime_ms": float(moved.end_ms.max() - crash_ms), "wall_s": wall_s}
 
 
 def guarantee_after_crash(guarantee: str, seed: int = 0, *, lines: int = 250, crash_at_ms: float = 2_500,

@@ -280,6 +280,10 @@ class KafkaStreams:
         return pd.DataFrame(rows, columns=["task", "instance", "thread", "kind", "partitions", "restoring",
                                            "processed", "store_entries"])
 
+    def restoration_count(self) -> int:
+        """How many restorations have started so far (cheap enough for a ``run_until`` predicate)."""
+        return len(self._restores)
+
     def restorations(self) -> pd.DataFrame:
         """Each restoration: task, instance, thread, start_ms, end_ms (None while restoring), records."""
         return pd.DataFrame(self._restores, columns=["task", "instance", "thread", "start_ms", "end_ms", "records"])
