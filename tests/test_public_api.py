@@ -61,7 +61,7 @@ def test_streams_names_of_the_design():
     for name in ("StreamsBuilder", "KStream", "KTable", "KGroupedStream", "KGroupedTable", "Topology",
                  "TopologyTestDriver", "Processor", "Record", "STREAM_TIME", "WALL_CLOCK_TIME", "TopologyException",
                  "TimeWindows", "SlidingWindows", "SessionWindows", "JoinWindows", "Windowed", "Suppressed",
-                 "BufferConfig"):
+                 "BufferConfig", "GlobalKTable"):
         assert name in ks.__all__ and hasattr(ks, name)
 
 def test_the_workbench_names_design_promises():

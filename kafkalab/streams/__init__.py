@@ -10,6 +10,7 @@ from kafkalab.streams.config import StreamsConfig, streams_config
 from kafkalab.streams.driver import TopologyTestDriver
 from kafkalab.streams.dsl import (
     BranchedKStream,
+    GlobalKTable,
     KGroupedStream,
     KGroupedTable,
     KStream,
@@ -39,4 +40,5 @@ __all__ = ["StreamsBuilder", "KStream", "KTable", "KGroupedStream", "KGroupedTab
            "TopologyDescription", "TopologyTestDriver", "Processor", "Record", "Change", "STREAM_TIME",
            "WALL_CLOCK_TIME", "Serde", "serde", "StreamsConfig", "streams_config", "StreamsException",
            "TopologyException", "InvalidStateStoreException", "UnknownStateStoreException", "TimeWindows",
-           "SlidingWindows", "SessionWindows", "JoinWindows", "Window", "Windowed", "Suppressed", "BufferConfig"]
+           "SlidingWindows", "SessionWindows", "JoinWindows", "Window", "Windowed", "Suppressed", "BufferConfig",
+           "GlobalKTable"]

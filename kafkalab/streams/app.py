@@ -29,6 +29,7 @@ from kafkalab.clients.network import _INCARNATION_STRIDE
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.streams.config import streams_config
 from kafkalab.streams.errors import InvalidStateStoreException, StreamsException, UnknownStateStoreException
+from kafkalab.streams.global_thread import GlobalStreamThread
 from kafkalab.streams.task import default_serdes
 from kafkalab.streams.thread import StandbyTask, StreamThread
 from kafkalab.streams.topology import SINK, SOURCE, Topology, plan_partitions
@@ -92,6 +93,13 @@ class StreamsInstance:
         self.threads: list[StreamThread] = []
         self._routes: dict[int, Any] = {}
         self._handlers: list[Any] = []
+        self.global_thread: GlobalStreamThread | None = None
+        n_threads = int(app.config["num.stream.threads"])
+        if app.topology.global_groups():
+            port = _SubPort(ctx, 1 + n_threads * _PORTS_PER_THREAD, "GlobalStreamThread/consumer")
+            self.global_thread = GlobalStreamThread(self, port)
+            self._routes[port.incarnation] = self.global_thread.on_message_core()
+            self._handlers.append(self.global_thread.on_message_core())
         for i in range(int(app.config["num.stream.threads"])):
             base = 1 + i * _PORTS_PER_THREAD
             ports = tuple(_SubPort(ctx, base + k, f"StreamThread-{i + 1}/{kind}")
@@ -111,6 +119,14 @@ class StreamsInstance:
         handler = self._routes.get((cid - 1) // _INCARNATION_STRIDE)
         if handler is not None:
             handler(src, msg)
+
+    @property
+    def global_stores(self) -> dict[str, Any] | None:
+        return None if self.global_thread is None else self.global_thread.stores
+
+    def global_ready(self) -> bool:
+        """Whether the global stores are bootstrapped (stream threads process only then)."""
+        return self.global_thread is None or self.global_thread.ready
 
     def take_standby(self, tid: str) -> StandbyTask | None:
         """A standby of ``tid`` on another thread of this instance, handed over for promotion."""
@@ -204,7 +220,7 @@ class KafkaStreams:
     def changelog_lag(self, tid: str, offsets: Mapping[str, int]) -> int:
         """How far local state at ``offsets`` is behind the changelogs' ends (the leader's estimate)."""
         sid, p = tid.split("_")
-        sub = self.topology.subtopologies()[int(sid)]
+        sub = self.topology.subtopology(int(sid))
         lag = 0
         for s in sub.stores:
             if not self.topology.stores[s].logged:
@@ -299,6 +315,9 @@ class KafkaStreams:
         if self.state() == "NOT_RUNNING":
             raise InvalidStateStoreException(f"Cannot get state store {name} because the stream thread is "
                                              f"NOT_RUNNING, not RUNNING")
+        if self.topology.is_global_store(name):
+            ready = [p.global_thread for p in self._live() if p.global_thread is not None and p.global_thread.ready]
+            return read_only_store(name, "kv", [ready[0].stores[name]] if ready else [])
         parts = [task.stores[name] for t in self.threads() for tid, task in sorted(t.tasks.items())
                  if name in task.stores and tid not in t.restoring]
         return read_only_store(name, self.topology.stores[name].kind, parts)

@@ -26,7 +26,7 @@ from kafkalab.streams.config import streams_config
 from kafkalab.streams.errors import InvalidStateStoreException
 from kafkalab.streams.serdes import Serde, serde
 from kafkalab.streams.state import ReadOnlyKeyValueStore, ThreadCache
-from kafkalab.streams.task import StreamTask, default_serdes
+from kafkalab.streams.task import StreamTask, default_serdes, global_stores
 from kafkalab.streams.topology import SOURCE, Topology, plan_partitions
 from kafkalab.streams.window_state import ReadOnlySessionStore, ReadOnlyWindowStore, read_only_store
 from kafkalab.streams.windows import WindowedSerde
@@ -101,12 +101,15 @@ class TopologyTestDriver:
         collector = _DriverCollector(self)
         self.tasks: dict[str, StreamTask] = {}
         self._owner: dict[TopicPartition, StreamTask] = {}
-        for sub in topology.subtopologies():
+        self.global_stores = global_stores(topology, self.key_serde, self.value_serde)
+        # global tasks (one per partition of a global topic) update the shared global stores as records arrive
+        for sub in [*topology.subtopologies(), *topology.global_groups()]:
             n = max((self._count(self._real(t)) for t in sub.source_topics), default=1)
             for p in range(n):
                 task = StreamTask(topology, sub, p, application_id=self.app_id, collector=collector,
                                   key_serde=self.key_serde, value_serde=self.value_serde,
-                                  clock=lambda: self.wall_clock_ms, cache=self.cache, config=self.config)
+                                  clock=lambda: self.wall_clock_ms, cache=self.cache, config=self.config,
+                                  global_stores=self.global_stores)
                 self.tasks[task.id] = task
                 for tp in task.queues:
                     self._owner[tp] = task
@@ -254,7 +257,7 @@ class TopologyTestDriver:
             getter = {"kv": "get_key_value_store", "window": "get_window_store", "session": "get_session_store"}
             raise InvalidStateStoreException(f"store {name} is a {what[actual]} store, not a {what[kind]} store; "
                                              f"use {getter[actual]}({name!r})")
-        parts = [t.stores[name] for t in self.tasks.values() if name in t.stores]
+        parts = list({id(st): st for t in self.tasks.values() if (st := t.stores.get(name)) is not None}.values())
         return read_only_store(name, kind, parts)
 
     def dropped_records(self) -> int:

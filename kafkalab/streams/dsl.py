@@ -18,8 +18,9 @@ value; aggregators take ``(key, value, aggregate)``; reducers ``(aggregate, valu
 Windowed aggregations live in :mod:`kafkalab.streams.dsl_windowed` (``grouped.windowed_by(...)``).
 Stream-stream joins (``join``/``left_join``/``outer_join`` with ``JoinWindows``) follow ``KStreamImplJoin``: a
 windowed node and a join node per side, a merge, two window stores retaining duplicates and, for left and outer
-joins, the shared outer-join store. ``KTable.suppress`` is in :mod:`kafkalab.streams.suppress`. Not modelled (yet):
-foreign-key joins, GlobalKTables, topology optimization.
+joins, the shared outer-join store. ``KTable.suppress`` is in :mod:`kafkalab.streams.suppress`. ``builder.global_table`` gives a
+:class:`GlobalKTable` (a global store on every instance) that streams join by a selected key. Not modelled (yet):
+foreign-key joins, topology optimization.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from kafkalab.streams.serdes import Serde, change_serde, serde
 from kafkalab.streams.topology import StoreDef, Topology
 
 __all__ = ["StreamsBuilder", "KStream", "KTable", "KGroupedStream", "KGroupedTable", "BranchedKStream",
-           "change_serde"]
+           "GlobalKTable", "change_serde"]
 
 
 class _Names:
@@ -96,6 +97,21 @@ class StreamsBuilder:
             table._materialize()
         return table
 
+    def global_table(self, topic: str, *, key_serde: Any = None, value_serde: Any = None,
+                     materialized: str | None = None) -> GlobalKTable:
+        """A table of ``topic`` replicated in full on every instance (Kafka's ``globalTable``): its store is
+        filled from every partition of the topic before the app processes, and any stream may join it without
+        co-partitioning, by a key it computes from each record."""
+        if not isinstance(topic, str) or not topic:
+            raise TypeError(f"topic must be a topic name, got {topic!r}")
+        store = materialized if materialized is not None else self.names.store(f"{topic}-")
+        source = self.names.processor("KSTREAM-SOURCE-")
+        name = self.names.processor("KTABLE-SOURCE-")
+        ks, vs = _opt(key_serde, "key_serde"), _opt(value_serde, "value_serde")
+        self.topology.add_global_store(StoreDef(store, ks, vs), source, topic, name,
+                                       lambda: dp.TableSource(store, lambda: False), key_serde=ks, value_serde=vs)
+        return GlobalKTable(store, topic, ks, vs)
+
     def add_state_store(self, name: str, *, key_serde: Any = None, value_serde: Any = None, logged: bool = True,
                         cached: bool = False) -> StreamsBuilder:
         """A key-value store for ``process()`` processors to use by name."""
@@ -107,6 +123,17 @@ class StreamsBuilder:
         """The topology built so far."""
         self._built = True
         return self.topology
+
+
+class GlobalKTable:
+    """A table every instance holds in full (Kafka's ``GlobalKTable``); join a stream to it with
+    ``stream.join(global_table, joiner, key_selector=...)``."""
+
+    def __init__(self, store_name: str, topic: str, key_serde: Serde | None, value_serde: Serde | None) -> None:
+        self.store_name, self.topic, self.key_serde, self.value_serde = store_name, topic, key_serde, value_serde
+
+    def __repr__(self) -> str:
+        return f"GlobalKTable({self.topic!r}, store={self.store_name!r})"
 
 
 class KStream:
@@ -248,21 +275,30 @@ class KStream:
         return KGroupedStream(keyed, _opt(key_serde, "key_serde"), _opt(value_serde, "value_serde") or
                               self.value_serde, True)
 
-    def join(self, other: KTable | KStream, joiner: Callable[[Any, Any], Any], windows: Any = None, *,
-             key_serde: Any = None, value_serde: Any = None, other_value_serde: Any = None) -> KStream:
+    def join(self, other: KTable | KStream | GlobalKTable, joiner: Callable[[Any, Any], Any], windows: Any = None,
+             *, key_serde: Any = None, value_serde: Any = None, other_value_serde: Any = None,
+             key_selector: Callable[[Any, Any], Any] | None = None) -> KStream:
         """With a KTable: each record joined with the table's current value of its key (records without one are
         dropped). With a KStream and ``windows`` (:class:`~kafkalab.streams.windows.JoinWindows`): each pair of
-        records of the same key within the windows, ``joiner(this, other)``."""
+        records of the same key within the windows, ``joiner(this, other)``. With a :class:`GlobalKTable`: each
+        record joined with the global table's value of ``key_selector(key, value)``."""
+        if isinstance(other, GlobalKTable):
+            self._no_windows(windows)
+            return self._global_join(other, joiner, key_selector, left=False)
         if isinstance(other, KStream):
             return self._stream_join(other, joiner, windows, False, False, key_serde, value_serde,
                                      other_value_serde)
         self._no_windows(windows)
         return self._table_join(other, joiner, left=False)
 
-    def left_join(self, other: KTable | KStream, joiner: Callable[[Any, Any], Any], windows: Any = None, *,
-                  key_serde: Any = None, value_serde: Any = None, other_value_serde: Any = None) -> KStream:
+    def left_join(self, other: KTable | KStream | GlobalKTable, joiner: Callable[[Any, Any], Any],
+                  windows: Any = None, *, key_serde: Any = None, value_serde: Any = None,
+                  other_value_serde: Any = None, key_selector: Callable[[Any, Any], Any] | None = None) -> KStream:
         """Like :meth:`join`, and records without a match are joined with None (for a stream-stream join: once
         their window has closed)."""
+        if isinstance(other, GlobalKTable):
+            self._no_windows(windows)
+            return self._global_join(other, joiner, key_selector, left=True)
         if isinstance(other, KStream):
             return self._stream_join(other, joiner, windows, True, False, key_serde, value_serde, other_value_serde)
         self._no_windows(windows)
@@ -275,6 +311,19 @@ class KStream:
         if not isinstance(other, KStream):
             raise TypeError(f"outer_join() of a KStream takes another KStream, got {type(other).__name__}")
         return self._stream_join(other, joiner, windows, True, True, key_serde, value_serde, other_value_serde)
+
+    def _global_join(self, table: GlobalKTable, joiner: Callable[[Any, Any], Any],
+                     key_selector: Callable[[Any, Any], Any] | None, left: bool) -> KStream:
+        _check_fn(joiner, "joiner", "(stream_value, table_value)")
+        if key_selector is None:
+            raise TypeError("a join with a GlobalKTable needs key_selector=, a function of (key, value) giving the "
+                            "global table's key to look up")
+        _check_fn(key_selector, "key_selector", "(key, value)")
+        name = self.builder.names.processor("KSTREAM-LEFTJOIN-" if left else "KSTREAM-JOIN-")
+        store = table.store_name
+        self.builder.topology.add_processor(name, lambda: dp.GlobalTableJoin(store, key_selector, joiner, left),
+                                            self.name)
+        return KStream(self.builder, name, self.key_serde, None, self.repartition_required)
 
     @staticmethod
     def _no_windows(windows: Any) -> None:

@@ -23,7 +23,7 @@ from kafkalab.streams.processor import Change, Processor, ProcessorContext, Reco
 __all__ = ["Filter", "MapKV", "MapValues", "FlatMap", "FlatMapValues", "SelectKey", "Peek", "PassThrough",
            "Branch", "StreamAggregate", "TableSource", "TableFilter", "TableMapValues", "TableToStream",
            "TableRepartitionMap", "TableAggregate", "StreamTableJoin", "TableTableJoin", "ValueGetter",
-           "StoreGetter"]
+           "StoreGetter", "GlobalTableJoin"]
 
 ValueGetter = Callable[[ProcessorContext], Callable[[Any], Any]]
 
@@ -320,6 +320,32 @@ class TableTableJoin(Processor):
         if new is None and old is None and change.new is not None:
             return
         self.context.forward(record.with_value(Change(new, old)))
+
+
+class GlobalTableJoin(DroppedCounter):
+    """``KStream.join/left_join(global_table)`` (``KStreamGlobalKTableJoin``): look ``key_selector(key, value)``
+    up in the instance's global store; an inner join drops records without a match (and records whose selected
+    key is None)."""
+
+    def __init__(self, store: str, key_selector: Callable[[Any, Any], Any], joiner: Callable[[Any, Any], Any],
+                 left: bool) -> None:
+        self.store_name, self.key_selector, self.joiner, self.left = store, key_selector, joiner, left
+
+    def init(self, context: ProcessorContext) -> None:
+        self.context = context
+        self.store = context.get_state_store(self.store_name)
+
+    def process(self, record: Record) -> None:
+        if record.value is None:
+            self._drop()
+            return
+        mapped = self.key_selector(record.key, record.value)
+        other = None if mapped is None else self.store.get(mapped)
+        if other is None and not self.left:
+            if mapped is None:
+                self._drop()
+            return
+        self.context.forward(record.with_value(self.joiner(record.value, other)))
 
 
 def _pair(result: Any, op: str) -> tuple[Any, Any]:

@@ -37,7 +37,7 @@ from kafkalab.streams.topology import PROCESSOR, SINK, SOURCE, NodeDef, Subtopol
 from kafkalab.streams.window_state import make_store
 from kafkalab.streams.windows import WindowedSerde
 
-__all__ = ["StreamTask", "TaskId", "RawRecord", "task_id", "default_serdes", "NodeContext"]
+__all__ = ["StreamTask", "TaskId", "RawRecord", "task_id", "default_serdes", "NodeContext", "global_stores"]
 
 TaskId = str
 #: (topic, partition, offset, timestamp_ms, key bytes, value bytes, headers)
@@ -91,7 +91,10 @@ class NodeContext:
             self._task._deliver(c, record)
 
     def get_state_store(self, name: str) -> Any:
-        """A store this processor was connected to."""
+        """A store this processor was connected to, or a global store (any processor may read those)."""
+        shared = self._task.global_stores
+        if shared is not None and name in shared and name not in self._node.defn.stores:
+            return shared[name]
         if name not in self._node.defn.stores:
             known = ", ".join(self._node.defn.stores) or "none"
             raise StreamsException(f"Processor {self._node.name} has no access to StateStore {name} as the store "
@@ -155,7 +158,8 @@ class StreamTask:
     def __init__(self, topology: Topology, sub: Subtopology, partition: int, *, application_id: str,
                  collector: Any, key_serde: Serde | None, value_serde: Serde | None,
                  clock: Callable[[], float], cache: ThreadCache | None = None,
-                 restored: dict[str, dict[Any, Any]] | None = None, config: Any = None) -> None:
+                 restored: dict[str, dict[Any, Any]] | None = None, config: Any = None,
+                 global_stores: dict[str, KeyValueStore] | None = None) -> None:
         self.topology = topology
         self.sub = sub
         self.partition = partition
@@ -166,6 +170,7 @@ class StreamTask:
         self.default_value_serde = value_serde
         self.clock = clock
         self.config = config
+        self.global_stores = global_stores
         self.shared: dict[str, Any] = {}
         self.stream_time = -1.0
         self.current: RecordMetadata | None = None
@@ -182,6 +187,9 @@ class StreamTask:
         self.stores: dict[str, KeyValueStore] = {}
         for s in sub.stores:
             sd = topology.stores[s]
+            if global_stores is not None and s in global_stores:
+                self.stores[s] = global_stores[s]       # a global task updates the instance's shared copy
+                continue
             ks = self._serde(sd.key_serde, key_serde, f"store {s} key", "default.key.serde")
             vs = self._serde(sd.value_serde, value_serde, f"store {s} value", "default.value.serde")
             log = self._changelog_writer(s, sd.kind) if sd.logged else None
@@ -354,6 +362,19 @@ class StreamTask:
 
     def __repr__(self) -> str:
         return f"StreamTask({self.id}, {self.buffered()} buffered, stream_time={self.stream_time:.0f})"
+
+
+def global_stores(topology: Topology, key_serde: Serde | None, value_serde: Serde | None
+                  ) -> dict[str, KeyValueStore]:
+    """One instance's copies of the topology's global stores (never logged: the topic is their changelog)."""
+    out: dict[str, KeyValueStore] = {}
+    for g in topology.global_groups():
+        for s in g.stores:
+            sd = topology.stores[s]
+            ks = StreamTask._serde(sd.key_serde, key_serde, f"global store {s} key", "default.key.serde")
+            vs = StreamTask._serde(sd.value_serde, value_serde, f"global store {s} value", "default.value.serde")
+            out[s] = make_store(sd, ks, vs)
+    return out
 
 
 def default_serdes(config: Any) -> tuple[Serde | None, Serde | None]:

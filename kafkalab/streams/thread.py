@@ -174,7 +174,7 @@ class StreamThread:
     # -- tasks -------------------------------------------------------------------------------------------------------
     def _sub(self, tid: TaskId) -> Any:
         sid, p = tid.split("_")
-        return self.app.topology.subtopologies()[int(sid)], int(p)
+        return self.app.topology.subtopology(int(sid)), int(p)
 
     def _local_state(self, tid: TaskId) -> tuple[dict[str, dict[Any, Any]], dict[str, int]]:
         """(store snapshots, changelog offsets) the instance has for ``tid``: a standby here, else the state dir."""
@@ -193,7 +193,7 @@ class StreamThread:
         task = StreamTask(self.app.topology, sub, p, application_id=self.app.application_id,
                           collector=self.collector, key_serde=self.app.key_serde, value_serde=self.app.value_serde,
                           clock=lambda: self.port.now, cache=self.cache, restored=snapshots,
-                          config=self.app.config)
+                          config=self.app.config, global_stores=self.instance.global_stores)
         rest = []
         for s, store in task.stores.items():
             if self.app.topology.stores[s].logged:
@@ -317,6 +317,8 @@ class StreamThread:
                 self._task_migrated()
             if not self.commit_path.ready_to_process():
                 return _COMMIT_POLL_MS
+        if not self.instance.global_ready():
+            return _IDLE_POLL_MS            # the global stores are still bootstrapping
         processed = 0
         running = [t for tid, t in sorted(self.tasks.items()) if tid not in self.restoring]
         for task in running:

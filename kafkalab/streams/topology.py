@@ -15,7 +15,9 @@ by name, Kafka's ``NodeComparator``), each with ``-->`` successors and ``<--`` p
 there without the application id; the runtime names them ``<application.id>-<name>-repartition`` and
 ``<application.id>-<store>-changelog`` (:meth:`Topology.internal_topics`), changelogs compacted.
 
-Not modelled: global stores and GlobalKTables, pattern subscriptions, named topologies.
+Global stores (:meth:`Topology.add_global_store`, ``builder.global_table``) form their own node groups, numbered
+with the others and printed as Kafka prints them ("for global store (will not generate tasks)"); they generate no
+tasks. Not modelled: pattern subscriptions, named topologies.
 """
 from __future__ import annotations
 
@@ -93,6 +95,7 @@ class Subtopology:
     stores: tuple[str, ...]
     repartition_sources: tuple[str, ...]
     sink_topics: tuple[str, ...]
+    is_global: bool = False         # a global store's source and processor: no tasks (every instance runs it)
 
 
 class Topology:
@@ -104,7 +107,9 @@ class Topology:
         self.stores: dict[str, StoreDef] = {}
         self.internal_repartition: dict[str, int | None] = {}     # topic (no app id) -> partitions or None
         self.copartition_groups: list[tuple[str, ...]] = []
+        self.global_sources: dict[str, str] = {}                  # global source node -> its store
         self._groups: list[Subtopology] | None = None
+        self._all_groups: list[Subtopology] = []
 
     # -- the Processor API ------------------------------------------------------------------------------------------
     def add_source(self, name: str, *topics: str, key_serde: Any = None, value_serde: Any = None) -> Topology:
@@ -171,6 +176,23 @@ class Topology:
         self._groups = None
         return self
 
+    def add_global_store(self, store: StoreDef, source: str, topic: str, processor: str,
+                         supplier: Callable[[], Any], *, key_serde: Any = None, value_serde: Any = None) -> Topology:
+        """A global store (Kafka's ``addGlobalStore``): ``source`` reads every partition of ``topic`` on every
+        instance and ``processor`` (made by ``supplier``) keeps ``store`` up to date; any processor may read the
+        store without being connected to it. The topic is the store's changelog (no other is created)."""
+        store.logged = False
+        store.cached = False
+        self.add_source(source, topic, key_serde=key_serde, value_serde=value_serde)
+        self.add_processor(processor, supplier, source)
+        self.add_state_store(store, processor)
+        self.global_sources[source] = store.name
+        self._groups = None
+        return self
+
+    def is_global_store(self, name: str) -> bool:
+        return name in self.global_sources.values()
+
     def connect_processor_and_state_stores(self, processor: str, *stores: str) -> Topology:
         """Give ``processor`` access to ``stores`` (Kafka's ``connectProcessorAndStateStores``)."""
         node = self.nodes.get(processor)
@@ -209,10 +231,24 @@ class Topology:
         return [n.name for n in self.nodes.values() if name in n.predecessors]
 
     def subtopologies(self) -> list[Subtopology]:
-        """The node groups, numbered as Kafka numbers them."""
+        """The node groups that generate tasks, numbered as Kafka numbers them (global store groups take numbers
+        too, as in Kafka, so ids may skip one)."""
         if self._groups is None:
-            self._groups = self._make_groups()
+            self._all_groups = self._make_groups()
+            self._groups = [g for g in self._all_groups if not g.is_global]
         return self._groups
+
+    def global_groups(self) -> list[Subtopology]:
+        """The node groups of global stores (a source and its processor each)."""
+        self.subtopologies()
+        return [g for g in self._all_groups if g.is_global]
+
+    def subtopology(self, sid: int) -> Subtopology:
+        """The task-generating sub-topology with id ``sid``."""
+        for sub in self.subtopologies():
+            if sub.id == sid:
+                return sub
+        raise KeyError(sid)
 
     def _make_groups(self) -> list[Subtopology]:
         parent: dict[str, str] = {n: n for n in self.nodes}
@@ -247,7 +283,8 @@ class Topology:
             stores = tuple(dict.fromkeys(s for n in nodes for s in n.stores))
             groups.append(Subtopology(gid, tuple(names), sources, stores,
                                       tuple(t for t in sources if t in self.internal_repartition),
-                                      tuple(n.topic for n in nodes if n.kind == SINK and n.topic is not None)))
+                                      tuple(n.topic for n in nodes if n.kind == SINK and n.topic is not None),
+                                      any(n in self.global_sources for n in names)))
         return groups
 
     def subtopology_of(self, node: str) -> int:
@@ -348,6 +385,14 @@ def plan_partitions(topology: Topology, application_id: str, known: Callable[[st
             for t in topics:
                 if t in internal and internal[t] is None:
                     counts[t] = target
+    for sub in topology.global_groups():
+        for t in sub.source_topics:
+            n = known(t)
+            if n is None:
+                raise TopologyException(f"global table topic {t!r} does not exist (create it before starting the "
+                                        f"app)")
+            counts[t] = n
+            real[t] = t
     out = {real[t]: n for t, n in counts.items() if t in real}
     for sub in topology.subtopologies():
         tasks = max((counts.get(t, 1) for t in sub.source_topics), default=1)
@@ -420,7 +465,7 @@ class TopologyDescription:
         import networkx as nx
         g = nx.DiGraph()
         topo = self.topology
-        for sub in self.subtopologies:
+        for sub in [*self.subtopologies, *topo.global_groups()]:
             for name in sub.nodes:
                 node = topo.nodes[name]
                 g.add_node(name, kind=node.kind, subtopology=sub.id)
@@ -438,13 +483,19 @@ class TopologyDescription:
         return g
 
     def __str__(self) -> str:
-        parts = ["Topologies:\n "]
+        texts: list[tuple[int, str]] = []
         for sub in self.subtopologies:
             size, preds, succs = self._layout(sub.nodes)
             order = sorted(sub.nodes, key=lambda n: (-size[n], n))
             lines = "".join(f"    {self._node_text(n, preds[n], succs[n])}\n" for n in order)
-            parts.append(f"  Sub-topology: {sub.id}\n{lines}\n")
-        return "".join(parts)
+            texts.append((sub.id, f"  Sub-topology: {sub.id}\n{lines}\n"))
+        for g in self.topology.global_groups():
+            source = next(n for n in g.nodes if n in self.topology.global_sources)
+            processor = next(n for n in g.nodes if n != source)
+            texts.append((g.id, f"  Sub-topology: {g.id} for global store (will not generate tasks)\n"
+                                f"    {self._node_text(source, [], [processor])}\n"
+                                f"    {self._node_text(processor, [source], [])}\n"))
+        return "Topologies:\n " + "".join(t for _i, t in sorted(texts))
 
     def __repr__(self) -> str:
         return str(self)
