@@ -17,10 +17,15 @@ after the last record processed (``StreamTask.committableOffsetsAndMetadata``). 
 before committing them, which is what makes at-least-once hold: an offset is only committed once everything its
 records produced is acknowledged.
 
-Simplification: a task processes as soon as any of its partitions has data (``max.task.idle.ms`` is not enforced:
-Kafka's default 0 also waits while a partition is known to have unfetched data); no timestamp extractor other than
-the record's own timestamp; a record whose key or value cannot be deserialized stops the task (Kafka's default
-``LogAndFailExceptionHandler``).
+Waiting for data (``max.task.idle.ms``, KIP-695; :meth:`StreamTask.ready_to_process`, Kafka's
+``PartitionGroup.readyToProcess``): a task with several input partitions processes only when each has buffered
+records, or when an empty one has no more data on the broker (its lag, as the consumer last heard it, is 0) and has
+been idle for ``max.task.idle.ms`` of wall-clock time (0, the default, does not wait once the lag is 0; -1 never
+waits). An unknown or positive lag makes it wait. Giving up on a partition is counted (``enforced_processing``):
+the records may then be processed out of timestamp order. The test driver does not wait.
+
+Simplifications: no timestamp extractor other than the record's own timestamp; a record whose key or value cannot
+be deserialized stops the task (Kafka's default ``LogAndFailExceptionHandler``).
 """
 from __future__ import annotations
 
@@ -177,6 +182,10 @@ class StreamTask:
         self.commit_requested = False
         self.dropped_records = 0
         self.dropped_reported = 0
+        self.enforced_processing = 0
+        self.idle_deadlines: dict[TopicPartition, float] = {}
+        idle = config["max.task.idle.ms"] if config is not None and "max.task.idle.ms" in config else 0
+        self.max_task_idle_ms = float(idle)
         self.processed = 0
         self.punctuations: list[Punctuation] = []
         self.queues: dict[TopicPartition, deque[RawRecord]] = {
@@ -250,6 +259,33 @@ class StreamTask:
         queues = self.queues
         for r in records:
             queues[TopicPartition(r[0], r[1])].append(r)
+
+    def ready_to_process(self, now: float, lag_of: Callable[[TopicPartition], int]) -> bool:
+        """Whether the task may process now (see the module docstring); ``lag_of(tp)``: the consumer's lag of an
+        input partition (-1 when unknown)."""
+        queues = self.queues
+        if len(queues) == 1 or self.max_task_idle_ms < 0:
+            return True
+        queued = enforced = False
+        for tp, q in queues.items():
+            if q:
+                self.idle_deadlines.pop(tp, None)
+                queued = True
+                continue
+            lag = lag_of(tp)
+            if lag != 0:
+                self.idle_deadlines.pop(tp, None)
+                return False
+            deadline = self.idle_deadlines.setdefault(tp, now + self.max_task_idle_ms)
+            if now < deadline:
+                return False
+            enforced = True
+        if not enforced:
+            return True
+        if not queued:
+            return False
+        self.enforced_processing += 1
+        return True
 
     def buffered(self) -> int:
         return sum(len(q) for q in self.queues.values())

@@ -323,7 +323,7 @@ class StreamThread:
         running = [t for tid, t in sorted(self.tasks.items()) if tid not in self.restoring]
         for task in running:
             n = 0
-            while n < _MAX_PER_TICK and task.process_one():
+            while n < _MAX_PER_TICK and task.ready_to_process(now, self._lag) and task.process_one():
                 n += 1
             processed += n
         for task in running:
@@ -368,6 +368,13 @@ class StreamThread:
         if done:
             self._assign_restore_consumer()
         return len(records)
+
+    def _lag(self, tp: TopicPartition) -> int:
+        """The main consumer's lag of an input partition as last fetched (-1: not known yet)."""
+        state = self.main.assignment.get(tp)
+        if state is None or state.high_watermark < 0 or state.position is None:
+            return -1
+        return max(0, state.high_watermark - state.position)
 
     def _caught_up(self, r: Restoration) -> bool:
         state = self.restore.assignment.get(r.tp)
