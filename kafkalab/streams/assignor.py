@@ -18,9 +18,16 @@ its instance's local state lags the changelog end (Kafka's task offset sums). Th
    the rest round-robin to the threads with the fewest tasks.
 
 Each member's :class:`AssignmentInfo` (in the assignment's user data) lists its active and standby tasks; its
-partitions are its active tasks' input partitions. Not modelled: warm-up replicas and probing rebalances
-(``max.warmup.replicas``, ``probing.rebalance.interval.ms``), rack awareness, the cooperative protocol (the group
-rebalances eagerly: every task is suspended at a rebalance and resumed if it stays).
+partitions are its active tasks' input partitions.
+
+Warm-ups (KIP-441, ``HighAvailabilityTaskAssignor``): an instance is *caught up* on a stateful task when its lag
+is at most ``acceptable.recovery.lag``. When the balanced owner of a stateful task is not caught up and another
+instance is, the task stays (active) on the caught-up one and the balanced owner gets a warm-up replica, a standby
+that restores in the background, at most ``max.warmup.replicas`` at once; the assignment then asks every member to
+rejoin after ``probing.rebalance.interval.ms`` (a probing rebalance), when caught-up warm-ups take their tasks over.
+Not modelled: rack awareness, the cooperative protocol (the group rebalances eagerly: every task is suspended at a
+rebalance and resumed if it stays), and Kafka's exact balance rule (here a task may stay where it was up to one
+task over an instance's fair share).
 """
 from __future__ import annotations
 
@@ -57,6 +64,7 @@ class AssignmentInfo:
     active: tuple[TaskId, ...]
     standby: tuple[TaskId, ...]
     partitions_by_task: tuple[tuple[TaskId, tuple[TopicPartition, ...]], ...]
+    probing_rebalance: bool = False     # warm-ups were placed: rejoin after probing.rebalance.interval.ms
 
 
 def _task_order(t: TaskId) -> tuple[int, int]:
@@ -65,8 +73,12 @@ def _task_order(t: TaskId) -> tuple[int, int]:
 
 
 def assign_tasks(tasks: Sequence[TaskId], stateful: set[TaskId], clients: Mapping[str, list[SubscriptionInfo]],
-                 standbys: int) -> dict[str, tuple[list[TaskId], list[TaskId]]]:
-    """Member thread -> (active tasks, standby tasks); ``clients``: instance -> its threads' subscriptions."""
+                 standbys: int, *, acceptable_lag: int | None = None, max_warmups: int = 0,
+                 warmups_out: dict[str, list[TaskId]] | None = None) -> dict[str, tuple[list[TaskId], list[TaskId]]]:
+    """Member thread -> (active tasks, standby tasks); ``clients``: instance -> its threads' subscriptions.
+    With ``acceptable_lag`` (KIP-441): a stateful task whose balanced owner is not caught up stays on a caught-up
+    instance, and the balanced owner gets a *warm-up* replica (a standby; at most ``max_warmups`` in all), listed
+    per instance in ``warmups_out``."""
     names = sorted(clients)
     lags: dict[str, dict[TaskId, int]] = {c: {} for c in names}
     prev: dict[TaskId, str] = {}
@@ -80,29 +92,73 @@ def assign_tasks(tasks: Sequence[TaskId], stateful: set[TaskId], clients: Mappin
     load: dict[str, int] = {c: 0 for c in names}
     owner: dict[TaskId, str] = {}
     ordered = sorted(tasks, key=_task_order)
+    stateful_order = [t for t in ordered if t in stateful]
+    stateless_order = [t for t in ordered if t not in stateful]
+    kind_load: dict[str, int] = {}
 
-    def share(c: str) -> float:
-        return len(ordered) * threads[c] / total_threads
-    for t in ordered:               # stickiness first, within a fair share (+1)
-        was = prev.get(t)
-        if was is not None and was in load and load[was] + 1 <= share(was) + 1:
-            owner[t] = was
-            load[was] += 1
-    for t in ordered:
-        if t in owner:
-            continue
-        def rank(c: str, t: TaskId = t) -> tuple[int, int, float, str]:
-            lag = lags[c].get(t, _NO_STATE) if t in stateful else 0
-            over = load[c] + 1 > share(c) + 1
-            return (1 if over else 0, lag if not over else 0, load[c] / threads[c], c)
-        best = min(names, key=rank)
-        owner[t] = best
-        load[best] += 1
-    standby_of: dict[str, list[TaskId]] = {c: [] for c in names}
+    def balanced(n: int, c: str) -> int:
+        """A balanced count for ``c`` of ``n`` tasks: its share by threads, rounded up."""
+        return -(-n * threads[c] // total_threads)
+
+    def place(group: list[TaskId], n: int, use_lag: bool) -> None:
+        """Stateful tasks balance among themselves first, stateless ones after them over the total load (as
+        Kafka's assignor balances stateful tasks, then stateless ones): stickiness within a balanced count, then
+        the most caught-up (stateful) or least-loaded instance."""
+        for t in group:
+            was = prev.get(t)
+            if was is not None and was in load and kind_load[was] + 1 <= balanced(n, was):
+                owner[t] = was
+                kind_load[was] += 1
+                load[was] += 1
+        for t in group:
+            if t in owner:
+                continue
+
+            def rank(c: str, t: TaskId = t) -> tuple[int, int, float, str]:
+                over = kind_load[c] + 1 > balanced(n, c)
+                lag = lags[c].get(t, _NO_STATE) if use_lag and not over else 0
+                return (1 if over else 0, lag, kind_load[c] / threads[c], c)
+            best = min(names, key=rank)
+            owner[t] = best
+            kind_load[best] += 1
+            load[best] += 1
+    kind_load = {c: 0 for c in names}
+    place(stateful_order, len(stateful_order), True)
+    warmups: dict[str, list[TaskId]] = {c: [] for c in names}
+    if acceptable_lag is not None:
+        budget = max_warmups
+        for t in ordered:
+            if t not in stateful:
+                continue
+            target = owner[t]
+
+            def caught_up(c: str, t: TaskId = t) -> bool:
+                return lags[c].get(t, _NO_STATE) <= acceptable_lag
+            if caught_up(target):
+                continue
+            ready = [c for c in names if caught_up(c)]
+            if not ready:
+                continue                    # nobody is caught up: the balanced owner restores it
+            was = prev.get(t)
+
+            def most_caught_up(c: str, t: TaskId = t) -> tuple[int, int, str]:
+                return lags[c].get(t, _NO_STATE), load[c], c
+            keep = was if was is not None and was in ready else min(ready, key=most_caught_up)
+            owner[t] = keep
+            load[target] -= 1
+            load[keep] += 1
+            if budget > 0:
+                warmups[target].append(t)
+                budget -= 1
+    kind_load = dict(load)              # stateless tasks even out the total load
+    place(stateless_order, len(ordered), False)
+    if warmups_out is not None:
+        warmups_out.update({c: list(ts) for c, ts in warmups.items() if ts})
+    standby_of: dict[str, list[TaskId]] = {c: list(warmups[c]) for c in names}
     for t in ordered:
         if t not in stateful:
             continue
-        others = [c for c in names if c != owner[t]]
+        others = [c for c in names if c != owner[t] and t not in warmups[c]]
         def standby_rank(c: str, t: TaskId = t) -> tuple[int, int, str]:
             return (lags[c].get(t, _NO_STATE), load[c] + len(standby_of[c]), c)
         others.sort(key=standby_rank)
@@ -140,10 +196,13 @@ class StreamsAssignor:
     supported_protocols = ("eager",)
 
     def __init__(self, topology: Topology, application_id: str, standbys: int,
-                 subscription_info: Callable[[], SubscriptionInfo]) -> None:
+                 subscription_info: Callable[[], SubscriptionInfo], *, acceptable_lag: int | None = None,
+                 max_warmups: int = 2) -> None:
         self.topology = topology
         self.application_id = application_id
         self.standbys = standbys
+        self.acceptable_lag = acceptable_lag
+        self.max_warmups = max_warmups
         self._info = subscription_info
 
     def subscription_user_data(self, topics: Sequence[str], owned: Sequence[TopicPartition], generation: int) -> Any:
@@ -176,11 +235,14 @@ class StreamsAssignor:
             info = SubscriptionInfo(info.process_id, member_id, info.prev_active, info.prev_standby, info.task_lags)
             clients.setdefault(info.process_id, []).append(info)
             member_of[member_id] = info.process_id
-        result = assign_tasks(list(tasks), stateful, clients, self.standbys)
+        warmups: dict[str, list[TaskId]] = {}
+        result = assign_tasks(list(tasks), stateful, clients, self.standbys, acceptable_lag=self.acceptable_lag,
+                              max_warmups=self.max_warmups, warmups_out=warmups)
         out: dict[str, Assignment] = {}
         for member_id in sorted(subscriptions):
             active, standby = result.get(member_id, ([], []))
             parts = tuple(sorted(tp for t in active for tp in tasks[t]))
-            info = AssignmentInfo(tuple(active), tuple(standby), tuple((t, tasks[t]) for t in active))
+            info = AssignmentInfo(tuple(active), tuple(standby), tuple((t, tasks[t]) for t in active),
+                                  bool(warmups))
             out[member_id] = Assignment(parts, info)
         return out

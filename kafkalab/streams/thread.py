@@ -101,7 +101,10 @@ class StreamThread:
             self.commit_path = eos_path
         self.cache = ThreadCache(int(cfg["statestore.cache.max.bytes"]) // int(cfg["num.stream.threads"]))
         self.assignor = StreamsAssignor(app.topology, app.application_id, int(cfg["num.standby.replicas"]),
-                                        self._subscription_info)
+                                        self._subscription_info, acceptable_lag=int(cfg["acceptable.recovery.lag"]),
+                                        max_warmups=int(cfg["max.warmup.replicas"]))
+        self.probing_interval_ms = float(cfg["probing.rebalance.interval.ms"])
+        self._probe_due: float | None = None
         self.group = ClassicMembership(self.main, assignor_lookup=lambda _name: self.assignor)
         self.main.group = self.group
         self.tasks: dict[TaskId, StreamTask] = {}
@@ -170,6 +173,18 @@ class StreamThread:
         self.owner_of = {tp: task for task in self.tasks.values() for tp in task.queues}
         self._assign_restore_consumer()
         self.state = "RUNNING"
+        if info.probing_rebalance:          # KIP-441: come back once the warm-ups had time to catch up
+            due = self.port.now + self.probing_interval_ms
+            self._probe_due = due
+            self.port.record("streams.probing_rebalance_scheduled", 1, thread=self.name)
+            self.port.set_timer(self.probing_interval_ms, lambda: self._probe(due), name="probing-rebalance")
+        else:
+            self._probe_due = None
+
+    def _probe(self, due: float) -> None:
+        if self._probe_due == due and self.port.alive and self.state not in ("DEAD", "PENDING_SHUTDOWN"):
+            self._probe_due = None
+            self.group.rejoin_needed = True
 
     # -- tasks -------------------------------------------------------------------------------------------------------
     def _sub(self, tid: TaskId) -> Any:
