@@ -99,7 +99,9 @@ def _check(args: argparse.Namespace) -> int:
 
     history = History.load(args.history)
     rc: Any = {"all": True, "none": False}.get(args.read_committed, None)
-    if rc is None:
+    if args.read_committed == "auto":
+        rc = history.metadata.get("read_committed", False)       # what the workload that saved it judged
+    elif rc is None:
         rc = [p.strip() for p in args.read_committed.split(",")]
     report = analyze(history, read_committed=rc)
     meta = history.metadata
@@ -214,7 +216,8 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
     check = sub.add_parser("check", help="judge a saved history")
     check.add_argument("history")
-    check.add_argument("--read-committed", default="none", help="all, none, or process ids (comma-separated)")
+    check.add_argument("--read-committed", default="auto",
+                       help="all, none, process ids (comma-separated), or auto: as the saving workload judged")
     check.add_argument("--rows", type=int, default=20)
     check.set_defaults(handler=_check)
     replay = sub.add_parser("replay", help="run one seed again: trace digest and verdict")

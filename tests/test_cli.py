@@ -94,3 +94,20 @@ def test_bad_input_exits_2_with_a_clear_line(args, message):
 
 def test_parse_seeds():
     assert parse_seeds("0:3") == [0, 1, 2] and parse_seeds("7") == [7] and parse_seeds("1,4") == [1, 4]
+
+
+def test_the_transactional_workload_runs_replays_and_its_saved_history_is_judged_as_it_ran(tmp_path):
+    # read_uncommitted consumers judged as read_committed: the saved history carries who is judged so, and check
+    # finds their aborted reads without being told
+    params = ["--param", "duration_ms=8000", "--param", "isolation=read_uncommitted",
+              "--param", "judge_as=read_committed"]
+    run = kafkalab("run", "txn", *params, "--seeds", "3", "--quiet", "--out", str(tmp_path / "t"))
+    frame = pd.read_parquet(tmp_path / "t.parquet")
+    assert "txn: 1 rows from 1 seed(s)" in run.stdout and frame.verdict.tolist() == ["invalid"]
+    assert frame.aborted_read.iloc[0] > 0 and "G1c-ww" in frame.columns
+    replay = kafkalab("replay", "txn", "--seed", "3", *params, "--save", str(tmp_path / "h.parquet"))
+    assert f"trace digest {frame.digest.iloc[0]}" in replay.stdout and "verdict invalid" in replay.stdout
+    check = kafkalab("check", str(tmp_path / "h.parquet"), "--rows", "3", check=False)
+    assert check.returncode == 1 and f"aborted_read={frame.aborted_read.iloc[0]}" in check.stdout
+    assert "aborted_read=" not in kafkalab("check", str(tmp_path / "h.parquet"), "--read-committed", "none",
+                                           check=False).stdout

@@ -50,6 +50,8 @@ class Facts:
     failed: dict[Any, Op] = field(default_factory=dict)                 # value -> failed send
     sequence: list[Op] = field(default_factory=list)                    # ok polls and reset ops, in order
     txns: list[Op] = field(default_factory=list)                        # txn completions
+    #: value -> id of the txn operation open on the sending process when the send was invoked
+    send_txn: dict[Any, int] = field(default_factory=dict)
     invoked_at: dict[int, float] = field(default_factory=dict)          # txn op id -> invoke time
     writer: dict[Any, int] = field(default_factory=dict)                # value -> id of the send that wrote it
     at_offset: dict[Position, Any] = field(default_factory=dict)        # first value seen at a position
@@ -90,14 +92,14 @@ def analyze(history: History, read_committed: bool | Iterable[Any] = False,
     is_rc = _read_committed_predicate(read_committed)
     allowed_kinds = _allowed(allowed)
     facts = collect(history)
-    txn_values = _txn_outcomes(facts.txns)
+    txn_values = _txn_outcomes(facts)
     rows: list[Row] = []
     _positions(facts, rows)
     _lost_and_unseen(facts, txn_values, rows)
     _send_order(facts, rows)
     _polls(facts, txn_values, is_rc, rows)
     cycles: list[list[tuple[int, int, str]]] = []
-    if facts.txns:
+    if facts.txns or facts.send_txn:
         cycles = txn_anomalies(facts, is_rc, rows)
     totals = {"acknowledged": len(facts.acked), "read": len(facts.read_values), "transactions": len(facts.txns),
               "read_committed_processes": len({e.process for e in facts.sequence if e.f == "poll" and is_rc(e.process)})}
@@ -126,12 +128,15 @@ def collect(history: History) -> Facts:
     """One pass over ``history``: acknowledged and failed sends, polls and resets, transactions, positions."""
     f = Facts()
     send_invoked: dict[int, int] = {}
+    open_txn: dict[Any, int] = {}                 # process -> its open txn operation
     for index, e in enumerate(history.ops):
         fn, type_ = e.f, e.type
         if fn == "send":
             if type_ == "invoke":
                 send_invoked[e.op] = index
                 f.writer.setdefault(e.value, e.op)
+                if open_txn and e.process in open_txn:
+                    f.send_txn[e.value] = open_txn[e.process]
             elif type_ == "ok":
                 f.acked.append((send_invoked.get(e.op, index), e))
                 if e.topic is not None and e.partition is not None and e.offset is not None and e.offset >= 0:
@@ -150,16 +155,27 @@ def collect(history: History) -> Facts:
         elif fn == "txn":
             if type_ == "invoke":
                 f.invoked_at[e.op] = e.time_ms
+                open_txn[e.process] = e.op
             else:
                 f.txns.append(e)
+                if open_txn.get(e.process) == e.op:
+                    del open_txn[e.process]
         elif fn in RESET_OPS and type_ in ("ok", "info"):
             f.sequence.append(e)
     return f
 
 
-def _txn_outcomes(txns: list[Op]) -> dict[Any, Op]:
-    """value -> the transaction completion that wrote it."""
-    return {w[4]: t for t in txns for w in t.reads}
+def _txn_outcomes(f: Facts) -> dict[Any, str]:
+    """value -> the outcome ("ok", "fail", "info") of the transaction that wrote it.
+
+    A transaction's writes are those its completion lists and every send its producer invoked while it was open (a
+    transactional producer sends only inside a transaction): a send acknowledged after its transaction stopped
+    recording writes (a fatal error, a crash) is still the transaction's. A transaction that never completed has an
+    unknown outcome."""
+    by_op = {t.op: t.type for t in f.txns}
+    out = {value: by_op.get(op_id, "info") for value, op_id in f.send_txn.items()}
+    out.update({w[4]: t.type for t in f.txns for w in t.reads})
+    return out
 
 
 def _row(kind: str, process: Any, pos: tuple[Any, ...] | None, value: Any, ops: tuple[int, ...], detail: str,
@@ -182,12 +198,11 @@ def _positions(f: Facts, rows: list[Row]) -> None:
                              f"send failed with {op.error} but the value was read"))
 
 
-def _lost_and_unseen(f: Facts, txn_values: dict[Any, Op], rows: list[Row]) -> None:
+def _lost_and_unseen(f: Facts, txn_values: dict[Any, str], rows: list[Row]) -> None:
     for _, e in f.acked:
         if e.value in f.read_values or e.topic is None or e.partition is None or e.offset is None or e.offset < 0:
             continue
-        txn = txn_values.get(e.value)
-        if txn is not None and txn.type != "ok":
+        if txn_values.get(e.value, "ok") != "ok":
             continue            # an aborted transaction's write, or one whose outcome is unknown: never owed
         reached = f.max_read.get((e.topic, e.partition), -1)
         kind = "lost_write" if e.offset <= reached else "unseen"
@@ -218,9 +233,9 @@ def _known_offsets(f: Facts, exclude: Collection[Any]) -> dict[TopicPartition, l
     return known
 
 
-def _polls(f: Facts, txn_values: dict[Any, Op], is_rc: Any, rows: list[Row]) -> None:
+def _polls(f: Facts, txn_values: dict[Any, str], is_rc: Any, rows: list[Row]) -> None:
     known_all = _known_offsets(f, ())
-    hidden = {v for v, t in txn_values.items() if t.type != "ok"}
+    hidden = {v for v, outcome in txn_values.items() if outcome != "ok"}
     known_rc = _known_offsets(f, hidden) if hidden else known_all
     last: dict[Any, dict[TopicPartition, tuple[int, int]]] = {}   # process -> tp -> (offset, op)
     for e in f.sequence:

@@ -6,7 +6,8 @@ transactions, a drawing of the first cycle (networkx laid out on a matplotlib ``
 Jepsen's Kafka checker renders the cycles Elle finds.
 
 Kinds follow Jepsen's ``jepsen.tests.kafka`` (in snake case) and, for cycles, Adya's names as Elle prints them
-(G0: a write cycle; G1c: circular information flow; G-single: one anti-dependency; G2: several).
+(G0: a write cycle; G1c: circular information flow; G-single: one anti-dependency; G2: several); ``G1c-ww`` is
+Adya's G1c through ww edges, which Kafka's unisolated writes allow (see :mod:`kafkalab.check.txn_checks`).
 """
 from __future__ import annotations
 
@@ -29,16 +30,17 @@ QUEUE_KINDS = ("lost_write", "unseen", "duplicate", "inconsistent_offsets", "fai
 #: Anomalies of transactions judged at read_committed.
 TXN_KINDS = ("aborted_read", "torn_transaction", "precommitted_read")
 #: Dependency cycles between transactions.
-CYCLE_KINDS = ("G0", "G1c", "G-single", "G2")
+CYCLE_KINDS = ("G0", "G1c", "G1c-ww", "G-single", "G2")
 KINDS = QUEUE_KINDS + TXN_KINDS + CYCLE_KINDS
 #: Kinds that do not make a history invalid unless asked: ``unseen`` writes may simply not have been read yet;
 #: Kafka's transactions do not prevent write cycles (G0): two transactions writing the same two partitions may land in
 #: opposite orders in each (Jepsen's Redpanda 21.10.1 analysis on write isolation in Kafka's transaction model, and
-#: Redpanda's answer on write-write conflicts in the Kafka protocol); and read_committed promises no atomic snapshot
-#: across partitions (each partition's last stable offset moves with its own marker), so a poll may see one
-#: partition's part of a transaction before another's: the anti-dependency cycles G-single and G2. Circular
-#: information flow (G1c), aborted, torn and precommitted reads stay violations.
-INFORMATIONAL = ("unseen", "G0", "G-single", "G2")
+#: Redpanda's answer on write-write conflicts in the Kafka protocol), nor, for the same reason, cycles of ww and wr
+#: edges together (G1c-ww; Jepsen's Kafka checker allows G1c when it infers ww edges); and read_committed promises
+#: no atomic snapshot across partitions (each partition's last stable offset moves with its own marker), so a poll
+#: may see one partition's part of a transaction before another's: the anti-dependency cycles G-single and G2.
+#: Circular information flow through reads alone (G1c), aborted, torn and precommitted reads stay violations.
+INFORMATIONAL = ("unseen", "G0", "G1c-ww", "G-single", "G2")
 VERDICTS = ("valid", "invalid", "unknown")
 ANOMALY_COLUMNS = ("kind", "process", "topic", "partition", "key", "value", "offset", "ops", "detail")
 

@@ -10,9 +10,9 @@ settle, and a fresh reader polls every partition from the beginning until nothin
 acknowledged write nobody read is lost, not merely unseen.
 
 Choices (which client, which operation, which key) come from the run's ``workload`` RNG stream, faults from its
-``nemesis`` stream: the same seed and parameters give the same trace (``WorkloadResult.digest``). A transactional
-workload (Jepsen's txn generator on :meth:`KafkaProducer.begin_transaction`) plugs into :data:`WORKLOADS` under the
-name ``"transactional"`` once the producer has transactions; its results are judged with ``read_committed``.
+``nemesis`` stream: the same seed and parameters give the same trace (``WorkloadResult.digest``). The transactional
+workload (Jepsen's txn generator on :meth:`KafkaProducer.begin_transaction`) is :func:`kafkalab.workloads.transactional.txn`,
+``"txn"`` in :data:`kafkalab.workloads.WORKLOADS`; its results are judged with ``read_committed``.
 """
 from __future__ import annotations
 
@@ -190,7 +190,6 @@ def producer_group(seed: int = 0, *, rate_per_s: float = 100.0, consumers: int =
     return _finish(cluster, "producer_group", seed, params, chaos, tracer, keep_cluster)
 
 
-#: Workloads by name, for sweeps and the command line. ``"transactional"`` joins here once the producer has
-#: transactions (judged with ``read_committed``).
+#: The workloads of this module by name; :data:`kafkalab.workloads.WORKLOADS` adds the transactional one.
 WORKLOADS: dict[str, Callable[..., WorkloadResult]] = {"queue": queue, "skewed": skewed,
                                                        "producer_group": producer_group}

@@ -103,3 +103,52 @@ def test_unknown_outcome_transactions_are_neither_owed_nor_skips():
     send(h, 10, "p", "b", offset=2)
     poll(h, 30, "rc", (2, "b"))
     assert analyze(h, read_committed=True).verdict == "valid"
+
+
+def test_a_write_and_read_cycle_through_unisolated_writes_is_g1c_ww_and_allowed():
+    # T1 appends to p0 first, T2 appends to p0 after it and writes p1, commits; T1 then consumes T2's p1 write
+    # (T1 -ww-> T2 -wr-> T1): Kafka does not isolate writes, so this is legal (Jepsen allows G1c with ww edges)
+    h = History()
+    t1 = h.invoke_txn(0, "p1", "tx-1")
+    s = h.invoke(1, "p1", "send", topic="t", value="a")
+    h.ok(s, 2, partition=0, offset=0)
+    t2 = txn(h, 3, "p2", [("t", 0, 1, "b"), ("t", 1, 0, "c")], tid="tx-2")
+    poll(h, 10, "c1", ("t", 1, 0, "c"))
+    h.complete_txn(t1, 20, "ok", [("t", 0, 0, None, "a")], {("t", 1): 1}, "g")
+    report = analyze(h, read_committed=True)
+    assert report.count("G1c-ww") == 1 and report.count("G1c") == 0 and report.verdict == "valid"
+    assert {(a, b, r) for a, b, r in report.cycles[0]} == {(t1, t2, "ww"), (t2, t1, "wr")}
+    assert analyze(h, read_committed=True, allowed=("unseen",)).verdict == "invalid"
+
+
+def test_consumed_offsets_are_reads_only_for_transactions_judged_read_committed():
+    # the G1c of test_circular_information_flow_g1c_through_consumed_offsets, judged by transactional id
+    h = History()
+    txn(h, 0, "p1", [("in", 0, 0, "x")], offsets={("out", 0): 1}, tid="tx-1", group="g")
+    txn(h, 0, "p2", [("out", 0, 0, "y")], offsets={("in", 0): 1}, tid="tx-2", group="g")
+    poll(h, 30, "c", ("in", 0, 0, "x"), ("out", 0, 0, "y"))
+    assert analyze(h, read_committed=["tx-1", "tx-2"]).count("G1c") == 1
+    assert analyze(h, read_committed=["p1", "p2"]).count("G1c") == 1           # or by producer process
+    assert analyze(h, read_committed=["tx-1"]).count("G1c") == 0               # tx-2's consumer read uncommitted
+    assert analyze(h, read_committed=False).verdict == "valid"
+
+
+def test_a_transactions_sends_are_its_own_even_when_its_completion_does_not_list_them():
+    # The producer records a write in the txn completion only while the transaction is live; a send acknowledged
+    # after a fatal error, or in a transaction that never completed, is still the transaction's (by process)
+    h = History()
+    aborted = h.invoke_txn(0, "tp", "tx-1")
+    s = h.invoke(1, "tp", "send", topic="t", value="late")
+    h.ok(s, 5, partition=0, offset=0)
+    h.complete_txn(aborted, 6, "fail", [], None, None, error="PRODUCER_FENCED")
+    h.invoke_txn(10, "tp", "tx-1")                                     # never completes
+    s = h.invoke(11, "tp", "send", topic="t", value="maybe")
+    h.ok(s, 12, partition=0, offset=2)
+    send(h, 20, "p", "plain", offset=4)
+    reader = poll(h, 30, "rc", (0, "late"), (4, "plain"))
+    poll(h, 30, "c", (4, "plain"))
+    report = analyze(h, read_committed=["rc"])
+    assert report.count("lost_write") == 0 and report.count("poll_skip") == 0         # "maybe" is not owed
+    rows = report.of("aborted_read")
+    assert rows.value.tolist() == ["late"] and rows.ops.iloc[0] == (aborted, reader)
+    assert report.verdict == "invalid"

@@ -53,7 +53,7 @@ def test_producer_and_consumer_group_under_faults_is_valid_and_saves_with_its_me
     assert loaded.metadata["workload"] == "producer_group" and loaded.metadata["seed"] == 0
     assert loaded.metadata["faults"] == [f"{t:.0f} {d}" for t, d in result.faults]
     assert analyze(loaded).counts == result.report().counts
-    assert set(WORKLOADS) == {"queue", "skewed", "producer_group"}
+    assert set(WORKLOADS) == {"queue", "skewed", "producer_group", "txn"}
 
 
 def test_bad_parameters_get_clear_errors():
