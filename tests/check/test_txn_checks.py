@@ -152,3 +152,22 @@ def test_a_transactions_sends_are_its_own_even_when_its_completion_does_not_list
     rows = report.of("aborted_read")
     assert rows.value.tolist() == ["late"] and rows.ops.iloc[0] == (aborted, reader)
     assert report.verdict == "invalid"
+
+
+def test_kafka_17754s_shape_a_stuck_send_of_an_aborted_transaction_read_as_committed():
+    # Jepsen 2024 / KAFKA-17754 under transaction version 1: transaction N's send is stuck on its connection, the
+    # client gives it up (info, no offset, so N's completion does not list it) and aborts N; the late produce lands
+    # inside N+1 and commits with it. The send was N's: a read_committed reader of it saw an aborted write.
+    h = History()
+    n = h.invoke_txn(0, "tp", "jepsen-0")
+    a = h.invoke(1, "tp", "send", topic="t", value="t1-a")
+    h.ok(a, 2, partition=1, offset=0)
+    stuck = h.invoke(3, "tp", "send", topic="t", value="t1-b")
+    h.info(stuck, 3_003, error="KafkaTimeoutError")
+    h.complete_txn(n, 3_010, "fail", [("t", 1, 0, None, "t1-a")], None, None, error="TRANSACTION_ABORTED")
+    txn(h, 3_020, "tp", [("t", 0, 1, "t2-a")], tid="jepsen-0")
+    reader = poll(h, 9_000, "rc", (0, "t1-b"), (1, "t2-a"))
+    report = analyze(h, read_committed=["rc"])
+    rows = report.of("aborted_read")
+    assert rows.value.tolist() == ["t1-b"] and rows.ops.iloc[0] == (n, reader)
+    assert report.verdict == "invalid"
