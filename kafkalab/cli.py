@@ -4,7 +4,8 @@
 ``run NAME --param k=v[,v2...] --seeds 0:20 --jobs 2 [--scheduler ADDRESS] --out data/NAME`` sweeps one over a grid
 (comma-separated values make the grid) and seeds with :func:`kafkalab.experiments.sweep`, on joblib or a Dask
 cluster; ``check H.parquet`` judges a saved history (exit status 1 when invalid); ``replay NAME --seed N`` runs one
-seed again and prints its trace digest and verdict; ``bench`` runs every benchmark and prints one table; ``data``
+seed again and prints its trace digest and verdict (a workload's, or an experiment trial's through the trace capture
+of :mod:`kafkalab.experiments.trace`); ``bench`` runs every benchmark and prints one table; ``data``
 regenerates ``data/`` at full size (``make experiments``); ``lab`` opens JupyterLab on the notebooks. Bad input exits
 with status 2 and one line naming the argument, what is allowed and the closest name.
 """
@@ -121,14 +122,7 @@ def _replay(args: argparse.Namespace) -> int:
         raise ValueError(f"replay runs one point: give one value for {', '.join(many)}")
     params = {k: v[0] for k, v in grid.items()}
     if exp.replay is None:
-        from kafkalab.experiments.sweep import _as_rows
-
-        rows = _as_rows(exp.fn(**params, seed=args.seed))
-        print(f"{exp.name} seed {args.seed} (no client history kept by this experiment):")
-        import pandas as pd
-
-        print((rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)).to_string(index=False))
-        return 0
+        return _replay_trial(exp, args, params)
     result = exp.replay(args.seed, **params)
     report = result.report()
     print(f"{exp.name} seed {args.seed} {params or ''}".rstrip())
@@ -137,6 +131,34 @@ def _replay(args: argparse.Namespace) -> int:
     print(report.to_text(rows=args.rows))
     if args.save:
         print(f"history saved to {result.save(args.save)}")
+    return 0
+
+
+def _replay_trial(exp: Any, args: argparse.Namespace, params: dict[str, Any]) -> int:
+    """Replay an experiment's trial under a trace capture (:mod:`kafkalab.experiments.trace`): its row, the
+    digest of every simulation it built, and the verdict on its client history when it keeps one."""
+    import pandas as pd
+
+    from kafkalab.experiments.sweep import _as_rows
+    from kafkalab.experiments.trace import capture
+
+    with capture() as trace:
+        rows = _as_rows(exp.fn(**params, seed=args.seed))
+    print(f"{exp.name} seed {args.seed} {params or ''}".rstrip())
+    print((rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)).to_string(index=False))
+    if not trace.sims:
+        print("trace digest n/a (this experiment built no simulation it hands to the trace capture)")
+        return 0
+    print(f"trace digest {trace.digest}")
+    report = trace.report()
+    if report is None:
+        print("verdict n/a: no client history (a Raft playground run; its safety invariants are checked at every "
+              "event, and a violation would have stopped it)")
+        return 0
+    print(f"verdict {report.verdict}")
+    print(report.to_text(rows=args.rows))
+    if args.save:
+        print(f"history saved to {trace.histories[0].save(args.save)}")
     return 0
 
 

@@ -56,9 +56,22 @@ def test_run_sweeps_to_parquet_then_replay_and_check_agree(tmp_path):
     assert "run: workload='queue', seed=1" in check.stdout and f"verdict={verdict!r}" in check.stdout
 
 
-def test_replay_of_an_experiment_without_a_history_prints_its_row():
+def test_replay_of_an_experiment_prints_its_row_trace_digest_and_verdict(tmp_path):
+    from kafkalab.experiments.registry import get_experiment
+    from kafkalab.experiments.trace import capture
+
     out = kafkalab("replay", "split_votes", "--seed", "3").stdout
+    with capture() as trace:
+        get_experiment("split_votes").fn(seed=3)
     assert "split_votes seed 3" in out and "leader_epoch_delta" in out
+    assert f"trace digest {trace.digest}" in out and "verdict n/a: no client history" in out
+    # a trial with a cluster: judged from its history, which --save keeps for kafkalab check
+    out = kafkalab("replay", "durability", "--seed", "1", "--param", "acks=1", "--param", "min_isr=1",
+                   "--save", str(tmp_path / "d.parquet")).stdout
+    assert "durability seed 1 {'acks': '1', 'min_isr': 1}" in out and "verdict invalid" in out
+    assert "lost_write=" in out and "history saved to" in out
+    check = kafkalab("check", str(tmp_path / "d.parquet"), check=False)
+    assert check.returncode == 1 and "lost_write=" in check.stdout
 
 
 def test_bench_runs_a_benchmark_into_one_table(tmp_path):

@@ -73,6 +73,7 @@ import pandas as pd
 
 from kafkalab.experiments.provenance import DATA_DIR, code_version, write_result
 from kafkalab.experiments.sweep import sweep
+from kafkalab.experiments.trace import traced
 from kafkalab.raft import RaftCluster, RaftConfig
 from kafkalab.sim.kernel import derive_seed
 from kafkalab.sim.network import LinkSpec
@@ -205,12 +206,13 @@ class Figure16Setup:
 def _raft_cluster(voters: int, seed: int, lo: float, hi: float, latency_ms: float, *, pre_vote: bool = False,
                   check_quorum: bool = False, jitter_ms: float = 0.0, backoff_max_ms: float | None = None,
                   fsync_latency_ms: float = 1.0, election_mode: str = "kraft") -> RaftCluster:
-    return RaftCluster(voters=voters, seed=seed, election_timeout_ms=lo, fetch_timeout_ms=lo,
-                       pre_vote=pre_vote, check_quorum=check_quorum,
-                       network=LinkSpec(latency_ms=latency_ms, jitter_ms=jitter_ms, bandwidth_bytes_per_ms=None),
-                       fetch_timeout_jitter_ms=hi - lo, election_jitter_ms=hi - lo, fetch_max_wait_ms=lo / 2,
-                       election_backoff_max_ms=1000.0 if backoff_max_ms is None else backoff_max_ms, append_linger_ms=0,
-                       fsync_latency_ms=fsync_latency_ms, election_mode=election_mode)
+    return traced(RaftCluster(voters=voters, seed=seed, election_timeout_ms=lo, fetch_timeout_ms=lo,
+                              pre_vote=pre_vote, check_quorum=check_quorum,
+                              network=LinkSpec(latency_ms=latency_ms, jitter_ms=jitter_ms,
+                                               bandwidth_bytes_per_ms=None),
+                              fetch_timeout_jitter_ms=hi - lo, election_jitter_ms=hi - lo, fetch_max_wait_ms=lo / 2,
+                              election_backoff_max_ms=1000.0 if backoff_max_ms is None else backoff_max_ms,
+                              append_linger_ms=0, fsync_latency_ms=fsync_latency_ms, election_mode=election_mode))
 
 
 def _set_latency(rc: RaftCluster, latency_ms: float, jitter_ms: float) -> None:
@@ -554,7 +556,7 @@ def _kraft_default_trial(seed: int, *, sweep_seed: int, voters: int, max_downtim
     trial = seed
     trial_seed = derive_seed(sweep_seed, f"kraft-default/{trial}")
     rng = np.random.default_rng(derive_seed(trial_seed, "crash-time"))
-    rc = RaftCluster(voters=voters, seed=trial_seed)
+    rc = traced(RaftCluster(voters=voters, seed=trial_seed))
     rc.run_until(partial(_has_leader, rc), 60_000)
     rc.run(1_000.0 + float(rng.uniform(0.0, 2_000.0)))
     leader = rc.leader()
@@ -593,7 +595,7 @@ def prevote_runs(seed: int = 0, *, isolation_ms: float = 10_000.0, after_ms: flo
     """The runs behind :func:`prevote_demo`: ``(row, cluster)`` for pre-vote off, then on (plot the clusters)."""
     runs = []
     for pre_vote in (False, True):
-        rc = RaftCluster(voters=voters, seed=seed, pre_vote=pre_vote, check_quorum=True)
+        rc = traced(RaftCluster(voters=voters, seed=seed, pre_vote=pre_vote, check_quorum=True))
         rc.run_until(partial(_has_leader, rc), 60_000)
         rc.run(1_000.0)
         leader = rc.leader()

@@ -79,6 +79,7 @@ import kafkalab as kl
 from kafkalab.check import check_queue
 from kafkalab.experiments.provenance import DATA_DIR, code_version, write_result
 from kafkalab.experiments.sweep import sweep
+from kafkalab.experiments.trace import traced
 
 __all__ = [
     "FAULTS", "DURABILITY_FAULTS", "SCENARIOS", "FAILOVER_COLUMNS", "PART_COLUMNS", "DURABILITY_COLUMNS",
@@ -314,9 +315,9 @@ def failover_trial(seed: int = 0, *, fault: str = "crash", session_timeout_ms: i
     if heartbeat_interval_ms >= session_timeout_ms:
         raise ValueError(f"heartbeat_interval_ms ({heartbeat_interval_ms}) must be below session_timeout_ms "
                          f"({session_timeout_ms}), or every broker would be fenced between two heartbeats")
-    cluster = kl.Cluster(brokers=3, controllers=3, seed=seed, config={
+    cluster = traced(kl.Cluster(brokers=3, controllers=3, seed=seed, config={
         "broker.session.timeout.ms": session_timeout_ms, "broker.heartbeat.interval.ms": heartbeat_interval_ms,
-        "min.insync.replicas": 2})
+        "min.insync.replicas": 2}))
     cluster.create_topic(TOPIC, partitions=1, replication_factor=3)
     producer = cluster.producer({"acks": "all", "linger.ms": linger_ms, "request.timeout.ms": request_timeout_ms,
                                  "delivery.timeout.ms": max(120_000, int(horizon_ms)), "max.block.ms": 0})
@@ -459,9 +460,9 @@ def durability_trial(acks: str | int = "all", min_isr: int = 2, unclean: bool = 
     _check_choice("elr", elr, (0, 1))
     _check_choice("fault", fault, DURABILITY_FAULTS)
     _check_positive("send_interval_ms", send_interval_ms)
-    cluster = kl.Cluster(brokers=3, controllers=3, seed=seed, config={
+    cluster = traced(kl.Cluster(brokers=3, controllers=3, seed=seed, config={
         "min.insync.replicas": min_isr, "unclean.leader.election.enable": unclean,
-        "eligible.leader.replicas.version": elr})
+        "eligible.leader.replicas.version": elr}))
     cluster.create_topic(TOPIC, partitions=1, replication_factor=3)
     producer = cluster.producer({"acks": acks, "linger.ms": 0, "request.timeout.ms": 5_000,
                                  "delivery.timeout.ms": 120_000, "max.block.ms": 0})

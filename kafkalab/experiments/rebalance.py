@@ -56,6 +56,7 @@ from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.experiments.consumer_app import ConsumerApp, GroupRecorder
 from kafkalab.experiments.provenance import DATA_DIR, code_version, write_result
 from kafkalab.experiments.sweep import sweep
+from kafkalab.experiments.trace import traced
 
 __all__ = ["PROTOCOLS", "SCENARIOS", "RUN_COLUMNS", "LAG_COLUMNS", "GROWTH_COLUMNS", "TOPIC", "GROUP",
            "RebalanceRun", "consumer_config", "rebalance_trial", "rebalance", "rebalance_summary", "growth_trial",
@@ -122,7 +123,7 @@ class _Group:
     def __init__(self, seed: int, protocol: str, partitions: int, send_interval_ms: float | None,
                  process_ms: float, idle_poll_ms: float, overrides: Mapping[str, Any] | None,
                  brokers: int = 3) -> None:
-        self.cluster = cluster = kl.Cluster(brokers=brokers, controllers=1, seed=seed)
+        self.cluster = cluster = traced(kl.Cluster(brokers=brokers, controllers=1, seed=seed))
         self.protocol = protocol
         self.overrides = dict(overrides or {})
         self.process_ms, self.idle_poll_ms = process_ms, idle_poll_ms

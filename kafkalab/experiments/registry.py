@@ -3,8 +3,8 @@
 Every entry is a function ``fn(**params, seed=s)`` returning a row (dict) or a small DataFrame, which
 :func:`~kafkalab.experiments.sweep` runs over a grid and seeds. Parameters and their defaults are read from the
 function's signature (only plain int, float, bool and str parameters are offered, so every one can be typed on a
-command line). The workloads (:mod:`kafkalab.workloads`) also replay: one seed again, with its trace digest and the
-checker's verdict.
+command line). Every entry replays: one seed again, with its trace digest and the checker's verdict (a workload
+returns both; an experiment's trial is replayed under :func:`kafkalab.experiments.trace.capture`).
 """
 from __future__ import annotations
 

@@ -55,6 +55,7 @@ from kafkalab.cluster import Cluster
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.experiments.provenance import DATA_DIR, code_version, write_result
 from kafkalab.experiments.sweep import sweep as _sweep
+from kafkalab.experiments.trace import traced
 from kafkalab.sim.network import LinkSpec
 
 __all__ = [
@@ -145,10 +146,10 @@ class _CostedCluster(Cluster):
 
 def _cluster(brokers: int, seed: int, cost: CostModel | None, network: LinkSpec | None) -> Cluster:
     if cost is None or cost == DEFAULT_COST:
-        return Cluster(brokers=brokers, controllers=3, seed=seed, network=network)
+        return traced(Cluster(brokers=brokers, controllers=3, seed=seed, network=network))
     if not isinstance(cost, CostModel):
         raise TypeError(f"cost must be a kafkalab.broker.cost.CostModel, got {type(cost).__name__}")
-    return _CostedCluster(brokers=brokers, controllers=3, seed=seed, network=network, cost=cost)
+    return traced(_CostedCluster(brokers=brokers, controllers=3, seed=seed, network=network, cost=cost))
 
 
 def _values(value_bytes: int, n: int = 64) -> list[bytes]:
