@@ -78,3 +78,28 @@ def test_read_uncommitted_consumers_judged_as_read_committed_show_the_aborted_re
     read_by_clients = {r[4] for o in result.history.ops if o.f == "poll" and o.type == "ok"
                        and o.process in clients for r in o.reads}
     assert hidden & failed & read_by_clients == found
+
+
+DELAYED = dict(duration_ms=15_000, nemesis="none", delay_p=0.05, delay_ms=3_000, request_timeout_ms=1_000,
+               delivery_timeout_ms=1_500)
+
+
+def test_kafka_17754_delayed_produce_requests_under_version_1_are_found_as_aborted_reads():
+    # Jepsen's 2024 finding: a produce request delayed on its connection outlives its transaction (the client gives
+    # the send up after delivery.timeout.ms, aborts, and starts the next one); under transaction version 1 it lands in
+    # the producer's next transaction and commits with it. Version 2 bumps the epoch per transaction and refuses it.
+    v1 = txn(2, transaction_version=1, keep_cluster=True, **DELAYED)
+    report = v1.report()
+    assert any(d.startswith("delay producer-") for _, d in v1.faults)
+    assert report.verdict == "invalid" and report.count("aborted_read") > 0, report
+    ops = v1.history.ops
+    values = set(report.of("aborted_read").value)
+    stuck = {o.value: o for o in ops if o.f == "send" and o.value in values and o.type != "invoke"}
+    assert stuck and all(o.type == "info" for o in stuck.values())      # the client never learnt their offsets
+    aborted = {o.op for o in ops if o.f == "txn" and o.type == "fail"}
+    assert {row.ops[0] for row in report.of("aborted_read").itertuples()} <= aborted
+    # the cluster's own read_committed reader returns them: they sit inside a committed transaction
+    reader = v1.metadata["read_committed"][0]
+    assert values <= {r[4] for o in ops if o.f == "poll" and o.process == reader and o.type == "ok" for r in o.reads}
+    v2 = txn(2, transaction_version=2, **DELAYED)
+    assert [d for _, d in v2.faults if d.startswith("delay")] and v2.report().verdict == "valid", v2.report()

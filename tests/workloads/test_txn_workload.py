@@ -83,3 +83,15 @@ def test_bad_parameters_get_clear_errors():
         txn(0, fault_interval_ms=-1)
     with pytest.raises(ValueError, match=r"unknown fault kind 'pwoer_loss' \(did you mean 'power_loss'\?\)"):
         txn(0, faults=["pwoer_loss"])
+
+
+def test_bad_delay_and_timeout_parameters_get_clear_errors():
+    with pytest.raises(ValueError, match=r"delay_p must be a probability in \[0, 1\], got -0.1"):
+        txn(0, delay_p=-0.1)
+    with pytest.raises(ValueError, match="delay_ms must be a positive float, got 0"):
+        txn(0, delay_ms=0)
+    with pytest.raises(ValueError, match="request_timeout_ms must be a positive int, got 0"):
+        txn(0, request_timeout_ms=0)
+    with pytest.raises(ValueError, match=r"delivery_timeout_ms must be an int >= request_timeout_ms \+ linger.ms "
+                                         r"\(1\) = 5001, as Kafka's producer requires; got 5000"):
+        txn(0, delivery_timeout_ms=5_000)
