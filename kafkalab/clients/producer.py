@@ -37,6 +37,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from kafkalab.check.history import History
+from kafkalab.clients.accumulator import _SMALL, _VARINT
 from kafkalab.clients.futures import (
     ClientCrashedError,
     DeliveryCallback,
@@ -47,7 +48,7 @@ from kafkalab.clients.futures import (
 from kafkalab.clients.metadata import bootstrap_nodes
 from kafkalab.clients.sender import Blocked, ProducerCore
 from kafkalab.clients.transactions import TxnState
-from kafkalab.common.records import Header
+from kafkalab.common.records import Header, size_of_varint
 from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 from kafkalab.config import Config, resolve
 from kafkalab.errors import (
@@ -233,6 +234,57 @@ class KafkaProducer:
              on_delivery: DeliveryCallback | None = None) -> FutureRecordMetadata:
         """Queue one record; a future of its :class:`RecordMetadata`. Blocks (drives the simulation) up to
         ``max.block.ms`` for the topic's metadata or for buffer memory; failures then are in the future."""
+        # The common case in one frame (issue 14): bytes key and value, no partition, timestamp, headers or callback,
+        # a live non-transactional producer that knows the topic and the key's partition, and an open batch with
+        # room. It does what the full path below does (History.invoke_send, ProducerCore.try_send and
+        # RecordAccumulator.append's inlined branch), in the same order, and decides before it changes anything, so
+        # every other case takes the full path unchanged. Keep the three in step.
+        core = self._core
+        if (partition is None and timestamp_ms is None and headers is None and on_delivery is None
+                and type(topic) is str and type(value) is bytes and type(key) is bytes and core is not None and core.txn is None
+                and not self._closed and not core.ignore_keys):
+            port = core.port
+            tps = core._tps.get(topic)
+            cache = core._key_cache.get(topic)
+            if tps is not None and cache is not None and port.alive:
+                p = cache.get(key)
+                klen = len(key)
+                vlen = len(value)
+                if p is not None and klen + vlen <= core._size_unchecked:
+                    acc = core.accumulator
+                    dq = acc.queues.get(tps[p])
+                    if dq:
+                        batch = dq[-1]
+                        if not batch.closed:
+                            records = batch.records
+                            n = len(records)
+                            now = port.now
+                            ts = int(now)
+                            ts_delta = ts - batch.base_ts
+                            if n < _SMALL and 0 <= ts_delta < _SMALL and klen < _SMALL and vlen < _SMALL:
+                                body = (2 + _VARINT[n] + _VARINT[ts_delta] + _VARINT[klen] + klen + _VARINT[vlen]
+                                        + vlen)
+                                size = body + (_VARINT[body] if body < _SMALL else size_of_varint(body))
+                                total = batch.size_bytes + size
+                                if total <= acc.batch_size:
+                                    history = self.history
+                                    op = -1 if history is None else history.invoke_send(now, self.node_id, topic,
+                                                                                        key, value)
+                                    records.append((key, value, ts, ()))
+                                    batch.ops.append(op)
+                                    if ts > batch.max_ts:
+                                        batch.max_ts = ts
+                                    batch.size_bytes = total
+                                    acc.last_append_size = size
+                                    if total == acc.batch_size:
+                                        acc._full(batch)
+                                    acc.last_append_full = batch.closed
+                                    return FutureRecordMetadata(batch, n, acc.waiter)
+        return self._send(topic, value, key, partition, timestamp_ms, headers, on_delivery)
+
+    def _send(self, topic: str, value: Any, key: Any, partition: int | None, timestamp_ms: int | None,
+              headers: Any, on_delivery: DeliveryCallback | None) -> FutureRecordMetadata:
+        """:meth:`send`'s full path: every argument checked and converted, every case."""
         if partition is not None or timestamp_ms is not None or on_delivery is not None or type(topic) is not str:
             _check_send_args(topic, partition, timestamp_ms, on_delivery)
         elif not topic:
