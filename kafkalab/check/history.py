@@ -20,6 +20,7 @@ import bisect
 import sys
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import repeat
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
@@ -261,11 +262,12 @@ class History:
         sends = self._open_sends
         out = self._rows
         known = len(sends)
-        if all(0 <= op_id < known and sends[op_id] for op_id in op_ids) and len(op_ids) == len(records):
+        if (len(op_ids) == len(records) and min(op_ids) >= 0 and max(op_ids) < known
+                and all(map(sends.__getitem__, op_ids))):
             # The common case: one row for the whole batch (op ids and records are the batch's own, immutable from
-            # now on), expanded into one ok event per record when the history is read.
-            for op_id in op_ids:
-                sends[op_id] = 0
+            # now on), expanded into one ok event per record when the history is read. The loops run in C: map
+            # over the ids (setitem returns None, so any() visits every one).
+            any(map(sends.__setitem__, op_ids, repeat(0)))
             out.append((_BATCH_OK, time_ms, process, topic, partition, op_ids, records, base_offset))
             self._batch_events += len(op_ids) - 1
             if len(out) >= _CHUNK:
