@@ -270,10 +270,13 @@ class KafkaProducer:
                                     history = self.history
                                     op = -1 if history is None else history.invoke_send(now, self.node_id, topic,
                                                                                         key, value)
+                                    max_ts = batch.max_ts
+                                    if ts > max_ts:
+                                        batch.max_ts = ts
+                                    elif ts == max_ts:
+                                        ts = max_ts    # the same int object: 28 bytes less per retained record
                                     records.append((key, value, ts, ()))
                                     batch.ops.append(op)
-                                    if ts > batch.max_ts:
-                                        batch.max_ts = ts
                                     batch.size_bytes = total
                                     acc.last_append_size = size
                                     if total == acc.batch_size:
