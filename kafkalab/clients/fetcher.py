@@ -364,7 +364,8 @@ class ConsumerCore:
     def collect(self, max_records: int, reads: list[tuple[Any, ...]] | None = None) -> list[ConsumerRecord]:
         """Up to ``max_records`` buffered records, partition by partition; advances positions. ``reads`` (for the
         history) gets what was read: a whole batch as one (topic, partition, base offset, rows) entry, which costs
-        nothing per record, other records as (topic, partition, offset, key, value)."""
+        nothing per record, part of a batch as the same with a slice of its rows, other records as (topic,
+        partition, offset, key, value)."""
         out: list[ConsumerRecord] = []
         make = tuple.__new__            # ConsumerRecord without its Python-level __new__ (the hot path of poll)
         cls = ConsumerRecord
@@ -400,6 +401,21 @@ class ConsumerCore:
                         reads.append((topic, partition, base, records))
                     position = batch.next_offset
                     state.buffer_index += 1
+                    continue
+                if batch.offset_deltas is None:
+                    # Contiguous offsets, part of the batch wanted (a poll's max_records cut it, or the position is
+                    # inside it): the same records, with the history's read entry a slice of the batch's rows.
+                    start = max(0, position - base)
+                    end = min(len(records), start + max_records - len(out))
+                    if start < end:
+                        out.extend([make(cls, (topic, partition, base + i, ts, key, value, headers))
+                                    for i, (key, value, ts, headers) in enumerate(records[start:end], start)])
+                        if reads is not None:
+                            reads.append((topic, partition, base + start, records[start:end]))
+                        position = base + end
+                    if end >= len(records):
+                        position = max(position, batch.next_offset)
+                        state.buffer_index += 1
                     continue
                 offsets = batch.offsets()
                 taken_all = True
