@@ -77,8 +77,9 @@ class History:
     in an int array) rather than in a dict, since a producer may have hundreds of thousands in flight: the collector
     never walks those. :meth:`ok_sends` completes a whole batch in one call and one stored row (the batch's own
     operation ids and records), expanded into one ``ok`` event per record when the history is read; a consumer's
-    poll stores a whole batch it read the same way (see ``_expand_reads``). Per record, only the send's invoke row
-    is allocated.
+    poll stores a whole batch (or a slice of one) it read the same way (see ``_expand_reads``), and consecutive
+    :meth:`invoke_send` calls of one process to one topic at one time share a send-run row (two list slots a send),
+    expanded into one ``invoke`` event per send when read, so a send costs no tuple of its own.
 
     >>> h = History()
     >>> op = h.invoke(0.0, "producer-1", "send", topic="t", value=b"1")
