@@ -38,6 +38,7 @@ from kafkalab.clients.admin import AdminClient
 from kafkalab.clients.consumer import KafkaConsumer
 from kafkalab.clients.futures import check_timeout_ms
 from kafkalab.clients.producer import KafkaProducer
+from kafkalab.common.display import Described
 from kafkalab.config import Config, resolve
 from kafkalab.controller.server import ControllerServer
 from kafkalab.errors import (
@@ -299,7 +300,8 @@ class Cluster(World):
 
     def describe_group(self, group_id: str) -> dict[str, Any]:
         """The group as its coordinator holds it: protocol ("classic" or "consumer"), state, generation or group
-        epoch, and members with their assignments. Raises GroupIdNotFoundError for a group no coordinator knows."""
+        epoch, and members with their assignments. Raises GroupIdNotFoundError for a group no coordinator knows.
+        A dict that displays as a table in JupyterLab (:class:`kafkalab.common.display.Described`)."""
         coordinator = self._coordinator(group_id)
         described = None if coordinator is None else coordinator.describe_group(group_id)
         if described is None:
@@ -308,7 +310,7 @@ class Cluster(World):
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise GroupIdNotFoundError(f"group {group_id!r} is not known to its coordinator "
                                        f"(groups: {', '.join(known) or 'none'}){hint}")
-        return described
+        return Described(described, title=f"group {group_id}")
 
     def _txn_coordinators(self) -> list[Any]:
         out = []
@@ -321,13 +323,14 @@ class Cluster(World):
     def describe_transactions(self, transactional_id: str) -> dict[str, Any]:
         """Kafka's DescribeTransactions for one transactional id, as its coordinator holds it: state,
         producer_id, producer_epoch, timeout_ms, partitions, start_ms, coordinator (broker id),
-        transaction_version, pending_state. Raises TransactionalIdNotFoundError for an id no coordinator knows."""
+        transaction_version, pending_state. Raises TransactionalIdNotFoundError for an id no coordinator knows.
+        A dict that displays as a table in JupyterLab."""
         if not isinstance(transactional_id, str):
             raise TypeError(f"transactional_id must be a str, got {type(transactional_id).__name__}")
         for coordinator in self._txn_coordinators():
             described = coordinator.describe(transactional_id)
             if described is not None:
-                return dict(described)
+                return Described(described, title=f"transactional id {transactional_id}")
         known = sorted({tid for c in self._txn_coordinators() for tid in c.transactional_ids()})
         close = difflib.get_close_matches(transactional_id, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""

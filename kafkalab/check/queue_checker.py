@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from kafkalab.check.analysis import RESET_OPS, analyze
 from kafkalab.check.history import History
+from kafkalab.common.display import Described
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,8 +73,9 @@ class QueueCheck:
         return sum(1 for a in self.anomalies if a.kind == kind)
 
     def summary(self) -> dict[str, Any]:
-        """Counts per anomaly kind plus totals, for tables."""
-        out: dict[str, Any] = {"valid": self.valid, "acknowledged": self.acknowledged, "read": self.read_values}
+        """Counts per anomaly kind plus totals: a dict that displays as a table in JupyterLab."""
+        out = Described(title="queue check")
+        out.update({"valid": self.valid, "acknowledged": self.acknowledged, "read": self.read_values})
         for kind in ANOMALY_KINDS:
             out[kind] = self.count(kind)
         return out
