@@ -31,8 +31,9 @@ unit: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy
 
+# KAFKALAB_PACING=off: live plots run as fast as they can under test (a person gets them paced, see viz/live.py)
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env notebooks/
+	KAFKALAB_PACING=off $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env notebooks/
 
 # Every notebook in JupyterLab in a headless Chromium (Debian's; .ci/run installs it), the control room clicked.
 CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)

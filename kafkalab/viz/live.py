@@ -11,21 +11,44 @@ figure to a simulation kernel: a ``sample`` callback runs every ``period_ms`` of
 the ``draw`` callback only when a render is due. The kernel is duck-typed: anything with ``now`` and
 ``schedule(delay_ms, callback, name=...)`` returning a timer with ``cancel()``.
 
+Pacing. A simulation runs far faster than real time, so an unpaced live run is over before a person sees it. With
+``speed`` (virtual seconds per wall second, e.g. 20 plays a 120 s run in 6 s) each tick of :meth:`LiveFigure.every`
+first sleeps until its virtual time is due on the wall clock, so the figure plays at that speed and renders about
+every ``min_interval_s``; a tick that is already late does not sleep (a slow machine plays slower, never skips).
+Notebooks put the speed in their parameters cell. ``KAFKALAB_PACING=off`` in the environment switches pacing off
+everywhere (the test runners set it: nbval and the browser test need the results, not the show). Pacing only
+sleeps: the simulation, its events and its results are the same with and without it.
+
 Outside IPython (plain scripts, unit tests) nothing is displayed; renders still happen and are counted.
 """
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 from matplotlib.figure import Figure
 
-__all__ = ["LiveFigure", "LogPlot", "Ticker"]
+__all__ = ["LiveFigure", "LogPlot", "Ticker", "pacing_enabled"]
 
 DrawFn = Callable[[Figure, float], None]
 SampleFn = Callable[[float], None]
+
+
+def pacing_enabled() -> bool:
+    """False when ``KAFKALAB_PACING`` is ``off`` (or ``0``, ``false``, ``no``) in the environment."""
+    return os.environ.get("KAFKALAB_PACING", "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+def size_label(size_bytes: float) -> str:
+    """A byte count for a label: bytes under 1 KiB (a compacted segment of 300 bytes is not "0 KiB"), one decimal
+    under 10 KiB, whole KiB above."""
+    if size_bytes < 1024:
+        return f"{size_bytes:.0f} B"
+    kib = size_bytes / 1024
+    return f"{kib:.1f} KiB" if kib < 10 else f"{kib:.0f} KiB"
 
 
 class _NullHandle:
@@ -76,7 +99,8 @@ class Ticker:
 
 
 class LiveFigure:
-    """One figure, one display handle, throttled PNG updates.
+    """One figure, one display handle, throttled PNG updates; with ``speed``, paced to that many virtual seconds per
+    wall second (see the module docstring).
 
     >>> live = LiveFigure(figsize=(8, 3))
     >>> ax = live.fig.add_subplot()
@@ -87,7 +111,15 @@ class LiveFigure:
 
     def __init__(self, fig: Figure | None = None, *, figsize: tuple[float, float] = (9.0, 4.0), dpi: int = 90,
                  min_interval_s: float = 0.5, clock: Callable[[], float] = time.monotonic,
-                 handle_factory: Callable[[Any], Any] | None = None) -> None:
+                 handle_factory: Callable[[Any], Any] | None = None, speed: float | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if speed is not None and (isinstance(speed, bool) or not isinstance(speed, (int, float)) or not speed > 0):
+            raise ValueError(f"speed must be a positive number of virtual seconds per wall second, or None (as "
+                             f"fast as possible), got {speed!r}")
+        self.speed = float(speed) if speed is not None and pacing_enabled() else None
+        self._sleep = sleep
+        self._pace_origin: tuple[float, float] | None = None    # (virtual ms, wall s) of the first paced tick
+        self.slept_s = 0.0
         self.fig = fig if fig is not None else Figure(figsize=figsize, dpi=dpi, layout="constrained")
         self.dpi = dpi
         self.min_interval_s = min_interval_s
@@ -156,6 +188,7 @@ class LiveFigure:
         def tick(now_ms: float) -> None:
             if sample is not None:
                 sample(now_ms)
+            self.pace(now_ms)
             self.update()
 
         if sample is not None:
@@ -163,6 +196,22 @@ class LiveFigure:
         ticker = Ticker(kernel, period_ms, tick, name)
         self._tickers.append(ticker)
         return ticker
+
+    def pace(self, now_ms: float) -> float:
+        """Sleep until virtual time ``now_ms`` is due at this figure's ``speed``; returns the seconds slept (0 when
+        unpaced or late). The first call sets the origin."""
+        if self.speed is None:
+            return 0.0
+        if self._pace_origin is None:
+            self._pace_origin = (now_ms, self._clock())
+            return 0.0
+        origin_ms, origin_s = self._pace_origin
+        delay = origin_s + (now_ms - origin_ms) / 1000.0 / self.speed - self._clock()
+        if delay <= 0:
+            return 0.0
+        self._sleep(delay)
+        self.slept_s += delay
+        return delay
 
     def close(self) -> None:
         """Stop the tickers and render the final state (always, regardless of throttling)."""
@@ -254,7 +303,7 @@ class LogPlot:
             ax.barh(i, width, left=segment.base_offset, height=0.7,
                     color="tab:orange" if active else "tab:blue", alpha=0.55 + 0.45 * (segment.size_bytes > 0))
             if len(segments) <= 16:  # beyond that the labels only clutter
-                ax.text(segment.base_offset + width / 2, i, f"{segment.size_bytes / 1024:.0f} KiB", ha="center",
+                ax.text(segment.base_offset + width / 2, i, size_label(segment.size_bytes), ha="center",
                         va="center", fontsize="x-small")
         ax.axvline(log.log_start_offset, color="tab:red", linewidth=1.5, label="log start offset")
         ax.axvline(end, color="tab:blue", linewidth=1.5, linestyle=":", label="log end offset")

@@ -4,7 +4,7 @@ when Chromium is installed).
 The server runs on a free loopback port with a random token, on a copy of ``notebooks/`` (running cells in JupyterLab
 autosaves, and the repository's notebooks must not change), with the project's ``jupyter_config/`` on
 ``JUPYTER_CONFIG_PATH`` as ``make lab`` has it (no announcement pop-ups) and ``expose_app_in_browser`` so a test can ask JupyterLab's own command registry to run all
-cells and read the cell models. Chromium is Debian's (``/usr/bin/chromium``, or ``KAFKALAB_CHROMIUM``), driven through
+cells and read the cell models; live plots are unpaced (``KAFKALAB_PACING=off`` unless set otherwise). Chromium is Debian's (``/usr/bin/chromium``, or ``KAFKALAB_CHROMIUM``), driven through
 the ``playwright`` package with ``executable_path``; nothing is downloaded. Without Chromium or without
 ``KAFKALAB_BROWSER_TESTS=1`` every test here is skipped with the reason.
 """
@@ -79,7 +79,9 @@ def lab(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "JUPYTER_RUNTIME_DIR": str(root / ".runtime"), "JUPYTER_CONFIG_PATH": str(ROOT / "jupyter_config"),
            # a fresh workspace and settings: no tab restored from an earlier session, no consent remembered
-           "JUPYTERLAB_WORKSPACES_DIR": str(root / ".workspaces"), "JUPYTERLAB_SETTINGS_DIR": str(root / ".settings")}
+           "JUPYTERLAB_WORKSPACES_DIR": str(root / ".workspaces"), "JUPYTERLAB_SETTINGS_DIR": str(root / ".settings"),
+           # live plots unpaced (kafkalab/viz/live.py): the test needs the outputs, not the show
+           "KAFKALAB_PACING": os.environ.get("KAFKALAB_PACING", "off")}
     env.pop("MPLBACKEND", None)            # the kernels render figures with the inline backend
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser",
            f"--port={port}", "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",

@@ -113,3 +113,77 @@ def test_log_plot_samples_and_draws_a_log():
     assert len(plot.times_s) == 11
     assert live.renders == 2 and len(handles[0].shown) == 2
     assert live.fig.axes[0].get_title() == f"t-0 at t = 1 s: {len(log.segments)} segments"
+
+
+def paced(speed, min_interval_s=0.015):
+    clock = FakeClock()
+    handles = []
+
+    def factory(obj):
+        handles.append(FakeHandle(obj))
+        return handles[-1]
+
+    def sleep(seconds):
+        clock.t += seconds
+
+    live = LiveFigure(min_interval_s=min_interval_s, clock=clock, handle_factory=factory, speed=speed, sleep=sleep)
+    return live, clock, handles
+
+
+def test_a_paced_figure_plays_virtual_time_at_its_speed_and_renders_as_it_goes(monkeypatch):
+    from kafkalab.sim.kernel import Kernel
+
+    monkeypatch.delenv("KAFKALAB_PACING", raising=False)
+    kernel = Kernel(seed=0)
+    live, clock, handles = paced(speed=10)          # 10 virtual seconds per wall second
+    live.fig.add_subplot()
+    live.every(kernel, 100, lambda fig, now: None)
+    kernel.run(2_000)
+    # the first tick (100 ms) sets the origin; the last (2000 ms) is due 1.9 virtual s / 10 = 0.19 wall s later
+    assert clock.t == pytest.approx(0.19) and live.slept_s == pytest.approx(0.19)
+    assert live.renders == 10                       # one frame every other tick: 20 ms of wall time, 200 virtual ms
+    live.close()
+    assert len(handles) == 1 and len(handles[0].shown) == 11
+
+
+def test_a_late_tick_does_not_sleep_and_pacing_never_changes_the_run(monkeypatch):
+    from kafkalab.sim.kernel import Kernel
+
+    monkeypatch.delenv("KAFKALAB_PACING", raising=False)
+    live, clock, _ = paced(speed=1)
+    assert live.pace(0.0) == 0.0                    # the origin
+    clock.t = 5.0                                   # a slow render: 5 wall s for 1 virtual s
+    assert live.pace(1_000.0) == 0.0
+    assert live.pace(6_000.0) == pytest.approx(1.0)
+
+    def run(speed):
+        kernel = Kernel(seed=3)
+        seen = []
+        figure, _, _ = paced(speed)
+        figure.every(kernel, 50, lambda fig, now: None, sample=lambda now: seen.append((now, kernel.rng("x").random())))
+        kernel.run(1_000)
+        return seen
+
+    assert run(None) == run(4)
+
+
+def test_pacing_is_switched_off_by_the_environment(monkeypatch):
+    monkeypatch.setenv("KAFKALAB_PACING", "off")
+    live, clock, _ = paced(speed=10)
+    assert live.speed is None and live.pace(0) == 0.0 and live.pace(10_000) == 0.0 and clock.t == 0.0
+    monkeypatch.setenv("KAFKALAB_PACING", "on")
+    assert paced(speed=10)[0].speed == 10.0
+
+
+@pytest.mark.parametrize("speed", [0, -1, "fast", True, float("nan")])
+def test_a_bad_speed_is_refused_by_name(speed):
+    with pytest.raises(ValueError, match=r"speed must be a positive number of virtual seconds per wall second, "
+                                         r"or None \(as fast as possible\), got "):
+        LiveFigure(speed=speed)
+
+
+def test_segment_labels_say_bytes_when_a_segment_is_under_a_kibibyte():
+    from kafkalab.viz.live import size_label
+
+    assert [size_label(n) for n in (0, 300, 1023, 1024, 1536, 10 * 1024, 32_700)] == [
+        "0 B", "300 B", "1023 B", "1.0 KiB", "1.5 KiB", "10 KiB", "32 KiB"]
