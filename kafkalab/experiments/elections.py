@@ -362,14 +362,15 @@ def _figure16_row(timeout_range: str, seed: int, *, base: Figure16Setup, sweep_s
 
 
 def figure16(trials: int = 1000, seed: int = 0, ranges: Iterable[str] | None = None, *,
-             setup: Figure16Setup | None = None, n_jobs: int = 1, **setup_changes: Any) -> pd.DataFrame:
+             setup: Figure16Setup | None = None, n_jobs: int = 1, progress: bool | None = None,
+             **setup_changes: Any) -> pd.DataFrame:
     """The paper's Figure 16: ``trials`` leader crashes per timeout range, one row per trial.
 
     Columns: mode (``election_mode``), timeout_range, lo_ms, hi_ms, trial, seed (replay one trial with
     :func:`figure16_trial`), downtime_ms, censored (no leader within ``max_downtime_ms``), election_rounds,
     crash_offset_ms, old_leader, new_leader, lagging. ``setup_changes`` override :class:`Figure16Setup` fields, e.g.
     ``broadcast_ms=5`` or ``election_mode="paper"``. Trials run through :func:`~kafkalab.experiments.sweep`
-    (``n_jobs`` worker processes; the same frame for any).
+    (``n_jobs`` worker processes; the same frame for any); ``progress``: a ``tqdm.auto`` bar (default: with workers).
     """
     _check_trials(trials)
     chosen = _ranges(ranges)
@@ -377,7 +378,7 @@ def figure16(trials: int = 1000, seed: int = 0, ranges: Iterable[str] | None = N
     if setup_changes:
         base = Figure16Setup(**{**asdict(base), **setup_changes})
     frame = sweep(partial(_figure16_row, base=base, sweep_seed=seed), {"timeout_range": chosen}, range(trials),
-                  n_jobs=n_jobs, label=False, progress=n_jobs != 1)
+                  n_jobs=n_jobs, label=False, progress=n_jobs != 1 if progress is None else progress)
     order = ["mode", "timeout_range", "lo_ms", "hi_ms", "trial", "seed", "downtime_ms", "censored", "election_rounds",
              "crash_offset_ms", "old_leader", "new_leader", "lagging"]
     return frame[order]
@@ -385,7 +386,7 @@ def figure16(trials: int = 1000, seed: int = 0, ranges: Iterable[str] | None = N
 
 def figure16_modes(trials: int = 1000, seed: int = 0, ranges: Iterable[str] | None = None, *,
                    modes: Sequence[str] = MODES, setup: Figure16Setup | None = None, n_jobs: int = 1,
-                   **setup_changes: Any) -> pd.DataFrame:
+                   progress: bool | None = None, **setup_changes: Any) -> pd.DataFrame:
     """:func:`figure16` once per ``election_mode`` (the paper's Raft, then KRaft), concatenated.
 
     Both modes run the same trial seeds, so trial ``i`` of a range has the same crash moment and the same lagging
@@ -393,7 +394,7 @@ def figure16_modes(trials: int = 1000, seed: int = 0, ranges: Iterable[str] | No
     """
     if isinstance(modes, str) or not modes:
         raise ValueError(f"modes must be a non-empty sequence of election modes from {MODES}, got {modes!r}")
-    frames = [figure16(trials, seed, ranges, setup=setup, n_jobs=n_jobs, **{**setup_changes, "election_mode": mode})
+    frames = [figure16(trials, seed, ranges, setup=setup, n_jobs=n_jobs, progress=progress, **{**setup_changes, "election_mode": mode})
               for mode in modes]
     return pd.concat(frames, ignore_index=True)
 
@@ -522,7 +523,8 @@ def _split_trial(n: int, s: int, lat: float, seed: int, *, sweep_seed: int, time
 
 def split_vote_rate(clusters: Sequence[tuple[int, int]] = ((3, 2), (5, 4), (5, 3), (7, 6)),
                     latencies: Sequence[float] = (0.01, 0.05, 0.1, 0.2), trials: int = 200, seed: int = 0, *,
-                    timeout_ms: float = 150.0, range_ms: float = 150.0, n_jobs: int = 1) -> pd.DataFrame:
+                    timeout_ms: float = 150.0, range_ms: float = 150.0, n_jobs: int = 1,
+                    progress: bool | None = None) -> pd.DataFrame:
     """Measured split-vote probability per (n, s, l) beside the thesis' formula and the exact model.
 
     Columns: n, s, l, latency_ms, trials, splits, measured, ci_low, ci_high (95% Wilson), formula, exact_model
@@ -531,7 +533,7 @@ def split_vote_rate(clusters: Sequence[tuple[int, int]] = ((3, 2), (5, 4), (5, 3
     _check_trials(trials)
     cells: list[dict[str, Any]] = [{"n": n, "s": s, "lat": lat} for n, s in clusters for lat in latencies]
     trial_rows = sweep(partial(_split_trial, sweep_seed=seed, timeout_ms=timeout_ms, range_ms=range_ms), cells,
-                       range(trials), n_jobs=n_jobs, progress=n_jobs != 1) if cells else None
+                       range(trials), n_jobs=n_jobs, progress=n_jobs != 1 if progress is None else progress) if cells else None
     rows = []
     for i, cell in enumerate(cells):                 # the sweep's rows come cell by cell, trials in order
         n, s, lat = cell["n"], cell["s"], cell["lat"]
@@ -578,7 +580,8 @@ def _kraft_default_trial(seed: int, *, sweep_seed: int, voters: int, max_downtim
 
 
 def kraft_default_election(trials: int = 100, seed: int = 0, *, voters: int = 5,
-                           max_downtime_ms: float = 60_000.0, n_jobs: int = 1) -> pd.DataFrame:
+                           max_downtime_ms: float = 60_000.0, n_jobs: int = 1,
+                           progress: bool | None = None) -> pd.DataFrame:
     """Leader crashes under KRaft's defaults (fetch timeout 2000, election timeout 1000, pre-vote and check-quorum on).
 
     The crash lands at a uniformly random moment of a quiet quorum. Columns: trial, seed, detect_ms (crash until some
@@ -587,7 +590,7 @@ def kraft_default_election(trials: int = 100, seed: int = 0, *, voters: int = 5,
     """
     _check_trials(trials)
     return sweep(partial(_kraft_default_trial, sweep_seed=seed, voters=voters, max_downtime_ms=max_downtime_ms),
-                 None, range(trials), n_jobs=n_jobs, label=False, progress=n_jobs != 1)
+                 None, range(trials), n_jobs=n_jobs, label=False, progress=n_jobs != 1 if progress is None else progress)
 
 
 def prevote_runs(seed: int = 0, *, isolation_ms: float = 10_000.0, after_ms: float = 5_000.0,
@@ -714,7 +717,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     setup = Figure16Setup()
-    frame = figure16_modes(trials=args.trials, seed=args.seed, modes=modes, setup=setup, n_jobs=args.jobs)
+    frame = figure16_modes(trials=args.trials, seed=args.seed, modes=modes, setup=setup, n_jobs=args.jobs,
+                           progress=True)
     summary = figure16_summary(frame)
     provenance = {
         "what": "Raft paper Figure 16 redrawn on kafkalab's KRaft quorum: downtime after a leader crash per timeout "
@@ -739,7 +743,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(summary.to_string(index=False))
     print(f"wrote {result_path} and {result_path.with_suffix('.json')}", file=sys.stderr)
     if args.split_trials:
-        split = split_vote_rate(trials=args.split_trials, seed=args.seed, n_jobs=args.jobs)
+        split = split_vote_rate(trials=args.split_trials, seed=args.seed, n_jobs=args.jobs, progress=True)
         split_provenance = {
             "what": "first-round split votes after a leader crash, measured on kafkalab's KRaft quorum, beside "
                     "Ongaro's closed form (thesis ch. 9) and the same model integrated numerically",

@@ -402,15 +402,16 @@ def _failover_row(cluster: kl.Cluster, probe: _LeadershipProbe, fault_ms: float,
 
 
 def failover(seeds: Iterable[int] = range(5), scenarios: Mapping[str, Mapping[str, Any]] | None = None, *,
-             n_jobs: int = 1, **overrides: Any) -> pd.DataFrame:
+             n_jobs: int = 1, progress: bool | None = None, **overrides: Any) -> pd.DataFrame:
     """Every scenario (default :data:`SCENARIOS`) over every seed: one row per trial (:data:`FAILOVER_COLUMNS`),
-    through :func:`~kafkalab.experiments.sweep` (``n_jobs`` worker processes; the frame is the same for any)."""
+    through :func:`~kafkalab.experiments.sweep` (``n_jobs`` worker processes; the frame is the same for any;
+    ``progress``: a ``tqdm.auto`` bar, by default only with workers)."""
     seed_list = _check_seeds(seeds)
     chosen = dict(SCENARIOS if scenarios is None else scenarios)
     if not chosen:
         raise ValueError("scenarios must name at least one scenario")
     points = [{"scenario": name, **dict(kwargs), **overrides} for name, kwargs in chosen.items()]
-    return sweep(failover_trial, points, seed_list, n_jobs=n_jobs, label=False, progress=n_jobs != 1)
+    return sweep(failover_trial, points, seed_list, n_jobs=n_jobs, label=False, progress=n_jobs != 1 if progress is None else progress)
 
 
 def failover_parts(frame: pd.DataFrame) -> pd.DataFrame:
@@ -548,15 +549,15 @@ def durability_trial(acks: str | int = "all", min_isr: int = 2, unclean: bool = 
 def durability_matrix(seeds: Iterable[int] = (0,), *, acks: Iterable[str | int] = _ACKS,
                       min_isr: Iterable[int] = (1, 2), unclean: Iterable[bool] = (False, True),
                       faults: Iterable[str] = DURABILITY_FAULTS, elr: Iterable[int] = (0, 1),
-                      n_jobs: int = 1) -> pd.DataFrame:
+                      n_jobs: int = 1, progress: bool | None = None) -> pd.DataFrame:
     """Every (acks, min_isr, unclean, elr, fault, seed): one row each (:data:`DURABILITY_COLUMNS`), through
-    :func:`~kafkalab.experiments.sweep`."""
+    :func:`~kafkalab.experiments.sweep` (``progress``: a ``tqdm.auto`` bar, by default only with workers)."""
     seed_list = _check_seeds(seeds)
     points = [{"acks": a, "min_isr": m, "unclean": u, "fault": f, "elr": e} for f in faults for a in acks
               for m in min_isr for u in unclean for e in elr]
     if not points:
         raise ValueError("durability_matrix needs at least one value of acks, min_isr, unclean, elr and faults")
-    return sweep(durability_trial, points, seed_list, n_jobs=n_jobs, label=False, progress=n_jobs != 1)
+    return sweep(durability_trial, points, seed_list, n_jobs=n_jobs, label=False, progress=n_jobs != 1 if progress is None else progress)
 
 
 def durability_summary(frame: pd.DataFrame, values: str = "lost") -> pd.DataFrame:
@@ -592,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     version = code_version()
     if not args.durability_only:
         _failover_main(args.seeds, args.out, version, args.jobs)
-    matrix = durability_matrix(range(args.durability_seeds), n_jobs=args.jobs)
+    matrix = durability_matrix(range(args.durability_seeds), n_jobs=args.jobs, progress=True)
     extra = " --durability-only" if args.durability_only else ""
     write_result(matrix, args.out, "durability_matrix", {"code_version": version,
         "what": "acknowledged writes lost per acks x min.insync.replicas x unclean election x "
@@ -609,7 +610,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _failover_main(seeds: int, out: Path, version: Any, n_jobs: int = 1) -> None:
-    trials = failover(range(seeds), n_jobs=n_jobs)
+    trials = failover(range(seeds), n_jobs=n_jobs, progress=True)
     write_result(trials, out, "failover_trials", {"code_version": version,
         "what": "unavailability window seen by an acks=all producer when the partition leader fails, and its parts",
         "produced_by": "kafkalab.experiments.failover.failover",

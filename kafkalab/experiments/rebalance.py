@@ -289,11 +289,12 @@ def _trial_frames(scenario: str, protocol: str, seed: int, **kwargs: Any) -> pd.
 
 def rebalance(seeds: Iterable[int] = (0,), scenarios: Iterable[str] = SCENARIOS,
               protocols: Iterable[str] = tuple(PROTOCOLS), *, n_jobs: int = 1,
-              **kwargs: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+              progress: bool | None = None, **kwargs: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every scenario x protocol x seed: (runs, lag), two tidy frames (:data:`RUN_COLUMNS`, :data:`LAG_COLUMNS`),
-    through :func:`~kafkalab.experiments.sweep` (``n_jobs`` worker processes)."""
+    through :func:`~kafkalab.experiments.sweep` (``n_jobs`` worker processes; ``progress``: a ``tqdm.auto`` bar, by
+    default only with workers)."""
     points = [{"scenario": sc, "protocol": p, **kwargs} for sc in scenarios for p in protocols]
-    frame = sweep(_trial_frames, points, list(seeds), n_jobs=n_jobs, label=False, progress=n_jobs != 1)
+    frame = sweep(_trial_frames, points, list(seeds), n_jobs=n_jobs, label=False, progress=n_jobs != 1 if progress is None else progress)
     return frame.drop(columns="_lag"), pd.concat(list(frame["_lag"]), ignore_index=True)
 
 
@@ -351,10 +352,11 @@ def growth_trial(protocol: str = "kip848", seed: int = 0, *, consumers: int = 10
 
 
 def growth(seeds: Iterable[int] = (0,), protocols: Iterable[str] = ("eager", "cooperative", "kip848"), *,
-           n_jobs: int = 1, **kwargs: Any) -> pd.DataFrame:
-    """:func:`growth_trial` per protocol and seed, through :func:`~kafkalab.experiments.sweep`."""
+           n_jobs: int = 1, progress: bool | None = None, **kwargs: Any) -> pd.DataFrame:
+    """:func:`growth_trial` per protocol and seed, through :func:`~kafkalab.experiments.sweep` (``progress``: a
+    ``tqdm.auto`` bar, by default only with workers)."""
     points = [{"protocol": p, **kwargs} for p in protocols]
-    return sweep(growth_trial, points, list(seeds), n_jobs=n_jobs, label=False, progress=n_jobs != 1)
+    return sweep(growth_trial, points, list(seeds), n_jobs=n_jobs, label=False, progress=n_jobs != 1 if progress is None else progress)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -450,7 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (kafkalab.experiments.sweep)")
     args = parser.parse_args(argv)
     version = code_version()
-    runs, lag = rebalance(range(args.seeds), n_jobs=args.jobs)
+    runs, lag = rebalance(range(args.seeds), n_jobs=args.jobs, progress=True)
     config = {"brokers": 3, "controllers": 1, "partitions": 12, "consumers": 3, "added": 3,
               "send_interval_ms": 100, "process_ms": 1, "idle_poll_ms": 20, "horizon_ms": 60_000,
               "restart_delay_ms": 3000, "restart_gap_ms": 10_000, "stuck_ms": 30_000, "warmup_ms": 10_000,
@@ -466,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "what": "committed lag and unprocessed records over time, every 500 ms, per run",
         "produced_by": "kafkalab.experiments.rebalance.rebalance", "command": command,
         "seeds": f"range({args.seeds})", "config": config})
-    grown = growth(range(args.growth_seeds), n_jobs=args.jobs)
+    grown = growth(range(args.growth_seeds), n_jobs=args.jobs, progress=True)
     write_result(grown, args.out, "rebalance_growth", {"code_version": version,
         "what": "10 consumers, topic grows from 100 to 1000 partitions: time until every partition is owned "
                 "(the KIP-848 claim: 5 s instead of 103 s)",

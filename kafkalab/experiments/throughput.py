@@ -257,12 +257,13 @@ def _summarise(w: Workload, seed: int, ops: Sequence[Any], sent: int, requests: 
 
 def sweep(parameter: str, values: Iterable[Any], workload: Workload | None = None, *, seed: int = 0,
           cost: CostModel | None = None, network: LinkSpec | None = None,
-          on_result: Callable[[pd.DataFrame], None] | None = None, n_jobs: int = 1,
+          on_result: Callable[[pd.DataFrame], None] | None = None, n_jobs: int = 1, progress: bool = False,
           **overrides: Any) -> pd.DataFrame:
     """One :func:`run` per value of ``parameter`` (a :data:`SWEEP_PARAMETERS` name); a tidy frame, one row each,
     through :func:`kafkalab.experiments.sweep` (``n_jobs`` worker processes).
 
-    ``on_result(frame_so_far)`` is called after every point (a notebook redraws its live plot there).
+    ``on_result(frame_so_far)`` is called after every point (a notebook redraws its live plot there);
+    ``progress``: a ``tqdm.auto`` bar over the points.
     """
     if parameter not in SWEEP_PARAMETERS:
         raise ValueError(f"cannot sweep {parameter!r}; sweepable: {', '.join(SWEEP_PARAMETERS)}")
@@ -278,7 +279,7 @@ def sweep(parameter: str, values: Iterable[Any], workload: Workload | None = Non
             on_result(pd.concat(done, ignore_index=True)[list(COLUMNS)])
 
     frame = _sweep(partial(_run_point, base=base, parameter=parameter, cost=cost, network=network),
-                   {"value": values}, [seed], n_jobs=n_jobs, label=False, progress=False, on_result=arrived)
+                   {"value": values}, [seed], n_jobs=n_jobs, label=False, progress=progress, on_result=arrived)
     return frame[list(COLUMNS)]
 
 
@@ -404,9 +405,12 @@ def kreps_anchors(path: Path | None = None) -> pd.DataFrame:
 
 
 def kreps2014(records: int = 30_000, *, seed: int = 0, latency_samples: int = 200, cost: CostModel | None = None,
-              network: LinkSpec | None = None) -> pd.DataFrame:
+              network: LinkSpec | None = None, progress: bool = False) -> pd.DataFrame:
     """Kreps's tests on the model: one row per test with test, kind (producer/consumer/latency), records_per_s,
-    mb_per_s, p50_latency_ms, p99_latency_ms."""
+    mb_per_s, p50_latency_ms, p99_latency_ms. ``progress``: a ``tqdm.auto`` bar over the tests."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(KREPS_WORKLOADS) + 3, unit="test", desc="kreps2014", leave=False, disable=not progress)
     rows: list[dict[str, Any]] = []
     for name, (rf, acks, producers) in KREPS_WORKLOADS.items():
         w = Workload(records=records, partitions=6, replication_factor=rf, acks=acks, producers=producers,
@@ -415,12 +419,16 @@ def kreps2014(records: int = 30_000, *, seed: int = 0, latency_samples: int = 20
         rows.append({"test": name, "kind": "producer", "records_per_s": r["records_per_s"],
                      "mb_per_s": r["mb_per_s"], "p50_latency_ms": r["p50_latency_ms"],
                      "p99_latency_ms": r["p99_latency_ms"]})
+        bar.update()
     for consumers in (1, 3):
         r = consume(records, consumers, seed=seed, cost=cost, network=network)
         rows.append({"test": f"{consumers} consumer{'s' if consumers > 1 else ''}", "kind": "consumer",
                      "records_per_s": r["records_per_s"], "mb_per_s": r["mb_per_s"],
                      "p50_latency_ms": math.nan, "p99_latency_ms": math.nan})
+        bar.update()
     lat = end_to_end_latency(latency_samples, seed=seed, cost=cost, network=network)["latency_ms"]
+    bar.update()
+    bar.close()
     rows.append({"test": "end-to-end latency", "kind": "latency", "records_per_s": math.nan, "mb_per_s": math.nan,
                  "p50_latency_ms": float(lat.quantile(0.5)), "p99_latency_ms": float(lat.quantile(0.99))})
     return pd.DataFrame(rows, columns=["test", "kind", "records_per_s", "mb_per_s", "p50_latency_ms",
@@ -469,12 +477,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = Workload(records=args.records)
     frames = []
     for parameter, values in FULL_SWEEPS.items():
-        frame = sweep(parameter, values, base, seed=args.seed, n_jobs=args.jobs)
+        frame = sweep(parameter, values, base, seed=args.seed, n_jobs=args.jobs, progress=True)
         frame.insert(0, "sweep", parameter)
         frames.append(frame)
         print(f"swept {parameter}", file=sys.stderr)
     sweeps = pd.concat(frames, ignore_index=True)
-    kreps = kreps2014(args.records, seed=args.seed, latency_samples=1000)
+    kreps = kreps2014(args.records, seed=args.seed, latency_samples=1000, progress=True)
     common = {
         "produced_by": "kafkalab.experiments.throughput",
         "command": f"python -m kafkalab.experiments.throughput --records {args.records} --seed {args.seed}",
