@@ -209,11 +209,16 @@ class ReplicaTimeline:
         ax_isr = fig.add_subplot(grid[1], sharex=ax)
         frame = self.to_frame()
         colors = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
+        # Replicas in sync draw the same line: each log end offset is drawn thinner than the one before, on top of
+        # it, and the high watermarks' dashes take turns, so every replica stays visible where they agree.
+        replicas = frame["broker"].nunique()
         for i, (b, rows) in enumerate(frame.groupby("broker", sort=True)):
             t = rows["time_ms"] / 1000
-            ax.plot(t, rows["log_end_offset"], color=colors[i % len(colors)], label=f"broker {b} log end offset")
-            ax.plot(t, rows["high_watermark"], color=colors[i % len(colors)], ls="--", lw=1,
-                    label=f"broker {b} high watermark")
+            width = max(8.0 - 2.75 * i, 2.0)
+            ax.plot(t, rows["log_end_offset"], color=colors[i % len(colors)], lw=width, alpha=0.75,
+                    solid_capstyle="butt", label=f"broker {b} log end offset", zorder=2 + i)
+            ax.plot(t, rows["high_watermark"], color=colors[i % len(colors)], ls=(2.0 * i, (2.0, 2.0 * max(replicas - 1, 1))), lw=1.0,
+                    label=f"broker {b} high watermark", zorder=10 + i)
         if len(frame):
             isr = frame.drop_duplicates("time_ms")
             ax_isr.step(isr["time_ms"] / 1000, isr["isr_size"], where="post", color="black")
