@@ -303,7 +303,8 @@ class LogPlot:
             ax.barh(i, width, left=segment.base_offset, height=0.7,
                     color="tab:orange" if active else "tab:blue", alpha=0.55 + 0.45 * (segment.size_bytes > 0))
             if len(segments) <= 16:  # beyond that the labels only clutter
-                ax.text(segment.base_offset + width / 2, i, size_label(segment.size_bytes), ha="center",
+                label = size_label(segment.size_bytes) if segment.size_bytes else "empty"   # compacted away
+                ax.text(segment.base_offset + width / 2, i, label, ha="center",
                         va="center", fontsize="x-small")
         ax.axvline(log.log_start_offset, color="tab:red", linewidth=1.5, label="log start offset")
         ax.axvline(end, color="tab:blue", linewidth=1.5, linestyle=":", label="log end offset")

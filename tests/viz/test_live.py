@@ -187,3 +187,21 @@ def test_segment_labels_say_bytes_when_a_segment_is_under_a_kibibyte():
 
     assert [size_label(n) for n in (0, 300, 1023, 1024, 1536, 10 * 1024, 32_700)] == [
         "0 B", "300 B", "1023 B", "1.0 KiB", "1.5 KiB", "10 KiB", "32 KiB"]
+
+
+def test_an_empty_compacted_segment_is_labelled_empty_and_a_small_one_in_bytes():
+    from types import SimpleNamespace
+
+    from matplotlib.figure import Figure
+
+    from kafkalab.viz import LogPlot
+
+    segments = [SimpleNamespace(base_offset=0, size_bytes=0), SimpleNamespace(base_offset=100, size_bytes=300),
+                SimpleNamespace(base_offset=150, size_bytes=5000)]
+    log = SimpleNamespace(segments=segments, log_start_offset=0, log_end_offset=200, size_bytes=5300)
+    plot = LogPlot(log, title="users-0")
+    plot.sample(1000.0)
+    fig = Figure()
+    plot.draw(fig, 1000.0)
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert labels == ["empty", "300 B", "4.9 KiB"]
