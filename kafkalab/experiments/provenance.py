@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DATA_DIR", "CSV_COPIES", "code_version", "write_result", "write_sweep", "sweep_provenance"]
+__all__ = ["DATA_DIR", "code_version", "write_result", "write_sweep", "sweep_provenance"]
 
 #: The repository's data/ folder.
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
@@ -37,22 +37,13 @@ def code_version(inputs: tuple[str, ...] = ("kafkalab",)) -> dict[str, Any]:
             "modified_files": modified}
 
 
-#: Result tables that notebooks 02-05 still read as CSV: written as a CSV copy beside the Parquet until they read
-#: the Parquet (the Parquet file is the result; the copy holds the same rows).
-CSV_COPIES = frozenset({"durability_matrix", "failover_trials", "raft_figure16", "raft_split_votes", "rebalance_growth",
-                        "rebalance_lag", "rebalance_runs", "throughput_kreps2014"})
-
-
 def write_result(frame: pd.DataFrame, out: Path, name: str, provenance: dict[str, Any]) -> Path:
-    """Write ``out/name.parquet`` and ``out/name.json`` (``{"file": ..., **provenance}``), and ``out/name.csv`` for
-    the tables in :data:`CSV_COPIES`; returns the Parquet path."""
+    """Write ``out/name.parquet`` and ``out/name.json`` (``{"file": ..., **provenance}``); returns the Parquet
+    path."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.parquet"
     frame.to_parquet(path, index=False)
     meta: dict[str, Any] = {"file": path.name, **provenance}
-    if name in CSV_COPIES:
-        frame.to_csv(out / f"{name}.csv", index=False)
-        meta["csv_copy"] = f"{name}.csv"
     (out / f"{name}.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     return path
 
