@@ -18,6 +18,32 @@ __all__ = ["Cluster", "TopicPartition", "OffsetAndMetadata", "check", "config", 
            "raft", "sim", "viz", "__version__"]
 
 
+def _register_figure_png(shell: object = None) -> bool:
+    """In IPython (``shell``, default the running one), show matplotlib Figures as PNG whether or not pyplot or
+    ``kl.viz`` was imported (:func:`kafkalab.viz.figures.png_for_display`). Registered by type name, so nothing is
+    imported until a Figure is displayed; a formatter registered for Figure itself (pyplot's inline backend) wins.
+    Returns whether it registered."""
+    import sys
+
+    if shell is None:
+        ipython = sys.modules.get("IPython")
+        shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return False
+
+    def png(fig: object) -> object:
+        from kafkalab.viz.figures import png_for_display
+
+        return png_for_display(fig)  # type: ignore[arg-type]
+
+    shell.display_formatter.formatters["image/png"].for_type_by_name(  # type: ignore[attr-defined]
+        "matplotlib.figure", "Figure", png)
+    return True
+
+
+_register_figure_png()
+
+
 def __getattr__(name: str) -> object:
     # kl.viz, kl.experiments and kl.workloads import on first use: viz pulls in ipywidgets, networkx and matplotlib,
     # experiments and workloads the whole stack with joblib, Dask and pyarrow; scripts without them need none of it.

@@ -9,6 +9,9 @@ shell's ``image/png`` formatter); importing :mod:`kafkalab.viz` calls it. Outsid
 
 The registration is idempotent and does not override a formatter that is already there (pyplot's inline backend, or a
 user's own ``%config InlineBackend.figure_formats``), so notebooks that do import pyplot keep their settings.
+``import kafkalab`` in IPython registers :func:`png_for_display` by type name (deferred: neither matplotlib nor this
+package is imported until a Figure is displayed), so a notebook's own figures show as pictures even when it never
+touches ``kl.viz``.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-__all__ = ["figure_png", "register_png_formatter"]
+__all__ = ["figure_png", "png_for_display", "register_png_formatter"]
 
 
 def figure_png(fig: Figure, dpi: float | None = None) -> bytes:
@@ -28,9 +31,11 @@ def figure_png(fig: Figure, dpi: float | None = None) -> bytes:
     return buf.getvalue()
 
 
-def _png_or_none(fig: Figure) -> bytes | None:
+def png_for_display(fig: Figure) -> bytes | None:
+    """What IPython's ``image/png`` formatter returns for ``fig``: its PNG, or None for an empty figure (nothing to
+    show: IPython keeps the text repr)."""
     if not fig.axes and not fig.texts and not fig.images:
-        return None                      # an empty figure: nothing to show, keep the text repr
+        return None
     return figure_png(fig)
 
 
@@ -53,5 +58,5 @@ def register_png_formatter(shell: Any = None) -> bool:
     except KeyError:
         existing = None
     if existing is None:
-        formatter.for_type(Figure, _png_or_none)
+        formatter.for_type(Figure, png_for_display)
     return True

@@ -48,3 +48,28 @@ def test_a_figure_displays_as_png_once_the_formatter_is_registered():
 
 def test_outside_ipython_registering_does_nothing():
     assert register_png_formatter() is False
+
+
+def test_importing_kafkalab_in_ipython_shows_any_figure_as_png_without_importing_viz():
+    import subprocess
+    import sys
+
+    import kafkalab
+
+    shell = _Shell()
+    fig = Figure(figsize=(2, 1))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    assert kafkalab._register_figure_png(shell) is True
+    shown, _ = shell.display_formatter.format(fig)
+    assert shown["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert "image/png" not in shell.display_formatter.format(Figure())[0]
+    assert kafkalab._register_figure_png() is False                  # no IPython running here
+    # a formatter registered for Figure itself (pyplot's inline backend) wins over the deferred one
+    inline = _Shell()
+    inline.display_formatter.formatters["image/png"].for_type(Figure, lambda f: b"inline")
+    kafkalab._register_figure_png(inline)
+    assert inline.display_formatter.format(fig)[0]["image/png"] == b"inline"
+    # and the import itself pulls in neither kafkalab.viz nor matplotlib
+    code = "import sys, kafkalab; print('kafkalab.viz' in sys.modules, 'matplotlib.figure' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
