@@ -77,7 +77,8 @@ def test_the_control_room_is_kl_viz():
 def test_kafka_connect_names_are_where_design_md_says():
     assert callable(kl.Cluster.connect)
     for name in ("SourceConnector", "SourceTask", "SinkConnector", "SinkTask", "SourceRecord", "SinkRecord",
-                 "ConnectCluster", "RestResponse", "ConnectRestError", "register_plugin", "ConnectorTaskId"):
+                 "ConnectCluster", "RestResponse", "ConnectRestError", "register_plugin", "ConnectorTaskId",
+                 "ExactlyOnceSupport", "ConnectorTransactionBoundaries", "TransactionContext"):
         assert name in kl.connect.__all__ and getattr(kl.connect, name) is not None
     assert kl.connect.RestResponse(200, []).status == 200
     for method in ("rest", "create_connector", "status", "describe", "pause", "resume", "stop", "restart", "delete",

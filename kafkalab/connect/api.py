@@ -19,6 +19,7 @@ Schemas are optional, as in Kafka (a schemaless record has ``value_schema=None``
 """
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,7 +27,8 @@ from typing import Any
 __all__ = ["Schema", "SchemaField", "ConnectRecord", "SourceRecord", "SinkRecord", "ConnectorTaskId", "Connector",
            "SourceConnector", "SinkConnector", "Task", "SourceTask", "SinkTask", "ConnectorContext",
            "SourceTaskContext", "SinkTaskContext", "OffsetStorageReader", "ConnectException", "DataException",
-           "RetriableException", "PRIMITIVE_TYPES", "struct_schema"]
+           "RetriableException", "PRIMITIVE_TYPES", "struct_schema", "ExactlyOnceSupport",
+           "ConnectorTransactionBoundaries", "TransactionContext"]
 
 #: Kafka's ``Schema.Type`` values (lower case, as JsonConverter writes them)
 PRIMITIVE_TYPES = ("int8", "int16", "int32", "int64", "float32", "float64", "boolean", "string", "bytes")
@@ -178,17 +180,111 @@ class ConnectorContext:
         self._raise(error)
 
 
+class ExactlyOnceSupport(enum.Enum):
+    """What ``SourceConnector.exactly_once_support(config)`` answers (KIP-618; None = the connector does not say)."""
+
+    SUPPORTED = "SUPPORTED"
+    UNSUPPORTED = "UNSUPPORTED"
+
+
+class ConnectorTransactionBoundaries(enum.Enum):
+    """What ``SourceConnector.can_define_transaction_boundaries(config)`` answers (KIP-618)."""
+
+    SUPPORTED = "SUPPORTED"
+    UNSUPPORTED = "UNSUPPORTED"
+
+
+class TransactionContext:
+    """Kafka's ``TransactionContext`` (KIP-618): a task of a connector with ``transaction.boundary=connector`` asks
+    for the transaction to be committed or aborted after the current batch, or after a given record of it. An abort
+    drops the transaction's records, but their source offsets are still committed (in a new transaction), so the task
+    does not see those records again (Kafka's ``ExactlyOnceWorkerSourceTask``)."""
+
+    def __init__(self) -> None:
+        self._commit_batch = False
+        self._abort_batch = False
+        self._commit_on: list[SourceRecord] = []
+        self._abort_on: list[SourceRecord] = []
+
+    def commit_transaction(self, record: SourceRecord | None = None) -> None:
+        """Commit after the current batch, or (with ``record``) right after that record is dispatched."""
+        if record is None:
+            self._commit_batch = True
+        else:
+            self._commit_on.append(_require_record(record))
+
+    def abort_transaction(self, record: SourceRecord | None = None) -> None:
+        """Abort after the current batch, or (with ``record``) right after that record is dispatched."""
+        if record is None:
+            self._abort_batch = True
+        else:
+            self._abort_on.append(_require_record(record))
+
+    # -- the runtime's side (Kafka's WorkerTransactionContext) ---------------------------------------------------------
+    def should_commit_batch(self) -> bool:
+        self._check_batch()
+        out, self._commit_batch = self._commit_batch, False
+        return out
+
+    def should_abort_batch(self) -> bool:
+        self._check_batch()
+        out, self._abort_batch = self._abort_batch, False
+        return out
+
+    def should_commit_on(self, record: SourceRecord) -> bool:
+        self._check_record(record)
+        return _take(self._commit_on, record)
+
+    def should_abort_on(self, record: SourceRecord) -> bool:
+        self._check_record(record)
+        return _take(self._abort_on, record)
+
+    def _check_batch(self) -> None:
+        if self._commit_batch and self._abort_batch:
+            raise IllegalStateException("Connector requested both commit and abort of same transaction")
+
+    def _check_record(self, record: SourceRecord) -> None:
+        if record in self._commit_on and record in self._abort_on:
+            raise IllegalStateException(f"Connector requested both commit and abort of same record against "
+                                        f"topic/partition {record.topic}/{record.kafka_partition}")
+
+
+class IllegalStateException(ConnectException):
+    """Java's IllegalStateException as the transaction context raises it (fails the task)."""
+
+
+def _require_record(record: Any) -> SourceRecord:
+    if not isinstance(record, SourceRecord):
+        raise TypeError(f"record must be a SourceRecord the task returned from poll(), got {type(record).__name__}")
+    return record
+
+
+def _take(records: list[SourceRecord], record: SourceRecord) -> bool:
+    """Remove every request for ``record`` (by value, as Kafka's HashSet of records does)."""
+    found = record in records
+    if found:
+        records[:] = [r for r in records if r != record]
+    return found
+
+
 class SourceTaskContext:
-    """Kafka's ``SourceTaskContext``: the task's config and its offset reader."""
+    """Kafka's ``SourceTaskContext``: the task's config, its offset reader and (connector-defined transaction
+    boundaries only) its :class:`TransactionContext`."""
 
     def __init__(self, configs: Mapping[str, str], offset_storage_reader: OffsetStorageReader,
-                 clock: Any = None) -> None:
+                 clock: Any = None, transaction_context: TransactionContext | None = None) -> None:
         self._configs = dict(configs)
         self.offset_storage_reader = offset_storage_reader
         self._clock = clock
+        self._transaction_context = transaction_context
 
     def configs(self) -> dict[str, str]:
         return dict(self._configs)
+
+    def transaction_context(self) -> TransactionContext | None:
+        """The transaction context when the connector defines its own transaction boundaries
+        (``transaction.boundary=connector`` with exactly-once sources enabled), else None (Kafka's contract)."""
+        return self._transaction_context
 
     def time_ms(self) -> int:
         """The worker's clock (virtual ms): what a Java task reads with ``System.currentTimeMillis()``."""
@@ -263,6 +359,15 @@ class SourceConnector(Connector):
     """Kafka's ``SourceConnector``."""
 
     type = "source"
+
+    def exactly_once_support(self, config: Mapping[str, str]) -> ExactlyOnceSupport | None:
+        """Whether this connector can give exactly-once delivery with ``config`` (checked when
+        ``exactly.once.support=required``); None, Kafka's default, means it does not say."""
+        return None
+
+    def can_define_transaction_boundaries(self, config: Mapping[str, str]) -> ConnectorTransactionBoundaries:
+        """Whether its tasks define transaction boundaries (needed by ``transaction.boundary=connector``)."""
+        return ConnectorTransactionBoundaries.UNSUPPORTED
 
 
 class SinkConnector(Connector):

@@ -91,11 +91,11 @@ def resolve_worker(overrides: Mapping[str, Any] | None, *, mode: str) -> dict[st
             raise ConfigError(f"unknown worker config {key!r}{hint} (prefixed keys {', '.join(WORKER_PREFIXES)} "
                               f"go to the worker's clients and converters)", key=key, scope="worker")
         out[key] = row.parse(value)
-    if mode == "distributed" and out["exactly.once.source.support"] != "disabled":
-        raise ConfigError("exactly.once.source.support=" + out["exactly.once.source.support"] + " needs "
-                          "transactional producers (KIP-618), which this Connect runtime does not use yet; only "
-                          "'disabled' (at-least-once source delivery) is available", key="exactly.once.source.support",
-                          scope="worker", value=out["exactly.once.source.support"])
+    if mode == "standalone" and out["exactly.once.source.support"] != "disabled":
+        raise ConfigError("exactly.once.source.support is a distributed-mode key (Kafka's DistributedConfig): a "
+                          "standalone worker has no exactly-once source support; use mode='distributed' or drop it",
+                          key="exactly.once.source.support", scope="worker",
+                          value=out["exactly.once.source.support"])
     if mode == "standalone" and overrides and "group.id" in overrides:
         raise ConfigError("group.id is a distributed-mode key; a standalone worker has no group (drop it or use "
                           "mode='distributed')", key="group.id", scope="worker")
@@ -125,6 +125,20 @@ class ConfigField:
 
 def _req(name: str, doc: str, group: str = "Common", kind: str = "STRING") -> ConfigField:
     return ConfigField(name, kind, None, "HIGH", doc, group, required=True)
+
+
+def _one_of_ci(options: tuple[str, ...]) -> Callable[[Any], str | None]:
+    """Kafka's ``CaseInsensitiveValidString``."""
+    def check(value: Any) -> str | None:
+        if str(value).strip().lower() in options:
+            return None
+        return f"String must be one of (case insensitive): {', '.join(options)}"
+    return check
+
+
+def _non_empty(value: Any) -> str | None:
+    """Kafka's ``NonEmptyString``."""
+    return "String must be non-empty" if not str(value).strip() else None
 
 
 COMMON_FIELDS: tuple[ConfigField, ...] = (
@@ -158,13 +172,20 @@ COMMON_FIELDS: tuple[ConfigField, ...] = (
 SOURCE_FIELDS: tuple[ConfigField, ...] = (
     ConfigField("topic.creation.groups", "LIST", "", "LOW", "Groups of configurations for topics created by source "
                 "connectors", "Topic Creation"),
-    ConfigField("exactly.once.support", "STRING", "requested", "MEDIUM", "KIP-618", "Exactly Once Support",
-                choices=("requested", "required")),
-    ConfigField("transaction.boundary", "STRING", "poll", "MEDIUM", "KIP-618", "Exactly Once Support",
-                choices=("poll", "interval", "connector")),
-    ConfigField("transaction.boundary.interval.ms", "LONG", None, "LOW", "KIP-618", "Exactly Once Support"),
-    ConfigField("offsets.storage.topic", "STRING", None, "LOW", "KIP-618 per-connector offsets topic",
-                "offsets.storage"),
+    ConfigField("exactly.once.support", "STRING", "requested", "MEDIUM", "Permitted values are requested, required. "
+                "If set to \"required\", forces a preflight check for the connector to ensure that it can provide "
+                "exactly-once semantics with the given configuration (KIP-618).", "Exactly Once Support",
+                check=_one_of_ci(("requested", "required"))),
+    ConfigField("transaction.boundary", "STRING", "poll", "MEDIUM", "Permitted values are: poll, interval, connector. "
+                "When the tasks' producer transactions are committed (KIP-618).", "Exactly Once Support",
+                check=_one_of_ci(("poll", "interval", "connector"))),
+    ConfigField("transaction.boundary.interval.ms", "LONG", None, "LOW", "If 'transaction.boundary' is set to "
+                "'interval', determines the interval for producer transaction commits by connector tasks. If unset, "
+                "defaults to the value of the worker-level 'offset.flush.interval.ms' property.",
+                "Exactly Once Support", at_least=0),
+    ConfigField("offsets.storage.topic", "STRING", None, "LOW", "The name of a separate offsets topic to use for "
+                "this connector. If empty or not specified, the worker's global offsets topic name will be used.",
+                "offsets.topic", check=_non_empty),
 )
 SINK_FIELDS: tuple[ConfigField, ...] = (
     ConfigField("topics", "LIST", "", "HIGH", "List of topics to consume, separated by commas", "Common"),

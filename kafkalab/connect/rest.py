@@ -13,7 +13,10 @@ leader that has a rebalance pending answers 409 ``Request cannot be completed be
 Bad configs are 400 with Kafka's ``Connector configuration is invalid and contains the following N error(s)`` text;
 ``PUT /connector-plugins/{plugin}/config/validate`` answers the ``ConfigInfos`` shape
 (:func:`kafkalab.connect.config_def.validate`). Sink connector offsets (KIP-875 for sinks: the consumer group's
-offsets) are not modelled: those requests answer 501.
+offsets) are not modelled: those requests answer 501. Source connector configs are checked for KIP-618 as
+``DistributedHerder`` does (``exactly.once.support=required`` against the worker and the connector's
+``exactly_once_support``, ``transaction.boundary=connector`` against ``can_define_transaction_boundaries``);
+``PUT /connectors/{c}/fence`` is Kafka's internal zombie-fencing endpoint, served by the leader.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
-from kafkalab.connect.api import ConnectorTaskId
+from kafkalab.connect.api import ConnectorTaskId, ConnectorTransactionBoundaries, ExactlyOnceSupport
 from kafkalab.connect.config_def import COMMON_FIELDS, SINK_FIELDS, SOURCE_FIELDS, ConfigField, validate
 from kafkalab.connect.converters import converter_for
 from kafkalab.connect.stores import offset_key
@@ -101,11 +104,61 @@ def validate_connector(worker: Worker, config: Mapping[str, Any]) -> tuple[dict[
             extra.setdefault("errors.deadletterqueue.topic.name", []).append(
                 f"The DLQ topic '{dlq}' may not be included in the list of topics ('topics={','.join(topics)}') "
                 f"to consume")
+    if cls.type == "source":
+        _validate_exactly_once(worker, cls, config, extra)
     defined = {f.name for f in fields}
     extra_known = {k: v for k, v in extra.items() if k in defined}
     extra_unknown = {k: v for k, v in extra.items() if k not in defined}
     infos = validate(plugins.class_name(class_name), fields, config, {**extra_known, **extra_unknown})
     return infos, None
+
+
+def _validate_exactly_once(worker: Worker, cls: type, config: Mapping[str, Any], extra: dict[str, list[str]]) -> None:
+    """``DistributedHerder.validateSourceConnectorExactlyOnceSupport`` and ``...TransactionBoundary``."""
+    raw = {str(k): _s(v) for k, v in config.items()}
+    level = str(config.get("exactly.once.support") or "requested").strip().lower()
+    if level == "required":
+        problems = extra.setdefault("exactly.once.support", [])
+        if not worker.exactly_once:
+            problems.append("This worker does not have exactly-once source support enabled.")
+        try:
+            support = cls().exactly_once_support(raw)
+        except Exception as exc:  # noqa: BLE001 - Kafka reports the connector's failure as a validation error
+            problems.append(_unexpected(exc))
+        else:
+            if support is None:
+                problems.append(
+                    "The connector does not implement the API required for preflight validation of exactly-once "
+                    "source support. Please consult the documentation for the connector to determine whether it "
+                    "supports exactly-once semantics, and then consider reconfiguring the connector to use the value "
+                    "\"requested\" for this property (which will disable this preflight check and allow the "
+                    "connector to be created).")
+            elif support is not ExactlyOnceSupport.SUPPORTED:
+                problems.append("The connector does not support exactly-once semantics with the provided "
+                                "configuration.")
+        if not problems:
+            extra.pop("exactly.once.support")
+    if str(config.get("transaction.boundary") or "poll").strip().lower() == "connector":
+        try:
+            boundaries = cls().can_define_transaction_boundaries(raw)
+        except Exception as exc:  # noqa: BLE001
+            extra.setdefault("transaction.boundary", []).append(_unexpected(exc))
+            return
+        if boundaries is None:
+            extra.setdefault("transaction.boundary", []).append(
+                "This connector has returned a null value from its canDefineTransactionBoundaries method, which is "
+                "not permitted. The connector will be treated as if it cannot define its own transaction "
+                "boundaries, and cannot be configured with 'transaction.boundary' set to 'connector'.")
+        elif boundaries is not ConnectorTransactionBoundaries.SUPPORTED:
+            extra.setdefault("transaction.boundary", []).append(
+                "The connector does not support connector-defined transaction boundaries with the given "
+                "configuration. Please reconfigure it to use a different transaction boundary definition.")
+
+
+def _unexpected(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"An unexpected error occurred during validation: {text}" if text else \
+        "An unexpected error occurred during validation; please see the worker logs for more details."
 
 
 def _invalid_message(infos: Mapping[str, Any]) -> str:
@@ -343,6 +396,18 @@ def _route(worker: Worker, method: str, parts: list[str], params: dict[str, list
         return 405, error_body(405, "HTTP 405 Method Not Allowed")
     if op == "offsets":
         return _offsets(worker, name, method, body, reply, path)
+    if op == "fence" and len(rest) == 1:
+        if method != "PUT":
+            return 405, error_body(405, "HTTP 405 Method Not Allowed")
+        # Kafka's internal endpoint (InternalConnectResource): a task's preflight zombie fencing, on the leader
+        if worker.is_leader():
+            worker.fence_zombies(name, reply)
+            raise _Deferred
+        leader = worker.leader_node()
+        if leader is None or leader == worker.node_id:
+            return 409, error_body(409, LEADER_UNKNOWN)
+        worker.forward(leader, method, path, body, reply)
+        raise _Deferred
     return 404, error_body(404, "HTTP 404 Not Found")
 
 

@@ -12,7 +12,9 @@ Record formats are Kafka's (values JSON, as the internal JsonConverter with ``sc
   ``{"properties": {...}}``, ``commit-<name>`` -> ``{"tasks": n}`` (task configs take effect only with their
   commit record, so a worker never sees half a set), ``target-state-<name>`` -> ``{"state": ..., "state.v2": ...}``
   (STOPPED is written as PAUSED in the v1 field, as Kafka does for older workers), ``restart-connector-<name>`` ->
-  ``{"include-tasks": bool, "only-failed": bool}``;
+  ``{"include-tasks": bool, "only-failed": bool}``, ``tasks-fencing-<name>`` -> ``{"task-count": n}`` (KIP-618's
+  task count record: the leader fenced the producers of the connector's older task generations; task configs
+  committed after the last one leave the connector *pending fencing*, and each commit is a new task generation);
 - offsets topic: key ``["<connector>", {source partition}]`` -> the source offset (null = reset, KIP-875);
 - status topic: ``status-connector-<name>`` / ``status-task-<name>-<n>`` -> ``{"state", "trace", "worker_id",
   "generation"}``; ``status-topic-<topic>:connector-<name>`` -> ``{"topic": {...}}`` (KIP-558 active topics).
@@ -57,6 +59,11 @@ class ClusterConfigState:
     task_counts: dict[str, int] = field(default_factory=dict)
     inconsistent: set[str] = field(default_factory=set)
     _deferred: dict[str, dict[int, dict[str, str]]] = field(default_factory=dict)
+    #: KIP-618: the last task count record, the task generation (0 at the first commit) and connectors whose
+    #: committed task configs came after their last task count record (Kafka's ``connectorsPendingFencing``)
+    task_count_records: dict[str, int] = field(default_factory=dict)
+    task_generations: dict[str, int] = field(default_factory=dict)
+    pending_fencing: set[str] = field(default_factory=set)
 
     def tasks(self, connector: str) -> list[ConnectorTaskId]:
         return [ConnectorTaskId(connector, i) for i in range(self.task_counts.get(connector, 0))]
@@ -98,6 +105,7 @@ class ClusterConfigState:
             name = key[len("commit-"):]
             count = int((value or {}).get("tasks", 0))
             pending = self._deferred.pop(name, {})
+            self.pending_fencing.add(name)       # even an inconsistent set, as Kafka does
             if any(i not in pending for i in range(count)):
                 self.inconsistent.add(name)      # Kafka's "inconsistent" connectors: wait for a full set
                 return None
@@ -107,7 +115,14 @@ class ClusterConfigState:
             for i in range(count):
                 self.task_configs[ConnectorTaskId(name, i)] = pending[i]
             self.task_counts[name] = count
+            self.task_generations[name] = self.task_generations.get(name, -1) + 1
             return "tasks-committed", name
+        if key.startswith("tasks-fencing-"):
+            name = key[len("tasks-fencing-"):]
+            if isinstance(value, dict) and "task-count" in value:
+                self.task_count_records[name] = int(value["task-count"])
+                self.pending_fencing.discard(name)
+            return None
         if key.startswith("restart-connector-"):
             return "restart", key[len("restart-connector-"):]
         return None
@@ -116,7 +131,8 @@ class ClusterConfigState:
         return ClusterConfigState(self.offset, {k: dict(v) for k, v in self.connectors.items()},
                                   dict(self.target_states), {k: dict(v) for k, v in self.task_configs.items()},
                                   dict(self.task_counts), set(self.inconsistent),
-                                  {k: dict(v) for k, v in self._deferred.items()})
+                                  {k: dict(v) for k, v in self._deferred.items()}, dict(self.task_count_records),
+                                  dict(self.task_generations), set(self.pending_fencing))
 
 
 @dataclass(frozen=True)

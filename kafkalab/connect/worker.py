@@ -26,6 +26,10 @@ REST requests (:mod:`kafkalab.connect.rest`) are answered in the herder's turn: 
 stable generation they wait; a request only the leader can serve is forwarded to it over the network. Statuses are
 written by the worker running the connector or task, with the worker's group generation.
 
+Exactly-once sources (``exactly.once.source.support=enabled``, KIP-618) run their source tasks as
+:class:`~kafkalab.connect.exactly_once.ExactlyOnceWorkerSourceTask` and read the offsets topic read_committed; the
+leader answers the tasks' zombie fencing requests (:meth:`Worker.fence_zombies`).
+
 Standalone mode: one worker, no group and no internal topics; configs and statuses live in memory (lost on restart,
 as Kafka's standalone worker loses connectors created over REST), offsets in ``offset.storage.file.filename`` (a real
 file written at every offset commit, read at start).
@@ -38,6 +42,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from kafkalab.clients.fetcher import ConsumerCore
 from kafkalab.config import resolve
@@ -60,6 +65,7 @@ from kafkalab.connect.assignor import (
     protocol_version,
 )
 from kafkalab.connect.coordinator import WorkerCoordinator
+from kafkalab.connect.exactly_once import ExactlyOnceWorkerSourceTask, fence_zombie_source_tasks
 from kafkalab.connect.mux import Mux
 from kafkalab.connect.stores import (
     ClusterConfigState,
@@ -69,6 +75,7 @@ from kafkalab.connect.stores import (
     offset_key,
     parse_json,
 )
+from kafkalab.connect.transactional import FENCE_TIMEOUT_MS, ProducerFencer
 from kafkalab.connect.worker_clients import KafkaBasedLog, TopicAdmin, WorkerProducer, no_drive
 from kafkalab.connect.worker_task import WorkerSinkTask, WorkerSourceTask, WorkerTask, trace_of
 from kafkalab.protocol import admin as cm
@@ -164,6 +171,10 @@ class Worker:
         self.worker_config = spec.worker_config
         self.bootstrap = spec.bootstrap
         self.distributed = spec.mode == "distributed"
+        #: KIP-618: source tasks run with transactions (``exactly.once.source.support=enabled``)
+        self.exactly_once = self.distributed and self.worker_config["exactly.once.source.support"] == "enabled"
+        self.fencings: dict[str, list[Callable[[int, Any], None]]] = {}
+        self._fencer: ProducerFencer | None = None
         self.mux = Mux(ctx)
         self.internal_producer = WorkerProducer(self.mux, "internal-producer", spec.bootstrap)
         producer_overrides = {k[len("producer."):]: v for k, v in self.worker_config.items()
@@ -273,7 +284,8 @@ class Worker:
                 "config": KafkaBasedLog(self.mux, "config-log", str(cfg["config.storage.topic"]), self.bootstrap,
                                         self._on_config_record, self._on_progress),
                 "offset": KafkaBasedLog(self.mux, "offset-log", str(cfg["offset.storage.topic"]), self.bootstrap,
-                                        self._on_offset_record, self._on_progress),
+                                        self._on_offset_record, self._on_progress,
+                                        read_committed=self.exactly_once),
                 "status": KafkaBasedLog(self.mux, "status-log", str(cfg["status.storage.topic"]), self.bootstrap,
                                         self._on_status_record, self._on_progress)}
             for log in self.logs.values():
@@ -440,6 +452,10 @@ class Worker:
         else:
             self._config_waiters.append((offset, fn))
 
+    def after_config(self, offset: int, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once this worker read the config topic past ``offset``."""
+        self._after_config(offset, fn)
+
     def _run_config_waiters(self) -> None:
         if not self._config_waiters:
             return
@@ -447,6 +463,75 @@ class Worker:
         self._config_waiters = [(off, fn) for off, fn in self._config_waiters if self.config.offset <= off]
         for fn in ready:
             fn()
+
+    # -- exactly-once sources (KIP-618) ----------------------------------------------------------------------------
+    def fencer(self) -> ProducerFencer:
+        """The leader's ``fenceProducers`` client (made on first use)."""
+        if self._fencer is None:
+            self._fencer = ProducerFencer(self.mux, "fencer", self.bootstrap)
+        return self._fencer
+
+    def fence_zombies(self, name: str, reply: Callable[[int, Any], None]) -> None:
+        """The leader's zombie fencing round for connector ``name`` (:func:`fence_zombie_source_tasks`)."""
+        fence_zombie_source_tasks(self, name, reply)
+
+    def fence_zombies_for_task(self, task_id: ConnectorTaskId, done: Callable[[str | None], None]) -> None:
+        """A task's preflight fencing: done by this worker when it leads, else ``PUT /connectors/{c}/fence``
+        forwarded to the leader; ``done(None)`` or ``done(error message)`` once, within Connect's REST timeout."""
+        finished = [False]
+
+        def once(error: str | None) -> None:
+            if not finished[0]:
+                finished[0] = True
+                done(error)
+
+        def replied(status: int, body: Any) -> None:
+            if status < 300:
+                once(None)
+            else:
+                once(body.get("message") if isinstance(body, Mapping) else str(body))
+        self.ctx.set_timer(FENCE_TIMEOUT_MS, lambda: once("Request timed out while waiting for the leader to fence "
+                                                          "zombie tasks"), name=f"fence-timeout-{task_id}")
+        if self.is_leader():
+            self.fence_zombies(task_id.connector, replied)
+            return
+        leader = self.leader_node()
+        if leader is None or leader == self.node_id:
+            once("Cannot complete request because the leader is unknown")
+            return
+        self.forward(leader, "PUT", f"/connectors/{quote(task_id.connector, safe='')}/fence", None, replied)
+
+    def read_offsets_topic(self, topic: str, name: str, done: Callable[[OffsetState], None]) -> None:
+        """Read an offsets topic to its end with isolation level read_committed (creating a connector's own
+        offsets topic like the worker's when it is missing); ``done(state)`` then, and the reader closes."""
+        state = OffsetState()
+        holder: list[KafkaBasedLog] = []
+
+        def progress() -> None:
+            log = holder[0] if holder else None
+            if log is not None and not log.closed and log.caught_up():
+                log.close()
+                done(state)
+
+        def created(error: str, message: str | None) -> None:
+            if error not in ("NONE", "TOPIC_ALREADY_EXISTS"):
+                self.ctx.set_timer(1_000.0, lambda: create(), name="offsets-topic-retry")
+                return
+            log = KafkaBasedLog(self.mux, name, topic, self.bootstrap, lambda r: state.apply(r[4], r[5]), progress,
+                                read_committed=True)
+            holder.append(log)
+            log.start()
+
+        def create() -> None:
+            cfg = self.worker_config
+            rf = int(cfg["offset.storage.replication.factor"])
+            rf = min(rf, self.spec.broker_count) if rf > 0 else -1
+            self.admin.create(cm.CreatableTopic(topic, int(cfg["offset.storage.partitions"]), rf, None,
+                                                (("cleanup.policy", "compact"),)), created)
+        if topic == str(self.worker_config["offset.storage.topic"]):
+            created("NONE", None)
+        else:
+            create()
 
     # -- the group ---------------------------------------------------------------------------------------------------
     def is_leader(self) -> bool:
@@ -778,7 +863,8 @@ class Worker:
         try:
             cls = self.spec.plugins.connector_class(conn.get("connector.class", ""))
             task_cls = cls().task_class()
-            runner_cls = WorkerSinkTask if getattr(cls, "type", "") == "sink" else WorkerSourceTask
+            runner_cls: type[WorkerTask] = WorkerSinkTask if getattr(cls, "type", "") == "sink" else \
+                ExactlyOnceWorkerSourceTask if self.exactly_once else WorkerSourceTask
             runner = runner_cls(self, task_id, conn, tconf, task_cls, target)
         except Exception as exc:  # noqa: BLE001 - a task that cannot be built is FAILED with the reason
             self.task_status(task_id, "FAILED", trace_of(exc))

@@ -10,7 +10,10 @@ Kafka's ``Worker.baseProducerConfigs`` forces, so a source task's records are re
 :class:`KafkaBasedLog` reads every partition of one topic from the beginning with a group-less
 :class:`~kafkalab.clients.fetcher.ConsumerCore` and hands each record to a callback as it arrives (woken by the
 fetch answers, no polling timer); ``caught_up()`` is Kafka's ``readToEnd`` test (every partition fetched at least
-once and read up to its high watermark). Writes go through the worker's internal producer.
+once and read up to its high watermark). Writes go through the worker's internal producer. A ``read_committed``
+log (the offsets topics when exactly-once sources are enabled) reads to its *last stable offset* instead: its end is
+what ``ListOffsets(LATEST)`` with isolation level read_committed answers, as Kafka's ``readToEnd`` asks the
+consumer's ``endOffsets``, so an open transaction of another task does not hold the reader back.
 
 :class:`TopicAdmin` sends ``CreateTopics`` to the controllers (the active one answers; NOT_CONTROLLER or silence
 moves to the next), like Kafka's worker creating its internal topics with an admin client. An existing topic must
@@ -31,6 +34,7 @@ from kafkalab.config import resolve
 from kafkalab.connect.mux import Mux
 from kafkalab.errors import KafkaError
 from kafkalab.protocol import admin as cm
+from kafkalab.protocol.list_offsets import LATEST_TIMESTAMP, ListOffsetsRequest, ListOffsetsResponse
 
 __all__ = ["WorkerProducer", "KafkaBasedLog", "TopicAdmin", "no_drive"]
 
@@ -108,17 +112,26 @@ class KafkaBasedLog:
     """Every record of ``topic`` from the start, handed to ``on_record(record)`` as it arrives."""
 
     def __init__(self, mux: Mux, name: str, topic: str, bootstrap: Sequence[Any],
-                 on_record: Callable[[ConsumerRecord], None], on_progress: Callable[[], None]) -> None:
+                 on_record: Callable[[ConsumerRecord], None], on_progress: Callable[[], None], *,
+                 read_committed: bool = False) -> None:
         self.topic = topic
         self.on_record = on_record
         self.on_progress = on_progress
-        config = resolve("consumer", {"auto.offset.reset": "earliest", "enable.auto.commit": False})
+        self.read_committed = read_committed
+        overrides: dict[str, Any] = {"auto.offset.reset": "earliest", "enable.auto.commit": False}
+        if read_committed:
+            overrides["isolation.level"] = "read_committed"
+        config = resolve("consumer", overrides)
+        self.mux = mux
         self.port = mux.port(name, self._on_message, self._after)
         self.core = ConsumerCore(self.port, config, bootstrap=bootstrap, drive=no_drive, history=None)
         self.core.metadata.allow_auto_topic_creation = False
         self.partitions = 0
         self.records_read = 0
         self.started = False
+        self._ends: dict[TopicPartition, int] = {}
+        self._ends_asked = False
+        self.closed = False
 
     def start(self) -> None:
         """Start reading (once the topic exists)."""
@@ -131,12 +144,16 @@ class KafkaBasedLog:
         self.core.on_message(src, msg)
 
     def _after(self) -> None:
+        if self.closed:
+            return
         core = self.core
         if not self.partitions:
             n = core.metadata.partition_count(self.topic)
             if n:
                 self.partitions = n
                 core.set_assignment([TopicPartition(self.topic, p) for p in range(n)])
+                if self.read_committed:
+                    self._ask_ends()
         if core.has_records():
             for record in core.collect(1 << 30):
                 self.records_read += 1
@@ -144,13 +161,65 @@ class KafkaBasedLog:
         self.on_progress()
 
     def caught_up(self) -> bool:
-        """Kafka's ``readToEnd``: every partition fetched and read up to its high watermark."""
+        """Kafka's ``readToEnd``: every partition fetched and read up to its high watermark (read_committed: up to
+        the end offset ListOffsets gave when reading started, the last stable offset then)."""
         if not self.partitions:
             return False
+        if self.read_committed:
+            if len(self._ends) < self.partitions:
+                return False
+            for tp, state in self.core.assignment.items():
+                if state.position is None or state.position < self._ends[tp]:
+                    return False
+            return True
         for state in self.core.assignment.values():
             if state.position is None or state.high_watermark < 0 or state.position < state.high_watermark:
                 return False
         return True
+
+    def _ask_ends(self) -> None:
+        """ListOffsets(LATEST, read_committed) to each partition's leader; unanswered ones are asked again."""
+        if self.closed:
+            return
+        core = self.core
+        by_node: dict[Any, dict[TopicPartition, int]] = {}
+        missing = False
+        for tp in core.assignment:
+            if tp in self._ends:
+                continue
+            leader = core.metadata.leader_node(tp)
+            if leader is None:
+                missing = True
+                continue
+            by_node.setdefault(leader, {})[tp] = LATEST_TIMESTAMP
+        if missing:
+            core.metadata.request_update()
+            core.wakeup()
+        for node, parts in by_node.items():
+            core.network.send(node, lambda cid, parts=parts: ListOffsetsRequest(  # type: ignore[misc]
+                parts, isolation_level=1, correlation_id=cid), self._on_ends)
+        if missing or not by_node and len(self._ends) < self.partitions:
+            self.port.set_timer(_RETRY_MS * 2, self._ask_ends, name="log-end-offsets-retry")
+
+    def _on_ends(self, response: Any, error: str | None) -> None:
+        retry = False
+        if error is None and isinstance(response, ListOffsetsResponse):
+            for tp, part in response.responses.items():
+                if part.error == "NONE":
+                    self._ends[tp] = part.offset
+                else:
+                    retry = True
+        else:
+            retry = True
+        if retry:
+            self.core.metadata.request_update()
+            self.port.set_timer(_RETRY_MS * 2, self._ask_ends, name="log-end-offsets-retry")
+
+    def close(self) -> None:
+        """Stop reading (a task's offsets reader, once read to the end)."""
+        self.closed = True
+        self.core.abandon()
+        self.mux.release(self.port)
 
     def end_offsets(self) -> dict[int, int]:
         return {tp.partition: s.position or 0 for tp, s in self.core.assignment.items()}

@@ -12,10 +12,8 @@ cleanly (revoked, paused-and-deleted) commits once more; a *crashed* worker lose
 last flush from its offsets, so the task's next owner re-reads from the committed offset and re-delivers those
 records: at-least-once, counted by the tests and the notebook.
 
-Exactly-once sources (KIP-618) would plug in at :meth:`WorkerSourceTask._send` and :meth:`WorkerSourceTask.commit`:
-records and offsets written in one transaction per ``transaction.boundary`` by a transactional producer per task,
-the offsets to the connector's offsets topic, with fencing of zombie tasks by the leader. kafkalab's transactions
-arrive separately; until then ``exactly.once.source.support`` other than ``disabled`` is refused at the worker.
+Exactly-once sources (KIP-618) subclass this loop (:mod:`kafkalab.connect.exactly_once`): its hooks
+``_dispatch``, ``_record_dropped`` and ``_batch_dispatched`` write records and offsets in transactions instead.
 
 A *sink* task owns a consumer in group ``connect-<connector>`` (Kafka's ``SinkUtils.consumerGroupId``), with the
 worker's consumer settings (``enable.auto.commit=false``, ``auto.offset.reset=earliest``) and ``consumer.override.*``
@@ -206,6 +204,9 @@ class WorkerTask:
     def on_resume(self) -> None:
         self._schedule(0.0, self.iterate)
 
+    def start(self) -> None:
+        raise NotImplementedError
+
     def iterate(self) -> None:
         raise NotImplementedError
 
@@ -233,29 +234,34 @@ class WorkerSourceTask(WorkerTask):
         self.topics: set[str] = set()
 
     def start(self) -> None:
-        reader = OffsetStorageReader(self.worker.offsets.lookup(self.id.connector))
+        self._start_task(OffsetStorageReader(self.worker.offsets.lookup(self.id.connector)))
+        interval = float(self.worker.worker_config["offset.flush.interval.ms"])
+        self._flush_timer = self.worker.ctx.set_timer(interval, self._periodic_commit, name=f"offset-flush-{self.id}")
+
+    def _start_task(self, reader: OffsetStorageReader, transaction_context: Any = None) -> bool:
+        """Instantiate, initialize and start the connector's task, then run the loop; False when it failed."""
         try:
             task = self.task_class()
             if not isinstance(task, SourceTask):
                 raise ConnectException(f"{self.task_class.__name__} is not a SourceTask")
             self.task = task
-            task.initialize(SourceTaskContext(self.task_config, reader, lambda: self.worker.ctx.now))
+            task.initialize(SourceTaskContext(self.task_config, reader, lambda: self.worker.ctx.now,
+                                              transaction_context))
             task.start(dict(self.task_config))
         except Exception as exc:  # noqa: BLE001 - a connector's start() failure fails the task (with its trace)
             self.fail(exc)
-            return
+            return False
         if self.target_state == "PAUSED":
             self._status("PAUSED")
         else:
             self._status("RUNNING")
             self._schedule(0.0, self.iterate)
-        interval = float(self.worker.worker_config["offset.flush.interval.ms"])
-        self._flush_timer = self.worker.ctx.set_timer(interval, self._periodic_commit, name=f"offset-flush-{self.id}")
+        return True
 
     def iterate(self) -> None:
         if self.stopped or self.stopping or self.state != "RUNNING":
             return
-        if self.worker.task_producer.pending:
+        if self._backlog():
             self._schedule(10.0, self.iterate)          # the producer waits for metadata or memory
             return
         if not self.to_send:
@@ -268,13 +274,28 @@ class WorkerSourceTask(WorkerTask):
                 self.fail(exc)
                 return
             if not polled:
-                self._schedule(self.task.poll_delay_ms(), self.iterate)
+                if not self._batch_dispatched():
+                    self._schedule(self._poll_delay_ms(), self.iterate)
                 return
             self.records_polled += len(polled)
             self.to_send = list(polled)
         if not self._send():
             return
-        self._schedule(0.0, self.iterate)
+        if not self._batch_dispatched():
+            self._schedule(0.0, self.iterate)
+
+    def _poll_delay_ms(self) -> float:
+        """When to poll again after an empty poll (the task's stand-in for its blocking poll)."""
+        return float(self.task.poll_delay_ms())
+
+    def _backlog(self) -> int:
+        """Records the producer could not take yet (metadata, memory)."""
+        return self.worker.task_producer.pending
+
+    def _batch_dispatched(self) -> bool:
+        """After a poll's batch went to the producer (or an empty poll): True when the hook took the loop over
+        (exactly-once sources commit their transaction here)."""
+        return False
 
     def _send(self) -> bool:
         """Convert and produce ``to_send``; False when the task failed or must wait for a retry."""
@@ -292,9 +313,8 @@ class WorkerSourceTask(WorkerTask):
             if transformed is None:
                 self.to_send.pop(0)
                 self.records_filtered += 1
-                entry = self.submitted.submit(record.source_partition, record.source_offset)
-                self.submitted.ack(entry)
-                self._commit_record(record, None)
+                if not self._record_dropped(record):
+                    return False
                 continue
             converted = self._convert(now, transformed)
             if converted is None:
@@ -306,13 +326,27 @@ class WorkerSourceTask(WorkerTask):
                 continue
             key, value, headers = converted
             self.to_send.pop(0)
-            entry = self.submitted.submit(record.source_partition, record.source_offset)
             self.topics.add(transformed.topic)
             self.worker.note_topic(self.id, transformed.topic)
             self.records_sent += 1
-            self.worker.task_producer.send(
-                transformed.topic, key, value, self._on_ack(record, entry), headers=headers,
-                partition=transformed.kafka_partition, timestamp_ms=transformed.timestamp)
+            if not self._dispatch(record, transformed, key, value, headers):
+                return False
+        return True
+
+    def _record_dropped(self, record: SourceRecord) -> bool:
+        """A record the transformations filtered out: its offset is committable at once."""
+        entry = self.submitted.submit(record.source_partition, record.source_offset)
+        self.submitted.ack(entry)
+        self._commit_record(record, None)
+        return True
+
+    def _dispatch(self, record: SourceRecord, transformed: SourceRecord, key: bytes | None, value: bytes | None,
+                  headers: tuple[Any, ...]) -> bool:
+        """Hand one converted record to the producer; False when the loop must stop here."""
+        entry = self.submitted.submit(record.source_partition, record.source_offset)
+        self.worker.task_producer.send(
+            transformed.topic, key, value, self._on_ack(record, entry), headers=headers,
+            partition=transformed.kafka_partition, timestamp_ms=transformed.timestamp)
         return True
 
     _last_outcome_retry = False

@@ -28,3 +28,23 @@ def put_counts(connect: Any, field: str = "orderid") -> collections.Counter:
 
 def owner_of(connect: Any, item: str) -> str:
     return next(w for w, running in connect.assignments().items() if item in running)
+
+
+def topic_counts(cluster: kl.Cluster, topic: str, field: str = "orderid") -> collections.Counter:
+    """How many times each record (by a value field) is in ``topic`` as a read_committed consumer sees it."""
+    import json
+    consumer = cluster.consumer({"isolation.level": "read_committed", "auto.offset.reset": "earliest",
+                                 "enable.auto.commit": False})
+    partitions = int(cluster.describe_topic(topic).shape[0])
+    consumer.assign([kl.TopicPartition(topic, p) for p in range(partitions)])
+    out: collections.Counter = collections.Counter()
+    idle = 0
+    while idle < 3:
+        records = consumer.poll(500)
+        idle = 0 if records else idle + 1
+        for r in records:
+            value = json.loads(r.value)
+            value = value.get("payload", value)
+            out[value[field] if isinstance(value, dict) else value] += 1
+    consumer.close()
+    return out

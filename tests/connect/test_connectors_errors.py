@@ -114,9 +114,11 @@ def test_worker_config_errors_name_the_key():
         cluster.connect(workers=1, config={"conect.protocol": "eager"})
     with pytest.raises(kl.errors.ConfigError, match="invalid value 'lazy' for worker config 'connect.protocol'"):
         cluster.connect(workers=1, config={"connect.protocol": "lazy"})
-    with pytest.raises(kl.errors.ConfigError, match="exactly.once.source.support=enabled needs transactional "
-                                                    "producers"):
-        cluster.connect(workers=1, config={"exactly.once.source.support": "enabled"})
+    with pytest.raises(kl.errors.ConfigError, match="exactly.once.source.support is a distributed-mode key"):
+        cluster.connect(workers=1, mode="standalone", config={"exactly.once.source.support": "enabled"})
+    with pytest.raises(kl.errors.ConfigError, match="invalid value 'on' for worker config "
+                                                    "'exactly.once.source.support'"):
+        cluster.connect(workers=1, config={"exactly.once.source.support": "on"})
     with pytest.raises(ValueError, match="workers must be 1 with mode='standalone', got 2"):
         cluster.connect(workers=2, mode="standalone")
     with pytest.raises(ValueError, match="mode must be 'distributed' or 'standalone', got 'cluster'"):
