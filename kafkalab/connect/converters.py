@@ -152,22 +152,48 @@ def _from_json(schema: Schema | None, value: Any) -> Any:
 
 
 class JsonConverter(Converter):
-    """Kafka's ``JsonConverter``; ``schemas.enable`` (default true) wraps values in the schema envelope."""
+    """Kafka's ``JsonConverter``; ``schemas.enable`` (default true) wraps values in the schema envelope.
+
+    Like Kafka's, it caches converted schemas both ways (``schemas.cache.size``, default 1000, oldest out first):
+    a Connect schema's JSON text, and the Connect schema of a JSON schema text, so a stream of records with one schema
+    converts it once."""
 
     schemas_enable = True
+    cache_size = 1000
 
     def configure(self, props: Mapping[str, Any], is_key: bool) -> None:
         super().configure(props, is_key)
         raw = props.get("schemas.enable", True)
         self.schemas_enable = raw if isinstance(raw, bool) else str(raw).strip().lower() == "true"
+        self.cache_size = max(0, int(props.get("schemas.cache.size", 1000)))
+        self._json_of: dict[Schema, str] = {}
+        self._schema_of: dict[str, Schema | None] = {}
+
+    def _schema_text(self, schema: Schema | None) -> str:
+        if schema is None:
+            return "null"
+        cache = self.__dict__.setdefault("_json_of", {})
+        try:
+            text = cache.get(schema)
+        except TypeError:            # a schema whose default is unhashable: not cached
+            return json.dumps(schema_to_json(schema), separators=(",", ":"))
+        if text is None:
+            text = json.dumps(schema_to_json(schema), separators=(",", ":"))
+            _put(cache, schema, text, self.cache_size)
+        return text
 
     def from_connect_data(self, topic: str, schema: Schema | None, value: Any) -> bytes | None:
         if schema is None and value is None:
             return None
         payload = _to_json(value)
-        doc = {"schema": schema_to_json(schema), "payload": payload} if self.schemas_enable else payload
         try:
-            return json.dumps(doc, separators=(",", ":")).encode("utf-8")
+            if self.schemas_enable:
+                # the bytes json.dumps({"schema": ..., "payload": ...}) writes, with the schema's text cached
+                text = '{"schema":' + self._schema_text(schema) + ',"payload":' + \
+                    json.dumps(payload, separators=(",", ":")) + "}"
+            else:
+                text = json.dumps(payload, separators=(",", ":"))
+            return text.encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise DataException(f"Converting Kafka Connect data to byte[] failed due to serialization error of "
                                 f"topic {topic}: {exc}") from None
@@ -176,7 +202,8 @@ class JsonConverter(Converter):
         if data is None:
             return None, None
         try:
-            doc = json.loads(data.decode("utf-8"))
+            text = data.decode("utf-8")
+            doc = json.loads(text)
         except (UnicodeDecodeError, ValueError) as exc:
             raise DataException(f"Converting byte[] to Kafka Connect data failed due to serialization error of "
                                 f"topic {topic}: {exc}") from None
@@ -184,8 +211,34 @@ class JsonConverter(Converter):
             return None, doc
         if not isinstance(doc, dict) or set(doc) != {"schema", "payload"}:
             raise DataException(_ENVELOPE)
-        schema = schema_from_json(doc["schema"])
+        schema = self._schema_from(text, doc["schema"])
         return schema, _from_json(schema, doc["payload"])
+
+    def _schema_from(self, text: str, parsed: Any) -> Schema | None:
+        """The Connect schema of the envelope's schema, cached by its JSON text when the envelope starts with it."""
+        if not text.startswith(_SCHEMA_START):
+            return schema_from_json(parsed)
+        cache = self.__dict__.setdefault("_schema_of", {})
+        end = _DECODER.raw_decode(text, len(_SCHEMA_START))[1]
+        key = text[len(_SCHEMA_START):end]
+        if key in cache:
+            return cache[key]
+        schema = schema_from_json(parsed)
+        _put(cache, key, schema, self.cache_size)
+        return schema
+
+
+_SCHEMA_START = '{"schema":'
+_DECODER = json.JSONDecoder()
+
+
+def _put(cache: dict[Any, Any], key: Any, value: Any, size: int) -> None:
+    """Insert into a bounded cache, dropping the oldest entry (Kafka's ``SynchronizedCache`` over an LRU map)."""
+    if size <= 0:
+        return
+    if len(cache) >= size:
+        del cache[next(iter(cache))]
+    cache[key] = value
 
 
 class SimpleHeaderConverter(Converter):

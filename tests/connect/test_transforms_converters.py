@@ -5,7 +5,13 @@ import json
 import pytest
 
 from kafkalab.connect.api import DataException, Schema, SinkRecord, SourceRecord, struct_schema
-from kafkalab.connect.converters import ByteArrayConverter, JsonConverter, StringConverter, converter_for
+from kafkalab.connect.converters import (
+    ByteArrayConverter,
+    JsonConverter,
+    StringConverter,
+    converter_for,
+    schema_to_json,
+)
 from kafkalab.connect.transforms import build_chain
 from kafkalab.errors import ConfigError
 
@@ -151,3 +157,31 @@ def test_bad_transform_configs_name_the_key(config, key, text):
     with pytest.raises(ConfigError) as err:
         build_chain(config)
     assert err.value.key == key and text in str(err.value)
+
+
+def test_json_converter_caches_schemas_both_ways_and_writes_the_same_bytes():
+    schema = struct_schema([("id", Schema("int64")), ("name", Schema("string", optional=True))], name="row")
+    conv = converter_for("JsonConverter", {"schemas.cache.size": 2}, False)
+    data = conv.from_connect_data("t", schema, {"id": 7, "name": "x"})
+    assert data == json.dumps({"schema": schema_to_json(schema), "payload": {"id": 7, "name": "x"}},
+                              separators=(",", ":")).encode()
+    assert conv.to_connect_data("t", data) == (schema, {"id": 7, "name": "x"})
+    assert conv.to_connect_data("t", data)[0] is conv.to_connect_data("t", data)[0]     # parsed once
+    for i in range(3):                                      # the cache keeps the newest schemas.cache.size
+        conv.from_connect_data("t", Schema("int32", name=f"s{i}"), i)
+    assert len(conv._json_of) == 2
+    assert conv.from_connect_data("t", None, [1, b"a"]) == b'{"schema":null,"payload":[1,"YQ=="]}'
+
+
+def test_a_polls_records_leave_in_a_few_produce_batches_not_one_request_each(tmp_path):
+    from tests.connect.conftest import start
+    path = tmp_path / "in.txt"
+    path.write_text("".join(f"line {i}\n" for i in range(1000)))
+    cluster, connect = start(workers=1, seed=12, topics={"lines": 1})
+    connect.create_connector("src", {"connector.class": "FileStreamSource", "file": str(path), "topic": "lines"})
+    assert cluster.run_until(lambda: len(connect.observer.source_acks) == 1000, 60_000)
+    producer = connect.worker(connect.workers[0]).task_producer.core
+    # Kafka's WorkerSourceTask hands the whole poll to the producer; with linger.ms=0 and one request in flight
+    # the records still share batches (16 KiB each), so ~30 KB of lines are a handful of produce requests
+    assert producer.records_sent == 1000
+    assert producer.batches_sent <= 5
