@@ -207,6 +207,9 @@ class Worker:
         self._ensured_topics: set[str] = set()
         self._noted_topics: set[str] = set()
         self._fake_offset = 0
+        #: task starts and stops on this incarnation (what a rebalance cost the tasks here)
+        self.tasks_started = 0
+        self.tasks_stopped = 0
         self.assignor = IncrementalCooperativeAssignor(int(self.worker_config["scheduled.rebalance.max.delay.ms"]))
         self.coordinator: WorkerCoordinator | None = None
         self.logs: dict[str, KafkaBasedLog] = {}
@@ -870,6 +873,7 @@ class Worker:
             self.task_status(task_id, "FAILED", trace_of(exc))
             return
         self.tasks[task_id] = runner
+        self.tasks_started += 1
         runner.start()
 
     def _stop_task(self, task_id: ConnectorTaskId, then: Callable[[], None] | None = None) -> None:
@@ -879,6 +883,7 @@ class Worker:
                 then()
             return
         self._stops_in_flight += 1
+        self.tasks_stopped += 1
         was_failed = runner.state == "FAILED"
 
         def stopped() -> None:
