@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kafkalab.broker.internal_topics import coordinator_for, create_internal_topic
+from kafkalab.broker.internal_topics import InternalTopicCreation, coordinator_for, create_internal_topic
 from kafkalab.broker.partition import Role
 from kafkalab.common.records import COMMIT_MARKER, RecordBatch, control_type
 from kafkalab.common.topic_partition import TopicPartition
@@ -52,7 +52,6 @@ __all__ = ["BrokerGroups", "LocalReply", "TIMER_PREFIX"]
 
 #: the coordinator's timers, as named on the broker
 TIMER_PREFIX = "group:"
-_CREATE_RETRY_MS = 500.0
 
 
 class LocalReply:
@@ -81,7 +80,7 @@ class BrokerGroups:
         self.replication_factor = int(config["offsets.topic.replication.factor"])
         self.coordinator = GroupCoordinator(server.broker_id, self, config)
         self.serving: dict[int, int] = {}          # __consumer_offsets partition -> leader epoch it was loaded at
-        self._create_sent_at = -float("inf")
+        self._creation = InternalTopicCreation()
         self._correlation = 0
         self._open_txns: dict[int, dict[int, list[tuple[bytes, Any]]]] = {}
 
@@ -191,11 +190,9 @@ class BrokerGroups:
 
     def _create_offsets_topic(self) -> None:
         server = self.server
-        now = server.ctx.now
-        controller = server.active_controller_id
-        if controller is None or now - self._create_sent_at < _CREATE_RETRY_MS:
+        controller = self._creation.controller_to_ask(server)
+        if controller is None:
             return
-        self._create_sent_at = now
         self._correlation += 1
         create_internal_topic(server, controller, OFFSETS_TOPIC, self.num_partitions, self.replication_factor,
                               self._correlation, lambda rf: (
@@ -234,5 +231,4 @@ class BrokerGroups:
 
     def on_create_topics_response(self, msg: cm.CreateTopicsResponse) -> None:
         """A failed creation (no controller, too few brokers) is retried by the next FindCoordinator."""
-        if any(r.error not in (NONE, "TOPIC_ALREADY_EXISTS") for r in msg.topics):
-            self._create_sent_at = -float("inf")
+        self._creation.on_response(msg)

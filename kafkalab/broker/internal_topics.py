@@ -20,7 +20,10 @@ from kafkalab.protocol.group import FindCoordinatorResponse
 if TYPE_CHECKING:
     from kafkalab.broker.server import BrokerServer
 
-__all__ = ["coordinator_for", "create_internal_topic"]
+__all__ = ["CREATE_RETRY_MS", "InternalTopicCreation", "coordinator_for", "create_internal_topic"]
+
+#: how often a broker asks the controller again while an internal topic it asked for does not exist yet
+CREATE_RETRY_MS = 500.0
 
 
 def coordinator_for(image: MetadataImage, topic_name: str, partition_of: Callable[[int], int], correlation_id: int,
@@ -37,6 +40,30 @@ def coordinator_for(image: MetadataImage, topic_name: str, partition_of: Callabl
         return FindCoordinatorResponse("COORDINATOR_NOT_AVAILABLE", correlation_id=correlation_id,
                                        error_message="The coordinator is not available.")
     return FindCoordinatorResponse(NONE, reg.leader, correlation_id)
+
+
+class InternalTopicCreation:
+    """When a broker may ask the controller to create an internal topic: once per :data:`CREATE_RETRY_MS`, and at
+    once again after the controller refused (no controller yet, too few brokers)."""
+
+    __slots__ = ("sent_at",)
+
+    def __init__(self) -> None:
+        self.sent_at = -float("inf")
+
+    def controller_to_ask(self, server: BrokerServer) -> int | None:
+        """The active controller to send the creation to now, or None (no controller, or asked too recently)."""
+        controller = server.active_controller_id
+        now = server.ctx.now
+        if controller is None or now - self.sent_at < CREATE_RETRY_MS:
+            return None
+        self.sent_at = now
+        return controller
+
+    def on_response(self, msg: cm.CreateTopicsResponse) -> None:
+        """A refused creation may be asked again by the next FindCoordinator."""
+        if any(r.error not in (NONE, "TOPIC_ALREADY_EXISTS") for r in msg.topics):
+            self.sent_at = -float("inf")
 
 
 def create_internal_topic(server: BrokerServer, controller: int, name: str, num_partitions: int,

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from kafkalab.broker.internal_topics import coordinator_for, create_internal_topic
+from kafkalab.broker.internal_topics import InternalTopicCreation, coordinator_for, create_internal_topic
 from kafkalab.broker.partition import Role
 from kafkalab.common.records import ABORT_MARKER, COMMIT_MARKER, RecordBatch, control_batch
 from kafkalab.common.topic_partition import TopicPartition
@@ -67,7 +67,6 @@ TXN_TIMER_PREFIX = "txn:"
 #: Kafka 4.0's ``add.partitions.to.txn.retry.backoff.ms`` and ``add.partitions.to.txn.retry.backoff.max.ms`` defaults
 ADD_PARTITIONS_RETRY_BACKOFF_MS = 20.0
 ADD_PARTITIONS_RETRY_BACKOFF_MAX_MS = 100.0
-_CREATE_RETRY_MS = 500.0
 _OFFSETS_TOPIC = "__consumer_offsets"
 
 
@@ -97,7 +96,7 @@ class BrokerTxn:
         self.verify = bool(config["transaction.partition.verification.enable"])
         self.coordinator = TransactionCoordinator(server.broker_id, self, config)
         self.serving: dict[int, int] = {}
-        self._create_sent_at = -float("inf")
+        self._creation = InternalTopicCreation()
         self._correlation = 0
         self._verifying: dict[int, Callable[[AddPartitionsToTxnResponse | None], None]] = {}
         self._verify_retries: dict[int, Callable[[], None]] = {}
@@ -166,11 +165,9 @@ class BrokerTxn:
 
     def _create_topic(self) -> None:
         server = self.server
-        now = server.ctx.now
-        controller = server.active_controller_id
-        if controller is None or now - self._create_sent_at < _CREATE_RETRY_MS:
+        controller = self._creation.controller_to_ask(server)
+        if controller is None:
             return
-        self._create_sent_at = now
         self._correlation += 1
         create_internal_topic(server, controller, TRANSACTION_STATE_TOPIC, self.num_partitions, self.replication_factor,
                               self._correlation, lambda rf: (
@@ -178,8 +175,7 @@ class BrokerTxn:
                                   ("segment.bytes", str(server.config["transaction.state.log.segment.bytes"]))))
 
     def on_create_topics_response(self, msg: cm.CreateTopicsResponse) -> None:
-        if any(r.error not in (NONE, "TOPIC_ALREADY_EXISTS") for r in msg.topics):
-            self._create_sent_at = -float("inf")
+        self._creation.on_response(msg)
 
     def on_metadata_change(self, image: MetadataImage, change: Change) -> None:
         if any(t == TRANSACTION_STATE_TOPIC for t, _ in change.partitions) \
