@@ -19,8 +19,9 @@ Windowed aggregations live in :mod:`kafkalab.streams.dsl_windowed` (``grouped.wi
 Stream-stream joins (``join``/``left_join``/``outer_join`` with ``JoinWindows``) follow ``KStreamImplJoin``: a
 windowed node and a join node per side, a merge, two window stores retaining duplicates and, for left and outer
 joins, the shared outer-join store. ``KTable.suppress`` is in :mod:`kafkalab.streams.suppress`. ``builder.global_table`` gives a
-:class:`GlobalKTable` (a global store on every instance) that streams join by a selected key. Not modelled (yet):
-foreign-key joins, topology optimization.
+:class:`GlobalKTable` (a global store on every instance) that streams join by a selected key. The KTable
+foreign-key join (``table.join(other, foreign_key_extractor, joiner)``) is :mod:`kafkalab.streams.fk_join`. Not
+modelled (yet): topology optimization.
 """
 from __future__ import annotations
 
@@ -677,13 +678,46 @@ class KTable:
         self.builder.topology.add_processor(name, lambda: dp.TableRepartitionMap(selector), self.name)
         return KGroupedTable(self.builder, name, _opt(key_serde, "key_serde"), _opt(value_serde, "value_serde"))
 
-    def join(self, other: KTable, joiner: Callable[[Any, Any], Any]) -> KTable:
-        """Keys present in both tables, valued ``joiner(this, other)``."""
-        return self._join(other, joiner, True, True)
+    def join(self, other: KTable, *functions: Callable[..., Any], foreign_key_extractor: Any = None,
+             joiner: Any = None, name: str | None = None, materialized: str | None = None) -> KTable:
+        """``join(other, joiner)``: keys present in both tables, valued ``joiner(this, other)`` (the tables must be
+        co-partitioned). ``join(other, foreign_key_extractor, joiner)``: the foreign-key join (KIP-213, see
+        :mod:`kafkalab.streams.fk_join`): each row of this table joined with the row of ``other`` whose key is
+        ``foreign_key_extractor(value)`` (or ``(key, value)``); rows without a match are left out. ``name``
+        prefixes the join's node and topic names, ``materialized`` names its result store."""
+        return self._join_dispatch("join", other, functions, foreign_key_extractor, joiner, name, materialized)
 
-    def left_join(self, other: KTable, joiner: Callable[[Any, Any], Any]) -> KTable:
-        """Every key of this table, ``joiner(this, other or None)``."""
-        return self._join(other, joiner, True, False)
+    def left_join(self, other: KTable, *functions: Callable[..., Any], foreign_key_extractor: Any = None,
+                  joiner: Any = None, name: str | None = None, materialized: str | None = None) -> KTable:
+        """Every key of this table, ``joiner(this, other or None)``; with a ``foreign_key_extractor``, the left
+        foreign-key join (a row without a match, or with a null foreign key, is joined with None)."""
+        return self._join_dispatch("left_join", other, functions, foreign_key_extractor, joiner, name, materialized)
+
+    def _join_dispatch(self, op: str, other: Any, functions: tuple[Any, ...], extractor: Any, joiner: Any,
+                       name: str | None, materialized: str | None) -> KTable:
+        usage = f"{op}(other, joiner) or {op}(other, foreign_key_extractor, joiner)"
+        if len(functions) > 2 or (len(functions) == 2 and (extractor is not None or joiner is not None)) or \
+                (len(functions) == 1 and extractor is not None and joiner is not None):
+            raise TypeError(f"{op}() takes {usage}, got {len(functions)} positional functions"
+                            + (" and keyword functions" if extractor is not None or joiner is not None else ""))
+        if len(functions) == 2:
+            extractor, joiner = functions
+        elif len(functions) == 1:
+            if joiner is None:
+                joiner = functions[0]
+            else:
+                extractor = functions[0]
+        if joiner is None:
+            raise TypeError(f"{op}() needs a joiner: {usage}")
+        left = op == "left_join"
+        if extractor is not None:
+            from kafkalab.streams.fk_join import foreign_key_join
+            return foreign_key_join(self, other, extractor, joiner, left_join=left, name=name,
+                                    materialized=materialized)
+        if name is not None or materialized is not None:
+            raise TypeError(f"{op}(): name= and materialized= are modelled for the foreign-key join only "
+                            f"({op}(other, foreign_key_extractor, joiner, ...))")
+        return self._join(other, joiner, True, not left)
 
     def outer_join(self, other: KTable, joiner: Callable[[Any, Any], Any]) -> KTable:
         """Keys of either table, ``joiner(this or None, other or None)``."""
