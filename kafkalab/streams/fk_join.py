@@ -17,6 +17,12 @@ not the hash of the row's current value (the row changed again while the answer 
 way), then emits ``joiner(left, right)``, or a tombstone where an inner join has no match (a left join:
 ``joiner(left, None)``), into the result table (a ``KTableSource``, materialized only when asked or needed).
 
+Which answers the left side asks for follows Kafka 4.1+ ``SubscriptionSendProcessorSupplier`` (after KAFKA-16407
+and KAFKA-18713: a changed foreign key unsubscribes the old one without an answer, so a left join no longer emits a
+spurious ``joiner(left, None)`` that could race the new key's answer; an inner join clears its result when the key
+becomes null; an update keeping its key asks for an answer only if there is a match). Stale answers are counted as
+dropped records, as Kafka 4.0 counts them.
+
 Timestamps: a result carries the timestamp of the record that caused it (Kafka takes the larger of the
 subscription's and the right row's; stores here keep no timestamps). Not modelled: versioned tables (KIP-914),
 custom ``TableJoined`` partitioners.
@@ -93,38 +99,32 @@ class SubscriptionSend(DroppedCounter):
         if key is None:
             self._drop()
             return
+        old_fk = None if old is None else self.extractor(key, old)
         if self.left_join:
-            if old is not None:
-                old_fk = self.extractor(key, old)
-                new_fk = None if new is None else self.extractor(key, new)
-                if old_fk is not None and self._fk_bytes(new_fk) != self._fk_bytes(old_fk):
-                    self._send(record, old_fk, Instruction.DELETE_KEY_AND_PROPAGATE)
-                self._send(record, new_fk, Instruction.PROPAGATE_NULL_IF_NO_FK_VAL_AVAILABLE)
-            elif new is not None:
-                self._send(record, self.extractor(key, new), Instruction.PROPAGATE_NULL_IF_NO_FK_VAL_AVAILABLE)
-            return
-        if old is not None:
-            old_fk = self.extractor(key, old)
-            if old_fk is None:
-                self._drop()            # Kafka: "Skipping record due to null foreign key"
-                return
-            if new is None:
-                self._send(record, old_fk, Instruction.DELETE_KEY_AND_PROPAGATE)
-                return
-            new_fk = self.extractor(key, new)
-            if new_fk is None:
-                self._drop()
-                return
-            if self._fk_bytes(new_fk) != self._fk_bytes(old_fk):
+            if old is None and new is None:
+                return                  # an idempotent delete: nothing to say
+            new_fk = None if new is None else self.extractor(key, new)
+            if old_fk is not None and self._fk_bytes(new_fk) != self._fk_bytes(old_fk):
                 self._send(record, old_fk, Instruction.DELETE_KEY_NO_PROPAGATE)
-            # the foreign key may have had a result before: answer even without a match, to clear it
+            # always one answer back, from the new key (a null key too: no subscription is kept for it)
             self._send(record, new_fk, Instruction.PROPAGATE_NULL_IF_NO_FK_VAL_AVAILABLE)
-        elif new is not None:
-            new_fk = self.extractor(key, new)
-            if new_fk is None:
-                self._drop()
-            else:
-                self._send(record, new_fk, Instruction.PROPAGATE_ONLY_IF_FK_VAL_AVAILABLE)
+            return
+        if new is None:
+            if old_fk is not None:
+                self._send(record, old_fk, Instruction.DELETE_KEY_AND_PROPAGATE)
+            return
+        new_fk = self.extractor(key, new)
+        if new_fk is None:
+            self._drop()                # Kafka: "Skipping record due to null foreign key"
+            if old_fk is not None:      # and clear what the old key joined
+                self._send(record, old_fk, Instruction.DELETE_KEY_AND_PROPAGATE)
+        elif old_fk is not None and self._fk_bytes(new_fk) != self._fk_bytes(old_fk):
+            self._send(record, old_fk, Instruction.DELETE_KEY_NO_PROPAGATE)
+            # the old key may have joined: answer even without a match, to clear that result
+            self._send(record, new_fk, Instruction.PROPAGATE_NULL_IF_NO_FK_VAL_AVAILABLE)
+        else:
+            # an insert, or the same key: without a match there was no result before either
+            self._send(record, new_fk, Instruction.PROPAGATE_ONLY_IF_FK_VAL_AVAILABLE)
 
     def _fk_bytes(self, fk: Any) -> bytes | None:
         return self.fk_serde.serialize(fk)
