@@ -88,3 +88,73 @@ def run_cluster(seed: int = 5, step_ms: float = 3_000) -> dict[str, Any]:
     internal = {t: len(image.topics[t].partitions) for t in cluster.topics() if t.startswith("fk-")}
     return {"per_step": per_step, "app": app, "cluster": cluster, "trace": f"{tracer.digest()} {tracer.count}",
             "internal": internal}
+
+
+def reference(steps: list[tuple[str, str, str | None]]) -> tuple[dict[str, str], dict[str, str]]:
+    """The join of the final tables, computed directly: (inner, left)."""
+    tables: dict[str, dict[str, str]] = {"orders": {}, "customers": {}}
+    for topic, key, value in steps:
+        if value is None:
+            tables[topic].pop(key, None)
+        else:
+            tables[topic][key] = value
+    customers = tables["customers"]
+    inner, left = {}, {}
+    for o, v in tables["orders"].items():
+        c = customer_of(v)
+        name = None if c is None else customers.get(c)
+        left[o] = joiner(v, name)
+        if name is not None:
+            inner[o] = joiner(v, name)
+    return inner, left
+
+
+def apply(table: dict[str, Any], records: list[tuple[str, Any]]) -> None:
+    """Read a result topic as a table (a None value deletes the key)."""
+    for k, v in records:
+        if v is None:
+            table.pop(k, None)
+        else:
+            table[k] = v
+
+
+def random_steps(seed: int, n: int, *, null_keys: bool = True) -> list[tuple[str, str, str | None]]:
+    import random
+    rng = random.Random(seed)
+    steps: list[tuple[str, str, str | None]] = []
+    fks = ["c1", "c2", "c3", "c4"] + (["-"] if null_keys else [])
+    for i in range(n):
+        if rng.random() < 0.6:
+            value = None if rng.random() < 0.1 else f"{rng.choice(fks)}|i{i}"
+            steps.append(("orders", f"o{rng.randrange(6)}", value))
+        else:
+            value = None if rng.random() < 0.15 else f"n{i}"
+            steps.append(("customers", rng.choice(fks[:4]), value))
+    return steps
+
+
+def run_cluster_burst(seed: int, n: int = 300, gap_ms: float = 5) -> dict[str, Any]:
+    """``n`` random updates a few ms apart (an order often changes again before its answer is back), then the
+    final result tables as read from the output topics."""
+    cluster = kl.Cluster(brokers=3, controllers=1, seed=seed)
+    for t, p in {**PARTITIONS, "inner": 2, "left": 2}.items():
+        cluster.create_topic(t, partitions=p)
+    app = cluster.streams(topology(), {**CONFIG, "application.id": "fkb", "commit.interval.ms": 100}, instances=2)
+    assert cluster.run_until(lambda: app.state() == "RUNNING", 60_000)
+    producer = cluster.producer({"linger.ms": 0})
+    steps = random_steps(seed, n, null_keys=False)
+    for topic, key, value in steps:
+        producer.send(topic, key=key, value=value)
+        cluster.run(gap_ms)
+    producer.flush()
+    cluster.run(20_000)
+    consumer = cluster.consumer({"auto.offset.reset": "earliest"})
+    consumer.assign([kl.TopicPartition(t, p) for t in ("inner", "left") for p in range(2)])
+    tables: dict[str, dict[str, Any]] = {"inner": {}, "left": {}}
+    string = serde("string")
+    while batch := consumer.poll(500):
+        for r in batch:
+            apply(tables[r.topic], [(r.key.decode(), string.deserialize(r.value))])
+    m = cluster.metrics()
+    dropped = float(m[m.metric == "streams.dropped_records"].value.sum()) if len(m) else 0.0
+    return {"steps": steps, "tables": tables, "dropped": dropped}
