@@ -243,10 +243,9 @@ class ForeignTableJoin(_Responder):
         assert fk_bytes is not None
         prefix = fk_prefix(fk_bytes)
         change: Change = record.value
-        for ck, wrapper in list(self.store.all()):
-            if ck.startswith(prefix):
-                _fk, pk_bytes = split_combined_key(ck)
-                self._answer(record, pk_bytes, wrapper.hash, change.new, wrapper.primary_partition)
+        for ck, wrapper in list(self.store.prefix_scan(prefix)):
+            _fk, pk_bytes = split_combined_key(ck)
+            self._answer(record, pk_bytes, wrapper.hash, change.new, wrapper.primary_partition)
 
 
 class ResponseJoin(DroppedCounter):

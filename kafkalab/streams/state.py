@@ -91,6 +91,16 @@ class KeyValueStore:
             if lo_b <= kb <= hi_b:
                 yield k, v
 
+    def prefix_scan(self, prefix: bytes) -> Iterator[tuple[Any, Any]]:
+        """(key, value) whose serialized key starts with ``prefix``, in serialized-key order (Kafka's
+        ``prefixScan``): only the matches are sorted."""
+        merged = self._merged()
+        ser = self.key_serde.serialize
+        hits = [(kb, k) for k in merged if (kb := ser(k) or b"").startswith(prefix)]
+        hits.sort(key=lambda h: h[0])
+        for _kb, k in hits:
+            yield k, merged[k]
+
     def approximate_num_entries(self) -> int:
         return len(self._merged())
 

@@ -133,28 +133,38 @@ def random_steps(seed: int, n: int, *, null_keys: bool = True) -> list[tuple[str
     return steps
 
 
-def run_cluster_burst(seed: int, n: int = 300, gap_ms: float = 5) -> dict[str, Any]:
+def run_cluster_burst(seed: int, n: int = 300, gap_ms: float = 5, crash_at: int | None = None,
+                      guarantee: str = "at_least_once") -> dict[str, Any]:
     """``n`` random updates a few ms apart (an order often changes again before its answer is back), then the
-    final result tables as read from the output topics."""
+    final result tables as read from the output topics. ``crash_at``: crash the first instance after that many
+    updates and restart it 5 s later (its tasks move, their stores are restored from the changelogs)."""
     cluster = kl.Cluster(brokers=3, controllers=1, seed=seed)
     for t, p in {**PARTITIONS, "inner": 2, "left": 2}.items():
         cluster.create_topic(t, partitions=p)
-    app = cluster.streams(topology(), {**CONFIG, "application.id": "fkb", "commit.interval.ms": 100}, instances=2)
+    app = cluster.streams(topology(), {**CONFIG, "application.id": "fkb", "commit.interval.ms": 100,
+                                       "processing.guarantee": guarantee, "session.timeout.ms": 6000,
+                                       "heartbeat.interval.ms": 1000}, instances=2)
     assert cluster.run_until(lambda: app.state() == "RUNNING", 60_000)
     producer = cluster.producer({"linger.ms": 0})
     steps = random_steps(seed, n, null_keys=False)
-    for topic, key, value in steps:
+    for i, (topic, key, value) in enumerate(steps):
         producer.send(topic, key=key, value=value)
         cluster.run(gap_ms)
+        if i == crash_at:
+            node = app.instances[0]
+            cluster.crash(node)
+            cluster.kernel.schedule(5_000, lambda n=node: cluster.restart(n))
     producer.flush()
     cluster.run(20_000)
-    consumer = cluster.consumer({"auto.offset.reset": "earliest"})
+    consumer = cluster.consumer({"auto.offset.reset": "earliest", "isolation.level": "read_committed"})
     consumer.assign([kl.TopicPartition(t, p) for t in ("inner", "left") for p in range(2)])
     tables: dict[str, dict[str, Any]] = {"inner": {}, "left": {}}
     string = serde("string")
+    log: list[tuple[str, str, Any]] = []
     while batch := consumer.poll(500):
         for r in batch:
             apply(tables[r.topic], [(r.key.decode(), string.deserialize(r.value))])
+            log.append((r.topic, r.key.decode(), string.deserialize(r.value)))
     m = cluster.metrics()
     dropped = float(m[m.metric == "streams.dropped_records"].value.sum()) if len(m) else 0.0
-    return {"steps": steps, "tables": tables, "dropped": dropped}
+    return {"steps": steps, "tables": tables, "dropped": dropped, "log": log, "cluster": cluster, "app": app}
