@@ -17,11 +17,12 @@ not the hash of the row's current value (the row changed again while the answer 
 way), then emits ``joiner(left, right)``, or a tombstone where an inner join has no match (a left join:
 ``joiner(left, None)``), into the result table (a ``KTableSource``, materialized only when asked or needed).
 
-Which answers the left side asks for follows Kafka 4.1+ ``SubscriptionSendProcessorSupplier`` (after KAFKA-16407
-and KAFKA-18713: a changed foreign key unsubscribes the old one without an answer, so a left join no longer emits a
-spurious ``joiner(left, None)`` that could race the new key's answer; an inner join clears its result when the key
-becomes null; an update keeping its key asks for an answer only if there is a match). Stale answers are counted as
-dropped records, as Kafka 4.0 counts them.
+Which answers the left side asks for follows ``SubscriptionSendProcessorSupplier`` as Kafka's trunk has it in late
+2025, after KAFKA-16407 and KAFKA-18713 (the October 2024 source snapshot predates them): a changed foreign key
+unsubscribes the old one without an answer, so a left join no longer emits a spurious ``joiner(left, None)`` that
+could race the new key's answer; an inner join clears its result when the key becomes null; an update keeping its
+key asks for an answer only if there is a match. Stale answers are counted as dropped records, as the 2024 source
+counts them.
 
 Timestamps: a result carries the timestamp of the record that caused it (Kafka takes the larger of the
 subscription's and the right row's; stores here keep no timestamps). Not modelled: versioned tables (KIP-914),
