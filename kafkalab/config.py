@@ -503,6 +503,12 @@ _TABLE: tuple[ConfigKey, ...] = (
               "Final compression of a topic's data; producer keeps the producer's codec.", _BROKER_COMPRESSION, HIGH),
     ConfigKey("broker", "fetch.max.bytes", INT, 57671680,
               "Max bytes returned for a consumer fetch request.", Range(1024), MEDIUM),
+    ConfigKey("broker", "max.incremental.fetch.session.cache.slots", INT, 1000,
+              "Consumer incremental fetch sessions (KIP-227) a broker keeps; 0 answers every consumer fetch "
+              "sessionless.", AT_LEAST_0, MEDIUM),
+    ConfigKey("broker", "min.incremental.fetch.session.eviction.ms", INT, 120000,
+              "A consumer fetch session unused this long may be evicted for a new one when the cache is full.",
+              AT_LEAST_0, MEDIUM),
     ConfigKey("broker", "broker.rack", STRING, None, "Rack of the broker, used by rack-aware replica assignment.",
               None, MEDIUM),
     ConfigKey("broker", "num.network.threads", INT, 3, "Network threads of a broker.", AT_LEAST_1, HIGH),

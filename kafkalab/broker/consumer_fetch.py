@@ -8,6 +8,7 @@ carry the leader this broker knows (KIP-951). An offset outside the log answers 
 less than ``min_bytes`` (and no error) waits up to ``max_wait_ms``: it is parked in its partitions'
 ``consumer_waiters`` lists, read again when one of their HWs moves, and answered with what there is at its deadline
 (one entry in the expiry heap of :mod:`kafkalab.broker.timers`), or at once when the leadership moves.
+A fetch in an incremental fetch session (KIP-227) is handled by :mod:`kafkalab.broker.consumer_sessions`.
 
 Transactions (KIP-98): every answer carries the last stable offset; a ``read_committed`` fetch
 (``isolation_level=1``) reads below it instead of the HW and gets the aborted transactions overlapping what it read
@@ -26,7 +27,14 @@ from kafkalab.broker.partition import Partition, Role
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.metadata.image import MetadataImage
 from kafkalab.protocol.common import NONE
-from kafkalab.protocol.fetch import FetchPartition, FetchRequest, FetchResponse, PartitionFetchResponse
+from kafkalab.protocol.fetch import (
+    FINAL_EPOCH,
+    INVALID_SESSION_ID,
+    FetchPartition,
+    FetchRequest,
+    FetchResponse,
+    PartitionFetchResponse,
+)
 from kafkalab.protocol.list_offsets import (
     EARLIEST_TIMESTAMP,
     LATEST_TIMESTAMP,
@@ -116,6 +124,12 @@ class ConsumerFetches:
         self.port = rm.port
         self.partitions = rm.partitions
         self.fetch_max_bytes = int(rm.config["fetch.max.bytes"])     # the broker's cap on a consumer fetch
+        # the sessions module builds on this module's reads, so it is imported here, not at the top
+        from kafkalab.broker.consumer_sessions import ConsumerSessions, SessionWatch
+
+        #: incremental fetch sessions (KIP-227) of the consumers that use them
+        self.sessions = ConsumerSessions(rm)
+        self._watch = SessionWatch
 
     def read(self, req: FetchRequest) -> tuple[dict[TopicPartition, PartitionFetchResponse], int, bool]:
         """Read every partition of ``req``: (responses, record bytes, any error)."""
@@ -142,6 +156,9 @@ class ConsumerFetches:
 
     def fetch(self, src: Any, req: FetchRequest, now_ms: float) -> None:
         """Answer a consumer fetch now, or park it until its partitions' HWs move or ``max_wait_ms`` passes."""
+        if (req.session_id != INVALID_SESSION_ID or req.session_epoch != FINAL_EPOCH) and \
+                self.sessions.fetch(src, req, now_ms):
+            return
         responses, total, errors = self.read(req)
         if errors or total >= req.min_bytes or req.max_wait_ms <= 0:
             self.port.send(src, FetchResponse(NONE, responses, req.correlation_id))
@@ -151,8 +168,11 @@ class ConsumerFetches:
             self.partitions[tp].consumer_waiters.append(cf)
         self.rm._expiry.add(now_ms + req.max_wait_ms, cf)
 
-    def try_complete(self, cf: ConsumerFetch) -> None:
+    def try_complete(self, cf: Any) -> None:
         """A HW of ``cf``'s partitions moved: answer it if it has enough now, else park it again."""
+        if type(cf) is not ConsumerFetch:
+            self.sessions.hw_moved(cf)          # a session's watch on the partition
+            return
         responses, total, errors = self.read(cf.request)
         if errors or total >= cf.request.min_bytes:
             self._finish(cf, responses)
@@ -162,8 +182,15 @@ class ConsumerFetches:
                 if p is not None and cf not in p.consumer_waiters:
                     p.consumer_waiters.append(cf)
 
-    def complete(self, cf: ConsumerFetch) -> None:
+    def complete(self, cf: Any) -> None:
         """Answer ``cf`` with what there is (its deadline passed, or a leadership moved)."""
+        if type(cf) is not ConsumerFetch:
+            sessions = self.sessions
+            if type(cf) is self._watch:
+                sessions.leadership_lost(cf)
+            else:
+                sessions.complete(cf)           # a parked session fetch's deadline
+            return
         self._finish(cf, self.read(cf.request)[0])
 
     def _finish(self, cf: ConsumerFetch, responses: dict[TopicPartition, PartitionFetchResponse]) -> None:
@@ -173,6 +200,14 @@ class ConsumerFetches:
             if p is not None and cf in p.consumer_waiters:
                 p.consumer_waiters.remove(cf)
         self.port.send(cf.src, FetchResponse(NONE, responses, cf.request.correlation_id))
+
+    def leadership_changed(self, p: Partition) -> None:
+        """``p``'s leader epoch changed: the sessions reading it read it on their next fetch (a stale
+        ``current_leader_epoch`` answers FENCED_LEADER_EPOCH then, as a sessionless fetch's read would)."""
+        watch = self._watch
+        for w in p.consumer_waiters:
+            if type(w) is watch and not w.done:
+                w.session.pending[w.tp] = None
 
     def list_offsets(self, src: Any, req: ListOffsetsRequest) -> None:
         responses: dict[TopicPartition, ListOffsetsPartitionResponse] = {}

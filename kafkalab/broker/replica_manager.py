@@ -186,6 +186,8 @@ class ReplicaManager:
         """A leadership change completes parked follower fetches on ``p`` (DelayedFetch cases A and E), so
         followers learn the new epoch or the error at once."""
         tp = p.tp
+        if p.consumer_waiters:
+            self._fetch.leadership_changed(p)
         wake = self._follower.wake
         for s in p.sessions:
             s.pending[tp] = None

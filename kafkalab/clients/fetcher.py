@@ -39,7 +39,11 @@ transaction of the answer's list whose first offset is at or below a batch's las
 that producer's transactional batches are skipped until its ABORT marker. The position moves past skipped batches, so
 a fetch that returned only aborted data or markers still advances.
 
-Simplifications: no fetch sessions (KIP-227), no position validation with OffsetsForLeaderEpoch after a leader
+Fetch sessions (KIP-227, :mod:`kafkalab.clients.fetch_session`): one per broker; after a full request opens it,
+a request names only the partitions added or changed since the last one and forgets those no longer fetched
+(partitions with buffered data are not fetched, as in Kafka), and an answer carries only partitions with news.
+
+Simplifications: no position validation with OffsetsForLeaderEpoch after a leader
 change (KIP-320's truncation detection), no fetching from followers (KIP-392), no ``pause``/``resume``.
 """
 from __future__ import annotations
@@ -51,6 +55,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 from kafkalab.check.history import History
+from kafkalab.clients.fetch_session import FetchSessionHandler
 from kafkalab.clients.futures import Drive
 from kafkalab.clients.metadata import ClientMetadata
 from kafkalab.clients.network import ClientPort, NetworkClient
@@ -229,6 +234,7 @@ class ConsumerCore:
         self._problems: dict[TopicPartition, None] = {}
         self._order: dict[TopicPartition, int] = {}
         self._fetching: dict[NodeId, None] = {}        # brokers with a fetch in flight
+        self._sessions: dict[NodeId, FetchSessionHandler] = {}     # incremental fetch sessions (KIP-227)
         self._reset_override: dict[TopicPartition, str] = {}   # seek_to_beginning/end until the reset is done
         self._rng = port.rng("consumer")
         self._timer: Any = None
@@ -580,28 +586,48 @@ class ConsumerCore:
             generations[leader][tp] = state.generation
         for node, parts in by_node.items():
             self._fetching[node] = None
-            request_parts = parts
-            self.network.send(node, lambda cid, p=request_parts: FetchRequest(  # type: ignore[misc]
-                -1, self.fetch_max_wait_ms, self.fetch_min_bytes, self.fetch_max_bytes, p,
-                isolation_level=self.isolation_level, correlation_id=cid),
-                functools.partial(self._on_fetch, node, generations[node]))
+            session = self._sessions.get(node)
+            if session is None:
+                session = self._sessions[node] = FetchSessionHandler()
+            full = session.is_full
+            session_id, epoch = session.session_id, session.epoch
+            request_parts, forgotten = session.build(parts)
+            self.network.send(node, lambda cid, p=request_parts, f=forgotten, i=session_id, e=epoch: FetchRequest(
+                -1, self.fetch_max_wait_ms, self.fetch_min_bytes, self.fetch_max_bytes, p,  # type: ignore[misc]
+                isolation_level=self.isolation_level, correlation_id=cid, session_id=i, session_epoch=e,
+                forgotten=f),
+                functools.partial(self._on_fetch, node, generations[node], full))
             self.fetches_sent += 1
         return wait
 
-    def _on_fetch(self, node: NodeId, generations: dict[TopicPartition, int], response: Any,
+    def _on_fetch(self, node: NodeId, generations: dict[TopicPartition, int], full: bool, response: Any,
                   error: str | None) -> None:
         self._fetching.pop(node, None)
         now = self.port.now
         fetched = 0
         size = 0
+        session = self._sessions[node]
+        if error is not None or not isinstance(response, FetchResponse):
+            session.handle_error()
+        elif not session.handle_response(response, full):
+            self.port.record("consumer.fetch_session_errors", 1, error=response.error, broker=str(node))
+            self.wakeup()         # start over with a full request at once (Kafka's next poll does)
+            return
+        elif not full:
+            # An incremental answer carries only the partitions with news; the others have nothing new.
+            generations = {tp: generations[tp] for tp in response.responses if tp in generations}
+        resend = session.resend
         for tp, generation in generations.items():
             state = self.assignment.get(tp)
             if state is None or state.generation != generation:
+                resend(tp)
                 continue     # unassigned or sought meanwhile: this data is for an old position
             part = response.responses.get(tp) if isinstance(response, FetchResponse) and error is None else None
             if part is None:
                 state.retry_at_ms = now + self.retry_backoff_ms
                 continue
+            if part.batches or part.error != NONE:
+                resend(tp)        # used (or to retry): the broker reads it again only when named
             if part.error == NONE:
                 state.high_watermark = part.high_watermark
                 state.log_start_offset = part.log_start_offset

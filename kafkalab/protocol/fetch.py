@@ -6,7 +6,8 @@ id), as in Kafka. Record data travels as :class:`~kafkalab.common.records.Record
 Follower fetches use incremental fetch sessions (KIP-227): a full request (``session_epoch = 0``) names every
 partition and opens a session on the leader; later requests carry only the partitions whose fetch state changed
 (``forgotten`` lists those removed), and the leader answers only partitions with news. This is what keeps an idle
-follower's parked fetch cheap with thousands of partitions. Consumers fetch sessionless (``session_epoch = -1``).
+follower's parked fetch cheap with thousands of partitions. Consumers use sessions too (Kafka's
+``FetchSessionHandler``); a request with ``session_epoch = -1`` and no id is sessionless.
 """
 from __future__ import annotations
 
