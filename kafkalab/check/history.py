@@ -20,7 +20,7 @@ import bisect
 import sys
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
@@ -228,6 +228,38 @@ class History:
         if n >= _CHUNK:
             self._seal()
         return op_id
+
+    @property
+    def next_op_id(self) -> int:
+        """The id the next invoked operation gets."""
+        return self._next
+
+    def invoke_sends(self, time_ms: float, process: Any, topic: str, keys: Sequence[Any],
+                     values: Sequence[Any]) -> int:
+        """:meth:`invoke_send` for each (key, value) of ``keys``/``values`` in order, as one call (a producer's
+        ``send_many``): the same rows and ids as that loop; returns the first id (the others follow it)."""
+        first = self._next
+        n = len(keys)
+        i = 0
+        while i < n:
+            self.invoke_send(time_ms, process, topic, keys[i], values[i])
+            i += 1
+            run = self._run
+            rows = self._rows
+            if i >= n or run is None or not rows or rows[-1] is not run:
+                continue
+            # The rest extend the open send-run row, as invoke_send would one at a time (no row is added, so the
+            # chunk cannot fill and seal meanwhile).
+            k = n - i
+            kv = run[5]
+            row = self._sealed_len + len(rows) - 1
+            kv.extend(chain.from_iterable(zip(keys[i:], values[i:], strict=True)))
+            self._open_sends.extend(b"\x01" * k)
+            self._invoke_row.extend(repeat(row, k))
+            self._next += k
+            self._batch_events += k
+            break
+        return first
 
     def _complete(self, op_id: int, time_ms: float, type_: str, fields: dict[str, Any]) -> None:
         start = self._pop_open(op_id)

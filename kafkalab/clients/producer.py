@@ -34,7 +34,6 @@ history is closed), and a restart starts a fresh incarnation with a new producer
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from itertools import repeat
 from typing import Any
 
 from kafkalab.check.history import History
@@ -332,9 +331,17 @@ class KafkaProducer:
                                 f"{type(keys).__name__}")
             if len(keys) != len(values):
                 raise ValueError(f"keys must have one key per value: got {len(keys)} keys for {len(values)} values")
-            # keyed records mostly take send()'s one-frame common case: the loop itself, run by map in C
-            return list(map(self.send, repeat(topic, len(values)), values, keys))
         futures: list[FutureRecordMetadata] = []
+        if keys is not None:
+            n = len(values)
+            i = 0
+            send = self.send
+            while i < n:
+                i = self._append_run(topic, values, keys, i, futures)   # send()'s common case, many at a time
+                if i < n:
+                    futures.append(send(topic, values[i], keys[i]))     # every other case, one record
+                    i += 1
+            return futures
         append = futures.append
         history = self.history
         node_id = self.node_id
@@ -361,6 +368,81 @@ class KafkaProducer:
             except (MessageTooLargeError, InvalidTopicError) as exc:
                 append(core.fail_send(op, exc, None))
         return futures
+
+    def _append_run(self, topic: str, values: Sequence[Any], keys: Sequence[Any], start: int,
+                    out: list[FutureRecordMetadata]) -> int:
+        """:meth:`send`'s one-frame common case for the records from ``start`` on while it holds (the same
+        conditions, checked record by record; what does not change between them - the core, the clock, the
+        topic's partitions - is read once, since nothing here runs the simulation); their futures go to ``out``.
+        Returns the index of the first record it did not take. The history gets the records' invocations in one
+        :meth:`~kafkalab.check.history.History.invoke_sends` (the same rows and ids as one by one). Keep in step
+        with :meth:`send`."""
+        core = self._core
+        if core is None or core.txn is not None or self._closed or core.ignore_keys:
+            return start
+        port = core.port
+        tps = core._tps.get(topic)
+        cache = core._key_cache.get(topic)
+        if tps is None or cache is None or not port.alive:
+            return start
+        acc = core.accumulator
+        queues = acc.queues
+        limit = core._size_unchecked
+        batch_size = acc.batch_size
+        waiter = acc.waiter
+        now = port.now
+        ts = int(now)
+        history = self.history
+        op = history.next_op_id if history is not None else -1
+        append = out.append
+        n = len(values)
+        i = start
+        while i < n:
+            key = keys[i]
+            value = values[i]
+            if type(value) is not bytes or type(key) is not bytes:
+                break
+            p = cache.get(key)
+            klen = len(key)
+            vlen = len(value)
+            if p is None or klen + vlen > limit:
+                break
+            dq = queues.get(tps[p])
+            if not dq:
+                break
+            batch = dq[-1]
+            if batch.closed:
+                break
+            records = batch.records
+            nrec = len(records)
+            ts_delta = ts - batch.base_ts
+            if not (nrec < _SMALL and 0 <= ts_delta < _SMALL and klen < _SMALL and vlen < _SMALL):
+                break
+            body = 2 + _VARINT[nrec] + _VARINT[ts_delta] + _VARINT[klen] + klen + _VARINT[vlen] + vlen
+            size = body + (_VARINT[body] if body < _SMALL else size_of_varint(body))
+            total = batch.size_bytes + size
+            if total > batch_size:
+                break
+            record_ts = ts
+            max_ts = batch.max_ts
+            if ts > max_ts:
+                batch.max_ts = ts
+            elif ts == max_ts:
+                record_ts = max_ts     # the same int object: 28 bytes less per retained record
+            records.append((key, value, record_ts, ()))
+            batch.ops.append(op)
+            if op >= 0:
+                op += 1
+            batch.size_bytes = total
+            acc.last_append_size = size
+            if total == batch_size:
+                acc._full(batch)
+            acc.last_append_full = batch.closed
+            append(FutureRecordMetadata(batch, nrec, waiter))
+            i += 1
+        if history is not None and i > start:
+            history.invoke_sends(now, self.node_id, topic, keys[start:i], values[start:i])
+        return i
 
     def _send_blocking(self, core: ProducerCore, op: int, blocked: Blocked, topic: str, key: bytes | None,
                        value: bytes | None, partition: int | None, timestamp_ms: int | None,

@@ -64,3 +64,48 @@ def test_send_runs_read_exactly_as_separate_invokes(actions: list[tuple[str, int
     assert list(fast.ops) == list(slow.ops)
     assert fast.open_ops == slow.open_ops
     assert fast.to_frame().equals(slow.to_frame())
+
+
+SEGMENTS = st.lists(st.tuples(st.sampled_from(["sends", "sends", "other", "tick", "ok"]), st.integers(0, 2),
+                              st.integers(0, 12)), max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(SEGMENTS, st.sampled_from([3, 5, 4096]))
+def test_invoke_sends_gives_the_rows_and_ids_of_the_loop_of_invoke_send(segments, chunk):
+    """``invoke_sends`` (a producer's ``send_many``) equals the loop of ``invoke_send``: the same ids, events and
+    completions, including when the history seals a chunk inside the run."""
+    import kafkalab.check.history as module
+
+    def replay_segments(bulk: bool) -> tuple[list[tuple[object, ...]], list[int]]:
+        h = History()
+        now = 0.0
+        ids: list[int] = []
+        for kind, proc, n in segments:
+            p = f"p{proc}"
+            if kind == "sends":
+                keys = [f"k{i}".encode() for i in range(n)]
+                values = [f"v{len(ids) + i}".encode() for i in range(n)]
+                if bulk:
+                    first = h.invoke_sends(now, p, "t", keys, values)
+                    assert first == (ids[-1] + 1 if ids else first)
+                    ids += range(first, first + n)
+                else:
+                    ids += [h.invoke_send(now, p, "t", k, v) for k, v in zip(keys, values, strict=True)]
+            elif kind == "other":
+                ids.append(h.invoke(now, p, "poll"))
+            elif kind == "tick":
+                now += 1.0
+            elif kind == "ok" and ids:
+                try:
+                    h.ok(ids[n % len(ids)], now, partition=proc, offset=n)
+                except ValueError:
+                    pass             # completed already: both sides refuse it the same way
+        return [tuple(op) for op in h], ids
+
+    saved = module._CHUNK
+    module._CHUNK = chunk
+    try:
+        assert replay_segments(True) == replay_segments(False)
+    finally:
+        module._CHUNK = saved

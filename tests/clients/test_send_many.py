@@ -64,3 +64,21 @@ def test_send_many_refuses_bad_arguments_with_what_was_expected() -> None:
     with pytest.raises(TypeError, match="record value must be bytes, str"):
         producer.send_many("t", [b"a", 3.5])
     assert producer.send_many("t", []) == []
+
+
+def test_send_many_with_records_off_the_common_case_gives_the_trace_of_the_loop() -> None:
+    # str values and keys, a None key and an oversized value interleave send()'s full path with the bulk one
+    def mixed(how: Callable[[Any, list[Any], list[Any] | None], list[Any]]) -> Any:
+        def inner(producer: Any, values: list[bytes], keys: list[bytes] | None) -> list[Any]:
+            assert keys is not None
+            vals: list[Any] = list(values)
+            ks: list[Any] = list(keys)
+            for i in range(0, len(vals), 7):
+                vals[i] = vals[i].decode()
+            for i in range(3, len(ks), 11):
+                ks[i] = None if i % 2 else ks[i].decode()
+            vals[100] = b"x" * 20_000
+            return how(producer, vals, ks)
+        return inner
+    config = {"linger.ms": 2}
+    assert _run(5, mixed(_bulk), True, config) == _run(5, mixed(_loop), True, config)
