@@ -434,14 +434,15 @@ class KafkaProducer:
             if op >= 0:
                 op += 1
             batch.size_bytes = total
-            acc.last_append_size = size
             if total == batch_size:
                 acc._full(batch)
-            acc.last_append_full = batch.closed
             append(FutureRecordMetadata(batch, nrec, waiter))
             i += 1
-        if history is not None and i > start:
-            history.invoke_sends(now, self.node_id, topic, keys[start:i], values[start:i])
+        if i > start:
+            acc.last_append_size = size              # what send() leaves after the last of them
+            acc.last_append_full = batch.closed
+            if history is not None:
+                history.invoke_sends(now, self.node_id, topic, keys[start:i], values[start:i])
         return i
 
     def _send_blocking(self, core: ProducerCore, op: int, blocked: Blocked, topic: str, key: bytes | None,
