@@ -4,11 +4,13 @@ full fetch, and the records delivered are the same as without sessions."""
 import hashlib
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import kafkalab as kl
 from kafkalab.clients.fetch_session import FetchSessionHandler
 from kafkalab.protocol.fetch import FetchPartition, FetchResponse
-from kafkalab.sim import Tracer
+from kafkalab.sim import FaultOptions, Nemesis, Tracer
 
 TPS = [kl.TopicPartition("t", p) for p in range(6)]
 
@@ -33,9 +35,9 @@ def tap(cluster):
     return seen
 
 
-def produce(cluster, n, partitions=(0, 1, 2, 3, 4, 5), start=0):
+def produce(cluster, n, partitions=(0, 1, 2, 3, 4, 5), start=0, pad=0):
     producer = cluster.producer({"linger.ms": 0})
-    futures = [producer.send("t", value=f"v{i}", partition=partitions[i % len(partitions)])
+    futures = [producer.send("t", value=f"v{i}".ljust(pad, "."), partition=partitions[i % len(partitions)])
                for i in range(start, start + n)]
     assert cluster.run_until(lambda: all(f.done() for f in futures), 30_000)
 
@@ -86,6 +88,31 @@ def test_incremental_requests_carry_only_the_partitions_that_changed():
     assert named == {TPS[2]}                   # the only partition whose fetch offset moved
     assert forgotten <= {TPS[2]}               # forgotten while its records were buffered, as Kafka's consumer does
     assert all(r.session_epoch > 0 for requests in seen.values() for r in requests)
+
+
+def test_data_a_budget_left_unread_is_read_on_the_next_fetch_without_news():
+    # Everything is written before the consumer starts, so no HW moves while it reads: a partition that
+    # fetch.max.bytes cut from an answer must be read again although the consumer does not name it again.
+    cluster = boot()
+    produce(cluster, 60, pad=300)
+    consumer = cluster.consumer({"auto.offset.reset": "earliest", "fetch.max.bytes": 1_000})
+    consumer.assign(TPS)
+    got = read_all(consumer, 60)
+    assert sorted((r.partition, r.offset) for r in got) == [(p, o) for p in range(6) for o in range(10)]
+
+
+def test_a_seek_to_the_position_of_a_fetch_in_flight_names_the_partition_again():
+    # The fetch in flight names offset 5; seek(5) makes its answer stale (dropped), and the partition's fetch
+    # state is unchanged: the consumer must name it again, or the broker, having answered it, reads it no more.
+    cluster = boot()
+    produce(cluster, 5, partitions=(0,))
+    consumer = cluster.consumer({"auto.offset.reset": "earliest"})
+    consumer.assign([TPS[0]])
+    assert [r.offset for r in read_all(consumer, 5)] == [0, 1, 2, 3, 4]
+    consumer.poll(100)                          # caught up: a long poll waits at the leader
+    consumer.seek(TPS[0], 5)
+    produce(cluster, 5, partitions=(0,), start=5)     # answers the parked fetch, for the old seek generation
+    assert [r.offset for r in read_all(consumer, 5)] == [5, 6, 7, 8, 9]
 
 
 def test_reassignment_adds_and_forgets_partitions_in_the_session():
@@ -182,7 +209,7 @@ def test_records_are_the_same_with_and_without_sessions():
         consumer.assign(TPS)
         out = []
         for round_ in range(4):
-            produce(cluster, 40, start=40 * round_)
+            produce(cluster, 40, start=40 * round_, pad=300)    # answers cut by fetch.max.bytes
             out += read_all(consumer, 40)
         return sorted((r.partition, r.offset, r.value) for r in out), cluster
 
@@ -240,3 +267,45 @@ def test_session_cache_settings_reject_negative_values(key, value):
     with pytest.raises(Exception) as info:
         kl.Cluster(config={key: value})
     assert key in str(info.value)
+
+
+FAULTS = FaultOptions(mean_interval_ms=3_000, min_duration_ms=1_000, max_duration_ms=8_000,
+                      kinds=(("crash", 1.0), ("pause", 0.5), ("isolate", 1.0), ("partition", 1.0)))
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=10_000))
+def test_a_consumer_reading_through_faults_in_sessions_reads_every_committed_record_once_in_order(seed):
+    """Broker crashes, pauses, isolation and partitions while a consumer reads in sessions (a small fetch.max.bytes,
+    so budgets cut answers): per partition the offsets it reads are 0, 1, 2, ... without gap or repeat, and in the
+    end it has read everything acknowledged."""
+    cluster = kl.Cluster(seed=seed, config={"min.insync.replicas": 2})
+    cluster.create_topic("t", partitions=6, replication_factor=3)
+    producer = cluster.producer({"acks": "all", "linger.ms": 1, "delivery.timeout.ms": 60_000,
+                                 "request.timeout.ms": 5_000})
+    consumer = cluster.consumer({"auto.offset.reset": "earliest", "fetch.max.bytes": 1_500,
+                                 "max.poll.records": 9})
+    consumer.assign(TPS)
+    Nemesis(cluster).random(25_000, cluster.brokers, FAULTS)
+    read = []
+    futures = []
+    for i in range(120):
+        futures.append(producer.send("t", value=f"{seed}-{i}".ljust(200, "."), key=f"k{i % 7}"))
+        read += consumer.poll(200)
+    cluster.run_until(lambda: all(f.done() for f in futures), 90_000)
+    cluster.heal()
+    for node in cluster.brokers:
+        if not cluster.is_alive(node):
+            cluster.restart(node)
+    idle = 0
+    while idle < 6:
+        got = consumer.poll(500)
+        read += got
+        idle = 0 if got else idle + 1
+    by_partition = {}
+    for r in read:
+        by_partition.setdefault(r.partition, []).append(r.offset)
+    for p, offsets in by_partition.items():
+        assert offsets == list(range(len(offsets))), (seed, p, offsets)
+    acked = {(f.result().partition, f.result().offset) for f in futures if f.exception() is None}
+    assert acked <= {(r.partition, r.offset) for r in read}, seed
