@@ -6,7 +6,8 @@ opens a session: the answer carries every partition and a ``session_id``. Later 
 epoch (1, 2, ...) and name only the partitions added or changed since the last one (a new fetch offset or leader
 epoch), listing the ones to drop in ``forgotten``; the answer carries only partitions with news - records, an error,
 or a high watermark, last stable offset or log start offset different from the one last sent (Kafka's
-``CachedPartition.maybeUpdateResponseData``). An unknown id answers FETCH_SESSION_ID_NOT_FOUND and a wrong epoch
+``CachedPartition.maybeUpdateResponseData``). Ids are unique per broker across its restarts (the incarnation in the high bits, where Kafka draws
+them at random). An unknown id answers FETCH_SESSION_ID_NOT_FOUND and a wrong epoch
 INVALID_FETCH_SESSION_EPOCH; the client then starts over with a full request. ``session_epoch = -1`` with an id closes
 the session (the fetch is then sessionless).
 
@@ -108,7 +109,9 @@ class ConsumerSessions:
         self.slots = int(rm.config["max.incremental.fetch.session.cache.slots"])
         self.eviction_ms = float(rm.config["min.incremental.fetch.session.eviction.ms"])
         self.sessions: dict[int, ConsumerSession] = {}      # by id, least recently used first
-        self._ids = itertools.count(1)
+        # Ids never repeat across the broker's restarts (Kafka draws them at random): a consumer holding an id
+        # from before a restart gets FETCH_SESSION_ID_NOT_FOUND, never another consumer's session.
+        self._ids = itertools.count((int(rm.incarnation) << 20) + 1)
         self.evictions = 0
 
     # -- requests ----------------------------------------------------------------------------------------------------
