@@ -9,12 +9,13 @@ quorum and its ``RaftCluster`` playground), ``kl.groups`` (group coordinator, as
 ``consumer.commit()`` accepts.
 """
 from kafkalab import check, config, connect, errors, groups, log, raft, sim
+from kafkalab.broker.hardware import Hardware
 from kafkalab.cluster import Cluster
 from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 
 __version__ = "0.1.0"
 
-__all__ = ["Cluster", "TopicPartition", "OffsetAndMetadata", "check", "config", "connect", "errors", "groups", "log",
+__all__ = ["Cluster", "Hardware", "TopicPartition", "OffsetAndMetadata", "check", "config", "connect", "errors", "groups", "log",
            "raft", "sim", "viz", "__version__"]
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from kafkalab.broker.hardware import Hardware, resolve_hardware
 from kafkalab.broker.server import BrokerServer
 from kafkalab.check.history import History
 from kafkalab.clients.admin import AdminClient
@@ -72,7 +73,8 @@ class Cluster(World):
 
     def __init__(self, brokers: int = 3, controllers: int = 3, seed: int = 0,
                  config: Mapping[str, Any] | None = None, network: LinkSpec | None = None, *,
-                 fsync_latency_ms: float = 1.0, boot_timeout_ms: float = _BOOT_TIMEOUT_MS) -> None:
+                 fsync_latency_ms: float = 1.0, boot_timeout_ms: float = _BOOT_TIMEOUT_MS,
+                 hardware: Any = None) -> None:
         if not isinstance(brokers, int) or brokers < 1:
             raise ValueError(f"brokers must be an int >= 1, got {brokers!r}")
         if not isinstance(controllers, int) or controllers < 1:
@@ -81,6 +83,8 @@ class Cluster(World):
         super().__init__(seed=seed, network=network, fsync_latency_ms=fsync_latency_ms)
         self.controllers: list[int] = [CONTROLLER_ID_BASE + i for i in range(controllers)]
         self.brokers: list[int] = list(range(1, brokers + 1))
+        # opt-in hardware model per broker (kafkalab.broker.hardware): a kl.Hardware, a preset name, or {broker: ...}
+        self.hardware: dict[int, Hardware] = resolve_hardware(hardware, self.brokers)
         self.clients: list[Hashable] = []
         self.history = History(metadata={"seed": seed, "brokers": brokers, "controllers": controllers,
                                          "config": dict(config or {})})
@@ -91,6 +95,8 @@ class Cluster(World):
             self.add_node(c, ControllerServer.factory(self.controllers, self.config))
         for b in self.brokers:
             self.add_node(b, self._broker_factory(b))
+            if b in self.hardware:
+                self.network.set_nic(b, self.hardware[b].nic_bytes_per_ms)
         self.admin = AdminClient(self, self.controllers, node_id="admin", active_hint=lambda: self.active_controller)
         self.clients.append("admin")
         if not self.run_until(self._all_brokers_unfenced, boot_timeout_ms):
@@ -99,7 +105,8 @@ class Cluster(World):
                 f"{self.active_controller}, unfenced brokers {self._unfenced()}")
 
     def _broker_factory(self, broker_id: int) -> Callable[[Any], BrokerServer]:
-        return lambda ctx: BrokerServer(ctx, broker_id, self.controllers, self.config)
+        hardware = self.hardware.get(broker_id)
+        return lambda ctx: BrokerServer(ctx, broker_id, self.controllers, self.config, hardware=hardware)
 
     # -- who is who ---------------------------------------------------------------------------------------------------
     def controller(self, node: int) -> ControllerServer | None:

@@ -37,6 +37,7 @@ from typing import Any
 from kafkalab.broker.auto_topic_creation import AutoTopicCreationManager, is_valid_topic_name
 from kafkalab.broker.cost import DEFAULT_COST, CostModel, HandlerQueue
 from kafkalab.broker.groups import TIMER_PREFIX, LocalReply
+from kafkalab.broker.hardware import DiskModel, Hardware, ThreadPool
 from kafkalab.broker.partition import IsrProposal
 from kafkalab.broker.replica_manager import ReplicaManager
 from kafkalab.broker.txn import CallbackReply
@@ -118,7 +119,8 @@ class BrokerServer:
     """One broker process. ``config``: broker config overrides (Kafka's dotted names) or a resolved Config."""
 
     def __init__(self, ctx: ProcessPort, broker_id: int, controller_ids: Sequence[int] = (),
-                 config: Mapping[str, Any] | None = None, *, cost: CostModel | None = None) -> None:
+                 config: Mapping[str, Any] | None = None, *, cost: CostModel | None = None,
+                 hardware: Hardware | None = None) -> None:
         self.ctx = ctx
         self.broker_id = broker_id
         self.controller_ids = tuple(controller_ids)
@@ -126,6 +128,14 @@ class BrokerServer:
         self.cost = cost or DEFAULT_COST
         self.handler = HandlerQueue(self.cost)
         self.fetcher_queue = HandlerQueue(self.cost)
+        # the opt-in hardware model (kafkalab.broker.hardware): network threads, then request-handler threads, then
+        # the disk for appends; without it the one handler queue above is the whole cost
+        self.hardware = hardware
+        if hardware is not None:
+            self.network_threads = ThreadPool(hardware.network_threads)
+            self.io_threads = ThreadPool(hardware.io_threads)
+            self.replica_fetcher = ThreadPool(1)         # num.replica.fetchers = 1
+            self.disk_model = DiskModel(hardware)
         self._timers: dict[str, TimerHandle] = {}
         self.rm = ReplicaManager(broker_id, self, self.config, incarnation=ctx.incarnation)
         self.image = MetadataImage()
@@ -326,11 +336,31 @@ class BrokerServer:
         self._checkpoint_armed = False
         self.ctx.disk.write(_HW_CHECKPOINT_KEY, tuple(sorted(self.rm.high_watermarks().items())))
 
+    def _on_request_with_hardware(self, src: Any, msg: Any, kind: type) -> None:
+        """A request through the network threads, a request-handler thread and (produce) the disk, then handled."""
+        ctx, hw = self.ctx, self.hardware
+        assert hw is not None
+        try:
+            size = message_size_bytes(msg)
+        except InvariantViolation:
+            raise
+        except Exception:
+            if not self._malformed(src, msg):
+                raise
+            return
+        done = self.network_threads.admit(ctx.now, (hw.network_request_us + size * hw.network_byte_ns * 1e-3) * 1e-3)
+        done = self.io_threads.admit(done, (hw.request_us + size * hw.byte_ns * 1e-3) * 1e-3)
+        if kind is ProduceRequest:
+            done = self.disk_model.append(done, size)
+        ctx.post_at(done, self._handle, src, msg)
+
     # ---- dispatch --------------------------------------------------------------------------------------------------
     def on_message(self, src: Any, msg: Any) -> None:
         kind = type(msg)
         if kind in _ALL_REQUESTS:
-            if self.cost.free:
+            if self.hardware is not None:
+                self._on_request_with_hardware(src, msg, kind)
+            elif self.cost.free:
                 self._handle(src, msg)
             else:
                 ctx = self.ctx
@@ -346,7 +376,13 @@ class BrokerServer:
                 ctx.post_at(done, self._handle, src, msg)
             return
         if kind is FetchResponse:
-            if self.cost.free:
+            if self.hardware is not None:
+                hw, ctx = self.hardware, self.ctx
+                size = message_size_bytes(msg)
+                done = self.replica_fetcher.admit(ctx.now, (hw.request_us + size * hw.byte_ns * 1e-3) * 1e-3)
+                done = self.disk_model.append(done, size)
+                ctx.post_at(done, self._fetch_response, src, msg)
+            elif self.cost.free:
                 self.rm.on_fetch_response(src, msg, self.ctx.now)
             else:
                 ctx = self.ctx

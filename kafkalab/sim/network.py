@@ -16,8 +16,15 @@ named in no group keep all their links; ``isolate(n)`` cuts n from every other *
 ``server=True``); ``cut(a, b)`` is a one-way cut; ``heal()`` restores everything. Cuts compose: a link is up only when no
 fault cuts it.
 
-Simplification: no TCP congestion control or retransmission; bandwidth is per direction per link, not a shared NIC.
-Per-link ``LinkSpec`` overrides model one slow or lossy link.
+Simplification: no TCP congestion control or retransmission; bandwidth is per direction per link. Per-link
+``LinkSpec`` overrides model one slow or lossy link.
+
+A shared NIC (opt-in, :meth:`Network.set_nic`; the hardware model of :mod:`kafkalab.broker.hardware`): a node with a
+NIC serialises every message it sends through one NIC-out queue and every message it receives through one NIC-in
+queue, each FIFO at the NIC's rate, shared by all its links. A message leaves when both its link and the sender's
+NIC-out have carried it (the two run side by side, so an idle NIC adds no delay to a link of the same rate) and
+arrives when the receiver's NIC-in has taken it in (contention there delays it; an idle NIC-in does not). The NIC-in
+is booked when the message is sent, in send order. Nodes without a NIC behave exactly as before.
 """
 from __future__ import annotations
 
@@ -105,6 +112,8 @@ class Network:
         self._trace = trace
         self.messages_sent = 0
         self.messages_dropped = 0
+        self._nic_out: dict[NodeId, list[float]] = {}      # node -> [bytes per ms, free at]
+        self._nic_in: dict[NodeId, list[float]] = {}
 
     # -- membership -----------------------------------------------------------------------------------------------
     def register(self, node: NodeId, handler: Handler, owner: Owner | None = None, *, server: bool = True,
@@ -182,6 +191,26 @@ class Network:
             self._overrides.pop(pair, None)
             if pair in self._links:
                 self._links[pair].spec = self.default
+
+    def set_nic(self, node: NodeId, out_bytes_per_ms: float | None, in_bytes_per_ms: float | None = None) -> None:
+        """Give ``node`` a NIC shared by all its links: ``out_bytes_per_ms`` for what it sends, ``in_bytes_per_ms``
+        (default the same) for what it receives; None removes that direction's limit."""
+        self._endpoint(node)
+        if in_bytes_per_ms is None:
+            in_bytes_per_ms = out_bytes_per_ms
+        for rate, table, name in ((out_bytes_per_ms, self._nic_out, "out_bytes_per_ms"),
+                                  (in_bytes_per_ms, self._nic_in, "in_bytes_per_ms")):
+            if rate is None:
+                table.pop(node, None)
+            elif not isinstance(rate, (int, float)) or rate <= 0:
+                raise ValueError(f"set_nic: {name} must be a number > 0 or None, got {rate!r}")
+            else:
+                table[node] = [float(rate), 0.0]
+
+    def nic_busy_until(self, node: NodeId) -> tuple[float, float]:
+        """(NIC-out, NIC-in) free times of ``node`` (0 without a NIC): how far its NIC is booked."""
+        out, inn = self._nic_out.get(node), self._nic_in.get(node)
+        return (out[1] if out else 0.0, inn[1] if inn else 0.0)
 
     def link_spec(self, src: NodeId, dst: NodeId) -> LinkSpec:
         return self._overrides.get((src, dst), self.default)
@@ -279,6 +308,8 @@ class Network:
         if spec.bandwidth_bytes_per_ms is not None:
             start += size_bytes / spec.bandwidth_bytes_per_ms
         link.free_at = start
+        if self._nic_out or self._nic_in:
+            start = self._through_nics(src, dst, now, start, size_bytes, spec.latency_ms)
         arrival = start + spec.latency_ms
         if spec.jitter_ms:
             arrival += link.rng.random() * spec.jitter_ms
@@ -293,6 +324,28 @@ class Network:
             return arrival
         kernel.post_at(arrival, self._deliver, src, dst_ep, dst_ep.incarnation, msg, owner=dst_ep.owner)
         return arrival
+
+    def _through_nics(self, src: NodeId, dst: NodeId, now: float, link_done: float, size: int,
+                      latency_ms: float) -> float:
+        """When a message whose link finished it at ``link_done`` has also passed the sender's NIC-out and the
+        receiver's NIC-in (returned as a departure time; the caller adds latency and jitter)."""
+        done = link_done
+        out = self._nic_out.get(src)
+        if out is not None:
+            begin = out[1] if out[1] > now else now
+            out[1] = begin + size / out[0]
+            if out[1] > done:
+                done = out[1]
+        inn = self._nic_in.get(dst)
+        if inn is not None:
+            rate = inn[0]
+            reach = done + latency_ms                 # when its last byte would reach an idle NIC-in
+            begin = reach - size / rate
+            if inn[1] > begin:
+                begin = inn[1]
+            inn[1] = begin + size / rate
+            done = inn[1] - latency_ms
+        return done
 
     def _bounce(self, src: NodeId, ep: _Endpoint) -> None:
         """A segment reached a live host whose process is gone: its kernel answers with RST (if the sender wants
