@@ -6,7 +6,8 @@ defaults), ``kl.sim`` (kernel, network, disk, faults), ``kl.log`` (the partition
 quorum and its ``RaftCluster`` playground), ``kl.groups`` (group coordinator, assignors, the group RPCs),
 ``kl.check`` (histories and checkers), ``kl.viz`` (drawings and the ``ControlRoom``; imported on first use, so
 ``import kafkalab`` does not load ipywidgets). ``kl.OffsetAndMetadata`` is what ``consumer.committed()`` returns and
-``consumer.commit()`` accepts.
+``consumer.commit()`` accepts. ``kl.Hardware`` describes a broker machine (``kl.Cluster(hardware=...)``), and
+``kl.sizing`` runs perf-test/OpenMessaging-Benchmark style workloads on it in counted batches (imported on first use).
 """
 from kafkalab import check, config, connect, errors, groups, log, raft, sim
 from kafkalab.broker.hardware import Hardware
@@ -16,7 +17,7 @@ from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 __version__ = "0.1.0"
 
 __all__ = ["Cluster", "Hardware", "TopicPartition", "OffsetAndMetadata", "check", "config", "connect", "errors", "groups", "log",
-           "raft", "sim", "viz", "__version__"]
+           "raft", "sim", "sizing", "viz", "__version__"]
 
 
 def _register_figure_png(shell: object = None) -> bool:
@@ -48,7 +49,7 @@ _register_figure_png()
 def __getattr__(name: str) -> object:
     # kl.viz, kl.experiments and kl.workloads import on first use: viz pulls in ipywidgets, networkx and matplotlib,
     # experiments and workloads the whole stack with joblib, Dask and pyarrow; scripts without them need none of it.
-    if name in ("viz", "experiments", "workloads"):
+    if name in ("viz", "experiments", "workloads", "sizing"):
         import importlib
 
         return importlib.import_module(f"kafkalab.{name}")

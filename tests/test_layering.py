@@ -39,7 +39,7 @@ ALLOWED: dict[str, set[str]] = {
     "streams": {"clients", "protocol", "common", "ports", "check"} | _BASE,
 }
 #: The top: these wire everything together and may import anything.
-TOP = {"kafkalab", "cluster", "experiments", "viz", "cli", "connect", "workloads"}
+TOP = {"kafkalab", "cluster", "experiments", "viz", "cli", "connect", "workloads", "sizing"}
 
 #: module (path below kafkalab/) -> {package it may import beyond its layer: reason}
 EXCEPTIONS: dict[str, dict[str, str]] = {

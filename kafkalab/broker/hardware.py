@@ -113,8 +113,8 @@ def _hint(name: Any, options: list[str]) -> str:
 PRESETS: dict[str, Hardware] = {
     "kreps-2014": Hardware(nic_gbps=1.0, disk_write_mbps=300.0, disk_read_mbps=300.0, page_cache_mb=28_000.0,
                            dirty_mb=3_200.0, io_threads=8, network_threads=3, request_us=50.0, byte_ns=1.5),
-    "omb-i3en.2xlarge": Hardware(nic_gbps=25.0, disk_write_mbps=610.0, disk_read_mbps=1_000.0,
-                                 page_cache_mb=60_000.0, dirty_mb=6_400.0, io_threads=8, network_threads=3,
+    "omb-i3en.2xlarge": Hardware(nic_gbps=25.0, disk_write_mbps=640.0, disk_read_mbps=1_000.0,
+                                 page_cache_mb=60_000.0, dirty_mb=1_000.0, io_threads=8, network_threads=3,
                                  request_us=30.0, byte_ns=0.5),
     "default": Hardware(),
 }

@@ -24,7 +24,9 @@ NIC serialises every message it sends through one NIC-out queue and every messag
 queue, each FIFO at the NIC's rate, shared by all its links. A message leaves when both its link and the sender's
 NIC-out have carried it (the two run side by side, so an idle NIC adds no delay to a link of the same rate) and
 arrives when the receiver's NIC-in has taken it in (contention there delays it; an idle NIC-in does not). The NIC-in
-is booked when the message is sent, in send order. Nodes without a NIC behave exactly as before.
+is booked when the message is sent, into the earliest free gap at or after the message's own arrival
+(:class:`NicInQueue`), so a large message sent early but arriving late does not hold up a small one that arrives
+before it. Nodes without a NIC behave exactly as before.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from typing import Any
 from kafkalab.ports import ConnectionReset
 from kafkalab.sim.kernel import Kernel, Owner
 
-__all__ = ["LinkSpec", "Network", "ConnectionReset", "GIGABIT_BYTES_PER_MS"]
+__all__ = ["LinkSpec", "Network", "ConnectionReset", "GIGABIT_BYTES_PER_MS", "NicInQueue"]
 
 NodeId = Hashable
 Handler = Callable[[Any, Any], None]
@@ -67,6 +69,53 @@ class LinkSpec:
             raise ValueError(f"bandwidth_bytes_per_ms must be > 0 or None (infinite), got {self.bandwidth_bytes_per_ms}")
         if not 0.0 <= self.loss <= 1.0:
             raise ValueError(f"loss must be a probability in [0, 1], got {self.loss}")
+
+
+class NicInQueue:
+    """A receiving NIC: busy intervals booked in any order, each into the earliest gap that fits it.
+
+    ``book(reach, size, now)``: a message whose last byte would reach an idle NIC at ``reach`` occupies
+    ``size / rate`` ms ending at ``reach`` or, if that overlaps earlier bookings, in the first later gap that holds
+    it; returns when it has been taken in. Intervals that ended before ``now`` are forgotten.
+    """
+
+    __slots__ = ("rate", "_busy")
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._busy: list[list[float]] = []      # sorted, non-overlapping [start, end]
+
+    @property
+    def free_at(self) -> float:
+        return self._busy[-1][1] if self._busy else 0.0
+
+    def book(self, reach: float, size: float, now: float) -> float:
+        busy = self._busy
+        while busy and busy[0][1] <= now:
+            busy.pop(0)
+        need = size / self.rate
+        start = reach - need
+        index = 0
+        for index, (b_start, b_end) in enumerate(busy):   # noqa: B007 - index is used after the loop
+            if b_end <= start:
+                continue
+            if b_start >= start + need:
+                break
+            start = b_end
+        else:
+            index = len(busy)
+        end = start + need
+        # insert [start, end] at index, merging with touching neighbours so the list stays short
+        if index < len(busy) and busy[index][0] <= end:
+            busy[index][0] = start
+            if index > 0 and busy[index - 1][1] >= start:
+                busy[index - 1][1] = busy[index][1]
+                del busy[index]
+        elif index > 0 and busy[index - 1][1] >= start:
+            busy[index - 1][1] = end
+        else:
+            busy.insert(index, [start, end])
+        return end
 
 
 class _Link:
@@ -113,7 +162,7 @@ class Network:
         self.messages_sent = 0
         self.messages_dropped = 0
         self._nic_out: dict[NodeId, list[float]] = {}      # node -> [bytes per ms, free at]
-        self._nic_in: dict[NodeId, list[float]] = {}
+        self._nic_in: dict[NodeId, NicInQueue] = {}
 
     # -- membership -----------------------------------------------------------------------------------------------
     def register(self, node: NodeId, handler: Handler, owner: Owner | None = None, *, server: bool = True,
@@ -198,19 +247,22 @@ class Network:
         self._endpoint(node)
         if in_bytes_per_ms is None:
             in_bytes_per_ms = out_bytes_per_ms
-        for rate, table, name in ((out_bytes_per_ms, self._nic_out, "out_bytes_per_ms"),
-                                  (in_bytes_per_ms, self._nic_in, "in_bytes_per_ms")):
-            if rate is None:
-                table.pop(node, None)
-            elif not isinstance(rate, (int, float)) or rate <= 0:
+        for rate, name in ((out_bytes_per_ms, "out_bytes_per_ms"), (in_bytes_per_ms, "in_bytes_per_ms")):
+            if rate is not None and (not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate <= 0):
                 raise ValueError(f"set_nic: {name} must be a number > 0 or None, got {rate!r}")
-            else:
-                table[node] = [float(rate), 0.0]
+        if out_bytes_per_ms is None:
+            self._nic_out.pop(node, None)
+        else:
+            self._nic_out[node] = [float(out_bytes_per_ms), 0.0]
+        if in_bytes_per_ms is None:
+            self._nic_in.pop(node, None)
+        else:
+            self._nic_in[node] = NicInQueue(float(in_bytes_per_ms))
 
     def nic_busy_until(self, node: NodeId) -> tuple[float, float]:
         """(NIC-out, NIC-in) free times of ``node`` (0 without a NIC): how far its NIC is booked."""
         out, inn = self._nic_out.get(node), self._nic_in.get(node)
-        return (out[1] if out else 0.0, inn[1] if inn else 0.0)
+        return (out[1] if out else 0.0, inn.free_at if inn else 0.0)
 
     def link_spec(self, src: NodeId, dst: NodeId) -> LinkSpec:
         return self._overrides.get((src, dst), self.default)
@@ -338,13 +390,7 @@ class Network:
                 done = out[1]
         inn = self._nic_in.get(dst)
         if inn is not None:
-            rate = inn[0]
-            reach = done + latency_ms                 # when its last byte would reach an idle NIC-in
-            begin = reach - size / rate
-            if inn[1] > begin:
-                begin = inn[1]
-            inn[1] = begin + size / rate
-            done = inn[1] - latency_ms
+            done = inn.book(done + latency_ms, size, now) - latency_ms
         return done
 
     def _bounce(self, src: NodeId, ep: _Endpoint) -> None:
