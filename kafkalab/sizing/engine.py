@@ -56,6 +56,7 @@ _HEADER = 100                # bytes of a request or response beyond its batches
 _PER_BATCH = 40              # bytes per partition entry in a request or response
 _REPLICA_FETCH_MAX = 10 * 1024 * 1024
 _CONSUMER_FETCH_MAX = 50 * 1024 * 1024
+_MAX_REQUEST = 1024 * 1024   # max.request.size
 
 # event kinds
 _FORM, _READY, _PRODUCE_AT_LEADER, _APPEND, _PRODUCE_RESPONSE = 0, 1, 2, 3, 4
@@ -148,6 +149,7 @@ class Engine:
         self.follower_pos: dict[tuple[int, int], dict[int, int]] = {
             key: {id(s): 0 for s in ss} for key, ss in self.replica_streams.items()}
         self.consumer_parked: dict[tuple[int, int], bool] = dict.fromkeys(self.consumer_streams, False)
+        self.c_free = [0.0] * max(w.consumers, 1)          # when each consumer's application thread is free
 
     # -- producers ---------------------------------------------------------------------------------------------------
     def _producers_init(self) -> None:
@@ -168,9 +170,14 @@ class Engine:
         self.p_stint = [0] * w.producers                         # bytes sent to the sticky partition so far
         self.p_buffered = [0] * w.producers
         self.p_blocked = [False] * w.producers
+        self.p_open: list[list[Any] | None] = [None] * w.producers   # partition, first due, opened, cap, cap time
+        self.p_token = [0] * w.producers
+        self.p_waiting = [-1] * w.producers                          # leader whose free slot the open batch awaits
         self.p_done = [False] * w.producers
         self.p_inflight = [[0] * len(self.brokers) for _ in range(w.producers)]
-        self.p_queue: list[list[list[Any]]] = [[[] for _ in self.brokers] for _ in range(w.producers)]
+        # per producer and leader: partition -> its closed batches waiting to be sent, oldest first
+        self.p_queue: list[list[dict[int, deque[list[Any]]]]] = [[{} for _ in self.brokers]
+                                                                  for _ in range(w.producers)]
         for i in range(w.producers):
             self._post(0.0, _FORM, i)
         for (leader, follower) in self.replica_streams:
@@ -241,7 +248,7 @@ class Engine:
 
     # -- producers ---------------------------------------------------------------------------------------------------
     def _form(self, i: int) -> None:
-        """Producer ``i`` opens its next batch (if it has records left and buffer memory)."""
+        """Producer ``i`` opens its next batch (if it has records left and buffer memory) and plans when it closes."""
         w = self.w
         left = self.p_left[i]
         if self.p_done[i] or (left is not None and left <= 0):
@@ -254,61 +261,94 @@ class Engine:
         if left is None and t0 >= self.end_ms:
             self.p_done[i] = True
             return
-        batch_bytes_max = w.batch_size
-        if self.p_buffered[i] + batch_bytes_max > w.buffer_memory and self.p_buffered[i] > 0:
+        if self.p_buffered[i] + w.batch_size > w.buffer_memory and self.p_buffered[i] > 0:
             self.p_blocked[i] = True
             return
-        full = w.records_per_batch
-        # records that are due by the time linger expires (all that are overdue, when behind schedule)
-        if spacing > 0:
-            n = int((t0 + w.linger_ms - due) / spacing) + 1
-        else:
-            n = full
-        if n > full:
-            n = full
-        if left is not None and n > left:
-            n = left
+        cap = w.records_per_batch
+        if left is not None and cap > left:
+            cap = left
         if left is None and spacing > 0:
             remaining = int((self.end_ms - due) / spacing) + 1
-            if n > remaining:
-                n = max(1, remaining)
-        last_due = due + (n - 1) * spacing
-        last = last_due if last_due > t0 else t0
-        ready = last if n == full else t0 + w.linger_ms
-        if ready < last:
-            ready = last
-        if left is not None:
-            self.p_left[i] = left - n
+            if cap > remaining:
+                cap = max(1, remaining)
+        cap_time = due + (cap - 1) * spacing                  # when the batch would hold ``cap`` records
+        if cap_time < t0:
+            cap_time = t0
+        self.p_buffered[i] += w.batch_size
+        self.p_token[i] += 1
+        self.p_open[i] = [self.p_partition[i], due, t0, cap, cap_time]
+        self.delay.append(t0 - due)
+        ready = t0 + w.linger_ms
+        if cap == w.records_per_batch and cap_time < ready:
+            ready = cap_time
+        self._post(ready, _READY, (i, self.p_token[i]))
+
+    def _ready(self, args: tuple[int, int]) -> None:
+        """The open batch's linger expired or it is full: close it, unless its leader has no free request slot and
+        it can still take records (then it stays open, as the accumulator's batch does, until a slot frees)."""
+        i, token = args
+        batch = self.p_open[i]
+        if token != self.p_token[i] or batch is None:
+            return                                              # already closed
+        partition, due, t0, cap, cap_time = batch
+        leader = self.streams[self.partition_stream[partition]].leader
+        if self.p_inflight[i][leader] >= self.w.max_in_flight and self.now < cap_time:
+            self.p_waiting[i] = leader
+            self._post(cap_time, _READY, (i, token))
+            return
+        self._close(i)
+        self._maybe_send(i, leader)
+
+    def _close(self, i: int) -> None:
+        """Close producer ``i``'s open batch now, queue it for its leader and open the next."""
+        w = self.w
+        partition, due, t0, cap, cap_time = self.p_open[i]      # type: ignore[misc]
+        self.p_open[i] = None
+        self.p_waiting[i] = -1
+        spacing = self.spacing
+        n = cap if spacing <= 0 or self.now >= cap_time else min(cap, int((self.now - due) / spacing) + 1)
+        last = due + (n - 1) * spacing
+        if last < t0:
+            last = t0
+        if self.p_left[i] is not None:
+            self.p_left[i] -= n
         self.p_next[i] = due + n * spacing
+        self.created += n
         size = BATCH_OVERHEAD + n * w.record_wire_bytes
-        partition = self.p_partition[i]
         self.p_stint[i] += size
         if self.p_stint[i] >= w.batch_size:
             self.p_stint[i] = 0
             self.p_partition[i] = self.p_rng[i].randrange(w.partitions)
-        self.p_buffered[i] += batch_bytes_max
-        self.created += n
-        self.delay.append(t0 - due)
-        self._post(ready, _READY, (i, [partition, n, size, t0, last]))
-
-    def _ready(self, args: tuple[int, list[Any]]) -> None:
-        i, batch = args
-        stream = self.streams[self.partition_stream[batch[0]]]
-        self.p_queue[i][stream.leader].append(batch)
+        leader = self.streams[self.partition_stream[partition]].leader
+        queues = self.p_queue[i][leader]
+        queue = queues.get(partition)
+        if queue is None:
+            queue = queues[partition] = deque()
+        queue.append([partition, n, size, t0, last, w.batch_size])
         self._form(i)
-        self._maybe_send(i, stream.leader)
 
     def _maybe_send(self, i: int, leader: int) -> None:
-        queue = self.p_queue[i][leader]
-        if not queue or self.p_inflight[i][leader] >= self.w.max_in_flight:
+        """Send one request to ``leader`` if a slot is free: at most one queued batch per partition (Kafka's
+        ``RecordAccumulator.drain``), at most ``max.request.size`` (1 MiB) unless a single batch is larger."""
+        queues = self.p_queue[i][leader]
+        if not queues or self.p_inflight[i][leader] >= self.w.max_in_flight:
             return
-        self.p_queue[i][leader] = []
+        taken: list[list[Any]] = []
+        size = _HEADER
+        for partition in list(queues):
+            queue = queues[partition]
+            batch = queue[0]
+            if taken and size + batch[2] + _PER_BATCH > _MAX_REQUEST:
+                break
+            queue.popleft()
+            if not queue:
+                del queues[partition]
+            taken.append(batch)
+            size += batch[2] + _PER_BATCH
         self.p_inflight[i][leader] += 1
-        size = _HEADER + sum(b[2] + _PER_BATCH for b in queue)
         self.requests += 1
-        client = len(self.brokers) + i
-        arrival = self._send(client, leader, size, self.now)
-        self._post(arrival, _PRODUCE_AT_LEADER, (i, leader, queue, size))
+        arrival = self._send(len(self.brokers) + i, leader, size, self.now)
+        self._post(arrival, _PRODUCE_AT_LEADER, (i, leader, taken, size))
 
     def _produce_at_leader(self, args: tuple[int, int, list[Any], int]) -> None:
         i, leader, batches, size = args
@@ -320,7 +360,7 @@ class Engine:
         i, leader, batches, size = args
         request: list[Any] = [i, leader, batches, 0]       # the last field: streams still below the HW
         touched: dict[int, _Stream] = {}
-        for partition, n, bsize, first, last in batches:
+        for partition, n, bsize, first, last, _ in batches:
             s = self.streams[self.partition_stream[partition]]
             if s.consumer >= 0:
                 s.chunks.append((s.end + bsize, n, first, last, self.appended[leader]))
@@ -362,13 +402,15 @@ class Engine:
     def _produce_response(self, request: list[Any]) -> None:
         i, leader, batches = request[0], request[1], request[2]
         now = self.now
-        for _, n, _, first, last in batches:
+        for _, n, _, first, last, reserved in batches:
             self.ack_time.append(now)
             self.ack_first.append(first)
             self.ack_last.append(last)
             self.ack_n.append(n)
-        self.p_buffered[i] -= self.w.batch_size * len(batches)
+            self.p_buffered[i] -= reserved
         self.p_inflight[i][leader] -= 1
+        if self.p_waiting[i] == leader:
+            self._close(i)                      # the open batch waited for this slot
         self._maybe_send(i, leader)
         if self.p_blocked[i]:
             self.p_blocked[i] = False
@@ -481,6 +523,10 @@ class Engine:
         leader, consumer, taken = args
         now = self.now
         us = self.w.consumer_us_per_record
+        if us:                                   # one application thread per consumer handles every response
+            free = self.c_free[consumer]
+            if free > now:
+                now = free
         for _, n, first, last in taken:
             if us:
                 now += n * us * 1e-3
@@ -488,6 +534,8 @@ class Engine:
             self.con_first.append(first)
             self.con_last.append(last)
             self.con_n.append(n)
+        if us:
+            self.c_free[consumer] = now
         node = len(self.brokers) + self.w.producers + consumer
         arrival = self._send(node, leader, _HEADER, now)
         self._post(arrival, _CONSUMER_FETCH_AT_LEADER, (leader, consumer))

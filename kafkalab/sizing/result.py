@@ -86,6 +86,9 @@ class SizingResult:
             "mb_per_s": acked / window_s * mb,
             "consumed_records_per_s": consumed / con_window if w.consumers else float("nan"),
             "consumed_mb_per_s": consumed / con_window * mb if w.consumers else float("nan"),
+            # a consumer catching up on a backlog: everything it read over the time it spent reading
+            "catch_up_records_per_s": (float(con_n.sum()) / ((con_t.max() - con_t.min()) / 1000.0)
+                                       if len(con_t) > 1 and con_t.max() > con_t.min() else float("nan")),
         }
         lat, weight = _latencies(ack_t, np.frombuffer(engine.ack_first, dtype=float),
                                  np.frombuffer(engine.ack_last, dtype=float), ack_n, warm)

@@ -7,7 +7,7 @@ import pandas as pd
 from kafkalab.experiments.provenance import DATA_DIR, write_result
 
 REFERENCE_TABLES = ("kreps2014", "raft_figure16_paper", "failover_anchors", "checker_anchors", "exactly_once_anchors",
-                    "streams_anchors", "connect_anchors")
+                    "streams_anchors", "connect_anchors", "sizing_anchors")
 
 
 def test_every_result_in_data_is_parquet_with_provenance():
