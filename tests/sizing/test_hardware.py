@@ -3,6 +3,7 @@ import pytest
 
 import kafkalab as kl
 from kafkalab.broker.hardware import PRESETS, DiskModel, Hardware, ThreadPool, resolve_hardware
+from kafkalab.sim import FaultOptions, Nemesis, Tracer
 from kafkalab.sim.kernel import Kernel
 from kafkalab.sim.network import LinkSpec, Network
 
@@ -97,3 +98,26 @@ def test_the_hardware_model_is_opt_in():
     assert cluster.hardware == {} and cluster.broker(1).hardware is None
     cluster = kl.Cluster(brokers=2, controllers=1, seed=0, hardware={2: "kreps-2014"})
     assert cluster.broker(1).hardware is None and cluster.broker(2).hardware == Hardware.preset("kreps-2014")
+
+
+def _hardware_digest(seed: int, hardware) -> str:
+    cluster = kl.Cluster(seed=seed, controllers=1, hardware=hardware, config={"min.insync.replicas": 2})
+    tracer = Tracer(cluster.kernel)
+    cluster.create_topic("t", partitions=3, replication_factor=3)
+    producer = cluster.producer({"linger.ms": 2})
+    Nemesis(cluster).random(5_000, cluster.brokers, FaultOptions(mean_interval_ms=2_000, max_down=1))
+    futures = [producer.send("t", value=b"x" * 5_000, key=f"k{i % 7}") for i in range(300)]
+    cluster.run(6_000)
+    cluster.heal()
+    for node in cluster.brokers:
+        if not cluster.is_alive(node):
+            cluster.restart(node)
+    assert cluster.run_until(lambda: all(f.done() for f in futures), 150_000)
+    return f"{tracer.digest()} {tracer.count}"
+
+
+def test_a_cluster_with_hardware_is_deterministic_under_faults_and_differs_from_one_without():
+    slow = Hardware(nic_gbps=0.1, disk_write_mbps=20.0, dirty_mb=0.5, io_threads=2)
+    first = _hardware_digest(7, slow)
+    assert first == _hardware_digest(7, slow)
+    assert first != _hardware_digest(7, None)

@@ -139,3 +139,14 @@ def test_bad_arguments_are_refused_at_the_call(call, kind, message):
     with pytest.raises(kind) as err:
         call()
     assert message in str(err.value)
+
+
+def test_the_published_anchors_have_sources_and_the_calibrated_rows_still_hold():
+    from kafkalab.sizing import anchors
+    table = anchors.published()
+    assert table["url"].str.startswith("https://").all() and table["anchor"].is_unique
+    assert set(table["anchor"]) >= {"omb_peak_throughput", "omb_p99_latency_200", "kreps_1p_norep", "kreps_3c"}
+    omb = anchors.omb2020(seed=0).set_index("metric")
+    assert omb.loc["peak throughput", "kafkalab"] == pytest.approx(605, rel=0.03)
+    assert omb.loc["end-to-end p99 at 200 MB/s", "kafkalab"] == pytest.approx(5, rel=0.2)
+    assert omb["role"].str.startswith(("calibrated", "predicted")).all()
