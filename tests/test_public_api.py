@@ -84,3 +84,9 @@ def test_kafka_connect_names_are_where_design_md_says():
     for method in ("rest", "create_connector", "status", "describe", "pause", "resume", "stop", "restart", "delete",
                    "connectors", "offsets", "put_config", "wait_until_running", "assignments"):
         assert callable(getattr(kl.connect.ConnectCluster, method))
+
+
+def test_the_hardware_model_and_sizing_mode_are_public():
+    from kafkalab.broker.hardware import Hardware
+    assert kl.Hardware is Hardware and "Hardware" in kl.__all__
+    assert callable(kl.sizing.run) and kl.sizing.SizingWorkload.__module__ == "kafkalab.sizing.workload"
