@@ -14,7 +14,9 @@ its traces are unchanged. With it, each broker gets
 - a **disk** (:class:`DiskModel`): appended bytes are written back at ``disk_write_mbps``; the page cache absorbs up to
   ``dirty_mb`` of unwritten data (Linux's dirty-page limit), beyond which an append waits for writeback (Linux throttles
   the writer in ``balance_dirty_pages``). Reads of the newest ``page_cache_mb`` of a broker's log come from memory;
-  older data is read from disk at ``disk_read_mbps`` (a consumer catching up from far behind).
+  older data is read from disk at ``disk_read_mbps`` (a consumer catching up from far behind). On the full
+  simulation a fetch response waits for such a read before it is sent; how far behind its data is, is estimated
+  from the partition's log (see ``BrokerServer._read_for_fetch``).
 
 Units: ``nic_gbps`` in 10^9 bit/s; disk rates in MB/s = 10^6 bytes/s; sizes in MB = 10^6 bytes.
 

@@ -250,7 +250,37 @@ class BrokerServer:
             dst.deliver(msg)
             return
         size = cm.message_size_bytes(msg) if type(msg) in _CONTROLLER_REQUESTS else message_size_bytes(msg)
+        if self.hardware is not None and type(msg) is FetchResponse:
+            done = self._read_for_fetch(msg)
+            if done > self.ctx.now:
+                self.ctx.post_at(done, self.ctx.send, dst, msg, size)
+                return
         self.ctx.send(dst, msg, size)
+
+    def _read_for_fetch(self, msg: FetchResponse) -> float:
+        """When a fetch response's data has been read: at once from the page cache, or from disk when it starts
+        more than ``page_cache_mb`` behind the broker's newest byte. How far behind is estimated per partition as its
+        log's bytes after the first returned batch, scaled by the broker's bytes written over that log's bytes
+        (the page cache holds the newest bytes of all logs, which interleave in time)."""
+        disk = self.disk_model
+        total = 0
+        behind = 0.0
+        for tp, part in msg.responses.items():
+            if not part.batches:
+                continue
+            size = part.records_size_bytes
+            total += size
+            p = self.rm.partitions.get(tp)
+            if p is None:
+                continue
+            log = p.log
+            records = max(1, log.log_end_offset - log.log_start_offset)
+            log_behind = (log.log_end_offset - part.batches[0].base_offset) * log.size_bytes / records
+            scale = disk.written / log.size_bytes if log.size_bytes else 1.0
+            behind = max(behind, log_behind * max(1.0, scale))
+        if total == 0:
+            return self.ctx.now
+        return disk.read(self.ctx.now, total, behind)
 
     def set_timer(self, name: str, at_ms: float) -> None:
         old = self._timers.get(name)

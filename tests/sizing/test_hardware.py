@@ -121,3 +121,26 @@ def test_a_cluster_with_hardware_is_deterministic_under_faults_and_differs_from_
     first = _hardware_digest(7, slow)
     assert first == _hardware_digest(7, slow)
     assert first != _hardware_digest(7, None)
+
+
+def test_a_consumer_far_behind_reads_from_disk_on_the_full_simulation_too():
+    """A broker with a 1 MB page cache: a consumer reading 20 MB of old records is served from disk (at 10 MB/s it
+    takes about 2 s); with a cache large enough the same read comes from memory."""
+    def catch_up(page_cache_mb):
+        hw = Hardware(disk_read_mbps=10.0, page_cache_mb=page_cache_mb)
+        cluster = kl.Cluster(brokers=1, controllers=1, seed=2, hardware=hw)
+        cluster.create_topic("t", partitions=1, replication_factor=1)
+        producer = cluster.producer({"batch.size": 262_144, "linger.ms": 5})
+        for _ in range(2_000):
+            producer.send("t", value=b"x" * 10_000, partition=0)
+        producer.flush()
+        consumer = cluster.consumer({"auto.offset.reset": "earliest", "max.poll.records": 100_000})
+        consumer.assign([kl.TopicPartition("t", 0)])
+        start, read = cluster.now, 0
+        while read < 2_000:
+            read += len(consumer.poll(100))
+        return cluster.now - start, cluster.broker(1).disk_model
+    cold_ms, cold = catch_up(1.0)
+    warm_ms, warm = catch_up(1_000.0)
+    assert cold.read_from_disk > 15_000_000 and warm.read_from_disk == 0
+    assert cold_ms > 1_500 > warm_ms
