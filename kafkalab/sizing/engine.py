@@ -34,8 +34,11 @@ Kafka's round robin without racks: partition p on brokers p, p+1, ... (mod broke
 
 Simplifications (named here): no per-partition fetch limits (``max.partition.fetch.bytes``), an idle long poll never
 times out (it would carry no data), the ISR never shrinks, no request or response headers beyond a fixed 100 bytes
-plus 40 per partition batch, clients have no NIC limit (the OMB clients are larger machines than the brokers), and no
-quotas.
+plus 40 per partition batch, clients have no NIC limit (the OMB clients are larger machines than the brokers), no
+quotas, and with ``acks=0`` a batch counts as acknowledged when the leader appends it (Kafka's client completes it
+when it is sent). A consumer fetches its next response only after handing out the last one (no prefetch), and the
+NIC-in of a broker is booked when a message is sent, into the earliest free gap at or after its arrival
+(:class:`~kafkalab.sim.network.NicInQueue`).
 """
 from __future__ import annotations
 
