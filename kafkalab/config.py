@@ -585,6 +585,12 @@ _TABLE: tuple[ConfigKey, ...] = (
               AT_LEAST_1, HIGH),
     ConfigKey("broker", "transaction.abort.timed.out.transaction.cleanup.interval.ms", INT, 10000,
               "How often the coordinator aborts transactions open longer than their timeout.", AT_LEAST_1, LOW),
+    ConfigKey("broker", "transactional.id.expiration.ms", INT, 604800000,
+              "How long a transactional id may stay idle (Empty, CompleteCommit or CompleteAbort, no update) before "
+              "its coordinator expires it (Dead, a tombstone in __transaction_state).", AT_LEAST_1, HIGH),
+    ConfigKey("broker", "transaction.remove.expired.transaction.cleanup.interval.ms", INT, 3600000,
+              "How often the coordinator removes transactional ids idle past transactional.id.expiration.ms.",
+              AT_LEAST_1, LOW),
     ConfigKey("broker", "transaction.partition.verification.enable", BOOL, True,
               "KIP-890 part 1: a leader verifies with the coordinator that a partition is in the transaction "
               "before appending transactional data.", None, LOW),

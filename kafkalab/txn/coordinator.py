@@ -28,11 +28,25 @@ Requests (errors as Kafka's handlers answer them):
   on Empty, is INVALID_TXN_STATE.
 - The timeout: every ``transaction.abort.timed.out.transaction.cleanup.interval.ms`` (10 s, while the broker leads a
   ``__transaction_state`` partition) transactions Ongoing for longer than their timeout are fenced and aborted.
+- Expiration (``TransactionStateManager.removeExpiredTransactionalIds``): every
+  ``transaction.remove.expired.transaction.cleanup.interval.ms`` (1 h, while the broker leads a partition) each
+  loaded partition's ids that are idle (Empty, CompleteCommit or CompleteAbort with no pending transition) and last
+  updated at least ``transactional.id.expiration.ms`` (7 days) ago are prepared Dead and their tombstones (key, no
+  value) appended in one batch with ``acks=all``. Once written, an id still pending Dead under the same coordinator
+  epoch is forgotten (compaction may then drop it from the log; a replay skips it); a failed write clears the pending
+  Dead and the id stays. A later InitProducerId for it starts from scratch with a new producer id; a producer still
+  using the old one gets INVALID_PRODUCER_ID_MAPPING. The partitions' producer state expires separately
+  (``producer.id.expiration.ms``), not here.
 
-Timer names: ``txn:load:<partition>``, ``txn:abort-check``, ``txn:marker:<seq>`` (the marker channel's).
+Every transition is recorded as ``txn.state`` (labels ``transactional_id``, ``state``, ``previous``, ``epoch``) once
+it takes effect: written (Dead: its tombstone written), or, for the in-memory PrepareEpochFence, when it is prepared.
 
-Simplifications (named): transactional ids never expire (no Dead state reached, no
-``transactional.id.expiration.ms``); producer-id rotation on epoch exhaustion is modelled only for InitProducerId;
+Timer names: ``txn:load:<partition>``, ``txn:abort-check``, ``txn:expire-check``, ``txn:marker:<seq>`` (the
+marker channel's).
+
+Simplifications (named): the two periodic checks start when the broker first leads a ``__transaction_state``
+partition (Kafka schedules them at startup); the expiration batch is never split (Kafka splits at
+``max.message.bytes``); producer-id rotation on epoch exhaustion is modelled only for InitProducerId;
 the client's transaction version is the cluster's finalized ``transaction.version`` when the transaction starts
 (Kafka takes it from the request version).
 """
@@ -57,6 +71,7 @@ from kafkalab.protocol.txn import (
 )
 from kafkalab.txn.markers import TransactionMarkerChannel
 from kafkalab.txn.metadata import (
+    EXPIRABLE_STATES,
     TransactionMetadata,
     TransactionState,
     TxnLogValue,
@@ -135,6 +150,9 @@ class TransactionCoordinator:
         self.offsets_partitions = int(config["offsets.topic.num.partitions"])
         self.max_timeout_ms = int(config["transaction.max.timeout.ms"])
         self.abort_interval_ms = float(config["transaction.abort.timed.out.transaction.cleanup.interval.ms"])
+        self.expiration_ms = float(config["transactional.id.expiration.ms"])
+        self.expire_interval_ms = float(config["transaction.remove.expired.transaction.cleanup.interval.ms"])
+        self._expire_check_armed = False
         self.shards: dict[int, TxnShard] = {}
         self.markers = TransactionMarkerChannel(self, REQUEST_TIMEOUT_MS)
         self._abort_check_armed = False
@@ -183,13 +201,53 @@ class TransactionCoordinator:
             self._abort_check_armed = False
             self._abort_timed_out(now_ms)
             self._arm_abort_check(now_ms)
+        elif name == "expire-check":
+            self._expire_check_armed = False
+            self._remove_expired(now_ms)
+            self._arm_abort_check(now_ms)
         elif name.startswith("marker:"):
             self.markers.on_timeout(int(name[7:]), now_ms)
 
     def _arm_abort_check(self, now_ms: float) -> None:
-        if not self._abort_check_armed and self.shards:
+        """Arm the timeout check and the expiration check (while this broker leads a partition)."""
+        if not self.shards:
+            return
+        if not self._abort_check_armed:
             self._abort_check_armed = True
             self.port.set_timer("abort-check", now_ms + self.abort_interval_ms)
+        if not self._expire_check_armed:
+            self._expire_check_armed = True
+            self.port.set_timer("expire-check", now_ms + self.expire_interval_ms)
+
+    def _remove_expired(self, now_ms: float) -> None:
+        """``removeExpiredTransactionalIds``: prepare idle ids Dead and write their tombstones, one batch a partition."""
+        for partition in sorted(self.shards):
+            shard = self.shards[partition]
+            if shard.loading:
+                continue
+            expired = [(md, md.prepare_dead()) for _tid, md in sorted(shard.txns.items())
+                       if md.pending is None and md.state in EXPIRABLE_STATES
+                       and md.last_update_ms <= now_ms - self.expiration_ms]
+            if expired:
+                self._write_tombstones(shard, expired)
+
+    def _write_tombstones(self, shard: TxnShard, expired: list[tuple[TransactionMetadata, TxnTransit]]) -> None:
+        epoch = shard.epoch
+
+        def callback(error: str) -> None:
+            still_led = self.shards.get(shard.partition) is shard and shard.epoch == epoch
+            for md, transit in expired:
+                if md.pending is not transit:
+                    continue
+                tid = md.transactional_id
+                if error == NONE and still_led and shard.txns.get(tid) is md:
+                    del shard.txns[tid]
+                    self.port.record("txn.state", 1, transactional_id=tid, state=S.DEAD.value,
+                                     previous=md.state.value, epoch=md.producer_epoch)
+                    self.port.record("txn.expired", 1, transactional_id=tid, producer_id=md.producer_id)
+                else:
+                    md.abort_pending()
+        self.port.append(shard.partition, [(txn_key(md.transactional_id), None) for md, _ in expired], callback)
 
     def _abort_timed_out(self, now_ms: float) -> None:
         """``abortTimedOutTransactions``: fence and abort every transaction Ongoing past its timeout."""
@@ -237,8 +295,10 @@ class TransactionCoordinator:
             return None, "COORDINATOR_LOAD_IN_PROGRESS"
         return shard, NONE
 
-    def _write(self, shard: TxnShard, md: TransactionMetadata, transit: TxnTransit, done: Callable[[str], None]) -> None:
-        """Append the transit's record; apply it once committed (``appendTransactionToLog``)."""
+    def _write(self, shard: TxnShard, md: TransactionMetadata, transit: TxnTransit, done: Callable[[str], None],
+               fenced: bool = False) -> None:
+        """Append the transit's record; apply it once committed (``appendTransactionToLog``). ``fenced``: the
+        transit is the PrepareAbort that follows a PrepareEpochFence."""
         epoch = shard.epoch
 
         def callback(error: str) -> None:
@@ -249,9 +309,10 @@ class TransactionCoordinator:
                 done("NOT_COORDINATOR")
                 return
             if error == NONE:
+                previous = S.PREPARE_EPOCH_FENCE if fenced else md.state
                 md.complete(transit)
                 self.port.record("txn.state", 1, transactional_id=md.transactional_id, state=transit.state.value,
-                                 epoch=transit.producer_epoch)
+                                 previous=previous.value, epoch=transit.producer_epoch)
                 done(NONE)
             else:
                 md.abort_pending()
@@ -337,7 +398,9 @@ class TransactionCoordinator:
         md.producer_epoch = fence.producer_epoch
         md.last_producer_epoch = -1
         self.port.record("txn.fenced", 1, transactional_id=md.transactional_id, epoch=md.producer_epoch)
-        self._prepare_end(shard, md, False, now_ms, self.port.transaction_version(), done)
+        self.port.record("txn.state", 1, transactional_id=md.transactional_id, state=S.PREPARE_EPOCH_FENCE.value,
+                         previous=md.state.value, epoch=md.producer_epoch)
+        self._prepare_end(shard, md, False, now_ms, self.port.transaction_version(), done, fenced=True)
 
     # AddPartitionsToTxn ------------------------------------------------------------------------------------------
     def _add_partitions(self, msg: AddPartitionsToTxnRequest, respond: Respond, now_ms: float) -> None:
@@ -415,14 +478,14 @@ class TransactionCoordinator:
             respond(EndTxnResponse("INVALID_TXN_STATE"))
 
     def _prepare_end(self, shard: TxnShard, md: TransactionMetadata, commit: bool, now_ms: float, tv: int,
-                     done: Callable[[str], None]) -> None:
+                     done: Callable[[str], None], fenced: bool = False) -> None:
         transit = md.prepare_abort_or_commit(commit, now_ms, tv)
 
         def written(error: str) -> None:
             if error == NONE:
                 self.markers.add(shard, md, commit, self.port.now_ms())
             done(error)
-        self._write(shard, md, transit, written)
+        self._write(shard, md, transit, written, fenced)
 
     def complete_markers(self, shard: TxnShard, md: TransactionMetadata, now_ms: float) -> None:
         """Every marker is written: CompleteCommit/CompleteAbort (retried until written while still led)."""

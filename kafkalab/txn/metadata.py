@@ -16,7 +16,10 @@ States (``action`` / ``transition``, as Kafka documents them):
 - PrepareCommit / PrepareAbort: the decision is written; markers go to every partition, then -> CompleteCommit /
   CompleteAbort.
 - CompleteCommit / CompleteAbort: done; the next transaction (Ongoing) or InitProducerId (Empty) may follow.
-- Dead: expired transactional id (``transactional.id.expiration.ms``; expiration is not modelled).
+- Dead: an idle transactional id (Empty, CompleteCommit or CompleteAbort, no pending transition, last updated
+  ``transactional.id.expiration.ms`` ago) being expired: :meth:`TransactionMetadata.prepare_dead` sets it pending
+  while its tombstone is written, and the coordinator then forgets the id. As in Kafka, Dead is only ever pending:
+  :meth:`TransactionMetadata.complete` refuses to apply it.
 
 Transaction version 2 (KIP-890): ``prepare_abort_or_commit`` bumps the epoch, so markers and the next transaction use
 the new one; version 1 keeps it.
@@ -30,7 +33,7 @@ from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import InvariantViolation
 
 __all__ = ["TransactionState", "VALID_PREVIOUS_STATES", "TransactionMetadata", "TxnTransit", "TxnLogValue",
-           "TXN_KEY_TAG", "txn_key", "parse_txn_key", "MAX_EPOCH"]
+           "TXN_KEY_TAG", "txn_key", "parse_txn_key", "MAX_EPOCH", "EXPIRABLE_STATES"]
 
 #: ``Short.MaxValue - 1``: an epoch past this is exhausted and the producer id rotates
 MAX_EPOCH = 32766
@@ -60,6 +63,9 @@ VALID_PREVIOUS_STATES: dict[TransactionState, frozenset[TransactionState]] = {
     S.PREPARE_EPOCH_FENCE: frozenset({S.ONGOING}),
     S.DEAD: frozenset({S.EMPTY, S.COMPLETE_ABORT, S.COMPLETE_COMMIT}),
 }
+
+#: states in which an idle transactional id may expire (Kafka's ``TransactionState.isExpirationAllowed``)
+EXPIRABLE_STATES: frozenset[TransactionState] = frozenset({S.EMPTY, S.COMPLETE_COMMIT, S.COMPLETE_ABORT})
 
 #: first byte of a ``__transaction_state`` key
 TXN_KEY_TAG = b"T"
@@ -165,6 +171,9 @@ class TransactionMetadata:
         if self.pending is not transit:
             raise InvariantViolation(f"transactional id {self.transactional_id!r}: completing {transit.state.value} "
                                      f"which is not the pending transition")
+        if transit.state is S.DEAD:
+            raise InvariantViolation(f"transactional id {self.transactional_id!r}: Dead is never completed; an "
+                                     f"expired id is removed from its coordinator once its tombstone is written")
         self.pending = None
         self.apply(transit)
 
@@ -221,6 +230,10 @@ class TransactionMetadata:
             epoch, last = self.producer_epoch + 1, self.producer_epoch
         return self.prepare(S.PREPARE_COMMIT if commit else S.PREPARE_ABORT, producer_epoch=epoch,
                             last_producer_epoch=last, now_ms=now_ms, transaction_version=transaction_version)
+
+    def prepare_dead(self) -> TxnTransit:
+        """An idle id expires: Dead, no partitions, the last update time kept (``prepareDead``)."""
+        return self.prepare(S.DEAD, partitions=frozenset(), now_ms=self.last_update_ms)
 
     def prepare_complete(self, now_ms: float) -> TxnTransit:
         state = S.COMPLETE_COMMIT if self.state is S.PREPARE_COMMIT else S.COMPLETE_ABORT
