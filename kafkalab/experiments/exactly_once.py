@@ -21,6 +21,21 @@ What it reproduces.
   Under version 2 (KIP-890 part 2) EndTxn bumps the epoch, so the stuck request carries a fenced epoch and the
   leader refuses it (INVALID_PRODUCER_EPOCH). Same seed, same faults, both versions.
 
+- **KAFKA-17754, the lost write** (:func:`kafka_17754_lost_write`; Jepsen's "a delayed commit or abort message can
+  commit or abort a different, later transaction"): here the stuck message is the application's EndTxn(abort) of
+  transaction N. The transaction coordinator A crashed and came back as a follower while the application was idle,
+  so the producer still sends to A; that EndTxn is stuck on the producer's slow link to A. The producer's request
+  times out (``request.timeout.ms``), it finds the new coordinator B and sends EndTxn again: N is aborted. Transaction
+  N+1 writes to partition P (acknowledged). A preferred-leader election gives the ``__transaction_state`` partition
+  back to A, which loads N+1 (Ongoing, P). Then the stuck EndTxn(abort) reaches A: under version 1 it carries the
+  same producer id and epoch as N+1, so A aborts N+1 (the ABORT marker lands on P). The application, unaware, writes
+  to partition Q (AddPartitionsToTxn opens a new transaction at A) and commits: the commit succeeds, so N+1 is
+  acknowledged as committed while its write to P was aborted: a *lost write*, and N+1 is *torn*. Under version 2
+  N's abort bumped the epoch, so the stuck EndTxn carries an old epoch and A answers PRODUCER_FENCED to a request
+  nobody waits for; N+1 commits whole. Links between one pair of nodes are FIFO in the simulator (one TCP
+  connection), so the stuck request and its retry must go to different brokers, hence the failover; in Kafka a
+  retry after a timeout goes out on a new connection and the reordering needs no failover.
+
   Why Kafka's own client does not bump the epoch here (so the window is real, as Jepsen found): the Java client bumps
   the epoch after a batch it gave up on only when the failure comes *outside* a commit or abort
   (``TransactionManager.maybeTransitionToErrorState`` checks ``!isCompleting()``), and an in-flight batch that expires
@@ -58,7 +73,8 @@ from kafkalab.cluster import Cluster
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import KafkaError
 
-__all__ = ["judge_transactions", "kafka_17754", "hanging_transaction", "pipeline", "ANOMALIES", "SOURCES"]
+__all__ = ["judge_transactions", "kafka_17754", "kafka_17754_lost_write", "hanging_transaction", "pipeline",
+           "ANOMALIES", "SOURCES"]
 
 #: the anomaly names :func:`judge_transactions` reports (Jepsen's)
 ANOMALIES = ("aborted-read", "torn-transaction", "lost-write", "duplicate")
@@ -210,6 +226,77 @@ def kafka_17754(transaction_version: int, seed: int = 3, *, delay_ms: float = 5_
             "lso": int(row["last_stable_offset"]), "hw": int(row["high_watermark"]), "stuck_error": stuck_error,
             "delayed_partition": delayed, "coordinator": coordinator, "leader": leader,
             "transaction_version": transaction_version, "verification": verification, "cluster": c}
+
+
+def kafka_17754_lost_write(transaction_version: int, seed: int = 3, *, delay_ms: float = 20_000.0) -> dict[str, Any]:
+    """Run the delayed-EndTxn scenario once (see the module header) and judge it from the history.
+
+    ``delay_ms``: one-way latency of the producer's link to the old coordinator while its EndTxn(abort) is sent
+    (200 ms of virtual time). Returns a dict: ``anomalies`` (:func:`judge_transactions`), ``log`` (partition P's
+    batches), ``transitions`` (the coordinators' ``txn.state`` records: time_ms, node, previous, state, epoch),
+    ``committed`` (whether the application's commit of N+1 succeeded), ``old_coordinator``/``new_coordinator``,
+    ``lost_partition``/``other_partition`` and the ``cluster``."""
+    if transaction_version not in (1, 2):
+        raise ValueError(f"transaction_version must be 1 or 2, got {transaction_version!r}")
+    if not delay_ms > 3_000.0:
+        raise ValueError(f"delay_ms must exceed the producer's request.timeout.ms (3000), got {delay_ms!r}")
+    from kafkalab.txn.coordinator import TRANSACTION_STATE_TOPIC, partition_for
+
+    c = Cluster(brokers=3, controllers=1, seed=seed, config={"transaction.version": transaction_version})
+    topic, tid = "events", "jepsen-1"
+    c.create_topic(topic, partitions=3, replication_factor=3)
+    producer = c.producer({"transactional.id": tid, "linger.ms": 0, "request.timeout.ms": 3_000,
+                           "delivery.timeout.ms": 3_000})
+    producer.init_transactions()
+    index = partition_for(tid)
+    old = int(c.describe_transactions(tid)["coordinator"])
+    preferred = c.describe_topic(topic).set_index("partition")["replicas"]
+    lost, other = [q for q in range(3) if list(preferred.loc[q])[0] != old][:2]
+    # transaction N-1 commits; transaction N writes to P and will be aborted
+    producer.begin_transaction()
+    producer.send(topic, value="t0-a", partition=lost)
+    producer.commit_transaction()
+    producer.begin_transaction()
+    producer.send(topic, value="t1-a", partition=lost)
+    producer.flush()
+    # the coordinator fails over while the application is idle; the producer still has the old one
+    c.crash(old)
+    c.run(12_000)
+    c.restart(old)
+    c.run(10_000)
+    new = c.leader_for(TRANSACTION_STATE_TOPIC, index)
+    # the application aborts N: the first EndTxn is stuck on the way to the old coordinator, the retry reaches the new
+    c.slow_link(producer.node_id, old, delay_ms, symmetric=False)
+    try:
+        producer.abort_transaction(timeout_ms=200)
+    except KafkaError:
+        pass
+    c.slow_link(producer.node_id, old, c.network.default.latency_ms, symmetric=False)
+    producer.abort_transaction()
+    # transaction N+1 writes to P; the old coordinator gets its partition back; the stuck EndTxn arrives
+    producer.begin_transaction()
+    producer.send(topic, value="t2-a", partition=lost)
+    producer.flush()
+    c.elect_preferred_leaders()
+    c.run(delay_ms)
+    producer.send(topic, value="t2-b", partition=other)
+    committed = True
+    try:
+        producer.commit_transaction()
+    except KafkaError:
+        committed = False
+        producer.abort_transaction()
+    c.run(5_000)
+    reader, _values = _read_committed(c, topic, 3, "jepsen-reader")
+    frame = c.metrics("txn.state")
+    frame = frame[frame.transactional_id == tid]
+    transitions = pd.DataFrame({"time_ms": frame.time_ms.round(1), "node": frame.node, "previous": frame.previous,
+                                "state": frame.state, "epoch": frame.epoch}).reset_index(drop=True)
+    leader = c.leader_for(topic, lost)
+    return {"anomalies": judge_transactions(c.history, [reader]),
+            "log": _partition_log(c, -1 if leader is None else leader, topic, lost), "transitions": transitions,
+            "committed": committed, "old_coordinator": old, "new_coordinator": new, "lost_partition": lost,
+            "other_partition": other, "transaction_version": transaction_version, "cluster": c}
 
 
 def _partition_log(c: Cluster, broker: int, topic: str, partition: int) -> pd.DataFrame:

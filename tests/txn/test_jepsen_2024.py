@@ -4,6 +4,9 @@ KAFKA-17754: under transaction version 1 a produce request of transaction N, stu
 application aborts N, reaches its leader after transaction N+1 added the partition; KIP-890 part 1's verify-only check
 passes (same producer id, same epoch, the partition is in the ongoing transaction) and N's record is committed with
 N+1: an aborted read, and N is torn. Version 2 refuses the same request with the same seed and the same faults.
+KAFKA-17754's lost write: under version 1 a delayed EndTxn(abort) of transaction N, retried elsewhere after a
+coordinator failover, reaches the old coordinator once it leads again and aborts N+1, which the application then
+commits (its write to the first partition is lost); version 2's epoch bump fences the delayed EndTxn.
 KAFKA-17582: an abort does not rewind the consumer; only a seek or a rebalance does.
 """
 from __future__ import annotations
@@ -11,12 +14,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 import kafkalab as kl
 from kafkalab.check.history import History
-from kafkalab.experiments.exactly_once import judge_transactions, kafka_17754
+from kafkalab.experiments.exactly_once import judge_transactions, kafka_17754, kafka_17754_lost_write
 
 
 def test_kafka_17754_under_version_1_a_delayed_produce_of_an_aborted_transaction_commits_with_the_next() -> None:
@@ -149,3 +153,58 @@ def test_requests_verified_together_share_one_guard_and_a_marker_ends_it() -> No
     state.update(control_batch(ABORT_MARKER, 7, 0, 0, 0))
     assert not state.verified(7, first)
     assert state.start_verification(7) is not first
+
+
+# ---- KAFKA-17754's lost write: a delayed EndTxn(abort) of N aborts N+1 ----------------------------------------------
+def test_kafka_17754_under_version_1_a_delayed_abort_of_one_transaction_aborts_the_next_which_then_commits() -> None:
+    r = kafka_17754_lost_write(1)
+    anomalies = r["anomalies"]
+    assert list(anomalies["anomaly"]) == ["lost-write", "torn-transaction"]
+    assert list(anomalies["value"])[0] == b"t2-a" and set(anomalies["outcome"]) == {"ok"}
+    assert r["committed"]                                      # the application was told N+1 committed
+    old, new = r["old_coordinator"], r["new_coordinator"]
+    assert old != new
+    t = r["transitions"]
+    steps = list(zip(t.node, t.previous, t.state, strict=True))
+    # N aborted by the new coordinator (the retried EndTxn), N+1 opened there; then the old coordinator, leading again,
+    # gets the stuck EndTxn(abort) and aborts N+1; the application's next partition opens a new transaction it commits
+    assert steps[5:] == [(new, "Ongoing", "PrepareAbort"), (new, "PrepareAbort", "CompleteAbort"),
+                         (new, "CompleteAbort", "Ongoing"),
+                         (old, "Ongoing", "PrepareAbort"), (old, "PrepareAbort", "CompleteAbort"),
+                         (old, "CompleteAbort", "Ongoing"), (old, "Ongoing", "PrepareCommit"),
+                         (old, "PrepareCommit", "CompleteCommit")]
+    assert set(t.epoch) == {0}                                 # version 1: one epoch for every transaction
+    log = r["log"]
+    assert list(log["kind"])[-2:] == ["data", "control"] and list(log["values"])[-2] == [b"t2-a"]
+    sends = [op for op in r["cluster"].history.ops if op.f == "send" and op.value == b"t2-a"]
+    assert [op.type for op in sends] == ["invoke", "ok"]      # acknowledged
+
+
+def test_version_2_fences_the_delayed_abort_with_the_same_seed_and_faults() -> None:
+    r = kafka_17754_lost_write(2)
+    assert r["anomalies"].empty and r["committed"]
+    t = r["transitions"]
+    old = r["old_coordinator"]
+    after_failback = t[(t.node == old) & (t.time_ms > 20_000)]
+    assert "PrepareAbort" not in set(after_failback.state)     # the stuck EndTxn carried a fenced epoch
+    assert list(after_failback.state)[-2:] == ["PrepareCommit", "CompleteCommit"]
+    assert list(r["log"]["producer_epoch"]) == [0, 1, 1, 2, 2, 3]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"transaction_version": 0}, "transaction_version must be 1 or 2, got 0"),
+    ({"transaction_version": 1, "delay_ms": 2_000}, r"delay_ms must exceed the producer's request.timeout.ms "
+                                                    r"\(3000\), got 2000"),
+])
+def test_the_lost_write_scenario_refuses_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        kafka_17754_lost_write(**kwargs)
+
+
+def test_the_lost_write_scenario_is_deterministic_across_hash_seeds() -> None:
+    code = ("from kafkalab.experiments.exactly_once import kafka_17754_lost_write as f; r = f(1, seed=5); "
+            "print(r['cluster'].now, len(r['cluster'].history), r['transitions'].to_dict('records'))")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
+                           env=dict(os.environ, PYTHONHASHSEED=h)).stdout.strip() for h in ("1", "777")]
+    assert outs[0] == outs[1] and "PrepareAbort" in outs[0]
