@@ -42,9 +42,10 @@ What it reproduces.
   without having been retried leaves no unresolved sequence; the scenario's producer has ``request.timeout.ms`` equal
   to ``delivery.timeout.ms``, so the stuck batch expires during the abort on its first attempt.
 
-- **The judge** (:func:`judge_transactions`): from the history alone, each transaction's writes are the sends its
-  producer invoked between ``begin_transaction`` and the transaction's completion; a read_committed consumer's polls
-  give what was visible. It reports Jepsen's anomaly names: ``aborted-read`` (a write of an aborted transaction was
+- **The judge** (:func:`judge_transactions`, on the checker :mod:`kafkalab.check`): from the history alone, each
+  transaction's writes are the sends its producer invoked between ``begin_transaction`` and the transaction's
+  completion (the checker's ``collect``); a read_committed consumer's polls give what was visible, and the checker's
+  ``aborted_read`` rows what was read of aborted transactions; the readers are taken to have read to the end. It reports Jepsen's anomaly names: ``aborted-read`` (a write of an aborted transaction was
   read), ``torn-transaction`` (some writes of one transaction visible, others not), ``lost-write`` (a write of a
   committed transaction, acknowledged, never read), ``duplicate`` (a value read twice).
 
@@ -68,7 +69,7 @@ from typing import Any
 
 import pandas as pd
 
-from kafkalab.check.history import History, Op
+from kafkalab.check.history import History
 from kafkalab.cluster import Cluster
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import KafkaError
@@ -93,59 +94,53 @@ SOURCES = {
 
 
 # ---- the judge ------------------------------------------------------------------------------------------------------
-def _transactions(ops: list[Op]) -> list[dict[str, Any]]:
-    """Each txn operation with the values its producer sent while it was open."""
-    txns: dict[int, dict[str, Any]] = {}
-    open_by_process: dict[Any, int] = {}
-    for op in ops:
-        if op.f == "txn":
-            if op.type == "invoke":
-                txns[op.op] = {"txn": op.op, "process": op.process, "transactional_id": op.value,
-                               "start_ms": op.time_ms, "outcome": None, "values": [], "acked": set()}
-                open_by_process[op.process] = op.op
-            else:
-                t = txns.get(op.op)
-                if t is not None:
-                    t["outcome"] = op.type
-                    t["end_ms"] = op.time_ms
-                    t["acked"] = {w[4] for w in op.reads}
-                if open_by_process.get(op.process) == op.op:
-                    del open_by_process[op.process]
-        elif op.f == "send" and op.type == "invoke":
-            current = open_by_process.get(op.process)
-            if current is not None and op.value is not None:
-                txns[current]["values"].append(op.value)
-    return list(txns.values())
-
-
 def judge_transactions(history: History, readers: Iterable[Any] | None = None) -> pd.DataFrame:
     """Judge the transactions of ``history`` against what read_committed ``readers`` (consumer node ids; default:
     every process that polled) read. One row per anomaly: ``anomaly`` (one of :data:`ANOMALIES`), ``txn`` (the
     operation id, -1 for a duplicate), ``transactional_id``, ``outcome`` ("ok", "fail", "info"), ``value``,
-    ``detail``. Values must be unique per send for the judgement to mean anything (Jepsen's workloads are)."""
-    ops = list(history.ops)
+    ``detail``. Values must be unique per send for the judgement to mean anything (Jepsen's workloads are).
+
+    Built on the checker (:mod:`kafkalab.check`): its pass over the history (``collect``: which sends each
+    transaction made, how it ended) and :func:`~kafkalab.check.analyze`'s ``aborted_read`` rows for the readers.
+    What it adds is the final-read view of these short scenarios: the readers read every partition to its end, so a
+    committed, acknowledged write they never returned is lost (``analyze`` calls it ``unseen`` unless a later read
+    passed its offset), an aborted transaction with some writes read and others not is torn too, and a value returned
+    twice is a duplicate."""
+    from kafkalab.check import analyze
+    from kafkalab.check.analysis import collect
+
     chosen = None if readers is None else set(readers)
+    facts = collect(history)
     read: Counter[Any] = Counter()
-    for op in ops:
-        if op.f == "poll" and op.type == "ok" and (chosen is None or op.process in chosen):
+    for op in facts.sequence:
+        if op.f == "poll" and (chosen is None or op.process in chosen):
             for record in op.reads:
                 read[record[4]] += 1
+    report = analyze(history, read_committed=True if chosen is None else chosen)
+    aborted_reads = set(report.anomalies.loc[report.anomalies.kind == "aborted_read", "value"])
+    sent: dict[int, list[Any]] = {}
+    for value, op_id in facts.send_txn.items():
+        if value is not None:
+            sent.setdefault(op_id, []).append(value)
+    ended = {t.op: t for t in facts.txns}
+    invoked = {op.op: op for op in history.ops if op.f == "txn" and op.type == "invoke"}
     rows: list[dict[str, Any]] = []
-    for t in _transactions(ops):
-        values = t["values"]
+    for op_id in facts.invoked_at:                  # transactions in the order they began
+        end = ended.get(op_id)
+        if end is None:
+            continue                                # never completed: nothing to judge
+        outcome, values = end.type, sent.get(op_id, [])
         seen = [v for v in values if read[v]]
         unseen = [v for v in values if not read[v]]
-        base = {"txn": t["txn"], "transactional_id": t["transactional_id"], "outcome": t["outcome"]}
-        if t["outcome"] == "fail":
-            for v in seen:
-                rows.append(dict(base, anomaly="aborted-read", value=v,
-                                 detail="a write of an aborted transaction was read"))
-        if t["outcome"] == "ok":
-            for v in unseen:
-                if v in t["acked"]:
-                    rows.append(dict(base, anomaly="lost-write", value=v,
-                                     detail="a committed, acknowledged write was never read"))
-        if t["outcome"] in ("ok", "fail") and seen and unseen:
+        base = {"txn": op_id, "transactional_id": invoked[op_id].value, "outcome": outcome}
+        if outcome == "fail":
+            rows += [dict(base, anomaly="aborted-read", value=v, detail="a write of an aborted transaction was read")
+                     for v in values if v in aborted_reads]
+        if outcome == "ok":
+            acked = {w[4] for w in end.reads}
+            rows += [dict(base, anomaly="lost-write", value=v, detail="a committed, acknowledged write was never read")
+                     for v in unseen if v in acked]
+        if outcome in ("ok", "fail") and seen and unseen:
             rows.append(dict(base, anomaly="torn-transaction", value=None,
                              detail=f"{len(seen)} of {len(values)} writes visible"))
     for value, n in sorted(read.items(), key=lambda kv: repr(kv[0])):

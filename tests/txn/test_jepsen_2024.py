@@ -208,3 +208,21 @@ def test_the_lost_write_scenario_is_deterministic_across_hash_seeds() -> None:
     outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
                            env=dict(os.environ, PYTHONHASHSEED=h)).stdout.strip() for h in ("1", "777")]
     assert outs[0] == outs[1] and "PrepareAbort" in outs[0]
+
+
+def test_the_judge_reads_aborted_reads_from_the_checker_and_skips_unfinished_transactions() -> None:
+    h = History()
+    aborted = h.invoke_txn(0.0, "p", "tx")
+    a = h.invoke_send(1.0, "p", "out", None, b"a")
+    h.ok(a, 2.0, partition=0, offset=0)
+    h.complete_txn(aborted, 3.0, "fail", [("out", 0, 0, None, b"a")], None, None, error="TRANSACTION_ABORTED")
+    h.invoke_txn(4.0, "p", "tx")                                # never completes (the producer crashed)
+    b = h.invoke_send(5.0, "p", "out", None, b"b")
+    h.ok(b, 6.0, partition=0, offset=2)
+    poll = h.invoke(7.0, "c", "poll")
+    h.ok(poll, 8.0, reads=(("out", 0, 0, None, b"a"),))
+    report = kl.check.analyze(h, read_committed=["c"])
+    assert list(report.anomalies.loc[report.anomalies.kind == "aborted_read", "value"]) == [b"a"]
+    judged = judge_transactions(h, readers=["c"])
+    assert judged[["anomaly", "value", "outcome"]].values.tolist() == [["aborted-read", b"a", "fail"]]
+    assert judge_transactions(h, readers=["nobody"]).empty    # nobody read it: no aborted read
