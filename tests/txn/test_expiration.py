@@ -4,16 +4,20 @@ from scratch; ids with an open transaction never expire; the two configs are che
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import kafkalab as kl
 from kafkalab.errors import ConfigError, TransactionalIdNotFoundError
 from kafkalab.txn.coordinator import TRANSACTION_STATE_TOPIC, partition_for
-from kafkalab.txn.metadata import txn_key
+from kafkalab.txn.metadata import VALID_PREVIOUS_STATES, txn_key
 from tests.txn.helpers import cluster, read_all
 
 EXPIRY = {"transactional.id.expiration.ms": 60_000,
@@ -164,3 +168,77 @@ def test_expiration_is_deterministic_across_hash_seeds() -> None:
                            env=dict(os.environ, PYTHONHASHSEED=h)).stdout.strip() for h in ("1", "777")]
     assert outs[0] == outs[1] == expiry_run()
     assert "Dead" in outs[0]
+
+
+def loaded(c: kl.Cluster, tid: str) -> bool:
+    """The broker leading ``tid``'s ``__transaction_state`` partition has loaded it (a failover is over)."""
+    leader = c.leader_for(TRANSACTION_STATE_TOPIC, partition_for(tid))
+    server = None if leader is None else c.broker(leader)
+    shard = None if server is None else server.txn.coordinator.shards.get(partition_for(tid))
+    return shard is not None and not shard.loading
+
+
+def state_or_gone(c: kl.Cluster, tid: str) -> str:
+    assert c.run_until(lambda: loaded(c, tid), 60_000), f"{tid}'s coordinator did not load in 60 s"
+    try:
+        return str(c.describe_transactions(tid)["state"])
+    except TransactionalIdNotFoundError:
+        return "expired"
+
+
+STEPS = st.lists(st.sampled_from(["commit", "abort", "open", "idle", "crash-coordinator"]), min_size=2, max_size=6)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), steps=STEPS)
+def test_only_idle_ids_expire_and_every_transition_is_legal(seed: int, steps: list[str]) -> None:
+    """Random transactions of three ids, idle periods and coordinator crashes: an id with a transaction open is never
+    expired, an id idle past the expiration (plus one check interval) always is, every recorded transition is an
+    edge of Kafka's table, and an expired id's next InitProducerId gets a new producer id."""
+    c = cluster(seed=seed, **EXPIRY)
+    rng = random.Random(seed)
+    producers: dict[str, Any] = {}
+    pids: dict[str, int] = {}
+    for step in steps:
+        tid = rng.choice(["x", "y", "z"])
+        if step in ("commit", "abort", "open"):
+            p = producers.get(tid)
+            if p is None:
+                p = producers[tid] = c.producer({"transactional.id": tid, "transaction.timeout.ms": 900_000})
+                p.init_transactions(timeout_ms=120_000)
+                pids.setdefault(tid, p.core.producer_id)
+            try:
+                if p.core.txn.state.value != "IN_TRANSACTION":
+                    p.begin_transaction()
+                p.send("out", value=f"{tid}{rng.random()}".encode(), key=b"k")
+                if step == "commit":
+                    p.commit_transaction(timeout_ms=60_000)
+                elif step == "abort":
+                    p.abort_transaction(timeout_ms=60_000)
+                else:
+                    p.flush(timeout_ms=60_000)
+            except kl.errors.KafkaError:
+                producers.pop(tid, None)        # fenced or gave up: a new incarnation next time
+        elif step == "idle":
+            c.run(30_000)
+        elif pids:                              # the coordinator of an id in use crashes and comes back
+            leader = c.leader_for(TRANSACTION_STATE_TOPIC, partition_for(rng.choice(sorted(pids))))
+            if leader is not None:
+                c.crash(leader)
+                c.run(5_000)
+                c.restart(leader)
+    c.run(1_000)
+    before = {tid: state_or_gone(c, tid) for tid in sorted(pids)}
+    c.run(90_000)                               # 60 s expiration + 10 s checks + slack
+    frame = c.list_transactions()
+    known = set(frame["transactional_id"]) if len(frame) else set()
+    open_ids = {tid for tid, state in before.items() if state == "Ongoing"}
+    assert known == open_ids, f"expected only {sorted(open_ids)} left, got {sorted(known)} (seed={seed}, {steps})"
+    legal = {(prev.value, state.value) for state, prevs in VALID_PREVIOUS_STATES.items() for prev in prevs}
+    transitions = c.metrics("txn.state")
+    taken = set(zip(transitions.previous, transitions.state, strict=True))
+    assert taken <= legal, f"illegal transitions {sorted(taken - legal)} (seed={seed}, steps={steps})"
+    for tid in sorted(set(pids) - known):
+        fresh = c.producer({"transactional.id": tid})
+        fresh.init_transactions(timeout_ms=120_000)
+        assert fresh.core.producer_id != pids[tid]
