@@ -25,6 +25,7 @@ def test_protocol_families_are_importable_by_kafka_api_name():
         controller,
         fetch,
         group,
+        group_admin,
         list_offsets,
         metadata,
         produce,
@@ -35,7 +36,7 @@ def test_protocol_families_are_importable_by_kafka_api_name():
         produce: "ProduceRequest", fetch: "FetchResponse", metadata: "MetadataRequest",
         list_offsets: "ListOffsetsRequest", group: "JoinGroupRequest",
         consumer_group: "ConsumerGroupHeartbeatRequest", raft: "VoteRequest", controller: "BrokerHeartbeatRequest",
-        admin: "CreateTopicsRequest", txn: "InitProducerIdRequest",
+        admin: "CreateTopicsRequest", txn: "InitProducerIdRequest", group_admin: "DeleteGroupsRequest",
     }
     for module, name in names.items():
         assert name in module.__all__ and getattr(module, name).__module__ == module.__name__

@@ -375,6 +375,12 @@ class SinkConnector(Connector):
 
     type = "sink"
 
+    def alter_offsets(self, connector_config: Mapping[str, str], offsets: Mapping[Any, int | None]) -> bool:
+        """Kafka's ``alterOffsets``: called before the framework alters or resets (None) the consumer group's
+        offsets of a stopped connector; True if the connector needs nothing else done (it keeps no offsets of its
+        own), False (the default) if it cannot say. Raise to refuse the request."""
+        return False
+
 
 class Task:
     """Kafka's ``Task``."""

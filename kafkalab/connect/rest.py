@@ -12,8 +12,9 @@ leader that has a rebalance pending answers 409 ``Request cannot be completed be
 
 Bad configs are 400 with Kafka's ``Connector configuration is invalid and contains the following N error(s)`` text;
 ``PUT /connector-plugins/{plugin}/config/validate`` answers the ``ConfigInfos`` shape
-(:func:`kafkalab.connect.config_def.validate`). Sink connector offsets (KIP-875 for sinks: the consumer group's
-offsets) are not modelled: those requests answer 501. Source connector configs are checked for KIP-618 as
+(:func:`kafkalab.connect.config_def.validate`). ``/connectors/{c}/offsets`` (KIP-875) reads and writes a source
+connector's offsets topic, and a sink connector's consumer group through :mod:`kafkalab.connect.sink_offsets`
+(GET on any worker; PATCH and DELETE on the leader, for a STOPPED connector only). Source connector configs are checked for KIP-618 as
 ``DistributedHerder`` does (``exactly.once.support=required`` against the worker and the connector's
 ``exactly_once_support``, ``transaction.boundary=connector`` against ``can_define_transaction_boundaries``);
 ``PUT /connectors/{c}/fence`` is Kafka's internal zombie-fencing endpoint, served by the leader.
@@ -28,6 +29,12 @@ from urllib.parse import parse_qs, unquote
 from kafkalab.connect.api import ConnectorTaskId, ConnectorTransactionBoundaries, ExactlyOnceSupport
 from kafkalab.connect.config_def import COMMON_FIELDS, SINK_FIELDS, SOURCE_FIELDS, ConfigField, validate
 from kafkalab.connect.converters import converter_for
+from kafkalab.connect.sink_offsets import (
+    SinkOffsetsError,
+    get_sink_offsets,
+    modify_sink_offsets,
+    parse_sink_offsets,
+)
 from kafkalab.connect.stores import offset_key
 from kafkalab.connect.transforms import build_chain
 from kafkalab.errors import ConfigError
@@ -500,9 +507,9 @@ def _offsets(worker: Worker, name: str, method: str, body: Any, reply: Reply, pa
         kind = worker.spec.plugins.connector_class(config.get("connector.class", "")).type
     except LookupError:
         kind = "unknown"
-    if kind == "sink":
-        return 501, error_body(501, "Sink connector offsets (the consumer group's offsets, KIP-875) are not "
-                                    "modelled by kafkalab; use cluster.group_offsets('connect-" + name + "')")
+    if kind == "sink" and method == "GET":
+        get_sink_offsets(worker, name, config, reply)
+        raise _Deferred
     if method == "GET":
         return 200, {"offsets": [{"partition": p, "offset": o} for p, o in worker.offsets.of(name)]}
     if method not in ("PATCH", "DELETE"):
@@ -514,6 +521,13 @@ def _offsets(worker: Worker, name: str, method: str, body: Any, reply: Reply, pa
         return 400, error_body(400, "Connectors must be in the STOPPED state before their offsets can be modified. "
                                     "This can be done for the specified connector by issuing a 'PUT' request to "
                                     f"the '/connectors/{name}/stop' endpoint")
+    if kind == "sink":
+        try:
+            parsed = parse_sink_offsets(body["offsets"]) if method == "PATCH" else None
+        except SinkOffsetsError as exc:
+            return 400, error_body(400, str(exc))
+        modify_sink_offsets(worker, name, config, parsed, reply)
+        raise _Deferred
     if method == "PATCH":
         items = [(e.get("partition"), e.get("offset")) for e in body["offsets"]]
         message = "The offsets for this connector have been altered successfully"

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from kafkalab.clients.admin import GroupAdminCore
 from kafkalab.clients.fetcher import ConsumerCore
 from kafkalab.config import resolve
 from kafkalab.connect.api import (
@@ -175,6 +176,7 @@ class Worker:
         self.exactly_once = self.distributed and self.worker_config["exactly.once.source.support"] == "enabled"
         self.fencings: dict[str, list[Callable[[int, Any], None]]] = {}
         self._fencer: ProducerFencer | None = None
+        self._group_admin: GroupAdminCore | None = None
         self.mux = Mux(ctx)
         self.internal_producer = WorkerProducer(self.mux, "internal-producer", spec.bootstrap)
         producer_overrides = {k[len("producer."):]: v for k, v in self.worker_config.items()
@@ -473,6 +475,15 @@ class Worker:
         if self._fencer is None:
             self._fencer = ProducerFencer(self.mux, "fencer", self.bootstrap)
         return self._fencer
+
+    def group_admin(self) -> GroupAdminCore:
+        """The admin client for sink connectors' consumer groups (KIP-875 offsets; made on first use)."""
+        if self._group_admin is None:
+            holder: list[GroupAdminCore] = []
+            port = self.mux.port("group-admin", lambda src, msg: holder[0].on_message(src, msg))
+            holder.append(GroupAdminCore(port, self.bootstrap))
+            self._group_admin = holder[0]
+        return self._group_admin
 
     def fence_zombies(self, name: str, reply: Callable[[int, Any], None]) -> None:
         """The leader's zombie fencing round for connector ``name`` (:func:`fence_zombie_source_tasks`)."""

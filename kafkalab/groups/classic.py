@@ -131,6 +131,9 @@ class ClassicGroup:
     supported_protocols: dict[str, int] = field(default_factory=dict)
     #: set when a member joins during the initial (delayed) rebalance, so the delay is extended
     new_member_added: bool = False
+    #: the topics the members subscribed to at the last new generation, None when unknown (Kafka's
+    #: ``subscribedTopics``, which OffsetDelete checks; see :meth:`compute_subscribed_topics`)
+    subscribed_topics: frozenset[str] | None = None
 
     # ---- state -----------------------------------------------------------------------------------------------
     def transition_to(self, target: ClassicGroupState, now_ms: float) -> None:
@@ -295,7 +298,30 @@ class ClassicGroup:
         else:
             self.protocol_name = None
             self.transition_to(S.EMPTY, now_ms)
+        self.subscribed_topics = self.compute_subscribed_topics()
         self.pending_sync_members.clear()
+
+    def compute_subscribed_topics(self) -> frozenset[str] | None:
+        """Kafka's ``computeSubscribedTopics``: for protocol type ``consumer`` the union of the members' subscribed
+        topics under the chosen protocol (empty without members); None for other protocol types or while no
+        protocol is chosen."""
+        if self.protocol_type != "consumer":
+            return None
+        if not self.members:
+            return frozenset()
+        if self.protocol_name is None:
+            return None
+        topics: set[str] = set()
+        for member in self.members.values():
+            topics.update(getattr(member.metadata(self.protocol_name), "topics", ()) or ())
+        return frozenset(topics)
+
+    def is_subscribed_to_topic(self, topic: str) -> bool:
+        """Kafka's ``isSubscribedToTopic``: in the subscribed topics, or (when unknown) whether the group uses the
+        consumer protocol."""
+        if self.subscribed_topics is not None:
+            return topic in self.subscribed_topics
+        return self.protocol_type == "consumer"
 
     def join_members(self) -> tuple[JoinGroupMember, ...]:
         """The member list the leader gets in its JoinGroup answer."""
@@ -368,4 +394,5 @@ class ClassicGroup:
             group._count_protocols(member, +1)
             if m.group_instance_id is not None:
                 group.static_members[m.group_instance_id] = m.member_id
+        group.subscribed_topics = group.compute_subscribed_topics()
         return group

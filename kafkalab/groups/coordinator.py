@@ -15,6 +15,7 @@ shard and hands it to the piece that serves it:
 - :mod:`kafkalab.groups.classic_protocol` (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) over
   :mod:`kafkalab.groups.classic_rebalance` (the rebalance, the pending-sync and session timers).
 - :mod:`kafkalab.groups.offset_handlers`: OffsetCommit, OffsetFetch and offset expiration.
+- :mod:`kafkalab.groups.group_admin`: OffsetDelete and DeleteGroups (the admin client's).
 - :mod:`kafkalab.groups.txn_offsets`: TxnOffsetCommit (KIP-447) and the transaction markers that publish its offsets
   (:meth:`GroupCoordinator.on_txn_marker`).
 
@@ -47,6 +48,7 @@ from kafkalab.config import Config, resolve
 from kafkalab.groups.classic import ClassicGroupState as S
 from kafkalab.groups.classic_protocol import NEW_MEMBER_JOIN_TIMEOUT_MS, ClassicProtocol
 from kafkalab.groups.classic_rebalance import EMPTY_ASSIGNMENT, ClassicRebalance, join_timer, sync_timer
+from kafkalab.groups.group_admin import GroupAdminHandlers
 from kafkalab.groups.hashing import partition_for
 from kafkalab.groups.offset_handlers import OffsetExpiration, OffsetHandlers
 from kafkalab.groups.records import group_key, value_size_bytes
@@ -76,6 +78,12 @@ from kafkalab.protocol.group import (
     OffsetFetchResponse,
     SyncGroupRequest,
     SyncGroupResponse,
+)
+from kafkalab.protocol.group_admin import (
+    DeleteGroupsRequest,
+    DeleteGroupsResponse,
+    OffsetDeleteRequest,
+    OffsetDeleteResponse,
 )
 from kafkalab.protocol.txn import TxnOffsetCommitRequest, TxnOffsetCommitResponse
 
@@ -118,6 +126,7 @@ class GroupCoordinator:
         self._offsets = OffsetHandlers(self._runtime, self._rebalance, expiration)
         self._expiration = expiration
         self._txn_offsets = TxnOffsets(self._runtime)
+        self._admin = GroupAdminHandlers(self._runtime, self.num_partitions, self._cancel_group_timers)
 
     @property
     def _shards(self) -> dict[int, Shard]:
@@ -182,6 +191,9 @@ class GroupCoordinator:
         if not isinstance(msg, (*GROUP_REQUESTS, TxnOffsetCommitRequest)):
             raise TypeError(f"the group coordinator does not handle {type(msg).__name__}")
         respond = self._runtime.responder(src, msg.correlation_id)
+        if isinstance(msg, DeleteGroupsRequest):        # per group: each names its own partition
+            self._admin.delete_groups(msg, respond)
+            return
         error = self._precheck(msg)
         if error is None:
             shard = self._runtime.shards.get(partition_for(msg.group_id, self.num_partitions))
@@ -212,6 +224,8 @@ class GroupCoordinator:
                 self._offsets.fetch(shard, msg, respond)
         elif isinstance(msg, TxnOffsetCommitRequest):
             self._txn_offsets.commit(shard, msg, respond, now_ms)
+        elif isinstance(msg, OffsetDeleteRequest):
+            self._admin.delete_offsets(shard, msg, respond)
         else:
             self._consumer_heartbeat(shard, msg, respond, now_ms)
 
@@ -276,6 +290,10 @@ class GroupCoordinator:
         self._txn_offsets.on_loaded(shard, open_txns(shard.partition) if callable(open_txns) else {})
         self.port.record("group_coordinator_loaded_groups", len(shard.groups), partition=shard.partition)
 
+    def _cancel_group_timers(self, shard: Shard, group_id: str) -> None:
+        for name in (join_timer(group_id), sync_timer(group_id)):
+            self._runtime.cancel_timer(shard, name)
+
     def _unload(self, shard: Shard) -> None:
         """Kafka's ``onUnloaded``: every group becomes Dead, parked requests and pending writes get NOT_COORDINATOR."""
         self._runtime.detach(shard)
@@ -325,4 +343,8 @@ def _error_response(msg: Any, error: str) -> Any:
         return ConsumerGroupHeartbeatResponse(error=error)
     if isinstance(msg, TxnOffsetCommitRequest):
         return TxnOffsetCommitResponse({tp: error for tp in msg.offsets})
+    if isinstance(msg, OffsetDeleteRequest):
+        return OffsetDeleteResponse(error=error)
+    if isinstance(msg, DeleteGroupsRequest):
+        return DeleteGroupsResponse({group_id: error for group_id in msg.group_ids})
     raise TypeError(f"the group coordinator does not handle {type(msg).__name__}")

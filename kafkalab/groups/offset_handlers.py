@@ -14,7 +14,7 @@ candidate exists, timer ``gc:expire:<partition>``) only for Empty classic groups
 (or from the commit for a group that never had members); a group whose offsets all expired is tombstoned too.
 
 Simplifications (named): offsets do not expire for KIP-848 groups nor per unsubscribed topic of a Stable group;
-offsets of deleted topics are not removed; no OffsetDelete. An OffsetCommit with a generation for a group that does
+offsets of deleted topics are not removed (OffsetDelete is :mod:`kafkalab.groups.group_admin`'s). An OffsetCommit with a generation for a group that does
 not exist answers GROUP_ID_NOT_FOUND (OffsetCommit v9; older versions said ILLEGAL_GENERATION).
 """
 from __future__ import annotations

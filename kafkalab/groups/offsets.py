@@ -14,7 +14,7 @@ for an Empty classic group counted from when it became empty (or from the commit
 without group management from the commit.
 
 Simplifications: transactional offset commits are :mod:`kafkalab.groups.txn_offsets`' (UNSTABLE_OFFSET_COMMIT too);
-no per-request retention time, no OffsetDelete; the coordinator expires offsets of Empty classic groups only.
+no per-request retention time (OffsetDelete is :mod:`kafkalab.groups.group_admin`'s); the coordinator expires offsets of Empty classic groups only.
 """
 from __future__ import annotations
 

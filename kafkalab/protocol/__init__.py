@@ -5,7 +5,8 @@ One module per API family, named as Kafka names the API, with Kafka's field name
 error names (``"NONE"``, ``"NOT_LEADER_OR_FOLLOWER"``, ...):
 :mod:`.metadata` (Metadata), :mod:`.produce` (Produce), :mod:`.fetch` (Fetch, with KIP-227 sessions),
 :mod:`.list_offsets` (ListOffsets), :mod:`.txn` (InitProducerId), :mod:`.group` (FindCoordinator, JoinGroup,
-SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch), :mod:`.consumer_group` (KIP-848's
+SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch), :mod:`.group_admin` (OffsetDelete, DeleteGroups),
+:mod:`.consumer_group` (KIP-848's
 ConsumerGroupHeartbeat), :mod:`.raft` (Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch, FetchSnapshot of KRaft),
 :mod:`.controller` (BrokerRegistration, BrokerHeartbeat, AlterPartition, AllocateProducerIds) and :mod:`.admin`
 (CreateTopics, DeleteTopics, CreatePartitions, IncrementalAlterConfigs, ElectLeaders). :mod:`.common` holds the

@@ -12,6 +12,8 @@ protocol's ``Subscription``/``Assignment`` serialized); here they are the :class
 :class:`Assignment` values themselves, which the coordinator stores and hands back without looking inside, except to
 size messages.
 
+The admin RPCs OffsetDelete and DeleteGroups are :mod:`kafkalab.protocol.group_admin`'s.
+
 Simplifications: no DescribeGroups/ListGroups RPCs (the cluster facade reads coordinators directly), no transactional
 offset commits, one group per FindCoordinator request.
 """
@@ -23,6 +25,7 @@ from typing import Any
 
 from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 from kafkalab.protocol.consumer_group import ConsumerGroupHeartbeatRequest
+from kafkalab.protocol.group_admin import DeleteGroupsRequest, OffsetDeleteRequest
 
 __all__ = [
     "NO_GENERATION", "UNKNOWN_MEMBER_ID", "Subscription", "Assignment", "FindCoordinatorRequest",
@@ -223,7 +226,7 @@ class OffsetFetchResponse:
 
 #: Requests a broker hands to its group coordinator (FindCoordinator is answered by the broker itself).
 GROUP_REQUESTS = (JoinGroupRequest, SyncGroupRequest, HeartbeatRequest, LeaveGroupRequest, OffsetCommitRequest,
-                  OffsetFetchRequest, ConsumerGroupHeartbeatRequest)
+                  OffsetFetchRequest, ConsumerGroupHeartbeatRequest, OffsetDeleteRequest, DeleteGroupsRequest)
 
 
 def group_message_size_bytes(msg: Any) -> int:

@@ -101,6 +101,10 @@ class FileStreamSinkConnector(SinkConnector):
     def task_class(self) -> type:
         return FileStreamSinkTask
 
+    def alter_offsets(self, connector_config: Mapping[str, str], offsets: Mapping[Any, int | None]) -> bool:
+        """Kafka's ``FileStreamSinkConnector.alterOffsets``: nothing kept outside the consumer group."""
+        return True
+
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         return [{"file": self.props["file"]}] * max(1, min(max_tasks, 1))
 
