@@ -8,7 +8,7 @@ worker's URL, the config-topic offset it has read, and (v1+) what it runs now. T
 :class:`ExtendedAssignment` per member; a member behind the assignment's config offset reads up to it before using it.
 
 ``default`` (eager): every rebalance revokes everything first; the leader deals sorted connectors, then sorted
-tasks, round-robin over the sorted member ids (:func:`eager_assign`).
+tasks, round-robin over the sorted member ids (:func:`eager_assign`, Kafka's ``EagerAssignor``, which sorts too).
 
 ``compatible``/``sessioned`` (incremental cooperative): :class:`IncrementalCooperativeAssignor` keeps the previous
 assignment between rounds and computes, as Kafka's ``performTaskAssignment`` does: deleted = previous - configured,
@@ -22,8 +22,16 @@ in a row back off exponentially (initial 1 ms, x40, capped at the max delay: Kaf
 ``consecutiveRevokingRebalancesBackoff``). New and reassigned work goes to the least-loaded workers first (ties by
 worker id, ``WorkerLoad.connectorComparator``).
 
-Iteration orders: Kafka walks members in ``HashMap`` order where it iterates a map; here in sorted member-id order,
-which changes only which of two equally loaded workers a revocation or an extra item lands on.
+Iteration orders, as Kafka's (:mod:`kafkalab.connect.java_order` computes Java's): members are walked in the order of
+the ``HashMap`` keyed by member id (``memberConfigs``/``memberAssignments``: bucket of ``String.hashCode`` spread,
+then insertion order), which decides which overloaded worker keeps an extra item in a load-balancing revocation and
+which workers become reassignment candidates (a ``Collectors.toSet`` ``HashSet`` added to a ``LinkedHashSet``); a
+member's connectors and tasks keep the order its metadata carries (``LinkedHashSet``s), so a revocation takes the
+first ones; deleted and duplicated work is revoked in the order of a ``HashSet`` copy of the member's collection
+(``intersection``); new work is dealt created-first, then lost work, each sorted (``TreeSet``s), to workers sorted by
+load then id (``WorkerLoad`` comparators, a stable sort). What a member reports and receives went through Kafka's
+serialization, which reorders lists (:func:`as_read`, :func:`revoked_as_read`; the worker applies them). Checked
+against Kafka's own class on 25 recorded scenarios (``tests/connect/data/kafka_assignor_vectors.txt``).
 """
 from __future__ import annotations
 
@@ -33,9 +41,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafkalab.connect.api import ConnectorTaskId
+from kafkalab.connect.java_order import copy_capacity, hash_order, revoked_wire_order, wire_order
 
 __all__ = ["WorkerState", "ExtendedAssignment", "ConnectorsAndTasks", "IncrementalCooperativeAssignor",
-           "eager_assign", "PROTOCOLS", "protocols_for", "NO_ERROR", "CONFIG_MISMATCH", "CONNECT_PROTOCOL_TYPE",
+           "eager_assign", "as_read", "revoked_as_read", "PROTOCOLS", "protocols_for", "NO_ERROR", "CONFIG_MISMATCH", "CONNECT_PROTOCOL_TYPE",
            "protocol_version"]
 
 CONNECT_PROTOCOL_TYPE = "connect"
@@ -88,6 +97,19 @@ class ExtendedAssignment:
     revoked_connectors: tuple[str, ...] = ()
     revoked_tasks: tuple[ConnectorTaskId, ...] = ()
     delay: int = 0
+
+
+def as_read(connectors: Sequence[str], tasks: Sequence[ConnectorTaskId]) -> ConnectorsAndTasks:
+    """An assignment (or a worker's current assignment in its metadata) as the receiver reads it back after Kafka's
+    serialization (:func:`~kafkalab.connect.java_order.wire_order`)."""
+    c, t = wire_order(connectors, tasks, ConnectorTaskId)
+    return ConnectorsAndTasks(tuple(c), tuple(t))
+
+
+def revoked_as_read(connectors: Sequence[str], tasks: Sequence[ConnectorTaskId]) -> ConnectorsAndTasks:
+    """Revocations as the member reads them back (:func:`~kafkalab.connect.java_order.revoked_wire_order`)."""
+    c, t = revoked_wire_order(connectors, tasks, ConnectorTaskId)
+    return ConnectorsAndTasks(tuple(c), tuple(t))
 
 
 def eager_assign(members: Iterable[str], connectors: Mapping[str, int]) -> dict[str, ConnectorsAndTasks]:
@@ -157,14 +179,17 @@ class IncrementalCooperativeAssignor:
     def assign(self, now_ms: float, configured: Mapping[str, int], members: Mapping[str, ConnectorsAndTasks],
                last_completed_generation: int, generation: int) -> ClusterAssignment:
         """One round of ``performTaskAssignment``: ``configured`` maps each connector to its task count,
-        ``members`` each member to what it reports running."""
+        ``members`` each member (in the order the leader read them) to what it reports running, each list in the
+        order the member's metadata carries it. Members are walked in ``HashMap`` order (see the module header)."""
         if self.previous_generation != last_completed_generation:
             self.previous_connectors, self.previous_tasks = set(), set()
         conf_conns = set(configured)
         conf_tasks = {ConnectorTaskId(c, t) for c, n in configured.items() for t in range(n)}
-        order = sorted(members)
-        active_conns = {c for m in order for c in members[m].connectors}
-        active_tasks = {t for m in order for t in members[m].tasks}
+        order = hash_order(members)                             # memberAssignments: a HashMap by member id
+        held_c = {m: list(dict.fromkeys(members[m].connectors)) for m in order}      # LinkedHashSets
+        held_t = {m: list(dict.fromkeys(members[m].tasks)) for m in order}
+        active_conns = {c for m in order for c in held_c[m]}
+        active_tasks = {t for m in order for t in held_t[m]}
         if self.revoked_connectors or self.revoked_tasks:
             if self.revoked_connectors & active_conns or self.revoked_tasks & active_tasks:
                 self.previous_connectors, self.previous_tasks = set(active_conns), set(active_tasks)
@@ -174,9 +199,9 @@ class IncrementalCooperativeAssignor:
         count_c: dict[str, int] = {}
         count_t: dict[ConnectorTaskId, int] = {}
         for m in order:
-            for c in members[m].connectors:
+            for c in held_c[m]:
                 count_c[c] = count_c.get(c, 0) + 1
-            for t in members[m].tasks:
+            for t in held_t[m]:
                 count_t[t] = count_t.get(t, 0) + 1
         dup_c = {c for c, n in count_c.items() if n > 1}
         dup_t = {t for t, n in count_t.items() if n > 1}
@@ -184,17 +209,21 @@ class IncrementalCooperativeAssignor:
         lost_t = self.previous_tasks - active_tasks - deleted_t
         created_c = conf_conns - self.previous_connectors - active_conns
         created_t = conf_tasks - self.previous_tasks - active_tasks
-        current = {m: _Load(m, [c for c in members[m].connectors if c not in deleted_c],
-                            [t for t in members[m].tasks if t not in deleted_t]) for m in order}
-        to_revoke: dict[str, tuple[set[str], set[ConnectorTaskId]]] = {m: (set(), set()) for m in order}
-        nxt = {m: _Load(m, list(members[m].connectors), list(members[m].tasks)) for m in order}
-        for m in order:
-            rc = {c for c in members[m].connectors if c in deleted_c or c in dup_c}
-            rt = {t for t in members[m].tasks if t in deleted_t or t in dup_t}
-            to_revoke[m][0].update(rc)
-            to_revoke[m][1].update(rt)
-            nxt[m].connectors = [c for c in nxt[m].connectors if c not in rc]
-            nxt[m].tasks = [t for t in nxt[m].tasks if t not in rt]
+        current = {m: _Load(m, [c for c in held_c[m] if c not in deleted_c],
+                            [t for t in held_t[m] if t not in deleted_t]) for m in order}
+        # toRevoke: per member, deleted then duplicated work, each in the order of Kafka's intersection (a HashSet
+        # copy of the member's collection, filtered), as LinkedHashSets
+        to_revoke: dict[str, tuple[dict[str, None], dict[ConnectorTaskId, None]]] = {m: ({}, {}) for m in order}
+        nxt = {m: _Load(m, list(held_c[m]), list(held_t[m])) for m in order}
+        for doomed_c, doomed_t in ((deleted_c, deleted_t), (dup_c, dup_t)):
+            for m in order:
+                take_c = [c for c in hash_order(held_c[m], copy_capacity(len(held_c[m]))) if c in doomed_c]
+                take_t = [t for t in hash_order(held_t[m], copy_capacity(len(held_t[m]))) if t in doomed_t]
+                to_revoke[m][0].update(dict.fromkeys(take_c))
+                to_revoke[m][1].update(dict.fromkeys(take_t))
+            for m in order:
+                nxt[m].connectors = [c for c in nxt[m].connectors if c not in doomed_c]
+                nxt[m].tasks = [t for t in nxt[m].tasks if t not in doomed_t]
         loads = [nxt[m] for m in order]
         reassign_c, reassign_t = self._handle_lost(now_ms, lost_c, lost_t, loads)
         if self.delay == 0:
@@ -214,8 +243,9 @@ class IncrementalCooperativeAssignor:
                 self.successive_revoking = 0
         else:
             self.revoked_in_previous = False
-        _assign_connectors(loads, sorted(created_c | reassign_c))
-        _assign_tasks(loads, sorted(created_t | reassign_t))
+        # toAssign: the created work (sorted: a TreeSet), then the lost work to reassign (sorted), a LinkedHashSet
+        _assign_connectors(loads, list(dict.fromkeys([*sorted(created_c), *sorted(reassign_c)])))
+        _assign_tasks(loads, list(dict.fromkeys([*sorted(created_t), *sorted(reassign_t)])))
         assigned: dict[str, ConnectorsAndTasks] = {}
         revoked: dict[str, ConnectorsAndTasks] = {}
         all_assigned: dict[str, ConnectorsAndTasks] = {}
@@ -227,7 +257,7 @@ class IncrementalCooperativeAssignor:
             assigned[m] = ConnectorsAndTasks(tuple(c for c in now_c if c not in cur_c),
                                              tuple(t for t in now_t if t not in cur_t))
             rc, rt = to_revoke[m]
-            revoked[m] = ConnectorsAndTasks(tuple(sorted(rc)), tuple(sorted(rt)))
+            revoked[m] = ConnectorsAndTasks(tuple(rc), tuple(rt))
             all_assigned[m] = ConnectorsAndTasks(tuple(c for c in now_c if c not in rc),
                                                  tuple(t for t in now_t if t not in rt))
             prev_c.update(now_c)
@@ -243,10 +273,11 @@ class IncrementalCooperativeAssignor:
         return ClusterAssignment(assigned, revoked, all_assigned, self.delay)
 
     def _apply_revocations(self, lb: dict[str, tuple[list[str], list[ConnectorTaskId]]],
-                           to_revoke: dict[str, tuple[set[str], set[ConnectorTaskId]]], nxt: dict[str, _Load]) -> None:
+                           to_revoke: dict[str, tuple[dict[str, None], dict[ConnectorTaskId, None]]],
+                           nxt: dict[str, _Load]) -> None:
         for m, (rc, rt) in lb.items():
-            to_revoke[m][0].update(rc)
-            to_revoke[m][1].update(rt)
+            to_revoke[m][0].update(dict.fromkeys(rc))
+            to_revoke[m][1].update(dict.fromkeys(rt))
             nxt[m].connectors = [c for c in nxt[m].connectors if c not in set(rc)]
             nxt[m].tasks = [t for t in nxt[m].tasks if t not in set(rt)]
 
@@ -279,9 +310,10 @@ class IncrementalCooperativeAssignor:
             self._reset_delay()
             self.revoked_in_previous = False
             return out
-        for w in loads:
-            if w.empty and w.worker not in self.candidates:
-                self.candidates.append(w.worker)
+        # Collectors.toSet() of the empty workers (a HashSet), added to a LinkedHashSet
+        for worker in hash_order(w.worker for w in loads if w.empty):
+            if worker not in self.candidates:
+                self.candidates.append(worker)
         if now < self.scheduled_rebalance:
             diff = self.scheduled_rebalance - now
             self.delay = int(min(diff, self.max_delay)) if diff > 0 else 0

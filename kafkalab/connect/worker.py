@@ -62,8 +62,10 @@ from kafkalab.connect.assignor import (
     ExtendedAssignment,
     IncrementalCooperativeAssignor,
     WorkerState,
+    as_read,
     eager_assign,
     protocol_version,
+    revoked_as_read,
 )
 from kafkalab.connect.coordinator import WorkerCoordinator
 from kafkalab.connect.exactly_once import ExactlyOnceWorkerSourceTask, fence_zombie_source_tasks
@@ -587,18 +589,24 @@ class Worker:
             return {m: ExtendedAssignment(version, CONFIG_MISMATCH, leader_id, leader_url, max_offset) for m in states}
         configured = {c: n for c, n in self.config.configured().items() if c not in self.config.inconsistent}
         self.needs_reconfig_rebalance = False
+        # what travels is serialized (ConnectProtocol): each side reads lists back in the wire's order
         if version == 0:
             result = eager_assign(states, configured)
+            eager = {m: as_read(result[m].connectors, result[m].tasks) for m in sorted(states)}
             return {m: ExtendedAssignment(0, NO_ERROR, leader_id, leader_url, self.config.offset,
-                                          result[m].connectors, result[m].tasks) for m in sorted(states)}
-        round_ = self.assignor.assign(self.ctx.now, configured, {m: s.assignment for m, s in states.items()},
-                                      last_completed, generation)
+                                          eager[m].connectors, eager[m].tasks) for m in sorted(states)}
+        round_ = self.assignor.assign(self.ctx.now, configured,
+                                      {m: as_read(s.assignment.connectors, s.assignment.tasks)
+                                       for m, s in states.items()}, last_completed, generation)
         self.record("connect.assignment", 1, generation=generation, delay=round_.delay,
                     revoked=sum(len(r.connectors) + len(r.tasks) for r in round_.revoked.values()))
-        return {m: ExtendedAssignment(version, NO_ERROR, leader_id, leader_url, self.config.offset,
-                                      round_.assigned[m].connectors, round_.assigned[m].tasks,
-                                      round_.revoked[m].connectors, round_.revoked[m].tasks, round_.delay)
-                for m in sorted(states)}
+        out = {}
+        for m in sorted(states):
+            a = as_read(round_.assigned[m].connectors, round_.assigned[m].tasks)
+            r = revoked_as_read(round_.revoked[m].connectors, round_.revoked[m].tasks)
+            out[m] = ExtendedAssignment(version, NO_ERROR, leader_id, leader_url, self.config.offset,
+                                        a.connectors, a.tasks, r.connectors, r.tasks, round_.delay)
+        return out
 
     def on_assignment(self, assignment: Any, generation: int) -> None:
         if not isinstance(assignment, ExtendedAssignment):
@@ -669,10 +677,11 @@ class Worker:
                 self._stop_connector(name)
             for t in a.revoked_tasks:
                 self._stop_task(t)
-            self.assigned_connectors = [c for c in self.assigned_connectors if c not in revoked_c] + \
-                [c for c in a.connectors if c not in self.assigned_connectors]
-            self.assigned_tasks = [t for t in self.assigned_tasks if t not in revoked_t] + \
-                [t for t in a.tasks if t not in self.assigned_tasks]
+            # WorkerCoordinator.onJoinComplete: the new assignment, then what is left of the previous snapshot
+            self.assigned_connectors = list(dict.fromkeys(
+                [*a.connectors, *(c for c in self.assigned_connectors if c not in revoked_c)]))
+            self.assigned_tasks = list(dict.fromkeys(
+                [*a.tasks, *(t for t in self.assigned_tasks if t not in revoked_t)]))
             for name in a.connectors:
                 self._start_connector(name)
             for t in a.tasks:
