@@ -83,6 +83,7 @@ from kafkalab.errors import (
     GroupIdNotFoundError,
     GroupMaxSizeReachedError,
     InvalidRegularExpressionError,
+    InvariantViolation,
     KafkaError,
     UnknownMemberIdError,
     UnreleasedInstanceIdError,
@@ -797,10 +798,26 @@ class ConsumerGroupManager:
         kind, group_id, member_id = rec.parse_key(key)
         groups = self._groups.setdefault(partition, {})
         group = groups.get(group_id)
+        if kind == b"G" and value is None:          # the group epoch tombstone removes the group (DeleteGroups)
+            if group is not None and (group.members or group.target):
+                raise InvariantViolation(f"consumer group {group_id}: a tombstone deletes the group while it still "
+                                         f"has {len(group.members)} members")
+            groups.pop(group_id, None)
+            return group_id, member_id
         if group is None:
             group = groups[group_id] = ConsumerGroup(group_id)
         group.replay(kind, member_id, value)
         return group_id, member_id
+
+    def delete_group(self, group_id: str, now_ms: float, on_done: Callable[[str], None]) -> None:
+        """DeleteGroups of a group without members (the coordinator checked): Kafka's ``createGroupTombstoneRecords``
+        for an empty group, tombstones of its target assignment epoch, subscription metadata and group epoch; the
+        last one removes the group when applied. ``on_done`` as for every write of this manager."""
+        partition = self._partition_of(group_id)
+        records: list[Record] = [(rec.target_epoch_record(group_id, 0)[0], None),
+                                 (rec.partition_metadata_record(group_id, {})[0], None),
+                                 (rec.group_epoch_record(group_id, 0)[0], None)]
+        self._write(partition, group_id, records, on_done, now_ms)
 
     # ---- helpers --------------------------------------------------------------------------------------------------
     def _find(self, group_id: str) -> ConsumerGroup | None:

@@ -15,10 +15,10 @@ they replayed into the offset store (as every write of this coordinator).
 for a group whose partition is not led or still loading here, GROUP_ID_NOT_FOUND for an unknown or Dead group,
 NON_EMPTY_GROUP while a classic group is Stable, PreparingRebalance or CompletingRebalance or a KIP-848 group has
 members; otherwise one tombstone per committed offset and the group's metadata tombstone are written (one write per
-``__consumer_offsets`` partition) and, once committed, the group is Dead and forgotten and its offsets gone.
-
-Simplification (named): DeleteGroups of a KIP-848 group without members deletes its committed offsets but keeps its
-member-less group records (Kafka tombstones those too: group epoch, subscription metadata, target assignment epoch).
+``__consumer_offsets`` partition) and, once committed, the group is Dead and forgotten and its offsets gone. A
+KIP-848 group's own tombstones (target assignment epoch, subscription metadata, group epoch: Kafka's
+``createGroupTombstoneRecords`` for a group without members) go through its manager
+(:meth:`~kafkalab.groups.consumer_group.ConsumerGroupManager.delete_group`), whose group epoch tombstone removes it.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from typing import Any
 from kafkalab.groups.classic import ClassicGroupState as S
 from kafkalab.groups.hashing import partition_for
 from kafkalab.groups.records import OFFSET_TAG, group_key, offset_key
-from kafkalab.groups.runtime import CoordinatorRuntime, Respond, Shard
+from kafkalab.groups.runtime import CoordinatorRuntime, Respond, Shard, map_write_error
 from kafkalab.protocol.group_admin import (
     DeleteGroupsRequest,
     DeleteGroupsResponse,
@@ -100,6 +100,7 @@ class GroupAdminHandlers:
     def delete_groups(self, msg: DeleteGroupsRequest, respond: Respond) -> None:
         results: dict[str, str] = {}
         writes: dict[int, tuple[Shard, list[tuple[bytes, Any]], list[str]]] = {}
+        consumer_groups: list[str] = []             # KIP-848 groups: their own records go through their manager
         for group_id in msg.group_ids:
             if group_id in results:
                 continue
@@ -112,27 +113,31 @@ class GroupAdminHandlers:
             records.extend((offset_key(group_id, tp), None) for tp in shard.offsets.committed(group_id))
             if group_id in shard.groups:
                 records.append((group_key(group_id), None))
+            else:
+                consumer_groups.append(group_id)
             deleted.append(group_id)
             results[group_id] = "NONE"
-        if not writes:
+        pending = [sum(1 for _, records, _ in writes.values() if records) + len(consumer_groups)]
+        if not pending[0]:
             respond(DeleteGroupsResponse(results=results))
             return
-        remaining = [len(writes)]
 
         def one_done(deleted: list[str], error: str) -> None:
             if error != "NONE":
                 for group_id in deleted:
                     results[group_id] = error
-            remaining[0] -= 1
-            if remaining[0] == 0:
+            pending[0] -= 1
+            if pending[0] == 0:
                 respond(DeleteGroupsResponse(results=results))
         for partition in sorted(writes):
             shard, records, deleted = writes[partition]
-            if not records:
-                one_done(deleted, "NONE")
-                continue
-            self.runtime.write(shard, records, lambda error, d=deleted: one_done(d, error),  # type: ignore[misc]
-                               lambda s=shard, r=records, d=deleted: self._deleted(s, r, d))  # type: ignore[misc]
+            if records:
+                self.runtime.write(shard, records, lambda error, d=deleted: one_done(d, error),  # type: ignore[misc]
+                                   lambda s=shard, r=records, d=deleted: self._deleted(s, r, d))  # type: ignore[misc]
+        now = self.runtime.clock()
+        for group_id in consumer_groups:
+            self.runtime.consumer_groups.delete_group(
+                group_id, now, lambda error, g=group_id: one_done([g], map_write_error(error)))  # type: ignore[misc]
 
     def _validate_delete(self, group_id: str) -> str:
         if not group_id:

@@ -142,7 +142,7 @@ def test_the_admin_client_over_a_real_cluster() -> None:
         admin.delete_consumer_group_offsets("nope", [TP("t", 0)])
 
 
-def test_a_kip848_group_refuses_offset_delete_for_its_subscribed_topics() -> None:
+def test_a_kip848_group_refuses_offset_delete_for_its_subscribed_topics_and_is_deleted_once_empty() -> None:
     cluster = kl.Cluster(brokers=3, seed=4)
     cluster.create_topic("t", partitions=1)
     cluster.create_topic("u", partitions=1)
@@ -155,6 +155,23 @@ def test_a_kip848_group_refuses_offset_delete_for_its_subscribed_topics() -> Non
         admin.delete_consumer_group_offsets("n", [TP("t", 0)])
     assert admin.delete_consumer_group_offsets("n", [TP("u", 0)]) == {TP("u", 0): "NONE"}
     with pytest.raises(kl.errors.NonEmptyGroupError):
+        admin.delete_consumer_groups(["n"])
+    consumer.close()
+    assert cluster.run_until(lambda: cluster.describe_group("n")["state"] == "Empty", 30_000)
+    assert admin.delete_consumer_groups(["n"]) == {"n": "NONE"}
+    with pytest.raises(kl.errors.GroupIdNotFoundError):
+        cluster.describe_group("n")
+    assert admin.list_consumer_group_offsets("n") == {}
+    # a new coordinator rebuilt from __consumer_offsets does not bring the group back
+    from kafkalab.groups.hashing import partition_for
+    leader = cluster.leader_for("__consumer_offsets", partition_for("n"))
+    cluster.crash(leader)
+    assert cluster.run_until(lambda: cluster.leader_for("__consumer_offsets", partition_for("n")) not in (None, leader),
+                             30_000)
+    cluster.run(2_000)
+    with pytest.raises(kl.errors.GroupIdNotFoundError):
+        cluster.describe_group("n")
+    with pytest.raises(kl.errors.GroupIdNotFoundError):
         admin.delete_consumer_groups(["n"])
 
 
