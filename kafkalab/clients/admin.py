@@ -188,6 +188,8 @@ class GroupAdminCore:
     def list_offsets(self, group_id: str, done: Outcome, timeout_ms: float = DEFAULT_API_TIMEOUT_MS) -> None:
         """``listConsumerGroupOffsets``: ``done({TopicPartition: OffsetAndMetadata}, None)`` (every committed
         partition, sorted; {} for an unknown group), or ``done(None, error)``."""
+        _check_group(group_id)
+
         def interpret(r: Any) -> tuple[str, Any, str | None]:
             if not isinstance(r, OffsetFetchResponse):
                 return "find", None, None
@@ -201,7 +203,8 @@ class GroupAdminCore:
                       timeout_ms: float = DEFAULT_API_TIMEOUT_MS) -> None:
         """``alterConsumerGroupOffsets``: an OffsetCommit as a member-less client; ``done({tp: error}, None)`` when
         every partition was committed, else ``done({tp: error}, first error)``."""
-        items = dict(offsets)
+        _check_group(group_id)
+        items = _check_offsets(offsets)
 
         def interpret(r: Any) -> tuple[str, Any, str | None]:
             if not isinstance(r, OffsetCommitResponse):
@@ -221,7 +224,8 @@ class GroupAdminCore:
                        timeout_ms: float = DEFAULT_API_TIMEOUT_MS) -> None:
         """``deleteConsumerGroupOffsets`` (OffsetDelete): ``done({tp: error}, first error or None)``; a group-level
         error fails every partition with it."""
-        parts = tuple(partitions)
+        _check_group(group_id)
+        parts = _check_partitions(partitions)
 
         def interpret(r: Any) -> tuple[str, Any, str | None]:
             if not isinstance(r, OffsetDeleteResponse):
@@ -239,7 +243,11 @@ class GroupAdminCore:
                       timeout_ms: float = DEFAULT_API_TIMEOUT_MS) -> None:
         """``deleteConsumerGroups`` (DeleteGroups, a request per group to its coordinator): ``done({group: error},
         first error or None)``, in the order asked."""
+        if isinstance(group_ids, str):
+            raise TypeError(f"group_ids must be a list of group ids, not a str; did you mean [{group_ids!r}]?")
         ids = list(dict.fromkeys(group_ids))
+        for group_id in ids:
+            _check_group(group_id)
         results: dict[str, str] = {}
 
         def one(group_id: str, value: Any, error: str | None) -> None:
@@ -315,6 +323,38 @@ class GroupAdminCore:
         timer.append(self.port.set_timer(timeout_ms, lambda: finish(None, "REQUEST_TIMED_OUT"),
                                          name="group-admin-timeout"))
         find()
+
+
+def _check_group(group_id: Any) -> None:
+    if not isinstance(group_id, str):
+        raise TypeError(f"group_id must be a str, got {type(group_id).__name__} {group_id!r}")
+
+
+def _check_partitions(partitions: Any) -> tuple[TopicPartition, ...]:
+    if isinstance(partitions, (str, TopicPartition)):
+        raise TypeError(f"partitions must be a list of TopicPartition, got a single {type(partitions).__name__}; "
+                        f"wrap it in a list")
+    parts = tuple(partitions)
+    for tp in parts:
+        if not isinstance(tp, TopicPartition):
+            raise TypeError(f"partitions must hold TopicPartition values, got {type(tp).__name__} {tp!r}")
+    return parts
+
+
+def _check_offsets(offsets: Any) -> dict[TopicPartition, OffsetAndMetadata]:
+    if not isinstance(offsets, Mapping):
+        raise TypeError(f"offsets must be a dict of TopicPartition -> OffsetAndMetadata, got {type(offsets).__name__}")
+    checked: dict[TopicPartition, OffsetAndMetadata] = {}
+    for tp, om in offsets.items():
+        _check_partitions([tp])
+        if not isinstance(om, OffsetAndMetadata):
+            raise TypeError(f"offsets[{tp}] must be an OffsetAndMetadata, got {type(om).__name__} {om!r} "
+                            f"(write OffsetAndMetadata({om!r}))")
+        if om.offset < 0:
+            raise ValueError(f"offsets[{tp}]: offset must be >= 0, got {om.offset} (Kafka's OffsetAndMetadata "
+                             f"refuses negative offsets)")
+        checked[tp] = om
+    return checked
 
 
 def _verdict(error: str) -> tuple[str, Any, str | None]:

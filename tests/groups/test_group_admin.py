@@ -183,3 +183,25 @@ def test_a_call_that_cannot_reach_any_broker_times_out() -> None:
         admin.list_consumer_group_offsets("g", timeout_ms=2_000)
     with pytest.raises(ValueError, match="at least one broker"):
         kl.clients.admin.GroupAdminCore(None, [])
+
+
+def test_bad_arguments_are_refused_at_the_call() -> None:
+    cluster = kl.Cluster(brokers=1, seed=2)
+    admin = GroupAdminClient(cluster, cluster.brokers, drive=cluster.run_until)
+    with pytest.raises(TypeError, match="group_id must be a str, got int 7"):
+        admin.list_consumer_group_offsets(7)                                   # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"group_ids must be a list of group ids, not a str; did you mean \['g'\]"):
+        admin.delete_consumer_groups("g")
+    with pytest.raises(TypeError, match="partitions must be a list of TopicPartition, got a single TopicPartition"):
+        admin.delete_consumer_group_offsets("g", TP("t", 0))                   # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"partitions must hold TopicPartition values, got tuple \('t', 0\)"):
+        admin.delete_consumer_group_offsets("g", [("t", 0)])                   # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"offsets\[t-0\] must be an OffsetAndMetadata, got int 5 "
+                                        r"\(write OffsetAndMetadata\(5\)\)"):
+        admin.alter_consumer_group_offsets("g", {TP("t", 0): 5})              # type: ignore[dict-item]
+    with pytest.raises(ValueError, match=r"offsets\[t-0\]: offset must be >= 0, got -1"):
+        admin.alter_consumer_group_offsets("g", {TP("t", 0): OffsetAndMetadata(-1)})
+    with pytest.raises(TypeError, match="offsets must be a dict of TopicPartition -> OffsetAndMetadata, got list"):
+        admin.alter_consumer_group_offsets("g", [])                            # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="timeout_ms"):
+        admin.list_consumer_group_offsets("g", timeout_ms=-1)
