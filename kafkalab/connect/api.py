@@ -369,6 +369,13 @@ class SourceConnector(Connector):
         """Whether its tasks define transaction boundaries (needed by ``transaction.boundary=connector``)."""
         return ConnectorTransactionBoundaries.UNSUPPORTED
 
+    def alter_offsets(self, connector_config: Mapping[str, str],
+                      offsets: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]]) -> bool:
+        """Kafka's ``alterOffsets``: called before the framework writes altered or reset (None) source offsets of a
+        stopped connector, as (source partition, source offset) pairs (a list: dicts cannot key a dict); True if the
+        connector needs nothing else done, False (the default) if it cannot say. Raise to refuse the request."""
+        return False
+
 
 class SinkConnector(Connector):
     """Kafka's ``SinkConnector``."""

@@ -31,9 +31,11 @@ from kafkalab.connect.config_def import COMMON_FIELDS, SINK_FIELDS, SOURCE_FIELD
 from kafkalab.connect.converters import converter_for
 from kafkalab.connect.sink_offsets import (
     SinkOffsetsError,
+    call_alter_offsets,
     get_sink_offsets,
     modify_sink_offsets,
     parse_sink_offsets,
+    success_message,
 )
 from kafkalab.connect.stores import offset_key
 from kafkalab.connect.transforms import build_chain
@@ -530,13 +532,15 @@ def _offsets(worker: Worker, name: str, method: str, body: Any, reply: Reply, pa
         raise _Deferred
     if method == "PATCH":
         items = [(e.get("partition"), e.get("offset")) for e in body["offsets"]]
-        message = "The offsets for this connector have been altered successfully"
     else:
         items = [(p, None) for p, _ in worker.offsets.of(name)]
-        message = "The offsets for this connector have been reset successfully"
     for partition, _offset in items:
         if not isinstance(partition, Mapping):
             return 400, error_body(400, "The partitions for a source connector must be JSON objects")
+    altered = call_alter_offsets(worker, name, config, list(items), reply, kind="source")
+    if altered is None:
+        raise _Deferred
+    message = success_message(altered, reset=method == "DELETE")["message"]
     if not items:
         return 200, {"message": message}
     remaining = [len(items)]

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from kafkalab.connect.worker import Worker
 
 __all__ = ["sink_group_id", "parse_sink_offsets", "SinkOffsetsError", "get_sink_offsets", "modify_sink_offsets",
+           "call_alter_offsets", "success_message",
            "KAFKA_TOPIC_KEY", "KAFKA_PARTITION_KEY", "KAFKA_OFFSET_KEY", "REST_REQUEST_TIMEOUT_MS"]
 
 KAFKA_TOPIC_KEY = "kafka_topic"
@@ -142,20 +143,26 @@ def get_sink_offsets(worker: Worker, name: str, config: Mapping[str, Any], reply
     worker.group_admin().list_offsets(group, listed, REST_REQUEST_TIMEOUT_MS)
 
 
-def _call_alter_offsets(worker: Worker, name: str, config: Mapping[str, Any],
-                        offsets: dict[TopicPartition, int | None], reply: Reply) -> bool | None:
-    """The connector's ``alter_offsets``; None (and the 500 answered) when it failed."""
+def call_alter_offsets(worker: Worker, name: str, config: Mapping[str, Any], offsets: Any, reply: Reply,
+                       kind: str = "sink") -> bool | None:
+    """The connector's ``alter_offsets`` (Kafka's ``SinkConnector``/``SourceConnector.alterOffsets``); None, with
+    the 500 answered as Kafka answers it, when it raised."""
     try:
         connector = worker.spec.plugins.connector_class(config.get("connector.class", ""))()
-        return bool(connector.alter_offsets(dict(config), dict(offsets)))
+        return bool(connector.alter_offsets(dict(config), offsets))
     except NotImplementedError:
         reply(500, _error(500, f"Failed to modify offsets for connector {name} because it doesn't support external "
                                f"modification of offsets"))
     except ConnectException as exc:
         reply(500, _error(500, str(exc)))
     except Exception:  # noqa: BLE001 - Kafka wraps whatever the connector threw (ConnectUtils.maybeWrap)
-        reply(500, _error(500, f"Failed to modify offsets for sink connector {name}"))
+        reply(500, _error(500, f"Failed to modify offsets for {kind} connector {name}"))
     return None
+
+
+def success_message(altered: bool, reset: bool) -> dict[str, str]:
+    """``completeModifyOffsetsCallback``'s answer: plain when ``alter_offsets`` returned True, else the warning."""
+    return _success(altered, reset)
 
 
 def _success(altered: bool, reset: bool) -> dict[str, str]:
@@ -182,7 +189,7 @@ def modify_sink_offsets(worker: Worker, name: str, config: Mapping[str, Any],
             if error is not None:
                 reply(500, _error(500, f"Failed to list offsets prior to resetting offsets for sink connector {name}"))
                 return
-            altered = _call_alter_offsets(worker, name, config, {tp: None for tp in found}, reply)
+            altered = call_alter_offsets(worker, name, config, {tp: None for tp in found}, reply)
             if altered is not None:
                 admin.delete_groups([group], lambda _r, e: _reset_done(name, altered, e, reply), remaining())
         admin.list_offsets(group, listed, remaining())
@@ -191,7 +198,7 @@ def modify_sink_offsets(worker: Worker, name: str, config: Mapping[str, Any],
     if any(v is not None and v < 0 for v in offsets.values()):
         reply(500, _error(500, f"Failed to modify offsets for sink connector {name}"))   # OffsetAndMetadata refuses
         return
-    altered = _call_alter_offsets(worker, name, config, offsets, reply)
+    altered = call_alter_offsets(worker, name, config, dict(offsets), reply)
     if altered is None:
         return
     to_commit = {tp: OffsetAndMetadata(v) for tp, v in offsets.items() if v is not None}

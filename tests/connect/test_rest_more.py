@@ -89,3 +89,31 @@ def test_plugin_configs_and_a_patch_that_removes_a_key(env):
     assert r.status == 200 and r.body["config"]["batch.size"] == "7"
     r = connect.rest("PATCH", "/connectors/busy/config", {"batch.size": None})
     assert r.status == 200 and "batch.size" not in r.body["config"]
+
+
+def test_a_source_connectors_alter_offsets_validates_and_decides_the_message(env):
+    cluster, connect = env
+    assert connect.rest("PUT", "/connectors/busy/stop").status == 204
+    assert cluster.run_until(lambda: connect.status("busy")["connector"]["state"] == "STOPPED", 30_000)
+    part = {"filename": "/dev/null"}
+    for offset, message in (({"position": "3"}, "The value for the 'position' key in the offset is expected to be a "
+                                                "Long value"),
+                            ({"position": -1}, "The value for the 'position' key in the offset should be a "
+                                               "non-negative value"),
+                            ({"pos": 1}, "Offset objects should either be null or contain the key 'position'")):
+        r = connect.rest("PATCH", "/connectors/busy/offsets", {"offsets": [{"partition": part, "offset": offset}]})
+        assert r == (500, {"error_code": 500, "message": message}), offset
+    r = connect.rest("PATCH", "/connectors/busy/offsets", {"offsets": [{"partition": {"file": "x"},
+                                                                        "offset": {"position": 1}}]})
+    assert r.body == {"error_code": 500, "message": "Partition objects should contain the key 'filename'"}
+    connect.create_connector("gen", {"connector.class": "DatagenSource", "kafka.topic": "g", "iterations": 5})
+    assert connect.wait_until_running("gen")
+    assert connect.rest("PUT", "/connectors/gen/stop").status == 204
+    assert cluster.run_until(lambda: connect.status("gen")["tasks"] == [], 30_000)
+    r = connect.rest("PATCH", "/connectors/gen/offsets", {"offsets": [{"partition": {"task": 0},
+                                                                       "offset": {"seq": 1}}]})
+    assert r == (200, {"message": "The Connect framework-managed offsets for this connector have been altered "
+                                  "successfully. However, if this connector manages offsets externally, they will "
+                                  "need to be manually altered in the system that the connector uses."})
+    assert connect.rest("DELETE", "/connectors/gen/offsets").body["message"].startswith(
+        "The Connect framework-managed offsets for this connector have been reset successfully.")

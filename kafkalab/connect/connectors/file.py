@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kafkalab.connect.api import (
+    ConnectException,
     Schema,
     SinkConnector,
     SinkRecord,
@@ -63,6 +64,28 @@ class FileStreamSourceConnector(SourceConnector):
 
     def task_class(self) -> type:
         return FileStreamSourceTask
+
+    def alter_offsets(self, connector_config: Mapping[str, str], offsets: Any) -> bool:
+        """Kafka's ``FileStreamSourceConnector.alterOffsets``: offsets are null or a non-negative integer
+        ``position``; partitions name a ``filename``."""
+        if not connector_config.get("file"):
+            raise ConnectException("Offsets cannot be modified if the 'file' configuration is unspecified. This is "
+                                   "because stdin is used for input and offsets are not tracked.")
+        for partition, offset in offsets:
+            if offset is None:
+                continue
+            if "position" not in offset:
+                raise ConnectException("Offset objects should either be null or contain the key 'position'")
+            position = offset["position"]
+            if not isinstance(position, int) or isinstance(position, bool):
+                raise ConnectException("The value for the 'position' key in the offset is expected to be a Long value")
+            if position < 0:
+                raise ConnectException("The value for the 'position' key in the offset should be a non-negative value")
+            if partition is None:
+                raise ConnectException("Partition objects cannot be null")
+            if "filename" not in partition:
+                raise ConnectException("Partition objects should contain the key 'filename'")
+        return True
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         return [{k: self.props[k] for k in ("file", "topic", "batch.size") if k in self.props}]
