@@ -132,6 +132,8 @@ class WorkerTask:
         self.trace: str | None = None
         self.stopping = False
         self.stopped = False
+        #: the connector's task was stopped (Kafka's ``WorkerSinkTask.taskStopped``): rebalance callbacks skip it
+        self.task_stopped = False
         self.task: Any = None
         self.chain: TransformChain = build_chain(self.connector_config)
         self.key_converter, self.value_converter, self.header_converter = make_converters(
@@ -157,6 +159,7 @@ class WorkerTask:
         self.stopped = True
 
     def _close_quietly(self) -> None:
+        self.task_stopped = True
         try:
             if self.task is not None:
                 self.task.stop()
@@ -572,8 +575,8 @@ class WorkerSinkTask(WorkerTask):
 
     def on_partitions_revoked(self, partitions: list[TopicPartition]) -> None:
         self.rebalances += 1
-        if not partitions:
-            return
+        if not partitions or self.task_stopped:      # Kafka: "Skipping partition revocation callback as task has
+            return                                   # already been stopped" (the consumer's close revokes them)
         mine = {tp: off for tp, off in self.current_offsets.items() if tp in set(partitions)}
         try:
             committable = self.task.pre_commit({tp: OffsetAndMetadata(o) for tp, o in mine.items()})
@@ -586,6 +589,8 @@ class WorkerSinkTask(WorkerTask):
 
     def on_partitions_lost(self, partitions: list[TopicPartition]) -> None:
         self.rebalances += 1
+        if self.task_stopped:
+            return
         try:
             self.task.close(list(partitions))
         except Exception as exc:  # noqa: BLE001

@@ -73,6 +73,10 @@ def test_alter_and_reset_are_refused_unless_the_connector_is_stopped(env):
 def test_malformed_sink_offsets_get_kafkas_400_messages(env):
     cluster, connect, _d = env
     _stop(cluster, connect, "sink")
+    # a graceful stop is no failure: the consumer's close revokes the partitions of an already stopped task, which
+    # Kafka's WorkerSinkTask skips (it used to flush the closed file here and report FAILED with a traceback)
+    metrics = cluster.metrics()
+    assert metrics[metrics.metric == "connect.task_failed"].empty
     cases = [
         ([{"offset": {"kafka_offset": 1}}], "The partition for a sink connector offset cannot be null or missing"),
         ([{"partition": {"kafka_topic": "in"}, "offset": None}],
