@@ -18,6 +18,7 @@ tolerated (as in Kafka): they fail the task.
 """
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 
 from kafkalab.connect.api import ConnectException, DataException, RetriableException
 
-__all__ = ["ToleranceOperator", "Outcome", "DLQ_HEADERS", "dlq_headers", "java_class_name", "ErrorRecord",
+__all__ = ["stack_trace", "ToleranceOperator", "Outcome", "DLQ_HEADERS", "dlq_headers", "java_class_name", "ErrorRecord",
            "TOLERANCE_EXCEEDED"]
 
 TOLERANCE_EXCEEDED = "Tolerance exceeded in error handler"
@@ -120,10 +121,28 @@ class ToleranceOperator:
         return Outcome(False, tolerated=False, error=exc)
 
 
+def stack_trace(exc: BaseException) -> str:
+    """The exception's stack trace as Kafka prints a Java one into a status or a DLQ header, with each frame's file
+    reduced to its base name: the text (and so its size on the wire and the run's trace) must not depend on where the
+    code is checked out or which process defined it (a notebook cell's file is under a per-kernel temporary folder)."""
+    te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+    seen: set[int] = set()
+    todo = [te]
+    while todo:
+        t = todo.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        for frame in t.stack:
+            frame.filename = os.path.basename(frame.filename)
+        todo.extend(x for x in (t.__cause__, t.__context__) if x is not None)
+    return "".join(te.format())
+
+
 def dlq_headers(error: ErrorRecord, connector: str, task: int) -> tuple[tuple[str, bytes | None], ...]:
     """``DeadLetterQueueReporter.populateContextHeaders``: the context headers, values UTF-8."""
     exc = error.exception
-    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    trace = stack_trace(exc)
 
     def text(v: Any) -> bytes | None:
         return None if v is None else str(v).encode("utf-8")

@@ -26,7 +26,6 @@ lost partitions are closed without a commit; assigned partitions are ``open``ed.
 """
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -47,7 +46,13 @@ from kafkalab.connect.api import (
     SourceTaskContext,
 )
 from kafkalab.connect.converters import Converter, converter_for
-from kafkalab.connect.error_handling import TOLERANCE_EXCEEDED, ErrorRecord, ToleranceOperator, dlq_headers
+from kafkalab.connect.error_handling import (
+    TOLERANCE_EXCEEDED,
+    ErrorRecord,
+    ToleranceOperator,
+    dlq_headers,
+    stack_trace,
+)
 from kafkalab.connect.transforms import TransformChain, build_chain
 from kafkalab.connect.worker_clients import no_drive
 
@@ -56,7 +61,7 @@ __all__ = ["WorkerTask", "WorkerSourceTask", "WorkerSinkTask", "SubmittedRecords
 
 def trace_of(exc: BaseException) -> str:
     """A task's failure trace (Kafka shows the Java stack trace in the status)."""
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return stack_trace(exc)
 
 
 def _prefixed(config: Mapping[str, Any], prefix: str) -> dict[str, Any]:
