@@ -411,7 +411,8 @@ class Cluster(World):
     def describe_topic(self, name: str) -> pd.DataFrame:
         """One row per partition: partition, leader, leader_epoch, replicas, isr, high_watermark, log_end_offset, elr,
         last_known_elr (KIP-966's eligible leader replicas, empty unless ``eligible.leader.replicas.version`` is 1),
-        last_stable_offset (KIP-98: below it no transaction is open; the HW when there are none).
+        last_stable_offset (KIP-98: below it no transaction is open; the HW when there are none), log_start_offset
+        (the leader's first offset: retention and compaction move it up; ListOffsets ``earliest`` answers it).
 
         Leadership, replicas and ISR come from the metadata image; the high watermark and log end offset from the
         leader's replica (None while the partition is offline or its leader is down).
@@ -424,20 +425,21 @@ class Cluster(World):
         rows = []
         for p in sorted(t.partitions):
             reg = t.partitions[p]
-            hw = leo = lso = None
+            hw = leo = lso = start = None
             leader = self.broker(reg.leader) if reg.leader >= 0 else None
             part = leader.rm.partition(name, p) if leader is not None else None
             if part is not None:
                 hw, leo = part.high_watermark, part.log.log_end_offset
                 lso = part.log.last_stable_offset(hw)
+                start = part.log.log_start_offset
             rows.append({"partition": p, "leader": reg.leader if reg.leader >= 0 else None,
                          "leader_epoch": reg.leader_epoch, "replicas": list(reg.replicas), "isr": list(reg.isr),
                          "high_watermark": hw, "log_end_offset": leo,
                          "elr": list(reg.eligible_leader_replicas or ()), "last_known_elr": list(reg.last_known_elr or ()),
-                         "last_stable_offset": lso})
+                         "last_stable_offset": lso, "log_start_offset": start})
         return pd.DataFrame(rows, columns=["partition", "leader", "leader_epoch", "replicas", "isr",
                                            "high_watermark", "log_end_offset", "elr", "last_known_elr",
-                                           "last_stable_offset"])
+                                           "last_stable_offset", "log_start_offset"])
 
     def features(self) -> pd.DataFrame:
         """The feature levels in force, as ``kafka-features describe`` lists them: one row per feature (feature,

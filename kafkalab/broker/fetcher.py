@@ -16,7 +16,8 @@ Per partition of a response: records are appended as the leader's very batch obj
 becomes min(leader HW, own LEO); a DivergingEpoch ``(epoch, end offset)`` truncates the log to min(own end offset of
 that epoch, end offset) (``AbstractFetcherThread.truncateOnFetchResponse``, KIP-279/KIP-595) and, when this replica
 does not know that epoch, fetches again for another round; OFFSET_OUT_OF_RANGE restarts the log at the leader's log
-start (or truncates to the leader's HW); any other partition error (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
+start (or truncates to the leader's HW); a leader's log start above the follower's (retention, deleteRecords) moves
+the follower's up too, never past its HW; any other partition error (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
 UNKNOWN_LEADER_EPOCH, ...) takes the partition out of the session for ``replica.fetch.backoff.ms`` until the
 metadata image catches up. A request error or no answer within ``replica.socket.timeout.ms`` backs the whole thread
 off for ``replica.fetch.backoff.ms`` and restarts its session.
@@ -194,6 +195,11 @@ class FetcherThread:
                 appended = True
                 self.changed[tp] = None
             p.follower_update_hw(r.high_watermark)
+            leader_start = r.log_start_offset
+            if leader_start > p.log.log_start_offset and leader_start <= p.high_watermark:
+                # ReplicaFetcherThread.processPartitionData: the follower's log start follows the leader's
+                # (maybeIncrementLogStartOffset, LeaderOffsetIncremented), bounded by its own HW.
+                p.log.advance_log_start(leader_start, p.high_watermark)
         if appended:
             m.on_append()
         self.maybe_send(now_ms)

@@ -14,6 +14,9 @@ leadership; each request goes to the piece that serves it:
   state and the ISR expansion.
 - :mod:`kafkalab.broker.timers`: the two timers, ``expiry`` (the deadlines of waiting operations) and ``isr-check``
   (Kafka's ``isr-expiration``: ISR shrinks, stuck proposals resent); the fetchers' own timers pass through.
+- :mod:`kafkalab.broker.log_maintenance`: log retention and the log cleaner over every replica hosted here (the
+  timers ``log-retention`` and ``log-cleaner``, armed only when some log may have work). A topic's changed log
+  configs apply to its live logs.
 
 Leadership comes only from the metadata image: :meth:`ReplicaManager.apply_change` makes this broker leader or
 follower of exactly the partitions a replayed record changed (``applyDelta``), hands followers to the replica
@@ -41,6 +44,7 @@ from typing import Any, Protocol
 from kafkalab.broker.consumer_fetch import NOT_LEADER, ConsumerFetch, ConsumerFetches
 from kafkalab.broker.fetch_sessions import FetchSessions, FollowerSession
 from kafkalab.broker.fetcher import ReplicaFetcherManager
+from kafkalab.broker.log_maintenance import LOG_CLEANER, LOG_RETENTION, LogMaintenance
 from kafkalab.broker.partition import IsrProposal, Partition, Role
 from kafkalab.broker.produce import DelayedProduce, ProduceHandler
 from kafkalab.broker.timers import EXPIRY, ISR_CHECK, ExpiryTimer, IsrCheck, settled
@@ -88,7 +92,7 @@ class ReplicaManager:
     """All partition replicas of one broker."""
 
     def __init__(self, broker_id: int, port: ReplicaManagerPort, config: Mapping[str, Any] | None = None, *,
-                 incarnation: int = 1) -> None:
+                 incarnation: int = 1, start_ms: float = 0.0) -> None:
         self.broker_id = broker_id
         self.port = port
         self.config: Config = config if isinstance(config, Config) else resolve("broker", config)
@@ -119,6 +123,7 @@ class ReplicaManager:
         self._produce = ProduceHandler(self)
         self._fetch = ConsumerFetches(self)
         self._follower = FetchSessions(self)
+        self._logs = LogMaintenance(port, self.partitions, self.config, start_ms)
 
     # ==== metadata ====================================================================================================
     def set_broker_epoch(self, epoch: int) -> None:
@@ -154,14 +159,17 @@ class ReplicaManager:
         for resource_type, name in change.configs:
             if resource_type == "topic":
                 self._topic_configs.pop(name, None)
-                _, min_isr = self._topic_settings(name)
+                log_config, min_isr = self._topic_settings(name)
                 for tp, p in self.partitions.items():
                     if tp.topic == name:
                         p.min_isr = min_isr
+                        self._set_log_config(p, log_config)
                         if p.is_leader:
                             self._after_isr_change(p)
             elif resource_type == "broker":
                 self._topic_configs.clear()
+                for tp, p in self.partitions.items():
+                    self._set_log_config(p, self._topic_settings(tp.topic)[0])
         for topic in change.removed_topics:
             self._topic_configs.pop(topic, None)
             for tp in [tp for tp in self.partitions if tp.topic == topic]:
@@ -181,6 +189,14 @@ class ReplicaManager:
         follower = self._follower
         if follower.wake:
             follower.wake_parked()
+        if self._logs.pending:
+            self._logs.poke(now_ms)
+
+    def _set_log_config(self, p: Partition, log_config: LogConfig) -> None:
+        """A topic's log settings changed (``retention.ms``, ``segment.bytes``, ...): they apply to the live log."""
+        if p.log.config != log_config:
+            p.log.config = log_config
+            self._logs.touch(p.tp)
 
     def _wake_watchers(self, p: Partition) -> None:
         """A leadership change completes parked follower fetches on ``p`` (DelayedFetch cases A and E), so
@@ -223,6 +239,7 @@ class ReplicaManager:
             if checkpointed is not None:
                 p.high_watermark = max(log.log_start_offset, min(checkpointed, log.log_end_offset))
             self.partitions[tp] = p
+            self._logs.register(p)
         if reg.leader == self.broker_id:
             was_leader = p.is_leader
             if p.make_leader(reg, now_ms):
@@ -256,6 +273,7 @@ class ReplicaManager:
             s.partitions.pop(tp, None)
             s.pending.pop(tp, None)
         p.sessions = []
+        self._logs.unregister(p)
         p.make_stopped()
         if delete:
             self.port.delete_log(str(tp))
@@ -309,6 +327,8 @@ class ReplicaManager:
         self.now_ms = now_ms
         self.produce_requests += 1
         self._produce.handle(src, req, now_ms, from_coordinator=from_coordinator)
+        if self._logs.pending:
+            self._logs.poke(now_ms)
 
     def handle_fetch(self, src: Any, req: FetchRequest, now_ms: float) -> None:
         self.now_ms = now_ms
@@ -331,6 +351,8 @@ class ReplicaManager:
     def on_fetch_response(self, src: Any, resp: FetchResponse, now_ms: float) -> None:
         self.now_ms = now_ms
         self.fetchers.on_fetch_response(src, resp, now_ms)
+        if self._logs.pending:
+            self._logs.poke(now_ms)
 
     def on_alter_partition_result(self, topic: str, partition: int, error: str, leader_epoch: int = -1,
                                   isr: tuple[int, ...] = (), partition_epoch: int = -1) -> None:
@@ -347,6 +369,10 @@ class ReplicaManager:
             self._expiry.fire(now_ms)
         elif name == ISR_CHECK:
             self._isr.fire(now_ms)
+        elif name == LOG_RETENTION:
+            self._logs.on_retention(now_ms)
+        elif name == LOG_CLEANER:
+            self._logs.on_cleaner(now_ms)
         else:
             self.fetchers.on_timer(name, now_ms)
 
@@ -368,10 +394,17 @@ class ReplicaManager:
         return self.partitions.get(TopicPartition(topic, partition))
 
     def describe(self) -> list[dict[str, Any]]:
-        """One row per replica: topic, partition, role, leader, leader_epoch, isr, high_watermark, log_end_offset."""
+        """One row per replica: topic, partition, role, leader, leader_epoch, isr, high_watermark, log_end_offset,
+        log_start_offset."""
         return [{"topic": tp.topic, "partition": tp.partition, "role": p.role.value, "leader": p.leader_id,
                  "leader_epoch": p.leader_epoch, "isr": p.isr, "high_watermark": p.high_watermark,
-                 "log_end_offset": p.log.log_end_offset} for tp, p in sorted(self.partitions.items())]
+                 "log_end_offset": p.log.log_end_offset, "log_start_offset": p.log.log_start_offset}
+                for tp, p in sorted(self.partitions.items())]
+
+    @property
+    def log_maintenance(self) -> LogMaintenance:
+        """Retention and the log cleaner over this broker's replicas (counters: ``segments_deleted``, ...)."""
+        return self._logs
 
     def last_stable_offset(self, tp: TopicPartition) -> int | None:
         """The LSO of ``tp`` if this broker has a replica of it (KIP-98)."""

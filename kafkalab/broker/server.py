@@ -137,7 +137,7 @@ class BrokerServer:
             self.replica_fetcher = ThreadPool(1)         # num.replica.fetchers = 1
             self.disk_model = DiskModel(hardware)
         self._timers: dict[str, TimerHandle] = {}
-        self.rm = ReplicaManager(broker_id, self, self.config, incarnation=ctx.incarnation)
+        self.rm = ReplicaManager(broker_id, self, self.config, incarnation=ctx.incarnation, start_ms=ctx.now)
         self.image = MetadataImage()
         self.alter_partition_hook: Callable[[IsrProposal], None] | None = None
         self.alter_partition_log: list[IsrProposal] = []

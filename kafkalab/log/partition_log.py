@@ -75,6 +75,9 @@ class PartitionLog:
         self._size_bytes = 0
         self._first_dirty_offset = log_start_offset
         self._txn: TxnTracker | None = None
+        #: called (no arguments) when a segment gets its first batch or the log is truncated: what a broker's log
+        #: maintenance watches to know when retention or the cleaner may have work (None: nobody watches)
+        self.on_new_segment: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return (f"PartitionLog({self.name!r}, start={self._log_start_offset}, end={self._log_end_offset}, "
@@ -188,6 +191,7 @@ class PartitionLog:
         if segment.should_roll(batch, now_ms, self.config.segment_bytes,
                                self.config.segment_ms - self.config.segment_jitter_ms):
             segment = self._roll(now_ms, batch.base_offset)
+        fresh = not segment.batches
         segment.append(batch, now_ms)
         if batch.is_transactional:
             txn = self._txn
@@ -202,6 +206,8 @@ class PartitionLog:
         if self.config.flush_messages != LONG_MAX and \
                 self._log_end_offset - self._flushed_offset >= self.config.flush_messages:
             self._flushed_offset = self._log_end_offset
+        if fresh and self.on_new_segment is not None:
+            self.on_new_segment()
 
     def roll(self, now_ms: float = 0) -> LogSegment:
         """Start a new active segment at the log end (unless the active one is empty)."""
@@ -317,6 +323,8 @@ class PartitionLog:
         self._log_start_offset = min(self._log_start_offset, new_end)
         if self._txn is not None:
             self._txn.rebuild(self._segments)
+        if self.on_new_segment is not None:
+            self.on_new_segment()
         return new_end
 
     def truncate_fully_and_start_at(self, offset: int, now_ms: float = 0) -> None:
@@ -460,6 +468,15 @@ class PartitionLog:
         while n < len(self._segments) - 1 and self._segment_bases[n + 1] <= end_offset:
             n += 1
         return n
+
+    @property
+    def first_dirty_offset(self) -> int:
+        """The cleaner checkpoint: offsets below it were cleaned by the last pass (or are below the log start)."""
+        return self._first_dirty_offset
+
+    def has_dirty_segments(self) -> bool:
+        """Whether some segment other than the active one holds data the cleaner has not seen."""
+        return len(self._segments) > 1 and self._first_dirty_offset < self._segment_bases[-1]
 
     def dirty_ratio(self, now_ms: float, high_watermark: int | None = None) -> float:
         """Bytes not yet cleaned / cleanable bytes (what ``min.cleanable.dirty.ratio`` is compared with)."""
