@@ -7,6 +7,8 @@ with ``schedule(delay_ms, callback)`` and ``now``), so a notebook or a broker ge
 One simplification: each cleaner tick cleans every eligible log, not just the dirtiest one.
 
 The optional ``high_watermark`` callable bounds retention and cleaning, as a broker does with each partition's HW.
+This is the standalone version for notebooks and log-level experiments; brokers run
+:mod:`kafkalab.broker.log_maintenance`, which follows Kafka's schedule without events when nothing can expire.
 """
 from __future__ import annotations
 

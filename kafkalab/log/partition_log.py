@@ -17,6 +17,9 @@ time (``LogSegment.shouldRoll``). Finding an offset is two bisects: segment base
   segments older than ``retention.ms`` or beyond ``retention.bytes``, then segments wholly below the log start offset;
   only from the oldest, only below the high watermark. When every segment is deletable, Kafka first rolls a new empty
   active segment, so the segment deleted is never the active one; this does the same.
+* ``on_new_segment`` (optional, no arguments) is called when a segment gets its first batch or the log is
+  truncated: the moments the earliest possible retention or cleaning time of the log can change. A broker's log
+  maintenance uses it to arm its timers only when there may be work.
 * Compaction (:meth:`compact`) cleans ``[log start, first uncleanable offset)``: never the active segment, nothing at
   or above the high watermark, nothing newer than ``min.compaction.lag.ms`` (see :mod:`kafkalab.log.cleaner`).
 * Disk model: ``flushed_offset`` is Kafka's recovery point. :meth:`flush` advances it; a segment roll flushes the
