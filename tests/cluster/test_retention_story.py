@@ -218,3 +218,31 @@ def test_lowering_retention_ms_on_a_live_topic_applies_at_the_next_retention_che
     cluster.alter_topic_config("audit", {"retention.ms": 60_000})
     cluster.run_until(lambda: cluster.kernel.now > 640_000, 300_000)
     assert all(p.log.log_start_offset == 60 for p in replicas(cluster, "audit").values())
+
+
+def test_a_follower_moves_its_log_start_up_to_the_leaders_from_the_fetch_answers():
+    # Retention runs every minute, on each broker's own schedule (30 s after it started). The follower restarted
+    # at 45 s, so the leader's check at 90 s comes first; the follower learns the new log start from its next fetch
+    # answers (ReplicaFetcherThread: maybeIncrementLogStartOffset) instead of waiting for its own check at 135 s.
+    cluster = kl.Cluster(seed=12, config={"log.retention.check.interval.ms": 60_000})
+    cluster.create_topic("ticks", replication_factor=3, config={"retention.ms": 60_000, "segment.ms": 10_000})
+    row = cluster.describe_topic("ticks").iloc[0]
+    leader = int(row["leader"])
+    follower = next(b for b in row["replicas"] if b != leader)
+    producer = cluster.producer({"linger.ms": 5})
+    futures = []
+    for i in range(100):
+        if cluster.kernel.now >= 20_000 and cluster.is_alive(follower) and i < 30:
+            cluster.crash(follower)
+        if cluster.kernel.now >= 45_000 and not cluster.is_alive(follower):
+            cluster.restart(follower)
+        futures.append(producer.send("ticks", value=f"v{i}", key=f"k{i}"))
+        cluster.run(1_000)
+    assert cluster.run_until(lambda: all(f.done() for f in futures), 30_000)
+    leader_log = cluster.broker(leader).rm.partition("ticks", 0).log
+    follower_part = cluster.broker(follower).rm.partition("ticks", 0)
+    own = cluster.broker(follower).rm.log_maintenance
+    assert cluster.kernel.now < 135_000 and own.retention_first_ms == pytest.approx(75_000, abs=2_000)
+    assert leader_log.log_start_offset > 15
+    assert follower_part.log.log_start_offset == leader_log.log_start_offset
+    assert follower_part.log.log_start_offset <= follower_part.high_watermark
