@@ -10,7 +10,9 @@ five batches it appended (``ProducerStateEntry.NUM_BATCHES_TO_RETAIN``; the prod
    appended again and is answered with the original offsets (``findDuplicateBatch``);
 2. an epoch older than the producer's is INVALID_PRODUCER_EPOCH (``checkProducerEpoch``);
 3. a newer epoch must start at sequence 0, else OUT_OF_ORDER_SEQUENCE_NUMBER;
-4. the same epoch must continue at ``last sequence + 1``, else OUT_OF_ORDER_SEQUENCE_NUMBER (``checkSequence``).
+4. the same epoch must continue at ``last sequence + 1``, else OUT_OF_ORDER_SEQUENCE_NUMBER (``checkSequence``);
+   an entry of that epoch with no batch retained (a transaction marker moved the producer to it, KIP-890) has last
+   sequence -1, so the batch must start at 0, as Kafka's ``currentLastSeq = NO_SEQUENCE``.
    A producer id the partition has no state for accepts any sequence (its state may have been removed by retention).
 
 :meth:`update` records the appended batch. The state is rebuilt from the log's batches (per batch, never per record)
@@ -112,7 +114,8 @@ class ProducerStateManager:
             if batch.base_sequence != 0 and entry.producer_epoch != NO_PRODUCER_EPOCH:
                 return OUT_OF_ORDER_SEQUENCE_NUMBER, None
             return NONE, None
-        if entry.batches and not _in_sequence(entry.last_seq, batch.base_sequence):
+        # An entry without batches (only a marker of this epoch so far) has last sequence -1: the next must be 0.
+        if entry.producer_epoch != NO_PRODUCER_EPOCH and not _in_sequence(entry.last_seq, batch.base_sequence):
             return OUT_OF_ORDER_SEQUENCE_NUMBER, None
         return NONE, None
 

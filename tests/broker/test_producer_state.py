@@ -70,3 +70,40 @@ def test_rebuild_from_the_log_restores_duplicate_detection() -> None:
     fresh.rebuild(log.batches())
     error, dup = fresh.check(batch(2, pid=7, epoch=0, seq=3))
     assert error == "NONE" and dup is not None and dup.first_offset == 4
+
+
+def _marker(log: PartitionLog, state: ProducerStateManager, *, pid: int = 7, epoch: int = 0) -> None:
+    from kafkalab.common.records import COMMIT_MARKER, control_batch
+    assert state.check_marker(pid, epoch) == "NONE"
+    state.update(log.append_as_leader(control_batch(COMMIT_MARKER, pid, epoch, 0, 0), 0))
+
+
+def test_after_a_kip890_marker_bumps_the_epoch_the_next_transaction_must_start_at_sequence_zero() -> None:
+    """Transaction version 2: the commit marker carries the bumped epoch, so the producer's entry has that epoch and
+    no batch. A batch of the next transaction with a later sequence (it overtook the batch with sequence 0, which
+    still waits for its KIP-890 verification) is out of order, as in Kafka's ``checkSequence``: were it appended,
+    the batch with sequence 0 could never follow it."""
+    log, state = PartitionLog(), ProducerStateManager()
+    _append(log, state, 6, epoch=1, seq=0)           # transaction 1, epoch 1, sequences 0..5
+    _marker(log, state, epoch=2)                     # EndTxn bumped the epoch; the marker carries epoch 2
+    assert state.check(batch(1, pid=7, epoch=2, seq=6)) == ("OUT_OF_ORDER_SEQUENCE_NUMBER", None)
+    _append(log, state, 6, epoch=2, seq=0)           # sequence 0 first, then 6 follows
+    _append(log, state, 1, epoch=2, seq=6)
+    assert state.last_sequence(7) == 6
+
+
+def test_a_marker_of_the_same_epoch_keeps_the_sequence_going() -> None:
+    """Transaction version 1: the marker has the producer's epoch; the next transaction continues its sequence."""
+    log, state = PartitionLog(), ProducerStateManager()
+    _append(log, state, 3, epoch=4, seq=0)
+    _marker(log, state, epoch=4)
+    assert state.check(batch(1, pid=7, epoch=4, seq=0)) == ("OUT_OF_ORDER_SEQUENCE_NUMBER", None)
+    _append(log, state, 1, epoch=4, seq=3)
+
+
+def test_a_marker_for_a_producer_the_partition_has_no_batch_of_also_asks_for_sequence_zero() -> None:
+    """A partition added to the transaction but never written to gets the marker only; then sequences start at 0."""
+    log, state = PartitionLog(), ProducerStateManager()
+    _marker(log, state, epoch=3)
+    assert state.check(batch(1, pid=7, epoch=3, seq=2)) == ("OUT_OF_ORDER_SEQUENCE_NUMBER", None)
+    assert state.check(batch(1, pid=7, epoch=3, seq=0)) == ("NONE", None)

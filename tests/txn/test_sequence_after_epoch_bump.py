@@ -1,0 +1,59 @@
+"""Sequences after a KIP-890 epoch bump: a batch that overtakes the transaction's first one is refused, then retried.
+
+The story (found through Streams' ``exactly_once_v2``, fk_scenario seed 3). Under transaction version 2 every EndTxn
+bumps the producer epoch and the commit marker carries the new epoch, so after the marker the partition remembers the
+producer at that epoch with no batch. The next transaction's first batch (sequence 0) waits at the leader for its
+KIP-890 verification, which the coordinator answers CONCURRENT_TRANSACTIONS while the previous transaction's markers
+are still being written; the leader asks again every 20 ms, then gives up and answers CONCURRENT_TRANSACTIONS, and the
+producer retries the batch. A second batch (sequence 1), sent while the first waited, is verified once the markers
+are written, before the first is back. Kafka's ``ProducerAppendInfo.checkSequence`` refuses it (the entry's last
+sequence is -1: the next must be 0) and the producer retries it behind the first; kafkalab used to accept any sequence
+from an entry with no batch, so the second batch went into the log first, the first then got
+OUT_OF_ORDER_SEQUENCE_NUMBER on every retry (the producer, which had sequence 1 acknowledged, kept retrying it, as
+Kafka's ``canRetry`` does for a batch that is not the next sequence), the commit waited on it until the coordinator aborted the transaction at its
+timeout and fenced the producer, and the transaction's records were lost.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import kafkalab as kl
+from tests.txn.helpers import cluster, read_all
+
+
+def _overtaking_batch(seed: int = 1) -> dict[str, Any]:
+    c = cluster(seed=seed)                              # transaction version 2, the default
+    p = c.producer({"transactional.id": "seq", "linger.ms": 0})
+    p.init_transactions()
+    coordinator = c.describe_transactions("seq")["coordinator"]
+    leaders = {i: c.leader_for("out", i) for i in range(2)}
+    fast, slow = next((f, s) for f in range(2) for s in range(2)
+                      if f != s and leaders[s] not in (coordinator, leaders[f]))
+    p.begin_transaction()
+    p.send("out", value=b"t1-fast", partition=fast)
+    p.send("out", value=b"t1-slow", partition=slow)
+    p.flush()
+    c.slow_link(coordinator, leaders[slow], 30, symmetric=False)   # one COMMIT marker takes 30 ms
+    p.commit_transaction()                              # answered once PrepareCommit is written
+    epoch_after_commit = p.core.producer_epoch
+    p.begin_transaction()
+    first = p.send("out", value=b"t2-first", partition=fast)       # sequence 0 of the new epoch
+    c.run(25)
+    story = {"state": c.describe_transactions("seq")["state"], "first_pending": not first.done()}
+    second = p.send("out", value=b"t2-second", partition=fast)     # sequence 1, verified before the first
+    p.commit_transaction()
+    c.run(1_000)
+    log = [(b.base_sequence, b.producer_epoch, [r.value for r in b.records])
+           for b in c.broker(leaders[fast]).rm.partitions[kl.TopicPartition("out", fast)].log.batches()
+           if not b.is_control and b.producer_epoch == epoch_after_commit]
+    return {**story, "errors": dict(p.core.error_counts), "committed": read_all(c, "read_committed", "rc"),
+            "log": log, "offsets": (first.result().offset, second.result().offset)}
+
+
+def test_a_batch_that_overtakes_the_first_of_a_new_epoch_is_refused_and_follows_it() -> None:
+    r = _overtaking_batch()
+    assert r["state"] == "PrepareCommit" and r["first_pending"]     # the second goes while the first waits
+    assert r["errors"] == {"CONCURRENT_TRANSACTIONS": 1, "OUT_OF_ORDER_SEQUENCE_NUMBER": 1}
+    assert r["log"] == [(0, r["log"][0][1], [b"t2-first"]), (1, r["log"][0][1], [b"t2-second"])]
+    assert r["offsets"][0] < r["offsets"][1]
+    assert r["committed"] == [b"t1-fast", b"t1-slow", b"t2-first", b"t2-second"]
