@@ -89,7 +89,7 @@ class PartitionState:
     """One assigned partition (Kafka's ``TopicPartitionState``)."""
 
     __slots__ = ("position", "needs_reset", "reset_in_flight", "buffer", "buffer_index", "high_watermark",
-                 "retry_at_ms", "generation", "error", "log_start_offset", "pending_revocation",
+                 "last_stable_offset", "retry_at_ms", "generation", "error", "log_start_offset", "pending_revocation",
                  "fetched_end", "fetch_part")
 
     def __init__(self) -> None:
@@ -99,6 +99,7 @@ class PartitionState:
         self.buffer: list[RecordBatch] = []
         self.buffer_index = 0          # next batch of the buffer to hand out
         self.high_watermark = -1
+        self.last_stable_offset = -1   # the LSO of the last fetch answer (read_committed's end offset)
         self.log_start_offset = -1
         self.retry_at_ms = 0.0
         self.generation = 0            # bumped by seek/reset: answers for an older generation are dropped
@@ -630,6 +631,7 @@ class ConsumerCore:
                 resend(tp)        # used (or to retry): the broker reads it again only when named
             if part.error == NONE:
                 state.high_watermark = part.high_watermark
+                state.last_stable_offset = part.last_stable_offset
                 state.log_start_offset = part.log_start_offset
                 if part.batches:
                     batches = part.batches

@@ -385,11 +385,17 @@ class StreamThread:
         return len(records)
 
     def _lag(self, tp: TopicPartition) -> int:
-        """The main consumer's lag of an input partition as last fetched (-1: not known yet)."""
+        """The main consumer's lag of an input partition as last fetched (-1: not known yet), against the end its
+        isolation level reads to: the last stable offset under ``read_committed`` (exactly_once_v2), else the high
+        watermark (Kafka's ``consumer.currentLag``: ``SubscriptionState.partitionLag``). Records of an open
+        transaction are not lag a read_committed consumer could fetch."""
         state = self.main.assignment.get(tp)
-        if state is None or state.high_watermark < 0 or state.position is None:
+        if state is None or state.position is None:
             return -1
-        return max(0, state.high_watermark - state.position)
+        end = state.last_stable_offset if self.main.isolation_level == 1 else state.high_watermark
+        if end < 0:
+            return -1
+        return max(0, end - state.position)
 
     def _caught_up(self, r: Restoration) -> bool:
         state = self.restore.assignment.get(r.tp)

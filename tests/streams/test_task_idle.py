@@ -76,3 +76,39 @@ def test_ready_to_process_follows_kafkas_partition_group_rules():
     assert task.ready_to_process(110, lags.get) and task.enforced_processing == 1
     task.add_records([(customers.topic, 0, 0, 4, b"c1", b"Ann", ())])
     assert task.ready_to_process(111, lags.get) and task.enforced_processing == 1   # both buffered
+
+
+def _hanging_transaction_run() -> tuple[list, float]:
+    """exactly_once_v2 (its consumers read read_committed); another application leaves a transaction open on the
+    customers partition, then an order comes: when does the order come out of the join?"""
+    cluster = kl.Cluster(brokers=3, controllers=1, seed=9)
+    for t in ("orders", "customers", "enriched"):
+        cluster.create_topic(t, partitions=1)
+    app = cluster.streams(join_topology(), {**STRINGS, "application.id": "idle-rc",
+                                            "processing.guarantee": "exactly_once_v2"}, instances=1)
+    assert cluster.run_until(lambda: app.state() == "RUNNING", 60_000)
+    plain = cluster.producer({"linger.ms": 0})
+    base = 50_000_000
+    plain.send("customers", key="c1", value="Ann", timestamp_ms=base).result()
+    cluster.run(2_000)
+    hanging = cluster.producer({"transactional.id": "other-app", "transaction.timeout.ms": 60_000})
+    hanging.init_transactions()
+    hanging.begin_transaction()
+    hanging.send("customers", key="c1", value="Zed", timestamp_ms=base + 1).result()   # never committed
+    cluster.run(1_000)
+    row = cluster.describe_topic("customers").iloc[0]
+    assert int(row["last_stable_offset"]) < int(row["high_watermark"])
+    sent = cluster.now
+    plain.send("orders", key="c1", value="order-1", timestamp_ms=base + 2).result()
+    assert cluster.run_until(lambda: bool(read_topic(cluster, "enriched", 1, value_serde="string")), 120_000)
+    return read_topic(cluster, "enriched", 1, value_serde="string"), cluster.now - sent
+
+
+def test_under_read_committed_an_open_transaction_is_not_lag_the_task_waits_for():
+    # Kafka's StreamTask asks consumer.currentLag, which under read_committed is LSO - position: the customers
+    # partition has nothing the task could fetch, so the order is processed at once (max.task.idle.ms 0) against
+    # the committed customer; against the high watermark the task waited for records it can never read until the
+    # coordinator aborted the other application's transaction at its 60 s timeout
+    out, waited_ms = _hanging_transaction_run()
+    assert out == [("c1", "order-1 by Ann")]
+    assert waited_ms < 5_000
