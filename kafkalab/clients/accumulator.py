@@ -80,7 +80,7 @@ class ProducerBatch:
     __slots__ = ("tp", "records", "ops", "callbacks", "size_bytes", "base_ts", "max_ts", "created_ms", "closed",
                  "done", "error", "base_offset", "log_append_time_ms", "attempts", "retry_at_ms", "last_attempt_ms",
                  "base_sequence", "producer_id", "producer_epoch", "built", "maybe_written", "memory_bytes",
-                 "in_flight", "seq_id", "retry_leader_epoch")
+                 "in_flight", "seq_id", "retry_leader_epoch", "sequence_reset")
 
     def __init__(self, tp: TopicPartition, created_ms: float, base_ts: int, memory_bytes: int, seq_id: int) -> None:
         self.tp = tp
@@ -108,6 +108,7 @@ class ProducerBatch:
         self.memory_bytes = memory_bytes
         self.in_flight = False
         self.seq_id = seq_id                # creation order, for deterministic ordering
+        self.sequence_reset = False         # its sequence moved down after an earlier batch failed (transactions)
 
     @property
     def record_count(self) -> int:

@@ -13,6 +13,9 @@ ever get OUT_OF_ORDER_SEQUENCE_NUMBER.
 OUT_OF_ORDER_SEQUENCE_NUMBER answering a batch behind a failed one is retried; answering the partition's lowest
 unacknowledged batch (the broker lost the producer's state) fails that batch and bumps the epoch.
 
+A batch the leader refused (not a sequence error) leaves a gap: an idempotent producer bumps the epoch, a transactional
+one moves the partition's later sequences down (:meth:`IdempotenceMixin._sequence_gap`).
+
 Simplifications (deliberate): an epoch bump (after a fatal sequence error, or after a batch with a sequence expired)
 waits for every request in flight, then restarts all partitions' sequences at 0 under the new epoch (Kafka bumps
 per partition where it can). Retried batches of one partition go one request at a time (Kafka pipelines them once the
@@ -181,9 +184,36 @@ class IdempotenceMixin:
         """OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID: whether the batch may be retried.
 
         For the partition's lowest unacknowledged batch the broker lost the producer's state: the batch fails and the
-        epoch moves on. A batch behind one that failed is resent in order."""
+        epoch moves on. A batch behind one that failed is resent in order, and so is a batch whose sequence moved
+        down after an earlier one failed (it went out with its old one: Kafka's ``sequenceHasBeenReset``)."""
+        if batch.sequence_reset:
+            return True
         first_unacked = self._last_acked.get(batch.tp, -1) + 1
         if batch.base_sequence == first_unacked % _SEQUENCE_MOD:
             self._request_epoch_bump()
             return False
         return True
+
+    def _sequence_gap(self, batch: ProducerBatch) -> None:
+        """A batch with a sequence failed with an error that means the leader refused it (MESSAGE_TOO_LARGE,
+        INVALID_TXN_STATE, ...): its sequences are not in the log, and a later batch would meet a gap there
+        (Kafka's ``TransactionManager.handleFailedBatch`` with ``adjustSequenceNumbers``).
+
+        An idempotent producer starts a new epoch (Kafka bumps the partition's). A transactional one keeps its epoch
+        for the transaction, so the partition's later sequences move down by the batch's record count, queued and in
+        flight (those in flight get OUT_OF_ORDER_SEQUENCE_NUMBER and are resent with the new one), as
+        ``TxnPartitionEntry.adjustSequencesDueToFailedBatch``."""
+        if self.txn is None:
+            self._request_epoch_bump()
+            return
+        tp, base, count = batch.tp, batch.base_sequence, len(batch.records)
+        nxt = self._next_sequence.get(tp)
+        if nxt is None or nxt < base + count:
+            return          # the partition's sequences were started again meanwhile (a new epoch)
+        self._next_sequence[tp] = nxt - count
+        later = [b for b in self._in_flight.get(tp, ()) if b is not batch]
+        later += [b for b in self.accumulator.queues.get(tp, ()) if b is not batch]
+        for other in later:
+            if not other.done and other.base_sequence > base:
+                other.base_sequence -= count
+                other.sequence_reset = True

@@ -157,6 +157,8 @@ class ProduceRequestsMixin(IdempotenceMixin):
             return
         if retriable and self.idempotent and batch.base_sequence >= 0:
             self._request_epoch_bump()   # a sequence that may or may not be in the log: start a new epoch
+        elif self.idempotent and batch.base_sequence >= 0 and error not in (_OUT_OF_ORDER, _UNKNOWN_PRODUCER):
+            self._sequence_gap(batch)    # refused, so not in the log: its sequence must not be a gap
         self._fail(batch, cls(message) if message else cls(), now)
 
     def _leader_epoch(self, tp: TopicPartition) -> int:
