@@ -26,6 +26,9 @@ sequence 0. The ongoing transactions, the last stable offset and the aborted ind
 (:mod:`kafkalab.log.txn_index`). KIP-890's verification guard (:meth:`ProducerStateManager.start_verification`): before a
 producer's first transactional batch of a transaction is appended, the leader asks the transaction coordinator; a
 marker written meanwhile clears the guard, so a verified append that lost the race is refused (INVALID_TXN_STATE).
+The guard also keeps the lowest sequence of the batches verified with it (Kafka's ``VerificationStateEntry``): until
+the producer's first transactional batch here is appended, a batch above that sequence is OUT_OF_ORDER_SEQUENCE_NUMBER,
+so a batch verified sooner cannot overtake the transaction's first one (the producer resends it behind).
 
 Simplifications: no producer id expiration (``producer.id.expiration.ms``), no snapshot files (the rebuild scans the
 log).
@@ -39,7 +42,7 @@ from dataclasses import dataclass, field
 from kafkalab.common.records import NO_PRODUCER_EPOCH, RecordBatch
 from kafkalab.protocol.produce import NUM_BATCHES_TO_RETAIN
 
-__all__ = ["BatchMetadata", "ProducerStateEntry", "ProducerStateManager"]
+__all__ = ["BatchMetadata", "ProducerStateEntry", "ProducerStateManager", "VerificationState"]
 
 _INT_MAX = 2**31 - 1
 NONE = "NONE"
@@ -66,6 +69,27 @@ class BatchMetadata:
     first_offset: int
     last_offset: int
     timestamp_ms: int
+
+
+class VerificationState:
+    """A producer's KIP-890 verification guard on one partition (Kafka's ``VerificationStateEntry``): the object a
+    verified append must present, with the lowest sequence and the epoch of the batches verified with it."""
+
+    __slots__ = ("lowest_sequence", "epoch", "appended")
+
+    def __init__(self, sequence: int, epoch: int) -> None:
+        self.lowest_sequence = sequence
+        self.epoch = epoch
+        #: a transactional batch of the producer was appended since (Kafka drops the entry then)
+        self.appended = False
+
+    def update(self, sequence: int, epoch: int) -> None:
+        """``maybeUpdateLowestSequenceAndEpoch``: a lower sequence of the same epoch, or any of a newer epoch."""
+        if epoch == self.epoch and sequence < self.lowest_sequence:
+            self.lowest_sequence = sequence
+        if epoch > self.epoch:
+            self.epoch = epoch
+            self.lowest_sequence = sequence
 
 
 @dataclass(slots=True)
@@ -97,16 +121,19 @@ class ProducerStateManager:
     def __init__(self) -> None:
         self.producers: dict[int, ProducerStateEntry] = {}
         #: producer id -> its verification guard while a KIP-890 verification is pending or done
-        self.verification: dict[int, object] = {}
+        self.verification: dict[int, VerificationState] = {}
 
     def check(self, batch: RecordBatch) -> tuple[str, BatchMetadata | None]:
         """Validate an idempotent batch before a leader append: ``(error name, duplicate or None)``."""
         entry = self.producers.get(batch.producer_id)
-        if entry is None:
-            return NONE, None
-        duplicate = entry.find_duplicate(batch)
+        duplicate = None if entry is None else entry.find_duplicate(batch)
         if duplicate is not None:
             return NONE, duplicate
+        guard = self.verification.get(batch.producer_id)
+        if guard is not None and not guard.appended and batch.base_sequence > guard.lowest_sequence:
+            return OUT_OF_ORDER_SEQUENCE_NUMBER, None      # a batch verified with it, lower, goes first
+        if entry is None:
+            return NONE, None
         epoch = batch.producer_epoch
         if epoch < entry.producer_epoch:
             return INVALID_PRODUCER_EPOCH, None
@@ -126,14 +153,18 @@ class ProducerStateManager:
             return INVALID_PRODUCER_EPOCH
         return NONE
 
-    def start_verification(self, producer_id: int) -> object:
+    def start_verification(self, producer_id: int, sequence: int = -1, epoch: int = -1) -> VerificationState:
         """The verification guard of ``producer_id`` (Kafka's ``VerificationGuard`` in its
         ``VerificationStateEntry``): a new one, or the pending one when a verification of the producer is already
-        under way (``maybeCreateVerificationStateEntry`` keeps the entry, so requests verified together share it).
-        The append that follows the coordinator's answer must present this very object."""
+        under way (``maybeCreateVerificationStateEntry`` keeps the entry, so requests verified together share it),
+        its lowest sequence updated with the batch's ``sequence`` and ``epoch`` (-1: not tracked). The append that
+        follows the coordinator's answer must present this very object."""
         guard = self.verification.get(producer_id)
         if guard is None:
-            guard = self.verification[producer_id] = object()
+            guard = self.verification[producer_id] = VerificationState(
+                sequence if sequence >= 0 else _INT_MAX, epoch)
+        elif sequence >= 0:
+            guard.update(sequence, epoch)
         return guard
 
     def verified(self, producer_id: int, guard: object) -> bool:
@@ -151,6 +182,10 @@ class ProducerStateManager:
             if entry is None or entry.producer_epoch != batch.producer_epoch:
                 self.producers[pid] = ProducerStateEntry(pid, batch.producer_epoch)
             return
+        if batch.is_transactional:
+            guard = self.verification.get(pid)
+            if guard is not None:
+                guard.appended = True
         entry = self.producers.get(pid)
         if entry is None or entry.producer_epoch != batch.producer_epoch:
             entry = ProducerStateEntry(pid, batch.producer_epoch)

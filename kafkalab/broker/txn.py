@@ -257,7 +257,8 @@ class BrokerTxn:
         if not need:
             rm.handle_produce(src, req, now)
             return
-        guards = {tp: rm.partitions[tp].producer_state.start_verification(pid) for tp in need}
+        guards: dict[TopicPartition, object] = {tp: rm.partitions[tp].producer_state.start_verification(
+            pid, req.batches[tp].base_sequence, req.batches[tp].producer_epoch) for tp in need}
         coordinator = self._coordinator_node(tid or "")
         if coordinator is None:
             self._answer_partially(src, req, {tp: "NOT_COORDINATOR" for tp in need}, guards)

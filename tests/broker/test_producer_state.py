@@ -107,3 +107,22 @@ def test_a_marker_for_a_producer_the_partition_has_no_batch_of_also_asks_for_seq
     _marker(log, state, epoch=3)
     assert state.check(batch(1, pid=7, epoch=3, seq=2)) == ("OUT_OF_ORDER_SEQUENCE_NUMBER", None)
     assert state.check(batch(1, pid=7, epoch=3, seq=0)) == ("NONE", None)
+
+
+def test_a_verification_guard_refuses_a_sequence_above_its_lowest_until_a_transactional_batch_is_appended() -> None:
+    """Kafka's VerificationStateEntry: requests verified together share the guard, which keeps their lowest
+    sequence (a newer epoch starts it again); a higher batch may not go first, even for a producer the partition
+    has no state for. Once a transactional batch is appended the transaction is ongoing and sequences rule alone."""
+    from dataclasses import replace
+    log, state = PartitionLog(), ProducerStateManager()
+    guard = state.start_verification(7, 3, 0)
+    assert state.start_verification(7, 1, 0) is guard and guard.lowest_sequence == 1
+    assert state.start_verification(7, 2, 0) is guard and guard.lowest_sequence == 1
+    assert state.check(batch(1, pid=7, epoch=0, seq=2)) == ("OUT_OF_ORDER_SEQUENCE_NUMBER", None)
+    first = replace(batch(1, pid=7, epoch=0, seq=1), is_transactional=True)
+    assert state.check(first) == ("NONE", None)
+    state.update(log.append_as_leader(first, 0))
+    assert state.verified(7, guard)
+    assert state.check(batch(1, pid=7, epoch=0, seq=2)) == ("NONE", None)
+    assert state.start_verification(8, 5, 0).lowest_sequence == 5
+    assert state.start_verification(8, 0, 1).lowest_sequence == 0          # a newer epoch starts again

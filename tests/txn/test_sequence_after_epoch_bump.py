@@ -57,3 +57,32 @@ def test_a_batch_that_overtakes_the_first_of_a_new_epoch_is_refused_and_follows_
     assert r["log"] == [(0, r["log"][0][1], [b"t2-first"]), (1, r["log"][0][1], [b"t2-second"])]
     assert r["offsets"][0] < r["offsets"][1]
     assert r["committed"] == [b"t1-fast", b"t1-slow", b"t2-first", b"t2-second"]
+
+
+def test_on_a_partition_new_to_the_producer_the_verification_keeps_the_lowest_sequence_first() -> None:
+    """The same race where the partition knows nothing of the producer yet (its first transaction wrote elsewhere):
+    any sequence would do for an unknown producer, so Kafka's ``VerificationStateEntry`` keeps the lowest sequence
+    verified with the guard and refuses a higher one until the producer's first transactional batch is appended.
+    Without it the second batch went first and the first was refused as out of order, failing the transaction."""
+    c = cluster(seed=1)
+    c.create_topic("other", partitions=1)
+    p = c.producer({"transactional.id": "fresh", "linger.ms": 0})
+    p.init_transactions()
+    coordinator = c.describe_transactions("fresh")["coordinator"]
+    other_leader = c.leader_for("other", 0)
+    part = next(i for i in range(2) if c.leader_for("out", i) != other_leader)
+    assert other_leader != coordinator
+    p.begin_transaction()
+    p.send("other", value=b"t1").result()
+    c.slow_link(coordinator, other_leader, 30, symmetric=False)    # its COMMIT marker takes 30 ms
+    p.commit_transaction()
+    p.begin_transaction()
+    first = p.send("out", value=b"t2-first", partition=part)       # "out" has never seen this producer
+    c.run(10)
+    assert not first.done()
+    second = p.send("out", value=b"t2-second", partition=part)
+    p.commit_transaction()
+    c.run(500)
+    assert first.result().offset < second.result().offset
+    assert p.core.error_counts == {"OUT_OF_ORDER_SEQUENCE_NUMBER": 1}                # the second, once
+    assert read_all(c, "read_committed", "rc") == [b"t2-first", b"t2-second"]
