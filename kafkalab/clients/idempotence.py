@@ -20,7 +20,8 @@ Simplifications (deliberate): an epoch bump (after a fatal sequence error, or af
 waits for every request in flight, then restarts all partitions' sequences at 0 under the new epoch (Kafka bumps
 per partition where it can). Retried batches of one partition go one request at a time (Kafka pipelines them once the
 first is through), and no new batch of the partition goes with them. The bound of five unacknowledged batches holds
-per partition across brokers (Kafka's comes from the per-connection in-flight limit). No transactions.
+per partition across brokers (Kafka's comes from the per-connection in-flight limit). The transaction half is
+:mod:`kafkalab.clients.transactions`.
 
 :class:`IdempotenceMixin` is one part of :class:`~kafkalab.clients.sender.ProducerCore`, not an object of its own:
 its state lives on the core (``ProducerCore.__init__`` sets it up), so the attributes the facade and the tests read

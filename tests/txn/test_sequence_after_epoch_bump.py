@@ -15,6 +15,9 @@ timeout and fenced the producer, and the transaction's records were lost.
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import kafkalab as kl
@@ -86,3 +89,12 @@ def test_on_a_partition_new_to_the_producer_the_verification_keeps_the_lowest_se
     assert first.result().offset < second.result().offset
     assert p.core.error_counts == {"OUT_OF_ORDER_SEQUENCE_NUMBER": 1}                # the second, once
     assert read_all(c, "read_committed", "rc") == [b"t2-first", b"t2-second"]
+
+
+def test_the_overtaking_story_is_the_same_under_any_hash_seed() -> None:
+    code = ("from tests.txn.test_sequence_after_epoch_bump import _overtaking_batch as o; r = o(); "
+            "print(r['log'], r['offsets'], sorted(r['errors'].items()))")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
+                           env=dict(os.environ, PYTHONHASHSEED=h)).stdout.strip() for h in ("1", "977")]
+    assert outs[0] == outs[1] and outs[0]
