@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from kafkalab.broker.consumer_fetch import NOT_LEADER, UNKNOWN
 from kafkalab.broker.partition import Partition, Role
+from kafkalab.broker.producer_state import marker_coordinator_epoch
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.errors import KafkaError
 from kafkalab.ports import ConnectionReset
@@ -95,7 +96,8 @@ class ProduceHandler:
                 continue
             duplicate = None
             if batch.is_control:
-                error = p.producer_state.check_marker(batch.producer_id, batch.producer_epoch) \
+                error = p.producer_state.check_marker(batch.producer_id, batch.producer_epoch,
+                                                      marker_coordinator_epoch(batch)) \
                     if from_coordinator else "INVALID_RECORD"
                 if error != NONE:
                     responses[tp] = PartitionProduceResponse(

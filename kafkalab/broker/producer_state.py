@@ -20,9 +20,12 @@ when a replica becomes leader (:meth:`rebuild`), which is what Kafka's snapshots
 
 Transactions (KIP-98): a transaction marker (a control batch written by the transaction coordinator) is checked by
 :meth:`ProducerStateManager.check_marker` (its epoch may not be older than the producer's: INVALID_PRODUCER_EPOCH, as
-``ProducerAppendInfo.checkProducerEpoch`` for markers) and moves the producer to the marker's epoch without a batch
-(``appendEndTxnMarker``); under transaction version 2 that epoch is the bumped one, so the next transaction starts at
-sequence 0. The ongoing transactions, the last stable offset and the aborted index are the log's
+``ProducerAppendInfo.checkProducerEpoch`` for markers; then a coordinator epoch older than the last marker's of the
+producer is TRANSACTION_COORDINATOR_FENCED, ``checkCoordinatorEpoch``: a deposed coordinator's marker) and moves the
+producer to the marker's epoch and coordinator epoch without a batch (``appendEndTxnMarker``; the coordinator epoch
+is read from the marker's ``EndTransactionMarker`` value, so a rebuild from the log knows it); under transaction
+version 2 that epoch is the bumped one, so the next transaction starts at sequence 0. The ongoing transactions, the
+last stable offset and the aborted index are the log's
 (:mod:`kafkalab.log.txn_index`). KIP-890's verification guard (:meth:`ProducerStateManager.start_verification`): before a
 producer's first transactional batch of a transaction is appended, the leader asks the transaction coordinator; a
 marker written meanwhile clears the guard, so a verified append that lost the race is refused (INVALID_TXN_STATE).
@@ -42,18 +45,27 @@ from dataclasses import dataclass, field
 from kafkalab.common.records import NO_PRODUCER_EPOCH, RecordBatch
 from kafkalab.protocol.produce import NUM_BATCHES_TO_RETAIN
 
-__all__ = ["BatchMetadata", "ProducerStateEntry", "ProducerStateManager", "VerificationState"]
+__all__ = ["BatchMetadata", "ProducerStateEntry", "ProducerStateManager", "VerificationState", "marker_coordinator_epoch"]
 
 _INT_MAX = 2**31 - 1
 NONE = "NONE"
 OUT_OF_ORDER_SEQUENCE_NUMBER = "OUT_OF_ORDER_SEQUENCE_NUMBER"
 INVALID_PRODUCER_EPOCH = "INVALID_PRODUCER_EPOCH"
+TRANSACTION_COORDINATOR_FENCED = "TRANSACTION_COORDINATOR_FENCED"
 
 
 def _last_sequence(base_sequence: int, delta: int) -> int:
     if base_sequence > _INT_MAX - delta:
         return base_sequence + delta - _INT_MAX - 1
     return base_sequence + delta
+
+
+def marker_coordinator_epoch(batch: RecordBatch) -> int:
+    """The coordinator epoch in a marker's ``EndTransactionMarker`` value (version int16, epoch int32; -1 if absent)."""
+    value = batch.rows[0][1] if batch.rows else None
+    if not isinstance(value, bytes) or len(value) < 6:
+        return -1
+    return int.from_bytes(value[2:6], "big", signed=True)
 
 
 def _in_sequence(last_seq: int, next_seq: int) -> bool:
@@ -96,6 +108,8 @@ class VerificationState:
 class ProducerStateEntry:
     producer_id: int
     producer_epoch: int
+    #: the coordinator epoch of the producer's last transaction marker (-1: none yet)
+    coordinator_epoch: int = -1
     batches: deque[BatchMetadata] = field(default_factory=lambda: deque(maxlen=NUM_BATCHES_TO_RETAIN))
 
     @property
@@ -146,11 +160,17 @@ class ProducerStateManager:
             return OUT_OF_ORDER_SEQUENCE_NUMBER, None
         return NONE, None
 
-    def check_marker(self, producer_id: int, producer_epoch: int) -> str:
-        """Validate a transaction marker before a leader append (``checkProducerEpoch`` for markers)."""
+    def check_marker(self, producer_id: int, producer_epoch: int, coordinator_epoch: int = -1) -> str:
+        """Validate a transaction marker before a leader append: ``checkProducerEpoch`` (INVALID_PRODUCER_EPOCH),
+        then ``checkCoordinatorEpoch`` (TRANSACTION_COORDINATOR_FENCED for a coordinator epoch below the last one
+        seen for the producer)."""
         entry = self.producers.get(producer_id)
-        if entry is not None and producer_epoch < entry.producer_epoch:
+        if entry is None:
+            return NONE
+        if producer_epoch < entry.producer_epoch:
             return INVALID_PRODUCER_EPOCH
+        if coordinator_epoch < entry.coordinator_epoch:
+            return TRANSACTION_COORDINATOR_FENCED
         return NONE
 
     def start_verification(self, producer_id: int, sequence: int = -1, epoch: int = -1) -> VerificationState:
@@ -180,7 +200,8 @@ class ProducerStateManager:
             self.verification.pop(pid, None)
             entry = self.producers.get(pid)
             if entry is None or entry.producer_epoch != batch.producer_epoch:
-                self.producers[pid] = ProducerStateEntry(pid, batch.producer_epoch)
+                entry = self.producers[pid] = ProducerStateEntry(pid, batch.producer_epoch)
+            entry.coordinator_epoch = marker_coordinator_epoch(batch)
             return
         if batch.is_transactional:
             guard = self.verification.get(pid)
@@ -188,7 +209,7 @@ class ProducerStateManager:
                 guard.appended = True
         entry = self.producers.get(pid)
         if entry is None or entry.producer_epoch != batch.producer_epoch:
-            entry = ProducerStateEntry(pid, batch.producer_epoch)
+            entry = ProducerStateEntry(pid, batch.producer_epoch, -1 if entry is None else entry.coordinator_epoch)
             self.producers[pid] = entry
         first = batch.base_sequence
         entry.batches.append(BatchMetadata(first, _last_sequence(first, batch.last_offset_delta), batch.base_offset,

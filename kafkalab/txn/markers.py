@@ -12,8 +12,14 @@ marker that was written), and counts as done. When every partition is done, the 
 CompleteCommit/CompleteAbort. A coordinator that resigns drops its pending markers; its successor finds the prepared
 state in the log and sends them again.
 
-Simplification (named): the leader does not check the coordinator epoch (Kafka answers
-TRANSACTION_COORDINATOR_FENCED to a marker from an older coordinator).
+TRANSACTION_COORDINATOR_FENCED: the partition leader has seen a marker of this producer from a coordinator with a
+newer coordinator epoch (``ProducerAppendInfo.checkCoordinatorEpoch``), so this coordinator was deposed (paused, cut
+off) and has not learnt it yet. As ``TransactionMarkerRequestCompletionHandler`` does, it gives up the transaction's
+markers (``removeMarkersForTxn``: every partition still pending, no CompleteCommit/CompleteAbort written) and records
+``txn.marker_fenced``; the new coordinator owns the transaction.
+
+Simplification (named): INVALID_PRODUCER_EPOCH counts as done (Kafka gives up the markers on it too, as for
+TRANSACTION_COORDINATOR_FENCED).
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ __all__ = ["TransactionMarkerChannel", "PendingMarkers", "RETRY_BACKOFF_MS"]
 #: how long a failed marker waits before it is sent again
 RETRY_BACKOFF_MS = 100.0
 _DONE = frozenset({"NONE", "INVALID_PRODUCER_EPOCH"})
+_FENCED = "TRANSACTION_COORDINATOR_FENCED"
 
 
 class PendingMarkers:
@@ -105,6 +112,10 @@ class TransactionMarkerChannel:
         if not self._live(entry):
             return
         errors = msg.errors.get(entry.producer_id, {})
+        fenced = [tp for tp in tps if errors.get(tp) == _FENCED]
+        if fenced:
+            self._give_up(entry, fenced)
+            return
         again = []
         for tp in tps:
             error = errors.get(tp, "UNKNOWN_SERVER_ERROR")
@@ -117,6 +128,17 @@ class TransactionMarkerChannel:
             self._retry(entry, tuple(again), now_ms)
         elif not entry.remaining:
             self.coordinator.complete_markers(entry.shard, entry.md, now_ms)
+
+    def _give_up(self, entry: PendingMarkers, fenced: list[TopicPartition]) -> None:
+        """A newer coordinator wrote markers for this producer: stop sending this transaction's markers."""
+        for tp in fenced:
+            self.port.record("txn.marker_fenced", 1, transactional_id=entry.md.transactional_id,
+                             coordinator_epoch=entry.shard.epoch, topic=tp.topic, partition=tp.partition)
+        for seq in sorted(self.in_flight):
+            if self.in_flight[seq][0] is entry:
+                del self.in_flight[seq]
+                self.port.cancel_timer(f"marker:{seq}")
+        entry.remaining.clear()
 
     def on_timeout(self, seq: int, now_ms: float) -> None:
         found = self.in_flight.pop(seq, None)
