@@ -55,6 +55,7 @@ from kafkalab.metadata.image import MetadataImage
 from kafkalab.protocol import admin as cm
 from kafkalab.sim.network import LinkSpec
 from kafkalab.sim.world import World
+from kafkalab.txn.coordinator import TRANSACTION_STATE_TOPIC
 
 __all__ = ["Cluster", "CONTROLLER_ID_BASE"]
 
@@ -327,23 +328,59 @@ class Cluster(World):
                 out.append(broker.txn.coordinator)
         return out
 
-    def describe_transactions(self, transactional_id: str) -> dict[str, Any]:
+    def describe_transactions(self, transactional_id: str, timeout_ms: float = 60_000.0) -> dict[str, Any]:
         """Kafka's DescribeTransactions for one transactional id, as its coordinator holds it: state,
         producer_id, producer_epoch, timeout_ms, partitions, start_ms, coordinator (broker id),
-        transaction_version, pending_state. Raises TransactionalIdNotFoundError for an id no coordinator knows.
-        A dict that displays as a table in JupyterLab."""
+        transaction_version, pending_state. The coordinator is the leader of the id's ``__transaction_state``
+        partition in the metadata; while it has none, is down or paused (COORDINATOR_NOT_AVAILABLE), has not taken
+        the partition over (NOT_COORDINATOR) or is still loading it (COORDINATOR_LOAD_IN_PROGRESS), the simulation
+        runs on, as Kafka's admin client retries, for up to ``timeout_ms`` (``default.api.timeout.ms``), then
+        KafkaTimeoutError names the state. Raises TransactionalIdNotFoundError for an id its coordinator does not
+        know. A dict that displays as a table in JupyterLab."""
         if not isinstance(transactional_id, str):
             raise TypeError(f"transactional_id must be a str, got {type(transactional_id).__name__}")
-        for coordinator in self._txn_coordinators():
-            described = coordinator.describe(transactional_id)
-            if described is not None:
-                return Described(described, title=f"transactional id {transactional_id}")
+        check_timeout_ms(timeout_ms, allow_none=False)
+        answer: list[tuple[str, Any]] = []
+
+        def answered() -> bool:
+            answer[:] = [self._describe_transaction(transactional_id)]
+            return answer[0][0] not in ("COORDINATOR_NOT_AVAILABLE", "NOT_COORDINATOR", "COORDINATOR_LOAD_IN_PROGRESS")
+        if not self.run_until(answered, timeout_ms):
+            error, why = answer[0]
+            raise KafkaTimeoutError(f"describe_transactions({transactional_id!r}) got no answer within "
+                                    f"{timeout_ms:.0f} ms: {why} ({error})")
+        if answer[0][0] == "NONE":
+            return Described(answer[0][1], title=f"transactional id {transactional_id}")
         known = sorted({tid for c in self._txn_coordinators() for tid in c.transactional_ids()})
         close = difflib.get_close_matches(transactional_id, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise error_for_name("TRANSACTIONAL_ID_NOT_FOUND")(
             f"transactional id {transactional_id!r} is not known to its coordinator "
             f"(transactional ids: {', '.join(known) or 'none'}){hint}")
+
+    def _describe_transaction(self, tid: str) -> tuple[str, Any]:
+        """One DescribeTransactions round: (NONE, the description), (TRANSACTIONAL_ID_NOT_FOUND, None) or a
+        retriable error with what the coordinator is doing."""
+        topic = self.image().topics.get(TRANSACTION_STATE_TOPIC)
+        if topic is None:
+            return "TRANSACTIONAL_ID_NOT_FOUND", None
+        index = partition_for(tid, len(topic.partitions))
+        reg = topic.partitions.get(index)
+        where = f"{TRANSACTION_STATE_TOPIC} partition {index}"
+        if reg is None or reg.leader < 0:
+            return "COORDINATOR_NOT_AVAILABLE", f"{where} has no leader"
+        broker = self.broker(reg.leader)
+        if broker is None or broker.txn is None or self._owners[reg.leader].paused:
+            state = "paused" if broker is not None and self._owners[reg.leader].paused else "down"
+            return "COORDINATOR_NOT_AVAILABLE", f"its coordinator, broker {reg.leader} (leader of {where}), is {state}"
+        coordinator = broker.txn.coordinator
+        error = coordinator.describe_error(tid)
+        if error == "NOT_COORDINATOR":
+            return error, f"broker {reg.leader}, the leader of {where}, has not taken it over yet"
+        if error == "COORDINATOR_LOAD_IN_PROGRESS":
+            return error, f"broker {reg.leader} is still loading {where}"
+        described = coordinator.describe(tid)
+        return ("TRANSACTIONAL_ID_NOT_FOUND", None) if described is None else ("NONE", described)
 
     def list_transactions(self) -> pd.DataFrame:
         """Kafka's ListTransactions: one row per transactional id (transactional_id, state, producer_id,

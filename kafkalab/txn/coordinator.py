@@ -511,5 +511,13 @@ class TransactionCoordinator:
                 "coordinator": self.broker_id, "transaction_version": md.transaction_version,
                 "pending_state": None if md.pending is None else md.pending.state.value}
 
+    def describe_error(self, tid: str) -> str:
+        """What ``DescribeTransactions`` answers here before looking at the id (``getTransactionState``):
+        NOT_COORDINATOR for a partition not led here, COORDINATOR_LOAD_IN_PROGRESS while it loads, else NONE."""
+        shard = self.shards.get(partition_for(tid, self.num_partitions))
+        if shard is None:
+            return "NOT_COORDINATOR"
+        return "COORDINATOR_LOAD_IN_PROGRESS" if shard.loading else "NONE"
+
     def transactional_ids(self) -> list[str]:
         return sorted(tid for shard in self.shards.values() for tid in shard.txns)
