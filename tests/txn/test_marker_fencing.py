@@ -3,6 +3,9 @@
 on the coordinator)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import kafkalab as kl
@@ -67,6 +70,12 @@ def test_a_deposed_coordinator_marker_is_fenced_and_not_appended() -> None:
     assert not c.broker(old).txn.coordinator.markers.in_flight
     assert c.describe_transactions(TID)["state"] == "CompleteCommit"
     assert read_all(c, "read_committed", "rc") == [b"v0", b"v1", b"v2"]
+    # a leader that rebuilds its producer state from this log (failover) knows the newer coordinator epoch
+    rebuilt = ProducerStateManager()
+    rebuilt.rebuild(r["markers"])
+    pid = r["markers"][-1].producer_id
+    assert rebuilt.producers[pid].coordinator_epoch == epochs[-1]
+    assert rebuilt.check_marker(pid, r["markers"][-1].producer_epoch, epochs[-1] - 1) == "TRANSACTION_COORDINATOR_FENCED"
 
 
 def test_the_leader_answers_transaction_coordinator_fenced_to_an_older_coordinator_epoch() -> None:
@@ -96,3 +105,13 @@ def test_the_coordinator_epoch_survives_data_batches_an_epoch_bump_and_a_rebuild
 
 def _stored(batch: RecordBatch, base_offset: int = 0) -> RecordBatch:
     return batch.with_offset(base_offset, 0)
+
+
+def test_the_fenced_marker_story_is_the_same_under_any_hash_seed() -> None:
+    code = ("from tests.txn.test_marker_fencing import paused_coordinator_run as f; r = f(); "
+            "c = r['cluster']; print(c.now, len(c.history), c.metrics('txn.marker_fenced').to_dict('records'), "
+            "[(b.base_offset, b.producer_epoch) for b in r['markers']])")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
+                           env=dict(os.environ, PYTHONHASHSEED=h)).stdout.strip() for h in ("1", "777")]
+    assert outs[0] == outs[1] and "zombie-coordinator" in outs[0]
