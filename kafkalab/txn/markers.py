@@ -7,19 +7,16 @@ image), carrying the producer id, the epoch of the prepared state (bumped under 
 and the coordinator epoch. A partition answered NONE is done; a partition without a leader, an error answer
 (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, UNKNOWN_TOPIC_OR_PARTITION, ...) or a request that gets no answer
 within ``request.timeout.ms`` is sent again after :data:`RETRY_BACKOFF_MS`, for as long as the coordinator leads the
-transaction's partition. INVALID_PRODUCER_EPOCH means the partition already has a newer epoch's marker (a retry of a
-marker that was written), and counts as done. When every partition is done, the coordinator writes
+transaction's partition. When every partition is done, the coordinator writes
 CompleteCommit/CompleteAbort. A coordinator that resigns drops its pending markers; its successor finds the prepared
 state in the log and sends them again.
 
 TRANSACTION_COORDINATOR_FENCED: the partition leader has seen a marker of this producer from a coordinator with a
 newer coordinator epoch (``ProducerAppendInfo.checkCoordinatorEpoch``), so this coordinator was deposed (paused, cut
-off) and has not learnt it yet. As ``TransactionMarkerRequestCompletionHandler`` does, it gives up the transaction's
-markers (``removeMarkersForTxn``: every partition still pending, no CompleteCommit/CompleteAbort written) and records
-``txn.marker_fenced``; the new coordinator owns the transaction.
-
-Simplification (named): INVALID_PRODUCER_EPOCH counts as done (Kafka gives up the markers on it too, as for
-TRANSACTION_COORDINATOR_FENCED).
+off) and has not learnt it yet; INVALID_PRODUCER_EPOCH: the leader has a newer producer epoch (the producer moved on
+under a newer coordinator). On either, as ``TransactionMarkerRequestCompletionHandler`` does, the coordinator gives
+up the transaction's markers (``removeMarkersForTxn``: every partition still pending, no CompleteCommit/CompleteAbort
+written) and records ``txn.marker_fenced`` with the error; a newer coordinator owns the transaction.
 """
 from __future__ import annotations
 
@@ -37,8 +34,8 @@ __all__ = ["TransactionMarkerChannel", "PendingMarkers", "RETRY_BACKOFF_MS"]
 
 #: how long a failed marker waits before it is sent again
 RETRY_BACKOFF_MS = 100.0
-_DONE = frozenset({"NONE", "INVALID_PRODUCER_EPOCH"})
-_FENCED = "TRANSACTION_COORDINATOR_FENCED"
+#: errors after which the coordinator gives the transaction's markers up (a newer epoch owns the producer)
+_GIVE_UP = frozenset({"INVALID_PRODUCER_EPOCH", "TRANSACTION_COORDINATOR_FENCED"})
 
 
 class PendingMarkers:
@@ -112,14 +109,14 @@ class TransactionMarkerChannel:
         if not self._live(entry):
             return
         errors = msg.errors.get(entry.producer_id, {})
-        fenced = [tp for tp in tps if errors.get(tp) == _FENCED]
+        fenced = [tp for tp in tps if errors.get(tp) in _GIVE_UP]
         if fenced:
-            self._give_up(entry, fenced)
+            self._give_up(entry, fenced, errors)
             return
         again = []
         for tp in tps:
             error = errors.get(tp, "UNKNOWN_SERVER_ERROR")
-            if error in _DONE:
+            if error == "NONE":
                 entry.remaining.discard(tp)
             else:
                 self.port.record("txn.marker_retry", 1, error=error, topic=tp.topic, partition=tp.partition)
@@ -129,11 +126,12 @@ class TransactionMarkerChannel:
         elif not entry.remaining:
             self.coordinator.complete_markers(entry.shard, entry.md, now_ms)
 
-    def _give_up(self, entry: PendingMarkers, fenced: list[TopicPartition]) -> None:
-        """A newer coordinator wrote markers for this producer: stop sending this transaction's markers."""
+    def _give_up(self, entry: PendingMarkers, fenced: list[TopicPartition], errors: dict[TopicPartition, str]) -> None:
+        """A newer producer or coordinator epoch owns the producer: stop sending this transaction's markers."""
         for tp in fenced:
             self.port.record("txn.marker_fenced", 1, transactional_id=entry.md.transactional_id,
-                             coordinator_epoch=entry.shard.epoch, topic=tp.topic, partition=tp.partition)
+                             coordinator_epoch=entry.shard.epoch, error=errors[tp], topic=tp.topic,
+                             partition=tp.partition)
         for seq in sorted(self.in_flight):
             if self.in_flight[seq][0] is entry:
                 del self.in_flight[seq]

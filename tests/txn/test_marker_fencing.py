@@ -24,9 +24,10 @@ def _markers(c: kl.Cluster, tp: TopicPartition) -> list[RecordBatch]:
     return [b for b in p.log.batches() if b.is_control]
 
 
-def paused_coordinator_run(seed: int = 7) -> dict[str, Any]:
+def paused_coordinator_run(seed: int = 7, next_transaction: bool = False) -> dict[str, Any]:
     """A commit whose coordinator is paused (a long GC) with its markers unanswered; the next coordinator completes
-    it; the old one resumes and, not knowing yet that it was deposed, sends its marker again."""
+    it; the old one resumes and, not knowing yet that it was deposed, sends its marker again. ``next_transaction``:
+    the producer commits another transaction on the partition meanwhile (a newer producer epoch there)."""
     c = cluster(seed=seed)
     p = c.producer({"transactional.id": TID})
     p.init_transactions()
@@ -46,6 +47,11 @@ def paused_coordinator_run(seed: int = 7) -> dict[str, Any]:
     c.run(30_000)
     new = c.leader_for(TRANSACTION_STATE_TOPIC, partition_for(TID, 50))
     completed = c.describe_transactions(TID)
+    if next_transaction:
+        p.begin_transaction()
+        p.send("out", value=b"v3", key=b"k", partition=index)
+        p.commit_transaction()
+        c.run(5_000)
     markers_before_resume = len(_markers(c, tp))
     c.heal()
     c.resume(old)                               # its marker retry timer fires at once, with the old epoch
@@ -63,7 +69,7 @@ def test_a_deposed_coordinator_marker_is_fenced_and_not_appended() -> None:
     assert r["markers_before_resume"] == len(r["markers"])
     fenced = c.metrics("txn.marker_fenced")
     assert len(fenced) >= 1 and set(fenced.node) == {old}
-    assert set(fenced.transactional_id) == {TID}
+    assert set(fenced.transactional_id) == {TID} and set(fenced.error) == {"TRANSACTION_COORDINATOR_FENCED"}
     epochs = [marker_coordinator_epoch(b) for b in r["markers"]]
     assert epochs == sorted(epochs) and epochs[-1] > max(int(e) for e in fenced.coordinator_epoch)
     # the old coordinator gave the markers up (no retry pending) and the transaction stays committed once
@@ -115,3 +121,14 @@ def test_the_fenced_marker_story_is_the_same_under_any_hash_seed() -> None:
     outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
                            env=dict(os.environ, PYTHONHASHSEED=h)).stdout.strip() for h in ("1", "777")]
     assert outs[0] == outs[1] and "zombie-coordinator" in outs[0]
+
+
+def test_a_deposed_coordinator_marker_older_than_the_producer_epoch_is_given_up() -> None:
+    r = paused_coordinator_run(next_transaction=True)
+    c, old = r["cluster"], r["old"]
+    assert r["markers_before_resume"] == len(r["markers"]) == 3
+    fenced = c.metrics("txn.marker_fenced")
+    # the producer epoch is checked before the coordinator epoch (ProducerAppendInfo.appendEndTxnMarker)
+    assert list(fenced.node) == [old] and list(fenced.error) == ["INVALID_PRODUCER_EPOCH"]
+    assert not c.broker(old).txn.coordinator.markers.in_flight
+    assert read_all(c, "read_committed", "rc") == [b"v0", b"v1", b"v2", b"v3"]
