@@ -132,3 +132,11 @@ def test_a_deposed_coordinator_marker_older_than_the_producer_epoch_is_given_up(
     assert list(fenced.node) == [old] and list(fenced.error) == ["INVALID_PRODUCER_EPOCH"]
     assert not c.broker(old).txn.coordinator.markers.in_flight
     assert read_all(c, "read_committed", "rc") == [b"v0", b"v1", b"v2", b"v3"]
+
+
+def test_the_coordinator_epoch_is_read_from_the_marker_value() -> None:
+    assert marker_coordinator_epoch(control_batch(COMMIT_MARKER, 9, 1, 12, 0)) == 12
+    assert marker_coordinator_epoch(control_batch(COMMIT_MARKER, 9, 1, -1, 0)) == -1
+    short = RecordBatch(((b"\x00\x00\x00\x01", b"\x00\x00", 0, ()),), producer_id=9, producer_epoch=1,
+                        is_control=True, is_transactional=True)
+    assert marker_coordinator_epoch(short) == -1
