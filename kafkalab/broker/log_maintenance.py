@@ -11,7 +11,7 @@ How it works. Two named timers of the replica manager's port:
   offset to the first remaining segment (``maybeIncrementLogStartOffset``); fetch and ListOffsets answers carry it.
 - ``log-cleaner`` is the cleaner thread (``log.cleaner.enable``): it tries to clean, and sleeps
   ``log.cleaner.backoff.ms`` when it found nothing, so with cleaning taking no virtual time its attempts fall on the
-  grid ``start + k * backoff``. A tick cleans every compacted log whose dirty ratio reaches
+  grid ``start + k * backoff``. A tick cleans every compacted log whose dirty ratio is strictly above
   ``min.cleanable.dirty.ratio`` (:meth:`PartitionLog.compact`, bounded by the HW, never the active segment; Kafka
   cleans the filthiest log first and loops, which ends in the same state) and then runs ``deleteOldSegments`` on the
   compacted logs (Kafka's ``deletableLogs``: ``compact,delete`` topics are deleted by the cleaner thread, so with the

@@ -1,7 +1,7 @@
 """Background log maintenance on a virtual clock: Kafka's ``LogManager`` retention task and ``LogCleaner`` loop.
 
 Kafka runs retention every ``log.retention.check.interval.ms`` (default 300000) over every log, and the cleaner
-thread picks the dirtiest compacted log whose dirty ratio is at least ``min.cleanable.dirty.ratio``, backing off
+thread picks the dirtiest compacted log whose dirty ratio is strictly above ``min.cleanable.dirty.ratio``, backing off
 ``log.cleaner.backoff.ms`` (default 15000) when there is nothing to clean. Here both are timers on a kernel (anything
 with ``schedule(delay_ms, callback)`` and ``now``), so a notebook or a broker gets them without polling logs itself.
 One simplification: each cleaner tick cleans every eligible log, not just the dirtiest one.
@@ -59,7 +59,7 @@ class LogManager:
         return deleted
 
     def clean(self, now_ms: float) -> list[CleanerStats]:
-        """One cleaner pass: every compacted log at or above its ``min.cleanable.dirty.ratio``."""
+        """One cleaner pass: every compacted log strictly above its ``min.cleanable.dirty.ratio``."""
         done = []
         for name, log in self.logs.items():
             stats = log.compact(now_ms, self._hw(name), respect_dirty_ratio=True)

@@ -496,8 +496,9 @@ class PartitionLog:
                 respect_dirty_ratio: bool = False) -> CleanerStats | None:
         """One cleaning pass when the policy includes ``compact``; None when there was nothing to clean.
 
-        With ``respect_dirty_ratio`` the pass is skipped below ``min.cleanable.dirty.ratio``, as Kafka's cleaner
-        manager chooses logs.
+        With ``respect_dirty_ratio`` the pass runs only when the dirty ratio is strictly above
+        ``min.cleanable.dirty.ratio``, as Kafka's ``LogCleanerManager.grabFilthiestCompactedLog`` chooses logs (so a
+        ratio of 1.0 never cleans; ``max.compaction.lag.ms``, Kafka's other way in, is not modelled).
         """
         if not self.config.compact:
             return None
@@ -505,7 +506,7 @@ class PartitionLog:
         n = self._cleanable_count(end)
         if n == 0:
             return None
-        if respect_dirty_ratio and self.dirty_ratio(now_ms, high_watermark) < self.config.min_cleanable_dirty_ratio:
+        if respect_dirty_ratio and self.dirty_ratio(now_ms, high_watermark) <= self.config.min_cleanable_dirty_ratio:
             return None
         end = self._segment_bases[n]
         cleaned, stats = clean_segments(self._segments[:n], end, now_ms, self.config)

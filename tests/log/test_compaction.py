@@ -148,3 +148,30 @@ def test_log_manager_rejects_duplicate_names_and_uses_high_watermarks():
         manager.add("t-0", log)
     manager.clean(now_ms=100)
     assert contents(log)[0] == (1, b"a", b"1")  # only the segment below the high watermark 2 was cleaned
+
+
+def test_a_log_is_cleaned_only_when_its_dirty_ratio_is_strictly_above_the_minimum():
+    # Kafka's grabFilthiestCompactedLog: cleanableRatio > min.cleanable.dirty.ratio. One clean segment and one dirty
+    # segment of the same size: the ratio is exactly 0.5, the default minimum, so the cleaner leaves the log alone.
+    log = make([(b"a", b"1"), (b"b", b"1")], segment_bytes=150)
+    log.roll()
+    assert log.compact(now_ms=10) is not None
+    log.append_as_leader([Record(b"a", b"2", 10)], 0, now_ms=10)
+    log.append_as_leader([Record(b"b", b"2", 11)], 0, now_ms=11)
+    log.roll()
+    assert log.dirty_ratio(now_ms=20) == 0.5
+    assert log.compact(now_ms=20, respect_dirty_ratio=True) is None
+    log.config = LogConfig(**{**COMPACT, "segment_bytes": 150, "min_cleanable_dirty_ratio": 0.49})
+    assert log.compact(now_ms=20, respect_dirty_ratio=True) is not None
+    assert contents(log) == [(2, b"a", b"2"), (3, b"b", b"2")]
+
+
+def test_a_minimum_dirty_ratio_of_one_never_cleans():
+    log = make([(b"a", b"1"), (b"a", b"2"), (b"a", b"3")], segment_bytes=150, min_cleanable_dirty_ratio=1.0)
+    log.roll()
+    assert log.dirty_ratio(now_ms=10) == 1.0
+    assert log.compact(now_ms=10, respect_dirty_ratio=True) is None
+    manager = LogManager()
+    manager.add("t-0", log)
+    assert manager.clean(now_ms=10) == []
+    assert log.compact(now_ms=10) is not None      # an explicit pass ignores the ratio
