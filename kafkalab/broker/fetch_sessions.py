@@ -4,8 +4,10 @@ the follower fetch state and the ISR expansion (``Partition.updateFollowerFetchS
 How it works. Followers read up to the log end. The leader keeps one session per follower broker: the partitions it
 replicates with their last fetch position, the ones with news since the last response (``pending``) and the HW it
 last sent for each. A request names only the partitions whose position changed; the response carries only those
-with data, an error, a DivergingEpoch (the follower's ``last_fetched_epoch`` diverged) or a new HW. A fetch with
-nothing to send waits up to ``max_wait_ms`` (Kafka's DelayedFetch); an append or a HW move marks the partition in
+with data, an error, a DivergingEpoch (the follower's ``last_fetched_epoch`` diverged), a new HW or a new log
+start offset (``CachedPartition.maybeUpdateResponseData``: retention or the cleaner moved it, and the follower's log
+start follows the leader's). A fetch with
+nothing to send waits up to ``max_wait_ms`` (Kafka's DelayedFetch); an append, a HW move or a log start move marks the partition in
 the sessions replicating it, and an append or a leadership change completes a parked session fetch at once (the
 caller runs :meth:`FetchSessions.wake_parked` once per request). An idle parked fetch costs one pending message and
 one entry in the expiry heap of :mod:`kafkalab.broker.timers`.
@@ -44,7 +46,7 @@ class FollowerSession:
     """The leader's incremental fetch session with one follower broker (Kafka's ``FetchSession``)."""
 
     __slots__ = ("replica_id", "session_id", "partitions", "pending", "sent_hw", "parked", "parked_src", "done",
-                 "replica_epoch", "expand_candidates")
+                 "replica_epoch", "expand_candidates", "sent_log_start")
 
     def __init__(self, replica_id: int, session_id: int) -> None:
         self.replica_id = replica_id
@@ -52,6 +54,7 @@ class FollowerSession:
         self.partitions: dict[TopicPartition, FetchPartition] = {}
         self.pending: dict[TopicPartition, None] = {}     # partitions with news since the last response
         self.sent_hw: dict[TopicPartition, int] = {}
+        self.sent_log_start: dict[TopicPartition, int] = {}   # the log start offset it last sent for each
         self.parked: FetchRequest | None = None
         self.parked_src: Any = None
         self.done = False                                  # replaced by a newer session
@@ -92,6 +95,7 @@ class FetchSessions:
                 if s.partitions.pop(tp, None) is not None:
                     s.pending.pop(tp, None)
                     s.sent_hw.pop(tp, None)
+                    s.sent_log_start.pop(tp, None)
                     p = self.partitions.get(tp)
                     if p is not None and s in p.sessions:
                         p.sessions.remove(s)
@@ -170,6 +174,7 @@ class FetchSessions:
         total = 0
         news = False
         sent_hw = s.sent_hw
+        sent_log_start = s.sent_log_start
         for tp in candidates:
             fp = s.partitions.get(tp)
             if fp is None:
@@ -198,15 +203,17 @@ class FetchSessions:
             if r.batches:
                 total += r.records_size_bytes
                 responses[tp] = r
-            elif sent_hw.get(tp) != r.high_watermark:
+            elif sent_hw.get(tp) != r.high_watermark or sent_log_start.get(tp) != r.log_start_offset:
                 responses[tp] = r
         return responses, total, news
 
     def _respond(self, s: FollowerSession, src: Any, req: FetchRequest,
                  responses: dict[TopicPartition, PartitionFetchResponse]) -> None:
         sent_hw = s.sent_hw
+        sent_log_start = s.sent_log_start
         for tp, r in responses.items():
             sent_hw[tp] = r.high_watermark
+            sent_log_start[tp] = r.log_start_offset
         self.port.send(src, FetchResponse(NONE, responses, req.correlation_id, s.session_id))
 
     def complete(self, s: FollowerSession) -> None:
@@ -234,6 +241,15 @@ class FetchSessions:
             p = self.partitions.get(tp)
             if p is not None and s in p.sessions:
                 p.sessions.remove(s)
+
+    @staticmethod
+    def log_start_moved(p: Partition) -> None:
+        """``p``'s log start offset moved (retention or the cleaner deleted segments): the sessions replicating it
+        send it on their next answer (Kafka compares it with the cached one on every session fetch); a parked fetch
+        is not completed early, as Kafka's DelayedFetch is not."""
+        tp = p.tp
+        for s in p.sessions:
+            s.pending[tp] = None
 
     def mark_expand_candidates(self, p: Partition) -> None:
         """Replicas out of ``p``'s ISR get ``p`` re-evaluated on their session's next fetch (Kafka runs the

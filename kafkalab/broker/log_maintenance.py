@@ -8,7 +8,8 @@ How it works. Two named timers of the replica manager's port:
   runs ``UnifiedLog.deleteOldSegments`` (:meth:`PartitionLog.delete_old_segments`) on every log without ``compact``
   in its policy, in topic-partition order, bounded by the replica's high watermark: segments past ``retention.ms``
   or beyond ``retention.bytes``, only from the oldest, only below the HW. Deleting segments moves the log start
-  offset to the first remaining segment (``maybeIncrementLogStartOffset``); fetch and ListOffsets answers carry it.
+  offset to the first remaining segment (``maybeIncrementLogStartOffset``); fetch and ListOffsets answers carry it,
+  and the follower fetch sessions replicating the log send it on their next answer.
 - ``log-cleaner`` is the cleaner thread (``log.cleaner.enable``): it tries to clean, and sleeps
   ``log.cleaner.backoff.ms`` when it found nothing, so with cleaning taking no virtual time its attempts fall on the
   grid ``start + k * backoff``. A tick cleans every compacted log whose dirty ratio is strictly above
@@ -36,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from kafkalab.broker.fetch_sessions import FetchSessions
 from kafkalab.broker.partition import Partition
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.log.cleaner import CleanerStats
@@ -175,7 +177,10 @@ class LogMaintenance:
         for p in self._in_order():
             if p.log.config.compact:
                 continue
+            start = p.log.log_start_offset
             deleted += p.log.delete_old_segments(now_ms, p.high_watermark)
+            if p.log.log_start_offset != start:
+                FetchSessions.log_start_moved(p)
             at = self._retention_tick_for(p, now_ms)
             if at is not None and (next_at is None or at < next_at):
                 next_at = at
@@ -200,7 +205,10 @@ class LogMaintenance:
             if stats is not None:
                 cleaned += 1
                 self.cleaner_runs.append((now_ms, p.tp, stats))
+            start = log.log_start_offset
             self.segments_deleted += log.delete_old_segments(now_ms, hw)
+            if log.log_start_offset != start:
+                FetchSessions.log_start_moved(p)
             if log.has_dirty_segments() and log.first_uncleanable_offset(now_ms, hw) < log.segments[-1].base_offset:
                 again = True       # held back by the HW or min.compaction.lag.ms: look again next time
             due = self.retention_due(p, now_ms) if log.config.delete else None

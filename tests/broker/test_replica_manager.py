@@ -424,3 +424,31 @@ def test_an_idle_caught_up_follower_rejoins_on_a_session_fetch_that_does_not_nam
     assert port.proposals == []                                    # a fetch must show the follower is alive
     rm.handle_fetch(3, FetchRequest(3, 0, 1, 1 << 20, {}, session_id=session, session_epoch=1), 3)
     assert [p.new_isr for p in port.proposals] == [(1, 2, 3)]
+
+
+def test_a_follower_session_learns_the_leaders_new_log_start_without_new_data() -> None:
+    # Kafka's CachedPartition.maybeUpdateResponseData: an incremental fetch answer includes a partition whose log
+    # start offset changed even with no data and the same HW, so the follower's log start follows the leader's.
+    rm, port, _ = leader(topic_config={"retention.ms": "1000", "segment.ms": "10"})
+    for i in range(3):
+        rm.handle_produce("c", produce(batch(1), acks=1, correlation_id=i), 20 * i)
+    catch_up(rm, port, 50)
+    sessions = {f: rm.sessions[f].session_id for f in (2, 3)}
+    for f in (2, 3):                                  # both followers have the HW 3 and the log start 0
+        rm.handle_fetch(f, FetchRequest(f, 0, 1, 1 << 20, {}, session_id=sessions[f], session_epoch=1), 60)
+    port.take()
+    rm.handle_fetch(2, FetchRequest(2, 0, 1, 1 << 20, {}, session_id=sessions[2], session_epoch=2), 70)
+    assert port.only(FetchResponse).responses == {}          # nothing new: the partition is left out
+    rm.handle_fetch(3, FetchRequest(3, 500, 1, 1 << 20, {}, session_id=sessions[3], session_epoch=2), 29_900)
+    assert port.take() == []                                 # follower 3 is parked
+    rm.on_timer("log-retention", 30_000)                     # the leader's retention deletes offsets 0-2
+    assert rm.partitions[TP].log.log_start_offset == 3
+    assert port.take() == []                                 # a log start move does not complete a parked fetch
+    rm.handle_fetch(2, FetchRequest(2, 0, 1, 1 << 20, {}, session_id=sessions[2], session_epoch=3), 30_001)
+    r = port.only(FetchResponse).responses[TP]
+    assert (r.batches, r.high_watermark, r.log_start_offset) == ((), 3, 3)
+    rm.on_timer("expiry", 30_400)                            # the parked fetch, at its max wait
+    r = port.only(FetchResponse).responses[TP]
+    assert (r.batches, r.high_watermark, r.log_start_offset) == ((), 3, 3)
+    rm.handle_fetch(2, FetchRequest(2, 0, 1, 1 << 20, {}, session_id=sessions[2], session_epoch=4), 30_002)
+    assert port.only(FetchResponse).responses == {}          # sent once
