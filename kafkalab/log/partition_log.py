@@ -8,8 +8,8 @@ time (``LogSegment.shouldRoll``). Finding an offset is two bisects: segment base
   stamps the leader epoch, checks ``max.message.bytes`` (MESSAGE_TOO_LARGE) and, on a compacted log, that every
   record has a key (INVALID_RECORD), and returns the stored batch.
 * Follower path (:meth:`append_as_follower`): the leader's batch object itself is stored (zero copy, no per-record
-  work). It must start at the log end offset; only a compacted log may have gaps (the leader's cleaner drops empty
-  batches), never overlaps.
+  work). It must start at the log end offset; only a compacted log may have gaps (the leader's cleaner drops emptied
+  batches that are no producer's last), never overlaps.
 * :meth:`read` returns stored batch objects from one segment, as ``LocalLog.read`` does, always including the first
   batch even when it is larger than ``max_bytes`` (``minOneMessage``).
 * The leader epoch cache (:class:`LeaderEpochCache`) is updated from every appended batch and fixed on truncation.
@@ -21,7 +21,8 @@ time (``LogSegment.shouldRoll``). Finding an offset is two bisects: segment base
   truncated: the moments the earliest possible retention or cleaning time of the log can change. A broker's log
   maintenance uses it to arm its timers only when there may be work.
 * Compaction (:meth:`compact`) cleans ``[log start, first uncleanable offset)``: never the active segment, nothing at
-  or above the high watermark, nothing newer than ``min.compaction.lag.ms`` (see :mod:`kafkalab.log.cleaner`).
+  or above the high watermark, nothing newer than ``min.compaction.lag.ms``; each producer's last batch survives,
+  empty if need be (see :mod:`kafkalab.log.cleaner`).
 * Disk model: ``flushed_offset`` is Kafka's recovery point. :meth:`flush` advances it; a segment roll flushes the
   rolled segments (Kafka schedules that flush at roll); ``flush.messages`` forces a flush.
   :meth:`drop_unflushed` is power loss: the unflushed suffix is gone.
@@ -42,7 +43,7 @@ from collections.abc import Callable, Sequence
 
 from kafkalab.common.records import NO_OFFSET, Record, RecordBatch
 from kafkalab.errors import InvalidRecordError, MessageTooLargeError, OffsetOutOfRangeError
-from kafkalab.log.cleaner import CleanerStats, clean_segments
+from kafkalab.log.cleaner import CleanerStats, clean_segments, last_batches_of_producers
 from kafkalab.log.epoch_cache import LeaderEpochCache
 from kafkalab.log.log_config import LONG_MAX, LogConfig
 from kafkalab.log.segment import LogSegment
@@ -509,7 +510,8 @@ class PartitionLog:
         if respect_dirty_ratio and self.dirty_ratio(now_ms, high_watermark) <= self.config.min_cleanable_dirty_ratio:
             return None
         end = self._segment_bases[n]
-        cleaned, stats = clean_segments(self._segments[:n], end, now_ms, self.config)
+        cleaned, stats = clean_segments(self._segments[:n], end, now_ms, self.config,
+                                        last_batches_of_producers(self._segments))
         self._segments[:n] = cleaned
         self._segment_bases[:n] = [s.base_offset for s in cleaned]
         self._size_bytes += stats.bytes_after - stats.bytes_before

@@ -175,3 +175,56 @@ def test_a_minimum_dirty_ratio_of_one_never_cleans():
     manager.add("t-0", log)
     assert manager.clean(now_ms=10) == []
     assert log.compact(now_ms=10) is not None      # an explicit pass ignores the ratio
+
+
+def producer_batch(key, value, *, pid, seq, epoch=0, transactional=False):
+    return RecordBatch((Record(key, value, 0),), producer_id=pid, producer_epoch=epoch, base_sequence=seq,
+                       is_transactional=transactional)
+
+
+def test_a_producers_last_batch_survives_cleaning_as_an_empty_batch():
+    # Producer 7 writes a, b, c; producer 8 then overwrites b and c. 7's batch of b is emptied and dropped; its batch
+    # of c, its last, is kept empty with its offset, epoch and sequence (Kafka's RETAIN_EMPTY), so producer state
+    # rebuilt from the log still ends at sequence 2.
+    log = PartitionLog(LogConfig(**COMPACT))
+    for key, seq in ((b"a", 0), (b"b", 1), (b"c", 2)):
+        log.append_as_leader(producer_batch(key, b"7", pid=7, seq=seq), 0)
+    for key, seq in ((b"b", 0), (b"c", 1)):
+        log.append_as_leader(producer_batch(key, b"8", pid=8, seq=seq), 0)
+    log.roll()
+    stats = log.compact(now_ms=10)
+    assert contents(log) == [(0, b"a", b"7"), (3, b"b", b"8"), (4, b"c", b"8")]
+    kept = log.batches()
+    assert [(b.base_offset, b.last_offset, b.producer_id, b.base_sequence, b.record_count) for b in kept] == [
+        (0, 0, 7, 0, 1), (2, 2, 7, 2, 0), (3, 3, 8, 0, 1), (4, 4, 8, 1, 1)]
+    assert kept[1].next_offset == 3 and kept[1].producer_epoch == 0
+    assert (stats.records_removed, log.size_bytes) == (2, sum(s.size_bytes for s in log.segments))
+    assert log.read(1)[0] is kept[1]           # a reader at 1 gets the empty batch and moves on to offset 3
+    from kafkalab.broker.producer_state import ProducerStateManager
+    rebuilt = ProducerStateManager()
+    rebuilt.rebuild(log.batches())
+    assert (rebuilt.last_sequence(7), rebuilt.last_sequence(8)) == (2, 1)
+    log.compact(now_ms=20)                      # cleaning again keeps the empty batch as it is
+    assert log.batches()[1] is kept[1]
+
+
+def test_a_producer_last_batch_in_the_active_segment_frees_its_older_batches():
+    log = PartitionLog(LogConfig(**COMPACT))
+    log.append_as_leader(producer_batch(b"a", b"1", pid=7, seq=0), 0)
+    log.append_as_leader(producer_batch(b"a", b"2", pid=8, seq=0), 0)
+    log.roll()
+    log.append_as_leader(producer_batch(b"b", b"1", pid=7, seq=1), 0)   # 7's last batch, not cleanable yet
+    log.compact(now_ms=10)
+    assert [(b.base_offset, b.producer_id, b.record_count) for b in log.batches()] == [(1, 8, 1), (2, 7, 1)]
+
+
+def test_last_data_batches_of_producers_follow_the_producer_state_rules():
+    from kafkalab.common.records import COMMIT_MARKER, control_batch
+    from kafkalab.log.cleaner import last_batches_of_producers
+    log = PartitionLog(LogConfig())
+    log.append_as_leader(producer_batch(b"a", b"1", pid=7, seq=0, transactional=True), 0)
+    log.append_as_leader(producer_batch(b"b", b"1", pid=9, seq=0, transactional=True), 0)
+    log.append_as_leader(control_batch(COMMIT_MARKER, 7, 0, 0, 0), 0)                        # a marker of the same epoch: 7's last data batch stays
+    log.append_as_leader(control_batch(COMMIT_MARKER, 9, 1, 0, 0), 0)                        # a marker of a newer epoch: 9 has no last data batch
+    log.append_as_leader(producer_batch(b"c", b"1", pid=-1, seq=-1), 0)
+    assert last_batches_of_producers(log.segments) == {7: 0}
