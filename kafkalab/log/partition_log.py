@@ -454,10 +454,15 @@ class PartitionLog:
 
     # ---- compaction -----------------------------------------------------------------------------------------------
     def first_uncleanable_offset(self, now_ms: float, high_watermark: int | None = None) -> int:
-        """End of the cleanable range: the active segment, the high watermark, ``min.compaction.lag.ms``."""
+        """End of the cleanable range, as Kafka's ``LogCleanerManager.cleanableOffsets``: the active segment, the last
+        stable offset (so the high watermark, and the first offset of a transaction still open: its records must stay
+        until its marker decides them), ``min.compaction.lag.ms``."""
         bound = self._segment_bases[-1]
         if high_watermark is not None:
             bound = min(bound, high_watermark)
+        if self._txn is not None:
+            bound = min(bound, self.last_stable_offset(self._log_end_offset if high_watermark is None
+                                                        else high_watermark))
         lag = self.config.min_compaction_lag_ms
         if lag > 0:
             for i, segment in enumerate(self._segments[:-1]):

@@ -228,3 +228,27 @@ def test_last_data_batches_of_producers_follow_the_producer_state_rules():
     log.append_as_leader(control_batch(COMMIT_MARKER, 9, 1, 0, 0), 0)                        # a marker of a newer epoch: 9 has no last data batch
     log.append_as_leader(producer_batch(b"c", b"1", pid=-1, seq=-1), 0)
     assert last_batches_of_producers(log.segments) == {7: 0}
+
+
+def test_the_cleaner_stops_at_the_first_offset_of_an_open_transaction():
+    # Kafka cleans only below the last stable offset: an open transaction's records stay as written until its marker
+    # decides them, even in closed segments below the high watermark.
+    from kafkalab.common.records import COMMIT_MARKER, control_batch
+    log = PartitionLog(LogConfig(**COMPACT))
+    log.append_as_leader(producer_batch(b"k", b"0", pid=5, seq=0), 0)                       # offset 0, plain
+    log.append_as_leader(producer_batch(b"k", b"1", pid=7, seq=0, transactional=True), 0)   # offset 1, open txn
+    log.append_as_leader(producer_batch(b"k", b"2", pid=7, seq=1, transactional=True), 0)   # offset 2, open txn
+    log.roll()
+    log.append_as_leader(producer_batch(b"x", b"0", pid=5, seq=1), 0)                       # offset 3
+    log.roll()
+    assert log.last_stable_offset(4) == 1
+    assert log.first_uncleanable_offset(now_ms=10, high_watermark=4) == 1
+    assert log.compact(now_ms=10, high_watermark=4) is None           # no whole segment below offset 1
+    assert [v for _, _, v in contents(log)] == [b"0", b"1", b"2", b"0"]
+    log.append_as_leader(control_batch(COMMIT_MARKER, 7, 0, 0, 0), 0)                       # offset 4: committed
+    log.roll()
+    assert log.first_uncleanable_offset(now_ms=10, high_watermark=5) == 5
+    log.compact(now_ms=10, high_watermark=5)
+    data = [(o, r.key, r.value) for b in log.batches() if not b.is_control
+            for o, r in zip(b.offsets(), b.records, strict=True)]
+    assert data == [(2, b"k", b"2"), (3, b"x", b"0")]
