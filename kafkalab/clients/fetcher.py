@@ -16,7 +16,10 @@ Fetching (``Fetcher``): one ``FetchRequest`` per partition leader covering every
 ``replica_id=-1``, with ``fetch.max.wait.ms``/``fetch.min.bytes`` (the broker long-polls), ``fetch.max.bytes`` and
 ``max.partition.fetch.bytes``, and the leader epoch the client knows (``current_leader_epoch``, KIP-320). A partition
 is fetchable when it has a position, a known leader, no data buffered and no fetch in flight to its leader (one
-fetch per broker at a time, as Kafka). The answer's batches are buffered; ``poll()`` hands out at most
+fetch per broker at a time, as Kafka). No fetch goes to a leader of a partition whose data the application has not
+polled yet (Kafka 4.0's ``AbstractFetch.prepareFetchRequests``, KAFKA-17182): such a fetch would leave that
+partition out of the broker's fetch session and wait up to ``fetch.max.wait.ms`` for the leader's other partitions,
+holding back the partition's next records. The answer's batches are buffered; ``poll()`` hands out at most
 ``max.poll.records`` and advances positions, and the next fetch goes out at once, so data arrives while the
 application works on the last poll (prefetch). There is no timer while idle: the broker's long poll paces it.
 
@@ -382,6 +385,7 @@ class ConsumerCore:
         assignment = self.assignment
         heap = self._buffered_heap
         keep: list[tuple[int, TopicPartition]] = []      # visited and still buffered: back into the heap
+        drained = False
         while heap and len(out) < max_records:
             entry = heapq.heappop(heap)
             tp = entry[1]
@@ -446,13 +450,14 @@ class ConsumerCore:
                     position = state.fetched_end       # skipped markers or aborted batches at the end
                 state.clear_buffer()
                 del buffered[tp]
+                drained = True
             else:
                 keep.append(entry)
             state.position = position
         for entry in keep:
             heapq.heappush(heap, entry)
-        if out:
-            self.wakeup()        # buffers drained: fetch the next data while the application works
+        if out or drained:
+            self.wakeup()        # fetch the next data while the application works (a drained buffer frees its leader)
         return out
 
     # -- the fetcher -------------------------------------------------------------------------------------------------
@@ -548,6 +553,10 @@ class ConsumerCore:
         brokers = md.brokers
         fetching = self._fetching
         ready: dict[NodeId, bool] = {}          # per leader: may a fetch go to it now (asked once per call)
+        # A leader of a partition with data the application has not polled yet gets no fetch (KAFKA-17182): its
+        # fetch would leave that partition out, and the wait for the others would hold back the partition's next
+        # data until it ends. The poll that drains the data wakes the fetcher.
+        blocked = self._leaders_with_buffered() if self._buffered else ()
         max_bytes = self.max_partition_fetch_bytes
         for tp, state in self.assignment.items():
             if state.position is None or state.needs_reset or state.buffer_index < len(state.buffer) \
@@ -567,6 +576,8 @@ class ConsumerCore:
                     leader = md.leader_node(tp)
             if leader is None:
                 md.request_update()
+                continue
+            if leader in blocked:
                 continue
             ok = ready.get(leader)
             if ok is None:
@@ -600,6 +611,21 @@ class ConsumerCore:
                 functools.partial(self._on_fetch, node, generations[node], full))
             self.fetches_sent += 1
         return wait
+
+    def _leaders_with_buffered(self) -> set[NodeId]:
+        """The leaders of the partitions holding fetched data the application has not polled yet (Kafka's
+        ``AbstractFetch.nodesWithBufferedPartitions``). A partition about to be revoked does not count: it hands out
+        nothing until the rebalance takes it (Kafka drops such data on the next poll, and skips paused ones)."""
+        nodes: set[NodeId] = set()
+        assignment = self.assignment
+        for tp in self._buffered:
+            state = assignment.get(tp)
+            if state is None or not state.has_buffered or state.position is None or state.pending_revocation:
+                continue
+            leader = self.metadata.leader_node(tp)
+            if leader is not None:
+                nodes.add(leader)
+        return nodes
 
     def _on_fetch(self, node: NodeId, generations: dict[TopicPartition, int], full: bool, response: Any,
                   error: str | None) -> None:
