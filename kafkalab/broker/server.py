@@ -366,17 +366,23 @@ class BrokerServer:
         self._checkpoint_armed = False
         self.ctx.disk.write(_HW_CHECKPOINT_KEY, tuple(sorted(self.rm.high_watermarks().items())))
 
-    def _on_request_with_hardware(self, src: Any, msg: Any, kind: type) -> None:
-        """A request through the network threads, a request-handler thread and (produce) the disk, then handled."""
-        ctx, hw = self.ctx, self.hardware
-        assert hw is not None
+    def _size_or_malformed(self, src: Any, msg: Any) -> int | None:
+        """The request's size on the wire for the cost models, or None when it is malformed and was answered so."""
         try:
-            size = message_size_bytes(msg)
+            return message_size_bytes(msg)
         except InvariantViolation:
             raise
         except Exception:
             if not self._malformed(src, msg):
                 raise
+            return None
+
+    def _on_request_with_hardware(self, src: Any, msg: Any, kind: type) -> None:
+        """A request through the network threads, a request-handler thread and (produce) the disk, then handled."""
+        ctx, hw = self.ctx, self.hardware
+        assert hw is not None
+        size = self._size_or_malformed(src, msg)
+        if size is None:
             return
         done = self.network_threads.admit(ctx.now, (hw.network_request_us + size * hw.network_byte_ns * 1e-3) * 1e-3)
         done = self.io_threads.admit(done, (hw.request_us + size * hw.byte_ns * 1e-3) * 1e-3)
@@ -393,17 +399,10 @@ class BrokerServer:
             elif self.cost.free:
                 self._handle(src, msg)
             else:
-                ctx = self.ctx
-                try:
-                    size = message_size_bytes(msg)
-                except InvariantViolation:
-                    raise
-                except Exception:
-                    if not self._malformed(src, msg):
-                        raise
-                    return
-                done = self.handler.admit(ctx.now, size)
-                ctx.post_at(done, self._handle, src, msg)
+                size = self._size_or_malformed(src, msg)
+                if size is not None:
+                    ctx = self.ctx
+                    ctx.post_at(self.handler.admit(ctx.now, size), self._handle, src, msg)
             return
         if kind is FetchResponse:
             if self.hardware is not None:
