@@ -12,7 +12,8 @@ thread at once, as killing the JVM does; ``cluster.restart`` starts them again, 
 from the instance's state directory (held here, per instance: it survives crashes, like a disk).
 
 Observation: :meth:`KafkaStreams.tasks` (a DataFrame of every task on every live instance), :meth:`store`
-(an interactive query over the running active tasks of every live instance), :meth:`restorations` (start, end and
+(an interactive query over the running active tasks of every live instance), :meth:`query_metadata_for_key`
+(which instance hosts a key, as Kafka's ``queryMetadataForKey``), :meth:`restorations` (start, end and
 records of each restoration), :meth:`state`, and the metrics the threads record (``streams.processed``,
 ``streams.commit_latency_ms``, ``streams.restore_records``, ``streams.dropped_records``: null keys and late
 records, per task).
@@ -21,11 +22,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from kafkalab.clients.network import _INCARNATION_STRIDE
+from kafkalab.clients.partitioner import partition_for_key
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.streams.config import streams_config
 from kafkalab.streams.errors import InvalidStateStoreException, StreamsException, UnknownStateStoreException
@@ -35,7 +37,7 @@ from kafkalab.streams.thread import StandbyTask, StreamThread
 from kafkalab.streams.topology import SINK, SOURCE, Topology, plan_partitions
 from kafkalab.streams.window_state import read_only_store
 
-__all__ = ["KafkaStreams", "StreamsInstance"]
+__all__ = ["KafkaStreams", "KeyQueryMetadata", "StreamsInstance"]
 
 #: sub-ports per thread (main consumer, restore consumer, producer)
 _PORTS_PER_THREAD = 3
@@ -136,6 +138,16 @@ class StreamsInstance:
                 thread.standby_restore.pop(tid, None)
                 return standby
         return None
+
+
+class KeyQueryMetadata(NamedTuple):
+    """Where a key of a store lives (Kafka's ``KeyQueryMetadata``): the instance running the active task that owns the
+    key's partition (None while no live instance runs it, Kafka's ``NOT_AVAILABLE``), the instances holding standbys
+    of that task, and the partition (-1 for a global store, which every instance holds)."""
+
+    active_host: str | None
+    standby_hosts: tuple[str, ...]
+    partition: int
 
 
 class KafkaStreams:
@@ -304,14 +316,46 @@ class KafkaStreams:
         """Each restoration: task, instance, thread, start_ms, end_ms (None while restoring), records."""
         return pd.DataFrame(self._restores, columns=["task", "instance", "thread", "start_ms", "end_ms", "records"])
 
-    def store(self, name: str) -> Any:
-        """Interactive query: the store ``name`` over every running active task of every live instance."""
+    def _check_store_name(self, name: str) -> None:
         if name not in self.topology.stores:
             close = difflib.get_close_matches(name, list(self.topology.stores), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise UnknownStateStoreException(f"Cannot get state store {name} because no such store is registered in "
                                              f"the topology (stores: {', '.join(self.topology.stores) or 'none'})"
                                              f"{hint}")
+
+    def query_metadata_for_key(self, store: str, key: Any) -> KeyQueryMetadata:
+        """Which instance hosts ``key`` of ``store`` (Kafka's ``KafkaStreams.queryMetadataForKey`` with the default
+        partitioner): the key serialized with the store's key serde, murmur2 over the partition count of the store's
+        sub-topology, gives the partition and so the task ``<sub-topology>_<partition>``; the answer names the live
+        instance running that task as active and those holding it as a standby."""
+        self._check_store_name(store)
+        if key is None:
+            raise ValueError("key must not be None (Kafka: 'key cannot be null')")
+        live = [p.instance_id for p in self._live()]
+        if self.topology.is_global_store(store):
+            return KeyQueryMetadata(live[0] if live else None, (), -1)
+        sub = next(s for s in self.topology.subtopologies() if store in s.stores)
+        partitions = max(self.counts[self._real(t)] for t in sub.source_topics)
+        key_serde = self.topology.stores[store].key_serde or self.key_serde
+        assert key_serde is not None        # _check_serdes refused a store without one
+        data = key_serde.serialize(key)
+        assert data is not None
+        partition = partition_for_key(data, partitions)
+        tid = f"{sub.id}_{partition}"
+        active: str | None = None
+        standbys: list[str] = []
+        for t in self.threads():
+            host = t.instance.instance_id
+            if tid in t.tasks:
+                active = host
+            elif tid in t.standbys and host not in standbys:
+                standbys.append(host)
+        return KeyQueryMetadata(active, tuple(sorted(standbys)), partition)
+
+    def store(self, name: str) -> Any:
+        """Interactive query: the store ``name`` over every running active task of every live instance."""
+        self._check_store_name(name)
         if self.state() == "NOT_RUNNING":
             raise InvalidStateStoreException(f"Cannot get state store {name} because the stream thread is "
                                              f"NOT_RUNNING, not RUNNING")
