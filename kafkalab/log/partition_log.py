@@ -515,8 +515,9 @@ class PartitionLog:
         if respect_dirty_ratio and self.dirty_ratio(now_ms, high_watermark) <= self.config.min_cleanable_dirty_ratio:
             return None
         end = self._segment_bases[n]
+        aborted = [] if self._txn is None else TxnTracker.collect_aborted(self._segments, self._log_start_offset, end)
         cleaned, stats = clean_segments(self._segments[:n], end, now_ms, self.config,
-                                        last_batches_of_producers(self._segments))
+                                        last_batches_of_producers(self._segments, include_markers=True), aborted)
         self._segments[:n] = cleaned
         self._segment_bases[:n] = [s.base_offset for s in cleaned]
         self._size_bytes += stats.bytes_after - stats.bytes_before

@@ -60,6 +60,8 @@ class TxnTracker:
     def on_append(self, batch: RecordBatch, segment: Any) -> None:
         """A transactional batch (with offsets) was appended to ``segment``."""
         pid = batch.producer_id
+        if batch.is_control and not batch.rows:
+            return      # an empty marker: its transaction was cleaned away (ProducerAppendInfo appends nothing)
         if not batch.is_control:
             if pid not in self.ongoing:
                 self.ongoing[pid] = batch.base_offset
