@@ -21,7 +21,9 @@ producer's link to the leader gets ``delay_ms`` of one-way latency for 200 ms, f
 stream). Set the producer's ``delivery_timeout_ms`` below the client's 3 s wait for a commit or abort and the client
 gives the stuck send up, aborts, and moves on to its next transaction while the request is still on its way: under
 transaction version 1 it may land in that next transaction and commit with it, an aborted read the checker finds;
-version 2 refuses it (``tests/check/test_txn_real_runs.py``). The run ends as :mod:`.queue`'s do: faults undone, in-flight work settled, and a final
+version 2 refuses it (``tests/check/test_txn_real_runs.py``). When the run's time is up each client ends its open
+transaction at once, as Jepsen's clients finish theirs when the generator stops (it has micro-operations left, so it
+is aborted); then the run ends as :mod:`.queue`'s do: faults undone, in-flight work settled, and a final
 read_committed reader polls every partition from the start. :class:`~kafkalab.workloads.WorkloadResult` judges the
 history with the clients' consumers (and the final reader) as read_committed processes. ``judge_as`` overrides
 that: the contrast of notebook 10 runs ``read_uncommitted`` consumers and judges them as read_committed, and the
@@ -146,6 +148,19 @@ class _Client:
             self.mops = None
         self.end_by_abort()
 
+    def finish(self) -> None:
+        """The run's time is up: end the open transaction at once, as Jepsen's client finishes its transaction when
+        the generator stops, so none is left open through the recovery wait (where its coordinator would abort it at
+        ``transaction.timeout.ms`` and fence the producer, and the client's late abort would be an unknown outcome).
+        A client ends a transaction in the step that runs its last micro-operation, so one still open has some left:
+        it did not do what it was drawn to do, and is aborted. A producer that cannot abort is given up."""
+        producer = self.producer
+        if producer is None or not self.ready or producer.core.txn is None:
+            return
+        if producer.core.txn.state.value in ("IN_TRANSACTION", "ABORTABLE_ERROR"):
+            self.mops = None
+            self.end_by_abort()
+
     def end_by_abort(self) -> None:
         """Abort the open transaction; a producer that cannot is given up (:meth:`replace`)."""
         try:
@@ -259,10 +274,10 @@ def txn(seed: int = 0, *, keys: int = 8, partitions: int = 4, clients: int = 3, 
         client.step(rng, plan)
         cluster.run(max(1.0, gap_ms - (cluster.now - begun)))
     cluster.run(max(0.0, start + duration_ms - cluster.now))
+    for client in group:        # Jepsen's clients finish their transactions when the generator stops
+        client.finish()
     cluster.heal()
     cluster.run(RECOVERY_MS)
-    for client in group:
-        _finish_client(client)
     final_reader = _drain_committed(cluster, partitions)
     judged = judge_as or isolation
     # the clients' consumers, and their transactions (whose consumed offsets are reads), by transactional id
@@ -285,17 +300,6 @@ def _check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
         shown = ", ".join(repr(a) for a in allowed)
         raise ValueError(f"{name} must be one of {shown}, got {value!r}"
                          f"{closest_hint(str(value), [a for a in allowed if a])}")
-
-
-def _finish_client(client: _Client) -> None:
-    """After the faults: a transaction still open is aborted (or given up), so nothing stays pending."""
-    producer = client.producer
-    if producer is None or not client.ready:
-        return
-    state = producer.core.txn.state.value if producer.core.txn is not None else "READY"
-    if state in ("IN_TRANSACTION", "ABORTABLE_ERROR"):
-        client.mops = None
-        client.end_by_abort()
 
 
 def _drain_committed(cluster: kl.Cluster, partitions: int, idle_polls: int = 6) -> Any:

@@ -15,14 +15,11 @@ def test_a_run_interleaves_transactions_of_sends_and_polls_and_aborts_some_at_ra
     result = txn(3, duration_ms=10_000, nemesis="none", abort_p=0.2)
     ops = result.history.ops
     ends = collections.Counter(o.type for o in ops if o.f == "txn" and o.type != "invoke")
-    # Without faults nothing is indeterminate, except a transaction with sends still open when the run's time ran
-    # out: it stays open through the recovery wait, its coordinator aborts it at transaction.timeout.ms (5 s here)
-    # and fences the producer, so the final abort answers PRODUCER_FENCED.
-    end = max(o.time_ms for o in ops if o.f == "txn" and o.type == "invoke")
-    late = {o.op for o in ops if o.f == "txn" and o.type == "invoke" and o.time_ms > end - 1_000}
-    assert all(o.op in late and o.error == "PRODUCER_FENCED" and o.time_ms > end + 5_000
-               for o in ops if o.f == "txn" and o.type == "info")
-    assert ends["ok"] > 100 and ends["fail"] > 20 and ends["info"] <= 1, ends
+    # Without faults nothing is indeterminate: not even a transaction still open when the run's time runs out (its
+    # client ends it at once, before the recovery wait outlasts its transaction.timeout.ms)
+    assert ends["ok"] > 100 and ends["fail"] > 20 and ends["info"] == 0, ends
+    last_begun = max(o.time_ms for o in ops if o.f == "txn" and o.type == "invoke")
+    assert max(o.time_ms for o in ops if o.f == "txn" and o.type != "invoke") < last_begun + 1_000
     assert 0.1 < ends["fail"] / (ends["ok"] + ends["fail"]) < 0.3              # abort_p, drawn from the seed
     # transactions of the three producers overlap in time, as Jepsen's concurrent clients' do
     open_now, overlapped = set(), 0
