@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kafkalab.sim import Fault
 from kafkalab.workloads import WORKLOADS, txn
@@ -40,6 +42,20 @@ def test_a_run_interleaves_transactions_of_sends_and_polls_and_aborts_some_at_ra
     report = result.report()
     assert report.verdict == "valid", report.to_text()
     assert report.counts["transactions"] == sum(ends.values()) and report.counts["read_committed_processes"] == 4
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000))
+def test_without_faults_every_transaction_ends_ok_or_fail_when_the_run_ends(seed):
+    # the clients end their open transactions when the time is up, not after the recovery wait: none is left for its
+    # coordinator to abort at transaction.timeout.ms (fencing the producer and making the outcome unknown)
+    ops = txn(seed, duration_ms=5_000, nemesis="none").history.ops
+    ends = [o for o in ops if o.f == "txn" and o.type != "invoke"]
+    assert ends and all(o.type in ("ok", "fail") for o in ends), [(o.op, o.type, o.error) for o in ends
+                                                                   if o.type == "info"]
+    assert len(ends) == sum(o.f == "txn" and o.type == "invoke" for o in ops)
+    last_begun = max(o.time_ms for o in ops if o.f == "txn" and o.type == "invoke")
+    assert max(o.time_ms for o in ends) < last_begun + 1_000, f"seed={seed}"
 
 
 def test_the_same_seed_gives_the_same_run_under_any_hash_seed():
