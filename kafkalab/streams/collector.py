@@ -40,6 +40,7 @@ class ProducerCollector:
         self.error: BaseException | None = None
         self.sent = 0
         self._flushed: Callable[[], bool] | None = None
+        self._flush_sent = 0        # records handed to the producer when the flush began
         #: called before each record is handed to the producer (EOS: opens the transaction)
         self.before_send: Callable[[], None] | None = None
 
@@ -95,11 +96,24 @@ class ProducerCollector:
     def begin_flush(self) -> None:
         self.retry_queued()
         self._flushed = self.producer.begin_flush()
+        self._flush_sent = self.sent
 
     def flushed(self) -> bool:
-        """Whether everything sent before :meth:`begin_flush` is acknowledged (and nothing is still queued)."""
+        """Whether every record handed over so far is acknowledged (and nothing is still queued).
+
+        Records that waited in the queue and went to the producer after :meth:`begin_flush` (from here or from the
+        thread's loop) are waited for too: they belong to what is being committed (Kafka's ``send`` blocks until
+        it is handed over, so its ``flush`` covers them), and a commit that ran ahead of them would commit the
+        input offsets without the output (under exactly-once, they would reach the broker after the transaction
+        ended, and be fenced)."""
         self.retry_queued()
-        if self._queued or self._flushed is None or not self._flushed():
+        if self._queued or self._flushed is None:
+            return False
+        if self.sent != self._flush_sent:
+            self.producer.end_flush()
+            self._flushed = self.producer.begin_flush()
+            self._flush_sent = self.sent
+        if not self._flushed():
             return False
         self.producer.end_flush()
         self._flushed = None
