@@ -26,7 +26,11 @@ def test_a_record_handed_over_after_the_flush_began_is_waited_for() -> None:
     core = producer.core
     collector = ProducerCollector(core, history=core.history, node_id=producer.node_id)
     collector.send("early", b"k", b"v1", 0, None, ())
-    assert _run_until(cluster, lambda: collector.retry_queued() or collector.queued == 0)
+
+    def handed_over() -> bool:
+        collector.retry_queued()
+        return collector.queued == 0
+    assert _run_until(cluster, handed_over)
     collector.send("late", b"k", b"v2", 0, None, ())       # no metadata yet (created on the first request): waits
     assert collector.queued == 1
     collector.begin_flush()
