@@ -1,9 +1,10 @@
 """Interactive queries: which instance hosts a key (Kafka's ``KafkaStreams.queryMetadataForKey``)."""
 import pytest
 
+import kafkalab as kl
 from kafkalab import streams as ks
 from tests.streams.harness import run_word_count
-from tests.streams.test_app_errors import STRINGS, cluster, topology  # noqa: F401  (the module's cluster fixture)
+from tests.streams.test_app_errors import STRINGS, topology
 
 
 def test_each_key_is_hosted_where_its_task_holds_it_and_standbys_are_named():
@@ -41,7 +42,9 @@ def test_a_crashed_instance_no_longer_hosts_its_keys():
     assert app.store("counts").get(word) == run.reference[word]
 
 
-def test_key_query_errors(cluster):  # noqa: F811
+def test_key_query_errors():
+    cluster = kl.Cluster(brokers=1, controllers=1, seed=0)
+    cluster.create_topic("in", partitions=2)
     app = cluster.streams(topology(), {"application.id": "kq", **STRINGS})
     with pytest.raises(ks.UnknownStateStoreException, match="did you mean 'counts'"):
         app.query_metadata_for_key("count", "k")
