@@ -1169,7 +1169,18 @@ def resolve(scope: str, overrides: Mapping[str, Any] | None = None, *, broker: M
         raise _combine(scope, problems)
     values = {name: base.get(name, row.default) for name, row in known.items()}
     values.update(parsed)
+    if scope == "topic":
+        _check_topic_values(values)
     return Config(scope, values, parsed)
+
+
+def _check_topic_values(values: Mapping[str, Any]) -> None:
+    """Kafka's ``LogConfig.validateValues``: checks across topic keys, on the merged values (defaults included)."""
+    low, high = values["min.compaction.lag.ms"], values["max.compaction.lag.ms"]
+    if low > high:
+        raise ConfigError(f"conflict topic config setting min.compaction.lag.ms ({low}) > max.compaction.lag.ms "
+                          f"({high}); allowed: min.compaction.lag.ms <= max.compaction.lag.ms",
+                          key="min.compaction.lag.ms", scope="topic")
 
 
 def describe(scope: str) -> pd.DataFrame:

@@ -25,7 +25,11 @@ then is its next possible deletion time computed: the oldest segment's largest t
 tick. The timer is armed for the first tick of the schedule after that time, so every tick that does run falls on
 Kafka's schedule and every elided tick would have deleted or cleaned nothing. After a tick the next one is computed
 over all hosted replicas; a tick that found work blocked (by the HW, ``min.compaction.lag.ms`` or a dirty ratio
-below the threshold that the HW is still holding back) keeps the schedule running.
+below the threshold that the HW is still holding back) keeps the schedule running. A compacted log with
+``max.compaction.lag.ms`` set (KIP-354) whose dirty data is below the ratio arms the first tick after its oldest dirty
+inactive segment's first batch timestamp plus the lag, when Kafka's cleaner would find it overdue and clean it
+whatever its dirty ratio; such logs also roll their active segment after ``max.compaction.lag.ms``
+(``LogConfig.max_segment_ms``), so the data can become cleanable at all.
 
 Simplifications: one cleaner thread's worth of work per tick over all eligible logs (``log.cleaner.threads`` is not
 modelled); ``log.cleaner.backoff.ms = 0`` sleeps 1 ms; the producer state of deleted segments is not kept (Kafka
@@ -209,8 +213,13 @@ class LogMaintenance:
             self.segments_deleted += log.delete_old_segments(now_ms, hw)
             if log.log_start_offset != start:
                 FetchSessions.log_start_moved(p)
-            if log.has_dirty_segments() and log.first_uncleanable_offset(now_ms, hw) < log.segments[-1].base_offset:
-                again = True       # held back by the HW or min.compaction.lag.ms: look again next time
+            if log.has_dirty_segments():
+                if log.first_uncleanable_offset(now_ms, hw) < log.segments[-1].base_offset:
+                    again = True       # held back by the HW or min.compaction.lag.ms: look again next time
+                overdue = log.compaction_overdue_at()
+                if overdue is not None:   # max.compaction.lag.ms: the first tick that finds the dirty data overdue
+                    self._arm_cleaner(_next_tick(self.cleaner_first_ms, self.cleaner_backoff_ms,
+                                                 max(overdue, now_ms)))
             due = self.retention_due(p, now_ms) if log.config.delete else None
             if due is not None:
                 at = _next_tick(self.cleaner_first_ms, self.cleaner_backoff_ms, max(due, now_ms))

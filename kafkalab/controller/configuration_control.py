@@ -98,6 +98,19 @@ class ConfigurationControlManager:
                 else:
                     problem = ("INVALID_REQUEST", f"Unknown alter config operation {op.op!r}; use SET or DELETE")
                     break
+            if problem is None:
+                # Checks across keys (LogConfig.validateValues) run on the topic's configs as they would be after.
+                merged = dict(ctl.working.configs.get(("topic", res.resource_name), {}))
+                for r in res_records:
+                    if isinstance(r, ConfigRecord):
+                        if r.value is None:
+                            merged.pop(r.name, None)
+                        else:
+                            merged[r.name] = r.value
+                try:
+                    resolve("topic", merged)
+                except ConfigError as exc:
+                    problem = ("INVALID_CONFIG", str(exc))
             if problem is not None:
                 results.append(result(*problem))
                 continue

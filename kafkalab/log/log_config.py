@@ -73,6 +73,11 @@ class LogConfig:
         for name in ("delete_retention_ms", "min_compaction_lag_ms", "segment_jitter_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.max_compaction_lag_ms < 1:
+            raise ValueError(f"max_compaction_lag_ms must be >= 1, got {self.max_compaction_lag_ms}")
+        if self.min_compaction_lag_ms > self.max_compaction_lag_ms:
+            raise ValueError(f"conflict: min_compaction_lag_ms ({self.min_compaction_lag_ms}) > "
+                             f"max_compaction_lag_ms ({self.max_compaction_lag_ms}); allowed: min <= max")
         if not 0.0 <= self.min_cleanable_dirty_ratio <= 1.0:
             raise ValueError(f"min_cleanable_dirty_ratio must be in [0, 1], got {self.min_cleanable_dirty_ratio}")
 
@@ -83,6 +88,14 @@ class LogConfig:
     @property
     def delete(self) -> bool:
         return "delete" in self.cleanup_policy
+
+    @property
+    def max_segment_ms(self) -> int:
+        """``LogConfig.maxSegmentMs``: a compacted log rolls its active segment by ``max.compaction.lag.ms`` too
+        (KIP-354), since the cleaner never touches the active segment."""
+        if self.compact and self.max_compaction_lag_ms > 0:
+            return min(self.max_compaction_lag_ms, self.segment_ms)
+        return self.segment_ms
 
     @classmethod
     def from_topic_config(cls, config: Mapping[str, Any] | None = None, *,

@@ -2,7 +2,7 @@
 
 How it works. The log is a list of :class:`LogSegment` s; the last one is active. Appends go to the active segment,
 rolled first when the batch would overflow ``segment.bytes`` or the segment spans more than ``segment.ms`` of record
-time (``LogSegment.shouldRoll``). Finding an offset is two bisects: segment base offsets, then batch base offsets.
+time (``LogSegment.shouldRoll``; for a compacted log ``max.compaction.lag.ms`` if smaller, ``maxSegmentMs``). Finding an offset is two bisects: segment base offsets, then batch base offsets.
 
 * Leader path (:meth:`append_as_leader`): records or an offsetless batch come in; the log assigns the next offsets and
   stamps the leader epoch, checks ``max.message.bytes`` (MESSAGE_TOO_LARGE) and, on a compacted log, that every
@@ -22,7 +22,9 @@ time (``LogSegment.shouldRoll``). Finding an offset is two bisects: segment base
   maintenance uses it to arm its timers only when there may be work.
 * Compaction (:meth:`compact`) cleans ``[log start, first uncleanable offset)``: never the active segment, nothing at
   or above the high watermark, nothing newer than ``min.compaction.lag.ms``; each producer's last batch survives,
-  empty if need be (see :mod:`kafkalab.log.cleaner`).
+  empty if need be (see :mod:`kafkalab.log.cleaner`). The cleaner thread picks a log when its dirty ratio is above
+  ``min.cleanable.dirty.ratio`` or its oldest dirty segment is past ``max.compaction.lag.ms`` (KIP-354,
+  :meth:`max_compaction_delay`).
 * Disk model: ``flushed_offset`` is Kafka's recovery point. :meth:`flush` advances it; a segment roll flushes the
   rolled segments (Kafka schedules that flush at roll); ``flush.messages`` forces a flush.
   :meth:`drop_unflushed` is power loss: the unflushed suffix is gone.
@@ -193,7 +195,7 @@ class PartitionLog:
     def _append(self, batch: RecordBatch, now_ms: float) -> None:
         segment = self._segments[-1]
         if segment.should_roll(batch, now_ms, self.config.segment_bytes,
-                               self.config.segment_ms - self.config.segment_jitter_ms):
+                               self.config.max_segment_ms - self.config.segment_jitter_ms):
             segment = self._roll(now_ms, batch.base_offset)
         fresh = not segment.batches
         segment.append(batch, now_ms)
@@ -498,13 +500,43 @@ class PartitionLog:
                 dirty += size
         return dirty / total if total else 0.0
 
+    def earliest_dirty_timestamp(self) -> float | None:
+        """The first batch timestamp (its max timestamp, as ``LogSegment.getFirstBatchTimestamp``) of the oldest
+        inactive segment holding offsets at or past the cleaner checkpoint; None when there is none (or none > 0)."""
+        first_dirty = self._first_dirty_offset
+        earliest: float | None = None
+        for i in range(len(self._segments) - 1):
+            if self._upper(i) <= first_dirty:
+                continue
+            ts = self._segments[i].rolling_timestamp_ms
+            if ts > 0 and (earliest is None or ts < earliest):
+                earliest = ts
+        return earliest
+
+    def max_compaction_delay(self, now_ms: float) -> float:
+        """``LogCleanerManager.maxCompactionDelay``: how long past ``max.compaction.lag.ms`` the oldest dirty inactive
+        segment is (0 when none is overdue). Positive means the cleaner must clean this log now (KIP-354)."""
+        lag = self.config.max_compaction_lag_ms
+        if lag >= LONG_MAX:
+            return 0.0
+        earliest = self.earliest_dirty_timestamp()
+        clean_until = now_ms - lag
+        return clean_until - earliest if earliest is not None and earliest < clean_until else 0.0
+
+    def compaction_overdue_at(self) -> float | None:
+        """The first time :meth:`max_compaction_delay` turns positive for the data the log holds now (None: never)."""
+        lag = self.config.max_compaction_lag_ms
+        earliest = self.earliest_dirty_timestamp() if lag < LONG_MAX else None
+        return None if earliest is None else earliest + lag
+
     def compact(self, now_ms: float, high_watermark: int | None = None, *,
                 respect_dirty_ratio: bool = False) -> CleanerStats | None:
         """One cleaning pass when the policy includes ``compact``; None when there was nothing to clean.
 
-        With ``respect_dirty_ratio`` the pass runs only when the dirty ratio is strictly above
-        ``min.cleanable.dirty.ratio``, as Kafka's ``LogCleanerManager.grabFilthiestCompactedLog`` chooses logs (so a
-        ratio of 1.0 never cleans; ``max.compaction.lag.ms``, Kafka's other way in, is not modelled).
+        With ``respect_dirty_ratio`` the pass runs only as Kafka's ``LogCleanerManager.grabFilthiestCompactedLog``
+        chooses logs: when the dirty ratio is strictly above ``min.cleanable.dirty.ratio`` (so a ratio of 1.0 never
+        cleans by itself), or when a dirty inactive segment is older than ``max.compaction.lag.ms`` and there are
+        cleanable bytes (KIP-354).
         """
         if not self.config.compact:
             return None
@@ -513,7 +545,9 @@ class PartitionLog:
         if n == 0:
             return None
         if respect_dirty_ratio and self.dirty_ratio(now_ms, high_watermark) <= self.config.min_cleanable_dirty_ratio:
-            return None
+            overdue = self.max_compaction_delay(now_ms) > 0
+            if not overdue or all(self._upper(i) <= self._first_dirty_offset for i in range(n)):
+                return None
         end = self._segment_bases[n]
         aborted = [] if self._txn is None else TxnTracker.collect_aborted(self._segments, self._log_start_offset, end)
         cleaned, stats = clean_segments(self._segments[:n], end, now_ms, self.config,
