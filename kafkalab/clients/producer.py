@@ -38,6 +38,7 @@ from typing import Any
 
 from kafkalab.check.history import History
 from kafkalab.clients.accumulator import _SMALL, _VARINT
+from kafkalab.clients.bulk import BulkFutures, append_run, plan_eligible
 from kafkalab.clients.futures import (
     ClientCrashedError,
     DeliveryCallback,
@@ -198,6 +199,7 @@ class KafkaProducer:
         self.cores: list[ProducerCore] = []      # every incarnation, oldest first
         self._closed = False
         self._max_block_ms = float(self.config["max.block.ms"])
+        self._drives = 0                         # how often a send() ran the simulation (for send_many)
         world.add_node(node_id, self._start, server=False)
 
     def _start(self, ctx: Any) -> ProducerCore:
@@ -314,10 +316,15 @@ class KafkaProducer:
             return core.fail_send(op, exc, on_delivery)
 
     def send_many(self, topic: str, values: Sequence[Any], keys: Sequence[Any] | None = None
-                  ) -> list[FutureRecordMetadata]:
+                  ) -> Sequence[FutureRecordMetadata]:
         """``[send(topic, value, key) for value, key in zip(values, keys)]`` in one call: the same records, the same
         history and the same trace as that loop (a test checks it), at less cost per record, for workloads that
-        own their data (a benchmark, a load generator). ``keys``: None (every key None) or one per value."""
+        own their data (a benchmark, a load generator). ``keys``: None (every key None) or one per value.
+
+        With keys, the records ``send()``'s common case takes are appended a batch at a time
+        (:mod:`kafkalab.clients.bulk`) and the result is a :class:`~kafkalab.clients.bulk.BulkFutures`: a sequence
+        of one future per record, in order, built when first read (``len`` builds nothing); each is the future
+        ``send()`` would have returned for that record. Without keys it is a list."""
         if type(topic) is not str:
             _check_send_args(topic, None, None, None)
         if not topic:
@@ -331,17 +338,32 @@ class KafkaProducer:
                                 f"{type(keys).__name__}")
             if len(keys) != len(values):
                 raise ValueError(f"keys must have one key per value: got {len(keys)} keys for {len(values)} values")
-        futures: list[FutureRecordMetadata] = []
         if keys is not None:
+            if type(values) is not list:
+                values = list(values)
+            if type(keys) is not list:
+                keys = list(keys)
             n = len(values)
+            bulk = BulkFutures()
+            first_core = self._core
+            bad, kvs = plan_eligible(keys, values, first_core._size_unchecked if first_core is not None else -1)
+            bad.append(n)
+            b = 0
             i = 0
             send = self.send
             while i < n:
-                i = self._append_run(topic, values, keys, i, futures)   # send()'s common case, many at a time
+                while bad[b] < i:
+                    b += 1
+                stop = bad[b]
+                live = self._core
+                if (i < stop and live is not None and live.txn is None and not self._closed and not live.ignore_keys
+                        and live.port.alive):
+                    i = append_run(self, live, topic, keys, values, i, stop, kvs, bulk)  # send()'s common case
                 if i < n:
-                    futures.append(send(topic, values[i], keys[i]))     # every other case, one record
+                    bulk.add(send(topic, values[i], keys[i]))          # every other case, one record
                     i += 1
-            return futures
+            return bulk
+        futures: list[FutureRecordMetadata] = []
         append = futures.append
         history = self.history
         node_id = self.node_id
@@ -369,88 +391,13 @@ class KafkaProducer:
                 append(core.fail_send(op, exc, None))
         return futures
 
-    def _append_run(self, topic: str, values: Sequence[Any], keys: Sequence[Any], start: int,
-                    out: list[FutureRecordMetadata]) -> int:
-        """:meth:`send`'s one-frame common case for the records from ``start`` on while it holds (the same
-        conditions, checked record by record; what does not change between them - the core, the clock, the
-        topic's partitions - is read once, since nothing here runs the simulation); their futures go to ``out``.
-        Returns the index of the first record it did not take. The history gets the records' invocations in one
-        :meth:`~kafkalab.check.history.History.invoke_sends` (the same rows and ids as one by one). Keep in step
-        with :meth:`send`."""
-        core = self._core
-        if core is None or core.txn is not None or self._closed or core.ignore_keys:
-            return start
-        port = core.port
-        tps = core._tps.get(topic)
-        cache = core._key_cache.get(topic)
-        if tps is None or cache is None or not port.alive:
-            return start
-        acc = core.accumulator
-        queues = acc.queues
-        limit = core._size_unchecked
-        batch_size = acc.batch_size
-        waiter = acc.waiter
-        now = port.now
-        ts = int(now)
-        history = self.history
-        op = history.next_op_id if history is not None else -1
-        append = out.append
-        n = len(values)
-        i = start
-        while i < n:
-            key = keys[i]
-            value = values[i]
-            if type(value) is not bytes or type(key) is not bytes:
-                break
-            p = cache.get(key)
-            klen = len(key)
-            vlen = len(value)
-            if p is None or klen + vlen > limit:
-                break
-            dq = queues.get(tps[p])
-            if not dq:
-                break
-            batch = dq[-1]
-            if batch.closed:
-                break
-            records = batch.records
-            nrec = len(records)
-            ts_delta = ts - batch.base_ts
-            if not (nrec < _SMALL and 0 <= ts_delta < _SMALL and klen < _SMALL and vlen < _SMALL):
-                break
-            body = 2 + _VARINT[nrec] + _VARINT[ts_delta] + _VARINT[klen] + klen + _VARINT[vlen] + vlen
-            size = body + (_VARINT[body] if body < _SMALL else size_of_varint(body))
-            total = batch.size_bytes + size
-            if total > batch_size:
-                break
-            record_ts = ts
-            max_ts = batch.max_ts
-            if ts > max_ts:
-                batch.max_ts = ts
-            elif ts == max_ts:
-                record_ts = max_ts     # the same int object: 28 bytes less per retained record
-            records.append((key, value, record_ts, ()))
-            batch.ops.append(op)
-            if op >= 0:
-                op += 1
-            batch.size_bytes = total
-            if total == batch_size:
-                acc._full(batch)
-            append(FutureRecordMetadata(batch, nrec, waiter))
-            i += 1
-        if i > start:
-            acc.last_append_size = size              # what send() leaves after the last of them
-            acc.last_append_full = batch.closed
-            if history is not None:
-                history.invoke_sends(now, self.node_id, topic, keys[start:i], values[start:i])
-        return i
-
     def _send_blocking(self, core: ProducerCore, op: int, blocked: Blocked, topic: str, key: bytes | None,
                        value: bytes | None, partition: int | None, timestamp_ms: int | None,
                        headers: tuple[Header, ...], on_delivery: DeliveryCallback | None) -> FutureRecordMetadata:
         port = core.port
         start = port.now
         deadline = start + self._max_block_ms
+        self._drives += 1            # send_many's bulk path plans again after the simulation ran
         while True:
             remaining = deadline - port.now
             if remaining > 0:
