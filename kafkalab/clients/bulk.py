@@ -35,7 +35,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from itertools import compress, count, repeat
-from operator import add, ge, gt, is_, is_not
+from operator import is_, is_not, itemgetter
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
@@ -58,6 +58,7 @@ _VARINT_BODY = _VARINT + [size_of_varint(i) for i in range(_SMALL, 2 * _SMALL + 
 #: bytes a key or value of n bytes takes in a record: its length varint and itself.
 _FIELD = [v + n for n, v in enumerate(_VARINT)]
 _VARINT_BODY_NP = np.array(_VARINT_BODY, dtype=np.int64)
+_FIELD_NP = np.array(_FIELD, dtype=np.int64)
 _NEW, _FULL, _NO_ROOM, _SLOW = 0, 1, 2, 3
 
 
@@ -137,10 +138,10 @@ def _expand(segments: list[tuple[ProducerBatch, int, int, _Waiter]]) -> Iterator
             yield FutureRecordMetadata(batch, index, waiter)
 
 
-def plan_eligible(keys: list[Any], values: list[Any], limit: int) -> tuple[list[int], list[int]]:
+def plan_eligible(keys: list[Any], values: list[Any], limit: int) -> tuple[list[int], Any]:
     """The indices of records ``send()``'s common case cannot take (a key or value not bytes, a key or value of
     ``_SMALL`` bytes or more, key plus value beyond ``limit``), ascending; and every record's key and value bytes
-    in a record (:data:`_FIELD` of each; 0 for the records refused)."""
+    in a record (:data:`_FIELD` of each, a numpy int64 array; 0 for the records refused)."""
     bad: set[int] = set()
     if set(map(type, keys)) != {bytes}:
         bad.update(compress(count(), map(is_not, map(type, keys), repeat(bytes))))
@@ -149,17 +150,15 @@ def plan_eligible(keys: list[Any], values: list[Any], limit: int) -> tuple[list[
     if bad:
         keys = [k if type(k) is bytes else b"" for k in keys]
         values = [v if type(v) is bytes else b"" for v in values]
-    klens = list(map(len, keys))
-    vlens = list(map(len, values))
-    if klens and (max(klens) >= _SMALL or max(vlens) >= _SMALL or max(klens) + max(vlens) > limit):
-        bad.update(compress(count(), map(ge, map(max, klens, vlens), repeat(_SMALL))))
-        bad.update(compress(count(), map(gt, map(add, klens, vlens), repeat(limit))))
-        big = _SMALL - 1
-        klens = [min(k, big) for k in klens]
-        vlens = [min(v, big) for v in vlens]
-    field = _FIELD.__getitem__
-    kvs = list(map(add, map(field, klens), map(field, vlens)))
-    return sorted(bad), kvs
+    klens = np.array(list(map(len, keys)), dtype=np.int64)
+    vlens = np.array(list(map(len, values)), dtype=np.int64)
+    if len(klens):
+        too_big = (klens >= _SMALL) | (vlens >= _SMALL) | (klens + vlens > limit)
+        if too_big.any():
+            bad.update(np.flatnonzero(too_big).tolist())
+            klens[too_big] = 0
+            vlens[too_big] = 0
+    return sorted(bad), _FIELD_NP[klens] + _FIELD_NP[vlens]
 
 
 class _Lane:
@@ -172,19 +171,21 @@ class _Lane:
     lane's record sizes for both offset-delta widths and a timestamp-delta varint of ``t`` bytes, so a plan is a
     binary search (``searchsorted``) and a batch's size after ``m`` more records two look-ups."""
 
-    __slots__ = ("partition", "tp", "idx", "keys", "values", "kvs", "ops", "q", "batch", "q0", "size0", "n0",
-                 "small", "ts_varint", "sums", "event", "pos", "kind", "_sums_by_ts")
+    __slots__ = ("partition", "tp", "base", "count", "idx", "keys", "values", "kvs", "ops", "q", "batch", "q0",
+                 "size0", "n0", "small", "ts_varint", "sums", "event", "pos", "kind", "_sums_by_ts")
 
-    def __init__(self, partition: int, tp: Any, idx: list[int], keys: list[Any], values: list[Any],
-                 kvs: Any, ops: array[int]) -> None:
+    def __init__(self, partition: int, tp: Any, base: int, n: int, idx: list[int], keys: Sequence[Any],
+                 values: Sequence[Any], kvs: Any, ops: array[int]) -> None:
         self.partition = partition
         self.tp = tp
-        self.idx = idx
+        self.base = base                    # the lane's records are base..base + count - 1 of the shared lists
+        self.count = n
+        self.idx = idx                      # shared, grouped by partition: each record's index in the call
         self.keys = keys
         self.values = values
-        self.kvs = kvs                      # numpy int64: key and value bytes in the record (with length varints)
+        self.kvs = kvs                      # this lane's: key and value bytes in the record (numpy int64)
         self.ops = ops
-        self.q = 0
+        self.q = 0                          # records of the lane in a batch (or planned into one and flushed)
         self.batch: ProducerBatch | None = None
         self.q0 = 0
         self.size0 = 0
@@ -223,12 +224,12 @@ class _Lane:
         """Where this lane's next event is, for its partition's open batch as it is now."""
         q = self.q
         idx = self.idx
-        left = len(idx) - q
+        left = self.count - q
         self.batch = None
         if left <= 0:
             self.event = end
             return
-        self.event = idx[q]
+        self.event = idx[self.base + q]
         self.pos = q
         self.kind = _NEW
         dq = queues.get(self.tp)
@@ -271,7 +272,7 @@ class _Lane:
         else:
             self.event = end
             return
-        self.event = idx[self.pos]
+        self.event = idx[self.base + self.pos]
 
     def holds(self, queues: Any, ts: int) -> bool:
         """Whether the plan still describes the partition's open batch (after the simulation ran)."""
@@ -301,50 +302,49 @@ class _Lane:
             batch.max_ts = ts
         elif ts == max_ts:
             record_ts = max_ts        # the same int object: 28 bytes less per retained record
-        records.extend(zip(self.keys[q:stop], self.values[q:stop], repeat(record_ts, n), repeat((), n),
-                           strict=True))
-        batch.ops.extend(self.ops[q:stop])
+        lo = self.base + q
+        hi = self.base + stop
+        records.extend(zip(self.keys[lo:hi], self.values[lo:hi], repeat(record_ts, n), repeat((), n), strict=True))
+        batch.ops.extend(self.ops[lo:hi])
         batch.size_bytes = self.size0 + self.added(stop - self.q0)
         out._add_segment(self.partition, batch, first, n, waiter)
         self.q = stop
 
 
-def _lanes(parts: list[int], start: int, tps: list[Any], keys: list[Any], values: list[Any], kvs: list[int],
+def _lanes(parts: Any, start: int, tps: list[Any], keys: list[Any], values: list[Any], kvs: Any,
            op_first: int | None) -> dict[int, _Lane]:
-    """The run's records grouped per partition, in order (a stable sort by partition, in numpy)."""
+    """The run's records grouped per partition, in order (a stable sort by partition, in numpy); the lanes share
+    the grouped lists."""
     n = len(parts)
-    by_partition = np.array(parts, dtype=np.int64)
-    order = np.argsort(by_partition, kind="stable")
-    counts = np.bincount(by_partition)
-    run_keys = np.empty(n, dtype=object)
-    run_keys[:] = keys[start:start + n]
-    run_values = np.empty(n, dtype=object)
-    run_values[:] = values[start:start + n]
-    sorted_keys = run_keys[order].tolist()
-    sorted_values = run_values[order].tolist()
-    sorted_kvs = np.array(kvs[start:start + n], dtype=np.int64)[order]
-    absolute = order + start
-    if op_first is None:
-        op_ids = np.full(n, -1, dtype=np.int64)
+    order = np.argsort(parts, kind="stable")
+    counts = np.bincount(parts)
+    positions = order.tolist()
+    sorted_keys: Sequence[Any]
+    sorted_values: Sequence[Any]
+    if n > 1:
+        gather = itemgetter(*positions)             # a tuple of the items, in C
+        sorted_keys = gather(keys[start:start + n])
+        sorted_values = gather(values[start:start + n])
     else:
-        op_ids = absolute + (op_first - start)
+        sorted_keys = keys[start:start + n]
+        sorted_values = values[start:start + n]
+    sorted_kvs = kvs[start:start + n][order]
+    absolute = order + start
+    ops = array("q")
+    ops.frombytes(np.full(n, -1, dtype=np.int64).tobytes() if op_first is None
+                  else (absolute + (op_first - start)).astype(np.int64).tobytes())
     idx = absolute.tolist()
-    op_bytes = op_ids.astype(np.int64).tobytes()
     lanes: dict[int, _Lane] = {}
     a = 0
     for p, c in enumerate(counts.tolist()):
-        if not c:
-            continue
-        b = a + c
-        ops = array("q")
-        ops.frombytes(op_bytes[8 * a:8 * b])
-        lanes[p] = _Lane(p, tps[p], idx[a:b], sorted_keys[a:b], sorted_values[a:b], sorted_kvs[a:b], ops)
-        a = b
+        if c:
+            lanes[p] = _Lane(p, tps[p], a, c, idx, sorted_keys, sorted_values, sorted_kvs[a:a + c], ops)
+            a += c
     return lanes
 
 
 def append_run(producer: KafkaProducer, core: ProducerCore, topic: str, keys: list[Any], values: list[Any],
-               start: int, end: int, kvs: list[int], out: BulkFutures) -> int:
+               start: int, end: int, kvs: Any, out: BulkFutures) -> int:
     """Append records ``start``..``end - 1`` (all eligible: :func:`plan_eligible`) as the loop of ``send()`` would;
     their futures go to ``out``. Returns the index of the first record not taken (``end`` unless the producer
     crashed, closed or its view of the topic changed while a ``send()`` blocked)."""
@@ -360,17 +360,20 @@ def append_run(producer: KafkaProducer, core: ProducerCore, topic: str, keys: li
     history = producer.history
     node_id = producer.node_id
     run_keys = keys[start:end]
-    parts: list[Any] = list(map(cache.get, run_keys))
-    if None in parts:
+    found: list[Any] = list(map(cache.get, run_keys))
+    try:
+        parts = np.array(found, dtype=np.int64)
+    except TypeError:                      # keys not in the cache yet
         n_parts = len(tps)
-        for j in list(compress(count(), map(is_, parts, repeat(None)))):
+        for j in list(compress(count(), map(is_, found, repeat(None)))):
             key = run_keys[j]
             p = cache.get(key)
             if p is None:      # ProducerCore.try_send's cache fill, ahead of the record
                 if len(cache) >= _KEY_CACHE_LIMIT:
                     cache.clear()
                 p = cache[key] = partition_for_key(key, n_parts)
-            parts[j] = p
+            found[j] = p
+        parts = np.array(found, dtype=np.int64)
     op_first = history.next_op_id if history is not None else None
     lanes = _lanes(parts, start, tps, keys, values, kvs, op_first)
     now = port.now
@@ -403,8 +406,9 @@ def append_run(producer: KafkaProducer, core: ProducerCore, topic: str, keys: li
                 if dq is None:
                     dq = acc._new_queue(lane.tp)
                 try:
-                    future = acc._append_to_new_batch(dq, lane.tp, lane.keys[pos], lane.values[pos], ts, (),
-                                                      lane.ops[pos], None, now)
+                    at = lane.base + pos
+                    future = acc._append_to_new_batch(dq, lane.tp, lane.keys[at], lane.values[at], ts, (),
+                                                      lane.ops[at], None, now)
                 except NeedMemory:
                     kind = _SLOW      # a record this large needs more than one batch.size: send() waits for it
                 else:
@@ -420,8 +424,10 @@ def append_run(producer: KafkaProducer, core: ProducerCore, topic: str, keys: li
                 continue
             # send() takes the record (it waits for memory, and the simulation runs): everything before it first
             for other in lanes.values():
-                if other.batch is not None and other.q < len(other.idx):
-                    other.flush(bisect_left(other.idx, event, other.q), ts, out, waiter)
+                if other.batch is not None and other.q < other.count:
+                    base = other.base
+                    other.flush(bisect_left(other.idx, event, base + other.q, base + other.count) - base, ts, out,
+                                waiter)
             if history is not None and event > recorded:
                 history.invoke_sends(now, node_id, topic, keys[recorded:event], values[recorded:event])
             parts[event - start] = -1
@@ -451,19 +457,20 @@ def append_run(producer: KafkaProducer, core: ProducerCore, topic: str, keys: li
                 if lane.event < end:
                     heapq.heappush(heap, (lane.event, p))
         for lane in lanes.values():
-            if lane.q < len(lane.idx):
-                lane.flush(len(lane.idx), ts, out, waiter)
+            if lane.q < lane.count:
+                lane.flush(lane.count, ts, out, waiter)
         cur = end
         if history is not None and end > recorded:
             history.invoke_sends(now, node_id, topic, keys[recorded:end], values[recorded:end])
         recorded = end
     finally:
-        out._add_run(parts[:cur - start])
+        out._add_run(parts[:cur - start].tolist())
     return end
 
 
 def _rebase(lanes: dict[int, _Lane], shift: int) -> None:
     """Op ids moved (something else recorded an operation while send() ran the simulation): renumber the rest."""
     for lane in lanes.values():
-        q = lane.q
-        lane.ops[q:] = array("q", [op + shift for op in lane.ops[q:]])
+        lo = lane.base + lane.q
+        hi = lane.base + lane.count
+        lane.ops[lo:hi] = array("q", [op + shift for op in lane.ops[lo:hi]])

@@ -111,6 +111,7 @@ def test_keys_none_and_keys_of_other_types_take_the_full_path_with_the_same_resu
         values[i] = f"str-value-{i}"
     _same(values, keys, {"linger.ms": 2, "batch.size": 1_000})
     _same([b"v%d" % i for i in range(300)], None, {"linger.ms": 2, "batch.size": 1_000})
+    _same([b"one"], [b"k"], {})                             # a run of one record
 
 
 def test_bulk_futures_are_a_sequence_of_the_futures_send_would_return() -> None:
