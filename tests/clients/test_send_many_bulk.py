@@ -7,7 +7,10 @@ send waits, keys None and keys of other types, and the lazily built futures.
 """
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -175,3 +178,20 @@ def test_a_producer_without_history_appends_in_bulk_with_op_ids_of_minus_one() -
     bulk = run(_bulk)
     assert bulk == run(_loop)
     assert {op for ops in bulk[2] for op in ops} <= {-1}
+
+
+def bulk_digest() -> str:
+    """A send_many run that waits for memory and fills batches exactly: its trace, history and metadata in a line."""
+    rng = random.Random(21)
+    values = [b"v" * rng.choice([10, 10, 10, 90]) for _ in range(1_500)]
+    keys = [b"key-%d" % rng.randrange(40) for _ in range(1_500)]
+    result = _story(_bulk, values, keys, {"batch.size": 600, "buffer.memory": 4_000, "linger.ms": 1}, partitions=5)
+    return f"{result['trace']} {hash(tuple(result['outcomes']))} {len(result['events'])}"
+
+
+def test_send_many_is_deterministic_across_hash_seeds() -> None:
+    code = "from tests.clients.test_send_many_bulk import bulk_digest; print(bulk_digest())"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
+                           env=dict(os.environ, PYTHONHASHSEED=h)).stdout.strip() for h in ("1", "777")]
+    assert outs[0] == outs[1] == bulk_digest()
