@@ -102,8 +102,9 @@ class FetchSessions:
         s.parked = None
         s.replica_epoch = req.replica_epoch
         partitions = self.partitions
-        candidates: dict[TopicPartition, None] = dict.fromkeys(req.partitions)
-        for tp, fp in req.partitions.items():
+        named = req.partitions
+        candidates: dict[TopicPartition, None] = dict.fromkeys(named) if named else {}
+        for tp, fp in named.items():
             if tp not in s.partitions:
                 p = partitions.get(tp)
                 if p is not None:
@@ -142,13 +143,18 @@ class FetchSessions:
                     p.update_follower_fetch(state, cached.fetch_offset, now_ms)   # the session's cached offset
                     state.broker_epoch = req.replica_epoch
                     self.expand(s, p, now_ms)
-        candidates.update(s.pending)
-        s.pending = {}
-        responses, total, news = self._read(s, candidates, req.max_bytes)
+        if s.pending:
+            candidates.update(s.pending)
+            s.pending = {}
+        if candidates:
+            responses, total, news = self._read(s, candidates, req.max_bytes)
+        else:           # an idle session's fetch: nothing to read, no partition state touched
+            responses, total, news = {}, 0, False
         if news or total >= req.min_bytes or req.max_wait_ms <= 0:
             self._respond(s, src, req, responses)
             return
-        s.pending.update(dict.fromkeys(responses))
+        if responses:
+            s.pending.update(dict.fromkeys(responses))
         s.parked = req
         s.parked_src = src
         rm._expiry.add(now_ms + req.max_wait_ms, (s, req))
@@ -222,9 +228,13 @@ class FetchSessions:
         if req is None or s.done:
             return
         s.parked = None
-        candidates, s.pending = s.pending, {}
-        responses, _, _ = self._read(s, candidates, req.max_bytes)
-        self._respond(s, s.parked_src, req, responses)
+        candidates = s.pending
+        if candidates:
+            s.pending = {}
+            responses, _, _ = self._read(s, candidates, req.max_bytes)
+            self._respond(s, s.parked_src, req, responses)
+        else:           # expired with no news: the empty answer, no partition state touched
+            self.port.send(s.parked_src, FetchResponse(NONE, {}, req.correlation_id, s.session_id))
 
     def wake_parked(self) -> None:
         """Complete the parked fetches of the sessions in ``wake``."""

@@ -88,22 +88,29 @@ class FetcherThread:
             parts = {tp: self._fetch_partition(p) for tp, p in self.partitions.items() if tp not in self.delayed}
             epoch = INITIAL_EPOCH
             forgotten: tuple[TopicPartition, ...] = ()
-        else:
+        elif self.changed:
             parts = {tp: self._fetch_partition(self.partitions[tp]) for tp in self.changed
                      if tp in self.partitions and tp not in self.delayed}
             epoch = self.session_epoch + 1
             forgotten = tuple(self.forgotten)
-        self.changed = {}
-        self.forgotten = {}
+        else:       # an idle session: the request names no partition
+            parts = {}
+            epoch = self.session_epoch + 1
+            forgotten = tuple(self.forgotten) if self.forgotten else ()
+        if self.changed:
+            self.changed = {}
+        if self.forgotten:
+            self.forgotten = {}
         self.session_epoch = epoch
         cid = m.next_correlation_id()
         self.in_flight = cid
         self.fetches += 1
-        self.deadline_ms = now_ms + m.socket_timeout_ms + m.wait_ms
+        deadline = self.deadline_ms = now_ms + m.socket_timeout_ms + m.wait_ms
         m.port.send(self.leader_id, FetchRequest(
-            m.broker_id, m.wait_ms, m.min_bytes, m.response_max_bytes, parts, replica_epoch=m.broker_epoch,
-            correlation_id=cid, session_id=self.session_id, session_epoch=epoch, forgotten=forgotten))
-        self._arm(self.deadline_ms)
+            m.broker_id, m.wait_ms, m.min_bytes, m.response_max_bytes, parts, m.broker_epoch, 0, cid,
+            self.session_id, epoch, forgotten))
+        if self.timer_at is None or deadline < self.timer_at:
+            self._arm(deadline)
 
     def _arm(self, at_ms: float) -> None:
         if self.timer_at is None or at_ms < self.timer_at:

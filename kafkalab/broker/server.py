@@ -40,6 +40,7 @@ from kafkalab.broker.groups import TIMER_PREFIX, LocalReply
 from kafkalab.broker.hardware import DiskModel, Hardware, ThreadPool
 from kafkalab.broker.partition import IsrProposal
 from kafkalab.broker.replica_manager import ReplicaManager
+from kafkalab.broker.timers import EXPIRY
 from kafkalab.broker.txn import CallbackReply
 from kafkalab.config import Config, resolve
 from kafkalab.errors import InvariantViolation
@@ -50,7 +51,7 @@ from kafkalab.metadata.image import Change, MetadataImage
 from kafkalab.ports import ProcessPort, TimerHandle
 from kafkalab.protocol import controller as cm
 from kafkalab.protocol.admin import CreateTopicsResponse
-from kafkalab.protocol.common import NONE
+from kafkalab.protocol.common import HEADER_BYTES, NONE, PARTITION_BYTES
 from kafkalab.protocol.conformance import violations
 from kafkalab.protocol.fetch import FetchRequest, FetchResponse
 from kafkalab.protocol.group import GROUP_REQUESTS, FindCoordinatorRequest
@@ -137,6 +138,10 @@ class BrokerServer:
             self.replica_fetcher = ThreadPool(1)         # num.replica.fetchers = 1
             self.disk_model = DiskModel(hardware)
         self._timers: dict[str, TimerHandle] = {}
+        self._timer_labels: dict[str, str] = {}
+        # the replication messages' fast path (no hardware model, a cost model that charges): the idle cycle of
+        # every follower->leader pair passes through it twice per replica.fetch.wait.max.ms
+        self._charged = hardware is None and not self.cost.free
         self.rm = ReplicaManager(broker_id, self, self.config, incarnation=ctx.incarnation, start_ms=ctx.now)
         self.image = MetadataImage()
         self.alter_partition_hook: Callable[[IsrProposal], None] | None = None
@@ -249,6 +254,10 @@ class BrokerServer:
         if type(dst) in _LOCAL_REPLIES:
             dst.deliver(msg)
             return
+        kind = type(msg)
+        if self.hardware is None and (kind is FetchRequest or kind is FetchResponse):
+            self.ctx.send(dst, msg, _fetch_size(msg))
+            return
         size = cm.message_size_bytes(msg) if type(msg) in _CONTROLLER_REQUESTS else message_size_bytes(msg)
         if self.hardware is not None and type(msg) is FetchResponse:
             done = self._read_for_fetch(msg)
@@ -287,8 +296,11 @@ class BrokerServer:
         if old is not None:
             old.cancel()
         ctx = self.ctx
-        self._timers[name] = ctx.schedule_at(max(at_ms, ctx.now), self._on_timer, name,
-                                             name=f"{self.broker_id}:{name}")
+        label = self._timer_labels.get(name)
+        if label is None:
+            label = self._timer_labels[name] = f"{self.broker_id}:{name}"
+        now = ctx.now
+        self._timers[name] = ctx.schedule_at(at_ms if at_ms > now else now, self._on_timer, name, name=label)
 
     def cancel_timer(self, name: str) -> None:
         old = self._timers.pop(name, None)
@@ -297,6 +309,9 @@ class BrokerServer:
 
     def _on_timer(self, name: str) -> None:
         self._timers.pop(name, None)
+        if name == EXPIRY:          # the most frequent one: parked fetches expiring (timer names are disjoint)
+            self.rm.on_timer(name, self.ctx.now)
+            return
         if name == _HW_CHECKPOINT:
             self._write_hw_checkpoint()
             return
@@ -393,6 +408,17 @@ class BrokerServer:
     # ---- dispatch --------------------------------------------------------------------------------------------------
     def on_message(self, src: Any, msg: Any) -> None:
         kind = type(msg)
+        if self._charged:
+            # the replication fast path: sizes computed as message_size_bytes computes them, without its dispatch
+            if kind is FetchRequest and type(msg.partitions) is dict:
+                ctx = self.ctx
+                ctx.post_at(self.handler.admit(ctx.now, HEADER_BYTES + PARTITION_BYTES * len(msg.partitions)),
+                            self._handle, src, msg)
+                return
+            if kind is FetchResponse:
+                ctx = self.ctx
+                ctx.post_at(self.fetcher_queue.admit(ctx.now, _fetch_size(msg)), self._fetch_response, src, msg)
+                return
         if kind in _ALL_REQUESTS:
             if self.hardware is not None:
                 self._on_request_with_hardware(src, msg, kind)
@@ -603,6 +629,16 @@ class BrokerServer:
 
     def __repr__(self) -> str:
         return f"BrokerServer({self.broker_id}, partitions={len(self.rm.partitions)})"
+
+
+def _fetch_size(msg: FetchRequest | FetchResponse) -> int:
+    """``message_size_bytes`` of a fetch request or response, without its type dispatch."""
+    if isinstance(msg, FetchResponse):
+        responses = msg.responses
+        if not responses:
+            return HEADER_BYTES
+        return HEADER_BYTES + sum(PARTITION_BYTES + r.records_size_bytes for r in responses.values())
+    return HEADER_BYTES + PARTITION_BYTES * len(msg.partitions) if msg.partitions else HEADER_BYTES
 
 
 class _PidWaiter:

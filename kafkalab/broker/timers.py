@@ -65,18 +65,22 @@ class ExpiryTimer:
         self.armed_at = None
         rm = self.rm
         heap = self.heap
+        pop = heapq.heappop
         while heap and heap[0][0] <= now_ms:
-            _, _, op = heapq.heappop(heap)
-            if self._op_done(op):
+            op = pop(heap)[2]
+            if type(op) is tuple:          # a parked follower session fetch: (session, request)
+                s = op[0]
+                if s.parked is op[1]:
+                    rm._follower.complete(s)
                 continue
-            if type(op) is tuple:
-                rm._follower.complete(op[0])
-            elif type(op) is DelayedProduce:
+            if op.done:
+                continue
+            if type(op) is DelayedProduce:
                 rm._produce.expire(op)
             else:
                 rm._fetch.complete(op)
         while heap and self._op_done(heap[0][2]):
-            heapq.heappop(heap)
+            pop(heap)
         if heap:
             self.armed_at = heap[0][0]
             self.port.set_timer(EXPIRY, heap[0][0])
