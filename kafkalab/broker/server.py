@@ -478,7 +478,10 @@ class BrokerServer:
 
     def _handle(self, src: Any, msg: Any) -> None:
         try:
-            self._dispatch(src, msg)
+            if type(msg) is FetchRequest:       # the most frequent request (follower fetches): no dispatch chain
+                self.rm.handle_fetch(src, msg, self.ctx.now)
+            else:
+                self._dispatch(src, msg)
         except InvariantViolation:
             raise
         except Exception:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
+from heapq import heappush
 from typing import Any
 
 from kafkalab.ports import ConnectionReset
@@ -376,7 +377,9 @@ class Network:
             if dst_ep.host_up and type(msg) is not ConnectionReset:
                 kernel.post_at(arrival, self._bounce, src, dst_ep)
             return arrival
-        kernel.post_at(arrival, self._deliver, src, dst_ep, dst_ep.incarnation, msg, owner=dst_ep.owner)
+        # the kernel's post_at entry, pushed here: this is the hot path of every message
+        heappush(kernel._heap, [arrival, next(kernel._seq), self._deliver, (src, dst_ep, dst_ep.incarnation, msg),
+                                dst_ep.owner, None, False])
         return arrival
 
     def _through_nics(self, src: NodeId, dst: NodeId, now: float, link_done: float, size: int,
