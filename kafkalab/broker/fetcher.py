@@ -102,8 +102,8 @@ class FetcherThread:
         if self.forgotten:
             self.forgotten = {}
         self.session_epoch = epoch
-        cid = m.next_correlation_id()
-        self.in_flight = cid
+        m._correlation += 1
+        cid = self.in_flight = m._correlation
         self.fetches += 1
         deadline = self.deadline_ms = now_ms + m.socket_timeout_ms + m.wait_ms
         m.port.send(self.leader_id, FetchRequest(
