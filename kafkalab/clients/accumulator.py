@@ -34,6 +34,7 @@ from kafkalab.common.records import (
     Header,
     Record,
     RecordBatch,
+    RecordColumns,
     Row,
     batch_size_upper_bound_bytes,
     record_size_bytes,
@@ -116,7 +117,11 @@ class ProducerBatch:
 
     def metadata(self, index: int) -> RecordMetadata:
         offset = self.base_offset + index if self.base_offset >= 0 else -1
-        ts = self.log_append_time_ms if self.log_append_time_ms >= 0 else self.records[index][2]
+        if self.log_append_time_ms >= 0:
+            ts = self.log_append_time_ms
+        else:
+            records = self.records
+            ts = records.timestamps[index] if type(records) is RecordColumns else records[index][2]
         return RecordMetadata(self.tp[0], self.tp[1], offset, ts)
 
     def build(self, producer_id: int, producer_epoch: int, base_sequence: int) -> RecordBatch:
@@ -129,10 +134,11 @@ class ProducerBatch:
         setattr_ = object.__setattr__
         for name, value in _DEFAULTS:
             setattr_(batch, name, value)
-        rows = tuple(self.records)
+        records = self.records
+        rows = records if type(records) is RecordColumns else RecordColumns.of(records)
         if self.closed:
-            # No record joins a closed batch: share the wire batch's tuple, which the collector stops tracking,
-            # instead of keeping a list it would walk for as long as the batch is in flight.
+            # No record joins a closed batch: share the wire batch's columns (what the history keeps of an
+            # acknowledged batch), so the row tuples go, instead of a list the collector would walk while in flight.
             self.records = rows  # type: ignore[assignment]
         setattr_(batch, "rows", rows)
         setattr_(batch, "producer_id", producer_id)

@@ -10,9 +10,13 @@ length + value (a null key/value costs one byte: varint(-1)), the header count, 
 key and value length + value. Byte limits (``segment.bytes``, ``max.message.bytes``, fetch sizes, bandwidth) therefore
 behave as in Kafka. Compression is not modelled (``compression.type=none``).
 
-A batch stores its records as plain ``(key, value, timestamp_ms, headers)`` tuples (``RecordBatch.rows``), which
-CPython's garbage collector stops tracking, so a million stored records cost it nothing; ``RecordBatch.records``
-builds :class:`Record` values from them on access, for code off the hot paths.
+A batch stores its records by column (:class:`RecordColumns`, ``RecordBatch.rows``): a tuple each of keys, values and
+timestamps, and the headers only when some record has any: 24 bytes per record where a ``(key, value, timestamp_ms,
+headers)`` tuple per record took 80 (issue 14: memory per retained record; records of one batch mostly share their
+timestamp's int object, the producer sees to it).
+``rows`` still reads as a sequence of such tuples, built on access; the hot readers (sizing below, the consumer
+building its records) take the columns, which CPython's garbage collector does not walk. ``RecordBatch.records``
+builds :class:`Record` values on access, for code off the hot paths.
 
 Internal logs (the KRaft metadata log) may store Python objects as values; such a value is sized by its
 ``serialized_size()`` method.
@@ -22,9 +26,10 @@ A batch with a delete horizon (KIP-534) uses it as its base timestamp, as Kafka'
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import repeat
+from typing import Any, overload
 
 __all__ = [
     "BATCH_OVERHEAD_BYTES",
@@ -36,6 +41,7 @@ __all__ = [
     "Header",
     "Record",
     "Row",
+    "RecordColumns",
     "RecordBatch",
     "MAX_RECORD_OVERHEAD_BYTES",
     "batch_size_upper_bound_bytes",
@@ -126,6 +132,95 @@ def _record(row: Row) -> Record:
     return Record(*row)
 
 
+class RecordColumns(Sequence[Row]):
+    """The records of a batch, stored by column: ``keys``, ``values`` and ``timestamps`` tuples, and ``headers`` (a
+    tuple of per-record header tuples, or None when no record has any).
+
+    It reads as the tuple of ``(key, value, timestamp_ms, headers)`` rows it replaces: indexing and iterating build
+    the rows on access, a slice is another ``RecordColumns``, and it compares equal (and hashes equal) to that tuple.
+    Build one with :meth:`of`.
+    """
+
+    __slots__ = ("keys", "values", "timestamps", "headers")
+
+    keys: tuple[Any, ...]
+    values: tuple[Any, ...]
+    timestamps: tuple[int, ...]
+    headers: tuple[tuple[Header, ...], ...] | None
+
+    def __init__(self, keys: tuple[Any, ...], values: tuple[Any, ...], timestamps: tuple[int, ...],
+                 headers: tuple[tuple[Header, ...], ...] | None = None) -> None:
+        if not len(keys) == len(values) == len(timestamps) or (headers is not None and len(headers) != len(keys)):
+            raise ValueError(f"columns must have one entry per record: {len(keys)} keys, {len(values)} values, "
+                             f"{len(timestamps)} timestamps" + ("" if headers is None else f", {len(headers)} headers"))
+        self.keys = keys
+        self.values = values
+        self.timestamps = timestamps
+        self.headers = headers
+
+    @classmethod
+    def of(cls, rows: Iterable[Row | Record]) -> RecordColumns:
+        """Columns from ``(key, value, timestamp_ms, headers)`` tuples or :class:`Record` values."""
+        if type(rows) is cls:
+            return rows  # type: ignore[return-value]
+        rows = tuple(rows)
+        if not {*map(type, rows)} <= _TUPLE_ONLY:   # the check runs in C: the producer's rows are all tuples
+            rows = tuple(r if type(r) is tuple else _row(r) for r in rows)  # type: ignore[arg-type]
+        return _columns(rows)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __iter__(self) -> Iterator[Row]:
+        headers = self.headers
+        return zip(self.keys, self.values, self.timestamps,
+                   repeat((), len(self.keys)) if headers is None else headers, strict=True)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> RecordColumns: ...
+
+    def __getitem__(self, index: int | slice) -> Row | RecordColumns:
+        headers = self.headers
+        if isinstance(index, slice):
+            return RecordColumns(self.keys[index], self.values[index], self.timestamps[index],
+                                 None if headers is None else headers[index])
+        return (self.keys[index], self.values[index], self.timestamps[index], () if headers is None else headers[index])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RecordColumns | tuple):
+            return len(self) == len(other) and tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RecordColumns, (self.keys, self.values, self.timestamps, self.headers))
+
+
+_TUPLE_ONLY = frozenset((tuple,))
+_NO_ROWS = RecordColumns((), (), (), None)
+
+
+def _columns(rows: tuple[Row, ...]) -> RecordColumns:
+    """Columns from a tuple of row tuples (every one a tuple: callers check)."""
+    if not rows:
+        return _NO_ROWS
+    try:
+        keys, values, timestamps, headers = zip(*rows, strict=True)
+    except ValueError:
+        bad = next(r for r in rows if len(r) != 4)
+        raise ValueError(f"a record row is (key, value, timestamp_ms, headers), got {len(bad)} fields: {bad!r}") \
+            from None
+    return RecordColumns(keys, values, timestamps, headers if any(headers) else None)
+
+
 def record_size_bytes(record: Record, offset_delta: int, timestamp_delta: int) -> int:
     """Bytes of one v2 record including its varint length prefix (``DefaultRecord.sizeInBytes``)."""
     body = 1 + size_of_varint(offset_delta) + size_of_varlong(timestamp_delta)
@@ -168,8 +263,10 @@ class RecordBatch:
     ``size_bytes``, ``max_timestamp_ms`` and ``last_offset_delta`` are computed once, at construction.
     """
 
-    #: the records as plain rows; the constructor also takes :class:`Record` values (and converts them)
-    rows: tuple[Any, ...]
+    #: the records, by column (a sequence of (key, value, timestamp_ms, headers) rows); the constructor also takes a
+    #: tuple of such rows or of :class:`Record` values, and converts it (so a stored batch's ``rows`` is always a
+    #: :class:`RecordColumns`; :attr:`columns` says so to a type checker)
+    rows: Sequence[Any]
     base_offset: int = NO_OFFSET
     partition_leader_epoch: int = NO_PARTITION_LEADER_EPOCH
     producer_id: int = NO_PRODUCER_ID
@@ -187,8 +284,8 @@ class RecordBatch:
 
     def __post_init__(self) -> None:
         rows = self.rows
-        if type(rows) is not tuple or any(type(r) is not tuple for r in rows):
-            rows = tuple(r if type(r) is tuple else _row(r) for r in rows)
+        if type(rows) is not RecordColumns:
+            rows = RecordColumns.of(rows)
             object.__setattr__(self, "rows", rows)
         records = rows
         deltas = self.offset_deltas
@@ -196,7 +293,7 @@ class RecordBatch:
             raise ValueError(f"offset_deltas has {len(deltas)} entries for {len(records)} records")
         base_ts = self.delete_horizon_ms
         if base_ts is None:
-            base_ts = records[0][2] if records else 0
+            base_ts = records.timestamps[0] if records else 0
         size = BATCH_OVERHEAD_BYTES
         max_ts = -1
         for i, (key, value, ts, headers) in enumerate(records):
@@ -232,6 +329,11 @@ class RecordBatch:
         return cls(tuple(records), **fields)
 
     @property
+    def columns(self) -> RecordColumns:
+        """``rows`` as what it is: the records by column (keys, values, timestamps, headers)."""
+        return self.rows  # type: ignore[return-value]
+
+    @property
     def records(self) -> tuple[Record, ...]:
         """The records as :class:`Record` values (built on each access; hot paths read ``rows``)."""
         return tuple(map(_record, self.rows))
@@ -247,13 +349,13 @@ class RecordBatch:
 
     @property
     def record_count(self) -> int:
-        return len(self.rows)
+        return len(self.columns.keys)
 
     def offsets(self) -> Sequence[int]:
         """The offset of each record, in order."""
         base = self.base_offset
         if self.offset_deltas is None:
-            return range(base, base + len(self.rows))
+            return range(base, base + len(self.columns.keys))
         return [base + d for d in self.offset_deltas]
 
     def with_offset(self, base_offset: int, partition_leader_epoch: int) -> RecordBatch:
