@@ -113,3 +113,18 @@ def test_any_records_round_trip_exactly_through_the_columns(rows, as_records):
     base_ts = rows[0][2] if rows else 0
     from kafkalab.common.records import record_size_bytes
     assert batch.size_bytes == 61 + sum(record_size_bytes(Record(*r), i, r[2] - base_ts) for i, r in enumerate(rows))
+
+
+def test_a_batch_that_fills_up_keeps_its_records_by_column_until_it_is_sent():
+    acc = RecordAccumulator(batch_size=200, linger_ms=1000, buffer_memory=1 << 20, delivery_timeout_ms=120_000,
+                            waiter=None, on_new_batch=lambda b: None, on_batch_full=lambda b: None)
+    tp = TopicPartition("t", 0)
+    rows = tuple((b"k%d" % i, b"v" * 30, 7, ()) for i in range(6))
+    for key, value, ts, headers in rows:
+        acc.append(tp, key, value, ts, headers, -1, None, 0.0)
+    first, second = acc.queues[tp]
+    assert first.closed and type(first.records) is RecordColumns and not second.closed
+    assert len(first.records) + len(second.records) == 6
+    built = first.build(-1, -1, -1)
+    assert built.rows is first.records and built.rows == rows[:len(first.records)]
+    assert built == RecordBatch(rows[:len(first.records)]) and built.size_bytes == first.size_bytes
