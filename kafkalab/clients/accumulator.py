@@ -135,7 +135,7 @@ class ProducerBatch:
         for name, value in _DEFAULTS:
             setattr_(batch, name, value)
         records = self.records
-        rows = records if type(records) is RecordColumns else RecordColumns.of(records)
+        rows = records if type(records) is RecordColumns else RecordColumns.of_tuples(records)
         if self.closed:
             # No record joins a closed batch: share the wire batch's columns (what the history keeps of an
             # acknowledged batch), so the row tuples go, instead of a list the collector would walk while in flight.
@@ -242,7 +242,7 @@ class RecordAccumulator:
         list of them the collector would walk; and short-lived rows among long-lived objects leave the allocator's
         pools of that size half empty, which peak RSS counts)."""
         batch.closed = True
-        batch.records = RecordColumns.of(batch.records)  # type: ignore[assignment]
+        batch.records = RecordColumns.of_tuples(batch.records)  # type: ignore[assignment]
         self.on_batch_full(batch)
 
     def _append_to_new_batch(self, dq: deque[ProducerBatch], tp: TopicPartition, key: bytes | None,

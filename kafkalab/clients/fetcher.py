@@ -55,6 +55,7 @@ import functools
 import heapq
 import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from itertools import repeat
 from typing import Any
 
 from kafkalab.check.history import History
@@ -62,7 +63,7 @@ from kafkalab.clients.fetch_session import FetchSessionHandler
 from kafkalab.clients.futures import Drive
 from kafkalab.clients.metadata import ClientMetadata
 from kafkalab.clients.network import ClientPort, NetworkClient
-from kafkalab.common.records import ABORT_MARKER, RecordBatch, control_type
+from kafkalab.common.records import ABORT_MARKER, RecordBatch, RecordColumns, control_type
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.common.types import ConsumerRecord
 from kafkalab.config import Config
@@ -119,6 +120,19 @@ class PartitionState:
     @property
     def has_buffered(self) -> bool:
         return self.buffer_index < len(self.buffer)
+
+
+def _consumer_records(topic: str, partition: int, base: int, columns: RecordColumns) -> list[ConsumerRecord]:
+    """ConsumerRecords at consecutive offsets from ``base``, read off a batch's columns (no row tuples built);
+    ConsumerRecord without its Python-level __new__ (the hot path of poll)."""
+    make = tuple.__new__
+    cls = ConsumerRecord
+    n = len(columns.keys)
+    headers = columns.headers
+    return [make(cls, (topic, partition, offset, ts, key, value, hdrs))
+            for offset, key, value, ts, hdrs in zip(range(base, base + n), columns.keys, columns.values,
+                                                     columns.timestamps, repeat((), n) if headers is None else headers,
+                                                     strict=True)]
 
 
 def _visible_batches(batches: Sequence[RecordBatch], aborted: Sequence[tuple[int, int]],
@@ -403,11 +417,10 @@ class ConsumerCore:
                 if batch.next_offset <= position:
                     state.buffer_index += 1
                     continue
-                records = batch.rows
+                records = batch.columns
                 base = batch.base_offset
                 if batch.offset_deltas is None and base >= position and len(records) <= max_records - len(out):
-                    out.extend([make(cls, (topic, partition, base + i, ts, key, value, headers))
-                                for i, (key, value, ts, headers) in enumerate(records)])
+                    out.extend(_consumer_records(topic, partition, base, records))
                     if reads is not None:
                         reads.append((topic, partition, base, records))
                     position = batch.next_offset
@@ -419,10 +432,10 @@ class ConsumerCore:
                     start = max(0, position - base)
                     end = min(len(records), start + max_records - len(out))
                     if start < end:
-                        out.extend([make(cls, (topic, partition, base + i, ts, key, value, headers))
-                                    for i, (key, value, ts, headers) in enumerate(records[start:end], start)])
+                        part = records[start:end]
+                        out.extend(_consumer_records(topic, partition, base + start, part))
                         if reads is not None:
-                            reads.append((topic, partition, base + start, records[start:end]))
+                            reads.append((topic, partition, base + start, part))
                         position = base + end
                     if end >= len(records):
                         position = max(position, batch.next_offset)
