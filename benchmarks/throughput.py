@@ -175,9 +175,11 @@ def share_report(cluster: kl.Cluster, partitions: int = PARTITIONS) -> dict[str,
                 distinct[id(batch)] = batch   # id() only to count objects, never to order anything
     one_copy = 0
     for batch in distinct.values():
-        one_copy += sys.getsizeof(batch) + sys.getsizeof(batch.rows)
-        for row in batch.rows:
-            one_copy += sys.getsizeof(row)   # key and value bytes are the producer's own objects, shared too
+        # the records by column: key, value and timestamp tuples (the key and value bytes are the producer's own
+        # objects, shared too), headers only when some record has any
+        cols = batch.columns
+        one_copy += sys.getsizeof(batch) + sys.getsizeof(cols)
+        one_copy += sum(sys.getsizeof(c) for c in (cols.keys, cols.values, cols.timestamps, cols.headers or ()))
     return {"batch_refs": refs, "distinct_batches": len(distinct), "one_copy_mb": one_copy / 2**20}
 
 

@@ -18,6 +18,15 @@ def test_clients_hand_back_the_common_record_types():
     assert RecordMetadata is common.RecordMetadata and ConsumerRecord is common.ConsumerRecord
 
 
+def test_a_batch_stores_its_records_by_column_and_reads_as_rows():
+    from kafkalab.common.records import RecordColumns
+    from kafkalab.log import Record, RecordBatch
+    from kafkalab.log import RecordColumns as Reexported
+    batch = RecordBatch((Record(b"k", b"v", 3),))
+    assert Reexported is RecordColumns and type(batch.rows) is RecordColumns and batch.columns is batch.rows
+    assert batch.rows == ((b"k", b"v", 3, ()),) and batch.records == (Record(b"k", b"v", 3),)
+
+
 def test_protocol_families_are_importable_by_kafka_api_name():
     from kafkalab.protocol import (
         admin,
