@@ -15,8 +15,9 @@ timestamps, and the headers only when some record has any: 24 bytes per record w
 headers)`` tuple per record took 80 (issue 14: memory per retained record; records of one batch mostly share their
 timestamp's int object, the producer sees to it).
 ``rows`` still reads as a sequence of such tuples, built on access; the hot readers (sizing below, the consumer
-building its records) take the columns, which CPython's garbage collector does not walk. ``RecordBatch.records``
-builds :class:`Record` values on access, for code off the hot paths.
+building its records) go through the columns. The columns are tuples of bytes and ints, which CPython's garbage
+collector stops tracking, so a million stored records cost it one object per batch. ``RecordBatch.records`` builds
+:class:`Record` values on access, for code off the hot paths.
 
 Internal logs (the KRaft metadata log) may store Python objects as values; such a value is sized by its
 ``serialized_size()`` method.
