@@ -122,16 +122,21 @@ class PartitionState:
         return self.buffer_index < len(self.buffer)
 
 
-def _consumer_records(topic: str, partition: int, base: int, columns: RecordColumns) -> list[ConsumerRecord]:
-    """ConsumerRecords at consecutive offsets from ``base``, read off a batch's columns (no row tuples built);
-    ConsumerRecord without its Python-level __new__ (the hot path of poll)."""
+def _consumer_records(topic: str, partition: int, base: int, columns: RecordColumns, start: int,
+                      stop: int) -> list[ConsumerRecord]:
+    """ConsumerRecords of rows ``start:stop`` of a batch whose records sit at consecutive offsets from ``base``, read
+    off its columns (no row tuples built); ConsumerRecord without its Python-level __new__ (the hot path of poll)."""
     make = tuple.__new__
     cls = ConsumerRecord
-    n = len(columns.keys)
     headers = columns.headers
+    if start == 0 and stop == len(columns.keys):
+        keys, values, stamps = columns.keys, columns.values, columns.timestamps
+    else:
+        keys, values, stamps = columns.keys[start:stop], columns.values[start:stop], columns.timestamps[start:stop]
+        headers = None if headers is None else headers[start:stop]
     return [make(cls, (topic, partition, offset, ts, key, value, hdrs))
-            for offset, key, value, ts, hdrs in zip(range(base, base + n), columns.keys, columns.values,
-                                                     columns.timestamps, repeat((), n) if headers is None else headers,
+            for offset, key, value, ts, hdrs in zip(range(base + start, base + stop), keys, values, stamps,
+                                                     repeat((), stop - start) if headers is None else headers,
                                                      strict=True)]
 
 
@@ -420,7 +425,7 @@ class ConsumerCore:
                 records = batch.columns
                 base = batch.base_offset
                 if batch.offset_deltas is None and base >= position and len(records) <= max_records - len(out):
-                    out.extend(_consumer_records(topic, partition, base, records))
+                    out.extend(_consumer_records(topic, partition, base, records, 0, len(records)))
                     if reads is not None:
                         reads.append((topic, partition, base, records))
                     position = batch.next_offset
@@ -432,10 +437,10 @@ class ConsumerCore:
                     start = max(0, position - base)
                     end = min(len(records), start + max_records - len(out))
                     if start < end:
-                        part = records[start:end]
-                        out.extend(_consumer_records(topic, partition, base + start, part))
+                        out.extend(_consumer_records(topic, partition, base, records, start, end))
                         if reads is not None:
-                            reads.append((topic, partition, base + start, part))
+                            # a view of the batch's rows, not a copy of them: the history keeps it
+                            reads.append((topic, partition, base + start, records.window(start, end)))
                         position = base + end
                     if end >= len(records):
                         position = max(position, batch.next_offset)

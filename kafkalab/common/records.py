@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import islice, repeat
 from typing import Any, overload
 
 __all__ = [
@@ -174,6 +174,12 @@ class RecordColumns(Sequence[Row]):
         """Columns from rows known to be tuples (a producer's own): :meth:`of` without its per-row type check."""
         return _columns(tuple(rows))
 
+    def window(self, start: int, stop: int) -> Sequence[Row]:
+        """The rows ``start:stop`` as a read-only view (what ``self[start:stop]`` holds, without copying the columns'
+        entries: a consumer's history keeps one per partial read)."""
+        start, stop, _ = slice(start, stop).indices(len(self.keys))
+        return _RowWindow(self, start, max(start, stop))
+
     def __len__(self) -> int:
         return len(self.keys)
 
@@ -196,7 +202,7 @@ class RecordColumns(Sequence[Row]):
         return (self.keys[index], self.values[index], self.timestamps[index], () if headers is None else headers[index])
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, RecordColumns | tuple):
+        if isinstance(other, RecordColumns | _RowWindow | tuple):
             return len(self) == len(other) and tuple(self) == tuple(other)
         return NotImplemented
 
@@ -208,6 +214,58 @@ class RecordColumns(Sequence[Row]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (RecordColumns, (self.keys, self.values, self.timestamps, self.headers))
+
+
+class _RowWindow(Sequence[Row]):
+    """Rows ``start:stop`` of a :class:`RecordColumns`, read through it (see :meth:`RecordColumns.window`)."""
+
+    __slots__ = ("columns", "start", "stop")
+
+    def __init__(self, columns: RecordColumns, start: int, stop: int) -> None:
+        self.columns = columns
+        self.start = start
+        self.stop = stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __iter__(self) -> Iterator[Row]:
+        cols, start, stop = self.columns, self.start, self.stop
+        headers = cols.headers
+        return zip(islice(cols.keys, start, stop), islice(cols.values, start, stop),
+                   islice(cols.timestamps, start, stop),
+                   repeat((), stop - start) if headers is None else islice(headers, start, stop), strict=True)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> RecordColumns: ...
+
+    def __getitem__(self, index: int | slice) -> Row | RecordColumns:
+        if isinstance(index, slice):
+            return self._materialized()[index]
+        n = self.stop - self.start
+        if not -n <= index < n:
+            raise IndexError("row index out of range")
+        return self.columns[self.start + index % n]
+
+    def _materialized(self) -> RecordColumns:
+        return self.columns[self.start:self.stop]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RecordColumns | _RowWindow | tuple):
+            return len(self) == len(other) and tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return self._materialized().__reduce__()
 
 
 _TUPLE_ONLY = frozenset((tuple,))

@@ -128,3 +128,17 @@ def test_a_batch_that_fills_up_keeps_its_records_by_column_until_it_is_sent():
     built = first.build(-1, -1, -1)
     assert built.rows is first.records and built.rows == rows[:len(first.records)]
     assert built == RecordBatch(rows[:len(first.records)]) and built.size_bytes == first.size_bytes
+
+
+def test_a_window_reads_as_the_slice_it_stands_for_without_copying_the_columns():
+    columns = RecordBatch(ROWS).columns
+    for start, stop in ((0, 3), (1, 3), (0, 1), (2, 2), (1, 9), (-2, 3)):
+        window = columns.window(start, stop)
+        assert window == ROWS[start:stop] and tuple(window) == ROWS[start:stop] and len(window) == len(ROWS[start:stop])
+        assert [window[i] for i in range(len(window))] == list(ROWS[start:stop])
+        assert window[1:] == ROWS[start:stop][1:] and repr(window) == repr(ROWS[start:stop])
+        assert hash(window) == hash(ROWS[start:stop]) and pickle.loads(pickle.dumps(window)) == ROWS[start:stop]
+    window = columns.window(1, 3)
+    assert window.columns is columns and window[-1] == ROWS[2] and columns.window(0, 2) == columns[:2]
+    with pytest.raises(IndexError, match="row index out of range"):
+        window[2]
