@@ -34,7 +34,7 @@ import pandas as pd
 
 from kafkalab.broker.hardware import Hardware, resolve_hardware
 from kafkalab.broker.server import BrokerServer
-from kafkalab.check.history import History
+from kafkalab.check.history import History, HistorySpill
 from kafkalab.clients.admin import AdminClient
 from kafkalab.clients.consumer import KafkaConsumer
 from kafkalab.clients.futures import check_timeout_ms
@@ -75,11 +75,14 @@ class Cluster(World):
     def __init__(self, brokers: int = 3, controllers: int = 3, seed: int = 0,
                  config: Mapping[str, Any] | None = None, network: LinkSpec | None = None, *,
                  fsync_latency_ms: float = 1.0, boot_timeout_ms: float = _BOOT_TIMEOUT_MS,
-                 hardware: Any = None) -> None:
+                 hardware: Any = None, history_spill: HistorySpill | None = None) -> None:
         if not isinstance(brokers, int) or brokers < 1:
             raise ValueError(f"brokers must be an int >= 1, got {brokers!r}")
         if not isinstance(controllers, int) or controllers < 1:
             raise ValueError(f"controllers must be an int >= 1 (3 or 5 is usual), got {controllers!r}")
+        if history_spill is not None and not isinstance(history_spill, HistorySpill):
+            raise TypeError(f"history_spill must be a kl.check.HistorySpill (or None: keep the whole history in "
+                            f"memory), got {type(history_spill).__name__}")
         self.config: Config = resolve("broker", dict(config or {}))
         super().__init__(seed=seed, network=network, fsync_latency_ms=fsync_latency_ms)
         self.controllers: list[int] = [CONTROLLER_ID_BASE + i for i in range(controllers)]
@@ -88,7 +91,8 @@ class Cluster(World):
         self.hardware: dict[int, Hardware] = resolve_hardware(hardware, self.brokers)
         self.clients: list[Hashable] = []
         self.history = History(metadata={"seed": seed, "brokers": brokers, "controllers": controllers,
-                                         "config": dict(config or {})})
+                                         "config": dict(config or {})},
+                               spill=history_spill)   # a kl.check.HistorySpill: older events go to Parquet files
         self._client_counts: dict[str, int] = {}
         self._running = 0      # > 0 while run()/run_until() executes events: faults then come from the simulation
         self.kernel.trace(f"cluster seed={seed} brokers={brokers} controllers={controllers}")

@@ -100,3 +100,8 @@ def test_the_hardware_model_and_sizing_mode_are_public():
     from kafkalab.broker.hardware import Hardware
     assert kl.Hardware is Hardware and "Hardware" in kl.__all__
     assert callable(kl.sizing.run) and kl.sizing.SizingWorkload.__module__ == "kafkalab.sizing.workload"
+
+
+def test_history_spill_is_a_check_name():
+    from kafkalab.check.spill import HistorySpill
+    assert kl.check.HistorySpill is HistorySpill and "HistorySpill" in kl.check.__all__

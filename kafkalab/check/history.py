@@ -19,16 +19,18 @@ from __future__ import annotations
 import bisect
 import sys
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
-from itertools import chain, repeat
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain, islice, repeat
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
+from kafkalab.check.spill import HistorySpill, SpillDir
+
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Op", "History", "OpsView", "ReadRecord", "OP_TYPES"]
+__all__ = ["Op", "History", "HistorySpill", "OpsView", "ReadRecord", "OP_TYPES"]
 
 OP_TYPES = ("invoke", "ok", "fail", "info")
 
@@ -66,6 +68,15 @@ _SEND_RUN = "send-run"
 #: events per sealed tuple of the history
 _CHUNK = 4096
 
+
+class _Spilled(NamedTuple):
+    """A sealed chunk written to disk (in History._sealed in place of the chunk's rows)."""
+
+    path: Path
+    rows: int
+    events: int
+
+
 class History:
     """An append-only list of operations with invoke/complete bookkeeping.
 
@@ -81,6 +92,10 @@ class History:
     :meth:`invoke_send` calls of one process to one topic at one time share a send-run row (two list slots a send),
     expanded into one ``invoke`` event per send when read, so a send costs no tuple of its own.
 
+    With ``spill`` (a :class:`HistorySpill`), sealed chunks beyond ``spill.max_events`` events in memory go to
+    Parquet files (:mod:`kafkalab.check.spill`) and are read back, a chunk at a time, whenever the history is read:
+    the same events, in bounded memory. :meth:`close` removes a temporary spill directory.
+
     >>> h = History()
     >>> op = h.invoke(0.0, "producer-1", "send", topic="t", value=b"1")
     >>> h.ok(op, 3.5, partition=0, offset=0)
@@ -88,11 +103,11 @@ class History:
     0
     """
 
-    def __init__(self, metadata: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, metadata: Mapping[str, Any] | None = None, spill: HistorySpill | None = None) -> None:
         #: what the run was (seed, config, workload ...): saved with the history, see :meth:`save`
         self.metadata: dict[str, Any] = dict(metadata or {})
         self._rows: list[tuple[Any, ...]] = []          # the newest events
-        self._sealed: list[tuple[tuple[Any, ...], ...]] = []   # older events, _CHUNK-ish per tuple
+        self._sealed: list[tuple[tuple[Any, ...], ...] | _Spilled] = []   # older events, _CHUNK-ish per tuple
         self._sealed_len = 0
         self._chunk_starts: list[int] = []                      # row index of each sealed chunk's first event
         self._ops: list[Op] = []
@@ -103,6 +118,39 @@ class History:
         self._batch_events = 0               # events beyond one per row: a batch-ok row holds one per record
         self._ops_rows = 0                   # rows already turned into self._ops
         self._run: tuple[Any, ...] | None = None   # the send-run row invoke_send may still extend (the last row)
+        self._id_base = 0                    # operation id of _invoke_row[0] (ids below were spilled, see _spill_old)
+        self._spilled_sends: dict[int, tuple[Any, ...]] = {}   # open invoke_send sends whose invoke went to disk
+        self._sealed_events = 0              # events in sealed chunks
+        self._chunk_events: list[int] = []  # event index of each sealed chunk's first event
+        self._chunk_next: list[int] = []     # per sealed chunk: every op id below this was invoked in it or before
+        self._spill: SpillDir | None = None
+        self._spilled = 0                    # sealed chunks written to disk (the oldest ones)
+        self._spilled_events = 0
+        self._chunk = _CHUNK                 # rows per chunk
+        self._max_events = sys.maxsize       # events in the unsealed rows before they are sealed (spill only)
+        self._cache: tuple[Any, list[Op]] | None = None   # the last chunk read back, expanded (spill only)
+        if spill is not None:
+            if not isinstance(spill, HistorySpill):
+                raise TypeError(f"spill must be a kl.check.HistorySpill or None, got {type(spill).__name__}")
+            self._spill = SpillDir(spill)
+            self._chunk = min(_CHUNK, spill.max_events)
+            self._max_events = spill.max_events
+
+    @property
+    def spill(self) -> HistorySpill | None:
+        """How this history spills to disk (None: it keeps every event in memory)."""
+        return None if self._spill is None else self._spill.spec
+
+    @property
+    def spill_dir(self) -> Path | None:
+        """The directory holding the spilled chunks (None without spilling)."""
+        return None if self._spill is None else self._spill.path
+
+    def close(self) -> None:
+        """Release the spill files: a temporary spill directory is removed (a named one is kept); reading spilled
+        events afterwards raises ``ValueError``. Without spilling this does nothing."""
+        if self._spill is not None:
+            self._spill.close()
 
     def __len__(self) -> int:
         return self._sealed_len + len(self._rows) + self._batch_events
@@ -114,20 +162,54 @@ class History:
             # the run is complete: its keys and values become a tuple, which the collector need not walk
             rows[-1] = run[:5] + (tuple(run[5]),)
         self._run = None
+        events = len(self)
         self._chunk_starts.append(self._sealed_len)
+        self._chunk_events.append(self._sealed_events)
+        self._chunk_next.append(self._next)
         self._sealed.append(tuple(rows))
         self._sealed_len += len(rows)
+        self._sealed_events = events
         self._rows = []
+        if self._spill is not None and events - self._spilled_events > self._max_events:
+            self._spill_old()
+
+    def _spill_old(self) -> None:
+        """Write the oldest chunks in memory to disk until at most ``max_events`` events stay (all of them sealed:
+        the unsealed rows are empty right after _seal). An operation still open whose invoke goes to disk keeps its
+        invoke row in ``_open`` for its completion."""
+        assert self._spill is not None
+        while self._spilled < len(self._sealed) and len(self) - self._spilled_events > self._max_events:
+            c = self._spilled
+            chunk = self._sealed[c]
+            assert not isinstance(chunk, _Spilled)
+            hi = self._chunk_next[c]
+            sends = self._open_sends
+            i = sends.find(1, self._id_base, hi)
+            while i >= 0:
+                self._spilled_sends[i] = self._invoke_of(i)
+                sends[i] = 0
+                i = sends.find(1, i + 1, hi)
+            del self._invoke_row[:hi - self._id_base]
+            self._id_base = hi
+            ops = _expand_rows(chunk)
+            path = self._spill.write(list(zip(*ops, strict=True)) if ops else [()] * len(Op._fields))
+            self._sealed[c] = _Spilled(path, len(chunk), len(ops))
+            self._spilled = c + 1
+            self._spilled_events += len(ops)
 
     def _row_at(self, index: int) -> tuple[Any, ...]:
         if index >= self._sealed_len:
             return self._rows[index - self._sealed_len]
         chunk = bisect.bisect_right(self._chunk_starts, index) - 1
-        return self._sealed[chunk][index - self._chunk_starts[chunk]]
+        rows = self._sealed[chunk]
+        assert not isinstance(rows, _Spilled), "spilled rows are read as events, never as rows"
+        return rows[index - self._chunk_starts[chunk]]
 
     def _pop_open(self, op_id: int) -> tuple[Any, ...] | None:
         """The invoke row of open operation ``op_id``, which is open no more; None when it is not open."""
         start = self._open.pop(op_id, None)
+        if start is None and self._spilled_sends:
+            start = self._spilled_sends.pop(op_id, None)
         if start is None and 0 <= op_id < len(self._open_sends) and self._open_sends[op_id]:
             self._open_sends[op_id] = 0
             start = self._invoke_of(op_id)
@@ -135,7 +217,7 @@ class History:
 
     def _invoke_of(self, op_id: int) -> tuple[Any, ...]:
         """The invoke row of a send recorded with :meth:`invoke_send` (expanded from its send-run row)."""
-        row = self._row_at(self._invoke_row[op_id])
+        row = self._row_at(self._invoke_row[op_id - self._id_base])
         if row[0] is _SEND_RUN:
             i = 2 * (op_id - row[4])
             kv = row[5]
@@ -145,6 +227,7 @@ class History:
     def _open_ids(self) -> list[int]:
         sends = self._open_sends
         ids = list(self._open)
+        ids.extend(self._spilled_sends)
         i = sends.find(1)
         while i >= 0:
             ids.append(i)
@@ -152,15 +235,50 @@ class History:
         return sorted(ids)
 
     def _all_rows(self, start: int = 0) -> Iterator[tuple[Any, ...]]:
+        """Rows in memory from row ``start`` (spilled chunks are skipped: read them with _chunk_ops)."""
         index = 0
         for chunk in self._sealed:
+            if isinstance(chunk, _Spilled):
+                index += chunk.rows
+                continue
             if index + len(chunk) > start:
                 yield from chunk[max(0, start - index):]
             index += len(chunk)
         yield from self._rows[max(0, start - index):]
 
     def __iter__(self) -> Iterator[Op]:
-        return iter(self._synced())
+        return iter(self._synced()) if self._spill is None else self._iter_spilled()
+
+    def _iter_spilled(self) -> Iterator[Op]:
+        """Every event of a spilling history, chunk by chunk (the spilled ones read back from disk)."""
+        for c in range(len(self._sealed)):
+            yield from self._chunk_ops(c)
+        yield from self._chunk_ops(len(self._sealed))
+
+    def _chunk_ops(self, c: int) -> list[Op]:
+        """The events of sealed chunk ``c`` (``len(self._sealed)``: the unsealed rows); the last one read is kept."""
+        key = (c, len(self)) if c == len(self._sealed) else c
+        cached = self._cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        chunk = self._sealed[c] if c < len(self._sealed) else self._rows
+        if isinstance(chunk, _Spilled):
+            assert self._spill is not None
+            cols = self._spill.read(chunk.path)
+            offsets = cols[12]
+            cols[12] = [_NO_OFFSETS if o is None else MappingProxyType(dict(o)) for o in offsets]
+            ops = list(map(Op, *cols))
+        else:
+            ops = _expand_rows(chunk)
+        self._cache = (key, ops)
+        return ops
+
+    def _event_at(self, index: int) -> Op:
+        """Event ``index`` (0 <= index < len(self)) of a spilling history."""
+        c = bisect.bisect_right(self._chunk_events, index) - 1
+        if index >= self._sealed_events:
+            return self._chunk_ops(len(self._sealed))[index - self._sealed_events]
+        return self._chunk_ops(c)[index - self._chunk_events[c]]
 
     @property
     def ops(self) -> OpsView:
@@ -169,17 +287,12 @@ class History:
         return OpsView(self)
 
     def _synced(self) -> list[Op]:
+        if self._spill is not None:
+            return list(self._iter_spilled())
         rows = self._sealed_len + len(self._rows)
         if self._ops_rows < rows:
             self._run = None              # a run read into self._ops is complete: the next send starts another
-            ops = self._ops
-            for row in self._all_rows(self._ops_rows):
-                if row[0] is _BATCH_OK:
-                    ops.extend(_batch_ops(row))
-                elif row[0] is _SEND_RUN:
-                    ops.extend(_run_ops(row))
-                else:
-                    ops.append(_op(row))
+            self._ops.extend(_expand_rows(self._all_rows(self._ops_rows)))
             self._ops_rows = rows
         return self._ops
 
@@ -195,7 +308,7 @@ class History:
                _freeze(offsets))
         rows = self._rows
         rows.append(row)
-        if len(rows) >= _CHUNK:
+        if len(rows) >= self._chunk:
             self._seal()
         self._open[op_id] = row
         return op_id
@@ -225,7 +338,7 @@ class History:
         self._invoke_row.append(self._sealed_len + n)
         run = self._run = (_SEND_RUN, time_ms, process, topic, op_id, [key, value])
         rows.append(run)
-        if n >= _CHUNK:
+        if n >= self._chunk:
             self._seal()
         return op_id
 
@@ -303,12 +416,14 @@ class History:
             any(map(sends.__setitem__, op_ids, repeat(0)))
             out.append((_BATCH_OK, time_ms, process, topic, partition, op_ids, records, base_offset))
             self._batch_events += len(op_ids) - 1
-            if len(out) >= _CHUNK:
+            if len(out) >= self._chunk or (self._spill is not None
+                                           and len(self) - self._sealed_events >= self._max_events):
                 self._seal()
             return
         offset = base_offset
         for op_id, row in zip(op_ids, records, strict=True):
-            if 0 <= op_id < known and sends[op_id]:
+            spilled = self._spilled_sends.pop(op_id, None) if self._spilled_sends else None
+            if spilled is not None or (0 <= op_id < known and sends[op_id]):
                 sends[op_id] = 0
                 out.append((op_id, time_ms, process, "ok", "send", topic, partition, row[0], row[1], offset, None,
                             (), None))
@@ -317,7 +432,7 @@ class History:
                 out = self._rows
             if offset >= 0:
                 offset += 1
-        if len(out) >= _CHUNK:
+        if len(out) >= self._chunk:
             self._seal()
 
     def invoke_txn(self, time_ms: float, process: Any, transactional_id: str) -> int:
@@ -354,7 +469,8 @@ class History:
     def memory_bytes(self) -> int:
         """Roughly what the stored events take (rows and poll reads; not the keys and values they share)."""
         size = sys.getsizeof(self._rows) + sys.getsizeof(self._sealed)
-        size += sum(sys.getsizeof(chunk) for chunk in self._sealed)
+        size += sum(sys.getsizeof(chunk) for chunk in self._sealed if not isinstance(chunk, _Spilled))
+        size += sys.getsizeof(self._open_sends) + sys.getsizeof(self._invoke_row)
         for row in self._all_rows():
             size += sys.getsizeof(row)
             if row[0] is _BATCH_OK:
@@ -384,7 +500,9 @@ class History:
 
     @property
     def open_ops(self) -> list[Op]:
-        return [_op(self._open[i] if i in self._open else self._invoke_of(i)) for i in self._open_ids()]
+        """Every operation invoked and not yet completed, by id."""
+        get = self._open.get
+        return [_op(get(i) or self._spilled_sends.get(i) or self._invoke_of(i)) for i in self._open_ids()]
 
     def to_frame(self) -> pd.DataFrame:
         """One row per event (and per record of a poll completion): time_ms, process, type, f, topic, partition,
@@ -393,7 +511,7 @@ class History:
 
         columns = ("time_ms", "process", "type", "f", "topic", "partition", "key", "value", "offset", "error", "op")
         rows: list[tuple[Any, ...]] = []
-        for e in self._synced():
+        for e in (self._synced() if self._spill is None else self._iter_spilled()):
             if e.reads:
                 for topic, partition, offset, key, value in e.reads:
                     rows.append((e.time_ms, e.process, e.type, e.f, topic, partition, key, value, offset, e.error,
@@ -423,10 +541,22 @@ class OpsView(Sequence[Op]):
     def __getitem__(self, index: slice) -> list[Op]: ...
 
     def __getitem__(self, index: int | slice) -> Op | list[Op]:
-        return self._history._synced()[index]
+        h = self._history
+        if h._spill is None:
+            return h._synced()[index]
+        n = len(h)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(n)
+            if step == 1:
+                return list(islice(h._iter_spilled(), start, max(start, stop)))
+            return [h._event_at(i) for i in range(start, stop, step)]
+        i = index.__index__()
+        if not -n <= i < n:
+            raise IndexError("history index out of range")
+        return h._event_at(i % n)
 
     def __iter__(self) -> Iterator[Op]:
-        return iter(self._history._synced())
+        return iter(self._history)
 
     def __repr__(self) -> str:
         return f"OpsView({len(self)} events)"
@@ -435,6 +565,19 @@ class OpsView(Sequence[Op]):
 def _freeze(offsets: Mapping[tuple[str, int], int] | None) -> tuple[tuple[tuple[str, int], int], ...] | None:
     # stored as a tuple of pairs (untrackable by the collector); None when empty
     return tuple(offsets.items()) if offsets else None
+
+
+def _expand_rows(rows: Iterable[tuple[Any, ...]]) -> list[Op]:
+    """The events of stored rows, in order (a batch-ok or send-run row gives one per record)."""
+    ops: list[Op] = []
+    for row in rows:
+        if row[0] is _BATCH_OK:
+            ops.extend(_batch_ops(row))
+        elif row[0] is _SEND_RUN:
+            ops.extend(_run_ops(row))
+        else:
+            ops.append(_op(row))
+    return ops
 
 
 def _batch_ops(row: tuple[Any, ...]) -> list[Op]:
