@@ -6,13 +6,16 @@ Two measurements, each in a fresh child process (peak RSS, ``ru_maxrss``, only g
   everything, history on) with ``--records`` records; peak RSS growth from the booted cluster to the end, per record,
   and the history's own share (``History.memory_bytes``). Target: at most 120 bytes per record.
 * **retention**: one producer at ``--rate`` records/s of virtual time (100-byte values, 10,000 keys) into a topic with
-  ``retention.ms`` of one minute, ``segment.ms`` of 10 s and a retention check every 10 s, for one virtual minute
-  and for ``--minutes`` (10 by default); peak RSS of each and their ratio. Target: the long run within 1.3x of the
-  one-minute run and under 1.5 GB at 100,000 records/s (``--full``). Every broker runs retention, so the logs keep
-  about the last minute; the history keeps every event, and its send rows reference the batches' record tuples,
-  so with history on those stay alive after the log deleted them. ``--history`` picks the runs: ``on`` (the
-  cluster's history, as every Cluster client has), ``off`` (a producer built without a history: what the logs and
-  the rest of the cluster cost) or ``both`` (default).
+  ``retention.ms`` of one minute, for one virtual minute and for ``--minutes`` (10 by default); peak RSS of each
+  and their ratio. Target: the long run within 1.3x of the one-minute run and under 1.5 GB at 100,000 records/s
+  (``--full``). Settings a user would pick for a one-minute retention: ``segment.ms`` 10 s and ``segment.bytes``
+  16 MiB (whichever rolls first: a deleted segment is at most ~10 s of data), ``log.retention.check.interval.ms``
+  5 s, so a log keeps at most retention + one segment + one check interval (~75 s). Every broker runs retention.
+  With history on the history spills to Parquet beyond ``--spill-events`` events in memory (1,000,000 by default:
+  a temporary directory; ``kl.check.HistorySpill``), since its send rows reference the batches' record tuples and
+  would keep them alive after the log deleted them. ``--history`` picks the runs: ``on`` (the cluster's history,
+  as every Cluster client has), ``off`` (a producer built without a history: what the logs and the rest of the
+  cluster cost) or ``both`` (default).
 
 Prints a table, then one JSON line: {"benchmark": "memory", "bytes_per_record": ..., "history_bytes_per_record":
 ..., "retention_ratio": ..., ...}. Wall-clock and RSS reads are fine here; the package never reads the clock.
@@ -37,6 +40,9 @@ TOPIC = "mem"
 KEYS = 10_000
 VALUE_BYTES = 100
 STEP_MS = 100
+SEGMENT_MS = 10_000
+SEGMENT_BYTES = 16 * 2**20
+CHECK_INTERVAL_MS = 5_000
 
 
 def rss_bytes() -> int:
@@ -54,14 +60,18 @@ def retained(n: int, seed: int) -> dict[str, Any]:
             "bytes_per_record": grown / n, "history_bytes_per_record": r["history_mb"] * 2**20 / n}
 
 
-def retention(minutes: float, rate: int, seed: int, history: bool = True) -> dict[str, Any]:
+def retention(minutes: float, rate: int, seed: int, history: bool = True,
+              spill_events: int = 1_000_000) -> dict[str, Any]:
     """Produce at ``rate`` records per virtual second for ``minutes`` into a topic that keeps one minute
     (``history=False``: the producer records nothing in the cluster's history)."""
     keys = [f"k{i}".encode() for i in range(KEYS)]
     values = [(f"v{i:06d}-".encode() * 20)[:VALUE_BYTES] for i in range(KEYS)]
-    cluster = kl.Cluster(brokers=3, controllers=3, seed=seed, config={"log.retention.check.interval.ms": 10_000})
+    spill = kl.check.HistorySpill(max_events=spill_events) if history else None
+    cluster = kl.Cluster(brokers=3, controllers=3, seed=seed,
+                         config={"log.retention.check.interval.ms": CHECK_INTERVAL_MS}, history_spill=spill)
     cluster.create_topic(TOPIC, partitions=6, replication_factor=3,
-                         config={"min.insync.replicas": 2, "retention.ms": 60_000, "segment.ms": 10_000},
+                         config={"min.insync.replicas": 2, "retention.ms": 60_000, "segment.ms": SEGMENT_MS,
+                                 "segment.bytes": SEGMENT_BYTES},
                          timeout_ms=120_000)
     if history:
         producer = cluster.producer()
@@ -80,6 +90,7 @@ def retention(minutes: float, rate: int, seed: int, history: bool = True) -> dic
         cluster.run(STEP_MS)
     producer.flush()
     described = cluster.describe_topic(TOPIC)
+    spill_dir = cluster.history.spill_dir
     retained_records = 0
     for b in cluster.brokers:
         broker = cluster.broker(b)
@@ -93,7 +104,9 @@ def retention(minutes: float, rate: int, seed: int, history: bool = True) -> dic
             "peak_rss_mb": rss_bytes() / 2**20, "rss_before_mb": rss0 / 2**20, "retained_in_log": retained_records,
             "segments_deleted": deleted, "metrics_rows": len(cluster.recorder),
             "high_watermarks": sum(described["high_watermark"]), "history_ops": len(cluster.history),
-            "history_mb": cluster.history.memory_bytes() / 2**20}
+            "history_mb": cluster.history.memory_bytes() / 2**20,
+            "spilled_mb": sum(f.stat().st_size for f in spill_dir.iterdir()) / 2**20 if spill_dir else 0.0,
+            "metrics_mb": cluster.recorder.memory_bytes() / 2**20}
 
 
 def child(args: list[str]) -> dict[str, Any]:
@@ -114,6 +127,8 @@ def main() -> None:
     parser.add_argument("--history", choices=("on", "off", "both"), default="both",
                         help="retention runs with the producer's history on, off, or both")
     parser.add_argument("--skip-retained", action="store_true", help="only the retention runs")
+    parser.add_argument("--spill-events", type=int, default=1_000_000,
+                        help="history events kept in memory before spilling to Parquet (retention runs, history on)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -122,7 +137,8 @@ def main() -> None:
         if kind == "retained":
             result = retained(int(rest[0]), args.seed)
         else:
-            result = retention(float(rest[0]), int(rest[1]), args.seed, history=rest[2] == "on")
+            result = retention(float(rest[0]), int(rest[1]), args.seed, history=rest[2] == "on",
+                               spill_events=args.spill_events)
         print(json.dumps(result))
         return
     records, rate = (1_000_000, 100_000) if args.full else (args.records, args.rate)
@@ -130,8 +146,9 @@ def main() -> None:
     modes = ("on", "off") if args.history == "both" else (args.history,)
     runs = {}
     for mode in modes:
-        short = child(["retention", "1", str(rate), mode, "--seed", str(args.seed)])
-        long = child(["retention", str(args.minutes), str(rate), mode, "--seed", str(args.seed)])
+        opts = ["--seed", str(args.seed), "--spill-events", str(args.spill_events)]
+        short = child(["retention", "1", str(rate), mode, *opts])
+        long = child(["retention", str(args.minutes), str(rate), mode, *opts])
         runs[mode] = (short, long, long["peak_rss_mb"] / short["peak_rss_mb"])
     rows = []
     if kept is not None:
@@ -142,6 +159,9 @@ def main() -> None:
             ("retained: history bytes per record", f"{kept['history_bytes_per_record']:,.0f}"),
         ]
     rows.append((f"retention: records/s, 1 vs {args.minutes:g} virtual min", f"{rate:,}"))
+    rows.append(("retention: retention.ms / segment.ms / segment.bytes", f"60,000 / {SEGMENT_MS:,} / {SEGMENT_BYTES:,}"))
+    rows.append(("retention: log.retention.check.interval.ms", f"{CHECK_INTERVAL_MS:,}"))
+    rows.append(("retention: history spill beyond (events in memory)", f"{args.spill_events:,}"))
     for mode, (short, long, ratio) in runs.items():
         rows += [
             (f"retention, history {mode}: records sent", f"{short['records']:,} / {long['records']:,}"),
@@ -149,7 +169,11 @@ def main() -> None:
                                                                      f"{long['retained_in_log']:,}"),
             (f"retention, history {mode}: segments deleted", f"{short['segments_deleted']:,} / "
                                                               f"{long['segments_deleted']:,}"),
-            (f"retention, history {mode}: history MB", f"{short['history_mb']:,.0f} / {long['history_mb']:,.0f}"),
+            (f"retention, history {mode}: history MB in memory", f"{short['history_mb']:,.0f} / "
+                                                                  f"{long['history_mb']:,.0f}"),
+            (f"retention, history {mode}: history MB spilled", f"{short['spilled_mb']:,.0f} / "
+                                                                f"{long['spilled_mb']:,.0f}"),
+            (f"retention, history {mode}: metrics rows / MB", f"{long['metrics_rows']:,} / {long['metrics_mb']:,.1f}"),
             (f"retention, history {mode}: peak RSS MB", f"{short['peak_rss_mb']:,.0f} / {long['peak_rss_mb']:,.0f}"),
             (f"retention, history {mode}: ratio long / 1 min", f"{ratio:.2f}"),
         ]
@@ -162,7 +186,7 @@ def main() -> None:
         print(f"history {mode}: target ratio <= 1.3: {'met' if ratio <= 1.3 else 'NOT met'}; target < 1.5 GB: "
               f"{'met' if long['peak_rss_mb'] < 1536 else 'NOT met'}{scale}")
     summary: dict[str, Any] = {"benchmark": "memory", "full": args.full, "retention_rate": rate,
-                               "retention_minutes": args.minutes}
+                               "retention_minutes": args.minutes, "spill_events": args.spill_events}
     if kept is not None:
         summary.update(records=kept["records"], bytes_per_record=round(kept["bytes_per_record"], 1),
                        history_bytes_per_record=round(kept["history_bytes_per_record"], 1))
