@@ -67,6 +67,7 @@ _BATCH_OK = "batch-ok"
 _SEND_RUN = "send-run"
 #: events per sealed tuple of the history
 _CHUNK = 4096
+_I32 = 2**31 - 1
 
 
 class _Spilled(NamedTuple):
@@ -113,12 +114,15 @@ class History:
         self._ops: list[Op] = []
         self._open: dict[int, tuple[Any, ...]] = {}
         self._open_sends = bytearray()       # per operation id: 1 while a send from invoke_send is open
-        self._invoke_row = array("q")        # per operation id: the row index of its invoke (invoke_send only)
+        # per send-run row (see invoke_send): its first operation id and its row index, both ascending; an open
+        # send finds its invoke by bisecting the first ids (16 bytes a run rather than 8 bytes a send)
+        self._run_firsts = array("q")
+        self._run_rows = array("q")
         self._next = 0
         self._batch_events = 0               # events beyond one per row: a batch-ok row holds one per record
         self._ops_rows = 0                   # rows already turned into self._ops
         self._run: tuple[Any, ...] | None = None   # the send-run row invoke_send may still extend (the last row)
-        self._id_base = 0                    # operation id of _invoke_row[0] (ids below were spilled, see _spill_old)
+        self._id_base = 0                    # operations below this id were invoked in spilled chunks
         self._spilled_sends: dict[int, tuple[Any, ...]] = {}   # open invoke_send sends whose invoke went to disk
         self._sealed_events = 0              # events in sealed chunks
         self._chunk_events: list[int] = []  # event index of each sealed chunk's first event
@@ -157,10 +161,11 @@ class History:
 
     def _seal(self) -> None:
         rows = self._rows
-        run = self._run
-        if run is not None and rows and rows[-1] is run:
-            # the run is complete: its keys and values become a tuple, which the collector need not walk
-            rows[-1] = run[:5] + (tuple(run[5]),)
+        # the chunk's send runs are complete: their keys and values become tuples, which the collector stops
+        # tracking (a list it would walk at every full collection)
+        for i, row in enumerate(rows):
+            if row[0] is _SEND_RUN and type(row[5]) is list:
+                rows[i] = row[:5] + (tuple(row[5]),)
         self._run = None
         events = len(self)
         self._chunk_starts.append(self._sealed_len)
@@ -189,7 +194,9 @@ class History:
                 self._spilled_sends[i] = self._invoke_of(i)
                 sends[i] = 0
                 i = sends.find(1, i + 1, hi)
-            del self._invoke_row[:hi - self._id_base]
+            runs = bisect.bisect_left(self._run_rows, self._chunk_starts[c] + len(chunk))
+            del self._run_firsts[:runs]
+            del self._run_rows[:runs]
             self._id_base = hi
             ops = _expand_rows(chunk)
             path = self._spill.write(list(zip(*ops, strict=True)) if ops else [()] * len(Op._fields))
@@ -217,12 +224,13 @@ class History:
 
     def _invoke_of(self, op_id: int) -> tuple[Any, ...]:
         """The invoke row of a send recorded with :meth:`invoke_send` (expanded from its send-run row)."""
-        row = self._row_at(self._invoke_row[op_id - self._id_base])
-        if row[0] is _SEND_RUN:
-            i = 2 * (op_id - row[4])
-            kv = row[5]
-            return (op_id, row[1], row[2], "invoke", "send", row[3], None, kv[i], kv[i + 1], None, None, (), None)
-        return row
+        j = bisect.bisect_right(self._run_firsts, op_id) - 1
+        row = self._row_at(self._run_rows[j]) if j >= 0 else ()
+        i = 2 * (op_id - row[4]) if row and row[0] is _SEND_RUN else -1
+        kv = row[5] if i >= 0 else ()
+        if not 0 <= i < len(kv):
+            raise AssertionError(f"open send {op_id} has no send-run row")
+        return (op_id, row[1], row[2], "invoke", "send", row[3], None, kv[i], kv[i + 1], None, None, (), None)
 
     def _open_ids(self) -> list[int]:
         sends = self._open_sends
@@ -303,7 +311,6 @@ class History:
         op_id = self._next
         self._next += 1
         self._open_sends.append(0)
-        self._invoke_row.append(-1)
         row = (op_id, time_ms, process, "invoke", f, topic, partition, key, value, offset, error, reads,
                _freeze(offsets))
         rows = self._rows
@@ -329,13 +336,13 @@ class History:
                 and type(run[1]) is type(time_ms) and rows and rows[-1] is run):
             kv = run[5]
             if run[4] + len(kv) // 2 == op_id:
-                self._invoke_row.append(self._sealed_len + len(rows) - 1)
                 kv.append(key)
                 kv.append(value)
                 self._batch_events += 1
                 return op_id
         n = len(rows)
-        self._invoke_row.append(self._sealed_len + n)
+        self._run_firsts.append(op_id)
+        self._run_rows.append(self._sealed_len + n)
         run = self._run = (_SEND_RUN, time_ms, process, topic, op_id, [key, value])
         rows.append(run)
         if n >= self._chunk:
@@ -365,10 +372,8 @@ class History:
             # chunk cannot fill and seal meanwhile).
             k = n - i
             kv = run[5]
-            row = self._sealed_len + len(rows) - 1
             kv.extend(chain.from_iterable(zip(keys[i:], values[i:], strict=True)))
             self._open_sends.extend(b"\x01" * k)
-            self._invoke_row.extend(repeat(row, k))
             self._next += k
             self._batch_events += k
             break
@@ -414,6 +419,8 @@ class History:
             # now on), expanded into one ok event per record when the history is read. The loops run in C: map
             # over the ids (setitem returns None, so any() visits every one).
             any(map(sends.__setitem__, op_ids, repeat(0)))
+            if known <= _I32:
+                op_ids = array("i", op_ids)   # 4 bytes an id instead of the batch's 8 (the batch goes; this stays)
             out.append((_BATCH_OK, time_ms, process, topic, partition, op_ids, records, base_offset))
             self._batch_events += len(op_ids) - 1
             if len(out) >= self._chunk or (self._spill is not None
@@ -470,7 +477,7 @@ class History:
         """Roughly what the stored events take (rows and poll reads; not the keys and values they share)."""
         size = sys.getsizeof(self._rows) + sys.getsizeof(self._sealed)
         size += sum(sys.getsizeof(chunk) for chunk in self._sealed if not isinstance(chunk, _Spilled))
-        size += sys.getsizeof(self._open_sends) + sys.getsizeof(self._invoke_row)
+        size += sys.getsizeof(self._open_sends) + sys.getsizeof(self._run_firsts) + sys.getsizeof(self._run_rows)
         for row in self._all_rows():
             size += sys.getsizeof(row)
             if row[0] is _BATCH_OK:

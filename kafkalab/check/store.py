@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import struct
-from array import array
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,5 +154,4 @@ def load_history(path: str | Path) -> History:
             rows = h._rows
     h._next = last_op + 1
     h._open_sends = bytearray(h._next)
-    h._invoke_row = array("q", [-1]) * h._next
     return h
