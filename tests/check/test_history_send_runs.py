@@ -109,3 +109,19 @@ def test_invoke_sends_gives_the_rows_and_ids_of_the_loop_of_invoke_send(segments
         assert replay_segments(True) == replay_segments(False)
     finally:
         module._CHUNK = saved
+
+
+def test_sealed_send_runs_hold_tuples_the_collector_stops_tracking():
+    import gc
+
+    from kafkalab.check import history as hmod
+
+    h = History()
+    for t in range(2 * hmod._CHUNK + 10):                 # a new virtual time per send: a send-run row each
+        h.invoke_send(float(t), "p", "t", b"k%d" % (t % 3), b"v")
+    gc.collect()
+    gc.collect()        # a tuple is untracked once what it holds is: the rows in the collection after their keys
+    sealed_runs = [row for chunk in h._sealed for row in chunk if row[0] is hmod._SEND_RUN]
+    assert len(sealed_runs) >= 2 * hmod._CHUNK
+    assert all(type(row[5]) is tuple and not gc.is_tracked(row[5]) and not gc.is_tracked(row) for row in sealed_runs)
+    assert [op.value for op in h.open_ops[:2]] == [b"v", b"v"] and len(h.open_ops) == len(h)
