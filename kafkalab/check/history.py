@@ -68,12 +68,14 @@ _SEND_RUN = "send-run"
 #: events per sealed tuple of the history
 _CHUNK = 4096
 _I32 = 2**31 - 1
+#: events per spill file at most (see History._spill_old)
+_SPILL_SLICE = 65_536
 
 
 class _Spilled(NamedTuple):
     """A sealed chunk written to disk (in History._sealed in place of the chunk's rows)."""
 
-    path: Path
+    paths: tuple[Path, ...]     # one file per slice of the chunk's events, in order
     rows: int
     events: int
 
@@ -198,11 +200,22 @@ class History:
             del self._run_firsts[:runs]
             del self._run_rows[:runs]
             self._id_base = hi
-            ops = _expand_rows(chunk)
-            path = self._spill.write(list(zip(*ops, strict=True)) if ops else [()] * len(Op._fields))
-            self._sealed[c] = _Spilled(path, len(chunk), len(ops))
+            # A file per slice of _SPILL_SLICE events: writing a whole chunk (a million events or more when its
+            # rows are batches) at once would build its Op values and Arrow columns side by side, a peak of
+            # hundreds of MB the run's RSS would keep.
+            paths, events, ops = [], 0, []
+            for row in chunk:
+                ops.extend(_expand_rows((row,)))
+                if len(ops) >= _SPILL_SLICE:
+                    paths.append(self._spill.write(list(zip(*ops, strict=True))))
+                    events += len(ops)
+                    ops = []
+            if ops or not paths:
+                paths.append(self._spill.write(list(zip(*ops, strict=True)) if ops else [()] * len(Op._fields)))
+                events += len(ops)
+            self._sealed[c] = _Spilled(tuple(paths), len(chunk), events)
             self._spilled = c + 1
-            self._spilled_events += len(ops)
+            self._spilled_events += events
 
     def _row_at(self, index: int) -> tuple[Any, ...]:
         if index >= self._sealed_len:
@@ -259,9 +272,19 @@ class History:
 
     def _iter_spilled(self) -> Iterator[Op]:
         """Every event of a spilling history, chunk by chunk (the spilled ones read back from disk)."""
-        for c in range(len(self._sealed)):
-            yield from self._chunk_ops(c)
+        for c, chunk in enumerate(self._sealed):
+            if isinstance(chunk, _Spilled):
+                for path in chunk.paths:          # a file at a time: a pass over the history holds one in memory
+                    yield from self._file_ops(path)
+            else:
+                yield from self._chunk_ops(c)
         yield from self._chunk_ops(len(self._sealed))
+
+    def _file_ops(self, path: Path) -> list[Op]:
+        assert self._spill is not None
+        cols = self._spill.read(path)
+        cols[12] = [_NO_OFFSETS if o is None else MappingProxyType(dict(o)) for o in cols[12]]
+        return list(map(Op, *cols))
 
     def _chunk_ops(self, c: int) -> list[Op]:
         """The events of sealed chunk ``c`` (``len(self._sealed)``: the unsealed rows); the last one read is kept."""
@@ -271,11 +294,7 @@ class History:
             return cached[1]
         chunk = self._sealed[c] if c < len(self._sealed) else self._rows
         if isinstance(chunk, _Spilled):
-            assert self._spill is not None
-            cols = self._spill.read(chunk.path)
-            offsets = cols[12]
-            cols[12] = [_NO_OFFSETS if o is None else MappingProxyType(dict(o)) for o in offsets]
-            ops = list(map(Op, *cols))
+            ops = [op for path in chunk.paths for op in self._file_ops(path)]
         else:
             ops = _expand_rows(chunk)
         self._cache = (key, ops)

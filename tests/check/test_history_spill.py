@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 import kafkalab as kl
 from kafkalab.check import History, HistorySpill, analyze, check_queue
+from kafkalab.check import history as hmod
 from kafkalab.sim import FaultOptions, Nemesis, Tracer
 
 FAULTS = FaultOptions(mean_interval_ms=3_000, min_duration_ms=1_000, max_duration_ms=8_000,
@@ -197,10 +199,15 @@ def replay(h: History, actions: list[tuple[Any, ...]], other: History | None = N
 
 
 @settings(max_examples=120, deadline=None)
-@given(st.lists(action, max_size=60), st.integers(1, 40))
-def test_spilling_at_any_size_gives_the_same_history(actions, max_events):
+@given(st.lists(action, max_size=60), st.integers(1, 40), st.integers(1, 8))
+def test_spilling_at_any_size_gives_the_same_history(actions, max_events, events_per_file):
     plain = History()
     spilled = History(spill=HistorySpill(max_events=max_events))
+    with mock.patch.object(hmod, "_SPILL_SLICE", events_per_file):
+        check_the_same(actions, plain, spilled)
+
+
+def check_the_same(actions: list[Any], plain: History, spilled: History) -> None:
     try:
         assert replay(spilled, actions) == replay(plain, actions)
         assert len(spilled) == len(plain)
