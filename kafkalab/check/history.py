@@ -115,7 +115,7 @@ class History:
         self._chunk_starts: list[int] = []                      # row index of each sealed chunk's first event
         self._ops: list[Op] = []
         self._open: dict[int, tuple[Any, ...]] = {}
-        self._open_sends = bytearray()       # per operation id: 1 while a send from invoke_send is open
+        self._open_sends = bytearray()       # per operation id from _id_base on: 1 while an invoke_send is open
         # per send-run row (see invoke_send): its first operation id and its row index, both ascending; an open
         # send finds its invoke by bisecting the first ids (16 bytes a run rather than 8 bytes a send)
         self._run_firsts = array("q")
@@ -124,7 +124,8 @@ class History:
         self._batch_events = 0               # events beyond one per row: a batch-ok row holds one per record
         self._ops_rows = 0                   # rows already turned into self._ops
         self._run: tuple[Any, ...] | None = None   # the send-run row invoke_send may still extend (the last row)
-        self._id_base = 0                    # operations below this id were invoked in spilled chunks
+        self._id_base = 0                    # operations below this id were invoked in spilled chunks (and
+                                             # _open_sends starts at this id: spilling trims it)
         self._spilled_sends: dict[int, tuple[Any, ...]] = {}   # open invoke_send sends whose invoke went to disk
         self._sealed_events = 0              # events in sealed chunks
         self._chunk_events: list[int] = []  # event index of each sealed chunk's first event
@@ -191,11 +192,12 @@ class History:
             assert not isinstance(chunk, _Spilled)
             hi = self._chunk_next[c]
             sends = self._open_sends
-            i = sends.find(1, self._id_base, hi)
+            base = self._id_base
+            i = sends.find(1, 0, hi - base)
             while i >= 0:
-                self._spilled_sends[i] = self._invoke_of(i)
-                sends[i] = 0
-                i = sends.find(1, i + 1, hi)
+                self._spilled_sends[base + i] = self._invoke_of(base + i)
+                i = sends.find(1, i + 1, hi - base)
+            del sends[:hi - base]
             runs = bisect.bisect_left(self._run_rows, self._chunk_starts[c] + len(chunk))
             del self._run_firsts[:runs]
             del self._run_rows[:runs]
@@ -230,8 +232,9 @@ class History:
         start = self._open.pop(op_id, None)
         if start is None and self._spilled_sends:
             start = self._spilled_sends.pop(op_id, None)
-        if start is None and 0 <= op_id < len(self._open_sends) and self._open_sends[op_id]:
-            self._open_sends[op_id] = 0
+        i = op_id - self._id_base
+        if start is None and 0 <= i < len(self._open_sends) and self._open_sends[i]:
+            self._open_sends[i] = 0
             start = self._invoke_of(op_id)
         return start
 
@@ -249,9 +252,10 @@ class History:
         sends = self._open_sends
         ids = list(self._open)
         ids.extend(self._spilled_sends)
+        base = self._id_base
         i = sends.find(1)
         while i >= 0:
-            ids.append(i)
+            ids.append(base + i)
             i = sends.find(1, i + 1)
         return sorted(ids)
 
@@ -432,13 +436,15 @@ class History:
         sends = self._open_sends
         out = self._rows
         known = len(sends)
-        if (len(op_ids) == len(records) and min(op_ids) >= 0 and max(op_ids) < known
-                and all(map(sends.__getitem__, op_ids))):
+        base = self._id_base
+        at = [i - base for i in op_ids] if base else op_ids   # positions in _open_sends (trimmed when spilling)
+        if (len(op_ids) == len(records) and min(at) >= 0 and max(at) < known
+                and all(map(sends.__getitem__, at))):
             # The common case: one row for the whole batch (op ids and records are the batch's own, immutable from
             # now on), expanded into one ok event per record when the history is read. The loops run in C: map
             # over the ids (setitem returns None, so any() visits every one).
-            any(map(sends.__setitem__, op_ids, repeat(0)))
-            if known <= _I32:
+            any(map(sends.__setitem__, at, repeat(0)))
+            if base + known <= _I32:
                 op_ids = array("i", op_ids)   # 4 bytes an id instead of the batch's 8 (the batch goes; this stays)
             out.append((_BATCH_OK, time_ms, process, topic, partition, op_ids, records, base_offset))
             self._batch_events += len(op_ids) - 1
@@ -449,8 +455,9 @@ class History:
         offset = base_offset
         for op_id, row in zip(op_ids, records, strict=True):
             spilled = self._spilled_sends.pop(op_id, None) if self._spilled_sends else None
-            if spilled is not None or (0 <= op_id < known and sends[op_id]):
-                sends[op_id] = 0
+            if spilled is not None or (0 <= op_id - base < known and sends[op_id - base]):
+                if spilled is None:
+                    sends[op_id - base] = 0
                 out.append((op_id, time_ms, process, "ok", "send", topic, partition, row[0], row[1], offset, None,
                             (), None))
             else:
