@@ -11,9 +11,10 @@ Two measurements, each in a fresh child process (peak RSS, ``ru_maxrss``, only g
   (``--full``). Settings a user would pick for a one-minute retention: ``segment.ms`` 10 s and ``segment.bytes``
   16 MiB (whichever rolls first: a deleted segment is at most ~10 s of data), ``log.retention.check.interval.ms``
   5 s, so a log keeps at most retention + one segment + one check interval (~75 s). Every broker runs retention.
-  With history on the history spills to Parquet beyond ``--spill-events`` events in memory (1,000,000 by default:
-  a temporary directory; ``kl.check.HistorySpill``), since its send rows reference the batches' record tuples and
-  would keep them alive after the log deleted them. ``--history`` picks the runs: ``on`` (the cluster's history,
+  With history on the history spills to Parquet beyond ``--spill-events`` events in memory (by default the
+  events of 10 virtual seconds, 20 x rate, at most 1,000,000: well inside the retention, so the history in memory
+  holds only records the log still has; a temporary directory; ``kl.check.HistorySpill``), since its send rows
+  reference the batches' record tuples and would keep them alive after the log deleted them. ``--history`` picks the runs: ``on`` (the cluster's history,
   as every Cluster client has), ``off`` (a producer built without a history: what the logs and the rest of the
   cluster cost) or ``both`` (default).
 
@@ -127,8 +128,9 @@ def main() -> None:
     parser.add_argument("--history", choices=("on", "off", "both"), default="both",
                         help="retention runs with the producer's history on, off, or both")
     parser.add_argument("--skip-retained", action="store_true", help="only the retention runs")
-    parser.add_argument("--spill-events", type=int, default=1_000_000,
-                        help="history events kept in memory before spilling to Parquet (retention runs, history on)")
+    parser.add_argument("--spill-events", type=int, default=None,
+                        help="history events kept in memory before spilling to Parquet (retention runs, history on; "
+                             "default: 20 x rate, at most 1,000,000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -138,10 +140,12 @@ def main() -> None:
             result = retained(int(rest[0]), args.seed)
         else:
             result = retention(float(rest[0]), int(rest[1]), args.seed, history=rest[2] == "on",
-                               spill_events=args.spill_events)
+                               spill_events=args.spill_events or 1_000_000)
         print(json.dumps(result))
         return
     records, rate = (1_000_000, 100_000) if args.full else (args.records, args.rate)
+    if args.spill_events is None:
+        args.spill_events = min(1_000_000, 20 * rate)
     kept = None if args.skip_retained else child(["retained", str(records), "--seed", str(args.seed)])
     modes = ("on", "off") if args.history == "both" else (args.history,)
     runs = {}
