@@ -146,13 +146,32 @@ class Metrics:
             key = ()
         if sid is None:
             sid = self._new_series(key, node, metric, tuple(labels))
-        series = self._series[sid]
         if labels:
-            for column, x in zip(series.labels, labels.values(), strict=True):
-                column.append(x)
+            for column, x in zip(self._series[sid].labels, labels.values(), strict=True):
+                if type(x) is int and -_EXACT <= x <= _EXACT:
+                    column.nums.append(x)
+                    column.kinds.append(_INT)
+                else:
+                    column.append(x)
         self._sids.append(sid)
-        self._times.append(self.kernel.now)
-        self._values.append(value)
+        # the common cases inline (a float time; an int or float value), the rest through _Column.append
+        now = self.kernel.now
+        times = self._times
+        if type(now) is float:
+            times.nums.append(now)
+            times.kinds.append(_FLOAT)
+        else:
+            times.append(now)
+        values = self._values
+        t = type(value)
+        if t is int and -_EXACT <= value <= _EXACT:
+            values.nums.append(value)
+            values.kinds.append(_INT)
+        elif t is float:
+            values.nums.append(value)
+            values.kinds.append(_FLOAT)
+        else:
+            values.append(value)
 
     def _new_series(self, key: tuple[Any, ...], node: Any, metric: str, names: tuple[str, ...]) -> int:
         sid = len(self._series)
