@@ -133,7 +133,24 @@ def _record(row: Row) -> Record:
     return Record(*row)
 
 
-class RecordColumns(Sequence[Row]):
+class _Rows(Sequence[Row]):
+    """What :class:`RecordColumns` and its windows share: they compare, hash and print as the tuple of rows."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Rows | tuple):
+            return len(self) == len(other) and tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+class RecordColumns(_Rows):
     """The records of a batch, stored by column: ``keys``, ``values`` and ``timestamps`` tuples, and ``headers`` (a
     tuple of per-record header tuples, or None when no record has any).
 
@@ -201,22 +218,11 @@ class RecordColumns(Sequence[Row]):
                                  None if headers is None else headers[index])
         return (self.keys[index], self.values[index], self.timestamps[index], () if headers is None else headers[index])
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, RecordColumns | _RowWindow | tuple):
-            return len(self) == len(other) and tuple(self) == tuple(other)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
-
-    def __repr__(self) -> str:
-        return repr(tuple(self))
-
     def __reduce__(self) -> tuple[Any, ...]:
         return (RecordColumns, (self.keys, self.values, self.timestamps, self.headers))
 
 
-class _RowWindow(Sequence[Row]):
+class _RowWindow(_Rows):
     """Rows ``start:stop`` of a :class:`RecordColumns`, read through it (see :meth:`RecordColumns.window`)."""
 
     __slots__ = ("columns", "start", "stop")
@@ -252,17 +258,6 @@ class _RowWindow(Sequence[Row]):
 
     def _materialized(self) -> RecordColumns:
         return self.columns[self.start:self.stop]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, RecordColumns | _RowWindow | tuple):
-            return len(self) == len(other) and tuple(self) == tuple(other)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
-
-    def __repr__(self) -> str:
-        return repr(tuple(self))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return self._materialized().__reduce__()

@@ -52,11 +52,12 @@ def test_a_log_below_the_dirty_ratio_is_cleaned_only_once_overdue():
     assert log.compaction_overdue_at() is None
 
 
-def test_on_a_cluster_the_cleaner_cleans_an_overdue_log_on_its_schedule():
+def write_a_minute(config: dict) -> tuple[kl.Cluster, float, list]:
+    """One record a second for 60 s over 4 keys into a one-partition compacted topic, then 30 s more; the cluster,
+    the first record's time and the cleaner runs of the topic's leader."""
     cluster = kl.Cluster(seed=3)
     cluster.create_topic("c", partitions=1, replication_factor=3,
-                         config={"cleanup.policy": "compact", "max.compaction.lag.ms": 20_000,
-                                 "min.cleanable.dirty.ratio": 1.0})
+                         config={"cleanup.policy": "compact", "min.cleanable.dirty.ratio": 1.0, **config})
     producer = cluster.producer({"linger.ms": 0})
     start = cluster.now
     for i in range(60):
@@ -65,8 +66,13 @@ def test_on_a_cluster_the_cleaner_cleans_an_overdue_log_on_its_schedule():
     producer.flush()
     cluster.run(30_000)
     leader = cluster.describe_topic("c")["leader"][0]
-    maintenance = cluster.broker(leader).rm.log_maintenance
-    runs = [(at, stats) for at, tp, stats in maintenance.cleaner_runs if tp.topic == "c"]
+    runs = [(at, stats) for at, tp, stats in cluster.broker(leader).rm.log_maintenance.cleaner_runs
+            if tp.topic == "c"]
+    return cluster, start, runs
+
+
+def test_on_a_cluster_the_cleaner_cleans_an_overdue_log_on_its_schedule():
+    cluster, start, runs = write_a_minute({"max.compaction.lag.ms": 20_000})
     assert runs, "an overdue compacted log must be cleaned even below min.cleanable.dirty.ratio"
     first_at = runs[0][0]
     # The first record is stamped at about 1.5 s; the segment rolls when a batch is more than 20 s of record time
@@ -88,17 +94,8 @@ def test_on_a_cluster_the_cleaner_cleans_an_overdue_log_on_its_schedule():
 
 
 def test_without_the_lag_the_same_log_is_never_cleaned():
-    cluster = kl.Cluster(seed=3)
-    cluster.create_topic("c", partitions=1, replication_factor=3,
-                         config={"cleanup.policy": "compact", "min.cleanable.dirty.ratio": 1.0,
-                                 "segment.ms": 20_000})
-    producer = cluster.producer({"linger.ms": 0})
-    for i in range(60):
-        producer.send("c", value=f"v{i}", key=f"k{i % 4}")
-        cluster.run(1_000)
-    cluster.run(30_000)
-    leader = cluster.describe_topic("c")["leader"][0]
-    assert [r for r in cluster.broker(leader).rm.log_maintenance.cleaner_runs if r[1].topic == "c"] == []
+    _, _, runs = write_a_minute({"segment.ms": 20_000})
+    assert runs == []
 
 
 def test_conflicting_compaction_lags_are_refused_with_kafkas_message():
