@@ -25,21 +25,26 @@ lab: $(STAMP)
 
 test: unit typecheck notebooks browser
 
+# pytest-xdist workers for the unit tests, the notebooks (one notebook per worker, its cells in order) and the browser
+# tests (each worker its own JupyterLab and Chromium); TEST_JOBS=1 runs them in one process.
+TEST_JOBS ?= 2
+XDIST := $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS))
+
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests --ignore=tests/browser
+	$(BIN)/python -m pytest -q $(XDIST) tests --ignore=tests/browser
 
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy
 
 # KAFKALAB_PACING=off: live plots run as fast as they can under test (a person gets them paced, see viz/live.py)
 notebooks: $(STAMP)
-	KAFKALAB_PACING=off $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env notebooks/
+	KAFKALAB_PACING=off $(BIN)/python -m pytest -q $(XDIST) $(if $(XDIST),--dist loadfile,) --nbval-lax --nbval-current-env notebooks/
 
 # Every notebook in JupyterLab in a headless Chromium (Debian's; .ci/run installs it), the control room clicked.
 CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
 browser: $(STAMP)
 	@if [ -n "$(CHROMIUM)" ]; then \
-		KAFKALAB_BROWSER_TESTS=1 KAFKALAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -rs tests/browser; \
+		KAFKALAB_BROWSER_TESTS=1 KAFKALAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q $(XDIST) -rs tests/browser; \
 	else \
 		echo "*** SKIPPED the browser tests (tests/browser): Chromium is not installed."; \
 		echo "*** Install it (Debian/Ubuntu: apt-get install chromium) and run make browser."; \
