@@ -18,10 +18,22 @@ Memory: each batch holds ``max(batch.size, its first record)`` bytes of ``buffer
 (Kafka's ``BufferPool`` hands out ``batch.size`` chunks). When none is left, ``append`` raises :class:`NeedMemory`
 and the producer blocks (drives the simulation) for up to ``max.block.ms``.
 
+Counted batches (issue 14's sizing workload, :meth:`RecordAccumulator.append_counted`): a run of ``n`` keyless
+records of ``v`` value bytes is appended a batch at a time. The batch keeps a :class:`CountedRows` (a count and
+timestamp runs) instead of row tuples and is built into a :class:`~kafkalab.common.records.CountedRecords` batch. Its
+size grows by exactly what the same records would add one by one (the v2 record size is constant between two
+offset-delta varint widths, so a run is sized per width, not per record), and each step stops where the loop of
+per-record appends would have done more than append (the batch is full, the next record does not fit, or the caller's
+``stop_bytes``: the sticky partitioner's switch), so batches, sizes and timing are those of the per-record path. An open
+counted batch is ``closed`` to real records (a real record opens a batch behind it, which makes it ready, as a full
+batch is) while ``counted_open`` lets counted runs join it; a counted run likewise closes an open batch of real
+records and starts its own (the one place the two paths differ: a batch never mixes them).
+
 Delivery timeout: a batch still queued ``delivery.timeout.ms`` after its creation expires (``expiredBatches``).
 """
 from __future__ import annotations
 
+import math
 from array import array
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -31,6 +43,7 @@ from kafkalab.clients.futures import DeliveryCallback, FutureRecordMetadata
 from kafkalab.common.records import (
     BATCH_OVERHEAD_BYTES,
     MAX_RECORD_OVERHEAD_BYTES,
+    CountedRecords,
     Header,
     Record,
     RecordBatch,
@@ -39,6 +52,7 @@ from kafkalab.common.records import (
     batch_size_upper_bound_bytes,
     record_size_bytes,
     size_of_varint,
+    size_of_varlong,
 )
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.common.types import RecordMetadata
@@ -46,7 +60,8 @@ from kafkalab.common.types import RecordMetadata
 if TYPE_CHECKING:
     from kafkalab.clients.futures import _Waiter
 
-__all__ = ["ProducerBatch", "RecordAccumulator", "NeedMemory", "estimate_record_size"]
+__all__ = ["ProducerBatch", "RecordAccumulator", "NeedMemory", "estimate_record_size", "CountedRows",
+           "counted_record_fields", "counted_upper_bound_bytes"]
 
 NodeId = Hashable
 
@@ -75,13 +90,79 @@ def estimate_record_size(key: bytes | None, value: bytes | None, headers: tuple[
     return batch_size_upper_bound_bytes(key, value, headers)
 
 
+class CountedRows:
+    """The records of a counted producer batch while it fills: a count and (timestamp, records) runs."""
+
+    __slots__ = ("count", "value_bytes", "runs")
+
+    def __init__(self, value_bytes: int) -> None:
+        self.count = 0
+        self.value_bytes = value_bytes
+        self.runs: list[list[int]] = []
+
+    def add(self, timestamp_ms: int, n: int) -> None:
+        runs = self.runs
+        if runs and runs[-1][0] == timestamp_ms:
+            runs[-1][1] += n
+        else:
+            runs.append([timestamp_ms, n])
+        self.count += n
+
+    def timestamp_at(self, index: int) -> int:
+        for ts, n in self.runs:
+            if index < n:
+                return ts
+            index -= n
+        raise IndexError(f"record {index} of a counted batch of {self.count}")
+
+    def freeze(self) -> CountedRecords:
+        return CountedRecords(self.count, -1, self.value_bytes, [(ts, n) for ts, n in self.runs])
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def counted_record_fields(value_bytes: int) -> int:
+    """Bytes of a keyless, header-less record's attributes, key length, value and header count."""
+    return 3 + size_of_varint(value_bytes) + value_bytes
+
+
+def counted_upper_bound_bytes(value_bytes: int) -> int:
+    """:func:`~kafkalab.common.records.batch_size_upper_bound_bytes` of a keyless record of ``value_bytes`` bytes."""
+    return BATCH_OVERHEAD_BYTES + MAX_RECORD_OVERHEAD_BYTES + 2 + size_of_varint(value_bytes) + value_bytes
+
+
+def _fit(n0: int, m: int, ts_width: int, fields: int, cap: int, stop_bytes: float) -> tuple[int, int]:
+    """How many of ``m`` records appended at offset deltas ``n0``.. fit in ``cap`` bytes, stopping at the first
+    record that brings their bytes to ``stop_bytes``; (records, bytes)."""
+    k = 0
+    added = 0
+    at = n0
+    while k < m:
+        width = _VARINT[at] if at < _SMALL else size_of_varint(at)
+        bound = 1 << (7 * width - 1)               # the first offset delta one varint byte wider
+        piece = min(m - k, bound - at)
+        body = fields + width + ts_width
+        size = body + (_VARINT[body] if body < _SMALL else size_of_varint(body))
+        take = min(piece, max(0, cap - added) // size)
+        stop = stop_bytes - added <= take * size           # the stop is reached within these records
+        if stop:
+            take = max(0, math.ceil((stop_bytes - added) / size))
+        k += take
+        added += take * size
+        at += take
+        if stop or take < piece:
+            break
+    return k, added
+
+
 class ProducerBatch:
     """Records of one partition travelling together, from the first append to the final answer."""
 
     __slots__ = ("tp", "records", "ops", "callbacks", "size_bytes", "base_ts", "max_ts", "created_ms", "closed",
                  "done", "error", "base_offset", "log_append_time_ms", "attempts", "retry_at_ms", "last_attempt_ms",
                  "base_sequence", "producer_id", "producer_epoch", "built", "maybe_written", "memory_bytes",
-                 "in_flight", "seq_id", "retry_leader_epoch", "sequence_reset")
+                 "in_flight", "seq_id", "retry_leader_epoch", "sequence_reset", "counted_open")
 
     def __init__(self, tp: TopicPartition, created_ms: float, base_ts: int, memory_bytes: int, seq_id: int) -> None:
         self.tp = tp
@@ -110,6 +191,7 @@ class ProducerBatch:
         self.in_flight = False
         self.seq_id = seq_id                # creation order, for deterministic ordering
         self.sequence_reset = False         # its sequence moved down after an earlier batch failed (transactions)
+        self.counted_open = False           # a counted batch that counted runs may still join (closed to records)
 
     @property
     def record_count(self) -> int:
@@ -121,7 +203,12 @@ class ProducerBatch:
             ts = self.log_append_time_ms
         else:
             records = self.records
-            ts = records.timestamps[index] if type(records) is RecordColumns else records[index][2]
+            if type(records) is RecordColumns:
+                ts = records.timestamps[index]
+            elif type(records) is CountedRows:
+                ts = records.timestamp_at(index)
+            else:
+                ts = records[index][2]
         return RecordMetadata(self.tp[0], self.tp[1], offset, ts)
 
     def build(self, producer_id: int, producer_epoch: int, base_sequence: int) -> RecordBatch:
@@ -135,6 +222,11 @@ class ProducerBatch:
         for name, value in _DEFAULTS:
             setattr_(batch, name, value)
         records = self.records
+        if type(records) is CountedRows:
+            batch = RecordBatch(records.freeze(), producer_id=producer_id, producer_epoch=producer_epoch,
+                                base_sequence=base_sequence)
+            self.built = batch
+            return batch
         rows = records if type(records) is RecordColumns else RecordColumns.of_tuples(records)
         if self.closed:
             # No record joins a closed batch: share the wire batch's columns (what the history keeps of an
@@ -256,6 +348,8 @@ class RecordAccumulator:
             need = max(need, batch_size_upper_bound_bytes(key, value, headers))
         if need > self.available_memory:
             raise NeedMemory(need)
+        if dq and dq[-1].counted_open:
+            self._close_counted(dq[-1])         # a record never joins a counted batch: it is full for it
         self.available_memory -= need
         self._batch_seq += 1
         batch = ProducerBatch(tp, now_ms, timestamp_ms, need, self._batch_seq)
@@ -294,6 +388,72 @@ class RecordAccumulator:
         else:
             body += (_VARINT[vlen] if vlen < _SMALL else size_of_varint(vlen)) + vlen
         return body + (_VARINT[body] if body < _SMALL else size_of_varint(body))
+
+    # -- counted runs (issue 14's sizing workload) -----------------------------------------------------------------
+    def append_counted(self, tp: TopicPartition, records: int, value_bytes: int, timestamp_ms: int, now_ms: float,
+                       stop_bytes: float = float("inf")) -> tuple[ProducerBatch, int, int]:
+        """Append up to ``records`` keyless records of ``value_bytes`` bytes to ``tp``'s open counted batch (or a new
+        one): (the batch, records taken, bytes added). Takes at least one record, and stops where the per-record
+        path would do more than append (see the module docstring) or once the records taken add ``stop_bytes``.
+        Raises :class:`NeedMemory` when a new batch finds no memory (nothing changed then)."""
+        dq = self.queues.get(tp)
+        if dq is None:
+            dq = self._new_queue(tp)
+        fields = counted_record_fields(value_bytes)
+        batch = dq[-1] if dq else None
+        if batch is not None and batch.counted_open:
+            rows: CountedRows = batch.records  # type: ignore[assignment]
+            if rows.value_bytes == value_bytes:
+                ts_delta = timestamp_ms - batch.base_ts
+                ts_width = _VARINT[ts_delta] if 0 <= ts_delta < _SMALL else size_of_varlong(ts_delta)
+                k, added = _fit(rows.count, records, ts_width, fields, self.batch_size - batch.size_bytes, stop_bytes)
+                if k > 0:
+                    self._add_counted(batch, rows, timestamp_ms, k, added)
+                    return batch, k, added
+            self._close_counted(batch)
+        elif batch is not None and not batch.closed:
+            self._full(batch)            # a counted run never joins a batch of records: it starts its own
+        first = fields + 2                               # offset delta 0 and timestamp delta 0: one byte each
+        first += _VARINT[first] if first < _SMALL else size_of_varint(first)
+        need = self.batch_size
+        if BATCH_OVERHEAD_BYTES + MAX_RECORD_OVERHEAD_BYTES + first > need:
+            need = max(need, counted_upper_bound_bytes(value_bytes))
+        if need > self.available_memory:
+            raise NeedMemory(need)
+        self.available_memory -= need
+        self._batch_seq += 1
+        batch = ProducerBatch(tp, now_ms, timestamp_ms, need, self._batch_seq)
+        rows = CountedRows(value_bytes)
+        batch.records = rows  # type: ignore[assignment]
+        batch.closed = True
+        batch.counted_open = True
+        dq.append(batch)
+        if tp not in self._active:
+            self._activate(tp)
+        self.incomplete[batch] = None
+        self.on_new_batch(batch)
+        k, added = 1, first
+        if records > 1 and stop_bytes > first:
+            more, more_bytes = _fit(1, records - 1, 1, fields, self.batch_size - BATCH_OVERHEAD_BYTES - first,
+                                    stop_bytes - first)
+            k += more
+            added += more_bytes
+        self._add_counted(batch, rows, timestamp_ms, k, added)
+        return batch, k, added
+
+    def _add_counted(self, batch: ProducerBatch, rows: CountedRows, timestamp_ms: int, k: int, added: int) -> None:
+        rows.add(timestamp_ms, k)
+        if timestamp_ms > batch.max_ts:
+            batch.max_ts = timestamp_ms
+        batch.size_bytes += added
+        self.last_append_size = added
+        if batch.size_bytes >= self.batch_size:
+            self._close_counted(batch)
+        self.last_append_full = not batch.counted_open
+
+    def _close_counted(self, batch: ProducerBatch) -> None:
+        batch.counted_open = False
+        self.on_batch_full(batch)
 
     def _new_queue(self, tp: TopicPartition) -> deque[ProducerBatch]:
         dq: deque[ProducerBatch] = deque()
@@ -363,7 +523,7 @@ class RecordAccumulator:
             if first.attempts > 0 and first.retry_at_ms > now_ms and not _leader_changed(first, epoch_of):
                 next_check = min(next_check, first.retry_at_ms - now_ms)
                 continue
-            if force or first.closed or len(dq) > 1:
+            if force or (first.closed and not first.counted_open) or len(dq) > 1:
                 ready_nodes[leader] = None
                 continue
             wait = first.created_ms + linger - now_ms
@@ -397,6 +557,7 @@ class RecordAccumulator:
                 break
             dq.popleft()
             first.closed = True
+            first.counted_open = False
             size += first.size_bytes
             out.append(first)
         self._drain_index[node] = start + 1

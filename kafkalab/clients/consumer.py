@@ -39,11 +39,13 @@ from typing import Any
 from kafkalab.check.history import History
 from kafkalab.clients.classic_member import ClassicMembership
 from kafkalab.clients.consumer_member import ConsumerProtocolMembership
+from kafkalab.clients.counted import PartitionCounts, collect_counts
 from kafkalab.clients.fetcher import ConsumerCore, PartitionState
 from kafkalab.clients.futures import ClientCrashedError, Drive
 from kafkalab.clients.group_common import NO_GROUP_ID_MESSAGE, GroupMembership
 from kafkalab.clients.metadata import bootstrap_nodes
 from kafkalab.clients.producer import check_timeout_ms
+from kafkalab.common.records import CountedRecordsError
 from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 from kafkalab.common.types import ConsumerRecord
 from kafkalab.config import Config, resolve
@@ -491,10 +493,60 @@ class KafkaConsumer:
                 else:
                     history.fail(op, port.now, error=exc.error_name)
             raise
+        except CountedRecordsError:
+            if history is not None:
+                history.fail(op, port.now, error="CountedRecordsError")
+            raise
         if history is not None:
             history.ok(op, port.now, reads=tuple(reads))
         port.record("consumer.poll", len(records))
         return records
+
+    def poll_counts(self, timeout_ms: float = 0) -> list[PartitionCounts]:
+        """:meth:`poll` for counted records (``producer.send_counted``; real records are counted too): what poll would
+        hand out, as one :class:`~kafkalab.clients.counted.PartitionCounts` per partition (records, bytes, offset
+        range, timestamp runs) and no record objects, whole batches at a time (``max.poll.records`` does not cut
+        them), as ``kafka-consumer-perf-test`` only counts. Runs the group's due work and drives the simulation up
+        to ``timeout_ms`` like poll. Not recorded in the history (:mod:`kafkalab.clients.counted`)."""
+        check_timeout_ms(timeout_ms, allow_none=False)
+        core = self._live_core()
+        if not core.assignment and not self._subscription and self._pattern is None:
+            raise RuntimeError("Consumer is not subscribed to any topics or assigned any partitions")
+        port = core.port
+        deadline = port.now + max(0.0, timeout_ms)
+        counts = self._poll_counts_once(core)
+        spins = 0
+        while not counts and port.now < deadline:
+            core.wakeup()
+            before = port.now
+            until = deadline
+            if self._group is not None:
+                due = self._group.next_app_poll_ms()
+                if due > port.now:
+                    until = min(until, due)
+            self._drive(functools.partial(self._poll_ready, core), until - port.now)
+            if not port.alive:
+                raise ClientCrashedError(f"{self.node_id} crashed during poll_counts()")
+            counts = self._poll_counts_once(core)
+            spins = spins + 1 if port.now == before else 0
+            if spins > 100:
+                break
+        port.record("consumer.poll", sum(c.records for c in counts))
+        return counts
+
+    def _poll_counts_once(self, core: ConsumerCore) -> list[PartitionCounts]:
+        group = self._group
+        if group is not None:
+            group.on_app_poll(core.port.now)
+            if not core.port.alive:
+                raise ClientCrashedError(f"{self.node_id} crashed during poll_counts()")
+            group_error = group.pending_error()
+            if group_error is not None:
+                raise group_error
+        error = core.pending_error()
+        if error is not None:
+            raise error
+        return collect_counts(core)
 
     def _poll_ready(self, core: ConsumerCore) -> bool:
         group = self._group

@@ -22,6 +22,9 @@ partition out of the broker's fetch session and wait up to ``fetch.max.wait.ms``
 holding back the partition's next records. The answer's batches are buffered; ``poll()`` hands out at most
 ``max.poll.records`` and advances positions, and the next fetch goes out at once, so data arrives while the
 application works on the last poll (prefetch). There is no timer while idle: the broker's long poll paces it.
+A counted batch (:class:`~kafkalab.common.records.CountedRecords`) has no records to hand out: ``collect`` stops
+before it and, when it has nothing else, raises ``CountedRecordsError``; :func:`kafkalab.clients.counted.collect_counts`
+(``KafkaConsumer.poll_counts``) reads it.
 
 Errors in a fetch answer: a NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH naming a newer leader (KIP-951's
 ``current_leader``) is taken at once; otherwise NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,
@@ -63,7 +66,7 @@ from kafkalab.clients.fetch_session import FetchSessionHandler
 from kafkalab.clients.futures import Drive
 from kafkalab.clients.metadata import ClientMetadata
 from kafkalab.clients.network import ClientPort, NetworkClient
-from kafkalab.common.records import ABORT_MARKER, RecordBatch, RecordColumns, control_type
+from kafkalab.common.records import ABORT_MARKER, CountedRecords, RecordBatch, RecordColumns, control_type
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.common.types import ConsumerRecord
 from kafkalab.config import Config
@@ -405,6 +408,7 @@ class ConsumerCore:
         heap = self._buffered_heap
         keep: list[tuple[int, TopicPartition]] = []      # visited and still buffered: back into the heap
         drained = False
+        counted: CountedRecords | None = None
         while heap and len(out) < max_records:
             entry = heapq.heappop(heap)
             tp = entry[1]
@@ -423,6 +427,9 @@ class ConsumerCore:
                     state.buffer_index += 1
                     continue
                 records = batch.columns
+                if type(records) is CountedRecords:
+                    counted = records          # no records to build: poll_counts() reads it (raised below)
+                    break
                 base = batch.base_offset
                 if batch.offset_deltas is None and base >= position and len(records) <= max_records - len(out):
                     out.extend(_consumer_records(topic, partition, base, records, 0, len(records)))
@@ -476,6 +483,8 @@ class ConsumerCore:
             heapq.heappush(heap, entry)
         if out or drained:
             self.wakeup()        # fetch the next data while the application works (a drained buffer frees its leader)
+        if counted is not None and not out:
+            raise counted._refuse()
         return out
 
     # -- the fetcher -------------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from typing import Any
 from kafkalab.check.history import History
 from kafkalab.clients.accumulator import _SMALL, _VARINT
 from kafkalab.clients.bulk import BulkFutures, append_run, plan_eligible
+from kafkalab.clients.counted import CountedDeliveryCallback, CountedFuture, send_counted
 from kafkalab.clients.futures import (
     ClientCrashedError,
     DeliveryCallback,
@@ -390,6 +391,16 @@ class KafkaProducer:
             except (MessageTooLargeError, InvalidTopicError) as exc:
                 append(core.fail_send(op, exc, None))
         return futures
+
+    def send_counted(self, topic: str, records: int, record_bytes: int, partition: int | None = None,
+                     on_delivery: CountedDeliveryCallback | None = None) -> CountedFuture:
+        """Send ``records`` keyless records of ``record_bytes`` random bytes each as counts, not objects (the
+        ``kafka-producer-perf-test`` workload; :mod:`kafkalab.clients.counted`): the batches, sizes and timing of the
+        loop of ``send(topic, value)`` with such values, at a cost per batch. Blocks like ``send()`` for metadata and
+        ``buffer.memory``; returns one :class:`~kafkalab.clients.counted.CountedFuture` for the run, and calls
+        ``on_delivery(CountedMetadata | None, error | None)`` once per batch the run went into. Not recorded in the
+        history; refused (ConfigError) on a transactional producer."""
+        return send_counted(self, topic, records, record_bytes, partition, on_delivery)
 
     def _send_blocking(self, core: ProducerCore, op: int, blocked: Blocked, topic: str, key: bytes | None,
                        value: bytes | None, partition: int | None, timestamp_ms: int | None,

@@ -22,6 +22,14 @@ collector stops tracking, so a million stored records cost it one object per bat
 Internal logs (the KRaft metadata log) may store Python objects as values; such a value is sized by its
 ``serialized_size()`` method.
 
+A *counted* batch (issue 14's sizing workload, ``kafka-producer-perf-test``'s records: null keys, random payloads of a
+fixed size) stores :class:`CountedRecords` as its ``rows``: a record count, the key and value sizes, and the records'
+timestamps as runs of (timestamp, count), so it costs the same whatever its record count. Its ``size_bytes`` is
+exactly what a batch of real records of those sizes and timestamps takes (:func:`counted_size_bytes`, checked
+against the real sizing by a property test), so it takes the same network, disk and quota time. It has no
+per-record keys or values to read: iterating or indexing its rows raises :class:`CountedRecordsError` (building
+rows with made-up values would be a lie); ``len()``, ``record_count``, ``offsets()`` and the timestamps work.
+
 A batch the log cleaner rewrote keeps its base offset and its records' offsets (``offset_deltas``), as a v2 batch does.
 A batch with a delete horizon (KIP-534) uses it as its base timestamp, as Kafka's cleaner writes it.
 """
@@ -44,6 +52,10 @@ __all__ = [
     "Row",
     "RecordColumns",
     "RecordBatch",
+    "CountedRecords",
+    "CountedRecordsError",
+    "counted_size_bytes",
+    "is_counted",
     "MAX_RECORD_OVERHEAD_BYTES",
     "batch_size_upper_bound_bytes",
     "record_size_bytes",
@@ -280,6 +292,115 @@ def _columns(rows: tuple[Row, ...]) -> RecordColumns:
     return RecordColumns(keys, values, timestamps, headers if any(headers) else None)
 
 
+class CountedRecordsError(TypeError):
+    """Per-record data was asked of counted records (:class:`CountedRecords`), which carry only counts and sizes."""
+
+
+def _offset_varint_pieces(start: int, stop: int) -> Iterator[tuple[int, int]]:
+    """(records, varint bytes of their offset deltas) for the deltas ``start..stop-1``, one piece per varint width."""
+    width = size_of_varint(start)
+    while start < stop:
+        bound = 1 << (7 * width - 1)          # zigzag(n) = 2n: the first delta one byte wider
+        end = min(stop, bound)
+        yield end - start, width
+        start = end
+        width += 1
+
+
+def counted_size_bytes(count: int, key_bytes: int, value_bytes: int,
+                       timestamps: Sequence[tuple[int, int]], base_timestamp_ms: int | None = None) -> int:
+    """Bytes of a v2 batch of ``count`` records at consecutive offsets whose keys take ``key_bytes`` and values
+    ``value_bytes`` (-1: null), no headers, and whose timestamps are the runs ``timestamps`` ((timestamp_ms, records)
+    pairs, in record order): the batch header plus ``DefaultRecord.sizeInBytes`` of each record, summed per run and per
+    offset-delta varint width instead of per record (the same arithmetic as :func:`record_size_bytes`)."""
+    base_ts = (timestamps[0][0] if timestamps else 0) if base_timestamp_ms is None else base_timestamp_ms
+    fields = 2 + _length_prefixed(key_bytes) + _length_prefixed(value_bytes)   # attributes, header count, key, value
+    size = BATCH_OVERHEAD_BYTES
+    at = 0
+    for ts, n in timestamps:
+        ts_width = size_of_varlong(ts - base_ts)
+        for records, width in _offset_varint_pieces(at, at + n):
+            body = fields + width + ts_width
+            size += records * (body + size_of_varint(body))
+        at += n
+    if at != count:
+        raise ValueError(f"timestamp runs cover {at} records, the batch has {count}")
+    return size
+
+
+class CountedRecords:
+    """The records of a counted batch: ``count`` records whose keys take ``key_bytes`` bytes and values
+    ``value_bytes`` (-1: null; the perf-test workload has null keys), without headers, at consecutive offsets, with
+    timestamps given as runs ``((timestamp_ms, records), ...)`` in record order (records appended at one virtual
+    instant share one run).
+
+    ``len()`` is the record count. There are no per-record rows: iterating or indexing raises
+    :class:`CountedRecordsError`. Equal when all four fields are equal."""
+
+    __slots__ = ("count", "key_bytes", "value_bytes", "timestamps")
+
+    count: int
+    key_bytes: int
+    value_bytes: int
+    timestamps: tuple[tuple[int, int], ...]
+
+    def __init__(self, count: int, key_bytes: int, value_bytes: int,
+                 timestamps: Sequence[tuple[int, int]]) -> None:
+        for name, value, low in (("count", count, 1), ("key_bytes", key_bytes, -1), ("value_bytes", value_bytes, -1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"CountedRecords: {name} must be an int >= {low}, got {value!r}")
+        runs = tuple((int(ts), int(n)) for ts, n in timestamps)
+        if any(n < 1 for _, n in runs) or sum(n for _, n in runs) != count:
+            raise ValueError(f"CountedRecords: timestamps must be (timestamp_ms, records >= 1) runs covering the "
+                             f"{count} records, got {runs!r}")
+        self.count = count
+        self.key_bytes = key_bytes
+        self.value_bytes = value_bytes
+        self.timestamps = runs
+
+    @property
+    def max_timestamp_ms(self) -> int:
+        return max(ts for ts, _ in self.timestamps)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __bool__(self) -> bool:
+        return True
+
+    def _refuse(self) -> CountedRecordsError:
+        return CountedRecordsError(
+            f"counted records ({self.count} records of {self.value_bytes}-byte values) have no per-record keys or "
+            f"values to read; use their count, sizes and timestamps (consumer.poll_counts() reads counted batches)")
+
+    def __iter__(self) -> Iterator[Row]:
+        raise self._refuse()
+
+    def __getitem__(self, index: Any) -> Row:
+        raise self._refuse()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CountedRecords):
+            return NotImplemented
+        return (self.count, self.key_bytes, self.value_bytes, self.timestamps) == \
+            (other.count, other.key_bytes, other.value_bytes, other.timestamps)
+
+    def __hash__(self) -> int:
+        return hash((self.count, self.key_bytes, self.value_bytes, self.timestamps))
+
+    def __repr__(self) -> str:
+        return (f"CountedRecords(count={self.count}, key_bytes={self.key_bytes}, value_bytes={self.value_bytes}, "
+                f"timestamps={self.timestamps!r})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CountedRecords, (self.count, self.key_bytes, self.value_bytes, self.timestamps))
+
+
+def is_counted(batch: RecordBatch) -> bool:
+    """Whether ``batch`` is a counted batch (its ``rows`` are :class:`CountedRecords`)."""
+    return type(batch.rows) is CountedRecords
+
+
 def record_size_bytes(record: Record, offset_delta: int, timestamp_delta: int) -> int:
     """Bytes of one v2 record including its varint length prefix (``DefaultRecord.sizeInBytes``)."""
     body = 1 + size_of_varint(offset_delta) + size_of_varlong(timestamp_delta)
@@ -344,6 +465,9 @@ class RecordBatch:
     def __post_init__(self) -> None:
         rows = self.rows
         if type(rows) is not RecordColumns:
+            if type(rows) is CountedRecords:
+                self._init_counted(rows)
+                return
             rows = RecordColumns.of(rows)
             object.__setattr__(self, "rows", rows)
         records = rows
@@ -382,6 +506,17 @@ class RecordBatch:
         object.__setattr__(self, "max_timestamp_ms", max_ts)
         object.__setattr__(self, "last_offset_delta", last_delta)
 
+    def _init_counted(self, rows: CountedRecords) -> None:
+        if self.offset_deltas is not None or self.original_last_offset_delta is not None:
+            raise ValueError("a counted batch has its records at consecutive offsets: offset_deltas and "
+                             "original_last_offset_delta must be None")
+        if self.is_control:
+            raise ValueError("a control batch cannot hold counted records")
+        object.__setattr__(self, "size_bytes", counted_size_bytes(rows.count, rows.key_bytes, rows.value_bytes,
+                                                                  rows.timestamps, self.delete_horizon_ms))
+        object.__setattr__(self, "max_timestamp_ms", rows.max_timestamp_ms)
+        object.__setattr__(self, "last_offset_delta", rows.count - 1)
+
     @classmethod
     def of(cls, records: Iterable[Record], **fields: Any) -> RecordBatch:
         """A batch from any iterable of records (a convenience for ``RecordBatch(tuple(records), ...)``)."""
@@ -408,13 +543,14 @@ class RecordBatch:
 
     @property
     def record_count(self) -> int:
-        return len(self.columns.keys)
+        rows = self.rows
+        return len(rows.keys) if type(rows) is RecordColumns else len(rows)
 
     def offsets(self) -> Sequence[int]:
         """The offset of each record, in order."""
         base = self.base_offset
         if self.offset_deltas is None:
-            return range(base, base + len(self.columns.keys))
+            return range(base, base + self.record_count)
         return [base + d for d in self.offset_deltas]
 
     def with_offset(self, base_offset: int, partition_leader_epoch: int) -> RecordBatch:

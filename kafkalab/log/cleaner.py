@@ -8,7 +8,8 @@ One cleaning pass over the cleanable range ``[log start, first uncleanable offse
    offsets; a batch nothing was removed from is kept as the very same object;
 3. a tombstone (null value) survives its first pass, which stamps its batch with a delete horizon
    ``now + delete.retention.ms``; a later pass at or after the horizon drops it. Records without a key are dropped
-   (Kafka counts them as invalid).
+   (Kafka counts them as invalid), and so are counted records (:class:`~kafkalab.common.records.CountedRecords`,
+   which only a topic made compacted after they were written can hold: they have no keys to keep).
 3a. transactions (Kafka's ``CleanedTransactionMetadata``): the aborted transactions overlapping the range (from the
    aborted-transaction index, sorted by first offset) are walked along with the batches. A transactional data batch
    of a producer whose aborted transaction has begun is aborted: all its records go (``onBatchRead``). A marker
@@ -35,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kafkalab.common.records import ABORT_MARKER, RecordBatch, control_type
+from kafkalab.common.records import ABORT_MARKER, RecordBatch, control_type, is_counted
 from kafkalab.log.log_config import LogConfig
 from kafkalab.log.segment import LogSegment
 from kafkalab.log.txn_index import AbortedTxn
@@ -73,6 +74,8 @@ def build_offset_map(segments: list[LogSegment], aborted: Sequence[AbortedTxn] =
                 continue
             if txns is not None and txns.on_batch_read(batch):
                 continue
+            if is_counted(batch):
+                continue                   # counted records have no keys (see clean_segments)
             for offset, row in zip(batch.offsets(), batch.rows, strict=True):
                 if row[0] is not None:
                     latest[row[0]] = offset
@@ -196,6 +199,14 @@ def _clean_batch(batch: RecordBatch, latest: dict[Any, int], now_ms: float, conf
         counts[1] += len(batch.rows)
         counts[3] += len(batch.rows)
         if producers_last.get(batch.producer_id) != batch.last_offset:
+            return None
+        return _emptied(batch)
+    if is_counted(batch):
+        # Counted records (written before the topic became compacted) have no keys: removed, as Kafka's cleaner
+        # removes records without a key (a producer's last batch is kept empty, as any).
+        counts[0] += len(batch.rows)
+        counts[1] += len(batch.rows)
+        if batch.producer_id < 0 or producers_last.get(batch.producer_id) != batch.last_offset:
             return None
         return _emptied(batch)
     kept_records = []

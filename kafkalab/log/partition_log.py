@@ -6,7 +6,8 @@ time (``LogSegment.shouldRoll``; for a compacted log ``max.compaction.lag.ms`` i
 
 * Leader path (:meth:`append_as_leader`): records or an offsetless batch come in; the log assigns the next offsets and
   stamps the leader epoch, checks ``max.message.bytes`` (MESSAGE_TOO_LARGE) and, on a compacted log, that every
-  record has a key (INVALID_RECORD), and returns the stored batch.
+  record has a key (INVALID_RECORD; a counted batch, :class:`~kafkalab.common.records.CountedRecords`, has none to
+  check and is refused there the same way), and returns the stored batch.
 * Follower path (:meth:`append_as_follower`): the leader's batch object itself is stored (zero copy, no per-record
   work). It must start at the log end offset; only a compacted log may have gaps (the leader's cleaner drops emptied
   batches that are no producer's last), never overlaps.
@@ -43,7 +44,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
-from kafkalab.common.records import NO_OFFSET, Record, RecordBatch
+from kafkalab.common.records import NO_OFFSET, Record, RecordBatch, is_counted
 from kafkalab.errors import InvalidRecordError, MessageTooLargeError, OffsetOutOfRangeError
 from kafkalab.log.cleaner import CleanerStats, clean_segments, last_batches_of_producers
 from kafkalab.log.epoch_cache import LeaderEpochCache
@@ -160,6 +161,10 @@ class PartitionLog:
             raise MessageTooLargeError(
                 f"The batch of {batch.size_bytes} bytes to {self.name} is larger than max.message.bytes "
                 f"({self.config.max_message_bytes})")
+        if self.config.compact and is_counted(batch):
+            raise InvalidRecordError(
+                f"Compacted topic cannot accept counted records (counts and sizes, without keys) in topic partition "
+                f"{self.name}.")
         if self.config.compact and any(row[0] is None for row in batch.rows):
             raise InvalidRecordError(
                 f"Compacted topic cannot accept message without key in topic partition {self.name}.")
