@@ -102,6 +102,20 @@ def test_the_hardware_model_and_sizing_mode_are_public():
     assert callable(kl.sizing.run) and kl.sizing.SizingWorkload.__module__ == "kafkalab.sizing.workload"
 
 
+def test_counted_records_are_public_names_of_the_records_the_log_and_the_clients():
+    from kafkalab.clients.counted import CountedFuture, CountedMetadata, PartitionCounts
+    from kafkalab.common.records import CountedRecords, CountedRecordsError
+    assert kl.log.CountedRecords is CountedRecords and "CountedRecords" in kl.log.__all__
+    assert issubclass(CountedRecordsError, TypeError)
+    assert (kl.clients.CountedFuture, kl.clients.CountedMetadata, kl.clients.PartitionCounts) == \
+        (CountedFuture, CountedMetadata, PartitionCounts)
+    assert callable(kl.clients.KafkaProducer.send_counted) and callable(kl.clients.KafkaConsumer.poll_counts)
+    import inspect
+
+    from kafkalab.sizing.faithful import run_faithful
+    assert "counted" in inspect.signature(run_faithful).parameters
+
+
 def test_history_spill_is_a_check_name():
     from kafkalab.check.spill import HistorySpill
     assert kl.check.HistorySpill is HistorySpill and "HistorySpill" in kl.check.__all__

@@ -13,8 +13,10 @@ idempotence half of ``TransactionManager``) over ``accumulator.py`` (``RecordAcc
 coordinator, offsets, auto-commit), ``classic_member.py`` (``ConsumerCoordinator``) or ``consumer_member.py``
 (KIP-848's ``ConsumerMembershipManager``); ``metadata.py`` and ``network.py`` (``Metadata``, ``NetworkClient``) serve
 all of them; ``futures.py`` holds what calls return; ``admin.py`` talks to the controllers (KIP-919).
+``counted.py`` is the sizing workload's counted records (``send_counted``, ``poll_counts``: counts, not objects).
 """
 from kafkalab.clients.consumer import KafkaConsumer
+from kafkalab.clients.counted import CountedFuture, CountedMetadata, PartitionCounts
 from kafkalab.clients.futures import FutureRecordMetadata
 from kafkalab.clients.partitioner import StickyPartitioner, murmur2, partition_for_key, to_positive
 from kafkalab.clients.producer import ClientCrashedError, KafkaProducer
@@ -24,5 +26,5 @@ from kafkalab.common.types import ConsumerRecord, RecordMetadata
 __all__ = [
     "StickyPartitioner", "murmur2", "partition_for_key", "to_positive",
     "KafkaProducer", "KafkaConsumer", "RecordMetadata", "ConsumerRecord", "FutureRecordMetadata",
-    "TopicPartition", "ClientCrashedError",
+    "TopicPartition", "ClientCrashedError", "CountedFuture", "CountedMetadata", "PartitionCounts",
 ]

@@ -7,6 +7,7 @@ re-exported here. Time is always an argument (``now_ms``); nothing here reads a 
 from kafkalab.common.records import (
     BATCH_OVERHEAD_BYTES,
     NO_OFFSET,
+    CountedRecords,
     Header,
     Record,
     RecordBatch,
@@ -28,6 +29,7 @@ __all__ = [
     "UNDEFINED_EPOCH",
     "UNDEFINED_EPOCH_OFFSET",
     "CleanerStats",
+    "CountedRecords",
     "Header",
     "LeaderEpochCache",
     "LogConfig",
