@@ -262,3 +262,77 @@ def test_counted_and_real_runs_give_the_same_logs_and_the_consumer_sees_every_ac
         want = [o for first, n in sorted(parts) for o in range(first, first + n)]
         assert [o for o in got if o in set(want)] == want
         assert len(got) - len(want) <= 1
+
+
+def test_idempotent_retries_under_message_loss_keep_the_trace_of_the_loop_and_write_each_record_once() -> None:
+    """3% of messages lost: requests time out and are retried, some after the leader wrote them (the broker drops
+    those as duplicates by their sequence). Counted runs do exactly what the loop of send does, and the logs hold
+    every record once."""
+    from kafkalab.sim.network import LinkSpec
+
+    def run(counted: bool) -> tuple[Any, ...]:
+        cluster = kl.Cluster(brokers=3, controllers=1, seed=9, network=LinkSpec(loss=0.03),
+                             config={"min.insync.replicas": 2})
+        tracer = Tracer(cluster.kernel)
+        cluster.create_topic("t", partitions=2, replication_factor=3)
+        producer = cluster.producer({"linger.ms": 2, "request.timeout.ms": 500, "delivery.timeout.ms": 120_000})
+        producer.send("t", value=b"warm-up").result()
+        futures: list[Any] = []
+        for _ in range(30):
+            if counted:
+                futures.append(producer.send_counted("t", 200, 80))
+            else:
+                futures.extend(producer.send("t", value=bytes(80)) for _ in range(200))
+            cluster.run(5)
+        producer.flush()
+        assert all(f.exception() is None for f in futures)
+        metrics = producer.metrics()
+        return (tracer.digest(), tracer.count, sum(cluster.describe_topic("t").high_watermark),
+                metrics["retried_batches"], metrics["errors"])
+
+    counted = run(True)
+    assert counted == run(False)
+    assert counted[2] == 30 * 200 + 1 and counted[3] > 0 and counted[4].get("REQUEST_TIMED_OUT", 0) > 0
+
+
+def test_counted_and_real_sends_share_a_partition_in_separate_batches_and_only_real_sends_enter_the_history() -> None:
+    cluster = kl.Cluster(brokers=1, controllers=1, seed=8)
+    cluster.create_topic("t", partitions=1, replication_factor=1)
+    producer = cluster.producer({"linger.ms": 50})
+    first = producer.send("t", value=b"a")
+    run = producer.send_counted("t", 30, 10)          # closes the open batch of real records and starts its own
+    last = producer.send("t", value=b"b")             # a counted batch takes no record: a new batch behind it
+    producer.flush()
+    assert (first.result().offset, [md.offset for md in run.result()], last.result().offset) == (0, [1], 31)
+    log = cluster.broker(cluster.brokers[0]).rm.partition("t", 0).log
+    assert [(type(b.rows).__name__, b.record_count) for b in log.batches()] == \
+        [("RecordColumns", 1), ("CountedRecords", 30), ("RecordColumns", 1)]
+    sends = [op for op in cluster.history if op.f == "send"]
+    assert [(op.type, op.value) for op in sends] == [("invoke", b"a"), ("invoke", b"b"), ("ok", b"a"), ("ok", b"b")]
+    # poll hands out the real record before the counted batch, then refuses; poll_counts reads the rest
+    consumer = cluster.consumer({"auto.offset.reset": "earliest"})
+    consumer.assign([kl.TopicPartition("t", 0)])
+    assert [r.value for r in consumer.poll(timeout_ms=1_000)] == [b"a"]
+    with pytest.raises(CountedRecordsError):
+        consumer.poll(timeout_ms=0)
+    assert [(c.records, c.first_offset, c.last_offset) for c in consumer.poll_counts(timeout_ms=0)] == [(31, 1, 31)]
+
+
+def test_with_acks_0_a_counted_run_completes_when_sent_without_offsets() -> None:
+    cluster = kl.Cluster(brokers=1, controllers=1, seed=2)
+    cluster.create_topic("t", partitions=2, replication_factor=1)
+    producer = cluster.producer({"acks": "0", "enable.idempotence": False})
+    parts = producer.send_counted("t", 500, 100, partition=1).result()
+    assert sum(md.records for md in parts) == 500 and {md.offset for md in parts} == {-1}
+    assert cluster.run_until(lambda: cluster.describe_topic("t").high_watermark[1] == 500, 1_000)
+
+
+def test_the_coordinators_compacted_internal_topics_never_take_counted_records() -> None:
+    cluster = kl.Cluster(brokers=1, controllers=1, seed=2)
+    cluster.create_topic("t", partitions=1, replication_factor=1)
+    consumer = cluster.consumer({"group.id": "g"})
+    consumer.subscribe(["t"])
+    consumer.poll(timeout_ms=2_000)                   # the group coordinator creates __consumer_offsets
+    producer = cluster.producer({"retries": 0, "enable.idempotence": False})
+    with pytest.raises(InvalidRecordError, match="Compacted topic cannot accept counted records"):
+        producer.send_counted("__consumer_offsets", 3, 10, partition=0).result()
