@@ -444,8 +444,8 @@ class RecordBatch:
     """
 
     #: the records, by column (a sequence of (key, value, timestamp_ms, headers) rows); the constructor also takes a
-    #: tuple of such rows or of :class:`Record` values, and converts it (so a stored batch's ``rows`` is always a
-    #: :class:`RecordColumns`; :attr:`columns` says so to a type checker)
+    #: tuple of such rows or of :class:`Record` values, and converts it (so a stored batch's ``rows`` is a
+    #: :class:`RecordColumns`; :attr:`columns` says so to a type checker), or :class:`CountedRecords`, kept as they are
     rows: Sequence[Any]
     base_offset: int = NO_OFFSET
     partition_leader_epoch: int = NO_PARTITION_LEADER_EPOCH
@@ -524,7 +524,8 @@ class RecordBatch:
 
     @property
     def columns(self) -> RecordColumns:
-        """``rows`` as what it is: the records by column (keys, values, timestamps, headers)."""
+        """``rows`` as what it is: the records by column (keys, values, timestamps, headers); for a counted batch,
+        its :class:`CountedRecords` (check with :func:`is_counted` first where both may come)."""
         return self.rows  # type: ignore[return-value]
 
     @property

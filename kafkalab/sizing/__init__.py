@@ -9,8 +9,9 @@ size, creation times: no record objects) through Kafka's produce, replication an
 percentiles (p50, p99, p99.9), the publish delay, and a per-second timeline. Same arguments and seed, same result.
 
 ``brokers`` may be a :class:`kafkalab.Cluster`: its broker count, hardware (``Cluster(hardware=...)``) and link
-spec are used (the cluster itself is not run). :mod:`kafkalab.sizing.faithful` runs the same workload with real
-records through a real cluster, to check the two agree; :mod:`kafkalab.sizing.anchors` reproduces the published
+spec are used (the cluster itself is not run). :mod:`kafkalab.sizing.faithful` runs the same workload through a real
+cluster, with real records (to check the two agree) or with counted records (``counted=True``: the same batches and
+events through the real producer, brokers, log, replication and consumers, at a cost per batch); :mod:`kafkalab.sizing.anchors` reproduces the published
 OpenMessaging Benchmark and Kreps 2014 numbers.
 """
 from __future__ import annotations
