@@ -15,6 +15,9 @@ Transactions (KIP-98): every answer carries the last stable offset; a ``read_com
 (``UnifiedLog.collectAbortedTransactions``), with which the consumer drops aborted batches. ListOffsets LATEST for a
 read_committed consumer answers the LSO.
 
+Client quotas (:mod:`kafkalab.broker.quotas`): a consumer fetch's ``max_bytes`` is capped by its fetch quota, and
+its answer's bytes count against ``consumer_byte_rate``; a throttled answer carries no data and the throttle time.
+
 Simplifications: ``max_bytes`` of a consumer fetch is spent partition by partition in request order (no round-robin
 fairness); ListOffsets by timestamp answers the first batch whose max timestamp reaches it.
 """
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from kafkalab.broker.partition import Partition, Role
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.metadata.image import MetadataImage
-from kafkalab.protocol.common import NONE
+from kafkalab.protocol.common import HEADER_BYTES, NONE, PARTITION_BYTES
 from kafkalab.protocol.fetch import (
     FINAL_EPOCH,
     INVALID_SESSION_ID,
@@ -47,7 +50,7 @@ if TYPE_CHECKING:       # the replica manager builds this module's handler
     from kafkalab.broker.replica_manager import ReplicaManager
 
 __all__ = ["ConsumerFetch", "ConsumerFetches", "NOT_LEADER", "UNKNOWN", "error_response", "leader_partition",
-           "read_partition"]
+           "read_partition", "response_size_bytes"]
 
 NOT_LEADER = "NOT_LEADER_OR_FOLLOWER"
 UNKNOWN = "UNKNOWN_TOPIC_OR_PARTITION"
@@ -62,6 +65,12 @@ class ConsumerFetch:
         self.src = src
         self.request = request
         self.done = False
+
+
+def response_size_bytes(responses: Mapping[TopicPartition, PartitionFetchResponse]) -> int:
+    """A fetch response's size as the fetch quota counts it (Kafka's ``FetchContext.getResponseSize``), the same
+    as its size on the modelled link."""
+    return HEADER_BYTES + sum(PARTITION_BYTES + r.records_size_bytes for r in responses.values())
 
 
 def error_response(error: str, p: Partition | None) -> PartitionFetchResponse:
@@ -136,7 +145,7 @@ class ConsumerFetches:
         responses: dict[TopicPartition, PartitionFetchResponse] = {}
         partitions = self.partitions
         image = self.rm.image
-        budget = min(req.max_bytes, self.fetch_max_bytes)
+        budget = min(self.max_bytes(req), self.fetch_max_bytes)
         total = 0
         errors = False
         for tp, fp in req.partitions.items():
@@ -154,6 +163,29 @@ class ConsumerFetches:
             responses[tp] = r
         return responses, total, errors
 
+    def max_bytes(self, req: FetchRequest) -> int:
+        """``req.max_bytes``, capped by what its client's fetch quota allows in one window span (KafkaApis'
+        ``getMaxValueInQuotaWindow``)."""
+        quotas = self.rm.quotas
+        if quotas.enabled:
+            cap = quotas.fetch_max_bytes(req.client_id)
+            if cap < req.max_bytes:
+                return int(cap)
+        return req.max_bytes
+
+    def respond(self, src: Any, req: FetchRequest, responses: dict[TopicPartition, PartitionFetchResponse],
+                session_id: int = INVALID_SESSION_ID) -> bool:
+        """Send a consumer fetch answer. With client quotas its bytes are recorded; a throttled answer goes without
+        data, with the throttle time (KafkaApis' ``getThrottledResponse``). False when it was throttled."""
+        quotas = self.rm.quotas
+        if quotas.enabled:
+            throttle = quotas.fetch_throttle_ms(src, req.client_id, response_size_bytes(responses), self.rm.now_ms)
+            if throttle > 0:
+                self.port.send(src, FetchResponse(NONE, {}, req.correlation_id, session_id, throttle))
+                return False
+        self.port.send(src, FetchResponse(NONE, responses, req.correlation_id, session_id))
+        return True
+
     def fetch(self, src: Any, req: FetchRequest, now_ms: float) -> None:
         """Answer a consumer fetch now, or park it until its partitions' HWs move or ``max_wait_ms`` passes."""
         if (req.session_id != INVALID_SESSION_ID or req.session_epoch != FINAL_EPOCH) and \
@@ -161,7 +193,7 @@ class ConsumerFetches:
             return
         responses, total, errors = self.read(req)
         if errors or total >= req.min_bytes or req.max_wait_ms <= 0:
-            self.port.send(src, FetchResponse(NONE, responses, req.correlation_id))
+            self.respond(src, req, responses)
             return
         cf = ConsumerFetch(src, req)
         for tp in req.partitions:
@@ -199,7 +231,7 @@ class ConsumerFetches:
             p = self.partitions.get(tp)
             if p is not None and cf in p.consumer_waiters:
                 p.consumer_waiters.remove(cf)
-        self.port.send(cf.src, FetchResponse(NONE, responses, cf.request.correlation_id))
+        self.respond(cf.src, cf.request, responses)
 
     def leadership_changed(self, p: Partition) -> None:
         """``p``'s leader epoch changed: the sessions reading it read it on their next fetch (a stale

@@ -244,7 +244,7 @@ class ConsumerSessions:
 
     def _answer(self, s: ConsumerSession, src: Any, req: FetchRequest, now_ms: float, *, full: bool) -> None:
         s.last_used_ms = now_ms
-        responses, total, errors = self._read(s, req.max_bytes, full)
+        responses, total, errors = self._read(s, self.rm._fetch.max_bytes(req), full)
         if errors or total >= req.min_bytes or req.max_wait_ms <= 0:
             self._send(s, src, req, responses)
             return
@@ -254,12 +254,16 @@ class ConsumerSessions:
 
     def _send(self, s: ConsumerSession, src: Any, req: FetchRequest,
               responses: dict[TopicPartition, PartitionFetchResponse]) -> None:
+        s.epoch += 1
+        if not self.rm._fetch.respond(src, req, responses, s.session_id):
+            # throttled by the client's fetch quota: nothing was sent, so every partition with news is read again
+            # next time (Kafka's IncrementalFetchContext.getThrottledResponse leaves the session's cache as it was)
+            s.pending.update(dict.fromkeys(responses))
+            return
         sent = s.sent
         for tp, r in responses.items():
             if r.error == NONE:
                 sent[tp] = (r.high_watermark, r.last_stable_offset, r.log_start_offset)
-        s.epoch += 1
-        self.port.send(src, FetchResponse(NONE, responses, req.correlation_id, s.session_id))
 
     # -- completion (called through the consumer fetch handler) ------------------------------------------------------
     def hw_moved(self, watch: SessionWatch) -> None:
@@ -273,7 +277,7 @@ class ConsumerSessions:
         if parked is None:
             return
         req = parked.request
-        responses, total, errors = self._read(s, req.max_bytes, parked.full)
+        responses, total, errors = self._read(s, self.rm._fetch.max_bytes(req), parked.full)
         if errors or total >= req.min_bytes:
             self._finish(parked, responses)
         else:
@@ -290,7 +294,7 @@ class ConsumerSessions:
     def complete(self, parked: ParkedSessionFetch) -> None:
         """Answer ``parked`` with what there is (its deadline passed, or a leadership moved)."""
         s = parked.session
-        responses, _, _ = self._read(s, parked.request.max_bytes, parked.full)
+        responses, _, _ = self._read(s, self.rm._fetch.max_bytes(parked.request), parked.full)
         self._finish(parked, responses)
 
     def _finish(self, parked: ParkedSessionFetch, responses: dict[TopicPartition, PartitionFetchResponse]) -> None:

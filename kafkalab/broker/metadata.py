@@ -19,8 +19,8 @@ Interface for the data plane (``BrokerServer``)::
 ``metadata_offset`` is the highest committed offset applied (control records included), which the lifecycle
 manager reports in heartbeats. ``active_controller_id`` is the quorum leader the observer knows (None while unknown).
 A snapshot loaded from the leader (a new broker, or one whose metadata log is behind the leader's log start) or found
-on disk at a restart replaces the image; listeners then get one ``Change`` naming every partition, removed topic and
-broker. Like every Kafka 4 node the broker snapshots its own image too (:class:`~kafkalab.metadata.
+on disk at a restart replaces the image; listeners then get one ``Change`` naming every partition, removed topic,
+broker and client quota entity (old or new). Like every Kafka 4 node the broker snapshots its own image too (:class:`~kafkalab.metadata.
 snapshot_generator.SnapshotGenerator`, ``metadata.log.max.record.bytes.between.snapshots`` /
 ``metadata.log.max.snapshot.interval.ms``), so a restart replays only the log after its latest snapshot.
 """
@@ -104,7 +104,8 @@ class BrokerMetadataListener:
             self.image = image
             change = Change(
                 partitions=tuple((name, p) for name, t in image.topics.items() for p in t.partitions),
-                removed_topics=removed, brokers=tuple(sorted(image.brokers)))
+                removed_topics=removed, brokers=tuple(sorted(image.brokers)),
+                client_quotas=tuple(dict.fromkeys((*self.image.client_quotas, *image.client_quotas))))
             for fn in listeners:
                 fn(change, image)
         image = self.image

@@ -12,7 +12,9 @@ holds complete with NOT_ENOUGH_REPLICAS_AFTER_APPEND (Kafka's ``checkEnoughRepli
 rule the HW itself stays put, so the check runs on the ISR change). Idempotent batches are checked by the
 partition's :class:`~kafkalab.broker.producer_state.ProducerStateManager`; a duplicate is answered with its original
 offset. An append marks the partition in the follower fetch sessions replicating it, which wakes their parked
-fetches (:mod:`kafkalab.broker.fetch_sessions`).
+fetches (:mod:`kafkalab.broker.fetch_sessions`). With client quotas configured, the request's bytes are recorded
+against the client's ``producer_byte_rate`` when its answer is due, and the answer carries the throttle time
+(:mod:`kafkalab.broker.quotas`).
 
 InitProducerId: with a control plane the broker server hands out ids from blocks the controller allocates
 (``AllocateProducerIds``, KIP-730). Here, without one (tests, the data-plane playground), ids are derived
@@ -33,6 +35,7 @@ from kafkalab.errors import KafkaError
 from kafkalab.ports import ConnectionReset
 from kafkalab.protocol.common import NONE
 from kafkalab.protocol.produce import PartitionProduceResponse, ProduceRequest, ProduceResponse
+from kafkalab.protocol.sizes import message_size_bytes
 from kafkalab.protocol.txn import InitProducerIdRequest, InitProducerIdResponse
 
 if TYPE_CHECKING:       # the replica manager builds this module's handler
@@ -44,15 +47,18 @@ __all__ = ["DelayedProduce", "ProduceHandler"]
 class DelayedProduce:
     """An acks=all produce waiting for the HW (Kafka's ``DelayedProduce``)."""
 
-    __slots__ = ("src", "correlation_id", "responses", "remaining", "done")
+    __slots__ = ("src", "correlation_id", "responses", "remaining", "done", "client_id", "size_bytes")
 
     def __init__(self, src: Any, correlation_id: int, responses: dict[TopicPartition, PartitionProduceResponse],
-                 remaining: int) -> None:
+                 remaining: int, client_id: str | None = None, size_bytes: int = 0) -> None:
         self.src = src
         self.correlation_id = correlation_id
         self.responses = responses
         self.remaining = remaining
         self.done = False
+        # for the produce quota, recorded when the answer is due (KafkaApis' sendResponseCallback)
+        self.client_id = client_id
+        self.size_bytes = size_bytes
 
 
 class ProduceHandler:
@@ -135,16 +141,23 @@ class ProduceHandler:
             self.port.log_appended()
         if follower.wake:
             follower.wake_parked()
+        quotas = rm.quotas
+        # markers and the coordinators' own appends are not client traffic: no client quota (client_id None)
+        client_id = None if not quotas.enabled or from_coordinator or quotas.exempt(src) else req.client_id
+        size = message_size_bytes(req) if client_id is not None else 0
         if acks == 0:
+            if client_id is not None:
+                # KafkaApis records and throttles an acks=0 produce too: no answer, but the channel is muted
+                quotas.produce_throttle_ms(src, client_id, size, now_ms)
             if any(r.error != NONE for r in responses.values()):
                 # KafkaApis.handleProduceRequest: an acks=0 request that failed gets no answer, the broker closes
                 # the connection instead, so the client refreshes its metadata.
                 self.port.send(src, ConnectionReset(rm.broker_id))
             return
         if acks == 1 or not waiting:
-            self.port.send(src, ProduceResponse(responses, req.correlation_id))
+            self._respond(src, responses, req.correlation_id, client_id, size)
             return
-        op = DelayedProduce(src, req.correlation_id, responses, len(waiting))
+        op = DelayedProduce(src, req.correlation_id, responses, len(waiting), client_id, size)
         for p, required, tp in waiting:
             if p.high_watermark >= required:
                 op.remaining -= 1
@@ -152,7 +165,7 @@ class ProduceHandler:
                 heapq.heappush(p.produce_waiters, (required, next(self._seq), op, tp))
         if op.remaining == 0:
             op.done = True
-            self.port.send(src, ProduceResponse(responses, req.correlation_id))
+            self._respond(src, responses, req.correlation_id, client_id, size)
         else:
             rm._expiry.add(now_ms + req.timeout_ms, op)
 
@@ -161,7 +174,7 @@ class ProduceHandler:
         op.remaining -= 1
         if op.remaining <= 0 and not op.done:
             op.done = True
-            self.port.send(op.src, ProduceResponse(op.responses, op.correlation_id))
+            self._respond(op.src, op.responses, op.correlation_id, op.client_id, op.size_bytes)
 
     def fail_waiters(self, p: Partition, error: str) -> None:
         """``p`` is no longer led here: every produce waiting on it gets ``error`` for it."""
@@ -190,7 +203,18 @@ class ProduceHandler:
                 p.produce_waiters = [w for w in p.produce_waiters if w[2] is not op]
                 heapq.heapify(p.produce_waiters)
         op.done = True
-        self.port.send(op.src, ProduceResponse(op.responses, op.correlation_id))
+        self._respond(op.src, op.responses, op.correlation_id, op.client_id, op.size_bytes)
+
+    def _respond(self, src: Any, responses: dict[TopicPartition, PartitionProduceResponse], correlation_id: int,
+                 client_id: str | None, size_bytes: int) -> None:
+        """Send a produce answer; with client quotas, record the request's bytes and carry the throttle time
+        (KIP-219: answered at once, the channel muted for the throttle time)."""
+        quotas = self.rm.quotas
+        if client_id is None:
+            self.port.send(src, ProduceResponse(responses, correlation_id))
+            return
+        throttle = quotas.produce_throttle_ms(src, client_id, size_bytes, self.rm.now_ms)
+        self.port.send(src, ProduceResponse(responses, correlation_id, throttle))
 
     def init_producer_id(self, src: Any, req: InitProducerIdRequest) -> None:
         if req.producer_id >= 0:

@@ -31,8 +31,8 @@ A restarted broker's replicas start from the HWs in the port's checkpoint (``rea
 Transactions: transaction markers arrive as control batches appended ``from_coordinator`` (WriteTxnMarkers, see
 :mod:`kafkalab.broker.txn`); read_committed fetches and the LSO are :mod:`kafkalab.broker.consumer_fetch`'s.
 
-Simplifications: no quotas, no fetch from followers (KIP-392); the others are named in the
-modules above.
+Client byte-rate quotas (:mod:`kafkalab.broker.quotas`) throttle produce answers and consumer fetch answers.
+Simplifications: no fetch from followers (KIP-392); the others are named in the modules above.
 """
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ from kafkalab.broker.fetcher import ReplicaFetcherManager
 from kafkalab.broker.log_maintenance import LOG_CLEANER, LOG_RETENTION, LogMaintenance
 from kafkalab.broker.partition import IsrProposal, Partition, Role
 from kafkalab.broker.produce import DelayedProduce, ProduceHandler
+from kafkalab.broker.quotas import ClientQuotas
 from kafkalab.broker.timers import EXPIRY, ISR_CHECK, ExpiryTimer, IsrCheck, settled
 from kafkalab.common.topic_partition import TopicPartition
 from kafkalab.config import Config, resolve
@@ -120,6 +121,8 @@ class ReplicaManager:
         # the pieces (composition); each keeps a reference to this facade for the state they share
         self._expiry = ExpiryTimer(self)
         self._isr = IsrCheck(self)
+        #: client byte-rate quotas (KIP-13, KIP-219), fed from the metadata image by the broker server
+        self.quotas = ClientQuotas.from_config(self.config)
         self._produce = ProduceHandler(self)
         self._fetch = ConsumerFetches(self)
         self._follower = FetchSessions(self)

@@ -94,6 +94,7 @@ _ALL_REQUESTS = frozenset(_REQUESTS) | _GROUP_REQUESTS
 
 _CONTROLLER_REQUESTS = frozenset(cm.CONTROLLER_REQUESTS)
 _TXN_TIMER = "txn:"
+_QUOTA_TIMER = "quota-unmute:"
 _TXN_TOPIC = "__transaction_state"
 
 
@@ -161,6 +162,13 @@ class BrokerServer:
         self._pid_in_flight: int | None = None
         self._checkpoint_armed = False
         self._checkpoint_interval_ms = float(self.config["replica.high.watermark.checkpoint.interval.ms"])
+        # KIP-219 channel muting: a throttled client's requests wait here until its throttle time has passed
+        self._muted: dict[Any, float] = {}
+        self._held: dict[Any, list[Any]] = {}
+        quotas = self.rm.quotas
+        quotas.on_throttle = self._mute
+        quotas.exempt = _is_local_reply
+        quotas.record = ctx.record
         if self.controller_ids:
             self._start_control_plane()
 
@@ -214,6 +222,8 @@ class BrokerServer:
 
     def _on_metadata_change(self, change: Change, image: MetadataImage) -> None:
         self.image = image
+        if change.client_quotas:
+            self.rm.quotas.apply(image.client_quotas)       # Kafka's DynamicClientQuotaPublisher
         if self.publishing:
             self.rm.apply_change(image, change, self.ctx.now)
             if self.groups is not None:
@@ -240,6 +250,8 @@ class BrokerServer:
     def apply_image(self, image: MetadataImage, change: Change | None = None) -> None:
         """Without a control plane: act on a hand-made image (every partition, or just ``change``)."""
         self.image = image
+        if image.client_quotas or self.rm.quotas.enabled:
+            self.rm.quotas.apply(image.client_quotas)
         if change is None:
             self.rm.apply_image(image, self.ctx.now)
         else:
@@ -318,6 +330,9 @@ class BrokerServer:
         if name == _PID_BLOCK:
             self._pid_in_flight = None
             self._request_producer_ids()
+            return
+        if name.startswith(_QUOTA_TIMER):
+            self._unmute(name)
             return
         if name.startswith(_TXN_TIMER):
             if self.txn is not None:
@@ -408,6 +423,9 @@ class BrokerServer:
     # ---- dispatch --------------------------------------------------------------------------------------------------
     def on_message(self, src: Any, msg: Any) -> None:
         kind = type(msg)
+        if self._muted and src in self._muted and kind in _ALL_REQUESTS:
+            self._held[src].append(msg)         # a muted channel is not read (KIP-219)
+            return
         if self._charged:
             # the replication fast path: sizes computed as message_size_bytes computes them, without its dispatch
             if kind is FetchRequest and type(msg.partitions) is dict:
@@ -472,6 +490,31 @@ class BrokerServer:
             return
         if self.lifecycle is not None and self.lifecycle.handle(src, msg, self.ctx.now):
             self._after_lifecycle()
+
+    # ---- client quotas: channel muting (KIP-219) ------------------------------------------------------------------
+    def _mute(self, src: Any, throttle_ms: int) -> None:
+        """Stop reading ``src``'s requests for ``throttle_ms`` (Kafka's ``ThrottledChannel`` on the delay queue)."""
+        until = self.ctx.now + throttle_ms
+        if until <= self._muted.get(src, -1.0):
+            return
+        self._muted[src] = until
+        self._held.setdefault(src, [])
+        self.set_timer(f"{_QUOTA_TIMER}{src}", until)
+
+    def _unmute(self, timer_name: str) -> None:
+        src_name = timer_name[len(_QUOTA_TIMER):]
+        src = next((s for s in self._muted if str(s) == src_name), None)
+        if src is None:
+            return
+        del self._muted[src]
+        held = self._held.pop(src, [])
+        for msg in held:            # read in arrival order; a request that throttles again mutes the rest anew
+            self.on_message(src, msg)
+
+    def quota_metrics(self) -> list[dict[str, Any]]:
+        """This broker's client quota sensors: quota_type, user, client_id, quota, byte_rate,
+        throttle_time_avg_ms, throttle_time_max_ms (see :mod:`kafkalab.broker.quotas`)."""
+        return self.rm.quotas.describe(self.ctx.now)
 
     def _fetch_response(self, src: Any, msg: FetchResponse) -> None:
         self.rm.on_fetch_response(src, msg, self.ctx.now)
@@ -657,6 +700,10 @@ class _PidWaiter:
 
 
 _LOCAL_REPLIES = frozenset((LocalReply, CallbackReply, _PidWaiter))
+
+
+def _is_local_reply(src: Any) -> bool:
+    return type(src) in _LOCAL_REPLIES
 
 
 def _no_txn_coordinator(msg: Any) -> Any:

@@ -321,7 +321,8 @@ class BrokerTxn:
         def merged(r: ProduceResponse) -> None:
             self.server.send(src, ProduceResponse({**r.responses, **failed}, req.correlation_id))
         target: Any = src if not failed else CallbackReply(merged)
-        rm.handle_produce(target, ProduceRequest(req.acks, req.timeout_ms, rest, req.correlation_id, req.transactional_id),
+        rm.handle_produce(target, ProduceRequest(req.acks, req.timeout_ms, rest, req.correlation_id, req.transactional_id,
+                                                req.client_id),
                           self.server.ctx.now)
 
     def _coordinator_node(self, tid: str) -> Any:

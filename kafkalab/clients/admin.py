@@ -5,6 +5,11 @@ does: it sends CreateTopics, DeleteTopics, CreatePartitions, IncrementalAlterCon
 controller it believes active, and on NOT_CONTROLLER or a request timeout tries the next controller in order. It is a
 network node like any client (``node_id``), so it can be partitioned away from the quorum.
 
+Client quotas (KIP-546): :meth:`AdminClient.alter_client_quotas` and :meth:`AdminClient.describe_client_quotas` send
+AlterClientQuotas and DescribeClientQuotas to the controller, which writes ``ClientQuotaRecord`` rows every broker
+replays (:mod:`kafkalab.controller.client_quota_control`, :mod:`kafkalab.broker.quotas`). A refused entity raises
+:class:`~kafkalab.errors.InvalidRequestError` with the controller's message (what was wrong, what is allowed).
+
 Consumer group administration goes to the group coordinators instead (Kafka's admin looks each group's coordinator
 up with FindCoordinator): :class:`GroupAdminCore` is the non-blocking part (a port, a bootstrap list, callbacks),
 usable inside a process such as a Connect worker, with Kafka's ``listConsumerGroupOffsets``,
@@ -30,6 +35,7 @@ from kafkalab.common.topic_partition import OffsetAndMetadata, TopicPartition
 from kafkalab.errors import KafkaTimeoutError, error_for_name
 from kafkalab.ports import ProcessPort
 from kafkalab.protocol import admin as cm
+from kafkalab.protocol import quotas as qm
 from kafkalab.protocol.conformance import violations
 from kafkalab.protocol.controller import message_size_bytes
 from kafkalab.protocol.group import (
@@ -48,6 +54,7 @@ from kafkalab.protocol.group_admin import (
     OffsetDeleteRequest,
     OffsetDeleteResponse,
 )
+from kafkalab.protocol.quotas import QuotaEntity, canonical_entity, describe_entity
 
 __all__ = ["AdminClient", "GroupAdminCore", "GroupAdminClient"]
 
@@ -150,6 +157,55 @@ class AdminClient:
         parts = tuple(partitions) if partitions is not None else None
         return self.request(lambda c: cm.ElectLeadersRequest(election_type, parts, correlation_id=c),  # type: ignore[no-any-return]
                             timeout_ms)
+
+    def alter_client_quotas(self, alterations: Sequence[tuple[Any, Mapping[str, float | None]]], *,
+                            validate_only: bool = False, timeout_ms: float = 30_000.0) -> None:
+        """Set or remove client quotas (Kafka's ``Admin.alterClientQuotas``, KIP-546). Each alteration is
+        ``(entity, {key: value})``: the entity a dict of entity type (``"user"``, ``"client-id"``) to name, None
+        naming the default entity; a value of None removes the key. E.g.
+        ``admin.alter_client_quotas([({"client-id": "app"}, {"producer_byte_rate": 1_048_576})])``.
+        Raises InvalidRequestError (naming the entity) for the first entity the controller refused; the others
+        are applied all the same, as Kafka applies each entity on its own."""
+        entries = []
+        for item in alterations:
+            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Mapping)):
+                raise TypeError(f"an alteration is (entity, {{quota key: value or None}}), got {item!r}")
+            entity = canonical_entity(item[0])
+            ops = []
+            for key, value in item[1].items():
+                if not isinstance(key, str):
+                    raise TypeError(f"a quota key is a str such as 'producer_byte_rate', got {key!r}")
+                if value is None:
+                    ops.append(qm.ClientQuotaOp(key, 0.0, True))
+                elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                    ops.append(qm.ClientQuotaOp(key, float(value)))
+                else:
+                    raise TypeError(f"quota {key!r}: a value is a number (bytes per second) or None to remove it, "
+                                    f"got {type(value).__name__} {value!r}")
+            entries.append(qm.ClientQuotaAlteration(entity, tuple(ops)))
+        items = tuple(entries)
+        response = self.request(lambda c: qm.AlterClientQuotasRequest(items, validate_only, c), timeout_ms)
+        for result in response.entries:
+            if result.error != "NONE":
+                raise error_for_name(result.error)(
+                    f"client quotas of {describe_entity(result.entity)}: {result.error_message}")
+
+    def describe_client_quotas(self, components: Mapping[str, str | None] | Sequence[qm.ClientQuotaFilterComponent]
+                               = (), *, strict: bool = False,
+                               timeout_ms: float = 30_000.0) -> dict[QuotaEntity, dict[str, float]]:
+        """The quotas of the entities matching a filter (Kafka's ``Admin.describeClientQuotas``): ``{entity type:
+        name}`` matches that name exactly (None: the default entity), or :class:`~kafkalab.protocol.quotas.
+        ClientQuotaFilterComponent` values (``match_type`` MATCH_ANY matches every name of a type); no component
+        matches every entity, ``strict`` only entities of exactly the named types. -> {entity: {key: value}}."""
+        if isinstance(components, Mapping):
+            parts = tuple(qm.ClientQuotaFilterComponent(t, qm.MATCH_DEFAULT if n is None else qm.MATCH_EXACT, n)
+                          for t, n in components.items())
+        else:
+            parts = tuple(components)
+        response = self.request(lambda c: qm.DescribeClientQuotasRequest(parts, strict, c), timeout_ms)
+        if response.error != "NONE":
+            raise error_for_name(response.error)(f"describe client quotas: {response.error_message}")
+        return {e.entity: dict(e.values) for e in response.entries}
 
 
 #: answers that send the request to a freshly looked-up coordinator

@@ -603,7 +603,8 @@ class KafkaConsumer:
     def metrics(self) -> dict[str, Any]:
         core = self.core
         out: dict[str, Any] = {"records_fetched": core.records_fetched, "fetches_sent": core.fetches_sent,
-               "requests_sent": core.network.requests_sent, "disconnects": core.network.disconnects}
+               "requests_sent": core.network.requests_sent, "disconnects": core.network.disconnects,
+               **core.network.throttle_metrics("FetchResponse", "fetch")}
         group = self._group
         if group is not None:
             out.update(member_id=group.member_id, group_state=group.state, commits_sent=group.commits_sent,

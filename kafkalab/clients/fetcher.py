@@ -240,6 +240,7 @@ class ConsumerCore:
         self.fetch_max_bytes = int(config["fetch.max.bytes"])
         self.max_partition_fetch_bytes = int(config["max.partition.fetch.bytes"])
         self.isolation_level = 1 if config["isolation.level"] == "read_committed" else 0
+        self.client_id = str(config["client.id"] or port.node_id)      # the request header's client id (quotas)
         self.retry_backoff_ms = float(config["retry.backoff.ms"])
         self.request_timeout_ms = float(config["request.timeout.ms"])
         self.default_api_timeout_ms = float(config["default.api.timeout.ms"])
@@ -634,7 +635,7 @@ class ConsumerCore:
             self.network.send(node, lambda cid, p=request_parts, f=forgotten, i=session_id, e=epoch: FetchRequest(
                 -1, self.fetch_max_wait_ms, self.fetch_min_bytes, self.fetch_max_bytes, p,  # type: ignore[misc]
                 isolation_level=self.isolation_level, correlation_id=cid, session_id=i, session_epoch=e,
-                forgotten=f),
+                forgotten=f, client_id=self.client_id),
                 functools.partial(self._on_fetch, node, generations[node], full))
             self.fetches_sent += 1
         return wait

@@ -10,6 +10,14 @@ A request unanswered after ``request.timeout.ms`` drops the whole connection, as
 flight to the broker as NETWORK_EXCEPTION (the answers arriving later are ignored), and the broker is not used again
 for ``reconnect.backoff.ms``. Both errors mean the outcome is unknown: the request may have been handled.
 
+Client quotas (KIP-219): an answer carrying ``throttle_time_ms`` > 0 (produce and fetch answers) makes the broker
+not ready for that long (Kafka's ``NetworkClient.maybeThrottle``: the connection's ``throttleUntilTimeMs``), since
+the broker has muted the channel anyway; :meth:`NetworkClient.backoff_remaining_ms` includes it, so a sender or
+fetcher waiting on the broker wakes when it ends. Each answer's throttle time is kept per response type in Kafka's
+``Avg``/``Max`` over the client metrics window (``metrics.num.samples`` 2 of ``metrics.sample.window.ms`` 30 s):
+:meth:`NetworkClient.throttle_time` gives the producer's ``produce-throttle-time-avg/max`` and the consumer's
+``fetch-throttle-time-avg/max``.
+
 Simplification: connections are not modelled (no connect handshake); a broker is reachable unless it is backing off.
 Each incarnation of a client node numbers its requests in its own range, so an answer meant for a crashed
 incarnation (which in Kafka would arrive on a connection that no longer exists) is ignored by the next one.
@@ -21,6 +29,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
 from kafkalab.clients.metadata import ClientMetadata
+from kafkalab.common.sampled_stats import Avg, Max
 from kafkalab.ports import ConnectionReset
 from kafkalab.protocol.sizes import message_size_bytes
 
@@ -89,6 +98,8 @@ class NetworkClient:
         self._next_correlation_id = 1 + _INCARNATION_STRIDE * int(getattr(port, "incarnation", 0) or 0)
         self._in_flight: dict[NodeId, dict[int, _InFlight]] = {}
         self._backoff_until: dict[NodeId, float] = {}
+        self._throttle_until: dict[NodeId, float] = {}          # KIP-219, per broker
+        self._throttle_stats: dict[str, tuple[Avg, Max]] = {}   # per response type: the client metrics window
         self.requests_sent = 0
         self.disconnects = 0
 
@@ -103,11 +114,17 @@ class NetworkClient:
         """Whether a request may go to ``node`` now: not backing off and below the in-flight limit."""
         if self._backoff_until.get(node, -1.0) > now_ms:
             return False
+        if self._throttle_until and self._throttle_until.get(node, -1.0) > now_ms:
+            return False
         pending = self._in_flight.get(node)
         return pending is None or len(pending) < self.max_in_flight
 
     def backoff_remaining_ms(self, node: NodeId, now_ms: float) -> float:
-        return max(0.0, self._backoff_until.get(node, -1.0) - now_ms)
+        """How long until ``node`` may be sent to again: reconnect backoff, or a broker's throttle (KIP-219)."""
+        wait = self._backoff_until.get(node, -1.0) - now_ms
+        if self._throttle_until:
+            wait = max(wait, self._throttle_until.get(node, -1.0) - now_ms)
+        return max(0.0, wait)
 
     def min_backoff_remaining_ms(self, nodes: list[NodeId], now_ms: float) -> float:
         """How long until one of ``nodes`` may be used again (0 when one may be used now)."""
@@ -176,8 +193,38 @@ class NetworkClient:
             return False
         entry.timer.cancel()
         self.port.record("client.request.latency_ms", self.port.now - entry.sent_ms, kind=type(entry.request).__name__)
+        throttle = getattr(msg, "throttle_time_ms", None)
+        if throttle is not None and (throttle or self._throttle_stats):
+            self._throttled(src, type(msg).__name__, throttle)
         entry.callback(msg, None)
         return True
+
+    def _throttled(self, node: NodeId, kind: str, throttle_ms: int) -> None:
+        now = self.port.now
+        stats = self._throttle_stats.get(kind)
+        if stats is None:       # nothing is recorded until a broker first throttles (no quotas, no cost)
+            stats = self._throttle_stats[kind] = (Avg(2, 30_000.0), Max(2, 30_000.0))
+        stats[0].record(throttle_ms, now)
+        stats[1].record(throttle_ms, now)
+        if throttle_ms > 0:
+            until = now + throttle_ms
+            if until > self._throttle_until.get(node, -1.0):
+                self._throttle_until[node] = until
+
+    def throttle_time(self, kind: str) -> tuple[float, float]:
+        """(avg, max) throttle time in ms of the answers of type ``kind`` ("ProduceResponse", "FetchResponse") in
+        the metrics window, as Kafka's ``produce-throttle-time-avg/max`` and ``fetch-throttle-time-avg/max``
+        (NaN before any throttled answer)."""
+        stats = self._throttle_stats.get(kind)
+        if stats is None:
+            return (float("nan"), float("nan"))
+        now = self.port.now
+        return (stats[0].measure(now), stats[1].measure(now))
+
+    def throttle_metrics(self, kind: str, prefix: str) -> dict[str, float]:
+        """Kafka's ``<prefix>-throttle-time-avg`` and ``<prefix>-throttle-time-max`` for answers of type ``kind``."""
+        avg, peak = self.throttle_time(kind)
+        return {f"{prefix}-throttle-time-avg": avg, f"{prefix}-throttle-time-max": peak}
 
     def _timed_out(self, node: NodeId, correlation_id: int) -> None:
         self.disconnect(node, timed_out=correlation_id)

@@ -53,6 +53,7 @@ class ProduceRequestsMixin(IdempotenceMixin):
     history: History | None
     node_id: Hashable
     acks: int
+    client_id: str
     request_timeout_ms: float
     delivery_timeout_ms: float
     retries: int
@@ -93,7 +94,8 @@ class ProduceRequestsMixin(IdempotenceMixin):
         acks = self.acks
         timeout = int(self.request_timeout_ms)
         tid = None if txn is None else txn.transactional_id
-        self.network.send(node, lambda cid: ProduceRequest(acks, timeout, wire, cid, tid),
+        client_id = self.client_id
+        self.network.send(node, lambda cid: ProduceRequest(acks, timeout, wire, cid, tid, client_id),
                           functools.partial(self._on_produce_response, batches), expect_response=acks != 0)
         self.records_sent += records
         self.batches_sent += len(batches)

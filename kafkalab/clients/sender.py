@@ -78,6 +78,7 @@ class ProducerCore(ProduceRequestsMixin):
         self.history = history
         self.bootstrap = list(bootstrap)
         self.acks = {"all": -1, "1": 1, "0": 0}[config["acks"]]
+        self.client_id = str(config["client.id"] or port.node_id)      # the request header's client id (quotas)
         self.batch_size = int(config["batch.size"])
         self.max_request_size = int(config["max.request.size"])
         self.buffer_memory = int(config["buffer.memory"])
@@ -464,4 +465,6 @@ class ProducerCore(ProduceRequestsMixin):
                 "retried_batches": self.retried_batches, "requests_sent": self.network.requests_sent,
                 "disconnects": self.network.disconnects, "errors": dict(self.error_counts),
                 "producer_id": self.producer_id, "producer_epoch": self.producer_epoch,
-                "buffer_available_bytes": self.accumulator.available_memory}
+                "buffer_available_bytes": self.accumulator.available_memory,
+                **self.network.throttle_metrics("ProduceResponse", "produce")}
+

@@ -21,7 +21,9 @@ for commit, request dispatch and the timers, and hands each request to the contr
   election rules are in :mod:`~kafkalab.controller.partition_change`);
 - :mod:`~kafkalab.controller.configuration_control` (``ConfigurationControlManager``): IncrementalAlterConfigs and
   the per-topic ``unclean.leader.election.enable``;
-- :mod:`~kafkalab.controller.producer_id_control` (``ProducerIdControlManager``): AllocateProducerIds.
+- :mod:`~kafkalab.controller.producer_id_control` (``ProducerIdControlManager``): AllocateProducerIds;
+- :mod:`~kafkalab.controller.client_quota_control` (``ClientQuotaControlManager``): AlterClientQuotas and
+  DescribeClientQuotas (KIP-546).
 
 A manager decides from :attr:`~QuorumController.working` and writes through the controller: ``_write`` proposes the
 records and replays them into the working state at once, ``_respond_on_commit`` queues the answer behind them.
@@ -39,7 +41,8 @@ bootstrap_features` (from its config) and, activating on an empty log, writes th
 before anything else, as Kafka's first active controller writes the bootstrap checkpoint's records. There is no
 ``FeatureControlManager``: no UpdateFeatures, so levels stay as formatted; managers read them from the image.
 
-Simplifications: no reassignments, directories, feature upgrades, ACLs, quotas or delegation tokens; dynamic
+Simplifications: no reassignments, directories, feature upgrades, ACLs or delegation tokens; of quotas, client
+byte-rate quotas only; dynamic
 configs are topic configs only. Each manager's docstring names its own.
 """
 from __future__ import annotations
@@ -51,6 +54,7 @@ from typing import Any, Protocol
 
 from kafkalab.common.topic import validate_topic_name
 from kafkalab.config import Config, resolve
+from kafkalab.controller.client_quota_control import ClientQuotaControlManager
 from kafkalab.controller.cluster_control import ClusterControlManager
 from kafkalab.controller.configuration_control import ConfigurationControlManager
 from kafkalab.controller.heartbeats import BrokerHeartbeatManager
@@ -63,6 +67,7 @@ from kafkalab.metadata.features import METADATA_VERSION, bootstrap_features
 from kafkalab.metadata.image import MetadataImage
 from kafkalab.metadata.records import FeatureLevelRecord, MetadataRecord, NoOpRecord
 from kafkalab.protocol import admin as cm
+from kafkalab.protocol import quotas as qm
 from kafkalab.protocol.controller import (
     AllocateProducerIdsRequest,
     AllocateProducerIdsResponse,
@@ -123,6 +128,7 @@ class QuorumController:
         self.configuration_control = ConfigurationControlManager(self)
         self.replication_control = ReplicationControlManager(self)
         self.producer_id_control = ProducerIdControlManager(self)
+        self.client_quota_control = ClientQuotaControlManager(self)
         self._handlers: dict[type, Callable[[int, Any, float], None]] = {
             BrokerRegistrationRequest: self.cluster_control.register_broker,
             BrokerHeartbeatRequest: self.cluster_control.process_broker_heartbeat,
@@ -133,6 +139,8 @@ class QuorumController:
             cm.IncrementalAlterConfigsRequest: self.configuration_control.incremental_alter_configs,
             cm.ElectLeadersRequest: self.replication_control.elect_leaders,
             AllocateProducerIdsRequest: self.producer_id_control.allocate_producer_ids,
+            qm.AlterClientQuotasRequest: self.client_quota_control.alter_client_quotas,
+            qm.DescribeClientQuotasRequest: self.client_quota_control.describe_client_quotas,
         }
 
     def __repr__(self) -> str:
@@ -295,4 +303,9 @@ class QuorumController:
             return cm.ElectLeadersResponse(error, correlation_id=cid)
         if kind is AllocateProducerIdsRequest:
             return AllocateProducerIdsResponse(error, correlation_id=cid)
+        if kind is qm.AlterClientQuotasRequest:
+            return qm.AlterClientQuotasResponse(tuple(qm.AlterClientQuotasEntryResult(e.entity, error, message)
+                                                      for e in request.entries), cid)
+        if kind is qm.DescribeClientQuotasRequest:
+            return qm.DescribeClientQuotasResponse(error, (), message, cid)
         raise TypeError(f"not a controller request: {kind.__name__}")

@@ -27,6 +27,7 @@ from kafkalab.metadata.records import (
     NO_CHANGE,
     NO_LEADER,
     BrokerRegistrationChangeRecord,
+    ClientQuotaRecord,
     ConfigRecord,
     FeatureLevelRecord,
     FenceBrokerRecord,
@@ -112,10 +113,12 @@ class Change:
     removed_topics: tuple[str, ...] = ()
     brokers: tuple[int, ...] = ()
     configs: tuple[tuple[str, str], ...] = ()
+    #: client quota entities whose quotas changed (ClientQuotaRecord, KIP-546)
+    client_quotas: tuple[tuple[tuple[str, str | None], ...], ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.partitions or self.removed_topics or self.brokers or self.configs)
+        return not (self.partitions or self.removed_topics or self.brokers or self.configs or self.client_quotas)
 
 
 _NOTHING = Change()
@@ -131,6 +134,8 @@ class MetadataImage:
         self.topics: dict[str, TopicImage] = {}
         self.topic_names: dict[str, str] = {}                        # topic id -> name
         self.configs: dict[tuple[str, str], dict[str, str]] = {}     # (resource type, name) -> {key: value}
+        #: client quotas (ClientQuotaRecord): entity -> {quota key: value}; Kafka's ClientQuotasImage
+        self.client_quotas: dict[tuple[tuple[str, str | None], ...], dict[str, float]] = {}
         self.next_producer_id = 0
         self.records_applied = 0
 
@@ -154,6 +159,7 @@ class MetadataImage:
         other.topics = {name: TopicImage(t.name, t.topic_id, dict(t.partitions)) for name, t in self.topics.items()}
         other.topic_names = dict(self.topic_names)
         other.configs = {key: dict(values) for key, values in self.configs.items()}
+        other.client_quotas = {key: dict(values) for key, values in self.client_quotas.items()}
         other.next_producer_id = self.next_producer_id
         other.records_applied = self.records_applied
         return other
@@ -161,7 +167,7 @@ class MetadataImage:
     def state(self) -> tuple[Any, ...]:
         """Everything the image holds except bookkeeping (``records_applied``), for comparing two images."""
         return (self.offset, self.brokers, {n: (t.topic_id, t.partitions) for n, t in self.topics.items()},
-                self.configs, self.next_producer_id, self.features)
+                self.configs, self.next_producer_id, self.features, self.client_quotas)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, MetadataImage) and self.state() == other.state()
@@ -178,7 +184,7 @@ class MetadataImage:
         """The records that rebuild this image from empty (Kafka's ``MetadataImage.write`` through an
         ``ImageWriter``), in Kafka's order: features (``metadata.version`` first), the cluster (one
         RegisterBrokerRecord per broker with its fencing and controlled-shutdown state), topics (a TopicRecord, then
-        a PartitionRecord per partition with its current registration), configs, the producer-id block. A snapshot
+        a PartitionRecord per partition with its current registration), configs, client quotas, the producer-id block. A snapshot
         holds these; :meth:`from_records` replays them."""
         out: list[MetadataRecord] = []
         features = self.features
@@ -201,6 +207,8 @@ class MetadataImage:
                                            reg.last_known_elr))
         for (resource_type, resource_name), values in self.configs.items():
             out.extend(ConfigRecord(resource_type, resource_name, name, value) for name, value in values.items())
+        for entity, quotas in self.client_quotas.items():
+            out.extend(ClientQuotaRecord(entity, key, value) for key, value in quotas.items())
         if self.next_producer_id > 0:
             out.append(ProducerIdsRecord(-1, -1, self.next_producer_id))
         return out
@@ -286,6 +294,17 @@ class MetadataImage:
             else:
                 self.configs.setdefault(key, {})[record.name] = record.value
             return Change(configs=(key,))
+        if kind is ClientQuotaRecord:
+            entity = record.entity
+            if record.remove:
+                quotas = self.client_quotas.get(entity)
+                if quotas is not None:
+                    quotas.pop(record.key, None)
+                    if not quotas:
+                        del self.client_quotas[entity]       # as ClientQuotaControlManager.replay
+            else:
+                self.client_quotas.setdefault(entity, {})[record.key] = record.value
+            return Change(client_quotas=(entity,))
         if kind is ProducerIdsRecord:
             self.next_producer_id = record.next_producer_id
             return _NOTHING

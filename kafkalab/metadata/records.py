@@ -19,7 +19,7 @@ __all__ = [
     "NO_LEADER", "NO_CHANGE", "MetadataRecord", "RegisterBrokerRecord", "UnregisterBrokerRecord",
     "BrokerRegistrationChangeRecord", "FenceBrokerRecord", "UnfenceBrokerRecord", "TopicRecord", "PartitionRecord",
     "PartitionChangeRecord", "RemoveTopicRecord", "ConfigRecord", "NoOpRecord", "ProducerIdsRecord",
-    "FeatureLevelRecord", "record_size_bytes", "LEADER_RECOVERY_RECOVERED", "LEADER_RECOVERY_RECOVERING",
+    "FeatureLevelRecord", "ClientQuotaRecord", "record_size_bytes", "LEADER_RECOVERY_RECOVERED", "LEADER_RECOVERY_RECOVERING",
 ]
 
 NO_LEADER = -1
@@ -151,6 +151,17 @@ class ConfigRecord(MetadataRecord):
     resource_name: str
     name: str
     value: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientQuotaRecord(MetadataRecord):
+    """A client quota change (Kafka's ``ClientQuotaRecord``: ``Entity`` [(EntityType, EntityName)], ``Key``,
+    ``Value``, ``Remove``). ``entity`` is sorted by type; a ``None`` name is the default entity (KIP-546)."""
+
+    entity: tuple[tuple[str, str | None], ...]
+    key: str
+    value: float = 0.0
+    remove: bool = False
 
 
 @dataclass(frozen=True, slots=True)

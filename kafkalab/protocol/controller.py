@@ -23,6 +23,12 @@ from kafkalab.protocol.admin import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
 )
+from kafkalab.protocol.quotas import (
+    AlterClientQuotasRequest,
+    AlterClientQuotasResponse,
+    DescribeClientQuotasRequest,
+    DescribeClientQuotasResponse,
+)
 
 __all__ = [
     "PRODUCER_ID_BLOCK_SIZE", "BrokerRegistrationRequest", "BrokerRegistrationResponse", "BrokerHeartbeatRequest",
@@ -132,11 +138,11 @@ class AllocateProducerIdsResponse:
 CONTROLLER_REQUESTS: tuple[type, ...] = (
     BrokerRegistrationRequest, BrokerHeartbeatRequest, AlterPartitionRequest, CreateTopicsRequest,
     DeleteTopicsRequest, CreatePartitionsRequest, IncrementalAlterConfigsRequest, ElectLeadersRequest,
-    AllocateProducerIdsRequest)
+    AllocateProducerIdsRequest, AlterClientQuotasRequest, DescribeClientQuotasRequest)
 CONTROLLER_RESPONSES: tuple[type, ...] = (
     BrokerRegistrationResponse, BrokerHeartbeatResponse, AlterPartitionResponse, CreateTopicsResponse,
     DeleteTopicsResponse, CreatePartitionsResponse, IncrementalAlterConfigsResponse, ElectLeadersResponse,
-    AllocateProducerIdsResponse)
+    AllocateProducerIdsResponse, AlterClientQuotasResponse, DescribeClientQuotasResponse)
 
 
 def _size(value: Any) -> int:

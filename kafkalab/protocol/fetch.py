@@ -58,6 +58,8 @@ class FetchRequest:
     session_id: int = INVALID_SESSION_ID
     session_epoch: int = FINAL_EPOCH
     forgotten: tuple[TopicPartition, ...] = ()
+    #: the request header's client id (``client.id``): what client quotas are keyed by (KIP-13)
+    client_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +93,5 @@ class FetchResponse:
     responses: dict[TopicPartition, PartitionFetchResponse]
     correlation_id: int = 0
     session_id: int = INVALID_SESSION_ID
+    #: how long the client's fetch quota throttles it (KIP-219); a throttled consumer fetch carries no data
+    throttle_time_ms: int = 0

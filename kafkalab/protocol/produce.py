@@ -28,6 +28,8 @@ class ProduceRequest:
     batches: dict[TopicPartition, RecordBatch]
     correlation_id: int = 0
     transactional_id: str | None = None
+    #: the request header's client id (``client.id``): what client quotas are keyed by (KIP-13)
+    client_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +48,5 @@ class PartitionProduceResponse:
 class ProduceResponse:
     responses: dict[TopicPartition, PartitionProduceResponse]
     correlation_id: int = 0
+    #: how long the client's produce quota throttles it (KIP-219): the broker mutes the channel that long
+    throttle_time_ms: int = 0
