@@ -164,7 +164,8 @@ class BrokerServer:
         self._checkpoint_interval_ms = float(self.config["replica.high.watermark.checkpoint.interval.ms"])
         # KIP-219 channel muting: a throttled client's requests wait here until its throttle time has passed
         self._muted: dict[Any, float] = {}
-        self._held: dict[Any, list[Any]] = {}
+        self._held: dict[Any, list[Any]] = {}           # arrived while muted (not read)
+        self._held_read: dict[Any, list[Any]] = {}      # read before the mute, not yet handled (see _handle)
         quotas = self.rm.quotas
         quotas.on_throttle = self._mute
         quotas.exempt = _is_local_reply
@@ -499,6 +500,7 @@ class BrokerServer:
             return
         self._muted[src] = until
         self._held.setdefault(src, [])
+        self._held_read.setdefault(src, [])
         self.set_timer(f"{_QUOTA_TIMER}{src}", until)
 
     def _unmute(self, timer_name: str) -> None:
@@ -507,8 +509,15 @@ class BrokerServer:
         if src is None:
             return
         del self._muted[src]
+        read = self._held_read.pop(src, [])
         held = self._held.pop(src, [])
-        for msg in held:            # read in arrival order; a request that throttles again mutes the rest anew
+        # in arrival order (those read before the mute came first); one that throttles again mutes the rest anew
+        for msg in read:
+            if src in self._muted:
+                self._held_read[src].append(msg)
+            else:
+                self._handle(src, msg)
+        for msg in held:
             self.on_message(src, msg)
 
     def quota_metrics(self) -> list[dict[str, Any]]:
@@ -520,6 +529,11 @@ class BrokerServer:
         self.rm.on_fetch_response(src, msg, self.ctx.now)
 
     def _handle(self, src: Any, msg: Any) -> None:
+        if self._muted and src in self._muted:
+            # Kafka reads one request per connection at a time, so a request pipelined behind the one that got
+            # throttled is still in the socket when the channel is muted: it waits for the unmute here
+            self._held_read[src].append(msg)
+            return
         try:
             if type(msg) is FetchRequest:       # the most frequent request (follower fetches): no dispatch chain
                 self.rm.handle_fetch(src, msg, self.ctx.now)

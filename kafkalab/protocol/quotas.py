@@ -46,6 +46,8 @@ def canonical_entity(entity: Any) -> QuotaEntity:
 
 def describe_entity(entity: QuotaEntity) -> str:
     """``user 'alice' client-id <default>``: an entity as messages name it."""
+    if not entity:
+        return "an empty entity"
     return " ".join(f"{t} {'<default>' if n is None else repr(n)}" for t, n in entity)
 
 
