@@ -119,3 +119,22 @@ def test_counted_records_are_public_names_of_the_records_the_log_and_the_clients
 def test_history_spill_is_a_check_name():
     from kafkalab.check.spill import HistorySpill
     assert kl.check.HistorySpill is HistorySpill and "HistorySpill" in kl.check.__all__
+
+
+def test_client_quotas_are_where_kafka_keeps_them():
+    from kafkalab.broker.quotas import ClientQuotaManager, ClientQuotas
+    from kafkalab.clients.admin import AdminClient
+    from kafkalab.common.sampled_stats import Avg, Max, Rate
+    from kafkalab.controller.client_quota_control import ClientQuotaControlManager
+    from kafkalab.metadata.client_quotas import CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE, QUOTA_KEYS
+    from kafkalab.metadata.records import ClientQuotaRecord
+    from kafkalab.protocol import quotas
+    assert ClientQuotaManager.__module__ == "kafkalab.broker.quotas" and ClientQuotas.__module__ == ClientQuotaManager.__module__
+    assert ClientQuotaControlManager.__module__ == "kafkalab.controller.client_quota_control"
+    assert {Rate.__module__, Avg.__module__, Max.__module__} == {"kafkalab.common.sampled_stats"}
+    assert set(QUOTA_KEYS) == {PRODUCER_BYTE_RATE, CONSUMER_BYTE_RATE}
+    assert ClientQuotaRecord.__module__ == "kafkalab.metadata.records"
+    for name in ("AlterClientQuotasRequest", "AlterClientQuotasResponse", "DescribeClientQuotasRequest",
+                 "DescribeClientQuotasResponse"):
+        assert name in quotas.__all__ and getattr(quotas, name).__module__ == "kafkalab.protocol.quotas"
+    assert callable(AdminClient.alter_client_quotas) and callable(AdminClient.describe_client_quotas)

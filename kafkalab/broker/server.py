@@ -18,6 +18,12 @@ named timers, AlterPartition to the controller, logs on the node's Disk) and dis
   restarted broker does not replicate (or rejoin an ISR) on a stale image. :meth:`BrokerServer.begin_controlled_shutdown`
   asks the controller to move leadership away, flushes the logs and stops the process.
 
+Client quotas (KIP-219, :mod:`kafkalab.broker.quotas`): the quota managers come from the metadata image's
+``ClientQuotaRecord`` rows; a throttled client's channel is muted for its throttle time: its requests that arrive
+meanwhile are held unread, and those already read but not yet handled wait too (Kafka reads one request per
+connection at a time, so they would still be in the socket); at the unmute they are read in arrival order.
+``quota_metrics()`` lists the broker's per-client sensors.
+
 A request whose sizing or handling raises and that breaks its schema (:func:`~kafkalab.protocol.conformance.violations`:
 what Kafka could not have parsed) is counted in ``broker.invalid_requests`` and dropped unanswered, as Kafka closes
 such a connection; a well-formed request that raises is a bug and still stops the run.
@@ -90,6 +96,9 @@ _REQUESTS = (ProduceRequest, FetchRequest, ListOffsetsRequest, InitProducerIdReq
              WriteTxnMarkersRequest, *_TXN_REQUESTS)
 _GROUP_REQUESTS = frozenset((FindCoordinatorRequest, TxnOffsetCommitRequest, *GROUP_REQUESTS))
 _ALL_REQUESTS = frozenset(_REQUESTS) | _GROUP_REQUESTS
+#: what a throttled client's muted channel holds back: a consumer talks to its group coordinator on a connection of
+#: its own (Kafka's coordinator node id), which a fetch throttle does not mute
+_MUTABLE_REQUESTS = _ALL_REQUESTS - frozenset(GROUP_REQUESTS)
 
 
 _CONTROLLER_REQUESTS = frozenset(cm.CONTROLLER_REQUESTS)
@@ -424,7 +433,7 @@ class BrokerServer:
     # ---- dispatch --------------------------------------------------------------------------------------------------
     def on_message(self, src: Any, msg: Any) -> None:
         kind = type(msg)
-        if self._muted and src in self._muted and kind in _ALL_REQUESTS:
+        if self._muted and src in self._muted and kind in _MUTABLE_REQUESTS:
             self._held[src].append(msg)         # a muted channel is not read (KIP-219)
             return
         if self._charged:
@@ -529,7 +538,7 @@ class BrokerServer:
         self.rm.on_fetch_response(src, msg, self.ctx.now)
 
     def _handle(self, src: Any, msg: Any) -> None:
-        if self._muted and src in self._muted:
+        if self._muted and src in self._muted and type(msg) in _MUTABLE_REQUESTS:
             # Kafka reads one request per connection at a time, so a request pipelined behind the one that got
             # throttled is still in the socket when the channel is muted: it waits for the unmute here
             self._held_read[src].append(msg)

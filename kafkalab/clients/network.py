@@ -16,7 +16,8 @@ the broker has muted the channel anyway; :meth:`NetworkClient.backoff_remaining_
 fetcher waiting on the broker wakes when it ends. Each answer's throttle time is kept per response type in Kafka's
 ``Avg``/``Max`` over the client metrics window (``metrics.num.samples`` 2 of ``metrics.sample.window.ms`` 30 s):
 :meth:`NetworkClient.throttle_time` gives the producer's ``produce-throttle-time-avg/max`` and the consumer's
-``fetch-throttle-time-avg/max``.
+``fetch-throttle-time-avg/max``. Deviation: answers are counted from the first throttled one on (Kafka counts every
+answer; before a first throttle they all say 0, and counting them would cost every run without quotas).
 
 Simplification: connections are not modelled (no connect handshake); a broker is reachable unless it is backing off.
 Each incarnation of a client node numbers its requests in its own range, so an answer meant for a crashed

@@ -166,6 +166,26 @@ def test_a_specific_client_id_quota_beats_the_default_entity() -> None:
     assert long_run_rate(other_acks, start + 20_000, start + 80_000) == pytest.approx(QUOTA / 2, rel=0.03)
 
 
+def test_a_user_quota_comes_before_a_client_id_quota_and_the_users_clients_share_it() -> None:
+    # kafkalab models no authentication: every connection is the PLAINTEXT principal ANONYMOUS, which the default
+    # user entity matches; Kafka's precedence puts /users/<default> before /clients/<client-id>
+    cluster = quota_cluster(seed=8)
+    cluster.admin.alter_client_quotas([({"user": None}, {"producer_byte_rate": QUOTA // 2}),
+                                       ({"client-id": "vip"}, {"producer_byte_rate": 2 * QUOTA})])
+    producers = [fast_producer(cluster, "vip"), fast_producer(cluster, "other")]
+    acks: list[tuple[float, int]] = []
+    start = cluster.now
+    for _ in range(60 * 10):
+        for producer in producers:
+            for _ in range(4):                              # 2 MB/s offered each
+                producer.send("t", RECORD, on_delivery=lambda md, exc: acks.append((cluster.now, len(RECORD))))
+        cluster.run(100)
+    # one sensor for the user: both clients together get the user's quota
+    assert long_run_rate(acks, start + 20_000, start + 60_000) == pytest.approx(QUOTA / 2, rel=0.03)
+    rows = cluster.broker(cluster.brokers[0]).quota_metrics()
+    assert [(r["user"], r["client_id"], r["quota"]) for r in rows] == [("ANONYMOUS", "", QUOTA / 2)]
+
+
 def test_a_restarted_broker_has_its_quotas_back_from_the_metadata_log() -> None:
     cluster = quota_cluster(seed=6)
     cluster.admin.alter_client_quotas([({"client-id": "app"}, {"producer_byte_rate": QUOTA})])
