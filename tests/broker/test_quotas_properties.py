@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import kafkalab as kl
-from kafkalab.sim import Tracer
+from kafkalab.sim import FaultOptions, Nemesis, Tracer
 
 SIZE = 50_000
 #: Kafka's Rate keeps quota.window.num (11) samples of 1 s and one more being overwritten: the bytes a client may
@@ -21,10 +21,16 @@ WINDOW_S = 12
 IN_FLIGHT = 5
 
 
-def run(seed: int, quotas: list[int], loads: list[float], seconds: int) -> tuple[kl.Cluster, list[list[Any]], float]:
-    """Producers ``p0, p1, ...`` with ``producer_byte_rate`` quotas[i] each offered loads[i] x its quota."""
+def run(seed: int, quotas: list[int], loads: list[float], seconds: int, nemesis: Nemesis | None = None
+        ) -> tuple[kl.Cluster, list[list[Any]], float]:
+    """Producers ``p0, p1, ...`` with ``producer_byte_rate`` quotas[i] each offered loads[i] x its quota; with
+    ``nemesis``, broker faults (crashes, pauses, isolation; one broker at a time) during the run."""
     cluster = kl.Cluster(brokers=2, controllers=1, seed=seed)
     cluster.create_topic("t", partitions=2, replication_factor=2)
+    if nemesis is not None:
+        nemesis.target = cluster
+        nemesis.random(seconds * 1000, cluster.brokers, FaultOptions(
+            mean_interval_ms=6_000, kinds=(("crash", 1.0), ("pause", 1.0), ("isolate", 1.0)), max_down=1))
     cluster.admin.alter_client_quotas([({"client-id": f"p{i}"}, {"producer_byte_rate": q})
                                        for i, q in enumerate(quotas)])
     producers = [cluster.producer({"client.id": f"p{i}", "acks": "all", "buffer.memory": 1 << 30,
@@ -64,16 +70,42 @@ def test_no_client_beats_its_quota_by_more_than_a_window_and_no_ack_is_lost(seed
                 total += len(value)
                 elapsed = (t - start) / 1000
                 assert total <= quota * (elapsed + WINDOW_S) + IN_FLIGHT * (SIZE + 200), (seed, quota, broker, t)
-    consumer = cluster.consumer({"auto.offset.reset": "earliest"})
+    assert_no_acknowledged_record_lost(cluster, acks, seed)
+
+
+def assert_no_acknowledged_record_lost(cluster: kl.Cluster, acks: list[list[Any]], seed: int) -> None:
+    cluster.heal()
+    for node in cluster.brokers:
+        if not cluster.is_alive(node):
+            cluster.restart(node)
+    consumer = cluster.consumer({"auto.offset.reset": "earliest", "client.id": "checker"})
     consumer.assign([kl.TopicPartition("t", p) for p in range(2)])
     read: dict[tuple[int, int], bytes | None] = {}
     acked = {(md.partition, md.offset): v for client_acks in acks for _, md, v in client_acks}
-    for _ in range(400):
+    for _ in range(600):
         for r in consumer.poll(200):
             read[(r.partition, r.offset)] = r.value
         if all(k in read for k in acked):
             break
     assert all(read.get(k) == v for k, v in acked.items()), seed
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(seed=st.integers(0, 10_000), quota=st.sampled_from([300_000, 1_000_000]), load=st.floats(1.0, 4.0))
+def test_under_broker_faults_quotas_still_bound_each_client_and_no_ack_is_lost(seed: int, quota: int,
+                                                                              load: float) -> None:
+    nemesis = Nemesis(None)
+    cluster, acks, start = run(seed, [quota], [load], 30, nemesis)
+    # a restarted broker starts with fresh sensors (a new window's allowance), and each broker enforces the quota
+    # for what it leads: the bound is per broker, times the brokers, plus one window per crash
+    crashes = sum(1 for _, what in nemesis.applied if what.startswith("crash"))
+    total = 0
+    for t, _, value in sorted(acks[0], key=lambda a: a[0]):
+        total += len(value)
+        allowed = len(cluster.brokers) * quota * ((t - start) / 1000 + WINDOW_S * (1 + crashes))
+        assert total <= allowed + len(cluster.brokers) * IN_FLIGHT * (SIZE + 200), (seed, t, total)
+    assert_no_acknowledged_record_lost(cluster, acks, seed)
 
 
 def quota_digest(seed: int) -> str:
