@@ -126,13 +126,18 @@ def test_client_quotas_are_where_kafka_keeps_them():
     from kafkalab.clients.admin import AdminClient
     from kafkalab.common.sampled_stats import Avg, Max, Rate
     from kafkalab.controller.client_quota_control import ClientQuotaControlManager
-    from kafkalab.metadata.client_quotas import CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE, QUOTA_KEYS
+    from kafkalab.metadata.client_quotas import (
+        CONSUMER_BYTE_RATE,
+        PRODUCER_BYTE_RATE,
+        QUOTA_KEYS,
+        REQUEST_PERCENTAGE,
+    )
     from kafkalab.metadata.records import ClientQuotaRecord
     from kafkalab.protocol import quotas
     assert ClientQuotaManager.__module__ == "kafkalab.broker.quotas" and ClientQuotas.__module__ == ClientQuotaManager.__module__
     assert ClientQuotaControlManager.__module__ == "kafkalab.controller.client_quota_control"
     assert {Rate.__module__, Avg.__module__, Max.__module__} == {"kafkalab.common.sampled_stats"}
-    assert set(QUOTA_KEYS) == {PRODUCER_BYTE_RATE, CONSUMER_BYTE_RATE}
+    assert set(QUOTA_KEYS) == {PRODUCER_BYTE_RATE, CONSUMER_BYTE_RATE, REQUEST_PERCENTAGE}
     assert ClientQuotaRecord.__module__ == "kafkalab.metadata.records"
     for name in ("AlterClientQuotasRequest", "AlterClientQuotasResponse", "DescribeClientQuotasRequest",
                  "DescribeClientQuotasResponse"):

@@ -45,6 +45,7 @@ from kafkalab.protocol.list_offsets import (
     ListOffsetsRequest,
     ListOffsetsResponse,
 )
+from kafkalab.protocol.sizes import message_size_bytes
 
 if TYPE_CHECKING:       # the replica manager builds this module's handler
     from kafkalab.broker.replica_manager import ReplicaManager
@@ -179,7 +180,8 @@ class ConsumerFetches:
         data, with the throttle time (KafkaApis' ``getThrottledResponse``). False when it was throttled."""
         quotas = self.rm.quotas
         if quotas.enabled:
-            throttle = quotas.fetch_throttle_ms(src, req.client_id, response_size_bytes(responses), self.rm.now_ms)
+            throttle = quotas.fetch_throttle_ms(src, req.client_id, response_size_bytes(responses), self.rm.now_ms,
+                                                message_size_bytes(req))
             if throttle > 0:
                 self.port.send(src, FetchResponse(NONE, {}, req.correlation_id, session_id, throttle))
                 return False

@@ -148,7 +148,7 @@ class ProduceHandler:
         if acks == 0:
             if client_id is not None:
                 # KafkaApis records and throttles an acks=0 produce too: no answer, but the channel is muted
-                quotas.produce_throttle_ms(src, client_id, size, now_ms)
+                quotas.produce_throttle_ms(src, client_id, size, now_ms, acks=0)
             if any(r.error != NONE for r in responses.values()):
                 # KafkaApis.handleProduceRequest: an acks=0 request that failed gets no answer, the broker closes
                 # the connection instead, so the client refreshes its metadata.

@@ -34,8 +34,15 @@ Metrics (:meth:`ClientQuotaManager.describe`, and the broker's ``broker.quota.*`
 per (quota type, user, client-id) sensor, the byte rate as measured and the throttle time (Kafka's ``byte-rate`` and
 ``throttle-time`` metrics of the ``Produce``/``Fetch`` groups).
 
-Simplifications, named: idle sensors are never expired (Kafka drops them after an hour); no ``request_percentage``
-(KIP-124), ``controller_mutation_rate`` (KIP-599) or IP quotas (KIP-612), and no custom ``ClientQuotaCallback``.
+Request quotas (KIP-124, ``request_percentage``, Kafka's ``ClientRequestQuotaManager``): the request-thread time of
+a client's produce and consumer fetch requests, as the broker's cost model charges it (the request-handler queue's
+service time, or with a hardware model the network and I/O thread times), recorded as a percentage of one thread in
+the same kind of Rate; its throttle is bounded by one window (``boundedThrottleTime``). A produce or fetch answer
+carries the larger of the two throttles, as ``KafkaApis`` does; an acks=0 produce is exempt from the request quota.
+
+Simplifications, named: idle sensors are never expired (Kafka drops them after an hour); the request quota covers
+produce and consumer fetch requests only (Kafka applies it to every client request); no ``controller_mutation_rate``
+(KIP-599) or IP quotas (KIP-612), and no custom ``ClientQuotaCallback``.
 """
 from __future__ import annotations
 
@@ -48,6 +55,7 @@ from kafkalab.metadata.client_quotas import (
     CLIENT_ID,
     CONSUMER_BYTE_RATE,
     PRODUCER_BYTE_RATE,
+    REQUEST_PERCENTAGE,
     USER,
     QuotaEntity,
 )
@@ -87,10 +95,13 @@ class _Sensors:
 
 
 class ClientQuotaManager:
-    """Byte-rate quotas of one quota type (``"Produce"`` or ``"Fetch"``) on one broker."""
+    """The quotas of one quota type (``"Produce"`` or ``"Fetch"`` bytes per second, or ``"Request"`` percent of a
+    request thread) on one broker. ``max_throttle_ms`` caps its throttle times (the request quota's one window)."""
 
-    def __init__(self, quota_type: str, num_samples: int = 11, window_size_seconds: int = 1) -> None:
+    def __init__(self, quota_type: str, num_samples: int = 11, window_size_seconds: int = 1,
+                 max_throttle_ms: int | None = None) -> None:
         self.quota_type = quota_type
+        self.max_throttle_ms = max_throttle_ms
         self.num_samples = num_samples
         self.window_ms = window_size_seconds * 1000.0
         self.window_size_seconds = window_size_seconds
@@ -182,7 +193,9 @@ class ClientQuotaManager:
         measured = rate.measure(now_ms)
         if measured <= bound:
             return 0
-        return throttle_time_ms(measured, bound, rate.window_size_ms(now_ms))
+        throttle = throttle_time_ms(measured, bound, rate.window_size_ms(now_ms))
+        cap = self.max_throttle_ms
+        return throttle if cap is None or throttle <= cap else cap       # QuotaUtils.boundedThrottleTime
 
     def unrecord(self, user: str, client_id: str, value: float, now_ms: float) -> None:
         """Take ``value`` back out of the rate (a throttled fetch returns nothing: ``unrecordQuotaSensor``)."""
@@ -234,12 +247,16 @@ def _entity_key(entity: QuotaEntity) -> _Key:
 
 
 class ClientQuotas:
-    """A broker's client quota managers (Kafka's ``QuotaManagers``: ``produce`` and ``fetch``) and the hook that
-    mutes a throttled client's channel. ``on_throttle(src, throttle_ms)`` is set by the broker server."""
+    """A broker's client quota managers (Kafka's ``QuotaManagers``: ``produce``, ``fetch`` and ``request``) and the
+    hook that mutes a throttled client's channel. ``on_throttle(src, throttle_ms)`` and ``thread_ms(size_bytes)``
+    (the request-thread time a request of that size costs) are set by the broker server."""
 
     def __init__(self, num_samples: int = 11, window_size_seconds: int = 1) -> None:
         self.produce = ClientQuotaManager("Produce", num_samples, window_size_seconds)
         self.fetch = ClientQuotaManager("Fetch", num_samples, window_size_seconds)
+        # ClientRequestQuotaManager: throttles bounded by one window
+        self.request = ClientQuotaManager("Request", num_samples, window_size_seconds, window_size_seconds * 1000)
+        self.thread_ms: Callable[[int], float] = lambda size_bytes: 0.0
         self.on_throttle: Callable[[Any, int], None] | None = None
         #: whether a request source is the broker itself (its coordinators' appends): never throttled
         self.exempt: Callable[[Any], bool] = lambda src: False
@@ -252,11 +269,12 @@ class ClientQuotas:
 
     @property
     def enabled(self) -> bool:
-        return self.produce.enabled or self.fetch.enabled
+        return self.produce.enabled or self.fetch.enabled or self.request.enabled
 
     def apply(self, quotas: Mapping[QuotaEntity, Mapping[str, float]]) -> None:
         """Make the managers' quotas those of a metadata image's ``client_quotas`` (what the broker replayed)."""
-        for manager, key in ((self.produce, PRODUCER_BYTE_RATE), (self.fetch, CONSUMER_BYTE_RATE)):
+        for manager, key in ((self.produce, PRODUCER_BYTE_RATE), (self.fetch, CONSUMER_BYTE_RATE),
+                             (self.request, REQUEST_PERCENTAGE)):
             wanted = {_entity_key(entity): values[key] for entity, values in quotas.items() if key in values}
             for old in manager.quotas():
                 if old not in wanted:
@@ -271,29 +289,48 @@ class ClientQuotas:
             self.on_throttle(src, throttle_ms)
 
     def _observe(self, manager: ClientQuotaManager, client_id: str, throttle_ms: int, now_ms: float) -> None:
-        if self.record is not None:
+        if self.record is not None and manager.enabled:
             labels = {"type": manager.quota_type, "client_id": client_id, "user": ANONYMOUS}
             self.record("broker.quota.throttle_time_ms", throttle_ms, **labels)
-            self.record("broker.quota.byte_rate", manager.byte_rate(ANONYMOUS, client_id, now_ms), **labels)
+            rate = manager.byte_rate(ANONYMOUS, client_id, now_ms)
+            if manager is self.request:
+                self.record("broker.quota.request_time_percent", rate, **labels)
+            else:
+                self.record("broker.quota.byte_rate", rate, **labels)
 
-    def produce_throttle_ms(self, src: Any, client_id: str, request_bytes: int, now_ms: float) -> int:
-        """Record a produce request's bytes; the throttle time (the channel is muted for it when > 0)."""
-        manager = self.produce
-        throttle = manager.record_and_get_throttle_ms(ANONYMOUS, client_id, request_bytes, now_ms)
+    def _request_throttle_ms(self, client_id: str, request_bytes: int, now_ms: float) -> int:
+        """Record the request-thread time of a request (as a percentage of one thread, ``nanosToPercentage``)."""
+        if not self.request.enabled:
+            return 0
+        return self.request.record_and_get_throttle_ms(ANONYMOUS, client_id, self.thread_ms(request_bytes) * 0.1,
+                                                       now_ms)
+
+    def produce_throttle_ms(self, src: Any, client_id: str, request_bytes: int, now_ms: float,
+                            acks: int = 1) -> int:
+        """Record a produce request's bytes (and, but not for acks=0, its request-thread time); the larger throttle
+        time (the channel is muted for it when > 0), as ``KafkaApis.handleProduceRequest``."""
+        bandwidth = self.produce.record_and_get_throttle_ms(ANONYMOUS, client_id, request_bytes, now_ms)
+        request = 0 if acks == 0 else self._request_throttle_ms(client_id, request_bytes, now_ms)
+        throttle = max(bandwidth, request)
         if throttle > 0:
-            self._throttled(manager, src, client_id, throttle, now_ms)
-        self._observe(manager, client_id, throttle, now_ms)
+            self._throttled(self.produce if bandwidth > request else self.request, src, client_id, throttle, now_ms)
+        self._observe(self.produce, client_id, bandwidth, now_ms)
+        self._observe(self.request, client_id, request, now_ms)
         return throttle
 
-    def fetch_throttle_ms(self, src: Any, client_id: str, response_bytes: int, now_ms: float) -> int:
-        """Record a consumer fetch response's bytes; the throttle time. When > 0 the bytes are taken back out
-        (the response goes without data) and the channel is muted."""
-        manager = self.fetch
-        throttle = manager.record_and_get_throttle_ms(ANONYMOUS, client_id, response_bytes, now_ms)
+    def fetch_throttle_ms(self, src: Any, client_id: str, response_bytes: int, now_ms: float,
+                          request_bytes: int = 0) -> int:
+        """Record a consumer fetch's request-thread time and its response's bytes; the larger throttle time. When
+        > 0 the bytes are taken back out (the response goes without data) and the channel is muted."""
+        request = self._request_throttle_ms(client_id, request_bytes, now_ms)
+        bandwidth = self.fetch.record_and_get_throttle_ms(ANONYMOUS, client_id, response_bytes, now_ms)
+        throttle = max(bandwidth, request)
         if throttle > 0:
-            manager.unrecord(ANONYMOUS, client_id, response_bytes, now_ms)
-            self._throttled(manager, src, client_id, throttle, now_ms)
-        self._observe(manager, client_id, throttle, now_ms)
+            if self.fetch.enabled:
+                self.fetch.unrecord(ANONYMOUS, client_id, response_bytes, now_ms)
+            self._throttled(self.fetch if bandwidth > request else self.request, src, client_id, throttle, now_ms)
+        self._observe(self.fetch, client_id, bandwidth, now_ms)
+        self._observe(self.request, client_id, request, now_ms)
         return throttle
 
     def fetch_max_bytes(self, client_id: str) -> float:
@@ -301,5 +338,6 @@ class ClientQuotas:
         return self.fetch.max_value_in_quota_window(ANONYMOUS, client_id)
 
     def describe(self, now_ms: float) -> list[dict[str, Any]]:
-        """Every sensor of both managers (see :meth:`ClientQuotaManager.describe`)."""
-        return self.produce.describe(now_ms) + self.fetch.describe(now_ms)
+        """Every sensor of the three managers (see :meth:`ClientQuotaManager.describe`; for ``Request`` the
+        ``byte_rate`` column is the request-time percentage)."""
+        return self.produce.describe(now_ms) + self.fetch.describe(now_ms) + self.request.describe(now_ms)

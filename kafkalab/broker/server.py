@@ -179,6 +179,7 @@ class BrokerServer:
         quotas.on_throttle = self._mute
         quotas.exempt = _is_local_reply
         quotas.record = ctx.record
+        quotas.thread_ms = self._request_thread_ms
         if self.controller_ids:
             self._start_control_plane()
 
@@ -528,6 +529,15 @@ class BrokerServer:
                 self._handle(src, msg)
         for msg in held:
             self.on_message(src, msg)
+
+    def _request_thread_ms(self, size_bytes: int) -> float:
+        """The request-thread time a client request of ``size_bytes`` costs here (for the request quota, KIP-124):
+        the handler queue's service time, or with a hardware model its network and I/O thread times."""
+        hw = self.hardware
+        if hw is None:
+            return self.cost.service_ms(size_bytes)
+        return ((hw.network_request_us + size_bytes * hw.network_byte_ns * 1e-3)
+                + (hw.request_us + size_bytes * hw.byte_ns * 1e-3)) * 1e-3
 
     def quota_metrics(self) -> list[dict[str, Any]]:
         """This broker's client quota sensors: quota_type, user, client_id, quota, byte_rate,

@@ -5,13 +5,13 @@ How it works. A quota entity is a set of (entity type, name) pairs; kafkalab spe
 entity (``kafka-configs --entity-default``, Kafka's ``<default>``). Allowed combinations, as Kafka's
 ``ClientQuotaControlManager.configKeysForEntityType``: ``user``, ``client-id``, or both. Keys and types are
 ``QuotaConfig.userAndClientQuotaConfigs``: ``producer_byte_rate`` and ``consumer_byte_rate`` (bytes per second,
-LONG: integral), ``request_percentage`` (DOUBLE). A value must be > 0 (Kafka: "Quota <key> must be greater than 0").
+LONG: integral), ``request_percentage`` (KIP-124, percent of one request thread, DOUBLE). A value must be > 0
+(Kafka: "Quota <key> must be greater than 0").
 
 Kafka answers INVALID_REQUEST with a terse message; kafkalab's messages say what was wrong, what is allowed and the
 closest valid name. Deliberately refused although Kafka knows them, because kafkalab does not enforce them: the
 ``ip`` entity type with ``connection_creation_rate`` (KIP-612: no connections are modelled) and
-``controller_mutation_rate`` (KIP-599); and ``request_percentage`` (KIP-124: the request-time quota is not modelled).
-The refusal says so.
+``controller_mutation_rate`` (KIP-599). The refusal says so.
 """
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from kafkalab.protocol.quotas import QuotaEntity, canonical_entity, describe_entity
 
 __all__ = [
-    "USER", "CLIENT_ID", "ENTITY_TYPES", "PRODUCER_BYTE_RATE", "CONSUMER_BYTE_RATE", "QUOTA_KEYS",
+    "USER", "CLIENT_ID", "ENTITY_TYPES", "PRODUCER_BYTE_RATE", "CONSUMER_BYTE_RATE", "REQUEST_PERCENTAGE",
+    "QUOTA_KEYS",
     "QuotaEntity", "canonical_entity", "entity_problem", "quota_value_problem", "describe_entity",
 ]
 
@@ -32,11 +33,11 @@ CLIENT_ID = "client-id"
 ENTITY_TYPES = (CLIENT_ID, USER)
 PRODUCER_BYTE_RATE = "producer_byte_rate"
 CONSUMER_BYTE_RATE = "consumer_byte_rate"
+REQUEST_PERCENTAGE = "request_percentage"
 #: quota keys kafkalab enforces, with Kafka's type (QuotaConfig.userAndClientQuotaConfigs)
-QUOTA_KEYS = {PRODUCER_BYTE_RATE: "LONG", CONSUMER_BYTE_RATE: "LONG"}
+QUOTA_KEYS = {PRODUCER_BYTE_RATE: "LONG", CONSUMER_BYTE_RATE: "LONG", REQUEST_PERCENTAGE: "DOUBLE"}
 #: Kafka quota keys kafkalab refuses because it does not enforce them, and why
 _NOT_MODELLED_KEYS = {
-    "request_percentage": "the request-time quota (KIP-124) is not modelled",
     "controller_mutation_rate": "the controller mutation quota (KIP-599) is not modelled",
     "connection_creation_rate": "connection quotas (KIP-612) are not modelled: kafkalab has no connections",
 }
@@ -77,6 +78,8 @@ def quota_value_problem(key: str, value: float) -> str | None:
                 f"{_closest(key, [*QUOTA_KEYS, *_NOT_MODELLED_KEYS])}")
     if math.isnan(value) or value <= 0.0:
         return f"Quota {key} must be greater than 0, got {value!r}"
+    if kind == "DOUBLE":
+        return None
     if value > 2 ** 63 - 1:
         return f"Proposed value for {key} is too large for a LONG: {value!r}"
     if abs(value % 1.0) > 1e-6:

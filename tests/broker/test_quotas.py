@@ -186,6 +186,22 @@ def test_a_user_quota_comes_before_a_client_id_quota_and_the_users_clients_share
     assert [(r["user"], r["client_id"], r["quota"]) for r in rows] == [("ANONYMOUS", "", QUOTA / 2)]
 
 
+def test_a_request_quota_caps_the_request_thread_time_a_producer_takes() -> None:
+    # KIP-124: 0.5% of one request thread. A 50 KB produce request costs the default cost model 0.05 ms plus
+    # 1.5 ns per byte, about 0.125 ms: 0.5% of a thread's second (5 ms) is about 40 such requests per second, 2 MB/s
+    cluster = quota_cluster(seed=9)
+    cluster.admin.alter_client_quotas([({"client-id": "chatty"}, {"request_percentage": 0.5})])
+    producer = fast_producer(cluster, "chatty")
+    acks: list[tuple[float, int]] = []
+    start = cluster.now
+    offer(cluster, producer, 8 * QUOTA, 60, acks)
+    service_ms = 0.05 + (len(RECORD) + 64 + 32 + 72) * 1.5e-6
+    expected = 5.0 / service_ms * len(RECORD)
+    assert long_run_rate(acks, start + 20_000, start + 60_000) == pytest.approx(expected, rel=0.05)
+    rows = [r for r in cluster.broker(cluster.brokers[0]).quota_metrics() if r["quota_type"] == "Request"]
+    assert rows and rows[0]["quota"] == 0.5 and rows[0]["throttle_time_max_ms"] <= 1000      # bounded throttle
+
+
 def test_a_restarted_broker_has_its_quotas_back_from_the_metadata_log() -> None:
     cluster = quota_cluster(seed=6)
     cluster.admin.alter_client_quotas([({"client-id": "app"}, {"producer_byte_rate": QUOTA})])

@@ -26,7 +26,7 @@ def refused(cluster: kl.Cluster, entity: dict, quotas: dict) -> str:
 @pytest.mark.parametrize(("entity", "quotas", "expected"), [
     ({"client-id": "a"}, {"producer_byte_rat": 10},
      "client quotas of client-id 'a': Invalid configuration key 'producer_byte_rat'; supported keys: "
-     "'producer_byte_rate', 'consumer_byte_rate'; did you mean 'producer_byte_rate'?"),
+     "'producer_byte_rate', 'consumer_byte_rate', 'request_percentage'; did you mean 'producer_byte_rate'?"),
     ({"client-id": "a"}, {"producer_byte_rate": -5},
      "client quotas of client-id 'a': Quota producer_byte_rate must be greater than 0, got -5.0"),
     ({"client-id": "a"}, {"consumer_byte_rate": 0},
@@ -46,12 +46,14 @@ def refused(cluster: kl.Cluster, entity: dict, quotas: dict) -> str:
     ({"client-id": ""}, {"producer_byte_rate": 10},
      "client quotas of client-id '': Empty client-id not supported: name one, or None for the default client-id "
      "entity"),
-    ({"user": "u"}, {"request_percentage": 50},
-     "client quotas of user 'u': Unsupported quota key 'request_percentage': the request-time quota (KIP-124) is "
-     "not modelled; supported keys: 'producer_byte_rate', 'consumer_byte_rate'"),
+    ({"user": "u"}, {"controller_mutation_rate": 50},
+     "client quotas of user 'u': Unsupported quota key 'controller_mutation_rate': the controller mutation quota "
+     "(KIP-599) is not modelled; supported keys: 'producer_byte_rate', 'consumer_byte_rate', 'request_percentage'"),
+    ({"user": "u"}, {"request_percentage": -1.5},
+     "client quotas of user 'u': Quota request_percentage must be greater than 0, got -1.5"),
     ({"user": "u"}, {"controller_mutation_rat": None},
      "client quotas of user 'u': Invalid configuration key 'controller_mutation_rat'; supported keys: "
-     "'producer_byte_rate', 'consumer_byte_rate'; did you mean 'controller_mutation_rate'?"),
+     "'producer_byte_rate', 'consumer_byte_rate', 'request_percentage'; did you mean 'controller_mutation_rate'?"),
 ])
 def test_bad_quotas_are_refused_saying_what_is_wrong_and_what_is_allowed(cluster: kl.Cluster, entity: dict,
                                                                            quotas: dict, expected: str) -> None:

@@ -125,3 +125,19 @@ def test_a_throttled_fetch_takes_its_bytes_back_and_mutes_the_channel() -> None:
     assert q.fetch.byte_rate(ANONYMOUS, "c", 0.0) == pytest.approx(900.0)
     row = q.describe(0.0)[0]
     assert row["throttle_time_max_ms"] == 8000 and row["client_id"] == "c" and row["quota_type"] == "Fetch"
+
+
+def test_a_request_quota_throttles_by_thread_time_at_most_one_window() -> None:
+    q = ClientQuotas(11, 1)
+    q.thread_ms = lambda size_bytes: 2.0                 # each request costs 2 ms of a request thread
+    q.apply({(("client-id", "busy"),): {"request_percentage": 1.0}})    # 1% of a thread: 10 ms per second
+    # 0.2 percent-seconds per request; over the assumed 10 s, 50 requests reach 1% and the 51st is over
+    throttles = [q.produce_throttle_ms("p", "busy", 100, 0.0) for _ in range(60)]
+    assert throttles[:50] == [0] * 50 and 0 < throttles[50] <= throttles[-1]
+    assert throttles[-1] == 1000                          # (1.2 - 1) / 1 * 10 s = 2 s, bounded by one window
+    assert q.produce_throttle_ms("p", "busy", 100, 0.0, acks=0) == 0        # acks=0 is exempt
+    assert q.produce.quota(ANONYMOUS, "busy") is None and q.request.quota(ANONYMOUS, "busy") == 1.0
+    # a fetch over its request quota is answered empty too: its bytes are not kept
+    q.apply({(("client-id", "busy"),): {"request_percentage": 1.0, "consumer_byte_rate": 10**9}})
+    assert q.fetch_throttle_ms("c", "busy", 5000, 0.0, request_bytes=100) == 1000
+    assert q.fetch.byte_rate(ANONYMOUS, "busy", 0.0) == 0.0
