@@ -34,7 +34,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from kafkalab.check.history import History
 from kafkalab.clients.classic_member import ClassicMembership
@@ -56,6 +56,8 @@ __all__ = ["KafkaConsumer", "ConsumerCore", "PartitionState", "RebalanceCallback
 
 NodeId = Hashable
 #: ``callback(consumer, partitions)`` of subscribe()'s on_assign / on_revoke / on_lost
+_T = TypeVar("_T")
+
 RebalanceCallback = Callable[["KafkaConsumer", list[TopicPartition]], Any]
 #: ``callback(offsets, error)`` of an asynchronous commit (error None when committed)
 CommitResultCallback = Callable[[dict[TopicPartition, OffsetAndMetadata], KafkaError | None], Any]
@@ -468,24 +470,7 @@ class KafkaConsumer:
         port = core.port
         reads: list[tuple[Any, ...]] = []      # what the history records: see ConsumerCore.collect
         try:
-            deadline = port.now + max(0.0, timeout_ms)
-            records = self._poll_once(core, reads)
-            spins = 0
-            while not records and port.now < deadline:
-                core.wakeup()
-                before = port.now
-                until = deadline
-                if self._group is not None:
-                    due = self._group.next_app_poll_ms()
-                    if due > port.now:
-                        until = min(until, due)
-                self._drive(functools.partial(self._poll_ready, core), until - port.now)
-                if not port.alive:
-                    raise ClientCrashedError(f"{self.node_id} crashed during poll()")
-                records = self._poll_once(core, reads)
-                spins = spins + 1 if port.now == before else 0
-                if spins > 100:        # the group keeps asking for polls at one instant: let time pass instead
-                    break
+            records = self._drive_poll(core, functools.partial(self._poll_once, core, reads), timeout_ms, "poll()")
         except KafkaError as exc:
             if history is not None:
                 if isinstance(exc, ClientCrashedError):
@@ -512,11 +497,18 @@ class KafkaConsumer:
         core = self._live_core()
         if not core.assignment and not self._subscription and self._pattern is None:
             raise RuntimeError("Consumer is not subscribed to any topics or assigned any partitions")
+        counts = self._drive_poll(core, functools.partial(self._poll_counts_once, core), timeout_ms, "poll_counts()")
+        core.port.record("consumer.poll", sum(c.records for c in counts))
+        return counts
+
+    def _drive_poll(self, core: ConsumerCore, once: Callable[[], _T], timeout_ms: float, what: str) -> _T:
+        """Take what ``once`` hands out; while it is nothing, run the group's due work and drive the simulation
+        until data is ready, the group wants the application's next poll, or ``timeout_ms`` has passed."""
         port = core.port
         deadline = port.now + max(0.0, timeout_ms)
-        counts = self._poll_counts_once(core)
+        result = once()
         spins = 0
-        while not counts and port.now < deadline:
+        while not result and port.now < deadline:
             core.wakeup()
             before = port.now
             until = deadline
@@ -526,13 +518,12 @@ class KafkaConsumer:
                     until = min(until, due)
             self._drive(functools.partial(self._poll_ready, core), until - port.now)
             if not port.alive:
-                raise ClientCrashedError(f"{self.node_id} crashed during poll_counts()")
-            counts = self._poll_counts_once(core)
+                raise ClientCrashedError(f"{self.node_id} crashed during {what}")
+            result = once()
             spins = spins + 1 if port.now == before else 0
-            if spins > 100:
+            if spins > 100:        # the group keeps asking for polls at one instant: let time pass instead
                 break
-        port.record("consumer.poll", sum(c.records for c in counts))
-        return counts
+        return result
 
     def _poll_counts_once(self, core: ConsumerCore) -> list[PartitionCounts]:
         group = self._group

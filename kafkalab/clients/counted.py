@@ -30,7 +30,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 from kafkalab.clients.accumulator import NeedMemory, ProducerBatch, counted_upper_bound_bytes
-from kafkalab.clients.futures import check_timeout_ms
+from kafkalab.clients.futures import check_send_target, check_timeout_ms
 from kafkalab.clients.sender import Blocked
 from kafkalab.common.records import CountedRecords, RecordColumns
 from kafkalab.errors import ConfigError, InvalidTopicError, KafkaError, MessageTooLargeError
@@ -116,24 +116,12 @@ def _metadata(batch: ProducerBatch, first: int, n: int) -> CountedMetadata:
 
 
 def _check(topic: Any, records: Any, record_bytes: Any, partition: Any, on_delivery: Any) -> None:
-    if not isinstance(topic, str):
-        raise TypeError(f"topic must be a str, got {type(topic).__name__} {topic!r}")
-    if not topic:
-        raise ValueError("topic must be a non-empty str, got ''")
+    check_send_target(topic, partition, on_delivery, "CountedMetadata, error")
     for name, value, low in (("records", records, 1), ("record_bytes", record_bytes, 0)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{name} must be an int >= {low}, got {type(value).__name__} {value!r}")
         if value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    if partition is not None:
-        if isinstance(partition, bool) or not isinstance(partition, int):
-            raise TypeError(f"partition must be an int or None, got {type(partition).__name__} {partition!r}")
-        if partition < 0:
-            raise ValueError(f"Invalid partition: {partition}. Partition number should always be non-negative or "
-                             f"null. (partition={partition!r})")
-    if on_delivery is not None and not callable(on_delivery):
-        raise TypeError(f"on_delivery must be a callable taking (CountedMetadata, error) or None, got "
-                        f"{type(on_delivery).__name__}")
 
 
 def send_counted(producer: KafkaProducer, topic: str, records: int, record_bytes: int, partition: int | None = None,

@@ -23,10 +23,28 @@ if TYPE_CHECKING:
     from kafkalab.clients.accumulator import ProducerBatch
 
 __all__ = ["RecordMetadata", "ConsumerRecord", "FutureRecordMetadata", "Drive", "DeliveryCallback", "ClientCrashedError",
-           "check_timeout_ms"]
+           "check_timeout_ms", "check_send_target"]
 
 #: ``drive(predicate, timeout_ms) -> bool``: run the simulation until ``predicate()`` holds or the time passes.
 Drive = Callable[[Callable[[], bool], float], bool]
+
+
+def check_send_target(topic: Any, partition: Any, on_delivery: Any, callback_args: str = "metadata, error") -> None:
+    """The checks ``ProducerRecord``'s constructor makes of a send's topic and partition (IllegalArgumentException
+    there, ValueError here), and that ``on_delivery`` is a callable taking ``(callback_args)`` or None."""
+    if not isinstance(topic, str):
+        raise TypeError(f"topic must be a str, got {type(topic).__name__} {topic!r}")
+    if not topic:
+        raise ValueError("topic must be a non-empty str, got ''")
+    if partition is not None:
+        if isinstance(partition, bool) or not isinstance(partition, int):
+            raise TypeError(f"partition must be an int or None, got {type(partition).__name__} {partition!r}")
+        if partition < 0:
+            raise ValueError(f"Invalid partition: {partition}. Partition number should always be non-negative or "
+                             f"null. (partition={partition!r})")
+    if on_delivery is not None and not callable(on_delivery):
+        raise TypeError(f"on_delivery must be a callable taking ({callback_args}) or None, got "
+                        f"{type(on_delivery).__name__}")
 
 
 def check_timeout_ms(value: Any, name: str = "timeout_ms", *, allow_none: bool = True) -> float | None:

@@ -45,6 +45,7 @@ from kafkalab.clients.futures import (
     DeliveryCallback,
     Drive,
     FutureRecordMetadata,
+    check_send_target,
     check_timeout_ms,
 )
 from kafkalab.clients.metadata import bootstrap_nodes
@@ -114,10 +115,7 @@ def to_headers(headers: Any) -> tuple[Header, ...]:
 
 def _check_send_args(topic: Any, partition: Any, timestamp_ms: Any, on_delivery: Any) -> None:
     """``ProducerRecord``'s constructor checks (IllegalArgumentException there, ValueError here) and the types."""
-    if not isinstance(topic, str):
-        raise TypeError(f"topic must be a str, got {type(topic).__name__} {topic!r}")
-    if not topic:
-        raise ValueError("topic must be a non-empty str, got ''")
+    check_send_target(topic, partition, on_delivery)
     if timestamp_ms is not None:
         if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int):
             raise TypeError(f"timestamp_ms must be an int (ms since the epoch, Kafka's long) or None, got "
@@ -125,15 +123,6 @@ def _check_send_args(topic: Any, partition: Any, timestamp_ms: Any, on_delivery:
         if timestamp_ms < 0:
             raise ValueError(f"Invalid timestamp: {timestamp_ms}. Timestamp should always be non-negative or null. "
                              f"(timestamp_ms={timestamp_ms!r})")
-    if partition is not None:
-        if isinstance(partition, bool) or not isinstance(partition, int):
-            raise TypeError(f"partition must be an int or None, got {type(partition).__name__} {partition!r}")
-        if partition < 0:
-            raise ValueError(f"Invalid partition: {partition}. Partition number should always be non-negative or "
-                             f"null. (partition={partition!r})")
-    if on_delivery is not None and not callable(on_delivery):
-        raise TypeError(f"on_delivery must be a callable taking (metadata, error) or None, got "
-                        f"{type(on_delivery).__name__}")
 
 
 # -- configuration ----------------------------------------------------------------------------------------------------
