@@ -526,17 +526,7 @@ class KafkaConsumer:
         return result
 
     def _poll_counts_once(self, core: ConsumerCore) -> list[PartitionCounts]:
-        group = self._group
-        if group is not None:
-            group.on_app_poll(core.port.now)
-            if not core.port.alive:
-                raise ClientCrashedError(f"{self.node_id} crashed during poll_counts()")
-            group_error = group.pending_error()
-            if group_error is not None:
-                raise group_error
-        error = core.pending_error()
-        if error is not None:
-            raise error
+        self._before_hand_out(core, "poll_counts()")
         return collect_counts(core)
 
     def _poll_ready(self, core: ConsumerCore) -> bool:
@@ -545,18 +535,22 @@ class KafkaConsumer:
                 or (group is not None and (group.needs_app_poll() or group.pending_error() is not None)))
 
     def _poll_once(self, core: ConsumerCore, reads: list[tuple[Any, ...]]) -> list[ConsumerRecord]:
+        self._before_hand_out(core, "poll()")
+        return core.collect(core.max_poll_records, reads)
+
+    def _before_hand_out(self, core: ConsumerCore, what: str) -> None:
+        """The group's due work for an application poll, then any error the group or the fetcher holds."""
         group = self._group
         if group is not None:
             group.on_app_poll(core.port.now)
             if not core.port.alive:
-                raise ClientCrashedError(f"{self.node_id} crashed during poll()")
+                raise ClientCrashedError(f"{self.node_id} crashed during {what}")
             group_error = group.pending_error()
             if group_error is not None:
                 raise group_error
         error = core.pending_error()
         if error is not None:
             raise error
-        return core.collect(core.max_poll_records, reads)
 
     def _wait(self, predicate: Callable[[], bool], timeout_ms: float, what: str) -> None:
         core = self.core

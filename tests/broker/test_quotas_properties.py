@@ -3,9 +3,6 @@ broker enforces it on its own, as Kafka's do) plus the window's tolerance, none 
 run with quotas is a function of (code, config, seed)."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -13,6 +10,7 @@ from hypothesis import strategies as st
 
 import kafkalab as kl
 from kafkalab.sim import FaultOptions, Nemesis, Tracer
+from tests.hashseeds import outputs_under_hash_seeds
 
 SIZE = 50_000
 #: Kafka's Rate keeps quota.window.num (11) samples of 1 s and one more being overwritten: the bytes a client may
@@ -135,11 +133,5 @@ def test_a_quota_run_is_the_same_for_the_same_seed_and_differs_for_another() -> 
 
 def test_a_quota_run_is_the_same_in_other_processes_under_other_hash_seeds() -> None:
     code = "import tests.broker.test_quotas_properties as t; print(t.quota_digest(5))"
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    outputs = []
-    for hash_seed in ("0", "4242"):
-        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
-                             cwd=root)
-        outputs.append(out.stdout.strip())
+    outputs = outputs_under_hash_seeds(code)
     assert outputs[0] == outputs[1] == quota_digest(5)

@@ -1,11 +1,9 @@
 """A whole cluster run (boot, topic, produce, faults, consume; consumer groups of every protocol through member and
 coordinator crashes) is a function of (code, config, seed)."""
-import os
-import subprocess
-import sys
 
 import kafkalab as kl
 from kafkalab.sim import FaultOptions, Nemesis, Tracer
+from tests.hashseeds import outputs_under_hash_seeds
 
 
 def cluster_digest(seed: int) -> str:
@@ -39,13 +37,7 @@ def test_same_seed_same_cluster_trace_in_process_and_different_seeds_differ():
 def test_same_cluster_trace_in_other_processes_under_other_hash_seeds():
     code = ("import tests.cluster.test_cluster_determinism as t; "
             "print(t.cluster_digest(21), t.group_digest(5, 'cooperative-sticky'), t.group_digest(5, 'consumer'))")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    outputs = []
-    for hash_seed in ("0", "4242"):
-        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
-                             cwd=root)
-        outputs.append(out.stdout.strip())
+    outputs = outputs_under_hash_seeds(code)
     here = f"{cluster_digest(21)} {group_digest(5, 'cooperative-sticky')} {group_digest(5, 'consumer')}"
     assert outputs[0] == outputs[1] == here
 

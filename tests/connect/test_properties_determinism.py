@@ -1,15 +1,13 @@
 """Invariants under random worker crashes (every source record reaches the sink; at-least-once duplicates are
 counted, never lost records) and determinism: a Connect run is a function of (code, config, seed) under any
 PYTHONHASHSEED."""
-import os
-import subprocess
-import sys
 
 from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
 from kafkalab.sim import Tracer
 from tests.connect.conftest import put_counts, start, topic_counts
+from tests.hashseeds import outputs_under_hash_seeds
 
 N = 400
 
@@ -119,11 +117,5 @@ def test_same_seed_same_connect_trace_and_different_seeds_differ():
 def test_same_connect_trace_in_other_processes_under_other_hash_seeds():
     code = ("import tests.connect.test_properties_determinism as t; print(t.connect_digest(3), "
             "t.connect_digest(3, exactly_once=True))")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    outputs = []
-    for hash_seed in ("0", "4242"):
-        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
-                             cwd=root)
-        outputs.append(out.stdout.strip())
+    outputs = outputs_under_hash_seeds(code)
     assert outputs[0] == outputs[1] == f"{connect_digest(3)} {connect_digest(3, exactly_once=True)}"

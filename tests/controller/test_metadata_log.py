@@ -1,9 +1,6 @@
 """Stories about the metadata log itself: NoOp records when idle, a new active controller rebuilt from the log,
 a restarted controller replaying its disk, and determinism (same seed, same log)."""
 import hashlib
-import os
-import subprocess
-import sys
 from typing import Any
 
 from kafkalab.common.records import Record
@@ -11,6 +8,7 @@ from kafkalab.controller.server import ControllerServer
 from kafkalab.log.partition_log import PartitionLog
 from kafkalab.metadata.records import NoOpRecord
 from tests.controller.harness import BROKERS, CONTROLLERS, ControlPlane
+from tests.hashseeds import outputs_under_hash_seeds
 
 
 def records(server: ControllerServer) -> list[tuple[int, Any]]:
@@ -86,13 +84,7 @@ def log_digest(seed: int) -> str:
 
 def test_same_metadata_log_under_any_pythonhashseed() -> None:
     code = "from tests.controller.test_metadata_log import log_digest; print(log_digest(9))"
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    outputs = []
-    for hash_seed in ("1", "2"):
-        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
-                             cwd=root)
-        outputs.append(out.stdout.strip())
+    outputs = outputs_under_hash_seeds(code, ("1", "2"))
     assert outputs[0] == outputs[1] == log_digest(9)
 
 

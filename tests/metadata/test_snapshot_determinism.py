@@ -1,12 +1,10 @@
 """A run that takes metadata snapshots, deletes the log before them and bootstraps a wiped broker from one is a
 function of (code, config, seed), in this process and under other PYTHONHASHSEEDs."""
-import os
-import subprocess
-import sys
 
 import kafkalab as kl
 from kafkalab.sim import Tracer
 from kafkalab.sim.disk import Disk
+from tests.hashseeds import outputs_under_hash_seeds
 
 SMALL = {"metadata.log.max.record.bytes.between.snapshots": 2_000, "metadata.max.retention.bytes": 4_000,
          "metadata.log.max.snapshot.interval.ms": 20_000}
@@ -40,11 +38,5 @@ def test_same_seed_same_trace_and_different_seeds_differ():
 
 def test_same_trace_in_other_processes_under_other_hash_seeds():
     code = "import tests.metadata.test_snapshot_determinism as t; print(t.snapshot_digest(3))"
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    outputs = []
-    for hash_seed in ("0", "777"):
-        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
-                             cwd=root)
-        outputs.append(out.stdout.strip())
+    outputs = outputs_under_hash_seeds(code, ("0", "777"))
     assert outputs[0] == outputs[1] == snapshot_digest(3)
