@@ -1,17 +1,13 @@
 """The sizing workload through the real cluster with counted records (``run_faithful(..., counted=True)``): the same
 numbers as real records, close to the sizing engine, and a function of (workload, seed) in any process."""
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from kafkalab.sizing import SizingWorkload, run_workload
 from kafkalab.sizing.faithful import run_faithful
+from tests.hashseeds import outputs_under_hash_seeds
 
-ROOT = Path(__file__).resolve().parents[2]
 SMALL = SizingWorkload(producers=1, rate=40_000, record_size=100, duration_s=1.5, partitions=6, consumers=1,
                        linger_ms=5, warmup_s=0.3)
 
@@ -48,9 +44,7 @@ def _in_subprocess(hash_seed: str) -> dict:
             "run_faithful; w = SizingWorkload(producers=2, rate=60000, record_size=300, duration_s=1.0, "
             "partitions=5, consumers=2, warmup_s=0.2); "
             "print(json.dumps(run_faithful(w, 3, hardware='omb-i3en.2xlarge', seed=3, counted=True)))")
-    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=ROOT)
-    return json.loads(out.stdout)
+    return json.loads(outputs_under_hash_seeds(code, (hash_seed,))[0])
 
 
 def test_the_counted_result_does_not_depend_on_pythonhashseed():

@@ -1,9 +1,5 @@
 """Sizing mode: deterministic, agrees with the faithful path, limits bind where the hardware says, errors are clear."""
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +9,8 @@ from kafkalab.sizing import SizingWorkload, run, run_workload
 from kafkalab.sizing.faithful import run_faithful
 from kafkalab.sizing.result import weighted_percentiles
 from kafkalab.sizing.workload import record_bytes
+from tests.hashseeds import outputs_under_hash_seeds
 
-ROOT = Path(__file__).resolve().parents[2]
 SMALL = dict(producers=2, rate=50_000, record_size=200, duration_s=2.0, partitions=6, consumers=2)
 
 
@@ -45,9 +41,7 @@ def _in_subprocess(hash_seed: str) -> dict:
     code = ("import json, kafkalab.sizing as s; r = s.run(3, hardware='omb-i3en.2xlarge', producers=3, rate=300000, "
             "record_size=512, duration_s=1.5, partitions=30, consumers=3, seed=2); "
             "print(json.dumps([r.summary, r.counters]))")
-    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=ROOT)
-    return json.loads(out.stdout)
+    return json.loads(outputs_under_hash_seeds(code, (hash_seed,))[0])
 
 
 def test_the_result_does_not_depend_on_pythonhashseed():
